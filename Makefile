@@ -1,0 +1,20 @@
+# The two commands of the README: `make demo` runs the seed example, `make test` runs the tests.
+PYTHON ?= python3
+
+.PHONY: demo test lint bench setup
+
+setup:
+	./scripts/setup
+
+demo: setup
+	./examples/seed/demo
+
+test: setup
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+lint:
+	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m mypy
+
+bench: setup
+	./benchmarks/run

@@ -1,0 +1,137 @@
+"""Errors a user can cause or fix. A bug is not one of these: it keeps its traceback.
+
+    SlipwayError                      str(err) is the whole message; the CLI prints it, exits err.exit_code
+    ├── UsageError                    a flag or argument is wrong (exit 2)
+    ├── DockerfileError               the Dockerfile is wrong; carries a SourceLocation
+    │   ├── DockerfileSyntaxError     it does not parse
+    │   ├── ExpansionError            ${VAR?msg}, bad substitution, unterminated quote
+    │   └── StageNotFound             --target, FROM or COPY --from names no stage
+    ├── ContextError                  the build context or a COPY source is wrong
+    ├── ImageNotFound                 no such image in the store
+    ├── ImageInUse                    rmi of an image another one needs
+    ├── InvalidReference              an image reference that does not parse
+    ├── StoreError                    the store refuses an operation
+    │   ├── BlobNotFound
+    │   └── DigestMismatch            content does not match its digest
+    ├── ArchiveError                  a tar/archive/manifest from outside is bad or malicious
+    ├── RuntimeNotFound               no usable OCI runtime
+    ├── RunFailed                     a RUN or `slipway run` process failed; holds argv, exit code, output
+    ├── RegistryError                 a registry refused or failed a request
+    │   └── AuthenticationError
+    └── BuildCancelled                Ctrl-C (exit 130)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where in a Dockerfile something was written (1-based lines, inclusive)."""
+
+    path: str
+    line: int
+    end_line: int
+
+    def __str__(self) -> str:
+        if self.end_line != self.line:
+            return f"{self.path}:{self.line}-{self.end_line}"
+        return f"{self.path}:{self.line}"
+
+
+class SlipwayError(Exception):
+    exit_code: ClassVar[int] = 1
+
+
+class UsageError(SlipwayError):
+    exit_code: ClassVar[int] = 2
+
+
+class DockerfileError(SlipwayError):
+    """An error in a Dockerfile. The message is prefixed with the file and line."""
+
+    def __init__(self, message: str, location: SourceLocation | None = None) -> None:
+        self.message = message
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class DockerfileSyntaxError(DockerfileError):
+    pass
+
+
+class ExpansionError(DockerfileError):
+    pass
+
+
+class StageNotFound(DockerfileError):
+    pass
+
+
+class ContextError(SlipwayError):
+    pass
+
+
+class ImageNotFound(SlipwayError):
+    pass
+
+
+class ImageInUse(SlipwayError):
+    pass
+
+
+class InvalidReference(SlipwayError):
+    pass
+
+
+class StoreError(SlipwayError):
+    pass
+
+
+class BlobNotFound(StoreError):
+    pass
+
+
+class DigestMismatch(StoreError):
+    pass
+
+
+class ArchiveError(SlipwayError):
+    pass
+
+
+class RuntimeNotFound(SlipwayError):
+    pass
+
+
+class RunFailed(SlipwayError):
+    """A process in a container exited non-zero (or could not start)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: tuple[str, ...] = (),
+        exit_code: int | None = None,
+        output_tail: tuple[str, ...] = (),
+        location: SourceLocation | None = None,
+    ) -> None:
+        self.argv = argv
+        self.process_exit_code = exit_code
+        self.output_tail = output_tail
+        self.location = location
+        super().__init__(message)
+
+
+class RegistryError(SlipwayError):
+    pass
+
+
+class AuthenticationError(RegistryError):
+    pass
+
+
+class BuildCancelled(SlipwayError):
+    exit_code: ClassVar[int] = 130

@@ -1,0 +1,1 @@
+"""slipway.export: see DESIGN.md."""

@@ -1,0 +1,1 @@
+"""slipway.frontend: see DESIGN.md."""

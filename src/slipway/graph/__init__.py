@@ -1,0 +1,1 @@
+"""slipway.graph: see DESIGN.md."""

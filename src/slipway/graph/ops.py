@@ -1,0 +1,207 @@
+"""The low-level build graph: a DAG of small ops, like BuildKit's LLB.
+
+A `Vertex` is an op plus the vertices it reads. Its `digest` covers the op's definition and its inputs'
+digests, never `meta` (the step's name and Dockerfile line), so a comment added above a RUN keeps the
+cache. Every vertex that yields a file system takes that file system's parent as `inputs[0]`
+(Exec, Copy, Mkdir); a Copy reads its files from `inputs[1]`; a bind mount of RUN --mount reads from the
+vertex it names. Image-config edits (ENV, CMD, LABEL ...) do not touch files: the converter folds them
+into the stage's `ImageConfig`, so a LABEL edit never invalidates the cache of a later RUN (BuildKit does
+the same).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Literal
+
+from slipway.errors import SourceLocation
+from slipway.image.oci import Digest, History, ImageConfig
+
+NetworkMode = Literal["default", "none", "host"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSource:
+    """A base image from the store: `ref` is normalized (docker.io/library/golang:1.24)."""
+
+    ref: str
+    manifest_digest: Digest  # what the cache key of FROM depends on
+    platform: str = "linux/amd64"
+
+
+@dataclass(frozen=True, slots=True)
+class ScratchSource:
+    """The empty file system (FROM scratch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSource:
+    """The build context directory (or a named context). `exclude` holds the .dockerignore patterns."""
+
+    name: str = "context"
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InlineSource:
+    """Files whose content the Dockerfile holds (COPY <<EOF heredocs): (name, content, mode)."""
+
+    files: tuple[tuple[str, str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSource:
+    """ADD https://...: one downloaded file, named `filename` in an otherwise empty tree."""
+
+    url: str
+    filename: str
+    checksum: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GitSource:
+    """ADD git@...: a repository checkout."""
+
+    url: str
+    ref: str | None = None
+    keep_git_dir: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunMount:
+    """One RUN --mount. For bind/cache/secret with a source tree, that tree is `input` (an index into
+    the Exec vertex's inputs), `source` the path inside it."""
+
+    type: Literal["bind", "cache", "tmpfs", "secret", "ssh"]
+    target: str
+    source: str = "/"
+    input: int | None = None
+    readonly: bool = True
+    id: str | None = None
+    sharing: Literal["shared", "private", "locked"] = "shared"
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    size: int | None = None
+    required: bool = False
+    env: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exec:
+    """RUN: `args` run in the container; the shell form arrives here already wrapped in SHELL."""
+
+    args: tuple[str, ...]
+    env: tuple[str, ...]  # "K=V", in order; the image env plus ARGs in scope
+    cwd: str
+    user: str  # "" means root
+    network: NetworkMode = "default"
+    security: Literal["sandbox", "insecure"] = "sandbox"
+    mounts: tuple[RunMount, ...] = ()
+    hostname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """COPY/ADD of `sources` (paths or globs, relative to the source tree `inputs[1]`) to `dest`.
+
+    `dest` is absolute (already joined with WORKDIR); a trailing "/" means "a directory". Docker's rules
+    apply: a directory copies its contents, several sources need a directory destination.
+    """
+
+    sources: tuple[str, ...]
+    dest: str
+    chown: str | None = None  # "user[:group]" resolved in the destination tree
+    chmod: str | None = None  # octal "755" or symbolic "u+x"
+    link: bool = False
+    parents: bool = False
+    exclude: tuple[str, ...] = ()
+    is_add: bool = False  # ADD: local tar archives are unpacked (unless unpack is False)
+    unpack: bool | None = None
+    follow_symlinks: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Mkdir:
+    """WORKDIR: make `path` (with parents) if it does not exist."""
+
+    path: str
+    mode: int = 0o755
+    chown: str | None = None
+
+
+Op = ImageSource | ScratchSource | ContextSource | InlineSource | HttpSource | GitSource | Exec | Copy | Mkdir
+
+
+@dataclass(frozen=True, slots=True)
+class StepMeta:
+    """What a user sees of a step; not part of the digest."""
+
+    name: str  # "[build 2/4] RUN go build -o /bin/hello ."
+    stage: str = ""  # stage name or index as text
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vertex:
+    op: Op
+    inputs: tuple[Vertex, ...] = ()
+    meta: StepMeta = StepMeta(name="")
+    digest: Digest = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", vertex_digest(self.op, self.inputs))
+
+
+def vertex_digest(op: Op, inputs: tuple[Vertex, ...]) -> Digest:
+    definition = {"op": type(op).__name__, "def": _plain(op), "inputs": [vertex.digest for vertex in inputs]}
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return Digest("sha256:" + hashlib.sha256(text.encode()).hexdigest())
+
+
+def _plain(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def walk(root: Vertex) -> list[Vertex]:
+    """Every vertex `root` needs, each once, inputs before the vertices that read them."""
+    order: list[Vertex] = []
+    seen: set[str] = set()
+
+    def visit(vertex: Vertex) -> None:
+        if vertex.digest in seen:
+            return
+        seen.add(vertex.digest)
+        for parent in vertex.inputs:
+            visit(parent)
+        order.append(vertex)
+
+    visit(root)
+    return order
+
+
+@dataclass(frozen=True, slots=True)
+class StagePlan:
+    """One stage as the converter resolved it: its file system, its image config, its history."""
+
+    index: int
+    name: str | None
+    root: Vertex  # the stage's final file system
+    config: ImageConfig  # base config with every instruction of the stage applied; rootfs left to the exporter
+    history: tuple[History, ...]  # the base image's history plus one entry per instruction
+    base_layers: int = 0  # how many layers of `history`'s non-empty entries come from the base image
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildGraph:
+    """What a build makes: the target stage and every stage it needs (only those), in Dockerfile order."""
+
+    target: StagePlan
+    stages: tuple[StagePlan, ...]

@@ -1,0 +1,1 @@
+"""slipway.image: see DESIGN.md."""

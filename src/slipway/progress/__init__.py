@@ -1,0 +1,1 @@
+"""slipway.progress: see DESIGN.md."""

@@ -1,0 +1,1 @@
+"""slipway.registry: see DESIGN.md."""

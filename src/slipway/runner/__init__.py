@@ -1,0 +1,1 @@
+"""slipway.runner: see DESIGN.md."""

@@ -1,0 +1,1 @@
+"""slipway.solver: see DESIGN.md."""

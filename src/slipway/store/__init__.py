@@ -1,0 +1,1 @@
+"""slipway.store: see DESIGN.md."""

@@ -1,0 +1,1 @@
+"""slipway.worker: see DESIGN.md."""

@@ -1,0 +1,127 @@
+"""The public build API: a Dockerfile and a context in, an image in the store out.
+
+    with Store.open(root) as store:
+        outcome = build(BuildRequest(context=Path(".")), store=store, runtime=find_runtime(), events=sink)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slipway.errors import ContextError, ImageNotFound
+from slipway.export.image import ExportOptions, export_image
+from slipway.frontend.convert import BaseImage, ConvertOptions, convert
+from slipway.frontend.ignore import find_ignore_file, read_ignore_file
+from slipway.frontend.parser import parse
+from slipway.graph.ops import BuildGraph
+from slipway.image.reference import parse_reference
+from slipway.progress.events import EventSink, StepDone, StepStarted
+from slipway.solver.solve import SolveOptions, Solver
+from slipway.store import ImageRecord, Store
+from slipway.worker.executor import Executor, Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    context: Path
+    dockerfile: Path | None = None  # default: CONTEXT/Dockerfile
+    dockerfile_text: str | None = None  # `-f -`: the Dockerfile came on stdin
+    tags: tuple[str, ...] = ()
+    target: str | None = None
+    build_args: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    no_cache: bool = False
+    no_cache_filter: tuple[str, ...] = ()
+    network: str = "default"
+    platform: str = "linux/amd64"
+    source_date_epoch: int | None = None
+    compression: str = "gzip"
+    max_parallelism: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOutcome:
+    image: ImageRecord
+    graph: BuildGraph
+    dockerfile_text: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResolver:
+    """Answers FROM and COPY --from image references from the local store."""
+
+    store: Store
+
+    def resolve(self, ref: str, platform: str) -> BaseImage:
+        try:
+            image = self.store.resolve_image(ref)
+        except ImageNotFound as err:
+            raise ImageNotFound(
+                f"image {ref!r} is not in the local store; get it with `slipway pull {ref}`, "
+                f"`slipway load -i FILE` or `slipway import ROOTFS.tar {ref}`"
+            ) from err
+        try:
+            name = str(parse_reference(ref))
+        except Exception:  # an image ID: keep it as written
+            name = ref
+        return BaseImage(ref=name, manifest_digest=image.manifest_digest, config=image.config)
+
+
+def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
+    """The Dockerfile's text, the name shown in errors, and its path (None when read from stdin)."""
+    if request.dockerfile_text is not None:
+        return request.dockerfile_text, "Dockerfile", None
+    path = request.dockerfile or request.context / "Dockerfile"
+    try:
+        return path.read_bytes().decode("utf-8", errors="surrogateescape"), str(path), path
+    except FileNotFoundError as err:
+        raise ContextError(f"no Dockerfile at {path}: name one with -f FILE") from err
+    except IsADirectoryError as err:
+        raise ContextError(f"{path} is a directory, not a Dockerfile") from err
+
+
+def plan(request: BuildRequest, store: Store) -> tuple[BuildGraph, str]:
+    if not request.context.is_dir():
+        raise ContextError(f"build context {request.context} is not a directory")
+    text, shown_name, path = read_dockerfile(request)
+    parsed = parse(text, path=shown_name)
+    ignore_file = find_ignore_file(request.context, path or request.context / "Dockerfile")
+    exclude = read_ignore_file(ignore_file.read_text()) if ignore_file else ()
+    options = ConvertOptions(
+        dockerfile=shown_name,
+        target=request.target,
+        build_args=request.build_args,
+        labels=request.labels,
+        target_platform=request.platform,
+        build_platform=request.platform,
+        network=request.network,
+        exclude=exclude,
+    )
+    return convert(parsed, options, StoreResolver(store)), text
+
+
+def build(request: BuildRequest, *, store: Store, runtime: Runtime, events: EventSink) -> BuildOutcome:
+    graph, text = plan(request, store)
+    options = SolveOptions(
+        context_dir=request.context.resolve(),
+        no_cache=request.no_cache,
+        no_cache_stages=frozenset(stage.lower() for stage in request.no_cache_filter),
+        max_parallelism=request.max_parallelism or SolveOptions(context_dir=request.context).max_parallelism,
+        default_network="none" if request.network == "none" else "host",
+    )
+    with store.temp_dir("build") as work_dir:
+        executor = Executor(runtime, work_dir)
+        result = Solver(store, executor, events, options, work_dir).solve(graph.target.root)
+    events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
+    names = tuple(str(parse_reference(tag)) for tag in request.tags)
+    image = export_image(
+        store,
+        graph.target,
+        result.snapshot,
+        names,
+        ExportOptions(compression=request.compression, source_date_epoch=request.source_date_epoch),  # type: ignore[arg-type]
+    )
+    events.emit(StepDone(vertex="export", at=time.time()))
+    return BuildOutcome(image=image, graph=graph, dockerfile_text=text)

@@ -1,0 +1,145 @@
+"""`slipway build`: docker build's flags, without a daemon."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from slipway.cli._context import AppContext
+from slipway.errors import RunFailed, UsageError
+
+
+def _key_values(values: tuple[str, ...], flag: str, *, from_environment: bool = False) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, separator, rest = value.partition("=")
+        if not key:
+            raise UsageError(f"{flag} {value!r}: expected KEY=VALUE")
+        if not separator:
+            if not from_environment:
+                raise UsageError(f"{flag} {value!r}: expected KEY=VALUE")
+            if key not in os.environ:
+                continue  # docker build skips --build-arg NAME when NAME is not in the environment
+            rest = os.environ[key]
+        pairs.append((key, rest))
+    return tuple(pairs)
+
+
+def _source_date_epoch() -> int | None:
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds") from None
+
+
+@click.command()
+@click.argument("context", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag).")
+@click.option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default CONTEXT/Dockerfile; - for stdin).")
+@click.option("--target", help="Set the target build stage to build.")
+@click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables (KEY=VALUE).")
+@click.option("--label", "labels", multiple=True, help="Set metadata for an image (KEY=VALUE).")
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--no-cache-filter", multiple=True, help="Do not cache the named stages.")
+@click.option("--network", type=click.Choice(["default", "host", "none"]), default="default", show_default=True)
+@click.option("--platform", default="linux/amd64", show_default=True, help="Target platform.")
+@click.option(
+    "--progress",
+    type=click.Choice(["auto", "plain", "tty", "rawjson", "quiet"]),
+    default="auto",
+    show_default=True,
+)
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print the image ID on success.")
+@click.option("--iidfile", type=click.Path(dir_okay=False, path_type=Path), help="Write the image ID to the file.")
+@click.option("--max-parallelism", type=click.IntRange(min=1), default=None, help="Most RUN steps at once.")
+@click.option("--compression", type=click.Choice(["gzip", "zstd"]), default="gzip", show_default=True)
+@click.pass_obj
+def build(
+    app: AppContext,
+    context: Path,
+    tags: tuple[str, ...],
+    dockerfile: str | None,
+    target: str | None,
+    build_args: tuple[str, ...],
+    labels: tuple[str, ...],
+    no_cache: bool,
+    no_cache_filter: tuple[str, ...],
+    network: str,
+    platform: str,
+    progress: str,
+    quiet: bool,
+    iidfile: Path | None,
+    max_parallelism: int | None,
+    compression: str,
+) -> None:
+    """Build an image from a Dockerfile and a context directory."""
+    from slipway.build import BuildRequest, build as run_build
+    from slipway.image.reference import parse_reference
+    from slipway.progress.render import format_run_failure, open_renderer
+    from slipway.store import Store
+    from slipway.worker.executor import find_runtime
+
+    for tag in tags:
+        parse_reference(tag)  # a bad -t fails before any work
+    dockerfile_text = None
+    dockerfile_path = None
+    if dockerfile == "-":
+        dockerfile_text = sys.stdin.read()
+    elif dockerfile:
+        dockerfile_path = Path(dockerfile)
+        if not dockerfile_path.is_absolute() and not dockerfile_path.exists():
+            dockerfile_path = context / dockerfile  # docker resolves -f against the working dir, then the context
+    request = BuildRequest(
+        context=context,
+        dockerfile=dockerfile_path,
+        dockerfile_text=dockerfile_text,
+        tags=tags,
+        target=target,
+        build_args=_key_values(build_args, "--build-arg", from_environment=True),
+        labels=_key_values(labels, "--label"),
+        no_cache=no_cache,
+        no_cache_filter=no_cache_filter,
+        network=network,
+        platform=platform,
+        source_date_epoch=_source_date_epoch(),
+        compression=compression,
+        max_parallelism=max_parallelism,
+    )
+    mode = "quiet" if quiet else progress
+    with Store.open(app.root) as store:
+        runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=app.root)
+        try:
+            with open_renderer(mode, sys.stderr) as events:  # type: ignore[arg-type]
+                outcome = run_build(request, store=store, runtime=runtime, events=events)
+        except RunFailed as err:
+            if err.location is not None:
+                text = dockerfile_text if dockerfile_text is not None else _read_quietly(err.location.path)
+                click.echo(
+                    format_run_failure(text, err.location, err.argv, err.process_exit_code, err.output_tail),
+                    err=True,
+                )
+                sys.exit(1)
+            raise
+    image_id = outcome.image.id
+    if iidfile is not None:
+        iidfile.write_text(image_id)
+    if quiet:
+        click.echo(image_id)
+    else:
+        for name in outcome.image.names:
+            if name in {str(parse_reference(tag)) for tag in tags}:
+                click.echo(f"naming to {name} done", err=True)
+        click.echo(f"writing image {image_id} done", err=True)
+
+
+def _read_quietly(path: str) -> str:
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,134 @@
+"""Content hashes of what a COPY selects from a local tree, for cache keys.
+
+A COPY's cache key depends on the content it reads (path, type, mode, size, content, link target), never on
+mtimes: touching a file without changing it keeps the cache. File hashes are remembered by
+(device, inode, size, mtime, ctime), so an unchanged file is not read again on the next build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import msgspec
+
+GLOB_CHARACTERS = frozenset("*?[\\")
+FileKey = tuple[int, int, int, int, int]
+
+
+class FileHashCache:
+    """sha256 of file contents, keyed by stat identity; persisted between builds in one file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._hashes: dict[FileKey, str] = {}
+        self._dirty = False
+        if path is not None and path.exists():
+            try:
+                entries = msgspec.msgpack.decode(path.read_bytes(), type=list[tuple[FileKey, str]])
+                self._hashes = dict(entries)
+            except (msgspec.DecodeError, OSError):
+                self._hashes = {}  # a damaged cache file only costs a re-read
+
+    def file_hash(self, path: Path, info: os.stat_result) -> str:
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        with self._lock:
+            known = self._hashes.get(key)
+        if known is not None:
+            return known
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+        value = digest.hexdigest()
+        with self._lock:
+            self._hashes[key] = value
+            self._dirty = True
+        return value
+
+    def save(self) -> None:
+        if self._path is None or not self._dirty:
+            return
+        with self._lock:
+            data = msgspec.msgpack.encode(list(self._hashes.items()))
+        temporary = self._path.with_suffix(f".{os.getpid()}.tmp")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, self._path)
+
+
+def selection_roots(sources: Iterable[str]) -> list[str]:
+    """The relative paths whose subtrees cover every source: a glob widens to the directory above it.
+
+    Hashing a little more than a COPY reads can only cost a cache miss; hashing less could reuse a stale
+    result, so the selection errs wide.
+    """
+    roots: list[str] = []
+    for source in sources:
+        parts = [part for part in source.replace("\\", "/").split("/") if part not in ("", ".")]
+        kept: list[str] = []
+        for part in parts:
+            if part == ".." or GLOB_CHARACTERS & set(part):
+                break
+            kept.append(part)
+        roots.append("/".join(kept))
+    return sorted(set(roots))
+
+
+def hash_selection(
+    root: Path,
+    sources: Iterable[str],
+    *,
+    cache: FileHashCache,
+    is_excluded: Callable[[str], bool] | None = None,
+    can_skip_dir: Callable[[str], bool] | None = None,
+) -> str:
+    digest = hashlib.sha256()
+    for relative in selection_roots(sources):
+        digest.update(f"root {relative}\0".encode())
+        _hash_tree(root, relative, digest, cache, is_excluded, can_skip_dir)
+    return "sha256:" + digest.hexdigest()
+
+
+def _hash_tree(
+    root: Path,
+    relative: str,
+    digest: hashlib._Hash,
+    cache: FileHashCache,
+    is_excluded: Callable[[str], bool] | None,
+    can_skip_dir: Callable[[str], bool] | None,
+) -> None:
+    path = root / relative if relative else root
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        digest.update(f"missing {relative}\0".encode())
+        return
+    excluded = bool(relative) and is_excluded is not None and is_excluded(relative)
+    if not excluded:
+        _hash_entry(path, relative, info, digest, cache)
+    if not stat.S_ISDIR(info.st_mode):
+        return
+    if excluded and can_skip_dir is not None and can_skip_dir(relative):
+        return
+    with os.scandir(path) as entries:
+        names = sorted(entry.name for entry in entries)
+    for name in names:
+        child = f"{relative}/{name}" if relative else name
+        _hash_tree(root, child, digest, cache, is_excluded, can_skip_dir)
+
+
+def _hash_entry(path: Path, relative: str, info: os.stat_result, digest: hashlib._Hash, cache: FileHashCache) -> None:
+    mode = info.st_mode
+    if stat.S_ISREG(mode):
+        content = cache.file_hash(path, info)
+    elif stat.S_ISLNK(mode):
+        content = os.readlink(path)
+    else:
+        content = ""
+    digest.update(f"{relative}\0{mode:o}\0{info.st_size if stat.S_ISREG(mode) else 0}\0{content}\0".encode())

@@ -1,0 +1,24 @@
+"""What solving one vertex yields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from slipway.store import SnapshotRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A vertex's output: a snapshot chain (file systems), or a local tree (context, inline files, downloads).
+
+    `cache_key` covers the vertex's definition and the content it depends on; results with equal keys are
+    interchangeable. A snapshot of None is the empty file system (FROM scratch).
+    """
+
+    cache_key: str
+    snapshot: SnapshotRecord | None = None
+    tree: Path | None = None
+    is_excluded: Callable[[str], bool] | None = None  # hides ignored context files
+    can_skip_dir: Callable[[str], bool] | None = None

@@ -1,0 +1,352 @@
+"""The solver: walks a build graph, looks each step up in the cache, runs what misses, reports progress.
+
+Every step that yields a file system gets a new snapshot whose parent is its input's snapshot; the step
+runs on an overlay mount (the parents as lowerdirs, the new snapshot as upperdir), so the snapshot holds
+exactly the step's changes: its layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import assert_never
+
+from slipway.errors import BuildCancelled, RunFailed, SlipwayError
+from slipway.frontend.ignore import IgnoreMatcher
+from slipway.graph.ops import (
+    ContextSource,
+    Copy,
+    Exec,
+    GitSource,
+    HttpSource,
+    ImageSource,
+    InlineSource,
+    Mkdir,
+    RunMount,
+    ScratchSource,
+    Vertex,
+)
+from slipway.progress.events import EventSink, StepCached, StepDone, StepFailed, StepLog, StepStarted
+from slipway.solver.context_hash import FileHashCache, hash_selection
+from slipway.solver.keys import combine
+from slipway.solver.results import Result
+from slipway.solver.scheduler import Scheduler
+from slipway.store import SnapshotRecord, Store
+from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec
+from slipway.worker.fileops import copy_files, make_directory, resolve_in_root
+from slipway.worker.snapshots import overlay_mount
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TAIL_LINES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class SolveOptions:
+    context_dir: Path
+    no_cache: bool = False
+    no_cache_stages: frozenset[str] = frozenset()  # --no-cache-filter
+    max_parallelism: int = field(default_factory=lambda: os.cpu_count() or 2)
+    default_network: str = "host"  # what RUN --network=default means here
+
+
+class Solver:
+    def __init__(
+        self, store: Store, executor: Executor, events: EventSink, options: SolveOptions, work_dir: Path
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._events = events
+        self._options = options
+        self._work_dir = work_dir  # removed by the caller when the build ends
+        self._hashes = FileHashCache(store.root / "cache" / "context-hashes.msgpack")
+        self._run_slots = threading.Semaphore(max(1, options.max_parallelism))
+        self._cancelled = threading.Event()
+        self._counter = 0
+        self._counter_lock = threading.Lock()
+
+    def solve(self, root: Vertex) -> Result:
+        scheduler: Scheduler[Result] = Scheduler(
+            self._solve_vertex, workers=max(4, self._options.max_parallelism * 2), on_interrupt=self._cancel
+        )
+        try:
+            results = scheduler.run(root)
+        except KeyboardInterrupt as err:
+            raise BuildCancelled("build cancelled (Ctrl-C); running steps were stopped and cleaned up") from err
+        finally:
+            self._hashes.save()
+        return results[root.digest]
+
+    def _cancel(self) -> None:
+        self._cancelled.set()
+        cancel = getattr(self._executor, "kill_all", None)
+        if cancel is not None:
+            cancel()
+
+    # -- one vertex ----------------------------------------------------------------------------------
+
+    def _solve_vertex(self, vertex: Vertex, inputs: tuple[Result, ...]) -> Result:
+        if self._cancelled.is_set():
+            raise BuildCancelled("build cancelled")
+        op = vertex.op
+        match op:
+            case ScratchSource():
+                return Result(cache_key=vertex.digest)
+            case ImageSource():
+                return self._solve_image(vertex, op)
+            case ContextSource():
+                return self._solve_context(vertex, op)
+            case InlineSource():
+                return self._solve_inline(vertex, op)
+            case HttpSource() | GitSource():
+                return self._solve_remote(vertex, op)
+            case Exec() | Copy() | Mkdir():
+                return self._solve_step(vertex, inputs)
+            case _:
+                assert_never(op)
+
+    def _solve_image(self, vertex: Vertex, op: ImageSource) -> Result:
+        started = time.time()
+        self._events.emit(StepStarted(vertex=vertex.digest, name=vertex.meta.name, at=started))
+        image = self._store.resolve_image(op.ref)
+        if image.manifest_digest != op.manifest_digest:
+            raise SlipwayError(f"{op.ref} changed in the store during the build ({op.manifest_digest} is gone)")
+        snapshot = self._store.snapshot_for_image(image)
+        self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
+        return Result(cache_key=vertex.digest, snapshot=snapshot)
+
+    def _solve_context(self, vertex: Vertex, op: ContextSource) -> Result:
+        matcher = IgnoreMatcher(op.exclude) if op.exclude else None
+        return Result(
+            cache_key=vertex.digest,
+            tree=self._options.context_dir,
+            is_excluded=matcher.matches if matcher else None,
+            can_skip_dir=matcher.can_skip_dir if matcher else None,
+        )
+
+    def _solve_inline(self, vertex: Vertex, op: InlineSource) -> Result:
+        tree = self._work_dir / f"inline-{vertex.digest[7:19]}"
+        tree.mkdir(parents=True, exist_ok=True)
+        for name, content, mode in op.files:
+            path = resolve_in_root(tree, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+            path.chmod(mode)
+        return Result(cache_key=vertex.digest, tree=tree)
+
+    def _solve_remote(self, vertex: Vertex, op: HttpSource | GitSource) -> Result:
+        from slipway.worker import sources  # downloads are rare: import httpx only when needed
+
+        started = time.time()
+        self._events.emit(StepStarted(vertex=vertex.digest, name=vertex.meta.name, at=started))
+        tree = self._work_dir / f"remote-{vertex.digest[7:19]}"
+        tree.mkdir(parents=True, exist_ok=True)
+        try:
+            if isinstance(op, HttpSource):
+                sources.fetch_url(op, tree)
+            else:
+                sources.fetch_git(op, tree)
+        except BaseException as err:
+            self._events.emit(StepFailed(vertex=vertex.digest, error=str(err), at=time.time()))
+            raise
+        content = hash_selection(tree, [""], cache=self._hashes)
+        self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
+        return Result(cache_key=combine("remote", vertex.digest, [content]), tree=tree)
+
+    # -- steps that make a snapshot ------------------------------------------------------------------
+
+    def _solve_step(self, vertex: Vertex, inputs: tuple[Result, ...]) -> Result:
+        key = self._cache_key(vertex, inputs)
+        name = vertex.meta.name
+        if self._may_use_cache(vertex):
+            cached = self._store.cache_lookup(key)
+            if cached is not None:
+                self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
+                return Result(cache_key=key, snapshot=cached)
+        self._events.emit(StepStarted(vertex=vertex.digest, name=name, at=time.time()))
+        try:
+            snapshot = self._run_step(vertex, inputs)
+        except BaseException as err:
+            message = "cancelled" if isinstance(err, KeyboardInterrupt | BuildCancelled) else str(err)
+            self._events.emit(StepFailed(vertex=vertex.digest, error=message, at=time.time()))
+            raise
+        self._store.cache_record(key, snapshot.id)
+        self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
+        return Result(cache_key=key, snapshot=snapshot)
+
+    def _may_use_cache(self, vertex: Vertex) -> bool:
+        if self._options.no_cache:
+            return False
+        return vertex.meta.stage.lower() not in self._options.no_cache_stages
+
+    def _cache_key(self, vertex: Vertex, inputs: tuple[Result, ...]) -> str:
+        op = vertex.op
+        parts = [result.cache_key for result in inputs]
+        if isinstance(op, Copy) and len(inputs) > 1 and inputs[1].tree is not None:
+            parts.append(self._tree_content(inputs[1], op.sources))
+        if isinstance(op, Exec):
+            for mount in op.mounts:
+                if mount.input is not None and inputs[mount.input].tree is not None:
+                    parts.append(self._tree_content(inputs[mount.input], (mount.source,)))
+        return combine(type(op).__name__, vertex.digest, parts)
+
+    def _tree_content(self, source: Result, paths: tuple[str, ...]) -> str:
+        assert source.tree is not None
+        return hash_selection(
+            source.tree, paths, cache=self._hashes, is_excluded=source.is_excluded, can_skip_dir=source.can_skip_dir
+        )
+
+    def _run_step(self, vertex: Vertex, inputs: tuple[Result, ...]) -> SnapshotRecord:
+        parent = inputs[0].snapshot
+        snapshot = self._store.create_snapshot(parent.id if parent else None)
+        committed = False
+        try:
+            with ExitStack() as mounts:
+                step_dir = self._step_dir()
+                rootfs = step_dir / "rootfs"
+                rootfs.mkdir()
+                mounts.enter_context(
+                    overlay_mount(self._lowers(parent), rootfs, upper=snapshot.path, work=snapshot.work)
+                )
+                op = vertex.op
+                if isinstance(op, Exec):
+                    self._run_exec(vertex, op, inputs, rootfs, step_dir, mounts)
+                elif isinstance(op, Copy):
+                    source_root = self._source_view(inputs[1], step_dir / "source", mounts)
+                    copy_files(op, source_root, rootfs, is_excluded=self._excluder(inputs[1], op))
+                elif isinstance(op, Mkdir):
+                    make_directory(op, rootfs)
+            committed_snapshot = self._store.commit_snapshot(snapshot.id)
+            committed = True
+            return committed_snapshot
+        finally:
+            if not committed:
+                self._store.remove_snapshot(snapshot.id)
+
+    def _step_dir(self) -> Path:
+        with self._counter_lock:
+            self._counter += 1
+            number = self._counter
+        path = self._work_dir / f"step-{number}"
+        path.mkdir(parents=True)
+        return path
+
+    def _lowers(self, snapshot: SnapshotRecord | None) -> list[Path]:
+        if snapshot is None:
+            return []
+        return [record.path for record in self._store.snapshot_chain(snapshot.id)]
+
+    def _source_view(self, source: Result, target: Path, mounts: ExitStack) -> Path:
+        """A read-only view of a Copy's source: the tree itself, or a mount of the snapshot chain."""
+        if source.tree is not None:
+            return source.tree
+        target.mkdir()
+        if source.snapshot is None:
+            return target  # the empty file system
+        return mounts.enter_context(overlay_mount(self._lowers(source.snapshot), target))
+
+    @staticmethod
+    def _excluder(source: Result, op: Copy) -> Callable[[str], bool] | None:
+        checks = []
+        if source.is_excluded is not None:
+            checks.append(source.is_excluded)
+        if op.exclude:
+            checks.append(IgnoreMatcher(op.exclude).matches)
+        if not checks:
+            return None
+        if len(checks) == 1:
+            return checks[0]
+        return lambda path: any(check(path) for check in checks)
+
+    def _run_exec(
+        self,
+        vertex: Vertex,
+        op: Exec,
+        inputs: tuple[Result, ...],
+        rootfs: Path,
+        step_dir: Path,
+        mounts: ExitStack,
+    ) -> None:
+        binds, tmpfs = self._run_mounts(op.mounts, inputs, step_dir, mounts)
+        network = self._options.default_network if op.network == "default" else op.network
+        spec = ContainerSpec(
+            process=ProcessSpec(args=op.args, env=op.env, cwd=op.cwd or "/", user=op.user),
+            rootfs=rootfs,
+            network="none" if network == "none" else "host",
+            hostname=op.hostname or "buildkitsandbox",
+            mounts=binds,
+            tmpfs=tmpfs,
+            insecure=op.security == "insecure",
+        )
+        tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+        partial = bytearray()
+
+        def on_output(stream: int, data: bytes) -> None:
+            self._events.emit(StepLog(vertex=vertex.digest, stream=stream, data=data, at=time.time()))
+            partial.extend(data)
+            *lines, rest = partial.split(b"\n")
+            tail.extend(line.decode(errors="replace") for line in lines)
+            partial[:] = rest
+
+        with self._run_slots:
+            if self._cancelled.is_set():
+                raise BuildCancelled("build cancelled")
+            exit_code = self._executor.run(spec, on_output=on_output)
+        if partial:
+            tail.append(partial.decode(errors="replace"))
+        if exit_code != 0:
+            if self._cancelled.is_set():
+                raise BuildCancelled("build cancelled")
+            raise RunFailed(
+                f'process "{" ".join(op.args)}" did not complete successfully: exit code: {exit_code}',
+                argv=op.args,
+                exit_code=exit_code,
+                output_tail=tuple(tail),
+                location=vertex.meta.location,
+            )
+
+    def _run_mounts(
+        self, run_mounts: tuple[RunMount, ...], inputs: tuple[Result, ...], step_dir: Path, mounts: ExitStack
+    ) -> tuple[tuple[BindMount, ...], tuple[str, ...]]:
+        binds: list[BindMount] = []
+        tmpfs: list[str] = []
+        for index, mount in enumerate(run_mounts):
+            if mount.type == "tmpfs":
+                tmpfs.append(mount.target)
+            elif mount.type == "cache":
+                binds.append(BindMount(source=self._cache_mount_dir(mount), target=mount.target, readonly=False))
+            elif mount.type == "bind":
+                source = inputs[mount.input] if mount.input is not None else inputs[0]
+                view = self._source_view(source, step_dir / f"mount-{index}", mounts)
+                binds.append(BindMount(source=resolve_in_root(view, mount.source), target=mount.target))
+            else:
+                # secret and ssh mounts need a secrets provider (`--secret`), which slipway does not have yet.
+                if mount.required:
+                    raise SlipwayError(f"RUN --mount=type={mount.type} is not supported yet (target {mount.target})")
+                log.debug("skipping %s mount at %s", mount.type, mount.target)
+        return tuple(binds), tuple(tmpfs)
+
+    def _cache_mount_dir(self, mount: RunMount) -> Path:
+        import hashlib
+
+        name = hashlib.sha256((mount.id or mount.target).encode()).hexdigest()[:32]
+        path = self._store.root / "cache-mounts" / name
+        path.mkdir(parents=True, exist_ok=True)
+        if mount.mode is not None:
+            path.chmod(mount.mode)
+        if mount.uid is not None or mount.gid is not None:
+            os.chown(path, mount.uid if mount.uid is not None else -1, mount.gid if mount.gid is not None else -1)
+        return path
+
+
+@contextmanager
+def build_work_dir(store: Store) -> Iterator[Path]:
+    with store.temp_dir("build") as path:
+        yield path

@@ -15,6 +15,7 @@
     │   └── DigestMismatch            content does not match its digest
     ├── ArchiveError                  a tar/archive/manifest from outside is bad or malicious
     ├── RuntimeNotFound               no usable OCI runtime
+    ├── MountError                    an overlay or bind mount failed (not root, no overlayfs, too many layers)
     ├── RunFailed                     a RUN or `slipway run` process failed; holds argv, exit code, output
     ├── RegistryError                 a registry refused or failed a request
     │   └── AuthenticationError
@@ -103,6 +104,10 @@ class ArchiveError(SlipwayError):
 
 
 class RuntimeNotFound(SlipwayError):
+    pass
+
+
+class MountError(SlipwayError):
     pass
 
 

@@ -1,0 +1,58 @@
+"""Layer tars: pack a directory into a deterministic (compressed) layer, unpack a layer into a directory.
+
+Both directions stream: memory does not grow with the layer size, and the compressed digest and the diff_id
+(the sha256 of the uncompressed tar) are computed on the fly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from slipway.image.oci import Descriptor, DiffID
+
+__all__ = ["Compression", "LayerInfo", "WhiteoutMode", "pack_layer", "unpack_layer"]
+
+Compression = Literal["gzip", "zstd", "none"]
+WhiteoutMode = Literal["overlay", "apply"]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    diff_id: DiffID  # sha256 of the uncompressed tar
+    descriptor: Descriptor  # the compressed blob: media type, digest, size
+    uncompressed_size: int
+
+
+def pack_layer(
+    directory: Path,
+    out: BinaryIO,
+    *,
+    compression: Compression = "gzip",
+    source_date_epoch: int | None = None,
+) -> LayerInfo:
+    """Write `directory` (an unpacked snapshot or an overlay upper dir) to `out` as one layer blob.
+
+    Deterministic: entries in path order, numeric owners only, no atime/ctime, mtimes clamped to
+    `source_date_epoch` when set, gzip without name or mtime. Overlay whiteouts (0/0 character devices,
+    opaque dirs) become OCI whiteouts; hardlinks within the layer become tar hardlinks; xattrs are kept.
+    """
+    raise NotImplementedError
+
+
+def unpack_layer(
+    blob: BinaryIO,
+    media_type: str,
+    dest: Path,
+    *,
+    whiteouts: WhiteoutMode = "overlay",
+) -> DiffID:
+    """Apply one layer blob to `dest`; return the diff_id computed while reading it.
+
+    "overlay": `dest` is a fresh snapshot dir; OCI whiteouts become overlay whiteouts.
+    "apply": `dest` holds the layers below; whiteouts delete there.
+    Untrusted input: any entry that would land outside `dest` is refused with ArchiveError, as is a truncated
+    or corrupt stream.
+    """
+    raise NotImplementedError

@@ -1,0 +1,163 @@
+"""Pulling an image: manifest (through an index to the platform's), config, then the layers in parallel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import msgspec
+
+from slipway.errors import ImageNotFound, RegistryError
+from slipway.image.oci import (
+    INDEX_MEDIA_TYPES,
+    MANIFEST_MEDIA_TYPES,
+    MEDIA_DOCKER_CONFIG,
+    MEDIA_DOCKER_MANIFEST,
+    MEDIA_DOCKER_MANIFEST_LIST,
+    MEDIA_OCI_CONFIG,
+    MEDIA_OCI_INDEX,
+    MEDIA_OCI_MANIFEST,
+    Descriptor,
+    Digest,
+    ImageConfig,
+    Index,
+    Manifest,
+    Platform,
+    decode_json,
+)
+from slipway.image.reference import Reference, parse_reference
+from slipway.registry._parallel import transfer_all
+from slipway.registry.blob_sources import BlobSources
+from slipway.registry.client import SCHEMA1_MEDIA_TYPES, RegistryClient
+from slipway.registry.options import RegistryOptions
+from slipway.registry.platforms import format_platform, parse_platform, select_manifest
+from slipway.store import ImageRecord, Store
+
+MANIFEST_ACCEPT = (MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST, MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST,
+                   *SCHEMA1_MEDIA_TYPES)
+CONFIG_MEDIA_TYPES = (MEDIA_OCI_CONFIG, MEDIA_DOCKER_CONFIG)
+
+EventSink = Callable[[str], None]
+T = TypeVar("T")
+
+
+def pull_image(store: Store, ref: str, *, platform: str = "linux/amd64", options: RegistryOptions,
+               on_event: EventSink | None = None) -> ImageRecord:
+    """Pulls `ref` (a tag or a digest) for `platform` into the store and names it `ref`; returns the image.
+
+    Every blob is verified against its digest and size; nothing of a failed pull stays in the store.
+    """
+    reference = parse_reference(ref)
+    wanted = parse_platform(platform)
+    emit = on_event or _ignore
+    try:
+        # The lease keeps a concurrent gc() from collecting the blobs fetched until add_image names them.
+        with store.lease(), RegistryClient(reference.domain, options=options) as client:
+            return _pull(client, store, reference, wanted, options, emit)
+    except RegistryError as err:
+        if _names(err, reference):
+            raise
+        raise type(err)(f"{reference}: {err}") from err
+
+
+def _pull(client: RegistryClient, store: Store, reference: Reference, wanted: Platform, options: RegistryOptions,
+          emit: EventSink) -> ImageRecord:
+    name = str(reference)
+    emit(f"{reference.tag or reference.digest}: Pulling from {reference.path}")
+    manifest, body, digest = _resolve_manifest(client, reference, wanted)
+    if manifest.config.media_type not in CONFIG_MEDIA_TYPES:
+        raise RegistryError(f"{name} is not a container image: its config is {manifest.config.media_type}")
+    if not store.has_blob(manifest.config.digest):
+        client.fetch_blob(reference.path, manifest.config, store)
+    config = _decode(store.read_blob(manifest.config.digest), ImageConfig, name, "image config")
+    if len(config.rootfs.diff_ids) != len(manifest.layers):
+        raise RegistryError(f"{name}: the manifest has {len(manifest.layers)} layers but the image config "
+                            f"lists {len(config.rootfs.diff_ids)} diff_ids")
+    _fetch_layers(client, store, reference.path, manifest.layers, options.max_parallel, emit)
+    emit(f"Digest: {digest}")
+    previous = _existing(store, name) if reference.digest is None else None
+    # The registry's bytes, not a re-encoding: the image keeps the manifest digest it has in the registry.
+    store.put_blob(body, expected=digest)
+    names = [name] if reference.digest is None else []  # as Docker: a pull by digest tags nothing
+    image = store.add_image(manifest, config, names=names, manifest_digest=digest)
+    BlobSources(store.root).record(reference.domain, reference.path,
+                                   [manifest.config.digest, *(layer.digest for layer in manifest.layers)])
+    if previous is not None and previous.manifest_digest == image.manifest_digest:
+        emit(f"Status: Image is up to date for {reference.familiar()}")
+    else:
+        emit(f"Status: Downloaded newer image for {reference.familiar()}")
+    emit(name)
+    return image
+
+
+def _resolve_manifest(client: RegistryClient, reference: Reference,
+                      wanted: Platform) -> tuple[Manifest, bytes, Digest]:
+    name = str(reference)
+    body, media_type, digest = client.get_manifest(reference.path, reference.digest or reference.tag or "latest",
+                                                   MANIFEST_ACCEPT)
+    if media_type in INDEX_MEDIA_TYPES:
+        index = _decode(body, Index, name, "image index")
+        chosen = select_manifest(index.manifests, wanted)
+        if chosen is None:
+            available = ", ".join(sorted({format_platform(d.platform) for d in index.manifests if d.platform}))
+            raise RegistryError(f"{name} has no image for {format_platform(wanted)}; it has {available or 'none'} "
+                                "(choose one with --platform)")
+        if chosen.media_type not in MANIFEST_MEDIA_TYPES:
+            raise RegistryError(f"{name}: the index entry for {format_platform(wanted)} is a {chosen.media_type}, "
+                                "not an image manifest")
+        body, media_type, digest = client.get_manifest(reference.path, chosen.digest, MANIFEST_ACCEPT)
+        if len(body) != chosen.size:
+            raise RegistryError(f"{name}: the manifest {chosen.digest} is {len(body)} bytes, the index says "
+                                f"{chosen.size}")
+    if media_type in SCHEMA1_MEDIA_TYPES:
+        raise RegistryError(f"{name} is a Docker schema 1 image, which is deprecated and not supported; "
+                            "push it again with a current docker, buildah or skopeo to convert it")
+    if media_type not in MANIFEST_MEDIA_TYPES:
+        raise RegistryError(f"{name}: unsupported manifest media type {media_type!r}")
+    manifest = _decode(body, Manifest, name, "image manifest")
+    if manifest.schema_version != 2:
+        raise RegistryError(f"{name}: unsupported manifest schemaVersion {manifest.schema_version}")
+    return manifest, body, digest
+
+
+def _fetch_layers(client: RegistryClient, store: Store, repository: str, layers: Sequence[Descriptor],
+                  max_parallel: int, emit: EventSink) -> None:
+    missing: dict[Digest, Descriptor] = {}
+    for layer in layers:
+        if store.has_blob(layer.digest):
+            emit(f"{_short(layer.digest)}: Already exists")
+        elif layer.digest not in missing:
+            missing[layer.digest] = layer
+            emit(f"{_short(layer.digest)}: Pulling fs layer")
+
+    def fetch(layer: Descriptor) -> None:
+        client.fetch_blob(repository, layer, store)
+        emit(f"{_short(layer.digest)}: Pull complete")
+
+    transfer_all(client, list(missing.values()), fetch, max_parallel)
+
+
+def _existing(store: Store, name: str) -> ImageRecord | None:
+    try:
+        return store.resolve_image(name)
+    except ImageNotFound:
+        return None
+
+
+def _decode(data: bytes, type_: type[T], name: str, what: str) -> T:
+    try:
+        return decode_json(data, type_)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise RegistryError(f"{name}: the registry sent an invalid {what} ({err})") from err
+
+
+def _names(err: RegistryError, reference: Reference) -> bool:
+    return f"{reference.domain}/{reference.path}" in str(err)
+
+
+def _short(digest: Digest) -> str:
+    return digest.split(":", 1)[-1][:12]
+
+
+def _ignore(line: str) -> None:
+    return None

@@ -1,0 +1,522 @@
+"""Runs one container to completion with an OCI runtime (runc, or crun where it works).
+
+The only module that calls the runtime. Each run gets a fresh bundle dir (config.json, resolv.conf,
+hosts, hostname, the runtime's log) under the work dir; `<runtime> run` runs in the foreground, so the
+container's stdio is the runtime's stdio, and the runtime deletes the container when it exits. Every exit
+path (normal, error, Ctrl-C) kills and deletes the container, removes the mount points the runtime had to
+create in the root file system, and removes the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import secrets
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from slipway.errors import RunFailed, RuntimeNotFound
+from slipway.worker.ocispec import (
+    DEFAULT_PATH,
+    HostLimits,
+    ProcessPlan,
+    SpecFiles,
+    container_spec,
+    host_limits,
+    rootfs_mount_points,
+)
+from slipway.worker.rootpath import resolve_in_root
+from slipway.worker.users import ExecUser, resolve_user
+
+__all__ = [
+    "BindMount",
+    "ProcessSpec",
+    "ContainerSpec",
+    "Runtime",
+    "Executor",
+    "find_runtime",
+    "RUNTIME_CHOICE_FILE",
+]
+
+log = logging.getLogger(__name__)
+
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RUNTIME_NAMES = ("crun", "runc")
+RUNTIME_CHOICE_FILE = "runtime"  # under the store root: "<name> <path>", the probe's verdict
+OUTPUT_TAIL_LINES = 20
+STOP_ATTEMPTS = 10
+STOP_WAIT_SECONDS = 1.0
+CALL_TIMEOUT_SECONDS = 60
+HOSTS_TEMPLATE = "127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+
+@dataclass(frozen=True, slots=True)
+class BindMount:
+    source: Path
+    target: str  # absolute path in the container
+    readonly: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpec:
+    args: tuple[str, ...]
+    env: tuple[str, ...]  # "K=V"
+    cwd: str = "/"
+    user: str = ""  # "", "name", "uid", "uid:gid", "name:group": resolved in the rootfs
+    tty: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    process: ProcessSpec
+    rootfs: Path  # a mounted root file system (the overlay target)
+    network: Literal["host", "none"] = "host"
+    hostname: str = "slipway"
+    mounts: tuple[BindMount, ...] = ()
+    tmpfs: tuple[str, ...] = ()  # extra tmpfs mount points
+    insecure: bool = False  # RUN --security=insecure: all capabilities, no masked paths
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    name: str  # "runc" or "crun"
+    path: Path  # absolute
+
+
+OutputSink = Callable[[int, bytes], None]
+
+
+class Executor:
+    """Runs containers with `runtime`; bundles (and, unless `state_root` is given, the runtime's state)
+    live in fresh dirs under `work_dir`."""
+
+    def __init__(self, runtime: Runtime, work_dir: Path, *, state_root: Path | None = None) -> None:
+        self.runtime = runtime
+        self.work_dir = work_dir
+        self.state_root = state_root
+
+    def run(
+        self,
+        spec: ContainerSpec,
+        *,
+        on_output: OutputSink | None = None,
+        stdio: Literal["capture", "inherit"] = "capture",
+    ) -> int:
+        """Run `spec` to completion; its exit code (128+N when killed by signal N).
+
+        "capture": stdin is /dev/null, output goes to on_output(fd, chunk) as it comes. "inherit": the
+        container uses this process's stdio (a TTY when spec.process.tty) and gets its signals.
+        Raises RunFailed when the container cannot start.
+        """
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        container_id = f"slipway-{secrets.token_hex(8)}"
+        with ExitStack() as cleanup:
+            bundle = Path(tempfile.mkdtemp(prefix="run-", dir=self.work_dir))
+            cleanup.callback(shutil.rmtree, bundle, ignore_errors=True)
+            config = self._write_bundle(spec, bundle, container_id)
+            stubs = _absent_mount_points(spec.rootfs, rootfs_mount_points(config))
+            cleanup.callback(_remove_mount_stubs, stubs)
+            state_root = self.state_root or bundle / "state"
+            argv = self._argv(state_root, bundle, "run", "--bundle", str(bundle), container_id)
+            log.debug("run %s: %s", container_id, spec.process.args)
+            process = _start(argv, bundle, stdio)
+            cleanup.callback(self._stop, state_root, container_id, process)
+            if stdio == "capture":
+                code = _pump(process, on_output)
+            else:
+                with _forwarding_signals(process):
+                    code = _wait(process)
+            self._raise_if_not_started(spec, bundle, code)
+            return _exit_status(code)
+        raise AssertionError("unreachable")  # ExitStack may swallow exceptions as far as mypy knows
+
+    def _write_bundle(self, spec: ContainerSpec, bundle: Path, container_id: str) -> object:
+        user = resolve_user(spec.rootfs, spec.process.user)
+        cwd = _prepare_cwd(spec.rootfs, spec.process.cwd, user)
+        files = _write_files(bundle, spec.hostname)
+        plan = ProcessPlan(
+            args=spec.process.args,
+            env=_process_env(spec.process, user),
+            cwd=cwd,
+            uid=user.uid,
+            gid=user.gid,
+            additional_gids=user.additional_gids,
+            terminal=spec.process.tty,
+        )
+        config = container_spec(
+            plan,
+            rootfs=spec.rootfs,
+            hostname=spec.hostname,
+            network=spec.network,
+            binds=tuple((mount.source, mount.target, mount.readonly) for mount in spec.mounts),
+            tmpfs=spec.tmpfs,
+            insecure=spec.insecure,
+            files=files,
+            cgroups_path=f"/slipway/{container_id}",
+            host=_host_limits(),
+        )
+        (bundle / "config.json").write_bytes(msgspec.json.encode(config))
+        return config
+
+    def _argv(self, state_root: Path, bundle: Path, *args: str) -> list[str]:
+        log_file = bundle / "runtime.log"
+        return [str(self.runtime.path), "--root", str(state_root), "--log", str(log_file), "--log-format", "json", *args]
+
+    def _stop(self, state_root: Path, container_id: str, process: subprocess.Popen[bytes]) -> None:
+        """Kill (if still running) and delete the container; keeps going through a second Ctrl-C."""
+        interrupted = False
+        for _ in range(STOP_ATTEMPTS):
+            if process.poll() is not None:
+                break
+            # The runtime may still be creating the container: then kill fails and the next try hits.
+            interrupted |= self._call(state_root, "kill", container_id, "KILL")
+            try:
+                process.wait(timeout=STOP_WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                continue
+            except KeyboardInterrupt:
+                interrupted = True
+        if process.poll() is None:
+            process.kill()
+            interrupted |= _wait_through_interrupts(process)
+        interrupted |= self._call(state_root, "delete", "--force", container_id)
+        _close_pipes(process)
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def _call(self, state_root: Path, *args: str) -> bool:
+        """Run one runtime command to completion (errors only logged); True if Ctrl-C came meanwhile."""
+        argv = [str(self.runtime.path), "--root", str(state_root), *args]
+        process = subprocess.Popen(
+            argv, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, process_group=0,
+        )  # fmt: skip
+        interrupted = _wait_through_interrupts(process)
+        stderr = process.stderr.read() if process.stderr else b""
+        _close_pipes(process)
+        if process.returncode != 0:
+            log.debug("%s: exit %s: %s", argv, process.returncode, stderr.decode(errors="replace").strip())
+        return interrupted
+
+    def _raise_if_not_started(self, spec: ContainerSpec, bundle: Path, code: int) -> None:
+        errors = _runtime_errors(bundle / "runtime.log")
+        if not errors or code == 0:
+            return
+        args = " ".join(spec.process.args)
+        raise RunFailed(
+            f"cannot start {args!r} in a container: {errors[-1]} ({self.runtime.name} exited {code})",
+            argv=spec.process.args,
+            exit_code=code,
+            output_tail=tuple(errors[-OUTPUT_TAIL_LINES:]),
+        )
+
+
+def find_runtime(override: str | None = None, *, root: Path | None = None) -> Runtime:
+    """The OCI runtime to use: `override` (a name or a path) if given; else crun if a probe container
+    starts with it, else runc. With `root` (the store root) the probe's verdict is kept there."""
+    if override:
+        return _runtime_from(override)
+    choice_file = root / RUNTIME_CHOICE_FILE if root else None
+    cached = _read_choice(choice_file)
+    if cached is not None:
+        return cached
+    found = {name: path for name in RUNTIME_NAMES if (path := shutil.which(name, path=SAFE_PATH))}
+    if not found:
+        raise RuntimeNotFound("no OCI runtime found: install runc (apt-get install runc) or crun")
+    runtime = None
+    if "crun" in found and _probe(Runtime("crun", Path(found["crun"])), root):
+        runtime = Runtime("crun", Path(found["crun"]))
+    elif "runc" in found:
+        runtime = Runtime("runc", Path(found["runc"]))
+    if runtime is None:
+        raise RuntimeNotFound(
+            f"crun ({found['crun']}) cannot start containers on this machine (hybrid cgroups?) and runc "
+            "is not installed: install runc (apt-get install runc), or set SLIPWAY_RUNTIME"
+        )
+    if choice_file is not None:
+        _write_choice(choice_file, runtime)
+    return runtime
+
+
+def _runtime_from(override: str) -> Runtime:
+    if "/" in override:
+        path = Path(override).absolute()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise RuntimeNotFound(f"SLIPWAY_RUNTIME={override}: no executable there")
+        return Runtime(path.name, path)
+    which = shutil.which(override, path=os.pathsep.join((os.environ.get("PATH", ""), SAFE_PATH)))
+    if which is None:
+        raise RuntimeNotFound(f"SLIPWAY_RUNTIME={override}: not found in PATH; install it or give a path")
+    return Runtime(override, Path(which))
+
+
+def _read_choice(choice_file: Path | None) -> Runtime | None:
+    if choice_file is None:
+        return None
+    try:
+        name, _, path = choice_file.read_text(encoding="utf-8").strip().partition(" ")
+    except FileNotFoundError:
+        return None
+    if name and path and os.access(path, os.X_OK):
+        return Runtime(name, Path(path))
+    return None  # the runtime went away: probe again
+
+
+def _write_choice(choice_file: Path, runtime: Runtime) -> None:
+    choice_file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = choice_file.with_name(f".{choice_file.name}.{os.getpid()}")
+    temporary.write_text(f"{runtime.name} {runtime.path}\n", encoding="utf-8")
+    os.replace(temporary, choice_file)
+
+
+def _probe(runtime: Runtime, root: Path | None) -> bool:
+    """Whether `runtime` starts a trivial container here: the host's / read-only, running `true`."""
+    true = shutil.which("true", path=SAFE_PATH)
+    if true is None:
+        return False
+    work_dir = root / "tmp" if root else None
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="probe-", dir=work_dir) as bundle_dir:
+        bundle = Path(bundle_dir)
+        container_id = f"slipway-probe-{secrets.token_hex(4)}"
+        config = {
+            "ociVersion": "1.0.2",
+            "process": {"args": [true], "cwd": "/", "env": [f"PATH={SAFE_PATH}"], "user": {"uid": 0, "gid": 0}},
+            "root": {"path": "/", "readonly": True},
+            "hostname": "probe",
+            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+            "linux": {
+                "namespaces": [{"type": kind} for kind in ("pid", "mount", "ipc", "uts")],
+                "cgroupsPath": f"/slipway/{container_id}",
+            },
+        }
+        (bundle / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        state = str(bundle / "state")
+        argv = [str(runtime.path), "--root", state, "run", "--bundle", str(bundle), container_id]
+        try:
+            completed = subprocess.run(
+                argv, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, capture_output=True,
+                timeout=CALL_TIMEOUT_SECONDS, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as err:
+            log.debug("probe of %s failed: %s", runtime.path, err)
+            return False
+        finally:
+            subprocess.run(
+                [str(runtime.path), "--root", state, "delete", "--force", container_id],
+                env={"PATH": SAFE_PATH}, capture_output=True, check=False,
+            )  # fmt: skip
+        log.debug("probe of %s: exit %s %s", runtime.path, completed.returncode, completed.stderr[-500:])
+        return completed.returncode == 0
+
+
+def _start(argv: list[str], bundle: Path, stdio: Literal["capture", "inherit"]) -> subprocess.Popen[bytes]:
+    if stdio == "capture":
+        # Its own process group: a Ctrl-C at the terminal reaches only us, and we kill the container.
+        return subprocess.Popen(
+            argv, cwd=bundle, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, process_group=0,
+        )  # fmt: skip
+    # The terminal's foreground group: a TTY container reads the terminal; runc forwards our signals.
+    return subprocess.Popen(argv, cwd=bundle, env={"PATH": SAFE_PATH})
+
+
+def _pump(process: subprocess.Popen[bytes], on_output: OutputSink | None) -> int:
+    with selectors.DefaultSelector() as selector:
+        for fd_number, stream in ((1, process.stdout), (2, process.stderr)):
+            if stream is not None:
+                selector.register(stream, selectors.EVENT_READ, fd_number)
+        while selector.get_map():
+            for key, _ in selector.select():
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif on_output is not None:
+                    on_output(key.data, chunk)
+    return process.wait()
+
+
+def _wait(process: subprocess.Popen[bytes]) -> int:
+    return process.wait()
+
+
+@contextmanager
+def _forwarding_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Pass our signals on to the runtime (it proxies them to the container) while it runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # The terminal sends INT/QUIT/HUP to its whole foreground group, the runtime included: forwarding
+    # those again would deliver them twice. They reach us alone only when we are not in that group.
+    in_foreground = sys.stdin.isatty() and os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    terminal_signals = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+
+    def forward(signum: int, _frame: object) -> None:
+        if in_foreground and signum in terminal_signals:
+            return
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    forwarded = (*terminal_signals, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+    previous = {signum: signal.signal(signum, forward) for signum in forwarded}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _wait_through_interrupts(process: subprocess.Popen[bytes]) -> bool:
+    interrupted = False
+    while True:
+        try:
+            process.wait(timeout=CALL_TIMEOUT_SECONDS)
+            return interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _exit_status(code: int) -> int:
+    return 128 - code if code < 0 else code
+
+
+def _runtime_errors(log_file: Path) -> list[str]:
+    try:
+        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    errors = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
+            errors.append(str(entry.get("msg", "")))
+    return errors
+
+
+def _process_env(process: ProcessSpec, user: ExecUser) -> tuple[str, ...]:
+    # As Docker: a default PATH, HOME from passwd, TERM for a TTY, when the image does not set them.
+    names = {item.partition("=")[0] for item in process.env}
+    extra = []
+    if "PATH" not in names:
+        extra.append(f"PATH={DEFAULT_PATH}")
+    if "HOME" not in names:
+        extra.append(f"HOME={user.home}")
+    if process.tty and "TERM" not in names:
+        extra.append("TERM=xterm")
+    return (*extra, *process.env)
+
+
+def _prepare_cwd(rootfs: Path, cwd: str, user: ExecUser) -> str:
+    """Make the working directory if missing, owned by the user (as BuildKit does); it stays."""
+    cwd = "/" + cwd.strip("/") if cwd else "/"
+    path = resolve_in_root(rootfs, cwd)
+    missing = []
+    probe = path
+    while not os.path.lexists(probe) and probe != rootfs:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o755)
+        os.chown(directory, user.uid, user.gid)
+    return cwd
+
+
+def _host_limits() -> HostLimits:
+    status = Path("/proc/self/status").read_text(encoding="utf-8")
+    try:
+        nr_open = int(Path("/proc/sys/fs/nr_open").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        nr_open = 1048576
+    return host_limits(status, resource.getrlimit(resource.RLIMIT_NOFILE)[1], nr_open)
+
+
+def _write_files(bundle: Path, hostname: str) -> SpecFiles:
+    resolv_conf = bundle / "resolv.conf"
+    try:
+        shutil.copyfile("/etc/resolv.conf", resolv_conf)
+    except FileNotFoundError:
+        resolv_conf.write_bytes(b"")
+    hosts = bundle / "hosts"
+    hosts.write_text(HOSTS_TEMPLATE.format(hostname=hostname), encoding="utf-8")
+    hostname_file = bundle / "hostname"
+    hostname_file.write_text(hostname + "\n", encoding="utf-8")
+    for path in (resolv_conf, hosts, hostname_file):
+        path.chmod(0o644)
+    return SpecFiles(resolv_conf=resolv_conf, hosts=hosts, hostname=hostname_file)
+
+
+@dataclass(frozen=True, slots=True)
+class MountStubs:
+    """Paths the runtime will create in the root file system for mount points (deepest first per
+    mount), and the times of the existing dirs they go in: neither may change the snapshot."""
+
+    paths: tuple[Path, ...]
+    parent_times: tuple[tuple[Path, int, int], ...]
+
+
+def _absent_mount_points(rootfs: Path, destinations: tuple[str, ...]) -> MountStubs:
+    # As BuildKit's MountStubsCleaner, but the parents' times are taken before the runtime touches them.
+    absent: list[Path] = []
+    parents: dict[Path, tuple[int, int]] = {}
+    for destination in destinations:
+        path = resolve_in_root(rootfs, destination)
+        created = False
+        while path != rootfs and not os.path.lexists(path):
+            absent.append(path)
+            path, created = path.parent, True
+        if created and path not in parents:
+            info = os.stat(path)
+            parents[path] = (info.st_atime_ns, info.st_mtime_ns)
+    times = tuple((path, atime, mtime) for path, (atime, mtime) in parents.items())
+    return MountStubs(paths=tuple(absent), parent_times=times)
+
+
+def _remove_mount_stubs(stubs: MountStubs) -> None:
+    for path in stubs.paths:
+        try:
+            info = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        is_dir = stat.S_ISDIR(info.st_mode)
+        if (is_dir and _has_entries(path)) or (not is_dir and info.st_size != 0):
+            continue  # the process put something there: it belongs to the layer
+        if is_dir:
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+    for path, atime, mtime in stubs.parent_times:
+        # Creating and removing a stub touched the dir: keep its times so it does not look changed.
+        with suppress(FileNotFoundError, NotADirectoryError):
+            os.utime(path, ns=(atime, mtime), follow_symlinks=False)
+
+
+def _has_entries(directory: Path) -> bool:
+    with os.scandir(directory) as entries:
+        return any(True for _ in entries)

@@ -1,0 +1,273 @@
+"""The OCI runtime spec (config.json) as frozen msgspec structs, and the pure plan of one container's spec.
+
+Defaults follow Docker's and containerd's (oci/spec.go, oci/mounts.go): Docker's capability set, its
+masked and read-only paths, /dev as a tmpfs with runc's default device nodes, NOFILE 1048576 as BuildKit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "Spec",
+    "SpecFiles",
+    "HostLimits",
+    "ProcessPlan",
+    "host_limits",
+    "DEFAULT_CAPABILITIES",
+    "ALL_CAPABILITIES",
+    "DEFAULT_PATH",
+    "container_spec",
+    "rootfs_mount_points",
+]
+
+OCI_VERSION = "1.0.2"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+)
+# Every capability runc 1.1 knows (capability.h up to 40); RUN --security=insecure gets them all.
+ALL_CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+    "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
+    "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+)  # fmt: skip
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+NOFILE = 1048576
+
+
+class User(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
+    uid: int
+    gid: int
+    additional_gids: tuple[int, ...] = ()
+
+
+class Capabilities(msgspec.Struct, frozen=True):
+    bounding: tuple[str, ...]
+    effective: tuple[str, ...]
+    permitted: tuple[str, ...]
+    inheritable: tuple[str, ...] = ()
+    ambient: tuple[str, ...] = ()
+
+
+class Rlimit(msgspec.Struct, frozen=True):
+    type: str
+    hard: int
+    soft: int
+
+
+class Process(msgspec.Struct, frozen=True, rename="camel"):
+    terminal: bool
+    user: User
+    args: tuple[str, ...]
+    env: tuple[str, ...]
+    cwd: str
+    capabilities: Capabilities
+    rlimits: tuple[Rlimit, ...]
+    no_new_privileges: bool = False
+
+
+class Root(msgspec.Struct, frozen=True):
+    path: str
+    readonly: bool = False
+
+
+class Mount(msgspec.Struct, frozen=True):
+    destination: str
+    type: str
+    source: str
+    options: tuple[str, ...] = ()
+
+
+class Namespace(msgspec.Struct, frozen=True):
+    type: str
+
+
+class DeviceRule(msgspec.Struct, frozen=True, omit_defaults=True):
+    allow: bool
+    access: str
+    type: str | None = None
+
+
+class Resources(msgspec.Struct, frozen=True):
+    devices: tuple[DeviceRule, ...]
+
+
+class Linux(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
+    namespaces: tuple[Namespace, ...]
+    resources: Resources
+    cgroups_path: str | None = None
+    masked_paths: tuple[str, ...] = ()
+    readonly_paths: tuple[str, ...] = ()
+
+
+class Spec(msgspec.Struct, frozen=True, rename="camel"):
+    oci_version: str
+    process: Process
+    root: Root
+    hostname: str
+    mounts: tuple[Mount, ...]
+    linux: Linux
+
+
+@dataclass(frozen=True, slots=True)
+class SpecFiles:
+    """Files of the bundle that get bind-mounted into the container."""
+
+    resolv_conf: Path
+    hosts: Path
+    hostname: Path
+
+
+@dataclass(frozen=True, slots=True)
+class HostLimits:
+    """What this process may hand on: its permitted capabilities and the highest NOFILE it can set."""
+
+    capabilities: frozenset[str]
+    nofile: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessPlan:
+    """What the executor resolved for the process: identity and the final environment."""
+
+    args: tuple[str, ...]
+    env: tuple[str, ...]
+    cwd: str
+    uid: int
+    gid: int
+    additional_gids: tuple[int, ...]
+    terminal: bool
+
+
+def container_spec(
+    plan: ProcessPlan,
+    *,
+    rootfs: Path,
+    hostname: str,
+    network: Literal["host", "none"],
+    binds: tuple[tuple[Path, str, bool], ...],
+    tmpfs: tuple[str, ...],
+    insecure: bool,
+    files: SpecFiles,
+    cgroups_path: str | None,
+    host: HostLimits,
+) -> Spec:
+    """The config.json of one container; `binds` are (source, destination, readonly)."""
+    # A capability this process lacks cannot be granted: the runtime would fail at capset.
+    wanted = ALL_CAPABILITIES if insecure else DEFAULT_CAPABILITIES
+    capabilities = tuple(name for name in wanted if name in host.capabilities)
+    process = Process(
+        terminal=plan.terminal,
+        user=User(plan.uid, plan.gid, plan.additional_gids),
+        args=plan.args,
+        env=plan.env,
+        cwd=plan.cwd,
+        capabilities=Capabilities(capabilities, capabilities, capabilities),
+        rlimits=(Rlimit("RLIMIT_NOFILE", host.nofile, host.nofile),),
+    )
+    namespaces = ["pid", "ipc", "uts", "mount"]
+    if network != "host":
+        namespaces.append("network")  # a fresh one: runc brings up only lo
+    # insecure: every device allowed, as BuildKit's entitlement; else deny all, and runc appends its
+    # allow rules for the default nodes (null, zero, full, random, urandom, tty, pts).
+    device_rules = (DeviceRule(allow=insecure, access="rwm"),)
+    linux = Linux(
+        namespaces=tuple(Namespace(kind) for kind in namespaces),
+        resources=Resources(devices=device_rules),
+        cgroups_path=cgroups_path,
+        masked_paths=() if insecure else MASKED_PATHS,
+        readonly_paths=() if insecure else READONLY_PATHS,
+    )
+    return Spec(
+        oci_version=OCI_VERSION,
+        process=process,
+        root=Root(path=str(rootfs)),
+        hostname=hostname,
+        mounts=_system_mounts(insecure) + _file_mounts(files) + _user_mounts(binds, tmpfs),
+        linux=linux,
+    )
+
+
+def rootfs_mount_points(spec: Spec) -> tuple[str, ...]:
+    """Destinations the runtime may have to create in the root file system, shallowest first."""
+    return tuple(mount.destination for mount in spec.mounts)
+
+
+def _system_mounts(insecure: bool) -> tuple[Mount, ...]:
+    sys_mode = "rw" if insecure else "ro"
+    return (
+        Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
+        Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
+        Mount("/dev/pts", "devpts", "devpts", ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")),
+        Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
+        Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
+        Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", sys_mode)),
+        Mount("/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", sys_mode)),
+    )
+
+
+def _file_mounts(files: SpecFiles) -> tuple[Mount, ...]:
+    options = ("rbind", "rprivate", "ro")
+    return (
+        Mount("/etc/resolv.conf", "bind", str(files.resolv_conf), options),
+        Mount("/etc/hosts", "bind", str(files.hosts), options),
+        Mount("/etc/hostname", "bind", str(files.hostname), options),
+    )
+
+
+def _user_mounts(binds: tuple[tuple[Path, str, bool], ...], tmpfs: tuple[str, ...]) -> tuple[Mount, ...]:
+    mounts = [
+        Mount(destination, "bind", str(source), ("rbind", "rprivate", "ro" if readonly else "rw"))
+        for source, destination, readonly in binds
+    ]
+    mounts += [Mount(destination, "tmpfs", "tmpfs", ("nosuid", "nodev")) for destination in tmpfs]
+    return tuple(mounts)
+
+
+def host_limits(status: str, nofile_hard: int, nr_open: int) -> HostLimits:
+    """HostLimits from /proc/self/status text, the current NOFILE hard limit and fs.nr_open."""
+    permitted = 0
+    for line in status.splitlines():
+        if line.startswith("CapPrm:"):
+            permitted = int(line.split()[1], 16)
+    capabilities = frozenset(name for bit, name in enumerate(ALL_CAPABILITIES) if permitted >> bit & 1)
+    # Raising a hard limit needs CAP_SYS_RESOURCE; without it the container keeps ours.
+    ceiling = min(NOFILE, nr_open) if "CAP_SYS_RESOURCE" in capabilities else min(NOFILE, nofile_hard)
+    return HostLimits(capabilities=capabilities, nofile=ceiling)

@@ -1,14 +1,24 @@
-"""Dockerfile text to a tree of instructions, by BuildKit's `frontend/dockerfile/parser` rules.
+"""Dockerfile text to a list of instructions, by BuildKit's `frontend/dockerfile/parser` rules.
 
-The parser knows the syntax only (directives, continuations, heredocs, JSON and shell forms, flags);
-what each instruction means is `instructions.py`'s job.
+The parser knows the syntax only: parser directives, comments, line continuations, heredocs, JSON and
+shell forms, flags, and how each instruction's arguments are split. What the instructions mean (and
+most of their argument checks) is `instructions.py`'s job. Quirks of BuildKit are kept on purpose, so
+that a Dockerfile means the same here as under `docker build`; each is marked where it is kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import json
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from slipway.errors import SourceLocation
+from slipway.errors import DockerfileSyntaxError, ExpansionError, SourceLocation
+from slipway.frontend._golang import GO_SPACE, go_quote, replace_surrogates
+from slipway.frontend.shell import ShellLexer
 
 __all__ = ["Heredoc", "Instruction", "ParsedDockerfile", "dump", "parse", "parse_instruction_line"]
 
@@ -16,14 +26,19 @@ __all__ = ["Heredoc", "Instruction", "ParsedDockerfile", "dump", "parse", "parse
 @dataclass(frozen=True, slots=True)
 class Heredoc:
     name: str  # the delimiter word, e.g. "EOF"
-    content: str  # the body, lines joined with "\n", ending with "\n" (tabs stripped for <<-)
+    content: str  # the body lines with their line endings (tabs stripped for <<-); "" when empty
     expand: bool  # False when the delimiter was quoted (<<"EOF" / <<'EOF')
     chomp: bool  # True for <<-
+    file_descriptor: int = 0  # the 3 of 3<<EOF; 0 when none was written
 
 
 @dataclass(frozen=True, slots=True)
 class Instruction:
-    """One top-level instruction: a child of BuildKit's root Node."""
+    """One top-level instruction: a child of BuildKit's root Node.
+
+    For ONBUILD, `args` is the trigger's text (after ONBUILD and its flags) and `nested` the parsed
+    trigger; heredocs of a trigger are on both the ONBUILD instruction and its nested one.
+    """
 
     keyword: str  # lower-case: "from", "run", "copy", ...
     args: tuple[str, ...]  # argument nodes in order, split as BuildKit's per-instruction parse functions do
@@ -47,14 +62,575 @@ class ParsedDockerfile:
 
 def parse(text: str | bytes, path: str = "Dockerfile") -> ParsedDockerfile:
     """Parse a whole Dockerfile; DockerfileSyntaxError names `path` and the line."""
-    raise NotImplementedError
+    parser = _Parser(path, escape="\\", line_offset=0, directives_allowed=True)
+    parsed = parser.run(_decode(text, path))
+    if not parsed.instructions:
+        raise parser.error("file with no instructions: a Dockerfile needs at least a FROM", max(parser.line_count, 1))
+    return parsed
 
 
 def parse_instruction_line(text: str, path: str, line: int, escape: str = "\\") -> Instruction:
-    """Parse one instruction (an ONBUILD trigger stored in an image config)."""
-    raise NotImplementedError
+    """Parse one instruction (an ONBUILD trigger stored in an image config), reported at `line`.
+
+    The text may hold continuation lines and heredoc bodies, as BuildKit stores triggers with them.
+    """
+    _check_escape(escape, SourceLocation(path, line, line))
+    source = _decode(text, path)
+    parsed = _Parser(path, escape=escape, line_offset=line - 1, directives_allowed=False).run(source)
+    if len(parsed.instructions) != 1:
+        raise DockerfileSyntaxError(
+            f"an ONBUILD trigger must be a single instruction, found {len(parsed.instructions)}",
+            SourceLocation(path, line, line + max(source.count("\n") - 1, 0)),
+        )
+    return parsed.instructions[0]
 
 
 def dump(parsed: ParsedDockerfile) -> str:
     """BuildKit's Node.Dump() format: one line per instruction, ending with a newline."""
-    raise NotImplementedError
+    return "".join(f"({_dump_instruction(instruction)})\n" for instruction in parsed.instructions)
+
+
+def _dump_instruction(instruction: Instruction) -> str:
+    parts = [instruction.keyword]
+    if instruction.flags:
+        parts.append("[" + " ".join(go_quote(flag) for flag in instruction.flags) + "]")
+    if instruction.nested is not None:
+        parts.append(f"({_dump_instruction(instruction.nested)})")
+    else:
+        parts.extend(go_quote(argument) for argument in instruction.args)
+    return " ".join(parts).strip(GO_SPACE)
+
+
+# --- reading the lines -------------------------------------------------------------------------------
+
+# Go's \s is ASCII [\t\n\f\r ]; Python's would take any Unicode space.
+_DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z")
+_DIRECTIVE_NAMES = frozenset({"syntax", "escape", "check"})
+_HEREDOC_WORD = re.compile(r"([0-9]*)<<(-?)([^<]*)\Z")
+_LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
+
+
+def _decode(text: str | bytes, path: str) -> str:
+    if isinstance(text, str):
+        bad = _SURROGATE.search(text)
+        if bad is None:
+            return text
+        line = text.count("\n", 0, bad.start()) + 1
+        raise DockerfileSyntaxError(
+            "the Dockerfile holds text that is not valid Unicode; save it as UTF-8",
+            SourceLocation(path, line, line),
+        )
+    try:
+        return text.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = text.count(b"\n", 0, err.start) + 1
+        raise DockerfileSyntaxError(
+            f"the Dockerfile is not UTF-8 text (byte 0x{text[err.start]:02x} at offset {err.start}); "
+            "save it as UTF-8",
+            SourceLocation(path, line, line),
+        ) from err
+
+
+def _check_escape(escape: str, location: SourceLocation) -> None:
+    if escape not in ("\\", "`"):
+        raise DockerfileSyntaxError(f"invalid escape token '{escape}' does not match ` or \\", location)
+
+
+class _Parser:
+    """The state of one parse: escape character, directives, and the comments waiting for an instruction."""
+
+    def __init__(self, path: str, *, escape: str, line_offset: int, directives_allowed: bool) -> None:
+        self.path = path
+        self.escape = escape
+        self.line_offset = line_offset
+        self.is_directives_done = not directives_allowed
+        self.directives: list[tuple[str, str]] = []
+        self.warnings: list[str] = []
+        self.line_count = 0
+
+    def location(self, line: int, end_line: int | None = None) -> SourceLocation:
+        end = line if end_line is None or end_line < line else end_line
+        return SourceLocation(self.path, line + self.line_offset, end + self.line_offset)
+
+    def error(self, message: str, line: int, end_line: int | None = None) -> DockerfileSyntaxError:
+        return DockerfileSyntaxError(message, self.location(line, end_line))
+
+    def run(self, source: str) -> ParsedDockerfile:
+        lines = source.split("\n")
+        has_final_newline = lines[-1] == ""
+        if has_final_newline:
+            lines.pop()  # the text after the last newline is no line
+        if lines and lines[0].startswith("\ufeff"):
+            lines[0] = lines[0][1:]
+        count = len(lines)
+        instructions: list[Instruction] = []
+        comments: list[str] = []
+        index = 0  # lines consumed so far: after a line is read, `index` is its 1-based number
+        while index < count:
+            raw = lines[index]
+            index += 1
+            token = raw.rstrip("\r").lstrip(GO_SPACE)
+            is_comment = token.startswith("#")
+            if is_comment:
+                comment = raw[1:].strip(GO_SPACE)
+                if comment:
+                    comments.append(comment)
+                else:
+                    comments.clear()  # an empty # line ends the comment block above an instruction
+            if not self.is_directives_done and self.read_directive(token, index):
+                comments.pop()  # a directive is no comment of the first instruction
+            if is_comment or not token:
+                continue
+            start = index
+            text, is_continued = self.trim_continuation(token)
+            parts = [text]
+            has_empty_continuation = False
+            while is_continued and index < count:
+                raw = lines[index]
+                index += 1
+                line_text = raw.rstrip("\r")
+                lead = line_text.lstrip(GO_SPACE)
+                if not lead:
+                    has_empty_continuation = True
+                    continue
+                if lead[0] == "#":
+                    continue  # comment lines inside a continued instruction are dropped
+                text, is_continued = self.trim_continuation(line_text)
+                parts.append(text)
+            line = "".join(parts)
+            if has_empty_continuation:
+                self.warnings.append(
+                    f"{self.location(start, index)}: empty continuation line found in: {line} "
+                    "(empty continuation lines will become errors in a future release)"
+                )
+            instruction = self.instruction(line, start, index, tuple(comments))
+            comments = []
+            if _can_contain_heredoc(instruction) and "<<" in line:
+                instruction, index = self.read_heredocs(instruction, lines, index, has_final_newline, start)
+            instructions.append(instruction)
+        self.line_count = count
+        return ParsedDockerfile(
+            path=self.path,
+            instructions=tuple(instructions),
+            escape=self.escape,
+            directives=tuple(self.directives),
+            warnings=tuple(self.warnings),
+        )
+
+    def read_directive(self, token: str, line: int) -> bool:
+        """Is this line a parser directive? Directives count only above every other line, once each."""
+        match = _DIRECTIVE.match(token)
+        name = match[1].lower() if match else ""
+        if name not in _DIRECTIVE_NAMES:
+            self.is_directives_done = True
+            return False
+        assert match is not None
+        if any(seen == name for seen, _ in self.directives):
+            raise self.error(f"only one {name} parser directive can be used", line)
+        value = match[2]
+        if name == "escape":
+            _check_escape(value, self.location(line))
+            self.escape = value
+        self.directives.append((name, value))
+        return True
+
+    def trim_continuation(self, text: str) -> tuple[str, bool]:
+        """Drop a trailing escape character (and the blanks after it); is the line continued?
+
+        BuildKit's rule: the escape is a continuation unless another escape stands right before it.
+        """
+        stripped = text.rstrip(" \t")
+        escape = self.escape
+        if stripped.endswith(escape) and (len(stripped) == 1 or stripped[-2] != escape):
+            return stripped[:-1], True
+        return text, False
+
+    def instruction(self, line: str, start: int, end: int, comments: tuple[str, ...]) -> Instruction:
+        location = self.location(start, end)
+        instruction = self.node(line, location)
+        return dataclasses.replace(instruction, comments=comments) if comments else instruction
+
+    def node(self, line: str, location: SourceLocation) -> Instruction:
+        """BuildKit's newNodeFromLine: keyword, flags, then the keyword's own way to split arguments."""
+        written, flags, rest = _split_command(line)
+        keyword = written.lower()
+        split = _ARGUMENT_PARSERS.get(keyword)
+        if split is None and keyword != "onbuild":
+            raise DockerfileSyntaxError(_unknown_instruction(written), location)
+        nested = None
+        json_form = False
+        try:
+            if split is None:
+                args, nested = self.trigger(rest, location)
+            else:
+                args, json_form = split(rest, self.escape)
+        except _ArgumentError as err:
+            raise DockerfileSyntaxError(str(err), location) from None
+        return Instruction(
+            keyword=keyword,
+            args=args,
+            flags=flags,
+            json_form=json_form,
+            original=line,
+            heredocs=(),
+            location=location,
+            nested=nested,
+        )
+
+    def trigger(self, rest: str, location: SourceLocation) -> tuple[tuple[str, ...], Instruction | None]:
+        """ONBUILD's instruction, parsed like a line of its own (BuildKit's parseSubCommand)."""
+        if not rest:
+            return (), None
+        nested = self.node(rest, location)
+        if nested.keyword == "onbuild":
+            raise DockerfileSyntaxError("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", location)
+        if nested.keyword in ("from", "maintainer"):
+            raise DockerfileSyntaxError(f"{nested.keyword.upper()} isn't allowed as an ONBUILD trigger", location)
+        return (rest,), nested
+
+    def read_heredocs(
+        self, instruction: Instruction, lines: list[str], index: int, has_final_newline: bool, start: int
+    ) -> tuple[Instruction, int]:
+        """Read the bodies of the instruction's heredocs, in order, from the lines after it."""
+        try:
+            markers = _heredoc_markers(instruction.original)
+        except ExpansionError as err:
+            raise self.error(f"cannot read the heredoc marker: {err.message}", start, index) from None
+        heredocs = []
+        for marker in markers:
+            body: list[str] = []
+            is_terminated = False
+            while index < len(lines):
+                raw = lines[index]
+                index += 1
+                candidate = raw.rstrip("\r")
+                if marker.chomp:
+                    candidate = candidate.lstrip("\t")
+                if candidate == marker.name:
+                    is_terminated = True
+                    break
+                # BuildKit keeps each body line as read, line ending (\r\n too) included.
+                body.append(raw + "\n" if index < len(lines) or has_final_newline else raw)
+            if not is_terminated:
+                raise self.error(
+                    f"unterminated heredoc: no line {marker.name!r} ends the heredoc started here", start, index
+                )
+            content = "".join(body)
+            if marker.chomp:
+                content = _LEADING_TABS.sub("", content)
+            heredocs.append(dataclasses.replace(marker, content=content))
+        location = self.location(start, index)
+        found = tuple(heredocs)
+        nested = instruction.nested
+        if nested is not None:
+            nested = dataclasses.replace(nested, heredocs=found, location=location)
+        return dataclasses.replace(instruction, heredocs=found, location=location, nested=nested), index
+
+
+def _can_contain_heredoc(instruction: Instruction) -> bool:
+    target = instruction.nested if instruction.nested is not None else instruction
+    return target.keyword in _HEREDOC_KEYWORDS and not target.json_form
+
+
+def _unknown_instruction(written: str) -> str:
+    if not written:
+        return "a line continuation with no instruction: remove the escape character at the end of the line"
+    known = sorted({*_ARGUMENT_PARSERS, "onbuild"})
+    close = difflib.get_close_matches(written.lower(), known, n=1)
+    hint = f" (did you mean {close[0].upper()}?)" if close else ""
+    return f"unknown instruction: {written}{hint}"
+
+
+# --- keyword and flags ---------------------------------------------------------------------------------
+
+# Go's regexp [\t\v\f\r ]+: what separates keyword and arguments (not every Unicode space).
+_BLANKS = re.compile(r"[\t\v\f\r ]+")
+_GO_SPACE_SET = frozenset(GO_SPACE)
+
+
+def _split_command(line: str) -> tuple[str, tuple[str, ...], str]:
+    """BuildKit's splitCommand: (keyword as written, flags, the rest of the line)."""
+    text = line.strip(GO_SPACE)
+    blanks = _BLANKS.search(text)
+    if blanks is None:
+        return text, (), ""
+    keyword, rest = text[: blanks.start()], text[blanks.end() :]
+    flags: tuple[str, ...] = ()
+    if rest.startswith("--"):
+        rest, flags = _extract_flags(rest)
+    return keyword, flags, rest.strip(GO_SPACE)
+
+
+def _extract_flags(line: str) -> tuple[str, tuple[str, ...]]:
+    """BuildKit's extractBuilderFlags: leading --words (quotes and \\ escapes removed); `--` ends them."""
+    flags: list[str] = []
+    word: list[str] = []
+    quote = ""
+    is_between_words, is_blank_ok = True, False
+    length = len(line)
+    pos = 0
+    while pos < length:
+        char = line[pos]
+        pos += 1
+        if is_between_words:
+            if char in _GO_SPACE_SET:
+                continue
+            if not line.startswith("--", pos - 1):
+                return line[pos - 1 :], tuple(flags)
+            is_between_words = False
+        if quote:
+            if char == quote:
+                quote = ""
+                continue
+            if char == "\\":
+                if pos == length:
+                    quote = ""  # a \ at the very end is dropped
+                    continue
+                char = line[pos]
+                pos += 1
+            word.append(char)
+        elif char in _GO_SPACE_SET:
+            text = "".join(word)
+            if text == "--":
+                return line[pos - 1 :], tuple(flags)
+            flags.append(text)
+            word.clear()
+            is_between_words, is_blank_ok = True, False
+        elif char == "'" or char == '"':
+            quote, is_blank_ok = char, True
+        elif char == "\\":
+            if pos < length:
+                word.append(line[pos])
+                pos += 1
+        else:
+            word.append(char)
+    text = "".join(word)
+    if not is_between_words and text != "--" and (is_blank_ok or text):
+        flags.append(text)
+    return "", tuple(flags)
+
+
+# --- arguments, one way per instruction ------------------------------------------------------------------
+
+
+class _ArgumentError(Exception):
+    """An instruction's arguments do not parse; the caller adds the location."""
+
+
+_NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
+
+Arguments = tuple[tuple[str, ...], bool]  # the argument nodes, and whether they came from JSON
+
+
+def _go_number(text: str) -> float:
+    # Go decodes JSON numbers into float64 and fails (so the shell form is used) when one overflows.
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"number {text} out of range")
+    return number
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # Python's json takes NaN and Infinity; Go's does not
+
+
+def _json_array(rest: str) -> tuple[str, ...] | None:
+    """The strings of a JSON array; None when `rest` is no JSON array (then it is shell form)."""
+    text = rest.lstrip(GO_SPACE)
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(
+            text, parse_constant=_reject_constant, parse_float=_go_number, parse_int=_go_number
+        )
+    except RecursionError:
+        raise _ArgumentError(_NOT_STRING_ARRAY) from None
+    except ValueError:
+        return None
+    if not isinstance(value, list):
+        return None
+    if not all(isinstance(item, str) for item in value):
+        raise _ArgumentError(_NOT_STRING_ARRAY)
+    return tuple(replace_surrogates(item) for item in value)
+
+
+def _maybe_json(rest: str, escape: str) -> Arguments:
+    """RUN, CMD, ENTRYPOINT, SHELL: a JSON array, else the rest of the line as one argument."""
+    if not rest:
+        return (), False
+    array = _json_array(rest)
+    if array is not None:
+        return array, True
+    return (rest,), False
+
+
+def _maybe_json_to_list(rest: str, escape: str) -> Arguments:
+    """ADD, COPY, VOLUME: a JSON array, else the words between blanks."""
+    array = _json_array(rest)
+    if array is not None:
+        return array, True
+    return _blank_delimited(rest, escape)
+
+
+def _blank_delimited(rest: str, escape: str) -> Arguments:
+    """FROM, EXPOSE: the words between blanks, quotes not considered."""
+    if not rest:
+        return (), False
+    return tuple(_BLANKS.split(rest)), False
+
+
+def _whole(rest: str, escape: str) -> Arguments:
+    """MAINTAINER, STOPSIGNAL, USER, WORKDIR: the rest of the line as one argument."""
+    return ((rest,) if rest else ()), False
+
+
+def _words(rest: str, escape: str) -> list[str]:
+    """BuildKit's parseWords: split on blanks outside quotes; quotes and escapes are kept in the words."""
+    words: list[str] = []
+    word: list[str] = []
+    quote = ""
+    is_in_word = is_blank_ok = False
+    length = len(rest)
+    pos = 0
+    while pos < length:
+        char = rest[pos]
+        if quote:
+            if char == quote:
+                quote = ""
+            # Inside '...' the escape character escapes nothing.
+            if char == escape and quote != "'":
+                if pos + 1 == length:
+                    quote = ""
+                    pos += 1
+                    continue
+                pos += 1
+                word.append(char)
+                char = rest[pos]
+            word.append(char)
+            pos += 1
+            continue
+        if char in _GO_SPACE_SET:
+            if is_in_word and (is_blank_ok or word):
+                words.append("".join(word))
+            word.clear()
+            is_in_word = is_blank_ok = False
+            pos += 1
+            continue
+        is_in_word = True
+        if char == "'" or char == '"':
+            quote = char
+            is_blank_ok = True
+        if char == escape:
+            if pos + 1 == length:
+                pos += 1
+                continue
+            word.append(char)
+            pos += 1
+            char = rest[pos]
+        word.append(char)
+        pos += 1
+    if is_in_word and (is_blank_ok or word):
+        words.append("".join(word))
+    return words
+
+
+def _name_values(keyword: str) -> Callable[[str, str], Arguments]:
+    def split(rest: str, escape: str) -> Arguments:
+        """ENV, LABEL: name=value pairs, or the legacy `name value` form; three nodes a pair."""
+        words = _words(rest, escape)
+        if not words:
+            return (), False
+        if "=" not in words[0]:
+            parts = _BLANKS.split(rest, maxsplit=1)
+            if len(parts) < 2:
+                raise _ArgumentError(f"{keyword} must have two arguments: {keyword} name=value")
+            return (parts[0], parts[1], ""), False
+        args: list[str] = []
+        for word in words:
+            name, is_assignment, value = word.partition("=")
+            if not is_assignment:
+                raise _ArgumentError(
+                    f"Syntax error - can't find = in {go_quote(word)}. Must be of the form: name=value"
+                )
+            args += (name, value, "=")
+        return tuple(args), False
+
+    return split
+
+
+def _names_or_name_values(rest: str, escape: str) -> Arguments:
+    """ARG: the words, each `name` or `name=value`."""
+    return tuple(_words(rest, escape)), False
+
+
+def _health_config(rest: str, escape: str) -> Arguments:
+    """HEALTHCHECK: the type (CMD, NONE) then the command as for CMD."""
+    end = 0
+    while end < len(rest) and rest[end] not in _GO_SPACE_SET:
+        end += 1
+    if end == 0:
+        return (), False
+    command, json_form = _maybe_json(rest[end:].lstrip(GO_SPACE), escape)
+    return (rest[:end], *command), json_form
+
+
+_ARGUMENT_PARSERS: dict[str, Callable[[str, str], Arguments]] = {
+    "add": _maybe_json_to_list,
+    "arg": _names_or_name_values,
+    "cmd": _maybe_json,
+    "copy": _maybe_json_to_list,
+    "entrypoint": _maybe_json,
+    "env": _name_values("ENV"),
+    "expose": _blank_delimited,
+    "from": _blank_delimited,
+    "healthcheck": _health_config,
+    "label": _name_values("LABEL"),
+    "maintainer": _whole,
+    "run": _maybe_json,
+    "shell": _maybe_json,
+    "stopsignal": _whole,
+    "user": _whole,
+    "volume": _maybe_json_to_list,
+    "workdir": _whole,
+}
+
+
+# --- heredoc markers -------------------------------------------------------------------------------------
+
+
+def _heredoc_markers(line: str) -> list[Heredoc]:
+    """The heredocs a line opens, in order, bodies still empty (BuildKit's heredocsFromLine)."""
+    # BuildKit finds the markers with \ as escape whatever the escape directive says.
+    finder = ShellLexer("\\", raw_quotes=True, raw_escapes=True, skip_unset_env=True)
+    try:
+        words = finder.expand_words(line, {})
+    except ExpansionError:
+        return []  # the line does not lex as shell words: it opens no heredoc
+    markers = []
+    for word in words:
+        match = _HEREDOC_WORD.match(word)
+        if match is None or not match[3]:
+            continue
+        marker = _heredoc_marker(match[3], chomp=match[2] == "-", descriptor=match[1])
+        if marker is not None:
+            markers.append(marker)
+    return markers
+
+
+def _heredoc_marker(delimiter: str, *, chomp: bool, descriptor: str) -> Heredoc | None:
+    words = ShellLexer("\\", skip_unset_env=True).expand_words(delimiter, {})
+    if len(words) != 1:
+        return None
+    raw_words = ShellLexer("\\", raw_quotes=True, skip_unset_env=True).expand_words(delimiter, {})
+    # Any quote in the delimiter, even around part of it, turns expansion of the body off.
+    quotes = words[0].count("'") + words[0].count('"')
+    raw_quotes = raw_words[0].count("'") + raw_words[0].count('"')
+    return Heredoc(
+        name=words[0],
+        content="",
+        expand=quotes == raw_quotes,
+        chomp=chomp,
+        file_descriptor=int(descriptor) if descriptor else 0,
+    )

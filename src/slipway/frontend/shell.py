@@ -1,24 +1,431 @@
-"""Word expansion ($VAR, ${VAR:-default}, quotes, escapes) by BuildKit's `frontend/dockerfile/shell` rules."""
+"""Word expansion ($VAR, ${VAR:-default}, quotes, escapes) by BuildKit's `frontend/dockerfile/shell` rules.
+
+Not a shell: no command substitution, no globbing of file names, no arithmetic. A word is scanned once,
+left to right; `${...}` forms recurse into the same scan for their argument word.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+
+from slipway.errors import ExpansionError
+from slipway.frontend._golang import GO_SPACE, go_quote
 
 __all__ = ["ShellLexer"]
 
+_GO_SPACE_SET = frozenset(GO_SPACE)
+
+# POSIX special parameters: a one-character name after `$`.
+_SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
+
+# Pattern characters that are regular-expression syntax and must be matched literally.
+_REGEX_SPECIAL = frozenset("[]{}.+()|^$")
 
 class ShellLexer:
-    def __init__(self, escape: str = "\\") -> None:
+    """Expands words the way BuildKit expands ARG/ENV references in Dockerfile instructions.
+
+    raw_quotes, raw_escapes and skip_unset_env are BuildKit's Lex options (RawQuotes, RawEscapes,
+    SkipUnsetEnv): the parser uses them to find heredoc markers without changing the words.
+    """
+
+    def __init__(
+        self,
+        escape: str = "\\",
+        *,
+        raw_quotes: bool = False,
+        raw_escapes: bool = False,
+        skip_unset_env: bool = False,
+    ) -> None:
+        if len(escape) != 1:
+            raise ValueError(f"the escape character must be one character, not {escape!r}")
         self.escape = escape
+        self.raw_quotes = raw_quotes
+        self.raw_escapes = raw_escapes
+        self.skip_unset_env = skip_unset_env
 
     def expand_word(self, word: str, env: Mapping[str, str]) -> str:
         """Expand one word; ExpansionError (no location) when it cannot be expanded."""
-        raise NotImplementedError
+        return self._process(word, env)[0]
 
     def expand_words(self, word: str, env: Mapping[str, str]) -> list[str]:
         """Expand and split into words on unquoted white space, as for the exec form."""
-        raise NotImplementedError
+        return self._process(word, env)[1]
 
     def expand_with_matches(self, word: str, env: Mapping[str, str]) -> tuple[str, frozenset[str]]:
-        """The expansion and the names of the variables the word referenced (BuildKit's ProcessWordWithMatches)."""
-        raise NotImplementedError
+        """The expansion and the names of the variables it used that `env` holds (ProcessWordWithMatches)."""
+        result, _, matches = self._process(word, env)
+        return result, frozenset(matches)
+
+    def _process(self, word: str, env: Mapping[str, str]) -> tuple[str, list[str], set[str]]:
+        scan = _Scan(self, word, env)
+        try:
+            result, words = scan.process_until(None, self.raw_escapes)
+        except _LexError as err:
+            raise ExpansionError(f"failed to process {go_quote(word)}: {err}") from None
+        return result, words, scan.matches
+
+
+class _LexError(Exception):
+    """An expansion failure inside the scan; ShellLexer adds the word to the message."""
+
+
+class _Words:
+    """BuildKit's wordsStruct: collects the words of an expansion, splitting on unquoted white space."""
+
+    __slots__ = ("current", "words", "in_word")
+
+    def __init__(self) -> None:
+        self.current: list[str] = []
+        self.words: list[str] = []
+        self.in_word = False
+
+    def add_char(self, char: str) -> None:
+        if char in _GO_SPACE_SET:
+            # A space inside a word that is still empty (after "") does not end it: BuildKit's rule.
+            if self.in_word and self.current:
+                self.words.append("".join(self.current))
+                self.current = []
+                self.in_word = False
+        else:
+            self.add_raw(char)
+
+    def add_string(self, text: str) -> None:
+        for char in text:
+            self.add_char(char)
+
+    def add_raw(self, text: str) -> None:
+        self.current.append(text)
+        self.in_word = True
+
+    def finish(self) -> list[str]:
+        word = "".join(self.current)
+        if word:
+            self.words.append(word)
+        self.current = []
+        self.in_word = False
+        return self.words
+
+
+class _Scan:
+    """One pass over one word: a cursor, the environment, and the names looked up so far."""
+
+    def __init__(self, lexer: ShellLexer, text: str, env: Mapping[str, str]) -> None:
+        self.lexer = lexer
+        self.escape = lexer.escape
+        self.raw_escapes = lexer.raw_escapes
+        self.text = text
+        # Go's text/scanner drops a byte order mark at the very start of its input.
+        self.pos = 1 if text.startswith("\ufeff") else 0
+        self.env = env
+        self.matches: set[str] = set()
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def next(self) -> str:
+        char = self.peek()
+        if char:
+            self.pos += 1
+        return char
+
+    def process_until(self, stop: str | None, raw_escapes: bool) -> tuple[str, list[str]]:
+        """Scan to `stop` (consumed) or, when stop is None, to the end; the text and its words."""
+        saved, self.raw_escapes = self.raw_escapes, raw_escapes
+        try:
+            return self._process_until(stop)
+        finally:
+            self.raw_escapes = saved
+
+    def _process_until(self, stop: str | None) -> tuple[str, list[str]]:
+        result: list[str] = []
+        words = _Words()
+        text, escape = self.text, self.escape
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char == stop:
+                self.pos += 1
+                return "".join(result), words.finish()
+            if char == "$":
+                value = self.dollar()
+                result.append(value)
+                words.add_string(value)  # expanded values are split into words, quoted ones are not
+                continue
+            if char == "'" or char == '"':
+                value = self.single_quote() if char == "'" else self.double_quote()
+                result.append(value)
+                words.add_raw(value)
+                continue
+            self.pos += 1
+            if char == escape:
+                if self.raw_escapes:
+                    words.add_raw(char)
+                    result.append(char)
+                if self.pos >= len(text):
+                    break  # an escape at the end of the word is dropped
+                char = text[self.pos]
+                self.pos += 1
+                words.add_raw(char)
+            else:
+                words.add_char(char)
+            result.append(char)
+        if stop is not None:
+            raise _LexError(f"unexpected end of statement while looking for matching {stop}")
+        return "".join(result), words.finish()
+
+    def single_quote(self) -> str:
+        # Everything up to the next ' is literal: not even the escape character escapes it.
+        raw = self.lexer.raw_quotes
+        self.pos += 1
+        end = self.text.find("'", self.pos)
+        if end < 0:
+            raise _LexError("unexpected end of statement while looking for matching single-quote")
+        body = self.text[self.pos : end]
+        self.pos = end + 1
+        return f"'{body}'" if raw else body
+
+    def double_quote(self) -> str:
+        # Literal except $, and the escape character before " $ or itself (sh's rule, escape char for \).
+        raw = self.lexer.raw_quotes
+        result = ['"'] if raw else []
+        self.pos += 1
+        escape = self.escape
+        while True:
+            char = self.peek()
+            if not char:
+                raise _LexError("unexpected end of statement while looking for matching double-quote")
+            if char == '"':
+                self.pos += 1
+                if raw:
+                    result.append(char)
+                return "".join(result)
+            if char == "$":
+                result.append(self.dollar())
+                continue
+            self.pos += 1
+            if char == escape:
+                if self.raw_escapes:
+                    result.append(char)
+                following = self.peek()
+                if not following:
+                    continue
+                if following in ('"', "$", escape):
+                    char = following
+                    self.pos += 1
+            result.append(char)
+
+    def lookup(self, name: str) -> tuple[str, bool]:
+        if name in self.env:
+            self.matches.add(name)
+            return self.env[name], True
+        return "", False
+
+    def name(self) -> str:
+        """A variable name: letters, digits and _; or all the digits of a positional; or one special."""
+        text, start = self.text, self.pos
+        if start >= len(text):
+            return ""
+        first = text[start]
+        if first.isdecimal():
+            end = start
+            while end < len(text) and text[end].isdecimal():
+                end += 1
+            self.pos = end
+            return text[start:end]
+        if first in _SPECIAL_PARAMETERS:
+            self.pos += 1
+            return first
+        end = start
+        while end < len(text) and (text[end].isalpha() or text[end].isdecimal() or text[end] == "_"):
+            end += 1
+        self.pos = end
+        return text[start:end]
+
+    def dollar(self) -> str:
+        self.pos += 1
+        if self.peek() != "{":
+            name = self.name()
+            if not name:
+                return "$"
+            value, found = self.lookup(name)
+            if not found and self.lexer.skip_unset_env:
+                return "$" + name
+            return value
+        self.pos += 1
+        char = self.peek()
+        if not char:
+            raise _LexError("syntax error: missing '}'")
+        if char in "{}:":
+            raise _LexError("syntax error: bad substitution")
+        name = self.name()
+        modifier = self.next()
+        if modifier == "}":
+            value, found = self.lookup(name)
+            if not found and self.lexer.skip_unset_env:
+                return "${" + name + "}"
+            return value
+        if modifier == ":" or modifier in ("+", "-", "?", "#", "%"):
+            return self.modified(name, modifier)
+        if modifier == "/":
+            return self.replaced(name)
+        if not modifier:
+            raise _LexError("syntax error: missing '}'")
+        raise _LexError(f"unsupported modifier ({modifier}) in substitution")
+
+    def modified(self, name: str, modifier: str) -> str:
+        """${name:-word} ${name-word} ${name:+word} ${name+word} ${name:?word} ${name?word} ${name#word} ..."""
+        null_is_unset = modifier == ":"
+        if null_is_unset:
+            modifier += self.next()
+        operator = modifier[-1]
+        is_pattern = operator in ("#", "%")
+        if null_is_unset and is_pattern:
+            raise _LexError(f"unsupported modifier ({modifier}) in substitution")
+        try:
+            # A pattern keeps its escapes: they decide which * and ? are literal.
+            word, _ = self.process_until("}", is_pattern)
+        except _LexError:
+            if not self.peek():
+                raise _LexError("syntax error: missing '}'") from None
+            raise
+        value, found = self.lookup(name)
+        if self.lexer.skip_unset_env and not found:
+            return "${" + name + modifier + word + "}"
+        is_empty = not found or (null_is_unset and value == "")
+        if operator == "-":
+            return word if is_empty else value
+        if operator == "+":
+            return "" if is_empty else word
+        if operator == "?":
+            if not found:
+                raise _LexError(f"{name}: {word or 'is not allowed to be unset'}")
+            if null_is_unset and value == "":
+                raise _LexError(f"{name}: {word or 'is not allowed to be empty'}")
+            return value
+        if is_pattern:
+            # ${a#p} and ${a%p} remove the shortest match, ${a##p} and ${a%%p} the longest.
+            is_greedy = word.startswith(operator)
+            if is_greedy:
+                word = word[1:]
+            if operator == "%":
+                return _trim_suffix(word, value, is_greedy)
+            return _trim_prefix(word, value, is_greedy)
+        raise _LexError(f"unsupported modifier ({modifier or 'end of word'}) in substitution")
+
+    def replaced(self, name: str) -> str:
+        """${name/pattern/replacement} (first match) and ${name//pattern/replacement} (every match)."""
+        replace_all = self.peek() == "/"
+        if replace_all:
+            self.pos += 1
+        try:
+            pattern, _ = self.process_until("/", True)
+        except _LexError:
+            if not self.peek():
+                raise _LexError("syntax error: missing '/' in ${}") from None
+            raise
+        try:
+            replacement, _ = self.process_until("}", True)
+        except _LexError:
+            if not self.peek():
+                raise _LexError("syntax error: missing '}'") from None
+            raise
+        value, found = self.lookup(name)
+        if self.lexer.skip_unset_env and not found:
+            return "${" + name + "/" + pattern + "/" + replacement + "}"
+        regex = _pattern_regex(pattern, greedy=True, anchored=False)
+        if replace_all:
+            # BuildKit uses Go's ReplaceAllString here, which reads $ in the replacement as a group reference.
+            return regex.sub(lambda match: _expand_go_template(replacement, match), value)
+        match = regex.search(value)
+        if match is None:
+            return value
+        return value[: match.start()] + replacement + value[match.end() :]
+
+
+def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
+    """A shell pattern (* any string, ? one character, \\ quotes the next) as a regular expression."""
+    out = ["^"] if anchored else []
+    star = ".*" if greedy else ".*?"
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        index += 1
+        if char == "*":
+            out.append(star)
+        elif char == "?":
+            out.append(".")
+        elif char == "\\":
+            following = pattern[index] if index < len(pattern) else ""
+            if following in ("}", "/"):
+                continue  # escaped only to end the ${} early, not part of the pattern
+            if following not in ("*", "?", "\\"):
+                shown = following or "end of pattern"
+                raise _LexError(f"invalid pattern ({pattern}) in substitution: invalid escape '\\{shown}'")
+            out.append("\\" + following)
+            index += 1
+        elif char in _REGEX_SPECIAL:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    # DOTALL off, as in Go: `.` does not match a newline.
+    return re.compile("".join(out))
+
+
+def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
+    match = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
+    return value[match.end() :] if match else value
+
+
+def _reverse_pattern(pattern: str) -> str:
+    """Reverse a pattern but keep each escape before the character it escapes: a\\*c becomes c\\*a."""
+    pieces: list[str] = []
+    index = 0
+    while index < len(pattern):
+        if pattern[index] == "\\" and index + 1 < len(pattern):
+            pieces.append(pattern[index : index + 2])
+            index += 2
+        else:
+            pieces.append(pattern[index])
+            index += 1
+    return "".join(reversed(pieces))
+
+
+def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
+    # A regex finds the leftmost match only: reverse pattern and value to find the rightmost.
+    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
+
+
+def _expand_go_template(template: str, match: re.Match[str]) -> str:
+    """Go's Regexp.Expand: $$ is $, $0/${0} the match, any other $name an absent group (empty)."""
+    if "$" not in template:
+        return template
+    out: list[str] = []
+    index = 0
+    while index < len(template):
+        char = template[index]
+        index += 1
+        if char != "$" or index >= len(template):
+            out.append(char)
+            continue
+        if template[index] == "$":
+            out.append("$")
+            index += 1
+            continue
+        if template[index] == "{":
+            end = template.find("}", index)
+            name = template[index + 1 : end] if end > 0 else ""
+            if not name or not all(c.isalpha() or c.isdecimal() or c == "_" for c in name):
+                out.append("$")
+                continue
+            index = end + 1
+        else:
+            end = index
+            while end < len(template) and (template[end].isalpha() or template[end].isdecimal() or template[end] == "_"):
+                end += 1
+            if end == index:
+                out.append("$")
+                continue
+            name, index = template[index:end], end
+        if name == "0":  # the only group these patterns have; Go refuses leading zeros
+            out.append(match.group(0))
+    return "".join(out)

@@ -37,7 +37,10 @@ def normalize(platform: Platform) -> Platform:
 
 def format_platform(platform: Platform) -> str:
     text = f"{platform.os}/{platform.architecture}"
-    return f"{text}/{platform.variant}" if platform.variant else text
+    # amd64/v1 is plain amd64 everywhere users see it.
+    if platform.variant and (platform.architecture, platform.variant) != ("amd64", "v1"):
+        return f"{text}/{platform.variant}"
+    return text
 
 
 def select_manifest(manifests: Sequence[Descriptor], wanted: Platform) -> Descriptor | None:

@@ -142,6 +142,7 @@ class StepMeta:
     name: str  # "[build 2/4] RUN go build -o /bin/hello ."
     stage: str = ""  # stage name or index as text
     location: SourceLocation | None = None
+    used_args: tuple[str, ...] = ()  # the ARGs whose values this step depends on (expanded or in RUN's env)
 
 
 @dataclass(frozen=True, slots=True)

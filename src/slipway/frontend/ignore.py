@@ -1,0 +1,336 @@
+""".dockerignore: read the file, match context paths against its patterns as Docker does.
+
+The rules are moby's (`patternmatcher` and `ignorefile.ReadAll`, which BuildKit and the docker CLI use):
+
+- each pattern is Go's `filepath.Match` syntax (`*` and `?` never match `/`; `[...]` classes with ranges and
+  `^` negation; `\\` escapes the next character) plus `**`, which matches any number of path segments;
+- a `!` pattern is an exception that re-includes what an earlier pattern excluded; the last pattern that
+  matches a path decides;
+- a pattern that matches a directory excludes everything below it (unless a later exception matches).
+
+Patterns are translated to regular expressions once, when the matcher is made, in the same four shapes
+as moby (exact, prefix, suffix, regexp), so the corner cases agree with `docker build`. Three deliberate
+differences, each where moby's regexp translation departs from `filepath.Match` (which it means to follow):
+characters inside `[...]` are read as a class, never as wildcards; `\\x` always means the character x (RE2
+reads `\\d` as a digit class); and `^` outside a class is a literal. A pattern moby would reject only while
+matching (a reversed range such as `[z-a]`) is rejected here when the matcher is made.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from slipway.errors import ContextError
+
+__all__ = ["IgnoreMatcher", "find_ignore_file", "read_ignore_file"]
+
+# Go's unicode.IsSpace, which strings.TrimSpace uses; Python's str.strip would also trim \x1c-\x1f.
+_GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def read_ignore_file(text: str) -> tuple[str, ...]:
+    """The patterns of a .dockerignore file, as Docker's `ignorefile.ReadAll` returns them.
+
+    Lines starting with `#` are comments (only in the first column: `  # x` is a pattern), blank lines
+    are skipped, patterns are trimmed, cleaned like Go's `filepath.Clean` and made relative to the context
+    (a leading `/` is dropped); an exception keeps its `!`. A lone `!` is kept: the matcher rejects it.
+    """
+    patterns = []
+    for number, line in enumerate(_scan_lines(text)):
+        if number == 0:
+            line = line.removeprefix("\ufeff")
+        if line.startswith("#"):
+            continue
+        pattern = line.strip(_GO_SPACE)
+        if not pattern:
+            continue
+        is_exception = pattern.startswith("!")
+        if is_exception:
+            pattern = pattern[1:].strip(_GO_SPACE)
+        if pattern:
+            pattern = clean_path(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        patterns.append("!" + pattern if is_exception else pattern)
+    return tuple(patterns)
+
+
+def _scan_lines(text: str) -> list[str]:
+    # bufio.ScanLines: split at "\n", drop one trailing "\r" per line, no empty line after a final "\n".
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def clean_path(path: str) -> str:
+    """Go's `path.Clean`: one slash between names, no `.`, `..` folded where it can be; "" is "."."""
+    is_rooted = path.startswith("/")
+    names: list[str] = []
+    for name in path.split("/"):
+        if name in ("", "."):
+            continue
+        if name != "..":
+            names.append(name)
+        elif names and names[-1] != "..":
+            names.pop()
+        elif not is_rooted:
+            names.append("..")
+    joined = "/".join(names)
+    if is_rooted:
+        return "/" + joined
+    return joined or "."
+
+
+def find_ignore_file(context: Path, dockerfile: Path) -> Path | None:
+    """The ignore file that applies to a build: `<Dockerfile name>.dockerignore` beside the Dockerfile
+    wins over `<context>/.dockerignore` (BuildKit's rule); None when neither exists."""
+    beside = dockerfile.parent / f"{dockerfile.name}.dockerignore"
+    if beside.is_file():
+        return beside
+    default = context / ".dockerignore"
+    if default.is_file():
+        return default
+    return None
+
+
+class _Shape(Enum):
+    EXACT = "exact"  # no wildcard: the path equals the pattern
+    PREFIX = "prefix"  # "dir/**": the path starts with "dir/"
+    SUFFIX = "suffix"  # "**/name", "**name": the path ends with the rest
+    REGEXP = "regexp"
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    text: str  # cleaned, without its "!"
+    is_exception: bool
+    shape: _Shape
+    regexp: re.Pattern[str] | None
+    # One regexp per "/"-separated segment (None for a segment holding "**"), or None when a class or an
+    # escape could match "/" and the segments cannot be told apart: what can_skip_dir reasons with.
+    segments: tuple[re.Pattern[str] | None, ...] | None
+
+    def matches(self, path: str) -> bool:
+        match self.shape:
+            case _Shape.EXACT:
+                return path == self.text
+            case _Shape.PREFIX:
+                return path.startswith(self.text[:-2])
+            case _Shape.SUFFIX:
+                suffix = self.text[2:]
+                return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
+            case _Shape.REGEXP:
+                assert self.regexp is not None
+                return self.regexp.fullmatch(path) is not None
+
+    def may_match_below(self, directory: tuple[str, ...]) -> bool:
+        """Whether some path strictly inside `directory` (split in segments) could match."""
+        if self.segments is None:
+            return True
+        for depth, segment in enumerate(self.segments):
+            if depth == len(directory) or segment is None:
+                return True
+            if segment.fullmatch(directory[depth]) is None:
+                return False
+        # As many segments as the directory or fewer, none "**": it matches the directory or a parent.
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreMatcher:
+    """Matches paths of a build context against .dockerignore patterns (as `read_ignore_file` returns
+    them). Paths are relative to the context root, "/"-separated; `matches` is True for an excluded path.
+    Immutable, so one matcher may be shared by threads. A bad pattern raises ContextError here."""
+
+    patterns: tuple[str, ...]
+    _compiled: tuple[_Pattern, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "patterns", tuple(self.patterns))
+        object.__setattr__(self, "_compiled", _compile_patterns(self.patterns))
+
+    def matches(self, path: str) -> bool:
+        """True when `path` is excluded: the last pattern that matches it or one of its parent
+        directories decides (moby's MatchesOrParentMatches). The context root itself is never excluded."""
+        path = clean_path(path).lstrip("/")
+        if path in (".", ""):
+            return False
+        parents = _parents(path)
+        is_excluded = False
+        for pattern in self._compiled:
+            # An exception can only change an excluded path and an exclusion only an included one.
+            if pattern.is_exception != is_excluded:
+                continue
+            if pattern.matches(path) or any(pattern.matches(parent) for parent in parents):
+                is_excluded = not pattern.is_exception
+        return is_excluded
+
+    def can_skip_dir(self, path: str) -> bool:
+        """True when the directory `path` is excluded and no exception can re-include anything below it,
+        so a walker may skip it without listing it: every path below is then excluded too."""
+        if not self.matches(path):
+            return False
+        directory = tuple(clean_path(path).lstrip("/").split("/"))
+        return not any(
+            pattern.may_match_below(directory) for pattern in self._compiled if pattern.is_exception
+        )
+
+
+def _parents(path: str) -> list[str]:
+    """The parent directories of a path, outermost first: a/b/c has a and a/b."""
+    names = path.split("/")[:-1]
+    return ["/".join(names[: count + 1]) for count in range(len(names))]
+
+
+def _compile_patterns(patterns: tuple[str, ...]) -> tuple[_Pattern, ...]:
+    compiled = []
+    for raw in patterns:
+        # patternmatcher.New: trim, skip empty, clean, then take the "!" off.
+        text = raw.strip(_GO_SPACE)
+        if not text:
+            continue
+        text = clean_path(text)
+        is_exception = text.startswith("!")
+        if is_exception:
+            if len(text) == 1:
+                raise ContextError(
+                    '.dockerignore pattern "!" excepts nothing: write the path to re-include after the "!"'
+                )
+            text = text[1:]
+        try:
+            compiled.append(_compile(text, is_exception))
+        except _BadPattern as err:
+            raise ContextError(
+                f".dockerignore pattern {raw.strip(_GO_SPACE)!r} is invalid: {err}; "
+                "escape a literal '[', '*', '?' or '\\' with a backslash"
+            ) from None
+    return tuple(compiled)
+
+
+class _BadPattern(Exception):
+    pass
+
+
+def _compile(text: str, is_exception: bool) -> _Pattern:
+    """Translate like moby's Pattern.compile: scan the pattern once, noting its shape as it goes."""
+    parts: list[str] = []
+    shape = _Shape.EXACT
+    crosses_slash = False
+    position = 0
+    first = True
+    while position < len(text):
+        char = text[position]
+        position += 1
+        if char == "*" and text.startswith("*", position):
+            position += 1
+            if text.startswith("/", position):
+                position += 1  # "**/" is "**"
+            if position == len(text):
+                # A final "**" accepts everything below, like .gitignore.
+                if shape == _Shape.EXACT:
+                    shape = _Shape.PREFIX
+                else:
+                    parts.append(".*")
+                    shape = _Shape.REGEXP
+            else:
+                parts.append("(?:.*/)?")  # any number of segments, none too
+                shape = _Shape.REGEXP
+            if first:
+                shape = _Shape.SUFFIX
+        elif char == "*":
+            parts.append("[^/]*")
+            shape = _Shape.REGEXP
+        elif char == "?":
+            parts.append("[^/]")
+            shape = _Shape.REGEXP
+        elif char == "\\":
+            if position == len(text):
+                raise _BadPattern("it ends with a lone '\\'")
+            parts.append(re.escape(text[position]))
+            crosses_slash = crosses_slash or text[position] == "/"
+            position += 1
+            shape = _Shape.REGEXP
+        elif char == "[":
+            class_regexp, position, may_match_slash = _translate_class(text, position)
+            parts.append(class_regexp)
+            crosses_slash = crosses_slash or may_match_slash
+            shape = _Shape.REGEXP
+        else:
+            parts.append(re.escape(char))
+            if char == "]":
+                shape = _Shape.REGEXP
+        first = False
+    regexp = re.compile("".join(parts), re.DOTALL) if shape == _Shape.REGEXP else None
+    segments = None if crosses_slash else tuple(_segment_regexp(segment) for segment in text.split("/"))
+    return _Pattern(text, is_exception, shape, regexp, segments)
+
+
+def _segment_regexp(segment: str) -> re.Pattern[str] | None:
+    """A segment alone, as filepath.Match reads it (None if it holds "**"); only for patterns whose
+    classes and escapes cannot match "/", so each segment is a whole pattern."""
+    if "**" in segment:
+        return None
+    parts = []
+    position = 0
+    while position < len(segment):
+        char = segment[position]
+        position += 1
+        if char == "*":
+            parts.append("[^/]*")
+        elif char == "?":
+            parts.append("[^/]")
+        elif char == "\\":
+            parts.append(re.escape(segment[position]))  # never last: a lone "\\" fails _compile first
+            position += 1
+        elif char == "[":
+            class_regexp, position, _ = _translate_class(segment, position)
+            parts.append(class_regexp)
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _translate_class(text: str, position: int) -> tuple[str, int, bool]:
+    """Read a `[...]` class whose "[" ends just before `position`, with filepath.Match's grammar.
+    Returns the regexp class, the position after "]", and whether the class could match "/"."""
+    is_negated = text.startswith("^", position)
+    if is_negated:
+        position += 1
+    ranges: list[tuple[str, str]] = []
+    while True:
+        if text.startswith("]", position) and ranges:
+            position += 1
+            break
+        low, position = _class_char(text, position)
+        high = low
+        if text[position] == "-":
+            high, position = _class_char(text, position + 1)
+        if low > high:
+            raise _BadPattern(f"the range {low}-{high} runs backwards")
+        ranges.append((low, high))
+    body = "".join(
+        re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}" for low, high in ranges
+    )
+    covers_slash = any(low <= "/" <= high for low, high in ranges)
+    return f"[{'^' if is_negated else ''}{body}]", position, covers_slash or is_negated
+
+
+def _class_char(text: str, position: int) -> tuple[str, int]:
+    """Go's getEsc: one class character, maybe escaped, that must be followed by more of the class."""
+    if position >= len(text):
+        raise _BadPattern("a '[' has no closing ']'")
+    if text[position] in "-]":
+        raise _BadPattern(f"a character class has a misplaced {text[position]!r}")
+    if text[position] == "\\":
+        position += 1
+        if position >= len(text):
+            raise _BadPattern("a '[' has no closing ']'")
+    char = text[position]
+    position += 1
+    if position >= len(text):
+        raise _BadPattern("a '[' has no closing ']'")
+    return char, position

@@ -1,0 +1,176 @@
+"""Reading streams that may be compressed: sniffed by their magic bytes, decompressed as they are read.
+
+Archives and rootfs tars come from outside with no trustworthy media type, so the content decides.
+Every failure of a decompressor (truncated, corrupt) surfaces as one of `DECOMPRESSION_ERRORS`, which
+the callers wrap into an ArchiveError naming the archive.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import lzma
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO, Literal
+
+import zstandard
+from isal import igzip, isal_zlib
+
+Compression = Literal["gzip", "zstd", "bzip2", "xz", "none"]
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+CHUNK = 1 << 20
+
+# What a decompressor raises on a truncated or corrupt stream.
+DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    OSError,
+    zlib.error,
+    isal_zlib.error,
+    zstandard.ZstdError,
+    lzma.LZMAError,
+)
+
+
+class CorruptStream(Exception):
+    """A decompressor failed on the input (not on our side): callers turn it into an ArchiveError."""
+
+
+class GuardedReader(io.RawIOBase):
+    """Reads from a decompressing stream; its failures become CorruptStream, so a failing disk is not
+    mistaken for a bad archive (both raise OSError otherwise)."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._source.read(len(view))
+        except DECOMPRESSION_ERRORS as err:
+            raise CorruptStream(str(err) or type(err).__name__) from err
+        view[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._source.read(size)
+        except DECOMPRESSION_ERRORS as err:
+            raise CorruptStream(str(err) or type(err).__name__) from err
+
+
+def sniff(head: bytes) -> Compression:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(BZIP2_MAGIC):
+        return "bzip2"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    return "none"
+
+
+class PrefixedReader(io.RawIOBase):
+    """Bytes already read for sniffing, then the rest of the stream: sniffing works on pipes too."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if self._prefix:
+            count = min(len(view), len(self._prefix))
+            view[:count] = self._prefix[:count]
+            self._prefix = self._prefix[count:]
+            return count
+        data = self._rest.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+class ZstdReader(io.RawIOBase):
+    """Concatenated zstd frames; unlike zstandard's stream_reader, a frame cut short raises EOFError."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            data = self._source.read(CHUNK)
+            if not data:
+                if self._in_frame:
+                    raise EOFError("zstd stream ended in the middle of a frame")
+                return 0
+            self._pending = self._feed(data)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def _feed(self, data: bytes) -> bytes:
+        output = []
+        while data:
+            self._in_frame = True
+            output.append(self._decompressor.decompress(data))
+            if not self._decompressor.eof:
+                break
+            self._in_frame = False
+            data = self._decompressor.unused_data
+            self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+        return b"".join(output)
+
+
+def read_head(source: BinaryIO) -> tuple[bytes, BinaryIO]:
+    """The first bytes of `source` and a reader that still yields them."""
+    head = b""
+    while len(head) < 8:  # a pipe may hand out fewer bytes than asked
+        chunk = source.read(8 - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head, io.BufferedReader(PrefixedReader(head, source), CHUNK)
+
+
+@contextmanager
+def decompressed(source: BinaryIO) -> Iterator[tuple[Compression, BinaryIO]]:
+    """The uncompressed bytes of `source`, whichever of gzip, zstd, bzip2, xz or none it is."""
+    head, stream = read_head(source)
+    compression = sniff(head)
+    reader: BinaryIO
+    # The readers are closed in the `finally` below, whichever one it is.
+    match compression:
+        case "gzip":
+            reader = igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+        case "zstd":
+            reader = io.BufferedReader(ZstdReader(stream), CHUNK)
+        case "bzip2":
+            reader = bz2.BZ2File(stream, mode="rb")  # type: ignore[assignment]
+        case "xz":
+            reader = lzma.LZMAFile(stream, mode="rb")  # type: ignore[assignment]  # noqa: SIM115
+        case "none":
+            reader = stream
+    try:
+        yield compression, reader
+    finally:
+        reader.close()

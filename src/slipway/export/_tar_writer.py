@@ -1,0 +1,75 @@
+"""A deterministic tar for image archives: entries sorted by name, fixed mtime, owner 0:0, no user names.
+
+Saving the same images twice must give byte-identical archives, so nothing of the machine, the clock or
+the order of the store leaks into the bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+ARCHIVE_MTIME = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TarEntry:
+    name: str
+    data: bytes | None = None  # small documents (JSON) ...
+    path: Path | None = None  # ... or a file on disk (blobs), streamed
+
+
+class TarPlan:
+    """Entries collected by name (the last one for a name wins), written sorted with their parent dirs."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, TarEntry] = {}
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self._entries[name] = TarEntry(name=name, data=data)
+
+    def add_file(self, name: str, path: Path) -> None:
+        self._entries[name] = TarEntry(name=name, path=path)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    def directories(self) -> list[str]:
+        found: set[str] = set()
+        for name in self._entries:
+            parent = posixpath.dirname(name)
+            while parent:
+                found.add(parent)
+                parent = posixpath.dirname(parent)
+        return sorted(found)
+
+    def write(self, out: BinaryIO) -> None:
+        # PAX only where a value needs it (sizes past 8 GiB); the closing blocks are written on close.
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for directory in self.directories():
+                tar.addfile(_header(directory + "/", tarfile.DIRTYPE, 0o755, 0))
+            for name in sorted(self._entries):
+                entry = self._entries[name]
+                if entry.data is not None:
+                    tar.addfile(_header(name, tarfile.REGTYPE, 0o644, len(entry.data)), io.BytesIO(entry.data))
+                else:
+                    assert entry.path is not None
+                    with open(entry.path, "rb") as source:
+                        size = source.seek(0, io.SEEK_END)
+                        source.seek(0)
+                        tar.addfile(_header(name, tarfile.REGTYPE, 0o644, size), source)
+
+
+def _header(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.size = size
+    info.mtime = ARCHIVE_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info

@@ -1,0 +1,49 @@
+"""Which images an archive holds, and under which names: what `slipway save IMAGE...` asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from slipway.errors import InvalidReference
+from slipway.image.reference import parse_reference
+from slipway.store import ImageRecord, Store
+
+__all__ = ["ImageSelection", "select_images"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSelection:
+    image: ImageRecord
+    names: tuple[str, ...]  # normalized references written as the image's tags; empty: saved untagged
+
+
+def select_images(store: Store, refs: Sequence[str]) -> list[ImageSelection]:
+    """Resolve each ref (ImageNotFound naming it); an image asked for twice appears once with both names.
+
+    As `docker save`: an image asked for by name is saved with that name; by ID, with no name.
+    """
+    order: list[str] = []
+    images: dict[str, ImageRecord] = {}
+    names: dict[str, list[str]] = {}
+    for ref in refs:
+        image = store.resolve_image(ref)
+        if image.id not in images:
+            order.append(image.id)
+            images[image.id] = image
+            names[image.id] = []
+        name = _name_of(ref, image)
+        if name is not None and name not in names[image.id]:
+            names[image.id].append(name)
+    return [ImageSelection(image=images[key], names=tuple(names[key])) for key in order]
+
+
+def _name_of(ref: str, image: ImageRecord) -> str | None:
+    try:
+        parsed = parse_reference(ref)
+    except InvalidReference:
+        return None  # an image ID or a prefix of one
+    if parsed.digest is not None:
+        return None
+    name = str(parsed)
+    return name if name in image.names else None

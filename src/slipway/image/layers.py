@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from slipway.image._streams import DigestingReader
+from slipway.image.compression import CHUNK_SIZE, decompressed_reader
 from slipway.image.oci import Descriptor, DiffID
 
-__all__ = ["Compression", "LayerInfo", "WhiteoutMode", "pack_layer", "unpack_layer"]
+__all__ = ["Compression", "LayerInfo", "WhiteoutMode", "measure_layer", "pack_layer", "unpack_layer"]
 
 Compression = Literal["gzip", "zstd", "none"]
 WhiteoutMode = Literal["overlay", "apply"]
@@ -56,3 +58,11 @@ def unpack_layer(
     or corrupt stream.
     """
     raise NotImplementedError
+
+
+def measure_layer(blob: BinaryIO, media_type: str) -> tuple[DiffID, int]:
+    """The diff_id and uncompressed size of a layer blob, read once; ArchiveError if it is truncated or corrupt."""
+    with decompressed_reader(blob, media_type) as stream:
+        reader = DigestingReader(stream)
+        reader.drain(CHUNK_SIZE)
+    return DiffID(reader.digest), reader.size

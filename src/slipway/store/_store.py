@@ -1,85 +1,171 @@
-"""The Store facade: blobs, image records, layers, snapshots and build cache records under one root."""
+"""The Store facade: blobs, image records, layers, snapshots and build cache records under one root.
+
+    <root>/blobs/sha256/<hex>       content-addressed blobs (blobs.py)
+    <root>/snapshots/<id>/{fs,work} unpacked layer trees (snapshots.py)
+    <root>/meta.db                  SQLite: images, names, layers, snapshots, cache records (meta.py)
+    <root>/tmp/<pid>-<start>-<rand> one work dir per open Store; removed at close, or at the next open once
+                                    its process is gone
+    <root>/locks/                   flock files: gc against leases, one per chain id being unpacked
+
+Concurrency: any number of threads and processes. Each thread has its own SQLite connection; multi-row
+changes are one transaction; gc() takes the gc lock exclusively, while add_image, snapshot_for_image and
+`lease()` hold it shared, so gc never collects what they are in the middle of storing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO
 
-from slipway.image.layers import LayerInfo
-from slipway.image.oci import DiffID, Digest, ImageConfig, Manifest
-from slipway.store.blobs import BlobWriter
+import msgspec
+
+from slipway.errors import DigestMismatch, ImageNotFound, InvalidReference, StoreError
+from slipway.image.layers import LayerInfo, measure_layer, unpack_layer
+from slipway.image.oci import (
+    ChainID,
+    Descriptor,
+    DiffID,
+    Digest,
+    ImageConfig,
+    Manifest,
+    chain_ids,
+    decode_json,
+    encode_json,
+)
+from slipway.image.reference import parse_reference
+from slipway.store._owners import current_owner, is_alive, parse_owner
+from slipway.store.blobs import BlobStore, BlobWriter
+from slipway.store.locks import file_lock
+from slipway.store.meta import ImageRow, MetaDB, SnapshotRow, Transaction
 from slipway.store.records import ImageRecord, SnapshotRecord
+from slipway.store.snapshots import SnapshotDirs
 
 __all__ = ["Store"]
+
+log = logging.getLogger(__name__)
+
+_IMAGE_ID = re.compile(r"(?:sha256:)?([0-9a-f]{1,64})")
 
 
 class Store:
     """One store root. Safe to share between threads; several processes may open the same root."""
 
-    root: Path
+    def __init__(self, root: Path, meta: MetaDB, tmp: Path, owner: str) -> None:
+        self.root = root
+        self._meta = meta
+        self._tmp = tmp
+        self._owner = owner
+        self._blobs = BlobStore(root / "blobs" / "sha256", tmp)
+        self._dirs = SnapshotDirs(root / "snapshots", tmp)
+        self._locks = root / "locks"
+        self._leases = threading.local()
+        self._closed = False
 
     @classmethod
     def open(cls, root: Path) -> Store:
         """Make the layout, open meta.db, clean tmp/ of dead processes. Use as `with Store.open(root) as store:`."""
-        raise NotImplementedError
+        root = Path(root).absolute()
+        try:
+            for directory in (root / "blobs" / "sha256", root / "snapshots", root / "tmp", root / "locks"):
+                directory.mkdir(parents=True, exist_ok=True)
+            _remove_dead_temp_dirs(root / "tmp")
+            owner = current_owner()
+            tmp = Path(tempfile.mkdtemp(prefix=f"{owner}-", dir=root / "tmp"))
+        except OSError as err:
+            raise StoreError(f"cannot open the store at {root}: {err}; check --root and its permissions") from err
+        try:
+            meta = MetaDB.open(root / "meta.db")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls(root, meta, tmp, owner)
 
     def close(self) -> None:
-        raise NotImplementedError
+        if self._closed:
+            return
+        self._closed = True
+        self._meta.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def lease(self) -> AbstractContextManager[None]:
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    @contextmanager
+    def temp_dir(self, prefix: str = "tmp") -> Iterator[Path]:
+        """A fresh directory under <root>/tmp, removed on exit."""
+        path = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=self._tmp))
+        try:
+            yield path
+        finally:
+            _remove_tree(path)
+
+    @contextmanager
+    def lease(self) -> Iterator[None]:
         """Keep gc() (in any thread or process) from collecting what is put inside the block: hold it from the
         first put_blob/create_snapshot of a build until add_image/cache_record. gc() waits for leases to end."""
-        raise NotImplementedError
-
-    def temp_dir(self, prefix: str = "tmp") -> AbstractContextManager[Path]:
-        """A fresh directory under <root>/tmp, removed on exit."""
-        raise NotImplementedError
+        depth = getattr(self._leases, "depth", 0)
+        with file_lock(self._locks / "gc.lock", shared=True):
+            self._leases.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._leases.depth = depth
 
     # blobs
 
     def has_blob(self, digest: Digest) -> bool:
-        raise NotImplementedError
+        return self._blobs.has(digest)
 
     def blob_path(self, digest: Digest) -> Path:
         """BlobNotFound if absent."""
-        raise NotImplementedError
+        return self._blobs.path(digest)
 
     def open_blob(self, digest: Digest) -> BinaryIO:
         """BlobNotFound if absent."""
-        raise NotImplementedError
+        return self._blobs.open(digest)
 
     def read_blob(self, digest: Digest) -> bytes:
-        raise NotImplementedError
+        return self._blobs.read(digest)
 
     def put_blob(self, data: bytes, expected: Digest | None = None) -> Digest:
         """DigestMismatch if `expected` is given and differs."""
-        raise NotImplementedError
+        return self._blobs.put(data, expected)
 
-    def ingest(
-        self, expected: Digest | None = None, expected_size: int | None = None
-    ) -> AbstractContextManager[BlobWriter]:
+    @contextmanager
+    def ingest(self, expected: Digest | None = None, expected_size: int | None = None) -> Iterator[BlobWriter]:
         """`with store.ingest() as writer: writer.write(chunk)`; afterwards writer.digest/size are set and the blob
         is in place. On any exception, or a digest/size mismatch (DigestMismatch), nothing stays."""
-        raise NotImplementedError
+        with self._blobs.ingest(expected, expected_size) as writer:
+            yield writer
 
     # layers
 
     def record_layer(self, info: LayerInfo) -> None:
-        raise NotImplementedError
+        with self._meta.transaction() as tx:
+            tx.put_layer(info)
 
     def layer_by_diff_id(self, diff_id: DiffID) -> LayerInfo | None:
-        raise NotImplementedError
+        """A recorded layer blob with this diff_id that is in the store (the first recorded, if several)."""
+        with self._meta.snapshot() as tx:
+            candidates = tx.layers_by_diff_id(diff_id)
+        for info in candidates:
+            if self._blobs.has(info.descriptor.digest):
+                return info
+        return None
 
     # images
 
@@ -98,60 +184,452 @@ class Store:
         original config (and manifest) bytes with `put_blob` first: a config blob already stored under
         `manifest.config.digest` is used as is, and `manifest_digest` names the stored manifest blob.
         """
-        raise NotImplementedError
+        tags = [_tag_name(name) for name in names]
+        diff_ids = config.rootfs.diff_ids
+        if len(manifest.layers) != len(diff_ids):
+            raise StoreError(
+                f"image {manifest.config.digest}: the manifest lists {len(manifest.layers)} layers but the config "
+                f"has {len(diff_ids)} diff_ids; the image is inconsistent"
+            )
+        missing = [layer.digest for layer in manifest.layers if not self._blobs.has(layer.digest)]
+        if missing:
+            raise StoreError(
+                f"image {manifest.config.digest}: layer blobs {', '.join(missing)} are not in the store; "
+                "put every layer blob before add_image"
+            )
+        with self.lease():
+            config_bytes = self._config_blob(manifest.config, config)
+            manifest_bytes, digest = self._manifest_blob(manifest, manifest_digest)
+            layers = [self._layer_info(layer, diff_id) for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)]
+            image_id = manifest.config.digest
+            with self._meta.transaction() as tx:
+                for info in layers:
+                    tx.put_layer(info)
+                tx.put_image(
+                    ImageRow(
+                        id=image_id,
+                        manifest_digest=digest,
+                        manifest=manifest_bytes,
+                        config=config_bytes,
+                        created=config.created or "",
+                        size=sum(info.uncompressed_size for info in layers),
+                        names=(),
+                    )
+                )
+                for tag in tags:
+                    tx.set_name(tag, image_id)
+                row = tx.image(image_id)
+        assert row is not None
+        return _image_record(row)
 
     def resolve_image(self, ref: str) -> ImageRecord:
         """A name ("golang:1.24"), a full or unique-prefix image ID ("sha256:ab12...", "ab12"), or
         "name@sha256:<manifest digest>"; ImageNotFound naming `ref` otherwise."""
-        raise NotImplementedError
+        with self._meta.snapshot() as tx:
+            row = _find_image(tx, ref.strip())
+        if row is None:
+            raise ImageNotFound(f"no image {ref!r} in the store; `slipway images` lists the images there")
+        return _image_record(row)
 
     def list_images(self) -> list[ImageRecord]:
-        raise NotImplementedError
+        """Newest first, as `docker images` orders them."""
+        with self._meta.snapshot() as tx:
+            rows = tx.images()
+        return [_image_record(row) for row in rows]
 
     def tag_image(self, image: ImageRecord, name: str) -> None:
-        raise NotImplementedError
+        tag = _tag_name(name)
+        with self._meta.transaction() as tx:
+            if tx.image(image.id) is None:
+                raise ImageNotFound(f"cannot tag {image.id} as {tag}: the image is no longer in the store")
+            tx.set_name(tag, image.id)
 
     def untag(self, name: str) -> ImageRecord | None:
-        raise NotImplementedError
+        """Remove a name; the image it named (without it), or None if no image had that name."""
+        tag = _tag_name(name)
+        with self._meta.transaction() as tx:
+            image_id = tx.delete_name(tag)
+            row = tx.image(image_id) if image_id else None
+        return _image_record(row) if row else None
 
     def remove_image(self, image: ImageRecord) -> None:
-        raise NotImplementedError
+        """The record and its names; blobs and snapshots go at gc()."""
+        with self._meta.transaction() as tx:
+            if not tx.delete_image(image.id):
+                raise ImageNotFound(f"cannot remove image {image.id}: it is not in the store")
 
     # snapshots
 
     def snapshot_for_image(self, image: ImageRecord) -> SnapshotRecord | None:
-        raise NotImplementedError
+        """The top snapshot of the image's layers, unpacking the layers not unpacked yet; None with no layers.
+
+        Snapshots are keyed by chain id and shared between images; concurrent callers (threads or processes)
+        wanting the same chain wait for one unpack and get the same snapshot."""
+        diff_ids = image.config.rootfs.diff_ids
+        parent: SnapshotRecord | None = None
+        with self.lease():
+            for descriptor, diff_id, chain_id in zip(image.manifest.layers, diff_ids, chain_ids(diff_ids), strict=True):
+                found = self._committed_for_chain(chain_id)
+                if found is None:
+                    with file_lock(self._locks / f"chain-{chain_id.removeprefix('sha256:')}.lock"):
+                        found = self._committed_for_chain(chain_id) or self._unpack_snapshot(
+                            parent, descriptor, diff_id, chain_id
+                        )
+                parent = found
+        return parent
 
     def create_snapshot(self, parent: int | None) -> SnapshotRecord:
-        raise NotImplementedError
+        """An active snapshot: empty fs/ and work/ dirs, owned by this process until committed or removed."""
+        with self._meta.transaction() as tx:
+            if parent is not None:
+                parent_row = tx.snapshot(parent)
+                if parent_row is None or not parent_row.committed:
+                    raise StoreError(f"cannot create a snapshot on {parent}: it is not a committed snapshot")
+            snapshot_id = tx.insert_snapshot(parent, self._owner)
+        try:
+            self._dirs.create(snapshot_id)
+        except BaseException:
+            with self._meta.transaction() as tx:
+                tx.delete_snapshot(snapshot_id)
+            raise
+        return self.get_snapshot(snapshot_id)
 
     def commit_snapshot(self, snapshot_id: int) -> SnapshotRecord:
-        raise NotImplementedError
+        with self._meta.transaction() as tx:
+            _existing_snapshot(tx, snapshot_id)
+            tx.commit_snapshot(snapshot_id)
+            row = tx.snapshot(snapshot_id)
+        assert row is not None
+        return self._snapshot_record(row)
 
     def set_snapshot_layer(self, snapshot_id: int, info: LayerInfo) -> SnapshotRecord:
-        raise NotImplementedError
+        """Once the snapshot's layer is packed: record its diff_id, chain_id (from the parent's) and the layer."""
+        with self._meta.transaction() as tx:
+            row = _existing_snapshot(tx, snapshot_id)
+            chain_id = ChainID(info.diff_id)
+            if row.parent is not None:
+                parent = _existing_snapshot(tx, row.parent)
+                if parent.chain_id is None:
+                    raise StoreError(
+                        f"snapshot {snapshot_id}: its parent {row.parent} has no layer yet; set the parent's "
+                        "layer first (snapshot_chain gives the order)"
+                    )
+                chain_id = chain_ids((DiffID(parent.chain_id), info.diff_id))[-1]
+            tx.put_layer(info)
+            tx.set_snapshot_layer(snapshot_id, info.diff_id, chain_id)
+            row = _existing_snapshot(tx, snapshot_id)
+        return self._snapshot_record(row)
 
     def get_snapshot(self, snapshot_id: int) -> SnapshotRecord:
-        raise NotImplementedError
+        with self._meta.snapshot() as tx:
+            row = _existing_snapshot(tx, snapshot_id)
+        return self._snapshot_record(row)
 
     def snapshot_chain(self, snapshot_id: int) -> list[SnapshotRecord]:
-        raise NotImplementedError
+        """Bottom layer first, ending with `snapshot_id`."""
+        chain: list[SnapshotRecord] = []
+        with self._meta.snapshot() as tx:
+            current: int | None = snapshot_id
+            while current is not None:
+                row = _existing_snapshot(tx, current)
+                chain.append(self._snapshot_record(row))
+                current = row.parent
+        chain.reverse()
+        return chain
 
     def remove_snapshot(self, snapshot_id: int) -> None:
-        raise NotImplementedError
+        """Idempotent; StoreError if another snapshot has it as parent. Its cache records go with it."""
+        with self._meta.transaction() as tx:
+            if tx.snapshot(snapshot_id) is None:
+                return
+            children = tx.children(snapshot_id)
+            if children:
+                raise StoreError(
+                    f"cannot remove snapshot {snapshot_id}: snapshots {', '.join(map(str, children))} are built on it"
+                )
+            tx.delete_snapshot(snapshot_id)
+        self._dirs.remove(snapshot_id)
 
     # build cache
 
     def cache_lookup(self, key: str) -> SnapshotRecord | None:
-        raise NotImplementedError
+        with self._meta.snapshot() as tx:
+            snapshot_id = tx.cache_get(key)
+            row = tx.snapshot(snapshot_id) if snapshot_id is not None else None
+        if row is None or not row.committed:
+            return None
+        return self._snapshot_record(row)
 
     def cache_record(self, key: str, snapshot_id: int) -> None:
-        raise NotImplementedError
+        with self._meta.transaction() as tx:
+            row = _existing_snapshot(tx, snapshot_id)
+            if not row.committed:
+                raise StoreError(f"cannot cache snapshot {snapshot_id} under {key!r}: commit it first")
+            tx.cache_put(key, snapshot_id)
+
+    def cache_clear(self) -> int:
+        """Forget every build cache record (their snapshots go at the next gc()); how many there were."""
+        with self._meta.transaction() as tx:
+            return tx.cache_clear()
 
     # maintenance
 
     def gc(self) -> int:
-        raise NotImplementedError
+        """Remove blobs, snapshots and layer records no image, cache record or live build needs; bytes freed.
+
+        Waits for leases (running builds and pulls) to end. Blobs put outside a lease and not yet part of an
+        image are collected: hold `lease()` from put to add_image when gc may run at the same time."""
+        if getattr(self._leases, "depth", 0):
+            raise StoreError("gc() inside store.lease() would wait for itself; call it after the lease ends")
+        with file_lock(self._locks / "gc.lock"):
+            _remove_dead_temp_dirs(self.root / "tmp")
+            with self._meta.transaction() as tx:
+                doomed_snapshots = _unneeded_snapshots(tx)
+                for snapshot_id in sorted(doomed_snapshots, reverse=True):  # children have larger ids
+                    tx.delete_snapshot(snapshot_id)
+                needed_blobs = _needed_blobs(tx)
+                for info in tx.all_layers():
+                    if info.descriptor.digest not in needed_blobs:
+                        tx.delete_layer(info.descriptor.digest)
+            freed = 0
+            known = {row.id for row in self._all_snapshot_rows()}
+            for snapshot_id in doomed_snapshots | (self._dirs.ids() - known):
+                freed += self._dirs.remove(snapshot_id)
+            for digest in list(self._blobs.digests()):
+                if digest not in needed_blobs:
+                    freed += self._blobs.remove(digest)
+        return freed
 
     def check(self) -> list[str]:
-        raise NotImplementedError
+        """Re-hash every blob and compare the records with the disk; the problems found, empty when healthy."""
+        problems: list[str] = []
+        with self._meta.snapshot() as tx:
+            images = tx.images()
+            layers = tx.all_layers()
+            snapshots = tx.snapshots()
+        on_disk = set(self._blobs.digests())
+        for digest in sorted(on_disk):
+            if not self._blobs.verify(digest):
+                problems.append(f"corrupt blob {digest}: its content no longer matches its digest")
+        referenced: set[Digest] = {info.descriptor.digest for info in layers}
+        for image in images:
+            manifest = decode_json(image.manifest, Manifest)
+            parts = {image.manifest_digest: "manifest", manifest.config.digest: "config"}
+            parts.update({layer.digest: "layer" for layer in manifest.layers})
+            for digest, part in parts.items():
+                referenced.add(digest)
+                if digest not in on_disk:
+                    problems.append(f"missing blob {digest}: the {part} of image {image.id}")
+        problems += [f"orphaned blob {digest}: no image or layer uses it" for digest in sorted(on_disk - referenced)]
+        problems += [f"stray file {name} in {self._blobs.directory}" for name in self._blobs.strays()]
+        known = {row.id for row in snapshots}
+        for row in snapshots:
+            if row.committed and not self._dirs.fs(row.id).is_dir():
+                problems.append(f"missing snapshot directory {self._dirs.fs(row.id)}")
+        problems += [
+            f"orphaned snapshot directory {self._dirs.directory / str(snapshot_id)}"
+            for snapshot_id in sorted(self._dirs.ids() - known)
+        ]
+        return problems
+
+    # internals
+
+    def _config_blob(self, descriptor: Descriptor, config: ImageConfig) -> bytes:
+        if self._blobs.has(descriptor.digest):
+            data = self._blobs.read(descriptor.digest)
+            if decode_json(data, ImageConfig) != config:
+                raise DigestMismatch(
+                    f"the config blob {descriptor.digest} in the store is not the image config given to add_image"
+                )
+        else:
+            data = encode_json(config)
+            self._blobs.put(data, expected=descriptor.digest)
+        if len(data) != descriptor.size:
+            raise DigestMismatch(
+                f"the manifest says config {descriptor.digest} is {descriptor.size} bytes; it is {len(data)}"
+            )
+        return data
+
+    def _manifest_blob(self, manifest: Manifest, digest: Digest | None) -> tuple[bytes, Digest]:
+        if digest is None:
+            data = encode_json(manifest)
+            return data, self._blobs.put(data)
+        data = self._blobs.read(digest)
+        try:
+            stored = decode_json(data, Manifest)
+        except msgspec.DecodeError as err:
+            raise DigestMismatch(f"the blob {digest} given as the manifest is not a manifest: {err}") from err
+        if stored != manifest:
+            raise DigestMismatch(f"the manifest blob {digest} in the store is not the manifest given to add_image")
+        return data, digest
+
+    def _layer_info(self, descriptor: Descriptor, diff_id: DiffID) -> LayerInfo:
+        with self._meta.snapshot() as tx:
+            known = tx.layer(descriptor.digest)
+        if known is None:
+            path = self._blobs.path(descriptor.digest)
+            if path.stat().st_size != descriptor.size:
+                raise DigestMismatch(
+                    f"layer {descriptor.digest} is {path.stat().st_size} bytes; the manifest says {descriptor.size}"
+                )
+            with self._blobs.open(descriptor.digest) as blob:
+                measured, size = measure_layer(blob, descriptor.media_type)
+            known = LayerInfo(
+                diff_id=measured,
+                descriptor=Descriptor(media_type=descriptor.media_type, digest=descriptor.digest, size=descriptor.size),
+                uncompressed_size=size,
+            )
+        if known.diff_id != diff_id:
+            raise DigestMismatch(
+                f"layer {descriptor.digest} unpacks to {known.diff_id}, but the image config says {diff_id}"
+            )
+        return known
+
+    def _committed_for_chain(self, chain_id: ChainID) -> SnapshotRecord | None:
+        with self._meta.snapshot() as tx:
+            row = tx.committed_snapshot_for_chain(chain_id)
+        if row is None or not self._dirs.fs(row.id).is_dir():
+            return None
+        return self._snapshot_record(row)
+
+    def _unpack_snapshot(
+        self, parent: SnapshotRecord | None, descriptor: Descriptor, diff_id: DiffID, chain_id: ChainID
+    ) -> SnapshotRecord:
+        snapshot = self.create_snapshot(parent.id if parent else None)
+        try:
+            blob_digest = descriptor.digest
+            if not self._blobs.has(blob_digest):
+                known = self.layer_by_diff_id(diff_id)
+                blob_digest = known.descriptor.digest if known else blob_digest
+            with self._blobs.open(blob_digest) as blob:
+                unpacked = unpack_layer(blob, descriptor.media_type, snapshot.path, whiteouts="overlay")
+            if unpacked != diff_id:
+                raise DigestMismatch(f"layer {blob_digest} unpacked to {unpacked}, but the image says {diff_id}")
+            with self._meta.transaction() as tx:
+                tx.set_snapshot_layer(snapshot.id, diff_id, chain_id)
+                tx.commit_snapshot(snapshot.id)
+                row = _existing_snapshot(tx, snapshot.id)
+        except BaseException:
+            with suppress(Exception):
+                self.remove_snapshot(snapshot.id)
+            raise
+        log.debug("unpacked layer %s as snapshot %d", diff_id, snapshot.id)
+        return self._snapshot_record(row)
+
+    def _all_snapshot_rows(self) -> list[SnapshotRow]:
+        with self._meta.snapshot() as tx:
+            return tx.snapshots()
+
+    def _snapshot_record(self, row: SnapshotRow) -> SnapshotRecord:
+        return SnapshotRecord(
+            id=row.id,
+            parent=row.parent,
+            path=self._dirs.fs(row.id),
+            work=self._dirs.work(row.id),
+            chain_id=row.chain_id,
+            diff_id=row.diff_id,
+            committed=row.committed,
+        )
+
+
+def _tag_name(name: str) -> str:
+    reference = parse_reference(name)
+    if reference.digest is not None:
+        raise InvalidReference(f"cannot use {name!r} as a name: a name has a tag, not a digest (e.g. 'app:v1')")
+    return str(reference)
+
+
+def _find_image(tx: Transaction, text: str) -> ImageRow | None:
+    """Docker's order: a full ID, then a name, then a unique ID prefix."""
+    id_match = _IMAGE_ID.fullmatch(text)
+    if id_match and text.startswith("sha256:") and len(id_match.group(1)) == 64:
+        return tx.image(text)
+    try:
+        reference = parse_reference(text)
+    except InvalidReference:
+        reference = None
+    if reference is not None and reference.digest is not None:
+        rows = tx.images_by_manifest(reference.digest)
+        named = [row for row in rows if any(name.startswith(reference.repository + ":") for name in row.names)]
+        candidates = named or rows
+        return candidates[0] if candidates else None
+    if reference is not None:
+        row = tx.image_named(str(reference))
+        if row is not None:
+            return row
+    if id_match is None:
+        return None
+    rows = tx.images_by_prefix("sha256:" + id_match.group(1))
+    if len(rows) > 1:
+        raise ImageNotFound(f"image ID prefix {text!r} matches {len(rows)} images; give more digits")
+    return rows[0] if rows else None
+
+
+def _image_record(row: ImageRow) -> ImageRecord:
+    return ImageRecord(
+        id=row.id,
+        manifest_digest=row.manifest_digest,
+        manifest=decode_json(row.manifest, Manifest),
+        config=decode_json(row.config, ImageConfig),
+        names=row.names,
+        created=row.created,
+        size=row.size,
+    )
+
+
+def _existing_snapshot(tx: Transaction, snapshot_id: int) -> SnapshotRow:
+    row = tx.snapshot(snapshot_id)
+    if row is None:
+        raise StoreError(f"no snapshot {snapshot_id} in the store")
+    return row
+
+
+def _unneeded_snapshots(tx: Transaction) -> set[int]:
+    rows = {row.id: row for row in tx.snapshots()}
+    wanted_chains: set[str] = set()
+    for image in tx.images():
+        wanted_chains.update(chain_ids(decode_json(image.config, ImageConfig).rootfs.diff_ids))
+    roots = tx.cache_snapshot_ids()
+    for row in rows.values():
+        is_wanted = row.chain_id in wanted_chains if row.committed else row.owner is not None and is_alive(row.owner)
+        if is_wanted:
+            roots.add(row.id)
+    needed: set[int] = set()
+    for snapshot_id in roots:
+        current: int | None = snapshot_id
+        while current is not None and current not in needed and current in rows:
+            needed.add(current)
+            current = rows[current].parent
+    return set(rows) - needed
+
+
+def _needed_blobs(tx: Transaction) -> set[Digest]:
+    """Blobs of the images, and the layer blobs of the snapshots that remain (a cached step exports them)."""
+    needed: set[Digest] = set()
+    for image in tx.images():
+        manifest = decode_json(image.manifest, Manifest)
+        needed.add(image.manifest_digest)
+        needed.add(manifest.config.digest)
+        needed.update(layer.digest for layer in manifest.layers)
+    for row in tx.snapshots():
+        if row.diff_id is not None:
+            needed.update(info.descriptor.digest for info in tx.layers_by_diff_id(row.diff_id))
+    return needed
+
+
+def _remove_dead_temp_dirs(tmp: Path) -> None:
+    with os.scandir(tmp) as entries:
+        names = [entry.name for entry in entries]
+    for name in names:
+        parsed = parse_owner(name)
+        if parsed is not None and not is_alive(name):
+            _remove_tree(tmp / name)
+
+
+def _remove_tree(path: Path) -> None:
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        log.debug("cannot remove %s: %s", path, err)

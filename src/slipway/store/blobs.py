@@ -1,49 +1,191 @@
 """Content-addressed blobs: <root>/blobs/sha256/<hex>, never partially visible.
 
-A blob is written to a temp file under the store's tmp dir, fsynced, checked against its digest and size,
-then renamed into place (and the directory fsynced), so a reader sees a whole blob or none.
+A blob is written to a temp file under the store's tmp dir (same file system), fsynced, checked against its
+digest and size, then renamed into place and the directory fsynced: a reader sees a whole blob or none.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import re
+import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
+from slipway.errors import BlobNotFound, DigestMismatch, StoreError
 from slipway.image.oci import Digest
 
-__all__ = ["BlobStore", "BlobWriter"]
+__all__ = ["BlobStore", "BlobWriter", "check_digest"]
+
+_DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
+_HASH_CHUNK = 1 << 20
+_BLOB_MODE = 0o444  # blobs never change once in place
+
+
+def check_digest(digest: str) -> str:
+    """The hex part of a sha256 digest; StoreError for anything else, so no text from outside becomes a path."""
+    match = _DIGEST.fullmatch(digest)
+    if match is None:
+        raise StoreError(f"{digest!r} is not a sha256 digest (expected 'sha256:' and 64 lower-case hex digits)")
+    return match.group(1)
 
 
 class BlobWriter(io.BufferedIOBase):
     """A blob being written: `write()` chunks; `digest` and `size` are final once the ingest block exits."""
 
-    digest: Digest | None
-    size: int
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__()
+        self._file = file
+        self._hash = hashlib.sha256()
+        self.digest: Digest | None = None
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.closed:
+            raise ValueError("write to a blob writer after its ingest block ended")
+        self._hash.update(data)
+        count = self._file.write(data)
+        self.size += count
+        return count
+
+    def _finish(self) -> Digest:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self.close()
+        self.digest = Digest("sha256:" + self._hash.hexdigest())
+        return self.digest
+
+    def _discard(self) -> None:
+        self._file.close()
+        self.close()
 
 
 class BlobStore:
+    """The blobs directory of one store; temp files go to `tmp` (on the same file system, for rename)."""
+
     def __init__(self, directory: Path, tmp: Path) -> None:
-        raise NotImplementedError
+        self.directory = directory
+        self._tmp = tmp
 
     def has(self, digest: Digest) -> bool:
-        raise NotImplementedError
+        return self.path_of(digest).is_file()
+
+    def path_of(self, digest: Digest) -> Path:
+        """Where the blob is or would be; no check that it exists."""
+        return self.directory / check_digest(digest)
 
     def path(self, digest: Digest) -> Path:
-        raise NotImplementedError
+        path = self.path_of(digest)
+        if not path.is_file():
+            raise self._not_found(digest)
+        return path
 
     def open(self, digest: Digest) -> BinaryIO:
-        raise NotImplementedError
+        try:
+            return self.path_of(digest).open("rb")
+        except FileNotFoundError as err:
+            raise self._not_found(digest) from err
+
+    def read(self, digest: Digest) -> bytes:
+        with self.open(digest) as blob:
+            return blob.read()
 
     def put(self, data: bytes, expected: Digest | None = None) -> Digest:
-        raise NotImplementedError
+        digest = Digest("sha256:" + hashlib.sha256(data).hexdigest())
+        if expected is not None and expected != digest:
+            raise DigestMismatch(
+                f"blob content is {digest}, not the expected {expected} ({len(data)} bytes): the source is corrupt "
+                "or changed; fetch it again"
+            )
+        if self.has(digest):
+            return digest
+        with self.ingest(expected=digest, expected_size=len(data)) as writer:
+            writer.write(data)
+        return digest
 
-    def ingest(
-        self, expected: Digest | None = None, expected_size: int | None = None
-    ) -> AbstractContextManager[BlobWriter]:
-        raise NotImplementedError
+    @contextmanager
+    def ingest(self, expected: Digest | None = None, expected_size: int | None = None) -> Iterator[BlobWriter]:
+        if expected is not None:
+            check_digest(expected)
+        fd, temp_name = tempfile.mkstemp(prefix="ingest-", dir=self._tmp)
+        temp = Path(temp_name)
+        writer = BlobWriter(os.fdopen(fd, "wb"))
+        try:
+            yield writer
+            digest = writer._finish()
+            self._check(digest, writer.size, expected, expected_size)
+            final = self.path_of(digest)
+            if final.is_file():
+                return  # same content already in place; the temp file goes in `finally`
+            os.chmod(temp, _BLOB_MODE)
+            os.rename(temp, final)
+            self._sync_directory()
+        finally:
+            writer._discard()
+            with suppress(FileNotFoundError):
+                temp.unlink()
+
+    def remove(self, digest: Digest) -> int:
+        """Delete a blob; the bytes freed (0 if it was not there)."""
+        path = self.path_of(digest)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
 
     def digests(self) -> Iterator[Digest]:
-        raise NotImplementedError
+        """Every blob in the directory (files with other names are not blobs: see `strays`)."""
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if _DIGEST.fullmatch("sha256:" + entry.name) and entry.is_file(follow_symlinks=False):
+                    yield Digest("sha256:" + entry.name)
+
+    def strays(self) -> list[str]:
+        with os.scandir(self.directory) as entries:
+            return sorted(
+                entry.name
+                for entry in entries
+                if not (_DIGEST.fullmatch("sha256:" + entry.name) and entry.is_file(follow_symlinks=False))
+            )
+
+    def verify(self, digest: Digest) -> bool:
+        """Re-hash a blob: does its content still match its name?"""
+        hasher = hashlib.sha256()
+        buffer = bytearray(_HASH_CHUNK)
+        view = memoryview(buffer)
+        with self.open(digest) as blob:
+            while count := blob.readinto(view):  # type: ignore[attr-defined]
+                hasher.update(view[:count])
+        return "sha256:" + hasher.hexdigest() == digest
+
+    def _check(self, digest: Digest, size: int, expected: Digest | None, expected_size: int | None) -> None:
+        if expected_size is not None and size != expected_size:
+            raise DigestMismatch(
+                f"blob {expected or digest} is {size} bytes, expected {expected_size}: the transfer was cut short "
+                "or the source is corrupt; fetch it again"
+            )
+        if expected is not None and digest != expected:
+            raise DigestMismatch(
+                f"blob content is {digest}, not the expected {expected} ({size} bytes): the source is corrupt "
+                "or changed; fetch it again"
+            )
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _not_found(self, digest: Digest) -> BlobNotFound:
+        return BlobNotFound(f"blob {digest} is not in the store ({self.directory}); pull or rebuild the image")

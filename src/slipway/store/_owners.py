@@ -1,0 +1,44 @@
+"""Which process owns a temp dir or an active snapshot, and whether it still runs.
+
+An owner is "<pid>-<start time>": the start time (from /proc/<pid>/stat) tells a live process from a later
+one that got the same pid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+_OWNER = re.compile(r"(\d+)-(\d+)")
+
+
+def process_start_time(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # Field 22; the command name (field 2) may hold spaces and parentheses, so count after the last ')'.
+    fields = text[text.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
+def current_owner() -> str:
+    pid = os.getpid()
+    return f"{pid}-{process_start_time(pid)}"
+
+
+def parse_owner(text: str) -> tuple[int, int] | None:
+    """(pid, start time) from the start of `text` ("123-4567" or "123-4567-suffix"); None if not an owner."""
+    match = _OWNER.match(text)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def is_alive(owner: str) -> bool:
+    parsed = parse_owner(owner)
+    if parsed is None:
+        return False
+    pid, start_time = parsed
+    return process_start_time(pid) == start_time

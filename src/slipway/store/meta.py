@@ -1,0 +1,371 @@
+"""meta.db: the store's metadata in SQLite (WAL mode), shared by the threads and processes of one root.
+
+Each thread gets its own connection. Every change that spans rows runs in one `transaction()`, which starts
+with BEGIN IMMEDIATE: a writer takes the write lock up front (waiting up to the busy timeout for another
+process), so two writers never deadlock on upgrading a read lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from slipway.errors import StoreError
+from slipway.image.layers import LayerInfo
+from slipway.image.oci import ChainID, Descriptor, DiffID, Digest
+
+__all__ = ["ImageRow", "MetaDB", "SnapshotRow", "Transaction"]
+
+_SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_MS = 60_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,
+    manifest_digest TEXT NOT NULL,
+    manifest BLOB NOT NULL,
+    config BLOB NOT NULL,
+    created TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    added REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_by_manifest ON images(manifest_digest);
+CREATE TABLE IF NOT EXISTS names (
+    name TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS names_by_image ON names(image_id);
+CREATE TABLE IF NOT EXISTS layers (
+    digest TEXT PRIMARY KEY,
+    diff_id TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    uncompressed_size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS layers_by_diff_id ON layers(diff_id);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    parent INTEGER REFERENCES snapshots(id),
+    chain_id TEXT,
+    diff_id TEXT,
+    committed INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS snapshots_by_chain ON snapshots(chain_id);
+CREATE INDEX IF NOT EXISTS snapshots_by_parent ON snapshots(parent);
+CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY,
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cache_by_snapshot ON cache(snapshot_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    id: Digest
+    manifest_digest: Digest
+    manifest: bytes
+    config: bytes
+    created: str
+    size: int
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRow:
+    id: int
+    parent: int | None
+    chain_id: ChainID | None
+    diff_id: DiffID | None
+    committed: bool
+    owner: str | None
+
+
+class MetaDB:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: Path) -> MetaDB:
+        meta = cls(path)
+        try:
+            connection = meta._connection()
+            connection.execute("PRAGMA journal_mode=WAL")
+            with meta.transaction() as tx:
+                version = tx.connection.execute("PRAGMA user_version").fetchone()[0]
+                if version > _SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{path} was written by a newer slipway (schema {version}, this one knows "
+                        f"{_SCHEMA_VERSION}); upgrade slipway or use another --root"
+                    )
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        tx.connection.execute(statement)
+                tx.connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except BaseException:
+            meta.close()
+            raise
+        return meta
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction: committed when the block ends, rolled back on any exception (Ctrl-C too).
+        Nested use in one thread joins the outer transaction."""
+        connection = self._connection()
+        if connection.in_transaction:
+            yield Transaction(connection)
+            return
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise self._error(err) from err
+        try:
+            yield Transaction(connection)
+            connection.commit()
+        except sqlite3.Error as err:
+            connection.rollback()
+            raise self._error(err) from err
+        except BaseException:
+            connection.rollback()
+            raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Transaction]:
+        """A read transaction: its queries see one consistent state."""
+        connection = self._connection()
+        if connection.in_transaction:
+            yield Transaction(connection)
+            return
+        try:
+            connection.execute("BEGIN")
+            try:
+                yield Transaction(connection)
+            finally:
+                connection.rollback()
+        except sqlite3.Error as err:
+            raise self._error(err) from err
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"the store using {self.path} is closed")
+            try:
+                # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), not the module's implicit ones.
+                connection = sqlite3.connect(
+                    self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+                )
+            except sqlite3.Error as err:
+                raise self._error(err) from err
+            connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; blobs are fsynced themselves
+            self._connections.append(connection)
+        self._local.connection = connection
+        return connection
+
+    def _error(self, err: sqlite3.Error) -> StoreError:
+        return StoreError(f"metadata database {self.path}: {err}")
+
+
+class Transaction:
+    """Typed queries on one connection inside a transaction."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    # images
+
+    def put_image(self, row: ImageRow) -> None:
+        self.connection.execute(
+            "INSERT INTO images (id, manifest_digest, manifest, config, created, size, added)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET manifest_digest=excluded.manifest_digest, manifest=excluded.manifest,"
+            " config=excluded.config, created=excluded.created, size=excluded.size",
+            (row.id, row.manifest_digest, row.manifest, row.config, row.created, row.size, time.time()),
+        )
+
+    def image(self, image_id: str) -> ImageRow | None:
+        rows = self._images("WHERE id = ?", (image_id,))
+        return rows[0] if rows else None
+
+    def images(self) -> list[ImageRow]:
+        return self._images("ORDER BY created DESC, added DESC, id", ())
+
+    def images_by_prefix(self, prefix: str) -> list[ImageRow]:
+        # GLOB, not LIKE: case-sensitive and `prefix` is hex, so it holds no wildcard characters.
+        return self._images("WHERE id GLOB ?", (prefix + "*",))
+
+    def images_by_manifest(self, manifest_digest: str) -> list[ImageRow]:
+        return self._images("WHERE manifest_digest = ?", (manifest_digest,))
+
+    def image_named(self, name: str) -> ImageRow | None:
+        found = self.connection.execute("SELECT image_id FROM names WHERE name = ?", (name,)).fetchone()
+        return self.image(found[0]) if found else None
+
+    def delete_image(self, image_id: str) -> bool:
+        self.connection.execute("DELETE FROM names WHERE image_id = ?", (image_id,))
+        return self.connection.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount > 0
+
+    def set_name(self, name: str, image_id: str) -> None:
+        self.connection.execute(
+            "INSERT INTO names (name, image_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET image_id=excluded.image_id",
+            (name, image_id),
+        )
+
+    def delete_name(self, name: str) -> str | None:
+        """Remove a name; the image it pointed at."""
+        found = self.connection.execute("SELECT image_id FROM names WHERE name = ?", (name,)).fetchone()
+        if found is None:
+            return None
+        self.connection.execute("DELETE FROM names WHERE name = ?", (name,))
+        return str(found[0])
+
+    def _images(self, clause: str, parameters: tuple[object, ...]) -> list[ImageRow]:
+        rows = self.connection.execute(
+            "SELECT id, manifest_digest, manifest, config, created, size,"
+            " (SELECT group_concat(name, char(10)) FROM (SELECT name FROM names WHERE image_id = images.id"
+            " ORDER BY name)) FROM images " + clause,
+            parameters,
+        ).fetchall()
+        return [
+            ImageRow(
+                id=Digest(row[0]),
+                manifest_digest=Digest(row[1]),
+                manifest=bytes(row[2]),
+                config=bytes(row[3]),
+                created=row[4],
+                size=row[5],
+                names=tuple(row[6].split("\n")) if row[6] else (),
+            )
+            for row in rows
+        ]
+
+    # layers
+
+    def put_layer(self, info: LayerInfo) -> None:
+        descriptor = info.descriptor
+        self.connection.execute(
+            "INSERT INTO layers (digest, diff_id, media_type, size, uncompressed_size) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(digest) DO UPDATE SET diff_id=excluded.diff_id, media_type=excluded.media_type,"
+            " size=excluded.size, uncompressed_size=excluded.uncompressed_size",
+            (descriptor.digest, info.diff_id, descriptor.media_type, descriptor.size, info.uncompressed_size),
+        )
+
+    def layer(self, digest: str) -> LayerInfo | None:
+        rows = self._layers("WHERE digest = ?", (digest,))
+        return rows[0] if rows else None
+
+    def layers_by_diff_id(self, diff_id: str) -> list[LayerInfo]:
+        return self._layers("WHERE diff_id = ? ORDER BY rowid", (diff_id,))
+
+    def all_layers(self) -> list[LayerInfo]:
+        return self._layers("", ())
+
+    def delete_layer(self, digest: str) -> None:
+        self.connection.execute("DELETE FROM layers WHERE digest = ?", (digest,))
+
+    def _layers(self, clause: str, parameters: tuple[object, ...]) -> list[LayerInfo]:
+        rows = self.connection.execute(
+            "SELECT digest, diff_id, media_type, size, uncompressed_size FROM layers " + clause, parameters
+        ).fetchall()
+        return [
+            LayerInfo(
+                diff_id=DiffID(row[1]),
+                descriptor=Descriptor(media_type=row[2], digest=Digest(row[0]), size=row[3]),
+                uncompressed_size=row[4],
+            )
+            for row in rows
+        ]
+
+    # snapshots
+
+    def insert_snapshot(self, parent: int | None, owner: str) -> int:
+        cursor = self.connection.execute(
+            "INSERT INTO snapshots (parent, committed, owner, created) VALUES (?, 0, ?, ?)",
+            (parent, owner, time.time()),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def snapshot(self, snapshot_id: int) -> SnapshotRow | None:
+        rows = self._snapshots("WHERE id = ?", (snapshot_id,))
+        return rows[0] if rows else None
+
+    def snapshots(self) -> list[SnapshotRow]:
+        return self._snapshots("ORDER BY id", ())
+
+    def committed_snapshot_for_chain(self, chain_id: str) -> SnapshotRow | None:
+        rows = self._snapshots("WHERE chain_id = ? AND committed = 1 ORDER BY id LIMIT 1", (chain_id,))
+        return rows[0] if rows else None
+
+    def set_snapshot_layer(self, snapshot_id: int, diff_id: str, chain_id: str) -> None:
+        self.connection.execute(
+            "UPDATE snapshots SET diff_id = ?, chain_id = ? WHERE id = ?", (diff_id, chain_id, snapshot_id)
+        )
+
+    def commit_snapshot(self, snapshot_id: int) -> None:
+        self.connection.execute("UPDATE snapshots SET committed = 1, owner = NULL WHERE id = ?", (snapshot_id,))
+
+    def children(self, snapshot_id: int) -> list[int]:
+        rows = self.connection.execute("SELECT id FROM snapshots WHERE parent = ?", (snapshot_id,)).fetchall()
+        return [row[0] for row in rows]
+
+    def delete_snapshot(self, snapshot_id: int) -> None:
+        self.connection.execute("DELETE FROM cache WHERE snapshot_id = ?", (snapshot_id,))
+        self.connection.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
+
+    def _snapshots(self, clause: str, parameters: tuple[object, ...]) -> list[SnapshotRow]:
+        rows = self.connection.execute(
+            "SELECT id, parent, chain_id, diff_id, committed, owner FROM snapshots " + clause, parameters
+        ).fetchall()
+        return [
+            SnapshotRow(
+                id=row[0],
+                parent=row[1],
+                chain_id=ChainID(row[2]) if row[2] else None,
+                diff_id=DiffID(row[3]) if row[3] else None,
+                committed=bool(row[4]),
+                owner=row[5],
+            )
+            for row in rows
+        ]
+
+    # build cache
+
+    def cache_get(self, key: str) -> int | None:
+        found = self.connection.execute("SELECT snapshot_id FROM cache WHERE key = ?", (key,)).fetchone()
+        return int(found[0]) if found else None
+
+    def cache_put(self, key: str, snapshot_id: int) -> None:
+        self.connection.execute(
+            "INSERT INTO cache (key, snapshot_id, created) VALUES (?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET snapshot_id=excluded.snapshot_id, created=excluded.created",
+            (key, snapshot_id, time.time()),
+        )
+
+    def cache_snapshot_ids(self) -> set[int]:
+        return {row[0] for row in self.connection.execute("SELECT DISTINCT snapshot_id FROM cache")}
+
+    def cache_clear(self) -> int:
+        return self.connection.execute("DELETE FROM cache").rowcount

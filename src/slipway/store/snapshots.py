@@ -1,0 +1,77 @@
+"""Snapshot directories on disk: <root>/snapshots/<id>/{fs,work}.
+
+`fs` is the unpacked tree (an overlay lowerdir, or the upperdir while a RUN writes it); `work` is overlay's
+workdir beside it, on the same file system as overlay requires. The rows that say which snapshot is which
+live in meta.db; this module only makes and removes the directories.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from slipway.errors import StoreError
+
+__all__ = ["SnapshotDirs"]
+
+
+class SnapshotDirs:
+    def __init__(self, directory: Path, trash: Path) -> None:
+        self.directory = directory
+        self._trash = trash  # on the same file system: a removal is a rename, then a slow delete
+
+    def fs(self, snapshot_id: int) -> Path:
+        return self.directory / str(snapshot_id) / "fs"
+
+    def work(self, snapshot_id: int) -> Path:
+        return self.directory / str(snapshot_id) / "work"
+
+    def create(self, snapshot_id: int) -> None:
+        base = self.directory / str(snapshot_id)
+        if base.exists():
+            self.remove(snapshot_id)  # left by a process that died between its row and its directory
+        base.mkdir(mode=0o700)
+        self.fs(snapshot_id).mkdir(mode=0o755)
+        self.work(snapshot_id).mkdir(mode=0o700)
+
+    def remove(self, snapshot_id: int) -> int:
+        """Delete a snapshot's directory; the bytes freed (0 if it was not there)."""
+        base = self.directory / str(snapshot_id)
+        doomed = Path(tempfile.mkdtemp(prefix=f"snapshot-{snapshot_id}-", dir=self._trash))
+        try:
+            os.rename(base, doomed / "tree")
+        except FileNotFoundError:
+            shutil.rmtree(doomed)
+            return 0
+        size = tree_size(doomed)
+        try:
+            shutil.rmtree(doomed)
+        except OSError as err:
+            raise StoreError(f"cannot delete snapshot {snapshot_id} (moved to {doomed}): {err}") from err
+        return size
+
+    def ids(self) -> set[int]:
+        with os.scandir(self.directory) as entries:
+            return {int(entry.name) for entry in entries if entry.name.isdigit()}
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the regular files under `path` (hardlinked files counted once)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [os.fspath(path)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    stat = entry.stat(follow_symlinks=False)
+                    if stat.st_nlink > 1:
+                        if (stat.st_dev, stat.st_ino) in seen:
+                            continue
+                        seen.add((stat.st_dev, stat.st_ino))
+                    total += stat.st_size
+    return total

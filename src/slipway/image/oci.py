@@ -49,18 +49,32 @@ class Descriptor(msgspec.Struct, frozen=True, omit_defaults=True):
     urls: tuple[str, ...] | None = None
 
 
+def _schema_version_2() -> int:
+    return 2
+
+
+def _oci_manifest() -> str:
+    return MEDIA_OCI_MANIFEST
+
+
+def _oci_index() -> str:
+    return MEDIA_OCI_INDEX
+
+
+# schemaVersion and mediaType use default factories, not defaults: omit_defaults would drop them from the
+# encoded JSON, and registries refuse a manifest without schemaVersion ("unrecognized manifest schema version 0").
 class Manifest(msgspec.Struct, frozen=True, omit_defaults=True):
     config: Descriptor
     layers: tuple[Descriptor, ...]
-    schema_version: int = msgspec.field(default=2, name="schemaVersion")
-    media_type: str | None = msgspec.field(default=MEDIA_OCI_MANIFEST, name="mediaType")
+    schema_version: int = msgspec.field(default_factory=_schema_version_2, name="schemaVersion")
+    media_type: str | None = msgspec.field(default_factory=_oci_manifest, name="mediaType")
     annotations: dict[str, str] | None = None
 
 
 class Index(msgspec.Struct, frozen=True, omit_defaults=True):
     manifests: tuple[Descriptor, ...]
-    schema_version: int = msgspec.field(default=2, name="schemaVersion")
-    media_type: str | None = msgspec.field(default=MEDIA_OCI_INDEX, name="mediaType")
+    schema_version: int = msgspec.field(default_factory=_schema_version_2, name="schemaVersion")
+    media_type: str | None = msgspec.field(default_factory=_oci_index, name="mediaType")
     annotations: dict[str, str] | None = None
 
 

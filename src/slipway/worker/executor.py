@@ -35,6 +35,7 @@ from slipway.worker.ocispec import (
     DEFAULT_PATH,
     HostLimits,
     ProcessPlan,
+    Spec,
     SpecFiles,
     container_spec,
     host_limits,
@@ -145,7 +146,7 @@ class Executor:
             return _exit_status(code)
         raise AssertionError("unreachable")  # ExitStack may swallow exceptions as far as mypy knows
 
-    def _write_bundle(self, spec: ContainerSpec, bundle: Path, container_id: str) -> object:
+    def _write_bundle(self, spec: ContainerSpec, bundle: Path, container_id: str) -> Spec:
         user = resolve_user(spec.rootfs, spec.process.user)
         cwd = _prepare_cwd(spec.rootfs, spec.process.cwd, user)
         files = _write_files(bundle, spec.hostname)

@@ -1,0 +1,335 @@
+"""Stages and ARG scope, by BuildKit's dockerfile2llb rules.
+
+A Dockerfile is split into stages at each FROM; the ARGs before the first FROM are the global (meta) ARGs.
+Stages are named with `AS name` (case-insensitive, unique) or known by their index. A reference to a stage
+(`FROM <stage>`, `COPY --from`, `RUN --mount from=`) names an earlier stage by name or index; anything else
+there is an image reference. ARG scope:
+
+- the global scope holds the predefined platform ARGs (TARGETPLATFORM, BUILDARCH, ... from the options) and
+  the global ARGs; it is used for FROM lines only;
+- inside a stage an ARG is visible from its declaration on; a value-less `ARG NAME` takes the global value
+  (which is how `ARG TARGETARCH` works), a `--build-arg` overrides any default;
+- the proxy ARGs (HTTP_PROXY ...) reach RUN's environment when given with --build-arg, never the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from slipway.errors import DockerfileError, ExpansionError, SourceLocation, StageNotFound
+from slipway.frontend.instructions import ArgCommand, ArgDeclaration, Command, FromCommand, parse_command
+from slipway.frontend.parser import ParsedDockerfile
+from slipway.frontend.shell import ShellLexer
+
+__all__ = [
+    "PLATFORM_ARGS",
+    "PROXY_ARGS",
+    "Platform",
+    "Stage",
+    "StagedDockerfile",
+    "declare_arg",
+    "expand_word",
+    "find_base_stage",
+    "find_stage",
+    "global_args",
+    "parse_platform",
+    "platform_args",
+    "proxy_env",
+    "select_target",
+    "split_stages",
+]
+
+PLATFORM_ARGS = (
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "TARGETSTAGE",
+)
+PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+
+# containerd's platforms.Normalize for the architectures people write.
+_ARCH_ALIASES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "x86_64": ("amd64", ""),
+        "x86-64": ("amd64", ""),
+        "aarch64": ("arm64", ""),
+        "armhf": ("arm", "v7"),
+        "armel": ("arm", "v6"),
+        "i386": ("386", ""),
+        "i686": ("386", ""),
+    }
+)
+_KNOWN_OS = (
+    "linux",
+    "windows",
+    "darwin",
+    "freebsd",
+    "netbsd",
+    "openbsd",
+    "solaris",
+    "illumos",
+    "aix",
+    "plan9",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    index: int
+    name: str | None  # lower-case
+    source: FromCommand
+    commands: tuple[Command, ...]
+
+    @property
+    def display_name(self) -> str:
+        """What progress shows: the name, or `stage-N` as BuildKit calls an unnamed stage."""
+        return self.name if self.name is not None else f"stage-{self.index}"
+
+    @property
+    def location(self) -> SourceLocation:
+        return self.source.location
+
+
+@dataclass(frozen=True, slots=True)
+class StagedDockerfile:
+    path: str
+    escape: str
+    global_args: tuple[ArgCommand, ...]  # the ARGs before the first FROM
+    stages: tuple[Stage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.os}/{self.architecture}"
+        return f"{text}/{self.variant}" if self.variant else text
+
+
+def split_stages(parsed: ParsedDockerfile) -> StagedDockerfile:
+    """Type every instruction and split at FROM; DockerfileError names the line of what is wrong."""
+    global_arguments: list[ArgCommand] = []
+    stages: list[tuple[FromCommand, list[Command]]] = []
+    for instruction in parsed.instructions:
+        command = parse_command(instruction)
+        if isinstance(command, FromCommand):
+            stages.append((command, []))
+        elif stages:
+            stages[-1][1].append(command)
+        elif isinstance(command, ArgCommand):
+            global_arguments.append(command)
+        else:
+            raise DockerfileError(
+                f"{instruction.keyword.upper()} before the first FROM: only ARG may come before FROM",
+                instruction.location,
+            )
+    if not stages:
+        last = parsed.instructions[-1].location if parsed.instructions else None
+        raise DockerfileError(f"{parsed.path} has no FROM instruction: there is nothing to build", last)
+    _check_unique_names([source for source, _ in stages])
+    return StagedDockerfile(
+        path=parsed.path,
+        escape=parsed.escape,
+        global_args=tuple(global_arguments),
+        stages=tuple(
+            Stage(index=index, name=source.stage_name, source=source, commands=tuple(commands))
+            for index, (source, commands) in enumerate(stages)
+        ),
+    )
+
+
+def _check_unique_names(sources: list[FromCommand]) -> None:
+    seen: dict[str, FromCommand] = {}
+    for source in sources:
+        if source.stage_name is None:
+            continue
+        first = seen.get(source.stage_name)
+        if first is not None:
+            raise DockerfileError(
+                f"duplicate stage name {source.stage_name!r} (first used on line {first.location.line}); "
+                "stage names must be unique",
+                source.location,
+            )
+        seen[source.stage_name] = source
+
+
+def find_stage(
+    stages: tuple[Stage, ...], reference: str, current: int, location: SourceLocation, what: str
+) -> Stage | None:
+    """The earlier stage `reference` names (name, case-insensitive, or index), None if it names none.
+
+    A reference to the current or a later stage is an error (BuildKit cannot build it first), and so is an
+    index past the last stage; `what` says who refers (`COPY --from=build`).
+    """
+    if reference.isdigit():
+        index = int(reference)
+        if index >= len(stages):
+            raise StageNotFound(
+                f"{what}: there is no stage {index}; stages are {_list_stages(stages)}",
+                location,
+            )
+        _check_earlier(stages[index], current, location, what)
+        return stages[index]
+    for stage in stages:
+        if stage.name is not None and stage.name == reference.lower():
+            _check_earlier(stage, current, location, what)
+            return stage
+    return None
+
+
+def find_base_stage(
+    stages: tuple[Stage, ...], name: str, current: int, location: SourceLocation
+) -> Stage | None:
+    """The earlier stage a FROM line names (by name only, as BuildKit), None for an image.
+
+    `FROM node AS node` builds on the image: a stage's own name is not defined yet on its FROM line. A name
+    of a later stage is an error: it would silently be looked up as an image otherwise.
+    """
+    for stage in stages:
+        if stage.name is None or stage.name != name.lower() or stage.index == current:
+            continue
+        _check_earlier(stage, current, location, f"FROM {name}")
+        return stage
+    return None
+
+
+def _check_earlier(stage: Stage, current: int, location: SourceLocation, what: str) -> None:
+    if stage.index == current:
+        raise StageNotFound(f"{what}: stage {stage.display_name!r} refers to itself (a cycle)", location)
+    if stage.index > current:
+        raise StageNotFound(
+            f"{what}: stage {stage.display_name!r} is defined later (line {stage.location.line}); "
+            "a stage can only use stages defined before it",
+            location,
+        )
+
+
+def _list_stages(stages: tuple[Stage, ...]) -> str:
+    return ", ".join(
+        f"{stage.index} ({stage.name})" if stage.name is not None else str(stage.index) for stage in stages
+    )
+
+
+def select_target(staged: StagedDockerfile, target: str | None) -> Stage:
+    """The stage --target names (case-insensitive), or the last stage."""
+    if target is None or target == "":
+        return staged.stages[-1]
+    for stage in staged.stages:
+        if stage.name is not None and stage.name == target.lower():
+            return stage
+    names = [stage.name for stage in staged.stages if stage.name is not None]
+    listed = (
+        f"the stages are {', '.join(names)}" if names else "the Dockerfile names no stage (FROM ... AS name)"
+    )
+    raise StageNotFound(f"--target {target}: no stage of that name in {staged.path}; {listed}")
+
+
+# ---- ARG scope ----------------------------------------------------------------------------------------
+
+
+def parse_platform(text: str) -> Platform:
+    """containerd's platforms.Parse, for the forms people write: os/arch[/variant], arch, os."""
+    parts = [part.strip().lower() for part in text.split("/")]
+    if not text or any(not part for part in parts) or len(parts) > 3:
+        raise ValueError(f"invalid platform {text!r} (use os/arch[/variant], e.g. linux/arm64)")
+    if len(parts) == 1:
+        if parts[0] in _KNOWN_OS:
+            return Platform(os=parts[0], architecture="amd64")
+        parts = ["linux", parts[0]]
+    architecture, variant = _ARCH_ALIASES.get(parts[1], (parts[1], ""))
+    if len(parts) == 3:
+        variant = parts[2]
+    if architecture == "arm64" and variant == "v8":
+        variant = ""
+    return Platform(os=parts[0], architecture=architecture, variant=variant)
+
+
+def platform_args(
+    target: Platform, build: Platform, target_stage: str, build_args: Mapping[str, str]
+) -> dict[str, str]:
+    """BuildKit's defaultArgs: the predefined platform ARGs, each overridable by --build-arg."""
+    values = {
+        "BUILDPLATFORM": str(build),
+        "BUILDOS": build.os,
+        "BUILDARCH": build.architecture,
+        "BUILDVARIANT": build.variant,
+        "TARGETPLATFORM": str(target),
+        "TARGETOS": target.os,
+        "TARGETARCH": target.architecture,
+        "TARGETVARIANT": target.variant,
+        "TARGETSTAGE": target_stage,
+    }
+    return {name: build_args.get(name, value) for name, value in values.items()}
+
+
+def expand_word(
+    lexer: ShellLexer, word: str, env: Mapping[str, str], location: SourceLocation, what: str
+) -> tuple[str, frozenset[str]]:
+    """Expand `word` with `env`; the names it used. An expansion error gets `location` and `what`."""
+    try:
+        return lexer.expand_with_matches(word, env)
+    except ExpansionError as err:
+        raise ExpansionError(f"{what}: {err.message}", location) from None
+
+
+def global_args(
+    declarations: tuple[ArgCommand, ...],
+    defaults: Mapping[str, str],
+    build_args: Mapping[str, str],
+    lexer: ShellLexer,
+) -> dict[str, str]:
+    """BuildKit's buildMetaArgs: the global scope, for FROM lines and value-less ARGs in stages."""
+    scope = dict(defaults)
+    for command in declarations:
+        for declaration in command.args:
+            if declaration.name in build_args:
+                scope[declaration.name] = build_args[declaration.name]
+            elif declaration.default is not None:
+                value, _ = expand_word(lexer, declaration.default, scope, command.location, "ARG")
+                scope[declaration.name] = value
+    return scope
+
+
+def declare_arg(
+    declaration: ArgDeclaration,
+    *,
+    build_args: Mapping[str, str],
+    globals_: Mapping[str, str],
+    env: Mapping[str, str],
+    lexer: ShellLexer,
+    location: SourceLocation,
+) -> tuple[str | None, frozenset[str]]:
+    """BuildKit's dispatchArg for one name: its value in the stage (None: declared without a value) and
+    the names its default used."""
+    if declaration.name in build_args:
+        return build_args[declaration.name], frozenset()
+    if declaration.default is None:
+        return globals_.get(declaration.name), frozenset()
+    return expand_word(lexer, declaration.default, env, location, "ARG")
+
+
+def proxy_env(build_args: Mapping[str, str], env: Mapping[str, str]) -> tuple[str, ...]:
+    """RUN's proxy variables from --build-arg (both spellings, as BuildKit's ProxyEnv sets them), except
+    those the stage's environment already holds."""
+    values: dict[str, str] = {}
+    for name in sorted(build_args):  # sorted, as BuildKit: http_proxy wins over HTTP_PROXY
+        if name.upper() in PROXY_ARGS:
+            values[name.upper()] = build_args[name]
+    pairs: list[str] = []
+    for name in PROXY_ARGS:
+        if name not in values:
+            continue
+        for spelling in (name, name.lower()):
+            if spelling not in env:
+                pairs.append(f"{spelling}={values[name]}")
+    return tuple(pairs)

@@ -1,0 +1,97 @@
+"""`rmi` and `image prune` with Docker's rules (daemon/images/image_delete.go), over the store's verbs.
+
+rmi NAME untags; the image goes with its last name unless other images are built on it (then it stays,
+untagged, as Docker keeps a parent). rmi ID removes every name and the image, but refuses an image named
+in several repositories or one with children, unless forced. Blobs and snapshots go at the store's gc().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from slipway.cli._image_views import children_of, short_id
+from slipway.errors import ImageInUse, InvalidReference
+from slipway.image.reference import parse_reference
+from slipway.store import ImageRecord, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    untagged: tuple[str, ...]  # familiar names ("busybox:latest")
+    deleted: str | None  # the image ID, when the image itself went
+
+
+def remove_image(store: Store, ref: str, *, force: bool) -> Removal:
+    """What `rmi ref` does; ImageNotFound or ImageInUse (with what to do) when it cannot."""
+    image = store.resolve_image(ref)
+    name = _name_given(ref, image)
+    if name is not None:
+        store.untag(name)
+        untagged = (parse_reference(name).familiar(),)
+        if len(image.names) > 1:
+            return Removal(untagged=untagged, deleted=None)
+        if not force and children_of(image, store.list_images()):
+            return Removal(untagged=untagged, deleted=None)  # kept, untagged, for its children
+        store.remove_image(image)
+        return Removal(untagged=untagged, deleted=image.id)
+    _refuse_conflicts(store, image, ref, force=force)
+    untagged = []
+    for tag in image.names:
+        store.untag(tag)
+        untagged.append(parse_reference(tag).familiar())
+    store.remove_image(image)
+    return Removal(untagged=tuple(untagged), deleted=image.id)
+
+
+def _name_given(ref: str, image: ImageRecord) -> str | None:
+    try:
+        reference = parse_reference(ref)
+    except InvalidReference:
+        return None
+    name = str(reference)
+    return name if reference.digest is None and name in image.names else None
+
+
+def _refuse_conflicts(store: Store, image: ImageRecord, ref: str, *, force: bool) -> None:
+    if force:
+        return
+    repositories = {parse_reference(name).repository for name in image.names}
+    if len(repositories) > 1:
+        raise ImageInUse(
+            f"conflict: unable to delete {short_id(image.id)} (must be forced) - image is referenced in multiple "
+            f"repositories ({', '.join(parse_reference(name).familiar() for name in image.names)}); remove the "
+            "names one by one, or use -f"
+        )
+    children = children_of(image, store.list_images())
+    if children:
+        shown = ", ".join(_label(child) for child in children)
+        raise ImageInUse(
+            f"conflict: unable to delete {ref} (must be forced) - image has dependent child images ({shown}); "
+            "remove them first, or use -f"
+        )
+
+
+def _label(image: ImageRecord) -> str:
+    return parse_reference(image.names[0]).familiar() if image.names else short_id(image.id)
+
+
+def prune_images(store: Store, *, all_images: bool) -> Iterator[Removal]:
+    """Remove dangling images (without names), or with `all_images` every image, leaves first: an image
+    with children goes only once its children have gone, as Docker's prune does."""
+    while True:
+        images = store.list_images()
+        doomed = [
+            image
+            for image in images
+            if (all_images or not image.names) and not children_of(image, images)
+        ]
+        if not doomed:
+            return
+        for image in doomed:
+            untagged = []
+            for name in image.names:
+                store.untag(name)
+                untagged.append(parse_reference(name).familiar())
+            store.remove_image(image)
+            yield Removal(untagged=tuple(untagged), deleted=image.id)

@@ -19,7 +19,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -117,11 +116,13 @@ class Executor:
         *,
         on_output: OutputSink | None = None,
         stdio: Literal["capture", "inherit"] = "capture",
+        stdin: Literal["inherit", "null"] = "inherit",
     ) -> int:
         """Run `spec` to completion; its exit code (128+N when killed by signal N).
 
         "capture": stdin is /dev/null, output goes to on_output(fd, chunk) as it comes. "inherit": the
-        container uses this process's stdio (a TTY when spec.process.tty) and gets its signals.
+        container uses this process's stdio (a TTY when spec.process.tty) and gets its signals; with
+        stdin="null" its stdin is /dev/null (`slipway run` without -i).
         Raises RunFailed when the container cannot start.
         """
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -135,7 +136,7 @@ class Executor:
             state_root = self.state_root or bundle / "state"
             argv = self._argv(state_root, bundle, "run", "--bundle", str(bundle), container_id)
             log.debug("run %s: %s", container_id, spec.process.args)
-            process = _start(argv, bundle, stdio)
+            process = _start(argv, bundle, stdio, stdin)
             cleanup.callback(self._stop, state_root, container_id, process)
             if stdio == "capture":
                 code = _pump(process, on_output)
@@ -327,7 +328,9 @@ def _probe(runtime: Runtime, root: Path | None) -> bool:
         return completed.returncode == 0
 
 
-def _start(argv: list[str], bundle: Path, stdio: Literal["capture", "inherit"]) -> subprocess.Popen[bytes]:
+def _start(
+    argv: list[str], bundle: Path, stdio: Literal["capture", "inherit"], stdin: Literal["inherit", "null"]
+) -> subprocess.Popen[bytes]:
     if stdio == "capture":
         # Its own process group: a Ctrl-C at the terminal reaches only us, and we kill the container.
         return subprocess.Popen(
@@ -335,7 +338,9 @@ def _start(argv: list[str], bundle: Path, stdio: Literal["capture", "inherit"]) 
             stderr=subprocess.PIPE, process_group=0,
         )  # fmt: skip
     # The terminal's foreground group: a TTY container reads the terminal; runc forwards our signals.
-    return subprocess.Popen(argv, cwd=bundle, env={"PATH": SAFE_PATH})
+    return subprocess.Popen(
+        argv, cwd=bundle, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL if stdin == "null" else None
+    )
 
 
 def _pump(process: subprocess.Popen[bytes], on_output: OutputSink | None) -> int:
@@ -365,7 +370,7 @@ def _forwarding_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
         return
     # The terminal sends INT/QUIT/HUP to its whole foreground group, the runtime included: forwarding
     # those again would deliver them twice. They reach us alone only when we are not in that group.
-    in_foreground = sys.stdin.isatty() and os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    in_foreground = _in_terminal_foreground()
     terminal_signals = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
 
     def forward(signum: int, _frame: object) -> None:
@@ -381,6 +386,17 @@ def _forwarding_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _in_terminal_foreground() -> bool:
+    """Whether our process group is the foreground group of the terminal on our stdio, if any."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
 
 
 def _wait_through_interrupts(process: subprocess.Popen[bytes]) -> bool:

@@ -1,0 +1,94 @@
+"""`slipway run`: Docker's flags, parsed here; the work is slipway.runner's."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from slipway.cli._context import AppContext
+from slipway.errors import UsageError
+from slipway.runner import RunRequest, parse_volume, run_container
+from slipway.store import Store
+from slipway.worker.executor import find_runtime
+
+
+@click.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--rm", is_flag=True, help="Remove the container on exit (always so: containers are not kept).")
+@click.option("-e", "--env", "env", multiple=True, help="Set an environment variable (K=V, or K to pass ours on).")
+@click.option("--env-file", "env_files", multiple=True, type=click.Path(dir_okay=False), help="Read K=V lines.")
+@click.option("-w", "--workdir", help="Working directory inside the container.")
+@click.option("-u", "--user", help="User: name|uid[:group|gid].")
+@click.option("--entrypoint", help="Replace the image's ENTRYPOINT (and drop its CMD).")
+@click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True)
+@click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount HOST:CONTAINER[:ro].")
+@click.option("-i", "--interactive", is_flag=True, help="Keep stdin attached.")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
+@click.option("--hostname", help="Container host name.")
+@click.option("--name", help="Container name (accepted; containers are not kept).")
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def run(
+    app: AppContext,
+    rm: bool,
+    env: tuple[str, ...],
+    env_files: tuple[str, ...],
+    workdir: str | None,
+    user: str | None,
+    entrypoint: str | None,
+    network: str,
+    volumes: tuple[str, ...],
+    interactive: bool,
+    tty: bool,
+    hostname: str | None,
+    name: str | None,
+    image: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run a command in a new container from IMAGE."""
+    variables = [*(item for path in env_files for item in _read_env_file(Path(path))), *env]
+    request = RunRequest(
+        image=image,
+        command=command,
+        entrypoint=entrypoint,
+        env=tuple(_resolve_env(variables)),
+        workdir=workdir,
+        user=user,
+        network="none" if network == "none" else "host",
+        volumes=tuple(parse_volume(volume) for volume in volumes),
+        interactive=interactive,
+        tty=tty,
+        hostname=hostname,
+        name=name,
+    )
+    if tty and interactive and not os.isatty(0):
+        raise UsageError("the input device is not a TTY: drop -t, or run from a terminal")
+    runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=app.root)
+    with Store.open(app.root) as store:
+        code = run_container(request, store=store, runtime=runtime)
+    sys.exit(code)
+
+
+def _read_env_file(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"--env-file {path}: {err.strerror}") from err
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _resolve_env(items: list[str]) -> list[str]:
+    # As Docker: "K" alone passes our value on, and is dropped when we have none.
+    resolved = []
+    for item in items:
+        if "=" in item:
+            resolved.append(item)
+        elif item in os.environ:
+            resolved.append(f"{item}={os.environ[item]}")
+    return resolved

@@ -1,0 +1,48 @@
+"""`slipway run`: one container from an image, on a throwaway writable overlay, through the executor."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from slipway.runner.request import RunRequest, bind_mounts, plan_process
+from slipway.store import Store
+from slipway.worker.executor import ContainerSpec, Executor, Runtime
+from slipway.worker.snapshots import overlay_mount
+
+__all__ = ["run_container"]
+
+log = logging.getLogger(__name__)
+
+
+def run_container(request: RunRequest, *, store: Store, runtime: Runtime) -> int:
+    """Run `request` in the foreground with this process's stdio; the container's exit code.
+
+    The root is a fresh upper dir over the image's snapshots, in the store's tmp/, gone afterwards:
+    containers are not kept (--rm is implied).
+    """
+    image = store.resolve_image(request.image)
+    process = plan_process(request, image.config.config)
+    for volume in request.volumes:
+        if not volume.source.exists():
+            volume.source.mkdir(parents=True)  # as Docker does for a missing bind source
+    hostname = request.hostname or secrets.token_hex(6)
+    # The lease keeps gc() from taking the image's snapshots while the container runs on them.
+    with store.lease(), store.temp_dir("run") as work:
+        snapshot = store.snapshot_for_image(image)
+        lowers = [record.path for record in store.snapshot_chain(snapshot.id)] if snapshot else []
+        upper, overlay_work, rootfs = work / "upper", work / "work", work / "rootfs"
+        upper.mkdir()
+        overlay_work.mkdir()
+        with overlay_mount(lowers, rootfs, upper=upper, work=overlay_work):
+            spec = ContainerSpec(
+                process=process,
+                rootfs=rootfs,
+                network=request.network,
+                hostname=hostname,
+                mounts=bind_mounts(request.volumes),
+            )
+            log.debug("run %s: %s", request.image, process.args)
+            executor = Executor(runtime, work / "bundles")
+            return executor.run(spec, stdio="inherit", stdin="inherit" if request.interactive else "null")
+

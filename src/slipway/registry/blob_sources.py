@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS blob_sources (
 class BlobSources:
     def __init__(self, root: Path) -> None:
         self.path = root / FILE_NAME
+        # Once, before any thread: switching to WAL takes an exclusive lock that does not wait for others.
+        with self._connection() as connection, connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(_SCHEMA)
 
     def record(self, registry: str, repository: str, digests: Iterable[Digest]) -> None:
         rows = [(registry, repository, digest) for digest in digests]
@@ -52,8 +56,6 @@ class BlobSources:
         except sqlite3.Error as err:
             raise StoreError(f"cannot open {self.path}: {err}") from err
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(_SCHEMA)
             yield connection
         except sqlite3.Error as err:
             raise StoreError(f"{self.path}: {err}") from err

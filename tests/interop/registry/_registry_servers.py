@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from slipway.store import Store
+
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 USER, PASSWORD = "slipway", "s3cret-pass"
 SERVICE, ISSUER = "slipway-test-registry", "slipway-test-issuer"
@@ -227,10 +229,12 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
 class Fault:
     method: str
     path: str  # a regular expression searched in the request path
-    kind: str  # drop | truncate | status | garbage | corrupt | long | short
+    kind: str  # drop | truncate | status | respond | corrupt | long | short
     times: int = 1
     status: int = 500
     retry_after: str | None = None
+    body: bytes = b""  # for "respond"
+    content_type: str = "application/octet-stream"
 
 
 @dataclass
@@ -277,16 +281,19 @@ def running_proxy(upstream: str) -> Iterator[Proxy]:
                 self._reply(fault.status, {"Retry-After": fault.retry_after} if fault.retry_after else {},
                             b'{"errors":[{"code":"UNAVAILABLE","message":"injected by the test proxy"}]}')
                 return
-            if fault is not None and fault.kind == "garbage":
-                self._reply(200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-                            b"<html>this is not a manifest</html>")
+            if fault is not None and fault.kind == "respond":
+                self._reply(fault.status, {"Content-Type": fault.content_type}, fault.body)
                 return
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
-            if body or self.command in ("PUT", "POST", "PATCH"):
-                headers["Content-Length"] = str(len(body))
             upstream = http.client.HTTPConnection(state.upstream, timeout=60)
             try:
-                upstream.request(self.command, self.path, body=body or None, headers=headers)
+                # Header by header: clients send several Accept headers, and a dict would keep one.
+                upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for key, value in self.headers.items():
+                    if key.lower() not in ("connection", "content-length"):
+                        upstream.putheader(key, value)
+                if body or self.command in ("PUT", "POST", "PATCH"):
+                    upstream.putheader("Content-Length", str(len(body)))
+                upstream.endheaders(body or None)
                 response = upstream.getresponse()
                 payload = response.read()
                 reply_headers = {k: v for k, v in response.getheaders()
@@ -368,3 +375,24 @@ def running_dockerd(directory: Path, insecure_registries: list[str]) -> Iterator
     finally:
         stop_process(process)
         shutil.rmtree(directory / "exec", ignore_errors=True)
+
+
+# -- helpers ----------------------------------------------------------------------------------------------------
+
+
+def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def skopeo_inspect(reference: str, *extra: str) -> dict[str, object]:
+    completed = skopeo("inspect", "--tls-verify=false", *extra, f"docker://{reference}")
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)  # type: ignore[no-any-return]
+
+
+def store_listing(store: Store) -> tuple[set[tuple[str, tuple[str, ...]]], set[str], list[str]]:
+    """What a failed transfer must leave as it was: images and their names, blob files, temp files."""
+    images = {(image.id, image.names) for image in store.list_images()}
+    blobs = {path.name for path in (store.root / "blobs" / "sha256").iterdir()}
+    temporary = [str(path) for path in (store.root / "tmp").rglob("*")] if (store.root / "tmp").exists() else []
+    return images, blobs, temporary

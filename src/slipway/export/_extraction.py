@@ -73,7 +73,12 @@ class _Extractor:
         elif member.issym():
             self.symlinks[name] = self._symlink_target(name, member.linkname)
         elif member.islnk():
-            target = checked_name(self.archive, member.linkname)
+            target = normalize_name(member.linkname)
+            if member.linkname.startswith("/") or target == ".." or target.startswith("../"):
+                raise ArchiveError(
+                    f"{self.archive}: entry {member.name!r} is a hard link to {member.linkname!r}, outside the "
+                    "archive ('..' or an absolute path); refusing the archive"
+                )
             if target not in self.files:
                 raise ArchiveError(
                     f"{self.archive}: entry {member.name!r} is a hard link to {member.linkname!r}, "

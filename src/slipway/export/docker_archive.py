@@ -128,23 +128,24 @@ def stage_docker_archive(staging: Staging) -> list[StagedImage]:
 def _stage_entry(staging: Staging, entry: DockerManifestEntry) -> StagedImage:
     config_file = _named_file(staging, entry.config, "config")
     config, config_bytes = staging.document(entry.config, "config", ImageConfig)
-    staging.check_diff_id_count(f"manifest.json entry for {entry.config!r}", len(entry.layers), config)
-    layer_files = [_named_file(staging, path, "layer") for path in entry.layers]
     names = staging.names(entry.repo_tags or (), "RepoTags entry")
-    found = find_oci_manifest(staging.archive, config_file.digest, [file.digest for file in layer_files])
+    found = find_oci_manifest(staging.archive, config_file.digest)
     if found is not None:
+        # Docker 25+ (and slipway) archives: the manifest in index.json keeps its digest; its layer blobs are
+        # what enters the store, so they are the ones checked.
         manifest_digest, manifest_bytes = found
         manifest = staging.decode(manifest_bytes, blob_name(manifest_digest), "manifest", Manifest)
-        descriptors: list[Descriptor | None] = list(manifest.layers)
+        staging.check_diff_id_count(f"manifest {blob_name(manifest_digest)!r}", len(manifest.layers), config)
+        layers = []
+        for descriptor, diff_id in zip(manifest.layers, config.rootfs.diff_ids, strict=True):
+            layer_entry, layer_file = staging.blob(descriptor.digest, "layer", descriptor.size)
+            layers.append(staging.layer(layer_entry, layer_file, descriptor, diff_id))
     else:
-        descriptors = [None] * len(layer_files)
-    layers = tuple(
-        staging.layer(path, file, descriptor, diff_id)
-        for path, file, descriptor, diff_id in zip(
-            entry.layers, layer_files, descriptors, config.rootfs.diff_ids, strict=True
-        )
-    )
-    if found is None:
+        staging.check_diff_id_count(f"manifest.json entry for {entry.config!r}", len(entry.layers), config)
+        layers = [
+            staging.layer(path, _named_file(staging, path, "layer"), None, diff_id)
+            for path, diff_id in zip(entry.layers, config.rootfs.diff_ids, strict=True)
+        ]
         manifest = Manifest(
             config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_file.digest, size=config_file.size),
             layers=tuple(layer.info.descriptor for layer in layers),
@@ -158,7 +159,7 @@ def _stage_entry(staging: Staging, entry: DockerManifestEntry) -> StagedImage:
         manifest_digest=manifest_digest,
         config=config,
         config_bytes=config_bytes,
-        layers=layers,
+        layers=tuple(layers),
         names=names,
     )
 

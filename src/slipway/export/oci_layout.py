@@ -196,9 +196,9 @@ def _stage_manifest(staging: Staging, descriptor: Descriptor, names: tuple[str, 
     )
 
 
-def find_oci_manifest(archive: ExtractedArchive, config: Digest, layers: list[Digest]) -> tuple[Digest, bytes] | None:
-    """The manifest in the archive's index.json (Docker 25+ writes one beside manifest.json) for exactly this
-    config and these layer blobs, with its content checked; None if there is none."""
+def find_oci_manifest(archive: ExtractedArchive, config: Digest) -> tuple[Digest, bytes] | None:
+    """The manifest in the archive's index.json (Docker 25+ writes one beside manifest.json) for this config,
+    its content checked and its layer blobs present; None if there is none."""
     listing = archive.files.get(INDEX_FILE)
     if listing is None or listing.size > 16 << 20:
         return None
@@ -217,6 +217,6 @@ def find_oci_manifest(archive: ExtractedArchive, config: Digest, layers: list[Di
             manifest = msgspec.json.decode(data, type=Manifest)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
-        if manifest.config.digest == config and [layer.digest for layer in manifest.layers] == layers:
+        if manifest.config.digest == config and all(blob_name(layer.digest) in archive.files for layer in manifest.layers):
             return descriptor.digest, data
     return None

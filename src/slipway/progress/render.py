@@ -1,0 +1,59 @@
+"""Pick a renderer for `--progress` and run it for the length of a build."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Literal, TextIO
+
+from rich.console import Console
+
+from slipway.errors import UsageError
+from slipway.progress.events import Event, EventSink
+from slipway.progress.failure import format_run_failure
+from slipway.progress.plain import PlainRenderer
+from slipway.progress.rawjson import RawJsonRenderer
+from slipway.progress.tty import TtyRenderer
+
+__all__ = ["ProgressMode", "QuietRenderer", "format_run_failure", "open_renderer"]
+
+ProgressMode = Literal["auto", "plain", "tty", "rawjson", "quiet"]
+
+
+class QuietRenderer:
+    """Shows nothing: with --quiet the CLI prints errors, and the image ID on success."""
+
+    def __enter__(self) -> QuietRenderer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        return None
+
+    def emit(self, event: Event) -> None:
+        return None
+
+
+@contextmanager
+def open_renderer(mode: ProgressMode, stream: TextIO) -> Iterator[EventSink]:
+    """An EventSink drawing on `stream` as `mode` says; "auto" is tty on a terminal, plain elsewhere.
+    On exit (also on an error or Ctrl-C) it writes what it still holds and, for tty, the final summary."""
+    renderer: PlainRenderer | TtyRenderer | RawJsonRenderer | QuietRenderer
+    match mode:
+        case "auto" if stream.isatty():
+            renderer = TtyRenderer(Console(file=stream))
+        case "auto" | "plain":
+            renderer = PlainRenderer(stream)
+        case "tty":
+            # Asked for by name: draw the live view even where the stream does not look like a terminal.
+            renderer = TtyRenderer(Console(file=stream, force_terminal=True))
+        case "rawjson":
+            renderer = RawJsonRenderer(stream)
+        case "quiet":
+            renderer = QuietRenderer()
+        case _:
+            raise UsageError(f"--progress {mode!r}: choose auto, plain, tty, rawjson or quiet")
+    with renderer:
+        yield renderer

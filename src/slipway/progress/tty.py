@@ -192,10 +192,13 @@ class TtyRenderer:
         if is_final:
             return list(self._rows)
         room = max(self._console.size.height - 2, 1)
-        rows = list(self._rows)
-        while len(rows) > 1 and sum(_height(row) for row in rows) > room:
-            finished = next((row for row in rows if isinstance(row, str) or row.is_finished), rows[0])
-            rows.remove(finished)
+        overflow = sum(_height(row) for row in self._rows) - room
+        rows = []
+        for row in self._rows:
+            if overflow > 0 and _height(row) == 1:  # a finished step or a message
+                overflow -= 1
+                continue
+            rows.append(row)
         return rows
 
 

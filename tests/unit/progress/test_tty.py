@@ -7,7 +7,7 @@ import re
 
 from rich.console import Console
 
-from slipway.progress.events import Event, StepLog, StepStarted
+from slipway.progress.events import Event, StepDone, StepLog, StepStarted
 from slipway.progress.tty import TtyRenderer
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\r")
@@ -104,3 +104,23 @@ def test_summary_of_an_interrupted_build_has_no_finished_mark() -> None:
         "[+] Building 2.0s (0/1)",  # it lasted until it was closed
         "=> [1/1] RUN sleep 100 2.0s",
     ]
+
+
+def test_live_view_drops_the_oldest_finished_steps_when_the_terminal_is_short() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100, height=6)
+    with TtyRenderer(console, clock=lambda: 50.0) as renderer:
+        for number in range(1, 7):
+            renderer.emit(StepStarted(f"v{number}", f"[{number}/7] RUN step {number}", float(number)))
+            renderer.emit(StepDone(f"v{number}", number + 0.5))
+        renderer.emit(StepStarted("v7", "[7/7] RUN last", 7.0))
+        renderer.refresh()
+        assert [squeeze(line) for line in last_frame(screen)] == [
+            "[+] Building 49.0s (6/7)",
+            "=> [4/7] RUN step 4 0.5s",
+            "=> [5/7] RUN step 5 0.5s",
+            "=> [6/7] RUN step 6 0.5s",
+            "=> [7/7] RUN last 43.0s",
+        ]
+    # The summary has room for everything.
+    assert len(last_frame(screen)) == 8

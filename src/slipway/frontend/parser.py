@@ -107,9 +107,12 @@ def _dump_instruction(instruction: Instruction) -> str:
 _DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z")
 _DIRECTIVE_NAMES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_WORD = re.compile(r"([0-9]*)<<(-?)([^<]*)\Z")
+_QUOTED_DELIMITER = re.compile(r"'([^']+)'|\"([^\"\\$]+)\"")
 _LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
+# The last characters of a line that may continue it (the escape, perhaps before blanks).
+_MAYBE_CONTINUED = {"\\": frozenset("\\ \t"), "`": frozenset("` \t")}
 
 
 def _decode(text: str | bytes, path: str) -> str:
@@ -167,12 +170,13 @@ class _Parser:
         count = len(lines)
         instructions: list[Instruction] = []
         comments: list[str] = []
+        path, offset = self.path, self.line_offset
         index = 0  # lines consumed so far: after a line is read, `index` is its 1-based number
         while index < count:
             raw = lines[index]
             index += 1
             token = raw.rstrip("\r").lstrip(GO_SPACE)
-            is_comment = token.startswith("#")
+            is_comment = token[:1] == "#"
             if is_comment:
                 comment = raw[1:].strip(GO_SPACE)
                 if comment:
@@ -184,30 +188,14 @@ class _Parser:
             if is_comment or not token:
                 continue
             start = index
-            text, is_continued = self.trim_continuation(token)
-            parts = [text]
-            has_empty_continuation = False
-            while is_continued and index < count:
-                raw = lines[index]
-                index += 1
-                line_text = raw.rstrip("\r")
-                lead = line_text.lstrip(GO_SPACE)
-                if not lead:
-                    has_empty_continuation = True
-                    continue
-                if lead[0] == "#":
-                    continue  # comment lines inside a continued instruction are dropped
-                text, is_continued = self.trim_continuation(line_text)
-                parts.append(text)
-            line = "".join(parts)
-            if has_empty_continuation:
-                self.warnings.append(
-                    f"{self.location(start, index)}: empty continuation line found in: {line} "
-                    "(empty continuation lines will become errors in a future release)"
-                )
-            instruction = self.instruction(line, start, index, tuple(comments))
+            if token[-1] in _MAYBE_CONTINUED[self.escape]:
+                line, index = self.join_continuation_lines(token, lines, index, start)
+            else:
+                line = token
+            location = SourceLocation(path, start + offset, index + offset)
+            instruction = self.node(line, location, tuple(comments) if comments else ())
             comments = []
-            if _can_contain_heredoc(instruction) and "<<" in line:
+            if "<<" in line and _can_contain_heredoc(instruction):
                 instruction, index = self.read_heredocs(instruction, lines, index, has_final_newline, start)
             instructions.append(instruction)
         self.line_count = count
@@ -236,23 +224,33 @@ class _Parser:
         self.directives.append((name, value))
         return True
 
-    def trim_continuation(self, text: str) -> tuple[str, bool]:
-        """Drop a trailing escape character (and the blanks after it); is the line continued?
-
-        BuildKit's rule: the escape is a continuation unless another escape stands right before it.
-        """
-        stripped = text.rstrip(" \t")
+    def join_continuation_lines(self, first: str, lines: list[str], index: int, start: int) -> tuple[str, int]:
+        """The instruction starting with `first`, its continuation lines joined; and the lines read."""
         escape = self.escape
-        if stripped.endswith(escape) and (len(stripped) == 1 or stripped[-2] != escape):
-            return stripped[:-1], True
-        return text, False
+        text, is_continued = _trim_continuation(first, escape)
+        if not is_continued:
+            return text, index
+        parts = [text]
+        has_empty_line = False
+        while is_continued and index < len(lines):
+            line = lines[index].rstrip("\r")
+            index += 1
+            lead = line.lstrip(GO_SPACE)
+            if not lead:
+                has_empty_line = True
+            elif lead[0] != "#":  # comment lines inside a continued instruction are dropped
+                stripped = line.rstrip(" \t")
+                is_continued = stripped[-1:] == escape and stripped[-2:-1] != escape  # as _trim_continuation
+                parts.append(stripped[:-1] if is_continued else line)
+        joined = "".join(parts)
+        if has_empty_line:
+            self.warnings.append(
+                f"{self.location(start, index)}: empty continuation line found in: {joined} "
+                "(empty continuation lines will become errors in a future release)"
+            )
+        return joined, index
 
-    def instruction(self, line: str, start: int, end: int, comments: tuple[str, ...]) -> Instruction:
-        location = self.location(start, end)
-        instruction = self.node(line, location)
-        return dataclasses.replace(instruction, comments=comments) if comments else instruction
-
-    def node(self, line: str, location: SourceLocation) -> Instruction:
+    def node(self, line: str, location: SourceLocation, comments: tuple[str, ...] = ()) -> Instruction:
         """BuildKit's newNodeFromLine: keyword, flags, then the keyword's own way to split arguments."""
         written, flags, rest = _split_command(line)
         keyword = written.lower()
@@ -268,16 +266,7 @@ class _Parser:
                 args, json_form = split(rest, self.escape)
         except _ArgumentError as err:
             raise DockerfileSyntaxError(str(err), location) from None
-        return Instruction(
-            keyword=keyword,
-            args=args,
-            flags=flags,
-            json_form=json_form,
-            original=line,
-            heredocs=(),
-            location=location,
-            nested=nested,
-        )
+        return Instruction(keyword, args, flags, json_form, line, (), location, nested, comments)
 
     def trigger(self, rest: str, location: SourceLocation) -> tuple[tuple[str, ...], Instruction | None]:
         """ONBUILD's instruction, parsed like a line of its own (BuildKit's parseSubCommand)."""
@@ -320,13 +309,36 @@ class _Parser:
             content = "".join(body)
             if marker.chomp:
                 content = _LEADING_TABS.sub("", content)
-            heredocs.append(dataclasses.replace(marker, content=content))
+            heredocs.append(Heredoc(marker.name, content, marker.expand, marker.chomp, marker.file_descriptor))
         location = self.location(start, index)
         found = tuple(heredocs)
         nested = instruction.nested
         if nested is not None:
             nested = dataclasses.replace(nested, heredocs=found, location=location)
-        return dataclasses.replace(instruction, heredocs=found, location=location, nested=nested), index
+        # Built anew rather than by dataclasses.replace, which costs as much as parsing the line.
+        with_bodies = Instruction(
+            instruction.keyword,
+            instruction.args,
+            instruction.flags,
+            instruction.json_form,
+            instruction.original,
+            found,
+            location,
+            nested,
+            instruction.comments,
+        )
+        return with_bodies, index
+
+
+def _trim_continuation(text: str, escape: str) -> tuple[str, bool]:
+    """Drop a trailing escape character (and the blanks after it); is the line continued?
+
+    BuildKit's rule: the escape is a continuation unless another escape stands right before it.
+    """
+    stripped = text.rstrip(" \t")
+    if stripped[-1:] == escape and stripped[-2:-1] != escape:
+        return stripped[:-1], True
+    return text, False
 
 
 def _can_contain_heredoc(instruction: Instruction) -> bool:
@@ -348,6 +360,21 @@ def _unknown_instruction(written: str) -> str:
 # Go's regexp [\t\v\f\r ]+: what separates keyword and arguments (not every Unicode space).
 _BLANKS = re.compile(r"[\t\v\f\r ]+")
 _GO_SPACE_SET = frozenset(GO_SPACE)
+_BLANK_RUN = re.compile(f"[{GO_SPACE}]+")
+# Flags without quotes or escapes, each with the blanks after it: the common case, taken without the loop.
+_PLAIN_FLAGS = re.compile(f"(?:--[^{GO_SPACE}'\"\\\\]*(?:[{GO_SPACE}]+|\\Z))+")
+# Characters that make BuildKit's word splitters do more than split at blanks.
+_QUOTES_AND_ESCAPES = re.compile("['\"\\\\`]")
+_SHELL_SPECIALS = re.compile("['\"\\\\$]")
+# Runs of characters that BuildKit's parseWords copies as they are: outside quotes, and inside "...".
+_WORD_RUNS = {
+    escape: (
+        re.compile(f"[^{GO_SPACE}'\"{re.escape(escape)}]+"),
+        re.compile(f"[^\"{re.escape(escape)}]+"),
+    )
+    for escape in ("\\", "`")
+}
+_SINGLE_QUOTED_RUN = re.compile("[^']+")
 
 
 def _split_command(line: str) -> tuple[str, tuple[str, ...], str]:
@@ -365,6 +392,18 @@ def _split_command(line: str) -> tuple[str, tuple[str, ...], str]:
 
 def _extract_flags(line: str) -> tuple[str, tuple[str, ...]]:
     """BuildKit's extractBuilderFlags: leading --words (quotes and \\ escapes removed); `--` ends them."""
+    plain = _PLAIN_FLAGS.match(line)
+    if plain is None:
+        return _extract_quoted_flags(line)
+    flags = _BLANK_RUN.split(plain[0].rstrip(GO_SPACE))
+    rest = line[plain.end() :]
+    if "--" in flags or rest.startswith("--"):
+        return _extract_quoted_flags(line)  # a `--` end marker, or a flag with quotes or escapes
+    return rest, tuple(flags)
+
+
+def _extract_quoted_flags(line: str) -> tuple[str, tuple[str, ...]]:
+    """_extract_flags for flags with quotes or escapes in them: BuildKit's loop, character by character."""
     flags: list[str] = []
     word: list[str] = []
     quote = ""
@@ -436,15 +475,16 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")  # Python's json takes NaN and Infinity; Go's does not
 
 
+# Decodes JSON as Go's encoding/json does for the values BuildKit accepts.
+_GO_JSON = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_go_number, parse_int=_go_number)
+
+
 def _json_array(rest: str) -> tuple[str, ...] | None:
     """The strings of a JSON array; None when `rest` is no JSON array (then it is shell form)."""
-    text = rest.lstrip(GO_SPACE)
-    if not text.startswith("["):
+    if not rest.startswith("["):  # `rest` starts with no blank: _split_command strips it
         return None
     try:
-        value = json.loads(
-            text, parse_constant=_reject_constant, parse_float=_go_number, parse_int=_go_number
-        )
+        value = _GO_JSON.decode(rest)
     except RecursionError:
         raise _ArgumentError(_NOT_STRING_ARRAY) from None
     except ValueError:
@@ -488,6 +528,19 @@ def _whole(rest: str, escape: str) -> Arguments:
 
 def _words(rest: str, escape: str) -> list[str]:
     """BuildKit's parseWords: split on blanks outside quotes; quotes and escapes are kept in the words."""
+    return _split_words(rest, escape)[0]
+
+
+def _split_words(rest: str, escape: str) -> tuple[list[str], str]:
+    """_words, and the quote character still open at the end ("" when none is)."""
+    if _QUOTES_AND_ESCAPES.search(rest) is None:
+        return _BLANK_RUN.split(rest) if rest else [], ""
+    return _quoted_words(rest, escape)
+
+
+def _quoted_words(rest: str, escape: str) -> tuple[list[str], str]:
+    """_split_words for text with quotes or escapes: BuildKit's loop, plain runs taken whole."""
+    outside, inside_double = _WORD_RUNS[escape]
     words: list[str] = []
     word: list[str] = []
     quote = ""
@@ -495,45 +548,36 @@ def _words(rest: str, escape: str) -> list[str]:
     length = len(rest)
     pos = 0
     while pos < length:
-        char = rest[pos]
-        if quote:
-            if char == quote:
-                quote = ""
-            # Inside '...' the escape character escapes nothing.
-            if char == escape and quote != "'":
-                if pos + 1 == length:
-                    quote = ""
-                    pos += 1
-                    continue
-                pos += 1
-                word.append(char)
-                char = rest[pos]
-            word.append(char)
-            pos += 1
+        pattern = inside_double if quote == '"' else _SINGLE_QUOTED_RUN if quote else outside
+        run = pattern.match(rest, pos)
+        if run is not None:
+            word.append(run[0])
+            is_in_word = True
+            pos = run.end()
             continue
-        if char in _GO_SPACE_SET:
+        char = rest[pos]
+        pos += 1
+        if quote and char == quote:
+            quote = ""
+            word.append(char)
+        elif not quote and char in _GO_SPACE_SET:
             if is_in_word and (is_blank_ok or word):
                 words.append("".join(word))
             word.clear()
             is_in_word = is_blank_ok = False
-            pos += 1
-            continue
-        is_in_word = True
-        if char == "'" or char == '"':
-            quote = char
-            is_blank_ok = True
-        if char == escape:
-            if pos + 1 == length:
-                pos += 1
-                continue
+        elif char == "'" or char == '"':  # opens a quote; quotes stay in the word
+            quote, is_in_word, is_blank_ok = char, True, True
             word.append(char)
+        elif pos == length:  # the escape character at the very end is dropped
+            quote = ""
+            is_in_word = True
+        else:  # the escape character and what it escapes stay in the word
+            word.append(char + rest[pos])
+            is_in_word = True
             pos += 1
-            char = rest[pos]
-        word.append(char)
-        pos += 1
     if is_in_word and (is_blank_ok or word):
         words.append("".join(word))
-    return words
+    return words, quote
 
 
 def _name_values(keyword: str) -> Callable[[str, str], Arguments]:
@@ -602,24 +646,36 @@ _ARGUMENT_PARSERS: dict[str, Callable[[str, str], Arguments]] = {
 
 def _heredoc_markers(line: str) -> list[Heredoc]:
     """The heredocs a line opens, in order, bodies still empty (BuildKit's heredocsFromLine)."""
-    # BuildKit finds the markers with \ as escape whatever the escape directive says.
-    finder = ShellLexer("\\", raw_quotes=True, raw_escapes=True, skip_unset_env=True)
-    try:
-        words = finder.expand_words(line, {})
-    except ExpansionError:
-        return []  # the line does not lex as shell words: it opens no heredoc
+    if "\\" in line or "$" in line:
+        # BuildKit finds the markers with \ as escape whatever the escape directive says.
+        finder = ShellLexer("\\", raw_quotes=True, raw_escapes=True, skip_unset_env=True)
+        try:
+            words = finder.expand_words(line, {})
+        except ExpansionError:
+            return []  # the line does not lex as shell words: it opens no heredoc
+    else:
+        # With no escape and no $, that lexer splits as parseWords does, and fails on an open quote.
+        words, open_quote = _split_words(line, "\\")
+        if open_quote:
+            return []
     markers = []
     for word in words:
-        match = _HEREDOC_WORD.match(word)
-        if match is None or not match[3]:
-            continue
-        marker = _heredoc_marker(match[3], chomp=match[2] == "-", descriptor=match[1])
-        if marker is not None:
-            markers.append(marker)
+        match = _HEREDOC_WORD.match(word) if "<<" in word else None
+        if match is not None and match[3]:
+            marker = _heredoc_marker(match[3], chomp=match[2] == "-", descriptor=match[1])
+            if marker is not None:
+                markers.append(marker)
     return markers
 
 
 def _heredoc_marker(delimiter: str, *, chomp: bool, descriptor: str) -> Heredoc | None:
+    """The heredoc a delimiter word names; None when it is no single word."""
+    file_descriptor = int(descriptor) if descriptor else 0
+    if _SHELL_SPECIALS.search(delimiter) is None:
+        return Heredoc(delimiter, "", True, chomp, file_descriptor)
+    quoted = _QUOTED_DELIMITER.fullmatch(delimiter)
+    if quoted is not None:  # <<'EOF' and <<"EOF": what the two lexers below find, found at once
+        return Heredoc(quoted[1] or quoted[2], "", False, chomp, file_descriptor)
     words = ShellLexer("\\", skip_unset_env=True).expand_words(delimiter, {})
     if len(words) != 1:
         return None
@@ -627,10 +683,4 @@ def _heredoc_marker(delimiter: str, *, chomp: bool, descriptor: str) -> Heredoc 
     # Any quote in the delimiter, even around part of it, turns expansion of the body off.
     quotes = words[0].count("'") + words[0].count('"')
     raw_quotes = raw_words[0].count("'") + raw_words[0].count('"')
-    return Heredoc(
-        name=words[0],
-        content="",
-        expand=quotes == raw_quotes,
-        chomp=chomp,
-        file_descriptor=int(descriptor) if descriptor else 0,
-    )
+    return Heredoc(words[0], "", quotes == raw_quotes, chomp, file_descriptor)

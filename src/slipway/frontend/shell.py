@@ -15,6 +15,14 @@ from slipway.frontend._golang import GO_SPACE, go_quote
 __all__ = ["ShellLexer"]
 
 _GO_SPACE_SET = frozenset(GO_SPACE)
+_SPACE_RUN = re.compile(f"[{GO_SPACE}]+")
+_SPACE_RUN_SPLIT = re.compile(f"([{GO_SPACE}]+)")
+# Per escape and stop character: runs of characters with no meaning to the scan, copied whole.
+_PLAIN_RUNS = {
+    (escape, stop): re.compile("[^$'\"" + re.escape(escape + (stop or "")) + "]+")
+    for escape in ("\\", "`")
+    for stop in (None, "}", "/")
+}
 
 # POSIX special parameters: a one-character name after `$`.
 _SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
@@ -37,8 +45,8 @@ class ShellLexer:
         raw_escapes: bool = False,
         skip_unset_env: bool = False,
     ) -> None:
-        if len(escape) != 1:
-            raise ValueError(f"the escape character must be one character, not {escape!r}")
+        if escape not in ("\\", "`"):
+            raise ValueError(f"the escape character is \\ or `, not {escape!r}")
         self.escape = escape
         self.raw_quotes = raw_quotes
         self.raw_escapes = raw_escapes
@@ -91,8 +99,16 @@ class _Words:
             self.add_raw(char)
 
     def add_string(self, text: str) -> None:
-        for char in text:
-            self.add_char(char)
+        if _SPACE_RUN.search(text) is None:
+            if text:
+                self.add_raw(text)
+            return
+        # Blanks and non-blanks alternate; a run of blanks acts as one blank would.
+        for index, piece in enumerate(_SPACE_RUN_SPLIT.split(text)):
+            if index % 2:
+                self.add_char(" ")
+            elif piece:
+                self.add_raw(piece)
 
     def add_raw(self, text: str) -> None:
         self.current.append(text)
@@ -141,7 +157,14 @@ class _Scan:
         result: list[str] = []
         words = _Words()
         text, escape = self.text, self.escape
+        plain = _PLAIN_RUNS[escape, stop]
         while self.pos < len(text):
+            run = plain.match(text, self.pos)
+            if run is not None:
+                result.append(run[0])
+                words.add_string(run[0])
+                self.pos = run.end()
+                continue
             char = text[self.pos]
             if char == stop:
                 self.pos += 1

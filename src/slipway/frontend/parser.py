@@ -80,7 +80,7 @@ def parse_instruction_line(text: str, path: str, line: int, escape: str = "\\") 
     if len(parsed.instructions) != 1:
         raise DockerfileSyntaxError(
             f"an ONBUILD trigger must be a single instruction, found {len(parsed.instructions)}",
-            SourceLocation(path, line, line + max(source.count("\n") - 1, 0)),
+            SourceLocation(path, line, line + source.rstrip("\n").count("\n")),
         )
     return parsed.instructions[0]
 

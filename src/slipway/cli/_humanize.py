@@ -74,3 +74,13 @@ def created_at(created: datetime | None) -> str:
         return ""
     local = created.astimezone()
     return local.strftime("%Y-%m-%d %H:%M:%S %z ") + (local.tzname() or "")
+
+
+def rfc3339(created: datetime | None) -> str:
+    """Go's time.RFC3339 in the local zone: "2024-01-02T15:04:05Z", or with "+01:00"."""
+    if created is None:
+        return ""
+    local = created.astimezone()
+    offset = local.strftime("%z")
+    zone = "Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}"
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + zone

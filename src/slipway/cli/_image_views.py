@@ -14,7 +14,7 @@ from datetime import datetime
 
 import msgspec
 
-from slipway.cli._humanize import created_at, human_size, parse_time, since
+from slipway.cli._humanize import created_at, human_size, parse_time, rfc3339, since
 from slipway.errors import UsageError
 from slipway.image.oci import ContainerConfig, History
 from slipway.image.reference import parse_reference
@@ -173,7 +173,7 @@ def image_fields(row: ImageRow, now: datetime, *, no_trunc: bool) -> dict[str, o
         "Size": human_size(image.size, 3),
         "Tag": row.tag,
         "UniqueSize": "N/A",
-        "VirtualSize": human_size(image.size, 3),
+        "VirtualSize": human_size(image.size),
     }
 
 
@@ -283,8 +283,8 @@ def history_fields(row: HistoryRow, now: datetime, *, no_trunc: bool, human: boo
     image_id = row.image_id if no_trunc or row.image_id is None else short_id(row.image_id)
     return {
         "ID": image_id or MISSING_IMAGE,
-        "CreatedSince": since(created, now) if human else (created.isoformat() if created else ""),
-        "CreatedAt": created.isoformat() if created else "",
+        "CreatedSince": since(created, now) if human else rfc3339(created),
+        "CreatedAt": rfc3339(created),
         "CreatedBy": created_by,
         "Size": human_size(row.size, 3) if human else str(row.size),
         "Comment": row.comment,

@@ -19,29 +19,45 @@ from slipway.store import ImageRecord, Store
 @dataclass(frozen=True, slots=True)
 class Removal:
     untagged: tuple[str, ...]  # familiar names ("busybox:latest")
-    deleted: str | None  # the image ID, when the image itself went
+    deleted: tuple[str, ...]  # image IDs: the image itself, then the unnamed parents that went with it
 
 
-def remove_image(store: Store, ref: str, *, force: bool) -> Removal:
+def remove_image(store: Store, ref: str, *, force: bool, prune_parents: bool = True) -> Removal:
     """What `rmi ref` does; ImageNotFound or ImageInUse (with what to do) when it cannot."""
     image = store.resolve_image(ref)
     name = _name_given(ref, image)
     if name is not None:
         store.untag(name)
-        untagged = (parse_reference(name).familiar(),)
+        untagged: tuple[str, ...] = (parse_reference(name).familiar(),)
         if len(image.names) > 1:
-            return Removal(untagged=untagged, deleted=None)
+            return Removal(untagged=untagged, deleted=())
         if not force and children_of(image, store.list_images()):
-            return Removal(untagged=untagged, deleted=None)  # kept, untagged, for its children
-        store.remove_image(image)
-        return Removal(untagged=untagged, deleted=image.id)
-    _refuse_conflicts(store, image, ref, force=force)
-    untagged = []
-    for tag in image.names:
-        store.untag(tag)
-        untagged.append(parse_reference(tag).familiar())
+            return Removal(untagged=untagged, deleted=())  # kept, untagged, for its children
+    else:
+        _refuse_conflicts(store, image, ref, force=force)
+        for tag in image.names:
+            store.untag(tag)
+        untagged = tuple(parse_reference(tag).familiar() for tag in image.names)
     store.remove_image(image)
-    return Removal(untagged=tuple(untagged), deleted=image.id)
+    parents = _remove_unnamed_parents(store, image) if prune_parents else []
+    return Removal(untagged=untagged, deleted=(image.id, *parents))
+
+
+def _remove_unnamed_parents(store: Store, image: ImageRecord) -> list[str]:
+    """As docker does: the unnamed parents the image kept, now without children, go with it."""
+    removed = []
+    while True:
+        images = store.list_images()
+        parents = [
+            other
+            for other in images
+            if not other.names and children_of(other, [image]) and not children_of(other, images)
+        ]
+        if not parents:
+            return removed
+        for parent in parents:
+            store.remove_image(parent)
+            removed.append(parent.id)
 
 
 def _name_given(ref: str, image: ImageRecord) -> str | None:
@@ -94,4 +110,4 @@ def prune_images(store: Store, *, all_images: bool) -> Iterator[Removal]:
                 store.untag(name)
                 untagged.append(parse_reference(name).familiar())
             store.remove_image(image)
-            yield Removal(untagged=tuple(untagged), deleted=image.id)
+            yield Removal(untagged=tuple(untagged), deleted=(image.id,))

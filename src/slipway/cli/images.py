@@ -137,14 +137,15 @@ def tag(ctx: click.Context, source: str, target: str) -> None:
 @click.command("rmi")
 @click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("-f", "--force", is_flag=True, help="Remove images that others build on or several repositories name.")
+@click.option("--no-prune", is_flag=True, help="Do not delete untagged parents.")
 @click.pass_context
-def rmi(ctx: click.Context, refs: tuple[str, ...], force: bool) -> None:
+def rmi(ctx: click.Context, refs: tuple[str, ...], force: bool, no_prune: bool) -> None:
     """Remove one or more images (Untagged: ... / Deleted: sha256:...)."""
     errors = []
     with open_store(ctx) as store:
         for ref in refs:
             try:
-                removal = remove_image(store, ref, force=force)
+                removal = remove_image(store, ref, force=force, prune_parents=not no_prune)
             except SlipwayError as err:
                 errors.append(str(err))
                 continue
@@ -155,8 +156,8 @@ def rmi(ctx: click.Context, refs: tuple[str, ...], force: bool) -> None:
 def _echo_removal(removal: Removal, untagged: str, deleted: str) -> None:
     for name in removal.untagged:
         click.echo(f"{untagged}: {name}")
-    if removal.deleted is not None:
-        click.echo(f"{deleted}: {removal.deleted}")
+    for image_id in removal.deleted:
+        click.echo(f"{deleted}: {image_id}")
 
 
 def _fail_with(errors: list[str]) -> None:

@@ -6,17 +6,27 @@ Both directions stream: memory does not grow with the layer size, and the compre
 
 from __future__ import annotations
 
+import os
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from slipway.image._streams import DigestingReader
-from slipway.image.compression import CHUNK_SIZE, decompressed_reader
+from slipway.errors import ArchiveError
+from slipway.image._pack import TarStream, TreePacker
+from slipway.image._streams import DigestingReader, DigestingWriter
+from slipway.image._unpack import Extractor, members
+from slipway.image.compression import (
+    CHUNK_SIZE,
+    Compression,
+    compressed_writer,
+    decompressed_reader,
+    media_type_of,
+)
 from slipway.image.oci import Descriptor, DiffID
 
 __all__ = ["Compression", "LayerInfo", "WhiteoutMode", "measure_layer", "pack_layer", "unpack_layer"]
 
-Compression = Literal["gzip", "zstd", "none"]
 WhiteoutMode = Literal["overlay", "apply"]
 
 
@@ -40,7 +50,13 @@ def pack_layer(
     `source_date_epoch` when set, gzip without name or mtime. Overlay whiteouts (0/0 character devices,
     opaque dirs) become OCI whiteouts; hardlinks within the layer become tar hardlinks; xattrs are kept.
     """
-    raise NotImplementedError
+    digesting = DigestingWriter(out)
+    with compressed_writer(compression, digesting) as compressed:  # type: ignore[arg-type]
+        stream = TarStream(compressed, CHUNK_SIZE)
+        TreePacker(stream, source_date_epoch).pack(os.fsencode(directory))
+        diff_id = stream.finish()
+    descriptor = Descriptor(media_type=media_type_of(compression), digest=digesting.digest, size=digesting.size)
+    return LayerInfo(diff_id=diff_id, descriptor=descriptor, uncompressed_size=stream.size)
 
 
 def unpack_layer(
@@ -57,7 +73,24 @@ def unpack_layer(
     Untrusted input: any entry that would land outside `dest` is refused with ArchiveError, as is a truncated
     or corrupt stream.
     """
-    raise NotImplementedError
+    dest.mkdir(parents=True, exist_ok=True)
+    with decompressed_reader(blob, media_type) as stream:
+        reader = DigestingReader(stream)
+        try:
+            with tarfile.open(
+                fileobj=reader,  # type: ignore[arg-type]
+                mode="r|",
+                bufsize=CHUNK_SIZE,
+                encoding="utf-8",
+                errors="surrogateescape",  # names and xattr values are bytes; keep them exactly
+            ) as tar, Extractor(dest, whiteouts) as extractor:
+                for member in members(tar):
+                    extractor.add(member, tar)
+                extractor.finish()
+        except tarfile.TarError as err:
+            raise ArchiveError(f"layer blob ({media_type}) is not a valid tar: {err}") from err
+        reader.drain(CHUNK_SIZE)  # the diff_id covers the padding after the end-of-archive marker too
+    return DiffID(reader.digest)
 
 
 def measure_layer(blob: BinaryIO, media_type: str) -> tuple[DiffID, int]:

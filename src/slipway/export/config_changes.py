@@ -70,7 +70,7 @@ def _command(config: ContainerConfig, text: str) -> tuple[str, ...]:
 
 def _pairs(text: str, change: str, keyword: str) -> list[tuple[str, str]]:
     words = _words(text, change)
-    if "=" not in words[0]:
+    if "=" not in words[0] and keyword == "ENV" and len(words) > 1:
         # The legacy form `ENV NAME value with spaces`: one pair, the rest of the line as the value.
         name, _, value = text.partition(" ")
         return [(name, value.strip())]

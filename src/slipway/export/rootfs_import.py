@@ -19,7 +19,7 @@ from slipway.errors import ArchiveError
 from slipway.export._compression import CHUNK, CorruptStream, GuardedReader, decompressed
 from slipway.export.config_changes import apply_changes
 from slipway.export.oci_layout import host_architecture
-from slipway.image.layers import Compression, pack_layer, unpack_layer
+from slipway.image.layers import Compression, LayerInfo, pack_layer, unpack_layer
 from slipway.image.oci import (
     MEDIA_OCI_CONFIG,
     MEDIA_OCI_LAYER,
@@ -52,7 +52,7 @@ def import_rootfs(store: Store, source: BinaryIO, source_name: str, options: Imp
     """Import the rootfs tar read from `source` (named `source_name` in messages and history)."""
     config = apply_changes(ContainerConfig(), options.changes)  # a bad --change fails before any work
     names = [str(parse_reference(options.name))] if options.name else []
-    with store.lease(), store.temp_dir("import") as work:
+    with store.temp_dir("import") as work:
         rootfs = work / "rootfs"
         rootfs.mkdir()
         try:
@@ -60,28 +60,36 @@ def import_rootfs(store: Store, source: BinaryIO, source_name: str, options: Imp
                 unpack_layer(io.BufferedReader(GuardedReader(stream), CHUNK), MEDIA_OCI_LAYER, rootfs, whiteouts="apply")
         except CorruptStream as err:
             raise ArchiveError(f"{source_name}: the rootfs tar is truncated or corrupt ({err}); nothing was imported") from err
-        with store.ingest() as writer:
-            layer = pack_layer(
-                rootfs, writer, compression=options.compression, source_date_epoch=options.source_date_epoch
-            )
-        store.record_layer(layer)
-        created = _timestamp(options.source_date_epoch)
-        image_config = ImageConfig(
-            architecture=host_architecture(),
-            os="linux",
-            created=created,
-            config=config,
-            rootfs=RootFS(diff_ids=(layer.diff_id,)),
-            history=(History(created=created, comment=options.message or f"Imported from {source_name}"),),
-        )
-        config_bytes = encode_json(image_config)
-        store.put_blob(config_bytes)
-        manifest = Manifest(
-            config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
-            layers=(layer.descriptor,),
-            media_type=MEDIA_OCI_MANIFEST,
-        )
-        return store.add_image(manifest, image_config, names)
+        # From the first blob to add_image, a concurrent gc() must not collect what is not an image yet.
+        with store.lease():
+            with store.ingest() as writer:
+                layer = pack_layer(
+                    rootfs, writer, compression=options.compression, source_date_epoch=options.source_date_epoch
+                )
+            store.record_layer(layer)
+            return _add_image(store, layer, config, names, options, source_name)
+
+
+def _add_image(
+    store: Store, layer: LayerInfo, config: ContainerConfig, names: list[str], options: ImportOptions, source_name: str
+) -> ImageRecord:
+    created = _timestamp(options.source_date_epoch)
+    image_config = ImageConfig(
+        architecture=host_architecture(),
+        os="linux",
+        created=created,
+        config=config,
+        rootfs=RootFS(diff_ids=(layer.diff_id,)),
+        history=(History(created=created, comment=options.message or f"Imported from {source_name}"),),
+    )
+    config_bytes = encode_json(image_config)
+    store.put_blob(config_bytes)
+    manifest = Manifest(
+        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
+        layers=(layer.descriptor,),
+        media_type=MEDIA_OCI_MANIFEST,
+    )
+    return store.add_image(manifest, image_config, names)
 
 
 def _timestamp(source_date_epoch: int | None) -> str:

@@ -63,14 +63,26 @@ def test_a_hand_built_instruction_is_typed_without_the_parser() -> None:
     )
     typed = parse_command(instruction)
     assert isinstance(typed, CopyCommand)
-    assert (typed.sources, typed.dest, typed.from_ref, typed.chown, typed.link) == (("a",), "b/", "build", "1:2", True)
+    assert (typed.sources, typed.dest, typed.from_ref, typed.chown, typed.link) == (
+        ("a",),
+        "b/",
+        "build",
+        "1:2",
+        True,
+    )
     assert typed.location == location
 
 
 def test_an_unknown_keyword_is_refused_with_the_known_ones() -> None:
     location = SourceLocation("Dockerfile", 7, 7)
     instruction = Instruction(
-        keyword="fly", args=("away",), flags=(), json_form=False, original="FLY away", heredocs=(), location=location
+        keyword="fly",
+        args=("away",),
+        flags=(),
+        json_form=False,
+        original="FLY away",
+        heredocs=(),
+        location=location,
     )
     with pytest.raises(DockerfileError) as caught:
         parse_command(instruction)
@@ -100,7 +112,9 @@ def test_run_shell_form_exec_form_and_flags() -> None:
 
 
 def test_run_mounts_are_repeatable_and_kept_as_written() -> None:
-    typed = command("FROM a\nRUN --mount=type=cache,target=/root/.cache --mount=type=bind,from=build,source=/out,target=/in make")
+    typed = command(
+        "FROM a\nRUN --mount=type=cache,target=/root/.cache --mount=type=bind,from=build,source=/out,target=/in make"
+    )
     assert isinstance(typed, RunCommand)
     assert typed.mounts == ("type=cache,target=/root/.cache", "type=bind,from=build,source=/out,target=/in")
 
@@ -115,7 +129,9 @@ def test_copy_flags() -> None:
 
 def test_add_flags() -> None:
     typed = command(
-        "FROM a\nADD --checksum=sha256:" + "a" * 64 + " --keep-git-dir=true --unpack=false https://x/y.tar /d/"
+        "FROM a\nADD --checksum=sha256:"
+        + "a" * 64
+        + " --keep-git-dir=true --unpack=false https://x/y.tar /d/"
     )
     assert isinstance(typed, AddCommand)
     assert typed.checksum == "sha256:" + "a" * 64
@@ -179,7 +195,9 @@ def test_expose_ports_are_sorted_as_buildkit_sorts_them() -> None:
 
 
 def test_healthcheck_durations_are_nanoseconds() -> None:
-    typed = command("FROM a\nHEALTHCHECK --interval=5s --timeout=1m30s --start-period=500ms --retries=3 CMD curl -f http://x/")
+    typed = command(
+        "FROM a\nHEALTHCHECK --interval=5s --timeout=1m30s --start-period=500ms --retries=3 CMD curl -f http://x/"
+    )
     assert isinstance(typed, HealthcheckCommand)
     assert typed.test == ("CMD-SHELL", "curl -f http://x/")
     assert (typed.interval, typed.timeout, typed.start_period, typed.retries) == (
@@ -237,7 +255,7 @@ def test_onbuild_keeps_the_trigger_text_as_docker_stores_it() -> None:
         ("USER", "needs exactly one argument"),
         ("STOPSIGNAL SIGNOPE", "invalid signal 'SIGNOPE'"),
         ("STOPSIGNAL 0", "invalid signal '0'"),
-        ('SHELL /bin/bash -c', "JSON form"),
+        ("SHELL /bin/bash -c", "JSON form"),
         ("ONBUILD ONBUILD RUN x", "chaining ONBUILD"),
         ("ONBUILD FROM alpine", "FROM isn't allowed as an ONBUILD trigger"),
         ("ONBUILD COPY --bogus=1 a b", "unknown flag --bogus"),
@@ -257,7 +275,9 @@ def test_errors_name_the_file_the_line_and_what_to_fix(text: str, message: str) 
 
 def test_parse_mount_defaults_follow_buildkit() -> None:
     identity = str
-    assert parse_mount("type=cache,target=/c", identity) == MountSpec(type="cache", target="/c", readonly=False)
+    assert parse_mount("type=cache,target=/c", identity) == MountSpec(
+        type="cache", target="/c", readonly=False
+    )
     assert parse_mount("target=/src", identity) == MountSpec(type="bind", target="/src", readonly=True)
     assert parse_mount("type=bind,target=/src,rw", identity).readonly is False
     assert parse_mount("type=bind,target=/src,readwrite=true", identity).readonly is False

@@ -122,7 +122,9 @@ def test_platforms_parse_and_normalize() -> None:
 
 
 def test_predefined_platform_args_from_the_options_and_build_args() -> None:
-    values = platform_args(Platform("linux", "arm", "v7"), Platform("linux", "amd64"), "app", {"BUILDOS": "custom"})
+    values = platform_args(
+        Platform("linux", "arm", "v7"), Platform("linux", "amd64"), "app", {"BUILDOS": "custom"}
+    )
     assert values == {
         "BUILDPLATFORM": "linux/amd64",
         "BUILDOS": "custom",
@@ -174,7 +176,9 @@ def test_declare_arg_takes_build_arg_then_default_then_global() -> None:
 
 
 def test_proxy_env_in_both_spellings_lower_case_build_arg_winning() -> None:
-    pairs = proxy_env({"HTTP_PROXY": "http://a", "http_proxy": "http://b", "no_proxy": "local", "OTHER": "x"}, {})
+    pairs = proxy_env(
+        {"HTTP_PROXY": "http://a", "http_proxy": "http://b", "no_proxy": "local", "OTHER": "x"}, {}
+    )
     assert pairs == ("HTTP_PROXY=http://b", "http_proxy=http://b", "NO_PROXY=local", "no_proxy=local")
     assert proxy_env({"HTTPS_PROXY": "h"}, {"https_proxy": "declared"}) == ("HTTPS_PROXY=h",)
     assert proxy_env({}, {}) == ()

@@ -210,6 +210,9 @@ class _Converter:
         self.options = options
         self.resolver = resolver
         self.lexer = ShellLexer(staged.escape)
+        self.heredoc_lexer = ShellLexer(
+            "\\"
+        )  # BuildKit expands heredoc bodies with a backslash escape, always
         self.build_args = dict(options.build_args)
         self.target_platform = _option_platform(options.target_platform, "--platform")
         self.network = _option_network(options.network)
@@ -416,10 +419,7 @@ class _Converter:
             case LabelCommand():
                 self._dispatch_label(state, command)
             case UserCommand():
-                user = self._expand(state, command.user, command.location, "USER")
-                state.user = user
-                self._set_config(state, user=user)
-                self._commit(state, f"USER {user}")
+                self._dispatch_user(state, command)
             case ExposeCommand():
                 self._dispatch_expose(state, command)
             case VolumeCommand():
@@ -427,10 +427,7 @@ class _Converter:
             case StopSignalCommand():
                 self._dispatch_stopsignal(state, command)
             case CmdCommand():
-                args = self._with_shell(state, command.command, command.prepend_shell)
-                state.cmd_set = True
-                self._set_config(state, cmd=args, args_escaped=True)
-                self._commit(state, f"CMD {_go_quoted_list(args)}")
+                self._dispatch_cmd(state, command)
             case EntrypointCommand():
                 self._dispatch_entrypoint(state, command)
             case HealthcheckCommand():
@@ -448,6 +445,18 @@ class _Converter:
                 raise AssertionError("split_stages starts a stage at each FROM")
             case _:
                 assert_never(command)
+
+    def _dispatch_user(self, state: _StageState, command: UserCommand) -> None:
+        user = self._expand(state, command.user, command.location, "USER")
+        state.user = user
+        self._set_config(state, user=user)
+        self._commit(state, f"USER {user}")
+
+    def _dispatch_cmd(self, state: _StageState, command: CmdCommand) -> None:
+        args = self._with_shell(state, command.command, command.prepend_shell)
+        state.cmd_set = True
+        self._set_config(state, cmd=args, args_escaped=True)
+        self._commit(state, f"CMD {_go_quoted_list(args)}")
 
     def _dispatch_run(self, state: _StageState, run: RunCommand) -> None:
         inputs: list[Vertex] = [state.root]
@@ -539,14 +548,14 @@ class _Converter:
                 gid=spec.gid,
                 required=spec.required,
             )
-        target = posixpath.normpath(posixpath.join("/", state.workdir, spec.target))
-        if target in ("/", "//"):
+        target = _join_path(state.workdir, spec.target)
+        if target == "/":
             raise DockerfileError(f"RUN --mount: invalid mount target {spec.target or '/'!r}", location)
         source_vertex = self._mount_source(state, spec, location)
         return RunMount(
             type=spec.type,
             target=target,
-            source=posixpath.normpath(posixpath.join("/", spec.source)).replace("//", "/"),
+            source=_join_path("/", spec.source),
             input=None if source_vertex is None else _input_index(inputs, source_vertex),
             readonly=spec.readonly,
             id=(spec.id or target) if spec.type == "cache" else None,
@@ -634,6 +643,8 @@ class _Converter:
         remote = remotes[0][1] if remotes else None
         if remote is not None:
             return remote
+        if isinstance(command, AddCommand) and command.checksum is not None:
+            raise DockerfileError("ADD --checksum needs an HTTP(S) or git source", location)
         return self._copy_tree(state, command, location), {"sources": sources}
 
     def _copy_tree(
@@ -686,7 +697,10 @@ class _Converter:
         if not inline.expand:
             return inline.content
         # BuildKit expands a heredoc with quotes left as they are: escape them for the word lexer.
-        return self._expand(state, _escape_quotes(inline.content, self.lexer.escape), location, what)
+        escaped = _escape_quotes(inline.content, self.heredoc_lexer.escape)
+        value, used = expand_word(self.heredoc_lexer, escaped, state.env, location, what)
+        state.used |= {name for name, _ in state.args if name in used}
+        return value
 
     def _source_tree(self, state: _StageState, reference: str, location: SourceLocation, what: str) -> Vertex:
         """The file system a --from / from= names: an earlier stage's, or an image's."""

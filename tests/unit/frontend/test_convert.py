@@ -347,6 +347,11 @@ def test_copy_heredocs_are_inline_sources_expanded_unless_quoted() -> None:
     assert history(plan)[-1] == "COPY <<A <<B /etc/ # buildkit"
 
 
+def test_heredoc_bodies_expand_with_a_backslash_escape_even_under_a_backtick_escape() -> None:
+    plan = build("# escape=`\nFROM alpine\nENV NAME=world\nCOPY <<A /etc/\nhi \\$NAME $NAME 'q'\nA\n").target
+    assert plan.root.inputs[1].op == InlineSource(files=(("A", "hi $NAME world 'q'\n", 0o644),))
+
+
 def test_add_urls_and_git_repositories() -> None:
     plan = build(
         "FROM alpine\nADD --checksum=sha256:" + "a" * 64 + " https://example.com/dl/tool.tar.gz /opt/\n"
@@ -370,6 +375,7 @@ def test_add_urls_and_git_repositories() -> None:
     ("line", "message"),
     [
         ("COPY https://example.com/a /a", "use ADD for remote sources"),
+        ("ADD --checksum=sha256:" + "a" * 64 + " local.tar /d/", "needs an HTTP(S) or git source"),
         ("ADD https://a.example/x https://b.example/y /d/", "split the instruction"),
         ("ADD --checksum=md5:abc https://a.example/x /d", "expected sha256:"),
         ("COPY --from=$STAGE /a /b", "variable expansion is not supported for --from"),

@@ -111,7 +111,8 @@ class _Words:
                 self.add_raw(piece)
 
     def add_raw(self, text: str) -> None:
-        self.current.append(text)
+        if text:  # `current` holds no empty pieces, so it is true exactly when the word has content
+            self.current.append(text)
         self.in_word = True
 
     def finish(self) -> list[str]:

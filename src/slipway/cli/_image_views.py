@@ -93,7 +93,7 @@ class ImageRow:
 
 def image_rows(images: Sequence[ImageRecord], selected: ImageFilter, *, show_all: bool) -> list[ImageRow]:
     """One row per name (one `<none>` row for an image without), newest image first."""
-    rows = []
+    rows: list[ImageRow] = []
     ordered = sorted(images, key=lambda image: (parse_time(image.created) is not None, image.created, image.id), reverse=True)
     for image in ordered:
         if not image.names and not show_all and children_of(image, images) and selected.dangling is None:

@@ -45,7 +45,7 @@ def remove_image(store: Store, ref: str, *, force: bool, prune_parents: bool = T
 
 def _remove_unnamed_parents(store: Store, image: ImageRecord) -> list[str]:
     """As docker does: the unnamed parents the image kept, now without children, go with it."""
-    removed = []
+    removed: list[str] = []
     while True:
         images = store.list_images()
         parents = [

@@ -36,7 +36,8 @@ HISTORY_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{
 
 @contextmanager
 def open_store(ctx: click.Context) -> Iterator[Store]:
-    app: AppContext = ctx.find_object(AppContext)
+    app = ctx.find_object(AppContext)
+    assert app is not None  # the `cli` group sets it before any command runs
     with Store.open(app.root) as store:
         yield store
 

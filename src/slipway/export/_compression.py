@@ -13,7 +13,7 @@ import lzma
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol
 
 import zstandard
 from isal import igzip, isal_zlib
@@ -27,15 +27,21 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 
 CHUNK = 1 << 20
 
+_ISAL_ERROR: type[BaseException] = isal_zlib.error  # type: ignore[assignment]  # its stub calls the class an instance
+
 # What a decompressor raises on a truncated or corrupt stream.
 DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
     EOFError,
     OSError,
     zlib.error,
-    isal_zlib.error,
+    _ISAL_ERROR,
     zstandard.ZstdError,
     lzma.LZMAError,
 )
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class CorruptStream(Exception):
@@ -46,7 +52,7 @@ class GuardedReader(io.RawIOBase):
     """Reads from a decompressing stream; its failures become CorruptStream, so a failing disk is not
     mistaken for a bad archive (both raise OSError otherwise)."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: Readable) -> None:
         self._source = source
 
     def readable(self) -> bool:

@@ -14,10 +14,16 @@ import posixpath
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from slipway.errors import ArchiveError
-from slipway.export._compression import CHUNK, Compression, CorruptStream, GuardedReader, decompressed
+from slipway.export._compression import (
+    CHUNK,
+    Compression,
+    CorruptStream,
+    GuardedReader,
+    Readable,
+    decompressed,
+)
 from slipway.image.oci import DiffID
 
 
@@ -29,7 +35,7 @@ class LayerFacts:
 
 
 class _HashingReader(io.RawIOBase):
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: Readable) -> None:
         self._source = source
         self.hash = hashlib.sha256()
         self.size = 0

@@ -13,7 +13,7 @@ import io
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from slipway.errors import ArchiveError
 from slipway.export._compression import CHUNK, CorruptStream, GuardedReader, decompressed
@@ -64,7 +64,7 @@ def import_rootfs(store: Store, source: BinaryIO, source_name: str, options: Imp
         with store.lease():
             with store.ingest() as writer:
                 layer = pack_layer(
-                    rootfs, writer, compression=options.compression, source_date_epoch=options.source_date_epoch
+                    rootfs, cast(BinaryIO, writer), compression=options.compression, source_date_epoch=options.source_date_epoch
                 )
             store.record_layer(layer)
             return _add_image(store, layer, config, names, options, source_name)

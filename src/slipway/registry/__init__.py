@@ -1,9 +1,9 @@
 """slipway.registry: the OCI distribution client: pull, push, login and logout, as Docker does them."""
 
-from slipway.registry.client import RegistryClient, RetryPolicy
+from slipway.registry.client import RegistryClient
 from slipway.registry.credentials import Credentials, DockerConfig
 from slipway.registry.login import login, logout
-from slipway.registry.options import REGISTRIES_FILE, RegistryOptions, read_insecure_registries
+from slipway.registry.options import REGISTRIES_FILE, RegistryOptions, RetryPolicy, read_insecure_registries
 from slipway.registry.platforms import format_platform, host_platform, parse_platform, select_manifest
 from slipway.registry.pull import pull_image
 from slipway.registry.push import push_image

@@ -15,7 +15,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, TypeVar
@@ -46,13 +45,6 @@ SCHEMA1_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 )
 _DIGEST = re.compile(r"^(sha256|sha384|sha512):[0-9a-f]{32,128}$")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    tries: int = 3
-    backoff: float = 0.5  # seconds before the second try, doubled for each further one
-    max_delay: float = 10.0  # a longer Retry-After is shortened to this
 
 
 class _Transient(Exception):
@@ -104,13 +96,13 @@ class RegistryClient:
     """
 
     def __init__(self, domain: str, *, options: RegistryOptions, push: bool = False,
-                 credentials: Credentials | None = None, retry: RetryPolicy | None = None,
+                 credentials: Credentials | None = None,
                  monolithic_limit: int = MONOLITHIC_LIMIT, chunk_size: int = CHUNK_SIZE,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.domain = domain
         self.host = api_host(domain)
         self.insecure = options.is_insecure(domain)
-        self.retry = retry or RetryPolicy()
+        self.retry = options.retry
         self.monolithic_limit = monolithic_limit
         self.chunk_size = chunk_size
         self._actions = "pull,push" if push else "pull"

@@ -19,10 +19,21 @@ DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io", "r
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """For 429, 5xx and dropped connections: `tries` attempts in all, waiting `backoff` seconds before the second
+    and twice as long before each further one, or what Retry-After asks up to `max_delay`."""
+
+    tries: int = 3
+    backoff: float = 0.5
+    max_delay: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class RegistryOptions:
     insecure_registries: tuple[str, ...] = ()  # hosts allowed over plain HTTP besides localhost/127.0.0.0/8/::1
     docker_config: Path | None = None  # the $DOCKER_CONFIG dir (the CLI resolves it; default ~/.docker)
     max_parallel: int = 4
+    retry: RetryPolicy = RetryPolicy()
 
     def config_dir(self) -> Path:
         return self.docker_config if self.docker_config is not None else Path.home() / ".docker"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _registry_servers import Proxy, Registry, running_proxy, running_registry
 
-from slipway.registry import RegistryOptions
+from slipway.registry import RegistryOptions, RetryPolicy
 from slipway.store import Store
 
 
@@ -27,7 +27,8 @@ def proxy(registry: Registry) -> Iterator[Proxy]:
 
 @pytest.fixture
 def options(tmp_path: Path) -> RegistryOptions:
-    return RegistryOptions(docker_config=tmp_path / "docker-config")
+    # Short backoff: the faults tests retry a lot, and the delays' length is not what they check.
+    return RegistryOptions(docker_config=tmp_path / "docker-config", retry=RetryPolicy(backoff=0.05))
 
 
 @pytest.fixture

@@ -132,7 +132,10 @@ def graph(
         target_platform=platform,
         build_platform=format_platform(host_platform()),
     )
-    built = convert(parse(text, path=str(path)), options, _UnresolvedImages())
+    parsed = parse(text, path=str(path))
+    for warning in parsed.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    built = convert(parsed, options, _UnresolvedImages())
     for line in _graph_lines(built):
         click.echo(line)
 

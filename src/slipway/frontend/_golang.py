@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["GO_SPACE", "go_quote", "replace_surrogates"]
+__all__ = ["GO_SPACE", "SURROGATE", "go_quote", "replace_surrogates"]
 
 # Go's unicode.IsSpace. Python's str.isspace differs: it also takes \x1c-\x1f.
 GO_SPACE = (
@@ -12,7 +12,8 @@ GO_SPACE = (
     "\u2028\u2029\u202f\u205f\u3000"
 )
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# A lone UTF-16 surrogate: no Unicode character, so no UTF-8 text can hold one.
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def go_quote(text: str) -> str:
@@ -50,4 +51,4 @@ def _go_escape(char: str) -> str:
 
 def replace_surrogates(text: str) -> str:
     """Lone UTF-16 surrogates (from a JSON \\ud800) as U+FFFD, as Go's decoder does."""
-    return _SURROGATE.sub("\ufffd", text)
+    return SURROGATE.sub("\ufffd", text)

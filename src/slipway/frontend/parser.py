@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slipway.errors import DockerfileSyntaxError, ExpansionError, SourceLocation
-from slipway.frontend._golang import GO_SPACE, go_quote, replace_surrogates
+from slipway.frontend._golang import GO_SPACE, SURROGATE, go_quote, replace_surrogates
 from slipway.frontend.shell import ShellLexer
 
 __all__ = ["Heredoc", "Instruction", "ParsedDockerfile", "dump", "parse", "parse_instruction_line"]
@@ -109,7 +109,6 @@ _DIRECTIVE_NAMES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_WORD = re.compile(r"([0-9]*)<<(-?)([^<]*)\Z")
 _QUOTED_DELIMITER = re.compile(r"'([^']+)'|\"([^\"\\$]+)\"")
 _LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
 # The last characters of a line that may continue it (the escape, perhaps before blanks).
 _MAYBE_CONTINUED = {"\\": frozenset("\\ \t"), "`": frozenset("` \t")}
@@ -117,7 +116,7 @@ _MAYBE_CONTINUED = {"\\": frozenset("\\ \t"), "`": frozenset("` \t")}
 
 def _decode(text: str | bytes, path: str) -> str:
     if isinstance(text, str):
-        bad = _SURROGATE.search(text)
+        bad = SURROGATE.search(text)
         if bad is None:
             return text
         line = text.count("\n", 0, bad.start()) + 1

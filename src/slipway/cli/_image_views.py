@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -21,6 +21,7 @@ from slipway.image.reference import parse_reference
 from slipway.store import ImageRecord, Store
 
 NONE = "<none>"
+_NEVER = datetime.min.replace(tzinfo=UTC)  # images without a creation time sort last
 MISSING_IMAGE = "<missing>"
 CREATED_BY_WIDTH = 45
 
@@ -94,7 +95,7 @@ class ImageRow:
 def image_rows(images: Sequence[ImageRecord], selected: ImageFilter, *, show_all: bool) -> list[ImageRow]:
     """One row per name (one `<none>` row for an image without), newest image first."""
     rows: list[ImageRow] = []
-    ordered = sorted(images, key=lambda image: (parse_time(image.created) is not None, image.created, image.id), reverse=True)
+    ordered = sorted(images, key=lambda image: (parse_time(image.created) or _NEVER, image.id), reverse=True)
     for image in ordered:
         if not image.names and not show_all and children_of(image, images) and selected.dangling is None:
             continue  # intermediate

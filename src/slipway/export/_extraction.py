@@ -60,6 +60,7 @@ class _Extractor:
         self.files: dict[str, ArchiveFile] = {}
         self.symlinks: dict[str, str] = {}  # entry -> target entry, normalized, inside the archive
         self.directories: set[str] = set()
+        self.copied = 0
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         name = checked_name(self.archive, member.name)
@@ -104,7 +105,8 @@ class _Extractor:
         return resolved
 
     def _copy(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> ArchiveFile:
-        path = self.directory / f"{len(self.files):08d}-{id(member):x}"
+        self.copied += 1
+        path = self.directory / f"{self.copied:08d}"  # never the entry's own name: nothing to escape with
         digest = hashlib.sha256()
         size = 0
         source = tar.extractfile(member)

@@ -191,3 +191,35 @@ def test_zstd_layers_get_a_plain_copy_for_docker_load(store: Store, compression:
         archive = save_bytes(store, "zst:1")
         load_archive(other, io.BytesIO(archive), "zst.tar")
         assert other.resolve_image("zst:1").manifest_digest == image.manifest_digest
+
+
+def test_loads_a_docker_25_archive_keeping_its_oci_manifest_digest(store: Store) -> None:
+    """Docker 25+ writes an OCI layout (uncompressed layer blobs) with manifest.json pointing into blobs/."""
+    layer = layer_tar({"bin/sh": b"#!"})
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": ["A=b"]},
+                         "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]}}).encode()  # fmt: skip
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config), "size": len(config)},
+        "layers": [{"mediaType": MEDIA_OCI_LAYER, "digest": sha256(layer), "size": len(layer)}],
+    }).encode()  # fmt: skip
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256(manifest), "size": len(manifest),
+        "annotations": {"io.containerd.image.name": "docker.io/library/new:25", "org.opencontainers.image.ref.name": "25"}}]}).encode()  # fmt: skip
+    entries = {
+        "oci-layout": b'{"imageLayoutVersion": "1.0.0"}',
+        "index.json": index,
+        "manifest.json": json.dumps([{"Config": f"blobs/sha256/{sha256(config)[7:]}", "RepoTags": ["new:25"],
+                                      "Layers": [f"blobs/sha256/{sha256(layer)[7:]}"]}]).encode(),  # fmt: skip
+        **{f"blobs/sha256/{sha256(data)[7:]}": data for data in (config, manifest, layer)},
+    }
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    [loaded] = load_archive(store, io.BytesIO(out.getvalue()), "docker25.tar")
+    assert loaded.names == ("docker.io/library/new:25",)
+    assert (loaded.image.id, loaded.image.manifest_digest) == (sha256(config), sha256(manifest))
+    assert store.read_blob(loaded.image.manifest.layers[0].digest) == layer

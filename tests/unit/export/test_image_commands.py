@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 from _archive_images import add_image, run_cli
 from click.testing import CliRunner
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from slipway.cli import cli
 from slipway.cli._humanize import human_duration, human_size
 from slipway.errors import ImageInUse
-from slipway.image.oci import ContainerConfig, Healthcheck
+from slipway.image.oci import MEDIA_OCI_CONFIG, ContainerConfig, Descriptor, Healthcheck, encode_json
 from slipway.store import ImageRecord, Store
 
 NOW_ISH = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -257,3 +258,36 @@ def test_human_units_match_go_units() -> None:
         "Less than a second", "1 second", "59 seconds", "About a minute", "50 minutes", "2 hours",
         "3 days", "2 weeks", "3 months", "2 years",
     ]
+
+
+def test_history_shows_empty_layer_entries_with_zero_size(store: Store, root: Path) -> None:
+    from slipway.image.oci import History
+
+    image = add_image(store, [{"a": b"1"}], ["hist:1"])
+    config = msgspec.structs.replace(
+        image.config,
+        history=(*image.config.history, History(created="2024-05-01T10:00:01Z", created_by="ENV A=b", empty_layer=True)),
+    )
+    data = encode_json(config)
+    manifest = msgspec.structs.replace(
+        image.manifest, config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(data), size=len(data))
+    )
+    store.add_image(manifest, config, ["hist:2"])
+    output = lines(run_cli(root, "history", "--format", "{{.CreatedBy}}|{{.Size}}|{{.ID}}", "hist:2").output)
+    assert output == [f"ENV A=b|0B|{manifest.config.digest[7:19]}", f"COPY files /|{human_size(image.size, 3)}|<missing>"]
+
+
+def test_system_df_counts_build_cache_and_system_prune_clears_it(store: Store, root: Path) -> None:
+    add_image(store, [{"a": b"1"}], ["kept:1"])
+    snapshot = store.create_snapshot(None)
+    (snapshot.path / "built").write_bytes(b"r" * 4000)
+    store.commit_snapshot(snapshot.id)
+    store.cache_record("run-step-key", snapshot.id)
+    store.close()
+    output = lines(run_cli(root, "system", "df").output)
+    assert re.split(r"\s{3,}", output[2]) == ["Build Cache", "1", "0", "4kB", "4kB"]
+    pruned = run_cli(root, "system", "prune", "-f")
+    assert lines(pruned.output)[0] == "Deleted build cache records: 1"
+    assert re.fullmatch(r"Total reclaimed space: [\d.]+kB", lines(pruned.output)[-1])
+    assert re.split(r"\s{3,}", lines(run_cli(root, "system", "df").output)[2]) == ["Build Cache", "0", "0", "0B", "0B"]
+    assert "kept" in run_cli(root, "images").output

@@ -66,7 +66,9 @@ class _Extractor:
         name = checked_name(self.archive, member.name)
         if not name:
             return
+        # A later entry replaces an earlier one of the same name, as extracting the tar would.
         self.symlinks.pop(name, None)
+        self.files.pop(name, None)
         if member.isreg():
             self.files[name] = self._copy(tar, member)
         elif member.isdir():

@@ -20,8 +20,12 @@ from slipway.worker.executor import find_runtime
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.option("--rm", is_flag=True, help="Remove the container on exit (always so: containers are not kept).")
-@click.option("-e", "--env", "env", multiple=True, help="Set an environment variable (K=V, or K to pass ours on).")
-@click.option("--env-file", "env_files", multiple=True, type=click.Path(dir_okay=False), help="Read K=V lines.")
+@click.option(
+    "-e", "--env", "env", multiple=True, help="Set an environment variable (K=V, or K to pass ours on)."
+)
+@click.option(
+    "--env-file", "env_files", multiple=True, type=click.Path(dir_okay=False), help="Read K=V lines."
+)
 @click.option("-w", "--workdir", help="Working directory inside the container.")
 @click.option("-u", "--user", help="User: name|uid[:group|gid].")
 @click.option("--entrypoint", help="Replace the image's ENTRYPOINT (and drop its CMD).")

@@ -45,4 +45,3 @@ def run_container(request: RunRequest, *, store: Store, runtime: Runtime) -> int
             log.debug("run %s: %s", request.image, process.args)
             executor = Executor(runtime, work / "bundles")
             return executor.run(spec, stdio="inherit", stdin="inherit" if request.interactive else "null")
-

@@ -84,11 +84,15 @@ def parse_volume(text: str) -> VolumeBind:
         raise UsageError(f"-v {text}: expected HOST-PATH:CONTAINER-PATH[:ro]")
     host, target = parts
     if not host.startswith(("/", ".")):
-        raise UsageError(f"-v {text}: named volumes are not supported; give an absolute or ./relative host path")
+        raise UsageError(
+            f"-v {text}: named volumes are not supported; give an absolute or ./relative host path"
+        )
     if not target.startswith("/"):
         raise UsageError(f"-v {text}: the container path must be absolute")
     return VolumeBind(source=Path(host).absolute(), target=target, readonly=options == "ro")
 
 
 def bind_mounts(volumes: tuple[VolumeBind, ...]) -> tuple[BindMount, ...]:
-    return tuple(BindMount(source=volume.source, target=volume.target, readonly=volume.readonly) for volume in volumes)
+    return tuple(
+        BindMount(source=volume.source, target=volume.target, readonly=volume.readonly) for volume in volumes
+    )

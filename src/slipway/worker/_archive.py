@@ -33,7 +33,15 @@ BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 XATTR_PREFIX = "SCHILY.xattr."
-DECODE_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError, ValueError)
+DECODE_ERRORS = (
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    zlib.error,
+    lzma.LZMAError,
+    zstandard.ZstdError,
+    ValueError,
+)
 
 
 @contextlib.contextmanager
@@ -100,7 +108,9 @@ def _extract_member(
         return  # "./": the extraction dir itself keeps its metadata
     target = _target(dest, name, follow_leaf=member.isdir())
     _make_parents(dest, target)
-    if os.path.lexists(target) and not (member.isdir() and os.path.isdir(target) and not os.path.islink(target)):
+    if os.path.lexists(target) and not (
+        member.isdir() and os.path.isdir(target) and not os.path.islink(target)
+    ):
         _remove(target)
     uid, gid = owner if owner is not None else (member.uid, member.gid)
     mtime = int(member.mtime * 1_000_000_000)
@@ -162,7 +172,9 @@ def _link_target(dest: Path, member: tarfile.TarInfo) -> Path:
         raise ArchiveError(f"archive hard link {member.name!r} points at the extraction dir itself")
     linked = _target(dest, name, follow_leaf=False)
     if not os.path.lexists(linked):
-        raise ArchiveError(f"archive hard link {member.name!r}: {member.linkname!r} is not in the archive before it")
+        raise ArchiveError(
+            f"archive hard link {member.name!r}: {member.linkname!r} is not in the archive before it"
+        )
     return linked
 
 
@@ -173,7 +185,9 @@ def _make_parents(dest: Path, target: Path) -> None:
         missing.append(probe)
         probe = probe.parent
     if not os.path.isdir(probe) or os.path.islink(probe):
-        raise ArchiveError(f"archive entry {target.relative_to(dest)}: /{probe.relative_to(dest)} is not a directory")
+        raise ArchiveError(
+            f"archive entry {target.relative_to(dest)}: /{probe.relative_to(dest)} is not a directory"
+        )
     for directory in reversed(missing):
         os.mkdir(directory, 0o755)
 

@@ -28,7 +28,9 @@ def has_magic(part: str) -> bool:
     return any(char in MAGIC for char in part)
 
 
-def expand_sources(root: Path, source: str, is_excluded: Callable[[str], bool], *, follow: bool) -> list[SourceMatch]:
+def expand_sources(
+    root: Path, source: str, is_excluded: Callable[[str], bool], *, follow: bool
+) -> list[SourceMatch]:
     """What `source` names in `root`, sorted as Go's filepath.Glob; empty if nothing (not excluded) is there."""
     pivot = ""
     head, separator, _tail = source.partition("/./")
@@ -120,7 +122,12 @@ def _char_class(pattern: str, start: int) -> tuple[str, int]:
             break
         low, index = _class_char(pattern, index)
         high = low
-        if index < len(pattern) and pattern[index] == "-" and index + 1 < len(pattern) and pattern[index + 1] != "]":
+        if (
+            index < len(pattern)
+            and pattern[index] == "-"
+            and index + 1 < len(pattern)
+            and pattern[index + 1] != "]"
+        ):
             high, index = _class_char(pattern, index + 1)
             if high < low:
                 raise ContextError(f"syntax error in pattern {pattern!r}: bad range {low}-{high}")

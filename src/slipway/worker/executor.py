@@ -177,7 +177,16 @@ class Executor:
 
     def _argv(self, state_root: Path, bundle: Path, *args: str) -> list[str]:
         log_file = bundle / "runtime.log"
-        return [str(self.runtime.path), "--root", str(state_root), "--log", str(log_file), "--log-format", "json", *args]
+        return [
+            str(self.runtime.path),
+            "--root",
+            str(state_root),
+            "--log",
+            str(log_file),
+            "--log-format",
+            "json",
+            *args,
+        ]
 
     def _stop(self, state_root: Path, container_id: str, process: subprocess.Popen[bytes]) -> None:
         """Kill (if still running) and delete the container; keeps going through a second Ctrl-C."""
@@ -299,7 +308,12 @@ def _probe(runtime: Runtime, root: Path | None) -> bool:
         container_id = f"slipway-probe-{secrets.token_hex(4)}"
         config = {
             "ociVersion": "1.0.2",
-            "process": {"args": [true], "cwd": "/", "env": [f"PATH={SAFE_PATH}"], "user": {"uid": 0, "gid": 0}},
+            "process": {
+                "args": [true],
+                "cwd": "/",
+                "env": [f"PATH={SAFE_PATH}"],
+                "user": {"uid": 0, "gid": 0},
+            },
             "root": {"path": "/", "readonly": True},
             "hostname": "probe",
             "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],

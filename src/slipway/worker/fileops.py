@@ -80,7 +80,9 @@ def copy_files(
         if not found:
             raise ContextError(f'{instruction} failed: "/{_clean(source)}": not found')
         matches.extend(found)
-    dest_is_dir = _names_dir(copy.dest) or copy.parents or os.path.isdir(resolve_in_root(dest_root, copy.dest))
+    dest_is_dir = (
+        _names_dir(copy.dest) or copy.parents or os.path.isdir(resolve_in_root(dest_root, copy.dest))
+    )
     if len(matches) > 1 and not dest_is_dir:
         raise ContextError(
             f"When using {instruction} with more than one source file, the destination must be a directory "
@@ -107,7 +109,9 @@ def make_directory(mkdir: Mkdir, root: Path) -> None:
     _make_parents(root, target, owner, mode=mkdir.mode, include_target=True)
 
 
-def _copy_match(copier: _Copier, source: Path, kept: str, copy: Copy, *, dest_is_dir: bool, unpack: bool) -> None:
+def _copy_match(
+    copier: _Copier, source: Path, kept: str, copy: Copy, *, dest_is_dir: bool, unpack: bool
+) -> None:
     """Copy one matched source: `source` is its resolved path, `kept` what --parents keeps of it."""
     info = os.lstat(source)
     name = posixpath.basename(kept) or source.name
@@ -147,14 +151,18 @@ def _place_dir(copier: _Copier, target: Path, dest: str) -> None:
         os.chown(target, *copier.parent_owner)
 
 
-def _make_parents(root: Path, target: Path, owner: tuple[int, int], *, mode: int, include_target: bool) -> None:
+def _make_parents(
+    root: Path, target: Path, owner: tuple[int, int], *, mode: int, include_target: bool
+) -> None:
     missing = []
     probe = target if include_target else target.parent
     while probe != root and not os.path.lexists(probe):
         missing.append(probe)
         probe = probe.parent
     if not os.path.isdir(probe):
-        raise ContextError(f"cannot create {_relative(root, target)}: /{_relative(root, probe)} is not a directory")
+        raise ContextError(
+            f"cannot create {_relative(root, target)}: /{_relative(root, probe)} is not a directory"
+        )
     for directory in reversed(missing):
         os.mkdir(directory, mode)
         os.chown(directory, *owner)
@@ -246,7 +254,10 @@ def _copy_content(source: Path, target: Path) -> None:
             os.lseek(source_fd, 0, os.SEEK_SET)
             os.lseek(target_fd, 0, os.SEEK_SET)
             os.ftruncate(target_fd, 0)
-            with open(source_fd, "rb", closefd=False) as reader, open(target_fd, "wb", closefd=False) as writer:
+            with (
+                open(source_fd, "rb", closefd=False) as reader,
+                open(target_fd, "wb", closefd=False) as writer,
+            ):
                 shutil.copyfileobj(reader, writer)
         finally:
             os.close(target_fd)

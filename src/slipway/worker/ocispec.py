@@ -235,7 +235,12 @@ def _system_mounts(insecure: bool) -> tuple[Mount, ...]:
     return (
         Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
         Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
-        Mount("/dev/pts", "devpts", "devpts", ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")),
+        Mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
+        ),
         Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
         Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
         Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", sys_mode)),

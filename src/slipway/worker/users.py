@@ -119,7 +119,9 @@ def resolve_owner(root: Path, chown: str) -> tuple[int, int]:
     else:
         entry = _find_user(read_passwd(root) or (), user_part)
         if entry is None:
-            raise ContextError(f"--chown={chown}: unable to find user {user_part} in /etc/passwd of the destination")
+            raise ContextError(
+                f"--chown={chown}: unable to find user {user_part} in /etc/passwd of the destination"
+            )
         uid, gid = entry.uid, entry.gid
     if group_part:
         gid = _group_id(read_group(root) or (), group_part, ContextError, prefix=f"--chown={chown}: ")

@@ -59,13 +59,15 @@ def members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         yield member
 
 
-def clean_name(name: str) -> str:
-    """The entry's path relative to dest ("" for dest itself); ArchiveError if it is absolute or climbs out."""
+def clean_name(name: str, *, link_of: str | None = None) -> str:
+    """The path relative to dest ("" for dest itself) of an entry, or of the target of hardlink `link_of`;
+    ArchiveError if it is absolute or climbs out."""
+    what = f"layer entry {link_of!r} links to {name!r}, which" if link_of else f"layer entry {name!r}"
     if name.startswith("/"):
-        raise ArchiveError(f"layer entry {name!r} has an absolute name; refusing to write outside the layer root")
+        raise ArchiveError(f"{what} is an absolute name; refusing to write outside the layer root")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise ArchiveError(f"layer entry {name!r} climbs out with '..'; refusing to write outside the layer root")
+        raise ArchiveError(f"{what} climbs out with '..'; refusing to write outside the layer root")
     return "/".join(parts)
 
 
@@ -81,6 +83,7 @@ class Extractor:
         self._dir_fds: dict[str, int] = {}
         self._written: set[str] = set()
         self._dir_metadata: dict[str, tarfile.TarInfo] = {}
+        self._entry_name = ""  # for errors
 
     def __enter__(self) -> Extractor:
         return self
@@ -91,6 +94,7 @@ class Extractor:
 
     def add(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         path = clean_name(member.name)
+        self._entry_name = member.name
         if len(self._dir_fds) >= _MAX_CACHED_DIRS:
             self._forget_dirs("")  # only between entries: an entry's code holds fds from the cache
         try:
@@ -185,7 +189,7 @@ class Extractor:
 
     def _hardlink(self, parent_fd: int, path: str, member: tarfile.TarInfo) -> None:
         base = _base(path)
-        target = clean_name(member.linkname)
+        target = clean_name(member.linkname, link_of=member.name)
         if target not in self._written:
             raise ArchiveError(
                 f"layer entry {member.name!r} is a hardlink to {member.linkname!r}, which this layer has not "
@@ -306,8 +310,8 @@ class Extractor:
         except OSError as err:
             if err.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise ArchiveError(
-                    f"{path!r} in {self._dest} is not a directory (a symlink or a file); refusing to write "
-                    "through it"
+                    f"layer entry {self._entry_name!r} goes through {path!r}, which is not a directory in "
+                    f"{self._dest} (a symlink or a file); refusing to write through it"
                 ) from err
             raise
         self._dir_fds[path] = fd

@@ -122,8 +122,10 @@ class RunFailed(SlipwayError):
         exit_code: int | None = None,
         output_tail: tuple[str, ...] = (),
         location: SourceLocation | None = None,
+        step: str = "",
     ) -> None:
         self.argv = argv
+        self.step = step  # the step's name in progress output, "[build 4/4] RUN go build ..."
         self.process_exit_code = exit_code
         self.output_tail = output_tail
         self.location = location

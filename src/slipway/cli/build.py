@@ -79,7 +79,8 @@ def build(
     compression: str,
 ) -> None:
     """Build an image from a Dockerfile and a context directory."""
-    from slipway.build import BuildRequest, build as run_build
+    from slipway.build import BuildRequest
+    from slipway.build import build as run_build
     from slipway.image.reference import parse_reference
     from slipway.progress.render import format_run_failure, open_renderer
     from slipway.store import Store
@@ -121,7 +122,9 @@ def build(
             if err.location is not None:
                 text = dockerfile_text if dockerfile_text is not None else _read_quietly(err.location.path)
                 click.echo(
-                    format_run_failure(text, err.location, err.argv, err.process_exit_code, err.output_tail),
+                    format_run_failure(
+                        text, err.location, err.argv, err.process_exit_code, err.output_tail, step_name=err.step
+                    ),
                     err=True,
                 )
                 sys.exit(1)

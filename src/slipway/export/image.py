@@ -6,7 +6,6 @@ of a build stage that only feeds `COPY --from` are never tarred or compressed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +25,6 @@ from slipway.image.oci import (
     Manifest,
     RootFS,
     encode_json,
-    sha256_digest,
 )
 from slipway.store import ImageRecord, SnapshotRecord, Store
 
@@ -68,7 +66,7 @@ def export_image(
     options: ExportOptions,
 ) -> ImageRecord:
     layers = image_layers(store, snapshot, options)
-    config = image_config(stage, [layer.diff_id for layer in layers], options.source_date_epoch)
+    config = image_config(stage, [layer.diff_id for layer in layers], _created(store, snapshot, options))
     config_bytes = encode_json(config)
     config_digest = store.put_blob(config_bytes)
     manifest = Manifest(
@@ -79,8 +77,18 @@ def export_image(
     return store.add_image(manifest, config, names)
 
 
-def image_config(stage: StagePlan, diff_ids: list[DiffID], source_date_epoch: int | None) -> ImageConfig:
-    created = _timestamp(source_date_epoch)
+def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions) -> int:
+    """SOURCE_DATE_EPOCH, else when the newest step of the image ran: a fully cached rebuild then gives the
+    same image ID, as BuildKit's does."""
+    if options.source_date_epoch is not None:
+        return options.source_date_epoch
+    if snapshot is None:
+        return 0
+    return int(max(record.created for record in store.snapshot_chain(snapshot.id)))
+
+
+def image_config(stage: StagePlan, diff_ids: list[DiffID], created_at: int) -> ImageConfig:
+    created = _timestamp(created_at)
     history = tuple(
         entry if entry.created is not None else msgspec.structs.replace(entry, created=created)
         for entry in stage.history
@@ -110,10 +118,5 @@ def _fit_history(history: tuple[History, ...], layer_count: int) -> tuple[Histor
     return filler + history
 
 
-def _timestamp(source_date_epoch: int | None) -> str:
-    seconds = source_date_epoch if source_date_epoch is not None else int(time.time())
+def _timestamp(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def config_digest_of(config: ImageConfig) -> str:
-    return sha256_digest(encode_json(config))

@@ -310,6 +310,7 @@ class Solver:
                 exit_code=exit_code,
                 output_tail=tuple(tail),
                 location=vertex.meta.location,
+                step=vertex.meta.name,
             )
 
     def _run_mounts(

@@ -529,6 +529,7 @@ class Store:
             chain_id=row.chain_id,
             diff_id=row.diff_id,
             committed=row.committed,
+            created=row.created,
         )
 
 

@@ -86,6 +86,7 @@ class SnapshotRow:
     diff_id: DiffID | None
     committed: bool
     owner: str | None
+    created: float = 0.0
 
 
 class MetaDB:
@@ -337,7 +338,7 @@ class Transaction:
 
     def _snapshots(self, clause: str, parameters: tuple[object, ...]) -> list[SnapshotRow]:
         rows = self.connection.execute(
-            "SELECT id, parent, chain_id, diff_id, committed, owner FROM snapshots " + clause, parameters
+            "SELECT id, parent, chain_id, diff_id, committed, owner, created FROM snapshots " + clause, parameters
         ).fetchall()
         return [
             SnapshotRow(
@@ -347,6 +348,7 @@ class Transaction:
                 diff_id=DiffID(row[3]) if row[3] else None,
                 committed=bool(row[4]),
                 owner=row[5],
+                created=row[6],
             )
             for row in rows
         ]

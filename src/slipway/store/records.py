@@ -30,3 +30,4 @@ class SnapshotRecord:
     chain_id: ChainID | None  # known once the snapshot's layer is known
     diff_id: DiffID | None
     committed: bool
+    created: float = 0.0  # seconds since the epoch: when the step that made it ran (kept by cache hits)

@@ -13,8 +13,8 @@ ModeChange = Callable[[int, bool], int]  # (current mode bits, is a directory) -
 
 WHO_BITS = {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}
 PERMISSION_BITS = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
-CLAUSE = re.compile(r"([ugoa]*)((?:[-+=](?:[rwxXst]*|[ugo]))+)")
-ACTION = re.compile(r"([-+=])([rwxXst]*|[ugo])")
+CLAUSE = re.compile(r"([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)")
+ACTION = re.compile(r"([-+=])([ugo]|[rwxXst]*)")
 
 
 def parse_chmod(text: str) -> ModeChange:

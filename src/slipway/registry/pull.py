@@ -7,7 +7,8 @@ from typing import TypeVar
 
 import msgspec
 
-from slipway.errors import ImageNotFound, RegistryError
+from slipway.errors import ArchiveError, ImageNotFound, RegistryError
+from slipway.image.layers import LayerInfo, measure_layer
 from slipway.image.oci import (
     INDEX_MEDIA_TYPES,
     MANIFEST_MEDIA_TYPES,
@@ -18,6 +19,7 @@ from slipway.image.oci import (
     MEDIA_OCI_INDEX,
     MEDIA_OCI_MANIFEST,
     Descriptor,
+    DiffID,
     Digest,
     ImageConfig,
     Index,
@@ -73,7 +75,8 @@ def _pull(client: RegistryClient, store: Store, reference: Reference, wanted: Pl
     if len(config.rootfs.diff_ids) != len(manifest.layers):
         raise RegistryError(f"{name}: the manifest has {len(manifest.layers)} layers but the image config "
                             f"lists {len(config.rootfs.diff_ids)} diff_ids")
-    _fetch_layers(client, store, reference.path, manifest.layers, options.max_parallel, emit)
+    expected = dict(zip((layer.digest for layer in manifest.layers), config.rootfs.diff_ids, strict=True))
+    _fetch_layers(client, store, reference.path, manifest.layers, expected, options.max_parallel, emit)
     emit(f"Digest: {digest}")
     previous = _existing(store, name) if reference.digest is None else None
     # The registry's bytes, not a re-encoding: the image keeps the manifest digest it has in the registry.
@@ -121,7 +124,7 @@ def _resolve_manifest(client: RegistryClient, reference: Reference,
 
 
 def _fetch_layers(client: RegistryClient, store: Store, repository: str, layers: Sequence[Descriptor],
-                  max_parallel: int, emit: EventSink) -> None:
+                  diff_ids: dict[Digest, DiffID], max_parallel: int, emit: EventSink) -> None:
     missing: dict[Digest, Descriptor] = {}
     for layer in layers:
         if store.has_blob(layer.digest):
@@ -132,9 +135,25 @@ def _fetch_layers(client: RegistryClient, store: Store, repository: str, layers:
 
     def fetch(layer: Descriptor) -> None:
         client.fetch_blob(repository, layer, store)
+        _record_layer(store, layer, diff_ids[layer.digest], f"{client.domain}/{repository}")
         emit(f"{_short(layer.digest)}: Pull complete")
 
     transfer_all(client, list(missing.values()), fetch, max_parallel)
+
+
+def _record_layer(store: Store, layer: Descriptor, diff_id: DiffID, name: str) -> None:
+    """Checks the layer's diff_id against the config while the blob is hot in the page cache, in the fetching
+    thread, so add_image (which would measure unknown layers one after another) finds it recorded."""
+    try:
+        with store.open_blob(layer.digest) as blob:
+            measured, size = measure_layer(blob, layer.media_type)
+    except ArchiveError as err:
+        raise RegistryError(f"{name}@{layer.digest}: the layer is not a valid {layer.media_type}: {err}") from err
+    if measured != diff_id:
+        raise RegistryError(f"{name}@{layer.digest}: the layer unpacks to {measured}, but the image config says "
+                            f"{diff_id}; the image is inconsistent")
+    store.record_layer(LayerInfo(diff_id=measured, descriptor=Descriptor(
+        media_type=layer.media_type, digest=layer.digest, size=layer.size), uncompressed_size=size))
 
 
 def _existing(store: Store, name: str) -> ImageRecord | None:

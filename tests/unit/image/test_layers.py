@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from _trees import TarBuilder, describe
+from _layer_trees import TarBuilder, describe
 
 from slipway.errors import ArchiveError
 from slipway.image.compression import compressed_writer

@@ -13,10 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _layer_trees import describe, xattrs_of
 
+from _layer_trees import describe, xattrs_of
 from slipway.image.layers import pack_layer, unpack_layer
-from slipway.image.oci import MEDIA_OCI_CONFIG, Descriptor, ImageConfig, Manifest, RootFS, encode_json, sha256_digest
+from slipway.image.oci import (
+    MEDIA_OCI_CONFIG,
+    Descriptor,
+    ImageConfig,
+    Manifest,
+    RootFS,
+    encode_json,
+    sha256_digest,
+)
 from slipway.store import Store
 
 pytestmark = pytest.mark.root

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from _layer_trees import TarBuilder, describe
 
+from _layer_trees import TarBuilder, describe
 from slipway.errors import ArchiveError
 from slipway.image.compression import compressed_writer
 from slipway.image.layers import LayerInfo, measure_layer, pack_layer, unpack_layer

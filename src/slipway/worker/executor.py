@@ -24,12 +24,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
-from slipway.errors import RunFailed, RuntimeNotFound
+from slipway.errors import BuildCancelled, RunFailed, RuntimeNotFound
 from slipway.worker.ocispec import (
     DEFAULT_PATH,
     HostLimits,
@@ -62,6 +63,7 @@ OUTPUT_TAIL_LINES = 20
 STOP_ATTEMPTS = 10
 STOP_WAIT_SECONDS = 1.0
 CALL_TIMEOUT_SECONDS = 60
+POLL_SECONDS = 0.25  # how soon a kill_all() from another thread is acted on
 HOSTS_TEMPLATE = "127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
@@ -109,6 +111,13 @@ class Executor:
         self.runtime = runtime
         self.work_dir = work_dir
         self.state_root = state_root
+        self._cancelled = threading.Event()
+
+    def kill_all(self) -> None:
+        """Cancel: every container this executor runs is killed (within a poll tick, from the thread
+        running it, which then cleans up and raises BuildCancelled); later runs raise at once.
+        Safe from any thread; the way to stop runs in worker threads, which Ctrl-C does not reach."""
+        self._cancelled.set()
 
     def run(
         self,
@@ -125,6 +134,7 @@ class Executor:
         stdin="null" its stdin is /dev/null (`slipway run` without -i).
         Raises RunFailed when the container cannot start.
         """
+        self._raise_if_cancelled()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         container_id = f"slipway-{secrets.token_hex(8)}"
         with ExitStack() as cleanup:
@@ -138,11 +148,13 @@ class Executor:
             log.debug("run %s: %s", container_id, spec.process.args)
             process = _start(argv, bundle, stdio, stdin)
             cleanup.callback(self._stop, state_root, container_id, process)
+            on_tick = partial(self._kill_if_cancelled, state_root, container_id)
             if stdio == "capture":
-                code = _pump(process, on_output)
+                code = _pump(process, on_output, on_tick)
             else:
                 with _forwarding_signals(process):
-                    code = _wait(process)
+                    code = _wait(process, on_tick)
+            self._raise_if_cancelled()
             self._raise_if_not_started(spec, bundle, code)
             return _exit_status(code)
         raise AssertionError("unreachable")  # ExitStack may swallow exceptions as far as mypy knows
@@ -174,6 +186,16 @@ class Executor:
         )
         (bundle / "config.json").write_bytes(msgspec.json.encode(config))
         return config
+
+    def _raise_if_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            raise BuildCancelled("cancelled: the container was killed")
+
+    def _kill_if_cancelled(self, state_root: Path, container_id: str) -> None:
+        # Called every poll tick while the container runs; repeated, as the runtime may still be
+        # creating the container the first time.
+        if self._cancelled.is_set() and self._call(state_root, "kill", container_id, "KILL"):
+            raise KeyboardInterrupt
 
     def _argv(self, state_root: Path, bundle: Path, *args: str) -> list[str]:
         log_file = bundle / "runtime.log"
@@ -357,23 +379,28 @@ def _start(
     )
 
 
-def _pump(process: subprocess.Popen[bytes], on_output: OutputSink | None) -> int:
+def _pump(process: subprocess.Popen[bytes], on_output: OutputSink | None, on_tick: Callable[[], None]) -> int:
     with selectors.DefaultSelector() as selector:
         for fd_number, stream in ((1, process.stdout), (2, process.stderr)):
             if stream is not None:
                 selector.register(stream, selectors.EVENT_READ, fd_number)
         while selector.get_map():
-            for key, _ in selector.select():
+            for key, _ in selector.select(timeout=POLL_SECONDS):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     selector.unregister(key.fileobj)
                 elif on_output is not None:
                     on_output(key.data, chunk)
-    return process.wait()
+            on_tick()
+    return _wait(process, on_tick)
 
 
-def _wait(process: subprocess.Popen[bytes]) -> int:
-    return process.wait()
+def _wait(process: subprocess.Popen[bytes], on_tick: Callable[[], None]) -> int:
+    while True:
+        try:
+            return process.wait(timeout=POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            on_tick()
 
 
 @contextmanager

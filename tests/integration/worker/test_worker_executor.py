@@ -337,3 +337,48 @@ def test_inherit_under_a_terminal_gives_a_tty_on_request(
         assert "not a tty" in lines or any(
             line.startswith("/dev/pts/") and line != "/dev/pts/0" for line in lines
         ), output
+
+
+def test_kill_all_stops_a_run_in_another_thread(
+    executor: Executor, layer: Any, tmp_path: Path, runtime: Runtime
+) -> None:
+    import threading
+
+    from slipway.errors import BuildCancelled
+
+    root, _upper = layer
+    started = threading.Event()
+    outcome: list[BaseException | int] = []
+
+    def on_output(_fd: int, chunk: bytes) -> None:
+        if b"started" in chunk:
+            started.set()
+
+    def step() -> None:
+        spec = ContainerSpec(
+            ProcessSpec(args=("sh", "-c", "echo started; exec sleep 32.5"), env=()), rootfs=root
+        )
+        try:
+            outcome.append(executor.run(spec, on_output=on_output))
+        except BaseException as err:  # the outcome is what the test checks
+            outcome.append(err)
+
+    worker = threading.Thread(target=step)
+    worker.start()
+    try:
+        assert started.wait(timeout=30)
+        executor.kill_all()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), "the run did not stop"
+    finally:
+        executor.kill_all()
+        worker.join()
+    assert len(outcome) == 1 and isinstance(outcome[0], BuildCancelled)
+    listed = subprocess.run(
+        [str(runtime.path), "--root", str(tmp_path / "runc-state"), "list", "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert listed.stdout.strip() == ""
+    with pytest.raises(BuildCancelled):
+        executor.run(ContainerSpec(ProcessSpec(args=("true",), env=()), rootfs=root))

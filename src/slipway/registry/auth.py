@@ -90,7 +90,7 @@ def fetch_token(http: httpx.Client, challenge: Challenge, scopes: Iterable[str],
     """GET the realm with service and scopes (basic credentials if known) -> `token` or `access_token`."""
     if not challenge.realm:
         raise RegistryError(f"{domain}: the registry asks for a bearer token but names no realm to get it from")
-    params: list[tuple[str, str]] = []
+    params: list[tuple[str, str | int | float | bool | None]] = []
     if challenge.service:
         params.append(("service", challenge.service))
     params.extend(("scope", scope) for scope in sorted(scopes))

@@ -8,6 +8,7 @@ reason). Blobs stream into `store.ingest`, which verifies digest and size and ke
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import re
@@ -285,7 +286,7 @@ class RegistryClient:
                 "PATCH", location, scopes=self._push(repository),
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(length),
                          "Content-Range": f"{start}-{start + length - 1}"},
-                content=lambda start=start, length=length: self._chunks_of(blob, start, length), what=name)
+                content=functools.partial(self._chunks_of, blob, start, length), what=name)
             response.close()
             self._check(response, name, "upload chunk", expected=(202,))
             location = self._location(response, name)
@@ -365,7 +366,7 @@ class RegistryClient:
                 if scheme == "https" and self.insecure:
                     response = self._send_unauthorized(base)
                 else:
-                    response = self._retrying(lambda base=base: self._send_unauthorized(base))
+                    response = self._retrying(functools.partial(self._send_unauthorized, base))
             except (_Transient, RegistryError) as err:
                 last = err
                 continue

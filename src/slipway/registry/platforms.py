@@ -58,6 +58,11 @@ def select_manifest(manifests: Sequence[Descriptor], wanted: Platform) -> Descri
     return chosen
 
 
+def runs_on(candidate: Platform, wanted: Platform) -> bool:
+    """Whether an image built for `candidate` runs on `wanted` (same OS and architecture, an older variant)."""
+    return _variant_rank(normalize(wanted), normalize(candidate)) is not None
+
+
 def _variant_rank(wanted: Platform, candidate: Platform) -> int | None:
     if candidate.os != wanted.os or candidate.architecture != wanted.architecture:
         return None

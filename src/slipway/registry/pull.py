@@ -32,7 +32,7 @@ from slipway.registry._parallel import transfer_all
 from slipway.registry.blob_sources import BlobSources
 from slipway.registry.client import SCHEMA1_MEDIA_TYPES, RegistryClient
 from slipway.registry.options import RegistryOptions
-from slipway.registry.platforms import format_platform, parse_platform, select_manifest
+from slipway.registry.platforms import format_platform, parse_platform, runs_on, select_manifest
 from slipway.store import ImageRecord, Store
 
 MANIFEST_ACCEPT = (MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST, MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST,
@@ -72,6 +72,11 @@ def _pull(client: RegistryClient, store: Store, reference: Reference, wanted: Pl
     if not store.has_blob(manifest.config.digest):
         client.fetch_blob(reference.path, manifest.config, store)
     config = _decode(store.read_blob(manifest.config.digest), ImageConfig, name, "image config")
+    actual = Platform(architecture=config.architecture, os=config.os, variant=config.variant)
+    if not runs_on(actual, wanted):
+        # As Docker: a single-platform image is pulled anyway, with a warning.
+        emit(f"WARNING: the image's platform ({format_platform(actual)}) does not match the requested platform "
+             f"({format_platform(wanted)})")
     if len(config.rootfs.diff_ids) != len(manifest.layers):
         raise RegistryError(f"{name}: the manifest has {len(manifest.layers)} layers but the image config "
                             f"lists {len(config.rootfs.diff_ids)} diff_ids")

@@ -4,7 +4,7 @@ import pytest
 
 from slipway.errors import UsageError
 from slipway.image.oci import Descriptor, Digest, Platform
-from slipway.registry.platforms import format_platform, parse_platform, select_manifest
+from slipway.registry.platforms import format_platform, parse_platform, runs_on, select_manifest
 
 
 def entry(name: str, platform: Platform | None) -> Descriptor:
@@ -57,3 +57,10 @@ def test_parse_and_format() -> None:
     for bad in ("linux", "linux/", "a/b/c/d", ""):
         with pytest.raises(UsageError, match="invalid platform"):
             parse_platform(bad)
+
+
+def test_runs_on() -> None:
+    assert runs_on(Platform("arm", "linux", "v6"), parse_platform("linux/arm/v7"))
+    assert not runs_on(Platform("arm", "linux", "v7"), parse_platform("linux/arm/v6"))
+    assert runs_on(Platform("amd64", "linux"), parse_platform("linux/amd64"))
+    assert not runs_on(Platform("arm64", "linux"), parse_platform("linux/amd64"))

@@ -1,0 +1,151 @@
+"""Remote sources of ADD: an http(s) URL through httpx, a git repository through the `git` command.
+
+Each lands in a directory the caller gives (a temp dir), as a tree that copy_files then copies like
+local files. As BuildKit: a download is one file of mode 0600 whose mtime is the server's
+Last-Modified; a checkout has no .git unless asked to keep it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import os
+import posixpath
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from slipway.errors import ContextError
+from slipway.graph.ops import GitSource, HttpSource
+
+__all__ = ["fetch_url", "fetch_git", "download_name"]
+
+log = logging.getLogger(__name__)
+
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TIMEOUT = httpx.Timeout(60.0, connect=30.0)
+CHUNK = 1 << 20
+GIT_TIMEOUT_SECONDS = 600
+OUTPUT_TAIL = 2000
+
+
+def download_name(url: str) -> str:
+    """The file name Docker gives a download: the last segment of the URL's path."""
+    name = posixpath.basename(unquote(urlsplit(url).path))
+    return name if name not in ("", ".", "..") else "index.html"
+
+
+def fetch_url(source: HttpSource, tree: Path) -> Path:
+    """Download `source.url` into `tree` as `source.filename`; checks `source.checksum` if given."""
+    name = source.filename or download_name(source.url)
+    if "/" in name or name in (".", ".."):
+        raise ContextError(f"ADD {source.url}: {name!r} is not a file name")
+    target = tree / name
+    partial = tree / f".{name}.part"
+    digest = hashlib.new(_algorithm(source))
+    try:
+        with (
+            httpx.Client(follow_redirects=True, timeout=TIMEOUT) as client,
+            client.stream("GET", source.url) as response,
+        ):
+            if response.status_code >= 400:
+                raise ContextError(
+                    f"ADD {source.url}: the server answered {response.status_code} {response.reason_phrase}"
+                )
+            modified = _last_modified(response.headers.get("last-modified"))
+            with open(partial, "wb") as out:
+                for chunk in response.iter_bytes(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+    except httpx.HTTPError as err:
+        partial.unlink(missing_ok=True)
+        raise ContextError(f"ADD {source.url}: download failed: {err}") from err
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    _check_digest(source, digest, partial)
+    os.chmod(partial, 0o600)
+    if modified is not None:
+        os.utime(partial, (modified, modified))
+    os.replace(partial, target)
+    return target
+
+
+def fetch_git(source: GitSource, tree: Path) -> Path:
+    """Check out `source.ref` (a branch, tag or commit; the default branch if None) into `tree`."""
+    git = shutil.which("git", path=SAFE_PATH)
+    if git is None:
+        raise ContextError(f"ADD {source.url}: git is not installed (apt-get install git)")
+    url, ref = source.url, source.ref
+    if ref is None and "#" in url:
+        url, _, ref = url.partition("#")
+    ref = ref or "HEAD"
+    tree.mkdir(parents=True, exist_ok=True)
+    _git(git, tree, source, "init", "-q")
+    _git(git, tree, source, "remote", "add", "origin", url)
+    try:
+        _git(git, tree, source, "fetch", "-q", "--depth", "1", "--no-tags", "origin", ref)
+    except ContextError:
+        # A commit id that the server will not serve shallowly: fetch everything, then look it up.
+        log.debug("shallow fetch of %s at %s failed; fetching all", url, ref)
+        _git(git, tree, source, "fetch", "-q", "--tags", "origin")
+        _git(git, tree, source, "checkout", "-q", ref)
+    else:
+        _git(git, tree, source, "checkout", "-q", "FETCH_HEAD")
+    if (tree / ".gitmodules").exists():
+        _git(git, tree, source, "submodule", "update", "-q", "--init", "--recursive", "--depth", "1")
+    if not source.keep_git_dir:
+        shutil.rmtree(tree / ".git")
+    return tree
+
+
+def _git(git: str, tree: Path, source: GitSource, *args: str) -> None:
+    argv = [git, "-c", "advice.detachedHead=false", "-c", "protocol.file.allow=always", *args]
+    env = {"PATH": SAFE_PATH, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
+    try:
+        completed = subprocess.run(
+            argv,
+            cwd=tree,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise ContextError(
+            f"ADD {source.url}: git {args[0]} took longer than {GIT_TIMEOUT_SECONDS} s"
+        ) from err
+    if completed.returncode != 0:
+        stderr = completed.stderr.decode(errors="replace").strip()[-OUTPUT_TAIL:]
+        raise ContextError(f"ADD {source.url}: git {args[0]} failed (exit {completed.returncode}): {stderr}")
+
+
+def _algorithm(source: HttpSource) -> str:
+    if source.checksum is None:
+        return "sha256"
+    algorithm, _, value = source.checksum.partition(":")
+    if algorithm not in ("sha256", "sha384", "sha512") or not value:
+        raise ContextError(f"ADD --checksum={source.checksum}: expected sha256:<hex> (or sha384, sha512)")
+    return algorithm
+
+
+def _check_digest(source: HttpSource, digest: hashlib._Hash, partial: Path) -> None:
+    if source.checksum is None:
+        return
+    actual = f"{digest.name}:{digest.hexdigest()}"
+    if actual != source.checksum.lower():
+        partial.unlink(missing_ok=True)
+        raise ContextError(f"ADD {source.url}: checksum mismatch: expected {source.checksum}, got {actual}")
+
+
+def _last_modified(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(header).timestamp()
+    except (TypeError, ValueError):
+        return None

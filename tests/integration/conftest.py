@@ -230,6 +230,9 @@ def add_go_toolchain(rootfs: Path) -> None:
     for tool in GO_TOOLS:
         shutil.copy2(tools / tool, target / "pkg" / "tool" / "linux_amd64" / tool)
     shutil.copytree((GO_ROOT / "pkg" / "include").resolve(), target / "pkg" / "include")
+    # Debian links the `go` command against glibc (the compiler tools are static): bring its libraries.
+    for binary in (target / "bin").iterdir():
+        copy_shared_libraries(binary, rootfs)
     source = (GO_ROOT / "src").resolve()
     shutil.copytree(
         source,
@@ -242,6 +245,16 @@ def add_go_toolchain(rootfs: Path) -> None:
             or name.endswith("_test.go")
         ],
     )
+
+
+def copy_shared_libraries(binary: Path, rootfs: Path) -> None:
+    """Copy the shared libraries `binary` loads (as ldd lists them) to the same paths inside `rootfs`."""
+    listed = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False).stdout
+    for library in re.findall(r"(/\S+) \(0x", listed):
+        destination = rootfs / library.lstrip("/")
+        if not destination.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(library).resolve(), destination)
 
 
 def tar_directory(rootfs: Path, archive: Path) -> Path:

@@ -28,6 +28,7 @@ from slipway.image.oci import (
     decode_json,
 )
 from slipway.image.reference import Reference, parse_reference
+from slipway.registry._naming import naming
 from slipway.registry._parallel import transfer_all
 from slipway.registry.blob_sources import BlobSources
 from slipway.registry.client import SCHEMA1_MEDIA_TYPES, RegistryClient
@@ -52,14 +53,9 @@ def pull_image(store: Store, ref: str, *, platform: str = "linux/amd64", options
     reference = parse_reference(ref)
     wanted = parse_platform(platform)
     emit = on_event or _ignore
-    try:
-        # The lease keeps a concurrent gc() from collecting the blobs fetched until add_image names them.
-        with store.lease(), RegistryClient(reference.domain, options=options) as client:
-            return _pull(client, store, reference, wanted, options, emit)
-    except RegistryError as err:
-        if _names(err, reference):
-            raise
-        raise type(err)(f"{reference}: {err}") from err
+    # The lease keeps a concurrent gc() from collecting the blobs fetched until add_image names them.
+    with naming(reference), store.lease(), RegistryClient(reference.domain, options=options) as client:
+        return _pull(client, store, reference, wanted, options, emit)
 
 
 def _pull(client: RegistryClient, store: Store, reference: Reference, wanted: Platform, options: RegistryOptions,
@@ -173,10 +169,6 @@ def _decode(data: bytes, type_: type[T], name: str, what: str) -> T:
         return decode_json(data, type_)
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         raise RegistryError(f"{name}: the registry sent an invalid {what} ({err})") from err
-
-
-def _names(err: RegistryError, reference: Reference) -> bool:
-    return f"{reference.domain}/{reference.path}" in str(err)
 
 
 def _short(digest: Digest) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slipway.errors import InvalidReference, RegistryError
+from slipway.errors import InvalidReference
 from slipway.image.oci import MEDIA_OCI_MANIFEST, Descriptor, Digest
 from slipway.image.reference import Reference, parse_reference
+from slipway.registry._naming import naming
 from slipway.registry._parallel import transfer_all
 from slipway.registry.blob_sources import BlobSources
 from slipway.registry.client import RegistryClient
@@ -27,13 +28,8 @@ def push_image(store: Store, image: ImageRecord, ref: str, *, options: RegistryO
     if reference.digest is not None:
         raise InvalidReference(f"cannot push to {ref}: a digest reference names content; push to a tag")
     emit = on_event or _ignore
-    try:
-        with RegistryClient(reference.domain, options=options, push=True) as client:
-            return _push(client, store, image, reference, options, emit)
-    except RegistryError as err:
-        if f"{reference.domain}/{reference.path}" in str(err):
-            raise
-        raise type(err)(f"{reference}: {err}") from err
+    with naming(reference), RegistryClient(reference.domain, options=options, push=True) as client:
+        return _push(client, store, image, reference, options, emit)
 
 
 def _push(client: RegistryClient, store: Store, image: ImageRecord, reference: Reference, options: RegistryOptions,

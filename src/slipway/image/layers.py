@@ -29,6 +29,10 @@ __all__ = ["Compression", "LayerInfo", "WhiteoutMode", "measure_layer", "pack_la
 
 WhiteoutMode = Literal["overlay", "apply"]
 
+# tarfile's stream reader copies its whole buffer on every header read: 64 KiB measured fastest for both
+# many small files (1.25 s per 50k vs 3.1 s with 1 MiB) and large ones.
+_TAR_READ_SIZE = 64 << 10
+
 
 @dataclass(frozen=True, slots=True)
 class LayerInfo:
@@ -80,7 +84,7 @@ def unpack_layer(
             with tarfile.open(
                 fileobj=reader,  # type: ignore[arg-type]
                 mode="r|",
-                bufsize=CHUNK_SIZE,
+                bufsize=_TAR_READ_SIZE,
                 encoding="utf-8",
                 errors="surrogateescape",  # names and xattr values are bytes; keep them exactly
             ) as tar, Extractor(dest, whiteouts) as extractor:

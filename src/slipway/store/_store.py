@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -27,7 +26,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from slipway.errors import DigestMismatch, ImageNotFound, InvalidReference, StoreError
+from slipway.errors import DigestMismatch, ImageNotFound, StoreError
 from slipway.image.layers import LayerInfo, measure_layer, unpack_layer
 from slipway.image.oci import (
     ChainID,
@@ -40,19 +39,18 @@ from slipway.image.oci import (
     decode_json,
     encode_json,
 )
-from slipway.image.reference import parse_reference
 from slipway.store._owners import current_owner, is_alive, parse_owner
 from slipway.store.blobs import BlobStore, BlobWriter
+from slipway.store.gc import find_problems, plan_gc
 from slipway.store.locks import file_lock
 from slipway.store.meta import ImageRow, MetaDB, SnapshotRow, Transaction
+from slipway.store.names import find_image, tag_name
 from slipway.store.records import ImageRecord, SnapshotRecord
 from slipway.store.snapshots import SnapshotDirs
 
 __all__ = ["Store"]
 
 log = logging.getLogger(__name__)
-
-_IMAGE_ID = re.compile(r"(?:sha256:)?([0-9a-f]{1,64})")
 
 
 class Store:
@@ -184,7 +182,7 @@ class Store:
         original config (and manifest) bytes with `put_blob` first: a config blob already stored under
         `manifest.config.digest` is used as is, and `manifest_digest` names the stored manifest blob.
         """
-        tags = [_tag_name(name) for name in names]
+        tags = [tag_name(name) for name in names]
         diff_ids = config.rootfs.diff_ids
         if len(manifest.layers) != len(diff_ids):
             raise StoreError(
@@ -226,7 +224,7 @@ class Store:
         """A name ("golang:1.24"), a full or unique-prefix image ID ("sha256:ab12...", "ab12"), or
         "name@sha256:<manifest digest>"; ImageNotFound naming `ref` otherwise."""
         with self._meta.snapshot() as tx:
-            row = _find_image(tx, ref.strip())
+            row = find_image(tx, ref.strip())
         if row is None:
             raise ImageNotFound(f"no image {ref!r} in the store; `slipway images` lists the images there")
         return _image_record(row)
@@ -238,7 +236,7 @@ class Store:
         return [_image_record(row) for row in rows]
 
     def tag_image(self, image: ImageRecord, name: str) -> None:
-        tag = _tag_name(name)
+        tag = tag_name(name)
         with self._meta.transaction() as tx:
             if tx.image(image.id) is None:
                 raise ImageNotFound(f"cannot tag {image.id} as {tag}: the image is no longer in the store")
@@ -246,7 +244,7 @@ class Store:
 
     def untag(self, name: str) -> ImageRecord | None:
         """Remove a name; the image it named (without it), or None if no image had that name."""
-        tag = _tag_name(name)
+        tag = tag_name(name)
         with self._meta.transaction() as tx:
             image_id = tx.delete_name(tag)
             row = tx.image(image_id) if image_id else None
@@ -384,51 +382,39 @@ class Store:
         with file_lock(self._locks / "gc.lock"):
             _remove_dead_temp_dirs(self.root / "tmp")
             with self._meta.transaction() as tx:
-                doomed_snapshots = _unneeded_snapshots(tx)
-                for snapshot_id in sorted(doomed_snapshots, reverse=True):  # children have larger ids
+                # Listed while holding the write lock: a snapshot's row is written before its directory,
+                # so a directory listed here without a row is a crash's leftover, not one being made.
+                plan = plan_gc(tx, set(self._blobs.digests()), self._dirs.ids())
+                for snapshot_id in plan.snapshots:
                     tx.delete_snapshot(snapshot_id)
-                needed_blobs = _needed_blobs(tx)
-                for info in tx.all_layers():
-                    if info.descriptor.digest not in needed_blobs:
-                        tx.delete_layer(info.descriptor.digest)
+                for digest in plan.layer_records:
+                    tx.delete_layer(digest)
             freed = 0
-            known = {row.id for row in self._all_snapshot_rows()}
-            for snapshot_id in doomed_snapshots | (self._dirs.ids() - known):
+            for snapshot_id in plan.snapshots + plan.orphaned_dirs:
                 freed += self._dirs.remove(snapshot_id)
-            for digest in list(self._blobs.digests()):
-                if digest not in needed_blobs:
-                    freed += self._blobs.remove(digest)
+            for digest in plan.blobs:
+                freed += self._blobs.remove(digest)
+        log.debug("gc: %d snapshots, %d blobs, %d bytes", len(plan.snapshots), len(plan.blobs), freed)
         return freed
 
     def check(self) -> list[str]:
         """Re-hash every blob and compare the records with the disk; the problems found, empty when healthy."""
-        problems: list[str] = []
         with self._meta.snapshot() as tx:
             images = tx.images()
-            layers = tx.all_layers()
+            layer_blobs = {info.descriptor.digest for info in tx.all_layers()}
             snapshots = tx.snapshots()
         on_disk = set(self._blobs.digests())
-        for digest in sorted(on_disk):
-            if not self._blobs.verify(digest):
-                problems.append(f"corrupt blob {digest}: its content no longer matches its digest")
-        referenced: set[Digest] = {info.descriptor.digest for info in layers}
-        for image in images:
-            manifest = decode_json(image.manifest, Manifest)
-            parts = {image.manifest_digest: "manifest", manifest.config.digest: "config"}
-            parts.update({layer.digest: "layer" for layer in manifest.layers})
-            for digest, part in parts.items():
-                referenced.add(digest)
-                if digest not in on_disk:
-                    problems.append(f"missing blob {digest}: the {part} of image {image.id}")
-        problems += [f"orphaned blob {digest}: no image or layer uses it" for digest in sorted(on_disk - referenced)]
+        corrupt = {digest for digest in on_disk if not self._blobs.verify(digest)}
+        problems = find_problems(images, layer_blobs, on_disk, corrupt)
         problems += [f"stray file {name} in {self._blobs.directory}" for name in self._blobs.strays()]
-        known = {row.id for row in snapshots}
-        for row in snapshots:
-            if row.committed and not self._dirs.fs(row.id).is_dir():
-                problems.append(f"missing snapshot directory {self._dirs.fs(row.id)}")
         problems += [
-            f"orphaned snapshot directory {self._dirs.directory / str(snapshot_id)}"
-            for snapshot_id in sorted(self._dirs.ids() - known)
+            f"missing snapshot directory {self._dirs.fs(row.id)}"
+            for row in snapshots
+            if row.committed and not self._dirs.fs(row.id).is_dir()
+        ]
+        problems += [
+            f"orphaned snapshot directory {self._dirs.directory / str(snapshot_id)} (gc removes it)"
+            for snapshot_id in sorted(self._dirs.ids() - {row.id for row in snapshots})
         ]
         return problems
 
@@ -516,10 +502,6 @@ class Store:
         log.debug("unpacked layer %s as snapshot %d", diff_id, snapshot.id)
         return self._snapshot_record(row)
 
-    def _all_snapshot_rows(self) -> list[SnapshotRow]:
-        with self._meta.snapshot() as tx:
-            return tx.snapshots()
-
     def _snapshot_record(self, row: SnapshotRow) -> SnapshotRecord:
         return SnapshotRecord(
             id=row.id,
@@ -531,39 +513,6 @@ class Store:
             committed=row.committed,
             created=row.created,
         )
-
-
-def _tag_name(name: str) -> str:
-    reference = parse_reference(name)
-    if reference.digest is not None:
-        raise InvalidReference(f"cannot use {name!r} as a name: a name has a tag, not a digest (e.g. 'app:v1')")
-    return str(reference)
-
-
-def _find_image(tx: Transaction, text: str) -> ImageRow | None:
-    """Docker's order: a full ID, then a name, then a unique ID prefix."""
-    id_match = _IMAGE_ID.fullmatch(text)
-    if id_match and text.startswith("sha256:") and len(id_match.group(1)) == 64:
-        return tx.image(text)
-    try:
-        reference = parse_reference(text)
-    except InvalidReference:
-        reference = None
-    if reference is not None and reference.digest is not None:
-        rows = tx.images_by_manifest(reference.digest)
-        named = [row for row in rows if any(name.startswith(reference.repository + ":") for name in row.names)]
-        candidates = named or rows
-        return candidates[0] if candidates else None
-    if reference is not None:
-        row = tx.image_named(str(reference))
-        if row is not None:
-            return row
-    if id_match is None:
-        return None
-    rows = tx.images_by_prefix("sha256:" + id_match.group(1))
-    if len(rows) > 1:
-        raise ImageNotFound(f"image ID prefix {text!r} matches {len(rows)} images; give more digits")
-    return rows[0] if rows else None
 
 
 def _image_record(row: ImageRow) -> ImageRecord:
@@ -583,39 +532,6 @@ def _existing_snapshot(tx: Transaction, snapshot_id: int) -> SnapshotRow:
     if row is None:
         raise StoreError(f"no snapshot {snapshot_id} in the store")
     return row
-
-
-def _unneeded_snapshots(tx: Transaction) -> set[int]:
-    rows = {row.id: row for row in tx.snapshots()}
-    wanted_chains: set[str] = set()
-    for image in tx.images():
-        wanted_chains.update(chain_ids(decode_json(image.config, ImageConfig).rootfs.diff_ids))
-    roots = tx.cache_snapshot_ids()
-    for row in rows.values():
-        is_wanted = row.chain_id in wanted_chains if row.committed else row.owner is not None and is_alive(row.owner)
-        if is_wanted:
-            roots.add(row.id)
-    needed: set[int] = set()
-    for snapshot_id in roots:
-        current: int | None = snapshot_id
-        while current is not None and current not in needed and current in rows:
-            needed.add(current)
-            current = rows[current].parent
-    return set(rows) - needed
-
-
-def _needed_blobs(tx: Transaction) -> set[Digest]:
-    """Blobs of the images, and the layer blobs of the snapshots that remain (a cached step exports them)."""
-    needed: set[Digest] = set()
-    for image in tx.images():
-        manifest = decode_json(image.manifest, Manifest)
-        needed.add(image.manifest_digest)
-        needed.add(manifest.config.digest)
-        needed.update(layer.digest for layer in manifest.layers)
-    for row in tx.snapshots():
-        if row.diff_id is not None:
-            needed.update(info.descriptor.digest for info in tx.layers_by_diff_id(row.diff_id))
-    return needed
 
 
 def _remove_dead_temp_dirs(tmp: Path) -> None:

@@ -1,0 +1,96 @@
+"""Garbage collection and consistency checks of a store: decide here, act in the Store.
+
+What is needed: every image (its manifest, config and layer blobs, and the snapshots of its chain ids),
+every cache record's snapshot, every active snapshot of a live process, the parents of those snapshots, and
+the layer blobs recorded for the diff_ids of the snapshots that stay (a cached step exports them later).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slipway.image.oci import Digest, ImageConfig, Manifest, chain_ids, decode_json
+from slipway.store._owners import is_alive
+from slipway.store.meta import ImageRow, SnapshotRow, Transaction
+
+__all__ = ["GcPlan", "find_problems", "plan_gc"]
+
+
+@dataclass(frozen=True, slots=True)
+class GcPlan:
+    snapshots: tuple[int, ...]  # children before parents
+    orphaned_dirs: tuple[int, ...]  # snapshot dirs without a row (left by a crash)
+    blobs: tuple[Digest, ...]
+    layer_records: tuple[Digest, ...]
+
+
+def plan_gc(tx: Transaction, blobs_on_disk: set[Digest], dirs_on_disk: set[int]) -> GcPlan:
+    """What to remove, from the rows of one write transaction and the listings taken inside it (so nothing
+    created after it is a candidate)."""
+    rows = {row.id: row for row in tx.snapshots()}
+    images = tx.images()
+    doomed = set(rows) - _needed_snapshots(rows, images, tx.cache_snapshot_ids())
+    needed_blobs = _image_blobs(images)
+    for row in rows.values():
+        if row.id not in doomed and row.diff_id is not None:
+            needed_blobs.update(info.descriptor.digest for info in tx.layers_by_diff_id(row.diff_id))
+    return GcPlan(
+        snapshots=tuple(sorted(doomed, reverse=True)),  # ids grow, so children have larger ids than parents
+        orphaned_dirs=tuple(sorted(dirs_on_disk - set(rows))),
+        blobs=tuple(sorted(blobs_on_disk - needed_blobs)),
+        layer_records=tuple(
+            info.descriptor.digest for info in tx.all_layers() if info.descriptor.digest not in needed_blobs
+        ),
+    )
+
+
+def find_problems(
+    images: list[ImageRow],
+    layer_blobs: set[Digest],
+    blobs_on_disk: set[Digest],
+    corrupt: set[Digest],
+) -> list[str]:
+    """Problems with blobs: corrupt (content no longer matches the name), missing, orphaned."""
+    problems = [f"corrupt blob {digest}: its content no longer matches its digest" for digest in sorted(corrupt)]
+    referenced = set(layer_blobs)
+    for image in images:
+        manifest = decode_json(image.manifest, Manifest)
+        parts = {image.manifest_digest: "manifest", manifest.config.digest: "config"}
+        parts.update({layer.digest: "layer" for layer in manifest.layers})
+        for digest, part in parts.items():
+            referenced.add(digest)
+            if digest not in blobs_on_disk:
+                problems.append(f"missing blob {digest}: the {part} of image {image.id}; pull or load it again")
+    problems += [
+        f"orphaned blob {digest}: no image or layer uses it (gc removes it)"
+        for digest in sorted(blobs_on_disk - referenced)
+    ]
+    return problems
+
+
+def _needed_snapshots(rows: dict[int, SnapshotRow], images: list[ImageRow], cached: set[int]) -> set[int]:
+    wanted_chains: set[str] = set()
+    for image in images:
+        wanted_chains.update(chain_ids(decode_json(image.config, ImageConfig).rootfs.diff_ids))
+    roots = set(cached)
+    for row in rows.values():
+        is_wanted = row.chain_id in wanted_chains if row.committed else row.owner is not None and is_alive(row.owner)
+        if is_wanted:
+            roots.add(row.id)
+    needed: set[int] = set()
+    for snapshot_id in roots:
+        current: int | None = snapshot_id
+        while current is not None and current not in needed and current in rows:
+            needed.add(current)
+            current = rows[current].parent
+    return needed
+
+
+def _image_blobs(images: list[ImageRow]) -> set[Digest]:
+    needed: set[Digest] = set()
+    for image in images:
+        manifest = decode_json(image.manifest, Manifest)
+        needed.add(image.manifest_digest)
+        needed.add(manifest.config.digest)
+        needed.update(layer.digest for layer in manifest.layers)
+    return needed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -73,10 +74,23 @@ def run(
     )
     if tty and interactive and not os.isatty(0):
         raise UsageError("the input device is not a TTY: drop -t, or run from a terminal")
+    if tty and not _has_terminal():
+        # The runtime attaches a TTY container to our controlling terminal; with none (CI, cron),
+        # run without one, as a plain pipe, rather than fail.
+        click.echo("warning: -t ignored: no terminal to attach the container's TTY to", err=True)
+        request = replace(request, tty=False)
     runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=app.root)
     with Store.open(app.root) as store:
         code = run_container(request, store=store, runtime=runtime)
     sys.exit(code)
+
+
+def _has_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
 
 
 def _read_env_file(path: Path) -> list[str]:

@@ -194,3 +194,31 @@ def test_it_attaches_a_tty(store_root: Path) -> None:
     os.close(terminal)
     assert os.waitstatus_to_exitcode(status) == 5
     assert "/dev/pts/0" in output.decode(errors="replace").replace("\r", "").splitlines()
+
+
+def test_t_without_a_terminal_runs_without_a_tty(store_root: Path) -> None:
+    argv = [
+        sys.executable,
+        "-m",
+        "slipway",
+        "--root",
+        str(store_root),
+        "run",
+        "-t",
+        IMAGE,
+        "sh",
+        "-c",
+        "tty; exit 4",
+    ]
+    env = {key: value for key, value in os.environ.items() if key != "SLIPWAY_RUNTIME"}
+    result = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout) == (4, "not a tty\n")
+    assert "-t ignored" in result.stderr

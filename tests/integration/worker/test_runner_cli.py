@@ -222,3 +222,20 @@ def test_t_without_a_terminal_runs_without_a_tty(store_root: Path) -> None:
     )
     assert (result.returncode, result.stdout) == (4, "not a tty\n")
     assert "-t ignored" in result.stderr
+
+
+@pytest.mark.parametrize(("signal_number", "code"), [(15, 9), (2, 8)])
+def test_signals_reach_the_container(store_root: Path, signal_number: int, code: int) -> None:
+    script = f'trap "echo caught; exit {code}" {signal_number}; echo ready; while :; do sleep 0.1; done'
+    argv = [sys.executable, "-m", "slipway", "--root", str(store_root), "run", IMAGE, "sh", "-c", script]
+    env = {key: value for key, value in os.environ.items() if key != "SLIPWAY_RUNTIME"}
+    run = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env, start_new_session=True)
+    try:
+        assert run.stdout is not None and run.stdout.readline() == b"ready\n"
+        run.send_signal(signal_number)
+        assert run.wait(timeout=30) == code
+        assert run.stdout.read() == b"caught\n"
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()

@@ -300,11 +300,15 @@ def shared_store(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) ->
 
 
 @pytest.fixture
-def own_store(tmp_path: Path, busybox_tar: Path) -> Slipway:
+def own_store(tmp_path: Path, busybox_tar: Path) -> Iterator[Slipway]:
     """A fresh store for tests that check caching, cache mounts or failure cleanliness."""
     slipway = Slipway(tmp_path / "store")
     import_busybox(slipway, busybox_tar)
-    return slipway
+    yield slipway
+    # Tests assert that nothing is left; this only keeps a failed (or force-killed) build from
+    # leaving mounts on the machine after the test has reported it.
+    for line in reversed(mounts_under(slipway.root)):
+        subprocess.run(["umount", "--lazy", line.split()[1]], check=False, capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -198,6 +198,19 @@ ENTRYPOINT echo shell form entrypoint
 """,
         {},
     ),
+    "run-mounts": (
+        """\
+FROM busybox:test AS tools
+RUN mkdir /tools && echo tool > /tools/t.txt
+
+FROM busybox:test
+RUN --mount=type=bind,from=tools,source=/tools,target=/mnt/tools cp /mnt/tools/t.txt /from-stage.txt
+RUN --mount=type=bind,target=/ctx cp /ctx/data.txt /from-context.txt
+RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /tmpfs-seen.txt
+RUN --mount=type=cache,target=/var/cache/thing echo cached > /var/cache/thing/c && touch /after-cache
+""",
+        {"data.txt": "data\n"},
+    ),
     "deletions-and-whiteouts": (
         """\
 FROM busybox:test
@@ -245,6 +258,7 @@ def test_config_and_file_tree_match_buildkit(
     docker.ok("save", "-o", str(archive), name)
     expected_tree = helpers.flatten_layers(helpers.saved_layers(archive))
     actual_tree = shared_store.image_tree(name, tmp_path)
+    assert expected_tree.get("bin/busybox") is not None, "the trees hold the whole image, base layer included"
     missing = sorted(set(expected_tree) - set(actual_tree))
     extra = sorted(set(actual_tree) - set(expected_tree))
     changed = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from slipway.store import SnapshotRecord
 
@@ -22,3 +23,4 @@ class Result:
     tree: Path | None = None
     is_excluded: Callable[[str], bool] | None = None  # hides ignored context files
     can_skip_dir: Callable[[str], bool] | None = None
+    origin: Literal["fs", "context", "inline", "remote"] = "fs"  # COPY keeps owners only from file systems

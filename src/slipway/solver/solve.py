@@ -86,9 +86,7 @@ class Solver:
 
     def _cancel(self) -> None:
         self._cancelled.set()
-        cancel = getattr(self._executor, "kill_all", None)
-        if cancel is not None:
-            cancel()
+        self._executor.kill_all()
 
     # -- one vertex ----------------------------------------------------------------------------------
 
@@ -129,6 +127,7 @@ class Solver:
             tree=self._options.context_dir,
             is_excluded=matcher.matches if matcher else None,
             can_skip_dir=matcher.can_skip_dir if matcher else None,
+            origin="context",
         )
 
     def _solve_inline(self, vertex: Vertex, op: InlineSource) -> Result:
@@ -139,7 +138,7 @@ class Solver:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
             path.chmod(mode)
-        return Result(cache_key=vertex.digest, tree=tree)
+        return Result(cache_key=vertex.digest, tree=tree, origin="inline")
 
     def _solve_remote(self, vertex: Vertex, op: HttpSource | GitSource) -> Result:
         from slipway.worker import sources  # downloads are rare: import httpx only when needed
@@ -158,7 +157,7 @@ class Solver:
             raise
         content = hash_selection(tree, [""], cache=self._hashes)
         self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
-        return Result(cache_key=combine("remote", vertex.digest, [content]), tree=tree)
+        return Result(cache_key=combine("remote", vertex.digest, [content]), tree=tree, origin="remote")
 
     # -- steps that make a snapshot ------------------------------------------------------------------
 
@@ -220,7 +219,14 @@ class Solver:
                     self._run_exec(vertex, op, inputs, rootfs, step_dir, mounts)
                 elif isinstance(op, Copy):
                     source_root = self._source_view(inputs[1], step_dir / "source", mounts)
-                    copy_files(op, source_root, rootfs, is_excluded=self._excluder(inputs[1], op))
+                    copy_files(
+                        op,
+                        source_root,
+                        rootfs,
+                        is_excluded=self._excluder(inputs[1], op),
+                        preserve_owner=inputs[1].origin == "fs",
+                        remote=inputs[1].origin == "remote",
+                    )
                 elif isinstance(op, Mkdir):
                     make_directory(op, rootfs)
             committed_snapshot = self._store.commit_snapshot(snapshot.id)

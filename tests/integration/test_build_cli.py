@@ -4,6 +4,7 @@ build cache seen through --progress plain, and --no-cache."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,73 @@ def test_a_changed_context_file_invalidates_the_copy_and_what_follows(
         "RUN echo before-copy"
     }
     assert own_store.run_output("invalidate:two", "cat", "/data.txt") == "version two\n"
+
+
+def test_dockerignore_hides_files_from_copy_and_from_the_cache_key(
+    own_store: Any, make_context: Any, tmp_path: Path
+) -> None:
+    context = make_context(
+        tmp_path / "ctx",
+        "FROM busybox:test\nCOPY . /ctx/\n",
+        {
+            ".dockerignore": "secret.txt\n*.log\n!keep.log\nbuild/\n",
+            "secret.txt": "secret\n",
+            "debug.log": "noise\n",
+            "keep.log": "kept\n",
+            "build/out.bin": "artifact\n",
+            "src/main.txt": "source\n",
+        },
+    )
+    own_store.build_ok(context, "-t", "ignore:one")
+    listing = own_store.run_output("ignore:one", "find", "/ctx", "-type", "f").split()
+    assert sorted(listing) == ["/ctx/.dockerignore", "/ctx/Dockerfile", "/ctx/keep.log", "/ctx/src/main.txt"]
+    (context / "secret.txt").write_text("changed, but ignored\n")
+    (context / "debug.log").write_text("more noise\n")
+    output = own_store.build_ok(context, "-t", "ignore:two").stderr
+    assert cached_steps(output, "COPY . /ctx/") == {"COPY . /ctx/"}
+
+
+def test_network_none_flag_applies_to_every_run(own_store: Any, make_context: Any, tmp_path: Path) -> None:
+    context = make_context(tmp_path / "ctx", "FROM busybox:test\nRUN cat /proc/net/dev > /netdev.txt\n")
+    own_store.build_ok(context, "--network", "none", "-t", "network:none")
+    lines = own_store.run_output("network:none", "cat", "/netdev.txt").splitlines()[2:]
+    assert {line.split(":")[0].strip() for line in lines} == {"lo"}
+
+
+def test_source_date_epoch_makes_rebuilds_identical(
+    own_store: Any, make_context: Any, tmp_path: Path
+) -> None:
+    context = make_context(
+        tmp_path / "ctx",
+        "FROM busybox:test\nRUN echo fixed > /f && mkdir -p /d && echo y > /d/y\nCOPY data.txt /data.txt\n",
+        {"data.txt": "data\n"},
+    )
+    epoch = {"SOURCE_DATE_EPOCH": "1700000000"}
+    first = own_store.ok(
+        "build", "-q", "--no-cache", "-t", "epoch:one", str(context), env=epoch
+    ).stdout.strip()
+    second = own_store.ok(
+        "build", "-q", "--no-cache", "-t", "epoch:two", str(context), env=epoch
+    ).stdout.strip()
+    assert first == second, "the same inputs and SOURCE_DATE_EPOCH give the same image"
+    assert own_store.inspect("epoch:one")["Created"].startswith("2023-11-14T22:13:20")
+
+
+def test_concurrent_builds_on_one_store(own_store: Any, make_context: Any, tmp_path: Path) -> None:
+    builds = []
+    for number in range(3):
+        context = make_context(
+            tmp_path / f"ctx{number}",
+            f"FROM busybox:test\nRUN echo shared-step > /shared\nRUN echo {number} > /n\nCOPY f /f\n",
+            {"f": f"file {number}\n"},
+        )
+        argv = own_store.argv("build", "-q", "-t", f"concurrent:{number}", str(context))
+        builds.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in builds:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+        assert IMAGE_ID.fullmatch(stdout.strip())
+    for number in range(3):
+        output = own_store.run_output(f"concurrent:{number}", "cat", "/shared", "/n", "/f")
+        assert output == f"shared-step\n{number}\nfile {number}\n"
+    assert own_store("system", "check").returncode == 0

@@ -201,3 +201,12 @@ def wait_for(check: Any, limit: float) -> Any:
         time.sleep(0.1)
         value = check()
     return value
+
+
+def test_an_unknown_user_is_a_clear_error(own_store: Any, make_context: Any, tmp_path: Path) -> None:
+    context = make_context(tmp_path / "ctx", "FROM busybox:test\nUSER nosuchuser\nRUN true\n")
+    result = own_store.build(context, "-t", "failing:user")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "nosuchuser" in result.stderr
+    assert own_store("inspect", "failing:user").returncode != 0

@@ -560,3 +560,60 @@ RUN --mount=type=bind,source=.,target=/ctx cat /ctx/data.txt > /copied.txt && \\
     assert shared_store.run_output(image, "cat", "/copied.txt") == "from the context\n"
     assert shared_store.run_output(image, "cat", "/rw.txt") == "read-only\n"
     assert shared_store("run", "--rm", image, "test", "-e", "/ctx/data.txt").returncode == 1
+
+
+def test_env_substitution_uses_the_values_before_the_instruction(
+    shared_store: Any, make_context: Any, tmp_path: Path, token: str
+) -> None:
+    # The Dockerfile reference's own example: def gets "hello", ghi gets "bye".
+    image = build(
+        shared_store,
+        make_context,
+        tmp_path / "ctx",
+        f"env-order:{token}",
+        "FROM busybox:test\nENV abc=hello\nENV abc=bye def=$abc\nENV ghi=$abc\n",
+    )
+    assert shared_store.config(image)["Env"] == [BASE_PATH, "abc=bye", "def=hello", "ghi=bye"]
+
+
+def test_env_overrides_a_build_arg_of_the_same_name(
+    shared_store: Any, make_context: Any, tmp_path: Path, token: str
+) -> None:
+    # The Dockerfile reference's example: ENV wins over ARG, whatever --build-arg says.
+    image = build(
+        shared_store,
+        make_context,
+        tmp_path / "ctx",
+        f"env-over-arg:{token}",
+        """\
+FROM busybox:test
+ARG CONT_IMG_VER
+ENV CONT_IMG_VER=v1.0.0
+RUN echo $CONT_IMG_VER > /version.txt
+""",
+        "--build-arg",
+        "CONT_IMG_VER=v2.0.1",
+    )
+    assert shared_store.run_output(image, "cat", "/version.txt") == "v1.0.0\n"
+
+
+def test_run_mounts_from_a_stage_and_tmpfs_leave_no_content(
+    shared_store: Any, make_context: Any, tmp_path: Path, token: str
+) -> None:
+    image = build(
+        shared_store,
+        make_context,
+        tmp_path / "ctx",
+        f"run-mounts:{token}",
+        """\
+FROM busybox:test AS tools
+RUN mkdir /tools && echo tool-output > /tools/t.txt
+
+FROM busybox:test
+RUN --mount=type=bind,from=tools,source=/tools,target=/mnt/tools cat /mnt/tools/t.txt > /from-stage.txt
+RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /tmpfs-seen.txt
+""",
+    )
+    assert shared_store.run_output(image, "cat", "/from-stage.txt", "/tmpfs-seen.txt") == "tool-output\nx\n"
+    for leftover in ("/mnt/tools/t.txt", "/scratch/x", "/tools"):
+        assert shared_store("run", "--rm", image, "test", "-e", leftover).returncode == 1, leftover

@@ -72,9 +72,15 @@ def test_pack_writes_ownership_devices_xattrs_and_oci_whiteouts(tmp_path: Path) 
         members = {member.name: member for member in tar.getmembers()}
     server = members["usr/bin/server"]
     assert (server.uid, server.gid, server.mode) == (1000, 1001, 0o4750)
-    assert server.pax_headers["SCHILY.xattr.security.capability"].encode("utf-8", "surrogateescape") == CAPABILITY
+    assert (
+        server.pax_headers["SCHILY.xattr.security.capability"].encode("utf-8", "surrogateescape")
+        == CAPABILITY
+    )
     assert members["usr/bin/server-again"].islnk()
-    assert members["dev/null"].ischr() and (members["dev/null"].devmajor, members["dev/null"].devminor) == (1, 3)
+    assert members["dev/null"].ischr() and (members["dev/null"].devmajor, members["dev/null"].devminor) == (
+        1,
+        3,
+    )
     assert members["dev/loop0"].isblk() and members["dev/loop0"].gid == 6
     assert members["dev/initctl"].isfifo()
     assert members["tmp"].mode == 0o1777
@@ -91,7 +97,9 @@ def test_round_trip_keeps_everything(tmp_path: Path, compression: str) -> None:
     tree = make_full_tree(tmp_path / "tree")
     blob, info = pack_bytes(tree, compression)
     dest = tmp_path / "snapshot"
-    assert unpack_layer(io.BytesIO(blob), info.descriptor.media_type, dest, whiteouts="overlay") == info.diff_id  # type: ignore[attr-defined]
+    assert (
+        unpack_layer(io.BytesIO(blob), info.descriptor.media_type, dest, whiteouts="overlay") == info.diff_id
+    )  # type: ignore[attr-defined]
     assert describe(dest) == describe(tree)
     assert xattrs_of(dest / "replaced-dir") == (("trusted.overlay.opaque", b"y"),)
     assert os.stat(dest / "usr" / "bin" / "server").st_mode & 0o7777 == 0o4750
@@ -152,11 +160,14 @@ def test_snapshots_of_an_image_mount_as_its_root(tmp_path: Path) -> None:
         for tree in (base_tree, top_tree):
             with store.ingest() as writer:
                 layers.append(pack_layer(tree, writer))
-        config = ImageConfig(architecture="amd64", os="linux",
-                             rootfs=RootFS(diff_ids=tuple(layer.diff_id for layer in layers)))
+        config = ImageConfig(
+            architecture="amd64", os="linux", rootfs=RootFS(diff_ids=tuple(layer.diff_id for layer in layers))
+        )
         config_bytes = encode_json(config)
         manifest = Manifest(
-            config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
+            config=Descriptor(
+                media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
+            ),
             layers=tuple(layer.descriptor for layer in layers),
         )
         image = store.add_image(manifest, config, ["two-layers"])

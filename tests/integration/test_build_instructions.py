@@ -161,6 +161,19 @@ def test_volume_in_both_forms(shared_store: Any, make_context: Any, tmp_path: Pa
     assert shared_store.config(image)["Volumes"] == {"/data": {}, "/v1": {}, "/v2": {}}
 
 
+def test_no_stopsignal_and_an_empty_cmd_show_as_docker_shows_them(
+    shared_store: Any, make_context: Any, tmp_path: Path, token: str
+) -> None:
+    # docker image inspect shows null for an unset StopSignal and for `CMD []` (the image config's
+    # fields are omitempty, so an empty list is dropped).
+    image = build(
+        shared_store, make_context, tmp_path / "ctx", f"empty-cmd:{token}", "FROM busybox:test\nCMD []\n"
+    )
+    config = shared_store.config(image)
+    assert config.get("StopSignal") is None
+    assert config.get("Cmd") is None
+
+
 def test_stopsignal(shared_store: Any, make_context: Any, tmp_path: Path, token: str) -> None:
     image = build(
         shared_store,
@@ -472,29 +485,39 @@ def test_copy_with_globs(shared_store: Any, make_context: Any, tmp_path: Path, t
     assert shared_store.run_output(image, "ls", "/class").split() == ["a1.cfg", "b2.cfg"]
 
 
-def test_heredocs_in_run_and_copy(shared_store: Any, make_context: Any, tmp_path: Path, token: str) -> None:
+def test_heredoc_as_a_run_script(shared_store: Any, make_context: Any, tmp_path: Path, token: str) -> None:
     image = build(
         shared_store,
         make_context,
         tmp_path / "ctx",
-        f"heredoc:{token}",
-        """\
-FROM busybox:test
-RUN <<EOF
-echo first > /heredoc-run.txt
-echo second >> /heredoc-run.txt
-EOF
-COPY <<EOF /etc/greeting
-hello from a heredoc
-second line
-EOF
-RUN <<ONE cat > /two-docs.txt
-content of a heredoc fed to cat
-ONE
-""",
+        f"heredoc-run:{token}",
+        "FROM busybox:test\nRUN <<EOF\necho first > /heredoc-run.txt\necho second >> /heredoc-run.txt\nEOF\n",
     )
     assert shared_store.run_output(image, "cat", "/heredoc-run.txt") == "first\nsecond\n"
+
+
+def test_heredoc_as_a_copy_source(shared_store: Any, make_context: Any, tmp_path: Path, token: str) -> None:
+    image = build(
+        shared_store,
+        make_context,
+        tmp_path / "ctx",
+        f"heredoc-copy:{token}",
+        "FROM busybox:test\nCOPY <<EOF /etc/greeting\nhello from a heredoc\nsecond line\nEOF\n",
+    )
     assert shared_store.run_output(image, "cat", "/etc/greeting") == "hello from a heredoc\nsecond line\n"
+
+
+def test_heredoc_as_the_stdin_of_a_run_command(
+    shared_store: Any, make_context: Any, tmp_path: Path, token: str
+) -> None:
+    # The reference's `RUN <<EOT bash` form: the heredoc feeds the command written after it.
+    image = build(
+        shared_store,
+        make_context,
+        tmp_path / "ctx",
+        f"heredoc-stdin:{token}",
+        "FROM busybox:test\nRUN <<ONE cat > /two-docs.txt\ncontent of a heredoc fed to cat\nONE\n",
+    )
     assert shared_store.run_output(image, "cat", "/two-docs.txt") == "content of a heredoc fed to cat\n"
 
 

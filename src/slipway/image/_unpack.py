@@ -252,6 +252,8 @@ class Extractor:
             return
         if stat.S_ISDIR(existing.st_mode):
             self._forget_dirs(path)
+            for doomed in [name for name in self._dir_metadata if name == path or name.startswith(path + "/")]:
+                del self._dir_metadata[doomed]
             shutil.rmtree(base, dir_fd=parent_fd)  # fd-based: never follows a symlink inside
         else:
             os.unlink(base, dir_fd=parent_fd)

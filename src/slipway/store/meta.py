@@ -245,8 +245,7 @@ class Transaction:
     def _images(self, clause: str, parameters: tuple[object, ...]) -> list[ImageRow]:
         rows = self.connection.execute(
             "SELECT id, manifest_digest, manifest, config, created, size,"
-            " (SELECT group_concat(name, char(10)) FROM (SELECT name FROM names WHERE image_id = images.id"
-            " ORDER BY name)) FROM images " + clause,
+            " (SELECT group_concat(name, char(10)) FROM names WHERE image_id = images.id) FROM images " + clause,
             parameters,
         ).fetchall()
         return [
@@ -257,7 +256,7 @@ class Transaction:
                 config=bytes(row[3]),
                 created=row[4],
                 size=row[5],
-                names=tuple(row[6].split("\n")) if row[6] else (),
+                names=tuple(sorted(row[6].split("\n"))) if row[6] else (),
             )
             for row in rows
         ]

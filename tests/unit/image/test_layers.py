@@ -192,6 +192,12 @@ def test_apply_mode_replaces_a_lower_dir_with_a_file(tmp_path: Path) -> None:
     assert (dest / "x").read_bytes() == b"now a file"
 
 
+def test_a_later_entry_may_replace_a_directory_of_the_same_layer(tmp_path: Path) -> None:
+    layer = TarBuilder().directory("x").file("x/y", b"y").file("x", b"a file now").bytes()
+    unpack_layer(io.BytesIO(layer), MEDIA_OCI_LAYER, tmp_path / "dest")
+    assert (tmp_path / "dest" / "x").read_bytes() == b"a file now"
+
+
 def test_parents_missing_from_the_tar_are_made(tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     unpack_layer(io.BytesIO(TarBuilder().file("usr/local/bin/app", b"#!").bytes()), MEDIA_OCI_LAYER, dest)

@@ -1,0 +1,164 @@
+"""benchmarks/run: slipway against docker BuildKit and Buildah, side by side, on one dedicated file system.
+
+    benchmarks/run [--runs 5] [--quick] [--workloads seed,export] [--builders slipway,buildkit,buildah]
+
+Needs root (loop mounts, overlayfs, dockerd). Results go to results/<timestamp>/: table.md, chart, results.json
+and every command's log; one summary line per workload goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from benchmarks.suite import report
+from benchmarks.suite.bases import make_bases
+from benchmarks.suite.benchfs import DEFAULT_IMAGE, bench_filesystem
+from benchmarks.suite.builders import Buildah, Builder, BuildKit, Slipway, bench_env
+from benchmarks.suite.dockerd import private_dockerd
+from benchmarks.suite.measure import Result, measure
+from benchmarks.suite.packages import ensure_packages
+from benchmarks.suite.workloads import ORDER, make_workloads
+
+REPO = Path(__file__).resolve().parents[2]
+ALL_BUILDERS = ("slipway", "buildkit", "buildah")
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="benchmarks/run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per builder and workload (default 5)")
+    parser.add_argument("--quick", action="store_true", help="one run each: a smoke test of the whole suite")
+    parser.add_argument("--workloads", type=_csv, default=list(ORDER), help="comma-separated; default all")
+    parser.add_argument(
+        "--builders", type=_csv, default=list(ALL_BUILDERS), help="comma-separated; default all"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=REPO / "results", help="results folder (default results/)"
+    )
+    parser.add_argument(
+        "--fs-image", type=Path, default=DEFAULT_IMAGE, help="sparse file for the bench file system"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs = 1
+    unknown = [w for w in args.workloads if w not in ORDER] + [
+        b for b in args.builders if b not in ALL_BUILDERS
+    ]
+    if unknown:
+        parser.error(f"unknown workloads or builders: {', '.join(unknown)}; workloads are {', '.join(ORDER)}")
+    return args
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as err:
+        return f"unavailable ({err})"
+    return (
+        (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else "?"
+    )
+
+
+def _buildkit_ran(logs: Path) -> str:
+    for log in sorted(logs.glob("*.buildkit.*.log")):
+        text = log.read_text(errors="replace")
+        if "load build definition" in text:
+            return "BuildKit (its '#N [internal] load build definition' progress format)"
+        if "Sending build context to Docker daemon" in text or "\nStep 1/" in text:
+            return "the classic builder, not BuildKit ('Step N/M' output)"
+    return "unknown (no docker build log)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    if (
+        not Path("/proc/self").exists()
+        or subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0"
+    ):
+        print("benchmarks/run: run as root (loop mounts, overlayfs, dockerd)", file=sys.stderr)
+        return 1
+    ensure_packages()
+    out_dir = args.results / time.strftime("%Y%m%d-%H%M%S")
+    logs = out_dir / "logs"
+    logs.mkdir(parents=True)
+    cache = args.results / "cache"
+    order = [w for w in ORDER if w in args.workloads]
+    builders_wanted = [b for b in ALL_BUILDERS if b in args.builders]
+    results: list[Result] = []
+    meta: dict[str, str] = {
+        "slipway": _version(["slipway", "--version"]),
+        "docker": _version(["/usr/bin/docker", "--version"]),
+        "buildah": _version(["buildah", "--version"]),
+        "kernel": platform.release(),
+        "runs": str(args.runs),
+    }
+    with ExitStack() as stack:
+        fs = stack.enter_context(bench_filesystem(args.fs_image))
+        tmpdir = fs / "tmp"
+        tmpdir.mkdir()
+        env = bench_env(tmpdir)
+        print(f"bench file system at {fs}; results in {out_dir}", file=sys.stderr)
+        bases = make_bases(cache, tmpdir)
+        workloads = make_workloads(REPO, fs / "workloads")
+        builders: list[Builder] = []
+        for name in builders_wanted:
+            if name == "slipway":
+                builders.append(Slipway(fs / "slipway", env))
+            elif name == "buildkit":
+                daemon = stack.enter_context(private_dockerd(fs / "docker", tmpdir, logs / "dockerd.log"))
+                builders.append(BuildKit(daemon, env))
+            else:
+                builders.append(Buildah(fs / "buildah", env))
+        for builder in builders:
+            print(f"importing base images into {builder.name}", file=sys.stderr)
+            builder.prepare(bases)
+        meta["buildah_storage"] = next((b.describe() for b in builders if b.name == "buildah"), "")
+        scratch = fs / "archives"
+        scratch.mkdir()
+        for run_index in range(args.runs):
+            # Alternate: each run starts with the next builder, so no builder always follows the same one.
+            rotated = builders[run_index % len(builders) :] + builders[: run_index % len(builders)]
+            for name in order:
+                for builder in rotated:
+                    got = measure(builder, workloads[name], run_index, logs, scratch)
+                    results.extend(got)
+                    for r in got:
+                        state = "ok" if r.ok else f"WRONG: {r.detail}"
+                        seconds = "failed" if r.seconds is None else f"{r.seconds:.2f}s"
+                        print(f"run {run_index + 1}/{args.runs} {r.row} {r.builder}: {seconds}, "
+                              f"{r.peak_bytes / 2**20:.0f} MiB, {state}", file=sys.stderr)  # fmt: skip
+                    (out_dir / "results.json").write_text(
+                        json.dumps(
+                            {"meta": meta, "results": [dataclasses.asdict(r) for r in results]}, indent=1
+                        )
+                    )
+        meta["docker_builder"] = _buildkit_ran(logs)
+    names = [b for b in ALL_BUILDERS if b in builders_wanted]
+    (out_dir / "results.json").write_text(
+        json.dumps({"meta": meta, "results": [dataclasses.asdict(r) for r in results]}, indent=1)
+    )
+    header = "".join(f"- {k}: {v}\n" for k, v in meta.items())
+    (out_dir / "table.md").write_text(header + "\n" + report.table(results, names))
+    chart = report.chart(results, names, out_dir)
+    print(report.table(results, names), file=sys.stderr)
+    print(header, file=sys.stderr)
+    print(f"table: {out_dir / 'table.md'}; chart: {chart}", file=sys.stderr)
+    for line in report.summaries(results, names):
+        print(line)
+    return 0 if all(r.ok for r in results) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

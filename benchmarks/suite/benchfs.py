@@ -1,0 +1,42 @@
+"""The dedicated benchmark file system: a sparse ext4 image, loop-mounted without `discard`.
+
+The root file system here is mounted with `discard` and slows down steadily under repeated create/delete of
+large trees, so every builder's store and TMPDIR live on this one instead (see shared/BENCHMARKING.md).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+DEFAULT_IMAGE = Path("/var/lib/slipway-bench/fs.img")
+DEFAULT_SIZE = "60G"
+
+
+def _is_mountpoint(path: Path) -> bool:
+    return subprocess.run(["mountpoint", "-q", str(path)], check=False).returncode == 0
+
+
+@contextmanager
+def bench_filesystem(image: Path = DEFAULT_IMAGE, size: str = DEFAULT_SIZE) -> Iterator[Path]:
+    """Format a fresh file system in `image`, mount it beside it, yield the mount point, unmount at the end.
+
+    A fresh mkfs each run gives every run the same empty, unfragmented starting state.
+    """
+    mountpoint = image.with_suffix(".mnt")
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    if _is_mountpoint(mountpoint):
+        subprocess.run(["umount", str(mountpoint)], check=True)  # left behind by an interrupted run
+    image.unlink(missing_ok=True)
+    subprocess.run(["truncate", "-s", size, str(image)], check=True)
+    try:
+        subprocess.run(["mkfs.ext4", "-q", "-E", "nodiscard", str(image)], check=True)
+        subprocess.run(["mount", "-o", "loop,nodiscard", str(image), str(mountpoint)], check=True)
+        try:
+            yield mountpoint
+        finally:
+            subprocess.run(["umount", str(mountpoint)], check=False)
+    finally:
+        image.unlink(missing_ok=True)

@@ -1,0 +1,176 @@
+"""Turn results into the markdown table, the chart and the one-line summaries."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from benchmarks.suite.measure import Result
+from benchmarks.suite.workloads import TABLE_ORDER
+
+BUILDER_COLOURS = {"slipway": "#2a9d8f", "buildkit": "#264653", "buildah": "#e9c46a"}
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    median: float | None
+    low: float | None
+    high: float | None
+    peak_bytes: int | None
+    runs: int
+    failed: int
+    noisy: int
+
+
+def _rows(results: list[Result]) -> list[str]:
+    seen = {r.row for r in results}
+    ordered = []
+    for name in TABLE_ORDER:
+        for row in (name, f"{name} (cold)", f"{name} (warm)"):
+            if row in seen:
+                ordered.append(row)
+    return ordered
+
+
+def _cell(results: list[Result]) -> Cell:
+    good = [r for r in results if r.ok and r.seconds is not None]
+    times = [r.seconds for r in good if r.seconds is not None]
+    peaks = [r.peak_bytes for r in good]
+    return Cell(
+        statistics.median(times) if times else None,
+        min(times) if times else None,
+        max(times) if times else None,
+        int(statistics.median(peaks)) if peaks else None,
+        len(results),
+        len(results) - len(good),
+        sum(1 for r in results if not r.quiet),
+    )
+
+
+def _ratio(results: list[Result], row: str, numerator: str, denominator: str) -> float | None:
+    """The median over runs of the per-run ratio (builders alternate within a run, so each pair saw one machine)."""
+    by_run: dict[int, dict[str, float]] = defaultdict(dict)
+    for r in results:
+        if r.row == row and r.ok and r.seconds is not None:
+            by_run[r.run][r.builder] = r.seconds
+    ratios = [
+        t[numerator] / t[denominator]
+        for t in by_run.values()
+        if numerator in t and denominator in t and t[denominator] > 0
+    ]
+    return statistics.median(ratios) if ratios else None
+
+
+def _fmt_seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}s"
+
+
+def _fmt_bytes(value: int | None) -> str:
+    return "–" if value is None else f"{value / 2**20:.0f} MiB"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def table(results: list[Result], builders: list[str]) -> str:
+    lines = [
+        "| workload | builder | median | min–max | peak memory | slipway/BuildKit | slipway/Buildah | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in _rows(results):
+        vs_buildkit = _fmt_ratio(_ratio(results, row, "slipway", "buildkit"))
+        vs_buildah = _fmt_ratio(_ratio(results, row, "slipway", "buildah"))
+        for i, builder in enumerate(builders):
+            cell = _cell([r for r in results if r.row == row and r.builder == builder])
+            if cell.runs == 0:
+                continue
+            span = "–" if cell.low is None else f"{cell.low:.2f}–{cell.high:.2f}s"
+            notes = []
+            if cell.failed:
+                notes.append(f"{cell.failed}/{cell.runs} failed or wrong")
+            if cell.noisy:
+                notes.append(f"{cell.noisy} not quiet")
+            lines.append(
+                f"| {row if i == 0 else ''} | {builder} | {_fmt_seconds(cell.median)} | {span} | "
+                f"{_fmt_bytes(cell.peak_bytes)} | {vs_buildkit if i == 0 else ''} | {vs_buildah if i == 0 else ''} | "
+                f"{'; '.join(notes)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def summaries(results: list[Result], builders: list[str]) -> list[str]:
+    lines = []
+    for row in _rows(results):
+        parts = []
+        for builder in builders:
+            cell = _cell([r for r in results if r.row == row and r.builder == builder])
+            if cell.runs:
+                parts.append(f"{builder} {'failed' if cell.median is None else f'{cell.median:.1f}s'}")
+        for other in ("buildkit", "buildah"):
+            ratio = _ratio(results, row, "slipway", other)
+            if ratio is not None:
+                parts.append(f"slipway/{other} {ratio:.2f}")
+        lines.append(f"{row}: {', '.join(parts)}")
+    return lines
+
+
+def _medians(results: list[Result], builders: list[str]) -> tuple[list[str], dict[str, list[float]]]:
+    rows = _rows(results)
+    values = {b: [_cell([r for r in results if r.row == row and r.builder == b]).median or 0.0 for row in rows]
+              for b in builders}  # fmt: skip
+    return rows, values
+
+
+def chart(results: list[Result], builders: list[str], out_dir: Path) -> Path:
+    """A grouped bar chart of median wall time: PNG with matplotlib where it imports, else a hand-written SVG."""
+    rows, values = _medians(results, builders)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return _svg_chart(rows, values, out_dir / "chart.svg")
+    width = 0.8 / max(1, len(builders))
+    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 1.2), 5))
+    for i, builder in enumerate(builders):
+        xs = [x + (i - (len(builders) - 1) / 2) * width for x in range(len(rows))]
+        ax.bar(xs, values[builder], width, label=builder, color=BUILDER_COLOURS.get(builder))
+    ax.set_xticks(range(len(rows)), rows, rotation=30, ha="right")
+    ax.set_ylabel("median wall time (s)")
+    ax.set_title("slipway, BuildKit and Buildah, side by side")
+    ax.legend()
+    fig.tight_layout()
+    path = out_dir / "chart.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _svg_chart(rows: list[str], values: dict[str, list[float]], path: Path) -> Path:
+    builders = list(values)
+    top = max((v for vs in values.values() for v in vs), default=1.0) or 1.0
+    group, bar, height, left, bottom = 90, 22, 300, 50, 110
+    width = left + group * len(rows) + 20
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + bottom + 30}" '
+             'font-family="sans-serif" font-size="11">']  # fmt: skip
+    for g, row in enumerate(rows):
+        for b, builder in enumerate(builders):
+            v = values[builder][g]
+            h = v / top * height
+            x = left + g * group + b * bar
+            parts.append(f'<rect x="{x}" y="{20 + height - h:.1f}" width="{bar - 2}" height="{h:.1f}" '
+                         f'fill="{BUILDER_COLOURS.get(builder, "#888")}"><title>{escape(builder)} {v:.2f}s</title></rect>')  # fmt: skip
+        cx = left + g * group + bar * len(builders) / 2
+        parts.append(f'<text transform="translate({cx},{height + 30}) rotate(40)">{escape(row)}</text>')
+    for b, builder in enumerate(builders):
+        parts.append(f'<rect x="{left + b * 90}" y="{height + bottom}" width="10" height="10" '
+                     f'fill="{BUILDER_COLOURS.get(builder, "#888")}"/><text x="{left + b * 90 + 14}" '
+                     f'y="{height + bottom + 9}">{escape(builder)}</text>')  # fmt: skip
+    parts.append(f'<text x="4" y="14">median wall time, tallest {top:.1f}s</text></svg>')
+    path.write_text("\n".join(parts))
+    return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,3 +16,19 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"{SHARED} is missing: the conformance vectors live in ../shared beside the checkout")
     return SHARED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_pulls_from_the_internet() -> Iterator[None]:
+    """SLIPWAY_PULL_POLICY=never for every slipway the tests start (they inherit os.environ).
+
+    A FROM image missing from a test's store would otherwise be pulled from Docker Hub: slow, flaky, and
+    against the rule that tests use loopback only. Tests of pulling set `missing` against the loopback registry.
+    """
+    previous = os.environ.get("SLIPWAY_PULL_POLICY")
+    os.environ["SLIPWAY_PULL_POLICY"] = "never"
+    yield
+    if previous is None:
+        os.environ.pop("SLIPWAY_PULL_POLICY", None)
+    else:
+        os.environ["SLIPWAY_PULL_POLICY"] = previous

@@ -9,18 +9,28 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from slipway.errors import ContextError, ImageNotFound
+from slipway.errors import ContextError, ImageNotFound, RegistryError, UsageError
 from slipway.export.image import ExportOptions, export_image
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import parse
 from slipway.graph.ops import BuildGraph
 from slipway.image.reference import parse_reference
-from slipway.progress.events import EventSink, StepDone, StepStarted
+from slipway.progress.events import EventSink, StepDone, StepFailed, StepLog, StepStarted
 from slipway.solver.solve import SolveOptions, Solver
 from slipway.store import ImageRecord, Store
 from slipway.worker.executor import Executor, Runtime
+
+if TYPE_CHECKING:
+    # slipway.registry brings httpx (about 0.2 s to import): only builds that reach a registry pay for it.
+    from slipway.registry import RegistryOptions
+
+# When FROM and COPY --from images are fetched from their registry: "missing" (docker build's default),
+# "always" (docker build --pull: check for a newer version), "never" (the store only).
+PullPolicy = Literal["never", "missing", "always"]
+PULL_POLICIES: tuple[PullPolicy, ...] = ("never", "missing", "always")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +49,8 @@ class BuildRequest:
     source_date_epoch: int | None = None
     compression: str = "gzip"
     max_parallelism: int | None = None
+    pull: PullPolicy = "missing"
+    registry: RegistryOptions | None = None  # None: defaults (plain HTTP for loopback registries only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +62,65 @@ class BuildOutcome:
 
 @dataclass(frozen=True, slots=True)
 class StoreResolver:
-    """Answers FROM and COPY --from image references from the local store."""
+    """Answers FROM and COPY --from image references from the local store, pulling them by `pull` policy."""
 
     store: Store
+    pull: PullPolicy = "never"
+    registry: RegistryOptions | None = None
+    events: EventSink | None = None
 
     def resolve(self, ref: str, platform: str) -> BaseImage:
-        try:
-            image = self.store.resolve_image(ref)
-        except ImageNotFound as err:
-            raise ImageNotFound(
-                f"image {ref!r} is not in the local store; get it with `slipway pull {ref}`, "
-                f"`slipway load -i FILE` or `slipway import ROOTFS.tar {ref}`"
-            ) from err
+        if self.pull == "always":
+            try:
+                image = self._pull(ref, platform)
+            except RegistryError as err:
+                raise RegistryError(f"cannot check {ref} for a newer version (--pull): {err}") from err
+        else:
+            image = self._local(ref, platform)
         try:
             name = str(parse_reference(ref))
         except Exception:  # an image ID: keep it as written
             name = ref
         return BaseImage(ref=name, manifest_digest=image.manifest_digest, config=image.config)
+
+    def _local(self, ref: str, platform: str) -> ImageRecord:
+        try:
+            return self.store.resolve_image(ref)
+        except ImageNotFound as err:
+            if self.pull == "never":
+                raise ImageNotFound(
+                    f"image {ref!r} is not in the local store and the pull policy is never; get it with "
+                    f"`slipway pull {ref}`, `slipway load -i FILE` or `slipway import ROOTFS.tar {ref}`"
+                ) from err
+        try:
+            return self._pull(ref, platform)
+        except RegistryError as err:
+            raise ImageNotFound(f"image {ref!r} is not in the local store, and pulling it failed: {err}") from err
+
+    def _pull(self, ref: str, platform: str) -> ImageRecord:
+        from slipway.registry import RegistryOptions, pull_image
+
+        vertex = f"pull:{ref}"
+        events = self.events
+        if events is not None:
+            name = f"[internal] load metadata for {parse_reference(ref)}"
+            events.emit(StepStarted(vertex=vertex, name=name, at=time.time()))
+
+        def show(line: str) -> None:
+            if events is not None:
+                events.emit(StepLog(vertex=vertex, stream=1, data=(line + "\n").encode(), at=time.time()))
+
+        try:
+            image = pull_image(
+                self.store, ref, platform=platform, options=self.registry or RegistryOptions(), on_event=show
+            )
+        except BaseException as err:
+            if events is not None:
+                events.emit(StepFailed(vertex=vertex, error=str(err), at=time.time()))
+            raise
+        if events is not None:
+            events.emit(StepDone(vertex=vertex, at=time.time()))
+        return image
 
 
 def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
@@ -82,7 +136,7 @@ def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
         raise ContextError(f"{path} is a directory, not a Dockerfile") from err
 
 
-def plan(request: BuildRequest, store: Store) -> tuple[BuildGraph, str]:
+def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -> tuple[BuildGraph, str]:
     if not request.context.is_dir():
         raise ContextError(f"build context {request.context} is not a directory")
     text, shown_name, path = read_dockerfile(request)
@@ -99,11 +153,14 @@ def plan(request: BuildRequest, store: Store) -> tuple[BuildGraph, str]:
         network=request.network,
         exclude=exclude,
     )
-    return convert(parsed, options, StoreResolver(store)), text
+    if request.pull not in PULL_POLICIES:
+        raise UsageError(f"pull policy {request.pull!r}: expected one of {', '.join(PULL_POLICIES)}")
+    resolver = StoreResolver(store, pull=request.pull, registry=request.registry, events=events)
+    return convert(parsed, options, resolver), text
 
 
 def build(request: BuildRequest, *, store: Store, runtime: Runtime, events: EventSink) -> BuildOutcome:
-    graph, text = plan(request, store)
+    graph, text = plan(request, store, events)
     options = SolveOptions(
         context_dir=request.context.resolve(),
         no_cache=request.no_cache,

@@ -11,6 +11,9 @@ import click
 from slipway.cli._context import AppContext
 from slipway.errors import RunFailed, UsageError
 
+PULL_POLICY_VARIABLE = "SLIPWAY_PULL_POLICY"
+REGISTRIES_FILE = "registries.json"  # as slipway.registry names it; not imported: that pulls in httpx
+
 
 def _key_values(values: tuple[str, ...], flag: str, *, from_environment: bool = False) -> tuple[tuple[str, str], ...]:
     pairs = []
@@ -38,6 +41,29 @@ def _source_date_epoch() -> int | None:
         raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds") from None
 
 
+def _pull_policy(always: bool) -> str:
+    if always:
+        return "always"
+    value = os.environ.get(PULL_POLICY_VARIABLE) or "missing"
+    if value not in ("never", "missing", "always"):
+        raise UsageError(f"{PULL_POLICY_VARIABLE}={value!r}: expected never, missing or always")
+    return value
+
+
+def _registry_options(root: Path, insecure_registries: tuple[str, ...]):  # noqa: ANN202 - lazy import
+    """As `slipway pull` and `push` resolve them: --insecure-registry, <root>/registries.json, $DOCKER_CONFIG."""
+    docker_config = os.environ.get("DOCKER_CONFIG")
+    if not insecure_registries and not docker_config and not (root / REGISTRIES_FILE).exists():
+        return None  # the defaults: importing slipway.registry (httpx) is left to builds that reach a registry
+    from slipway.registry import RegistryOptions, read_insecure_registries
+
+    configured = read_insecure_registries(root / REGISTRIES_FILE)
+    return RegistryOptions(
+        insecure_registries=tuple(dict.fromkeys(insecure_registries + configured)),
+        docker_config=Path(docker_config) if docker_config else None,
+    )
+
+
 @click.command()
 @click.argument("context", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag).")
@@ -59,6 +85,19 @@ def _source_date_epoch() -> int | None:
 @click.option("--iidfile", type=click.Path(dir_okay=False, path_type=Path), help="Write the image ID to the file.")
 @click.option("--max-parallelism", type=click.IntRange(min=1), default=None, help="Most RUN steps at once.")
 @click.option("--compression", type=click.Choice(["gzip", "zstd"]), default="gzip", show_default=True)
+@click.option(
+    "--pull",
+    is_flag=True,
+    help=f"Always check the registry for newer FROM images (default: pull only missing ones; {PULL_POLICY_VARIABLE}"
+    "=never|missing|always sets the default).",
+)
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help=f"Allow plain HTTP (and unverified TLS) to this registry; also read from <root>/{REGISTRIES_FILE}.",
+)
 @click.pass_obj
 def build(
     app: AppContext,
@@ -77,6 +116,8 @@ def build(
     iidfile: Path | None,
     max_parallelism: int | None,
     compression: str,
+    pull: bool,
+    insecure_registries: tuple[str, ...],
 ) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from slipway.build import BuildRequest
@@ -111,6 +152,8 @@ def build(
         source_date_epoch=_source_date_epoch(),
         compression=compression,
         max_parallelism=max_parallelism,
+        pull=_pull_policy(pull),  # type: ignore[arg-type]
+        registry=_registry_options(app.root, insecure_registries),
     )
     mode = "quiet" if quiet else progress
     with Store.open(app.root) as store:

@@ -259,6 +259,12 @@ def test_config_and_file_tree_match_buildkit(
     expected_tree = helpers.flatten_layers(helpers.saved_layers(archive))
     actual_tree = shared_store.image_tree(name, tmp_path)
     assert expected_tree.get("bin/busybox") is not None, "the trees hold the whole image, base layer included"
+    if case == "run-mounts":
+        # dockerd 20.10 embeds BuildKit 0.8, which left the empty directories it made as RUN --mount targets in
+        # the image; BuildKit 0.11 and later remove those stubs (moby/buildkit#3307, #3314), as slipway does.
+        for stub in ("ctx", "mnt", "mnt/tools", "scratch", "var/cache", "var/cache/thing"):
+            if stub not in actual_tree:
+                expected_tree.pop(stub, None)
     missing = sorted(set(expected_tree) - set(actual_tree))
     extra = sorted(set(actual_tree) - set(expected_tree))
     changed = {

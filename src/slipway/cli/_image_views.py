@@ -222,21 +222,24 @@ def inspect_document(image: ImageRecord) -> dict[str, object]:
 
 
 def container_config_document(config: ContainerConfig) -> dict[str, object]:
-    return {
+    # Docker shows an empty Cmd or Entrypoint as null, and leaves StopSignal out when unset (omitempty).
+    document: dict[str, object] = {
         "User": config.user or "",
         "ExposedPorts": _plain(config.exposed_ports),
         "Env": _plain(config.env),
-        "Cmd": _plain(config.cmd),
+        "Cmd": _plain(config.cmd or None),
         "Healthcheck": _plain(config.healthcheck),
         "ArgsEscaped": config.args_escaped or False,
         "Volumes": _plain(config.volumes),
         "WorkingDir": config.working_dir or "",
-        "Entrypoint": _plain(config.entrypoint),
+        "Entrypoint": _plain(config.entrypoint or None),
         "OnBuild": _plain(config.on_build),
         "Labels": _plain(config.labels),
-        "StopSignal": config.stop_signal or "",
         "Shell": _plain(config.shell),
     }
+    if config.stop_signal:
+        document["StopSignal"] = config.stop_signal
+    return document
 
 
 def _plain(value: object) -> object:

@@ -664,6 +664,8 @@ def heredoc_name(word: str) -> tuple[str, bool] | None:
     name = match.group(2).strip()
     if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
         name = name[1:-1]
+    elif any(character.isspace() for character in name):
+        return None  # BuildKit: the marker must be one word; `<<EOF cat > f` is a command reading a heredoc
     if not name:
         return None
     return name, match.group(1) == "-"

@@ -12,6 +12,7 @@ import ctypes
 import errno
 import logging
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -39,9 +40,22 @@ OVERLAY_FIXED_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
 UNMOUNT_ATTEMPTS = 6
 
 
-def overlay_options(lowers: Sequence[Path], upper: Path | None = None, work: Path | None = None) -> str:
-    """The overlay mount data for `lowers` (bottom first), with an upper+work dir or read-only."""
-    lowerdir = ":".join(_escape(path) for path in reversed(lowers))
+def overlay_options(
+    lowers: Sequence[Path],
+    upper: Path | None = None,
+    work: Path | None = None,
+    *,
+    relative_to: Path | None = None,
+) -> str:
+    """The overlay mount data for `lowers` (bottom first), with an upper+work dir or read-only.
+
+    With `relative_to`, lower dirs are written relative to it: the mount must then be made from that dir.
+    """
+
+    def shown(path: Path) -> str:
+        return _escape(Path(os.path.relpath(path, relative_to)) if relative_to is not None else path)
+
+    lowerdir = ":".join(shown(path) for path in reversed(lowers))
     parts = [f"lowerdir={lowerdir}"]
     if upper is not None and work is not None:
         parts += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}"]
@@ -106,9 +120,36 @@ def _mount_view(lowers: list[Path], target: Path, upper: Path | None, work: Path
             raise
         return
     flags = MS_RDONLY if upper is None else 0
-    options = overlay_options(lowers, upper, work)
+    try:
+        options = overlay_options(lowers, upper, work)
+    except MountError:
+        _mount_relative(lowers, target, upper, work)
+        return
     log.debug("overlay at %s: %s", target, options)
     _mount("overlay", target, "overlay", flags, options)
+
+
+def _mount_relative(lowers: list[Path], target: Path, upper: Path | None, work: Path | None) -> None:
+    """Deep chains: lower dirs relative to their common parent, mounted from there (as containerd does).
+
+    A relative lowerdir resolves against the mounting process's working directory, and a thread must not
+    chdir this process, so a child process (mount(8)) makes the mount from that directory.
+    """
+    common = Path(os.path.commonpath(lowers))
+    options = overlay_options(lowers, upper, work, relative_to=common)  # MountError if still too long
+    if upper is None:
+        options += ",ro"
+    argv = ["/bin/mount", "-t", "overlay", "overlay", "-o", options, str(target)]
+    completed = subprocess.run(
+        argv,
+        cwd=common,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise MountError(f"cannot mount {len(lowers)} layers at {target}: {completed.stderr.strip()}")
 
 
 def unmount(target: Path) -> None:

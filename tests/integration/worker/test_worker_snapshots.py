@@ -118,11 +118,19 @@ def test_paths_with_colons_and_commas_are_escaped(tmp_path: Path) -> None:
         assert sorted(os.listdir(view)) == ["x", "y"]
 
 
-def test_too_many_layers_for_one_page_is_a_clear_error(tmp_path: Path, mounts_under: Any) -> None:
+def test_a_deep_chain_under_a_long_root_mounts_with_relative_lower_dirs(tmp_path: Path, mounts_under: Any) -> None:
     base = tmp_path / ("d" * 200)
     lowers = []
     for index in range(30):
-        lowers.append(make_tree(base / f"{index:03d}", {"f": str(index)}))
+        lowers.append(make_tree(base / f"{index:03d}", {f"f{index}": str(index)}))
+    with overlay_mount(lowers, tmp_path / "view") as view:
+        assert len(os.listdir(view)) == 30
+        assert (view / "f29").read_text() == "29"
+    assert mounts_under(tmp_path) == []
+
+
+def test_too_many_layers_for_one_page_is_a_clear_error(tmp_path: Path, mounts_under: Any) -> None:
+    lowers = [make_tree(tmp_path / f"{index:03d}-{'l' * 60}", {"f": str(index)}) for index in range(80)]
     with pytest.raises(MountError, match="shorter store root"), overlay_mount(lowers, tmp_path / "view"):
         pass
     assert mounts_under(tmp_path) == []

@@ -2,6 +2,6 @@
 
 from slipway.store._store import Store
 from slipway.store.blobs import BlobWriter
-from slipway.store.records import ImageRecord, SnapshotRecord
+from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
 
-__all__ = ["BlobWriter", "ImageRecord", "SnapshotRecord", "Store"]
+__all__ = ["BlobWriter", "CacheEntry", "ImageRecord", "SnapshotRecord", "Store"]

@@ -45,7 +45,7 @@ from slipway.store.gc import find_problems, plan_gc
 from slipway.store.locks import file_lock
 from slipway.store.meta import ImageRow, MetaDB, SnapshotRow, Transaction
 from slipway.store.names import find_image, tag_name
-from slipway.store.records import ImageRecord, SnapshotRecord
+from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
 from slipway.store.snapshots import SnapshotDirs
 
 __all__ = ["Store"]
@@ -369,6 +369,26 @@ class Store:
         """Forget every build cache record (their snapshots go at the next gc()); how many there were."""
         with self._meta.transaction() as tx:
             return tx.cache_clear()
+
+    def cache_entries(self) -> list[CacheEntry]:
+        """Every build cache record, oldest first."""
+        with self._meta.snapshot() as tx:
+            rows = tx.cache_entries()
+        return [CacheEntry(key=key, snapshot_id=snapshot_id, created=created) for key, snapshot_id, created in rows]
+
+    def cache_forget(self, keys: Sequence[str]) -> int:
+        """Forget these cache records (their snapshots go at the next gc()); how many were removed."""
+        with self._meta.transaction() as tx:
+            return tx.cache_delete(list(keys))
+
+    def snapshot_disk_usage(self, snapshot_id: int) -> int:
+        """Bytes the snapshot's own tree holds on disk (its layer, not its parents')."""
+        total = 0
+        for directory, _dirs, files in os.walk(self._dirs.fs(snapshot_id)):
+            for name in files:
+                with suppress(OSError):
+                    total += os.lstat(os.path.join(directory, name)).st_size
+        return total
 
     # maintenance
 

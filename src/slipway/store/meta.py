@@ -370,3 +370,12 @@ class Transaction:
 
     def cache_clear(self) -> int:
         return self.connection.execute("DELETE FROM cache").rowcount
+
+    def cache_entries(self) -> list[tuple[str, int, float]]:
+        return [
+            (str(row[0]), int(row[1]), float(row[2]))
+            for row in self.connection.execute("SELECT key, snapshot_id, created FROM cache ORDER BY created")
+        ]
+
+    def cache_delete(self, keys: list[str]) -> int:
+        return sum(self.connection.execute("DELETE FROM cache WHERE key = ?", (key,)).rowcount for key in keys)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from slipway.image.oci import ChainID, DiffID, Digest, ImageConfig, Manifest
 
-__all__ = ["ImageRecord", "SnapshotRecord"]
+__all__ = ["CacheEntry", "ImageRecord", "SnapshotRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +31,10 @@ class SnapshotRecord:
     diff_id: DiffID | None
     committed: bool
     created: float = 0.0  # seconds since the epoch: when the step that made it ran (kept by cache hits)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    key: str  # the step's cache key
+    snapshot_id: int
+    created: float  # seconds since the epoch

@@ -1,0 +1,53 @@
+"""Pruning the build cache: which cache records to forget, then a gc of what only they kept.
+
+A record is "in use" when its snapshot's layer is part of an image in the store; removing it would not free
+space anyway, since the image keeps the layer. Images never lose a layer: gc() keeps what images need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slipway.store import CacheEntry, Store
+
+
+@dataclass(frozen=True, slots=True)
+class PrunePolicy:
+    everything: bool = False  # -a: in-use records too
+    older_than: float | None = None  # until=DURATION, in seconds
+    keep_bytes: int | None = None  # --keep-storage: the newest records up to this size stay
+
+
+def choose_records(
+    entries: list[CacheEntry], sizes: dict[int, int], in_use: set[int], policy: PrunePolicy, now: float
+) -> list[CacheEntry]:
+    """The records to forget, oldest first (pure, so it is tested without a store)."""
+    candidates = [entry for entry in entries if policy.everything or entry.snapshot_id not in in_use]
+    if policy.older_than is not None:
+        candidates = [entry for entry in candidates if now - entry.created >= policy.older_than]
+    if policy.keep_bytes is None:
+        return candidates
+    total = sum(sizes.get(entry.snapshot_id, 0) for entry in entries)
+    chosen = []
+    for entry in candidates:  # oldest first, until what stays fits
+        if total <= policy.keep_bytes:
+            break
+        chosen.append(entry)
+        total -= sizes.get(entry.snapshot_id, 0)
+    return chosen
+
+
+def prune_build_cache(store: Store, policy: PrunePolicy, *, now: float) -> tuple[list[str], int]:
+    """Forget the chosen records and collect what only they kept: (keys removed, bytes freed)."""
+    entries = store.cache_entries()
+    image_layers = {diff_id for image in store.list_images() for diff_id in image.config.rootfs.diff_ids}
+    in_use = {
+        entry.snapshot_id
+        for entry in entries
+        if store.get_snapshot(entry.snapshot_id).diff_id in image_layers
+    }
+    sizes = {entry.snapshot_id: store.snapshot_disk_usage(entry.snapshot_id) for entry in entries}
+    chosen = choose_records(entries, sizes, in_use, policy, now)
+    store.cache_forget([entry.key for entry in chosen])
+    freed = store.gc()
+    return [entry.key for entry in chosen], freed

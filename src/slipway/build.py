@@ -7,20 +7,31 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal, assert_never
 
 from slipway.errors import ContextError, ImageNotFound, RegistryError, UsageError
 from slipway.export.image import ExportOptions, export_image
+from slipway.export.outputs import (
+    OutputSpec,
+    compose_image,
+    replace_file,
+    write_archive,
+    write_tree,
+    write_tree_tar,
+)
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import parse
-from slipway.graph.ops import BuildGraph
+from slipway.graph.ops import BuildGraph, StagePlan
+from slipway.image.oci import Digest
 from slipway.image.reference import parse_reference
 from slipway.progress.events import EventSink, StepDone, StepFailed, StepLog, StepStarted
 from slipway.solver.solve import SolveOptions, Solver
-from slipway.store import ImageRecord, Store
+from slipway.store import ImageRecord, SnapshotRecord, Store
 from slipway.worker.executor import Executor, Runtime
 
 if TYPE_CHECKING:
@@ -51,13 +62,15 @@ class BuildRequest:
     max_parallelism: int | None = None
     pull: PullPolicy = "missing"
     registry: RegistryOptions | None = None  # None: defaults (plain HTTP for loopback registries only)
+    output: OutputSpec = OutputSpec()  # --output (and --push): the store, by default
 
 
 @dataclass(frozen=True, slots=True)
 class BuildOutcome:
-    image: ImageRecord
+    image: ImageRecord | None  # None for type=local and type=tar outputs: they make no image
     graph: BuildGraph
     dockerfile_text: str = field(repr=False)
+    pushed: tuple[tuple[str, Digest], ...] = ()  # (name, manifest digest) of each push
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +172,12 @@ def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -
     return convert(parsed, options, resolver), text
 
 
-def build(request: BuildRequest, *, store: Store, runtime: Runtime, events: EventSink) -> BuildOutcome:
+def build(
+    request: BuildRequest, *, store: Store, runtime: Runtime, events: EventSink, stdout: BinaryIO | None = None
+) -> BuildOutcome:
+    """Build `request`; `stdout` receives an output whose dest is "-" (type=tar/docker/oci)."""
+    names = _output_names(request)
+    _check_output(request.output, names, stdout)
     graph, text = plan(request, store, events)
     options = SolveOptions(
         context_dir=request.context.resolve(),
@@ -171,14 +189,99 @@ def build(request: BuildRequest, *, store: Store, runtime: Runtime, events: Even
     with store.temp_dir("build") as work_dir:
         executor = Executor(runtime, work_dir)
         result = Solver(store, executor, events, options, work_dir).solve(graph.target.root)
-    events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
-    names = tuple(str(parse_reference(tag)) for tag in request.tags)
-    image = export_image(
-        store,
-        graph.target,
-        result.snapshot,
-        names,
-        ExportOptions(compression=request.compression, source_date_epoch=request.source_date_epoch),  # type: ignore[arg-type]
-    )
+    export = ExportOptions(compression=request.compression, source_date_epoch=request.source_date_epoch)  # type: ignore[arg-type]
+    with store.lease():
+        image, pushed = _export(request, names, store, graph.target, result.snapshot, export, events, stdout)
+    return BuildOutcome(image=image, graph=graph, dockerfile_text=text, pushed=pushed)
+
+
+# -- outputs --------------------------------------------------------------------------------------------------
+
+_EXPORT_STEP_NAMES = {
+    "image": "exporting to image",
+    "registry": "exporting to image",
+    "docker": "exporting to docker image format",
+    "oci": "exporting to oci image format",
+    "local": "exporting to client directory",
+    "tar": "exporting to client tarball",
+}
+
+
+def _output_names(request: BuildRequest) -> tuple[str, ...]:
+    """-t and the output's name=, normalized, each once."""
+    return tuple(dict.fromkeys(str(parse_reference(name)) for name in request.tags + request.output.names))
+
+
+def _check_output(output: OutputSpec, names: tuple[str, ...], stdout: BinaryIO | None) -> None:
+    """What can be known wrong before the build runs."""
+    if output.push and not names:
+        raise UsageError("pushing needs a name to push to: -t REGISTRY/REPOSITORY[:TAG] (or name= in --output)")
+    if output.to_stdout and stdout is None:
+        raise UsageError(f"--output type={output.type},dest=- needs a stream for stdout")
+
+
+def _export(
+    request: BuildRequest,
+    names: tuple[str, ...],
+    store: Store,
+    stage: StagePlan,
+    snapshot: SnapshotRecord | None,
+    options: ExportOptions,
+    events: EventSink,
+    stdout: BinaryIO | None,
+) -> tuple[ImageRecord | None, tuple[tuple[str, Digest], ...]]:
+    output = request.output
+    events.emit(StepStarted(vertex="export", name=_EXPORT_STEP_NAMES[output.type], at=time.time()))
+    image: ImageRecord | None = None
+    pushed: tuple[tuple[str, Digest], ...] = ()
+    try:
+        match output.type:
+            case "image" | "registry":
+                image = export_image(store, stage, snapshot, names, options)
+                if output.push:
+                    pushed = _push(store, image, names, request.registry, events)
+            case "docker" | "oci":
+                image = compose_image(store, stage, snapshot, options)
+                with _destination(output, stdout) as out:
+                    write_archive(store, image, names, output.type, out)
+            case "tar":
+                with _destination(output, stdout) as out:
+                    write_tree_tar(store, snapshot, out, options.source_date_epoch)
+            case "local":
+                assert output.dest is not None  # parse_output requires it
+                write_tree(store, snapshot, Path(output.dest))
+            case _:
+                assert_never(output.type)
+    except BaseException as err:
+        message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(err)
+        events.emit(StepFailed(vertex="export", error=message, at=time.time()))
+        raise
     events.emit(StepDone(vertex="export", at=time.time()))
-    return BuildOutcome(image=image, graph=graph, dockerfile_text=text)
+    return image, pushed
+
+
+@contextmanager
+def _destination(output: OutputSpec, stdout: BinaryIO | None) -> Iterator[BinaryIO]:
+    if output.to_stdout:
+        assert stdout is not None  # _check_output
+        yield stdout
+        stdout.flush()
+        return
+    assert output.dest is not None
+    with replace_file(Path(output.dest)) as out:
+        yield out
+
+
+def _push(
+    store: Store, image: ImageRecord, names: tuple[str, ...], registry: RegistryOptions | None, events: EventSink
+) -> tuple[tuple[str, Digest], ...]:
+    from slipway.registry import RegistryOptions, push_image
+
+    def show(line: str) -> None:
+        events.emit(StepLog(vertex="export", stream=1, data=(line + "\n").encode(), at=time.time()))
+
+    pushed = []
+    for name in names:
+        show(f"pushing {name}")
+        pushed.append((name, push_image(store, image, name, options=registry or RegistryOptions(), on_event=show)))
+    return tuple(pushed)

@@ -98,6 +98,15 @@ def _registry_options(root: Path, insecure_registries: tuple[str, ...]):  # noqa
     metavar="HOST[:PORT]",
     help=f"Allow plain HTTP (and unverified TLS) to this registry; also read from <root>/{REGISTRIES_FILE}.",
 )
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    metavar="[type=TYPE,]dest=...",
+    help="Where the result goes, as BuildKit's --output: type=image (default), registry, docker, oci, local, tar; "
+    "DIR alone means type=local,dest=DIR.",
+)
+@click.option("--push", is_flag=True, help="Push the image to each -t name (--output type=registry).")
 @click.pass_obj
 def build(
     app: AppContext,
@@ -118,10 +127,13 @@ def build(
     compression: str,
     pull: bool,
     insecure_registries: tuple[str, ...],
+    output: str | None,
+    push: bool,
 ) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from slipway.build import BuildRequest
     from slipway.build import build as run_build
+    from slipway.export.outputs import OutputSpec, parse_output, with_push
     from slipway.image.reference import parse_reference
     from slipway.progress.render import format_run_failure, open_renderer
     from slipway.store import Store
@@ -129,6 +141,11 @@ def build(
 
     for tag in tags:
         parse_reference(tag)  # a bad -t fails before any work
+    output_spec = parse_output(output) if output is not None else OutputSpec()
+    if push:
+        output_spec = with_push(output_spec)
+    if quiet and output_spec.to_stdout:
+        raise UsageError(f"-q prints the image ID on stdout, where --output {output} writes: drop one of them")
     dockerfile_text = None
     dockerfile_path = None
     if dockerfile == "-":
@@ -154,13 +171,14 @@ def build(
         max_parallelism=max_parallelism,
         pull=_pull_policy(pull),  # type: ignore[arg-type]
         registry=_registry_options(app.root, insecure_registries),
+        output=output_spec,
     )
     mode = "quiet" if quiet else progress
     with Store.open(app.root) as store:
         runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=app.root)
         try:
             with open_renderer(mode, sys.stderr) as events:  # type: ignore[arg-type]
-                outcome = run_build(request, store=store, runtime=runtime, events=events)
+                outcome = run_build(request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer)
         except RunFailed as err:
             if err.location is not None:
                 text = dockerfile_text if dockerfile_text is not None else _read_quietly(err.location.path)
@@ -172,16 +190,21 @@ def build(
                 )
                 sys.exit(1)
             raise
+    if outcome.image is None:
+        return  # type=local and type=tar make no image: no ID to show or write
     image_id = outcome.image.id
     if iidfile is not None:
         iidfile.write_text(image_id)
     if quiet:
         click.echo(image_id)
-    else:
+        return
+    if output_spec.tags_store:
         for name in outcome.image.names:
-            if name in {str(parse_reference(tag)) for tag in tags}:
+            if name in {str(parse_reference(tag)) for tag in tags + output_spec.names}:
                 click.echo(f"naming to {name} done", err=True)
-        click.echo(f"writing image {image_id} done", err=True)
+    click.echo(f"writing image {image_id} done", err=True)
+    for name, digest in outcome.pushed:
+        click.echo(f"pushed {name}@{digest}", err=True)
 
 
 def _read_quietly(path: str) -> str:

@@ -8,12 +8,13 @@ tests/integration/conftest.py, loaded under a name of its own as tests/interop/t
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _registry_servers import Registry, free_port
+from _registry_servers import Registry, free_port, skopeo_inspect
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -110,3 +111,37 @@ def test_pull_always_fetches_the_newer_image(empty_store: Slipway, registry: Reg
     empty_store.build_ok(context, "--pull", "-t", "consumer:v1", env=PULL_MISSING)
     assert empty_store.run_output("consumer:v1", "cat", "/seen") == "two\n"
 
+
+
+# -- --push and type=registry ---------------------------------------------------------------------------------
+
+
+def test_push_sends_the_image_to_each_name(empty_store: Slipway, registry: Registry, busybox_tar: Path,
+                                           tmp_path: Path) -> None:
+    helpers.import_busybox(empty_store, busybox_tar)
+    context = make_context(tmp_path / "ctx", "FROM busybox:test\nLABEL pushed=yes\nRUN echo pushed > /pushed\n")
+    names = [f"{registry.host}/tests/build-push:v1", f"{registry.host}/tests/build-push-copy:v2"]
+
+    result = empty_store.build_ok(context, "--push", "-t", names[0], "-t", names[1])
+
+    printed = dict(re.findall(r"^pushed (\S+)@(sha256:[0-9a-f]{64})$", result.stderr, re.MULTILINE))
+    assert set(printed) == set(names)
+    for name in names:
+        seen = skopeo_inspect(name)
+        assert seen["Digest"] == printed[name]
+        assert seen["Labels"] == {"pushed": "yes"}
+        assert len(seen["Layers"]) == 2  # busybox and the RUN
+    assert {f"{row.repository}:{row.tag}" for row in empty_store.images()} >= set(names)
+
+
+def test_registry_output_pushes_its_name(empty_store: Slipway, registry: Registry, busybox_tar: Path,
+                                         tmp_path: Path) -> None:
+    helpers.import_busybox(empty_store, busybox_tar)
+    context = make_context(tmp_path / "ctx", "FROM busybox:test\nRUN echo out > /out\n")
+    name = f"{registry.host}/tests/build-output-registry:v1"
+
+    empty_store.build_ok(context, "--output", f"type=registry,name={name}")
+
+    pulled = Slipway(tmp_path / "puller")
+    pulled.ok("pull", name)
+    assert pulled.run_output(name, "cat", "/out") == "out\n"

@@ -1,0 +1,62 @@
+"""--output parsing: BuildKit's CSV syntax and short forms, and errors that name the flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from slipway.errors import UsageError
+from slipway.export.outputs import OutputSpec, parse_output, with_push
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("type=image", OutputSpec()),
+        ("type=image,push=true", OutputSpec(push=True)),
+        ("type=registry", OutputSpec(type="registry", push=True)),
+        ("type=registry,name=reg.example/app:v1", OutputSpec(type="registry", names=("reg.example/app:v1",), push=True)),
+        ('type=image,"name=a:v1,b:v2"', OutputSpec(names=("a:v1", "b:v2"))),
+        ("type=docker,dest=out.tar", OutputSpec(type="docker", dest="out.tar")),
+        ("type=oci,dest=-", OutputSpec(type="oci", dest="-")),
+        ("type=local,dest=out", OutputSpec(type="local", dest="out")),
+        ("TYPE=tar, dest=fs.tar", OutputSpec(type="tar", dest="fs.tar")),
+        ("out/dir", OutputSpec(type="local", dest="out/dir")),
+        ("-", OutputSpec(type="tar", dest="-")),
+    ],
+)
+def test_parse_output(text: str, expected: OutputSpec) -> None:
+    assert parse_output(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("type=bogus", "--output 'type=bogus': unknown type 'bogus'; expected one of image, registry"),
+        ("dest=out", "no type="),
+        ("type=local", "type=local needs dest=DIR"),
+        ("type=docker", "type=docker needs dest=FILE (or dest=- for stdout)"),
+        ("type=local,dest=-", "for stdout use type=tar,dest=-"),
+        ("type=tar,dest=x,name=a", "type=tar has no attribute 'name'; it takes dest"),
+        ("type=image,push=perhaps", "'perhaps' is not true or false"),
+        ("type=image,name=UPPER:case", "name 'UPPER:case'"),
+        ("type=image,push", "'push' is not KEY=VALUE"),
+        ("", "--output needs a value"),
+    ],
+)
+def test_bad_outputs_are_usage_errors_naming_the_flag(text: str, message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_output(text)
+    assert message in str(raised.value)
+    assert str(raised.value).startswith("--output")
+
+
+def test_push_turns_an_image_output_into_a_pushed_one() -> None:
+    assert with_push(OutputSpec()) == OutputSpec(push=True)
+    with pytest.raises(UsageError, match="--push and --output type=local cannot be used together"):
+        with_push(OutputSpec(type="local", dest="out"))
+
+
+def test_what_each_type_makes() -> None:
+    assert [spec.makes_image for spec in (OutputSpec(), parse_output("type=oci,dest=x"), parse_output("out"))] == [
+        True, True, False]
+    assert [spec.tags_store for spec in (OutputSpec(), parse_output("type=docker,dest=x"))] == [True, False]

@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
@@ -276,6 +276,26 @@ class Store:
                 parent = found
         return parent
 
+    def snapshot_for_layers(
+        self, layers: Sequence[LayerInfo], *, fetch: Callable[[LayerInfo], None] | None = None
+    ) -> SnapshotRecord | None:
+        """The top snapshot of `layers` (bottom first), shared by chain id as in snapshot_for_image; None when empty.
+
+        A layer whose chain has no snapshot yet is unpacked from its blob; when the store has no blob of that
+        diff_id, `fetch(layer)` is called first to put `layer.descriptor`'s blob in the store (a build cache
+        import fetches only what it lacks). Fetched layers are recorded, so exporters reuse the same blobs."""
+        parent: SnapshotRecord | None = None
+        with self.lease():
+            for layer, chain_id in zip(layers, chain_ids([layer.diff_id for layer in layers]), strict=True):
+                found = self._committed_for_chain(chain_id)
+                if found is None:
+                    with file_lock(self._locks / f"chain-{chain_id.removeprefix('sha256:')}.lock"):
+                        found = self._committed_for_chain(chain_id)
+                        if found is None:
+                            found = self._unpack_layer_snapshot(parent, layer, chain_id, fetch)
+                parent = found
+        return parent
+
     def create_snapshot(self, parent: int | None) -> SnapshotRecord:
         """An active snapshot: empty fs/ and work/ dirs, owned by this process until committed or removed."""
         with self._meta.transaction() as tx:
@@ -521,6 +541,20 @@ class Store:
             raise
         log.debug("unpacked layer %s as snapshot %d", diff_id, snapshot.id)
         return self._snapshot_record(row)
+
+    def _unpack_layer_snapshot(
+        self, parent: SnapshotRecord | None, layer: LayerInfo, chain_id: ChainID,
+        fetch: Callable[[LayerInfo], None] | None,
+    ) -> SnapshotRecord:
+        has_blob = self._blobs.has(layer.descriptor.digest)
+        if not has_blob and fetch is not None and self.layer_by_diff_id(layer.diff_id) is None:
+            fetch(layer)
+            has_blob = True
+        snapshot = self._unpack_snapshot(parent, layer.descriptor, layer.diff_id, chain_id)
+        if has_blob:
+            # Recorded only now: the unpack has checked that this blob holds this diff_id.
+            self.record_layer(layer)
+        return snapshot
 
     def _snapshot_record(self, row: SnapshotRow) -> SnapshotRecord:
         return SnapshotRecord(

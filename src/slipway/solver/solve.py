@@ -14,9 +14,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import assert_never
+from typing import Protocol, assert_never
 
 from slipway.errors import BuildCancelled, RunFailed, SlipwayError
 from slipway.frontend.ignore import IgnoreMatcher
@@ -57,9 +57,26 @@ class SolveOptions:
     default_network: str = "host"  # what RUN --network=default means here
 
 
+class RemoteCache(Protocol):
+    """Build cache records from outside the store (--cache-from), asked after a local miss. `has` is cheap;
+    `load` fetches and unpacks the record's layers, records the key in the store and returns its snapshot
+    (safe from several threads at once, also for one key)."""
+
+    def has(self, key: str) -> bool: ...
+
+    def load(self, key: str) -> SnapshotRecord: ...
+
+
 class Solver:
     def __init__(
-        self, store: Store, executor: Executor, events: EventSink, options: SolveOptions, work_dir: Path
+        self,
+        store: Store,
+        executor: Executor,
+        events: EventSink,
+        options: SolveOptions,
+        work_dir: Path,
+        *,
+        remote_cache: RemoteCache | None = None,
     ) -> None:
         self._store = store
         self._executor = executor
@@ -71,8 +88,14 @@ class Solver:
         self._cancelled = threading.Event()
         self._counter = 0
         self._counter_lock = threading.Lock()
+        self._remote_cache = remote_cache
+        self._deferred: set[str] = set()  # cache keys of remote hits whose layers are not fetched yet
 
     def solve(self, root: Vertex) -> Result:
+        return self.materialize(self.solve_all(root)[root.digest])
+
+    def solve_all(self, root: Vertex) -> dict[str, Result]:
+        """Every vertex's result, by vertex digest; remote cache hits among them are not materialized."""
         scheduler: Scheduler[Result] = Scheduler(
             self._solve_vertex, workers=max(4, self._options.max_parallelism * 2), on_interrupt=self._cancel
         )
@@ -82,7 +105,13 @@ class Solver:
             raise BuildCancelled("build cancelled (Ctrl-C); running steps were stopped and cleaned up") from err
         finally:
             self._hashes.save()
-        return results[root.digest]
+        return results
+
+    def materialize(self, result: Result) -> Result:
+        """`result` with its snapshot in the store: a remote cache hit's layers are fetched now, once needed."""
+        if self._remote_cache is None or result.cache_key not in self._deferred:
+            return result
+        return replace(result, snapshot=self._remote_cache.load(result.cache_key))
 
     def _cancel(self) -> None:
         self._cancelled.set()
@@ -169,9 +198,14 @@ class Solver:
             if cached is not None:
                 self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
                 return Result(cache_key=key, snapshot=cached)
+            if self._remote_cache is not None and self._remote_cache.has(key):
+                # Deferred: a build stage whose COPY --from hits never needs its own layers fetched.
+                self._deferred.add(key)
+                self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
+                return Result(cache_key=key)
         self._events.emit(StepStarted(vertex=vertex.digest, name=name, at=time.time()))
         try:
-            snapshot = self._run_step(vertex, inputs)
+            snapshot = self._run_step(vertex, tuple(self.materialize(result) for result in inputs))
         except BaseException as err:
             message = "cancelled" if isinstance(err, KeyboardInterrupt | BuildCancelled) else str(err)
             self._events.emit(StepFailed(vertex=vertex.digest, error=message, at=time.time()))

@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, assert_never
 
-from slipway.errors import ContextError, ImageNotFound, RegistryError, UsageError
+from slipway.errors import ArchiveError, ContextError, ImageNotFound, RegistryError, UsageError
+from slipway.export.cache import CacheImport, CacheSpec, export_cache
 from slipway.export.image import ExportOptions, export_image
 from slipway.export.outputs import (
     OutputSpec,
@@ -26,10 +27,11 @@ from slipway.export.outputs import (
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import parse
-from slipway.graph.ops import BuildGraph, StagePlan
+from slipway.graph.ops import BuildGraph, Copy, Exec, Mkdir, StagePlan, Vertex, walk
 from slipway.image.oci import Digest
 from slipway.image.reference import parse_reference
-from slipway.progress.events import EventSink, StepDone, StepFailed, StepLog, StepStarted
+from slipway.progress.events import BuildMessage, EventSink, StepDone, StepFailed, StepLog, StepStarted
+from slipway.solver.results import Result
 from slipway.solver.solve import SolveOptions, Solver
 from slipway.store import ImageRecord, SnapshotRecord, Store
 from slipway.worker.executor import Executor, Runtime
@@ -63,6 +65,8 @@ class BuildRequest:
     pull: PullPolicy = "missing"
     registry: RegistryOptions | None = None  # None: defaults (plain HTTP for loopback registries only)
     output: OutputSpec = OutputSpec()  # --output (and --push): the store, by default
+    cache_to: tuple[CacheSpec, ...] = ()  # --cache-to: where this build's cache records go
+    cache_from: tuple[CacheSpec, ...] = ()  # --cache-from: records to use after a local cache miss
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +190,92 @@ def build(
         max_parallelism=request.max_parallelism or SolveOptions(context_dir=request.context).max_parallelism,
         default_network="none" if request.network == "none" else "host",
     )
-    with store.temp_dir("build") as work_dir:
-        executor = Executor(runtime, work_dir)
-        result = Solver(store, executor, events, options, work_dir).solve(graph.target.root)
     export = ExportOptions(compression=request.compression, source_date_epoch=request.source_date_epoch)  # type: ignore[arg-type]
-    with store.lease():
-        image, pushed = _export(request, names, store, graph.target, result.snapshot, export, events, stdout)
+    root = graph.target.root
+    with ExitStack() as resources:
+        remote_cache = _import_caches(request, store, events, resources)
+        with store.temp_dir("build") as work_dir:
+            solver = Solver(store, Executor(runtime, work_dir), events, options, work_dir, remote_cache=remote_cache)
+            results = solver.solve_all(root)
+        with store.lease():
+            snapshot = solver.materialize(results[root.digest]).snapshot
+            image, pushed = _export(request, names, store, graph.target, snapshot, export, events, stdout)
+            for index, spec in enumerate(request.cache_to):
+                entries = _cache_entries(root, results, spec, solver.materialize)
+                _export_cache(index, spec, entries, request, store, export, events)
     return BuildOutcome(image=image, graph=graph, dockerfile_text=text, pushed=pushed)
+
+
+# -- the build cache across machines ---------------------------------------------------------------------------
+
+_STEP_OPS = (Exec, Copy, Mkdir)  # the vertices whose results are cache records (sources are never looked up)
+
+
+def _import_caches(
+    request: BuildRequest, store: Store, events: EventSink, resources: ExitStack
+) -> CacheImport | None:
+    """Every --cache-from's records; one that cannot be read is a warning, as in BuildKit, not a failure."""
+    if not request.cache_from or request.no_cache:
+        return None
+    imported = resources.enter_context(CacheImport(store, request.registry))
+    for index, spec in enumerate(request.cache_from):
+        vertex = f"cache-import-{index}"
+        events.emit(StepStarted(vertex=vertex, name=f"importing cache manifest from {spec.describe()}", at=time.time()))
+        try:
+            count = imported.add(spec)
+        except (RegistryError, ArchiveError) as err:
+            events.emit(StepDone(vertex=vertex, at=time.time()))
+            events.emit(BuildMessage(text=f"WARNING: --cache-from {spec.text}: {err}; building without it", at=time.time()))
+            continue
+        events.emit(StepLog(vertex=vertex, stream=1, data=f"{count} cache records\n".encode(), at=time.time()))
+        events.emit(StepDone(vertex=vertex, at=time.time()))
+    return imported
+
+
+def _cache_entries(
+    root: Vertex, results: dict[str, Result], spec: CacheSpec, materialize: Callable[[Result], Result]
+) -> list[tuple[str, SnapshotRecord]]:
+    """mode=min: the steps whose layers make the final image (the chain of inputs[0] from the target);
+    mode=max: every step the build ran, in every stage, those feeding COPY --from and RUN --mount too."""
+    if spec.mode == "max":
+        vertices = [vertex for vertex in walk(root) if isinstance(vertex.op, _STEP_OPS)]
+    else:
+        vertices = []
+        vertex = root
+        while isinstance(vertex.op, _STEP_OPS):
+            vertices.append(vertex)
+            vertex = vertex.inputs[0]
+    entries = []
+    for vertex in vertices:
+        result = materialize(results[vertex.digest])
+        if result.snapshot is not None:
+            entries.append((result.cache_key, result.snapshot))
+    return entries
+
+
+def _export_cache(
+    index: int,
+    spec: CacheSpec,
+    entries: list[tuple[str, SnapshotRecord]],
+    request: BuildRequest,
+    store: Store,
+    options: ExportOptions,
+    events: EventSink,
+) -> None:
+    vertex = f"cache-export-{index}"
+    target = "registry" if spec.type == "registry" else "client directory"
+    events.emit(StepStarted(vertex=vertex, name=f"exporting cache to {target}", at=time.time()))
+
+    def show(line: str) -> None:
+        events.emit(StepLog(vertex=vertex, stream=1, data=(line + "\n").encode(), at=time.time()))
+
+    try:
+        export_cache(store, entries, spec, options, registry=request.registry, on_event=show)
+    except BaseException as err:
+        message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(err)
+        events.emit(StepFailed(vertex=vertex, error=message, at=time.time()))
+        raise
+    events.emit(StepDone(vertex=vertex, at=time.time()))
 
 
 # -- outputs --------------------------------------------------------------------------------------------------

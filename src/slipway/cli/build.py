@@ -107,6 +107,20 @@ def _registry_options(root: Path, insecure_registries: tuple[str, ...]):  # noqa
     "DIR alone means type=local,dest=DIR.",
 )
 @click.option("--push", is_flag=True, help="Push the image to each -t name (--output type=registry).")
+@click.option(
+    "--cache-to",
+    "cache_to",
+    multiple=True,
+    metavar="type=registry,ref=REF|type=local,dest=DIR[,mode=min|max]",
+    help="Export the build cache (mode=min: the final image's steps, the default; max: every step).",
+)
+@click.option(
+    "--cache-from",
+    "cache_from",
+    multiple=True,
+    metavar="type=registry,ref=REF|type=local,src=DIR",
+    help="Use build cache exported by --cache-to (a REF alone means type=registry,ref=REF).",
+)
 @click.pass_obj
 def build(
     app: AppContext,
@@ -129,10 +143,13 @@ def build(
     insecure_registries: tuple[str, ...],
     output: str | None,
     push: bool,
+    cache_to: tuple[str, ...],
+    cache_from: tuple[str, ...],
 ) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from slipway.build import BuildRequest
     from slipway.build import build as run_build
+    from slipway.export.cache import parse_cache_from, parse_cache_to
     from slipway.export.outputs import OutputSpec, parse_output, with_push
     from slipway.image.reference import parse_reference
     from slipway.progress.render import format_run_failure, open_renderer
@@ -172,6 +189,8 @@ def build(
         pull=_pull_policy(pull),  # type: ignore[arg-type]
         registry=_registry_options(app.root, insecure_registries),
         output=output_spec,
+        cache_to=tuple(parse_cache_to(text) for text in cache_to),
+        cache_from=tuple(parse_cache_from(text) for text in cache_from),
     )
     mode = "quiet" if quiet else progress
     with Store.open(app.root) as store:

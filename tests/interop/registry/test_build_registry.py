@@ -8,7 +8,9 @@ tests/integration/conftest.py, loaded under a name of its own as tests/interop/t
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -145,3 +147,143 @@ def test_registry_output_pushes_its_name(empty_store: Slipway, registry: Registr
     pulled = Slipway(tmp_path / "puller")
     pulled.ok("pull", name)
     assert pulled.run_output(name, "cat", "/out") == "out\n"
+
+
+# -- the build cache across stores ----------------------------------------------------------------------------
+
+EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
+MULTI_STAGE = """\
+FROM busybox:test AS build
+COPY src.txt /src/src.txt
+RUN cat /src/src.txt > /artifact && echo junk > /junk
+FROM busybox:test
+RUN echo final > /final && rm /etc/group
+WORKDIR /app
+COPY --from=build /artifact /app/artifact
+COPY note.txt /app/
+"""
+FINAL_STEPS = ("RUN echo final", "WORKDIR /app", "COPY --from=build", "COPY note.txt")
+BUILD_STEPS = ("COPY src.txt", "RUN cat /src/src.txt")
+
+
+@pytest.fixture
+def machines(tmp_path: Path, busybox_tar: Path) -> tuple[Slipway, Slipway]:
+    """Two stores with the same base image (saved from the first, loaded into the second) and nothing else."""
+    first = Slipway(tmp_path / "machine-a")
+    helpers.import_busybox(first, busybox_tar)
+    second = Slipway(tmp_path / "machine-b")
+    first.ok("save", "-o", str(tmp_path / "base.tar"), "busybox:test")
+    second.ok("load", "-i", str(tmp_path / "base.tar"))
+    return first, second
+
+
+@pytest.fixture
+def multi_stage(tmp_path: Path) -> Path:
+    path: Path = make_context(tmp_path / "ctx", MULTI_STAGE, {"src.txt": "source\n", "note.txt": "note\n"})
+    return path
+
+
+def step_outcomes(progress: str) -> dict[str, str]:
+    """What `--progress plain` says of each Dockerfile step (FROM lines aside): "CACHED", "DONE" or "ERROR"."""
+    names = dict(re.findall(r"^#(\d+) (\[[^\]]+\] .+)$", progress, re.MULTILINE))
+    outcomes = dict(re.findall(r"^#(\d+) (CACHED|DONE|ERROR)", progress, re.MULTILINE))
+    return {name: outcomes.get(number, "?") for number, name in names.items()
+            if not name.startswith("[internal]") and "] FROM " not in name}
+
+
+def outcome_of(outcomes: dict[str, str], step: str) -> str:
+    matching = [outcome for name, outcome in outcomes.items() if step in name]
+    assert len(matching) == 1, (step, outcomes)
+    return matching[0]
+
+
+def manifest_digest(slipway: Slipway, ref: str) -> str:
+    digest: str = slipway.inspect(ref)["RepoDigests"][0].split("@")[1]
+    return digest
+
+
+def blob_digests(slipway: Slipway) -> set[str]:
+    return {"sha256:" + path.name for path in (slipway.root / "blobs" / "sha256").iterdir()}
+
+
+def image_layers(slipway: Slipway, ref: str) -> set[str]:
+    hexadecimal = manifest_digest(slipway, ref).split(":")[1]
+    manifest = json.loads((slipway.root / "blobs" / "sha256" / hexadecimal).read_bytes())
+    return {layer["digest"] for layer in manifest["layers"]}
+
+
+def registry_manifest(ref: str) -> dict[str, Any]:
+    completed = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr
+    manifest: dict[str, Any] = json.loads(completed.stdout)
+    return manifest
+
+
+def layout_manifest(directory: Path) -> dict[str, Any]:
+    index = json.loads((directory / "index.json").read_text())
+    digest = index["manifests"][0]["digest"].split(":")[1]
+    manifest: dict[str, Any] = json.loads((directory / "blobs" / "sha256" / digest).read_text())
+    return manifest
+
+
+@pytest.mark.parametrize("kind", ["registry", "local"])
+def test_max_cache_makes_every_step_cached_on_another_store(
+    kind: str, machines: tuple[Slipway, Slipway], multi_stage: Path, registry: Registry, tmp_path: Path
+) -> None:
+    first, second = machines
+    if kind == "registry":
+        ref = f"{registry.host}/tests/build-cache-max:buildcache"
+        cache_to, cache_from = f"type=registry,ref={ref},mode=max", f"type=registry,ref={ref}"
+    else:
+        cache_to, cache_from = f"type=local,dest={tmp_path / 'cache'},mode=max", f"type=local,src={tmp_path / 'cache'}"
+
+    built = first.build_ok(multi_stage, "-t", "app:v1", "--cache-to", cache_to, env=EPOCH)
+    assert set(step_outcomes(built.stderr).values()) == {"DONE"}
+    rebuilt = second.build_ok(multi_stage, "-t", "app:v1", "--cache-from", cache_from, env=EPOCH)
+
+    outcomes = step_outcomes(rebuilt.stderr)
+    assert len(outcomes) == len(FINAL_STEPS + BUILD_STEPS)
+    assert set(outcomes.values()) == {"CACHED"}, rebuilt.stderr
+    assert second.image_id("app:v1") == first.image_id("app:v1")
+    assert manifest_digest(second, "app:v1") == manifest_digest(first, "app:v1")
+    assert second.run_output("app:v1", "cat", "/app/artifact", "/app/note.txt") == "source\nnote\n"
+    # The COPY --from hit, so the build stage's own layers were never fetched.
+    cache = registry_manifest(ref) if kind == "registry" else layout_manifest(tmp_path / "cache")
+    assert cache["config"]["mediaType"] == "application/vnd.slipway.cache.config.v1+json"
+    build_stage_only = {layer["digest"] for layer in cache["layers"]} - image_layers(first, "app:v1")
+    assert len(build_stage_only) == 2  # COPY src.txt and the RUN
+    assert not build_stage_only & blob_digests(second)
+
+    # What was loaded is recorded locally: without --cache-from, the final stage hits again.
+    again = step_outcomes(second.build_ok(multi_stage, "-t", "app:v1", env=EPOCH).stderr)
+    assert [outcome_of(again, step) for step in FINAL_STEPS] == ["CACHED"] * len(FINAL_STEPS)
+
+
+def test_min_cache_holds_the_final_stage(machines: tuple[Slipway, Slipway], multi_stage: Path,
+                                         registry: Registry) -> None:
+    first, second = machines
+    ref = f"{registry.host}/tests/build-cache-min:buildcache"
+
+    first.build_ok(multi_stage, "-t", "app:v1", "--cache-to", f"type=registry,ref={ref},mode=min", env=EPOCH)
+    rebuilt = second.build_ok(multi_stage, "-t", "app:v1", "--cache-from", ref, env=EPOCH)
+
+    outcomes = step_outcomes(rebuilt.stderr)
+    assert [outcome_of(outcomes, step) for step in FINAL_STEPS] == ["CACHED"] * len(FINAL_STEPS)
+    assert [outcome_of(outcomes, step) for step in BUILD_STEPS] == ["DONE"] * len(BUILD_STEPS)
+    assert second.image_id("app:v1") == first.image_id("app:v1")
+    assert manifest_digest(second, "app:v1") == manifest_digest(first, "app:v1")
+    assert len(registry_manifest(ref)["layers"]) == 1 + len(FINAL_STEPS)  # busybox and the final stage's steps
+
+
+def test_a_cache_that_does_not_exist_is_a_warning(machines: tuple[Slipway, Slipway], multi_stage: Path,
+                                                  registry: Registry) -> None:
+    _, second = machines
+    ref = f"{registry.host}/tests/build-cache-nowhere:buildcache"
+
+    result = second.build_ok(multi_stage, "-t", "app:v1", "--cache-from", f"type=registry,ref={ref}")
+
+    assert re.search(rf"^WARNING: --cache-from type=registry,ref={re.escape(ref)}: .*building without it$",
+                     result.stderr, re.MULTILINE), result.stderr
+    assert set(step_outcomes(result.stderr).values()) == {"DONE"}
+    assert second.run_output("app:v1", "cat", "/app/artifact") == "source\n"

@@ -1,0 +1,490 @@
+"""The build cache shared through registries and directories: `--cache-to` and `--cache-from`, as BuildKit's.
+
+    --cache-to   type=registry,ref=REF[,mode=min|max]   type=local,dest=DIR[,mode=min|max]
+    --cache-from type=registry,ref=REF                   type=local,src=DIR        REF (= type=registry,ref=REF)
+
+The exported cache is an OCI artifact: an image manifest whose config (MEDIA_CACHE_CONFIG) lists records
+{cache key, the layer chain of the step's snapshot, bottom first}, and whose layers are the blobs those records
+need, packed by the image exporter's `ensure_layer`: the very blobs of the images, so an image rebuilt from the
+cache on another machine has the same layer digests. In a directory it is an OCI image layout, tagged "latest".
+
+Import reads the manifest and config when the build starts; the layers of a record are fetched only when the
+solver needs that step's files (`CacheImport.load`), and only those the store lacks (by chain id or diff_id).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO, Literal
+
+import msgspec
+
+from slipway.errors import ArchiveError, InvalidReference, StoreError, UsageError
+from slipway.export.image import ExportOptions, ensure_layer
+from slipway.export.oci_layout import ANNOTATION_REF_NAME, blob_name
+from slipway.image.layers import LayerInfo
+from slipway.image.oci import (
+    MEDIA_OCI_INDEX,
+    MEDIA_OCI_MANIFEST,
+    Descriptor,
+    DiffID,
+    Digest,
+    Index,
+    Manifest,
+    decode_json,
+    encode_json,
+    sha256_digest,
+)
+from slipway.image.reference import Reference, parse_reference
+from slipway.store import SnapshotRecord, Store
+
+if TYPE_CHECKING:
+    from slipway.registry import RegistryClient, RegistryOptions
+
+__all__ = [
+    "MEDIA_CACHE_CONFIG",
+    "CacheConfig",
+    "CacheImport",
+    "CacheLayer",
+    "CacheMode",
+    "CacheRecord",
+    "CacheSpec",
+    "export_cache",
+    "parse_cache_from",
+    "parse_cache_to",
+]
+
+log = logging.getLogger(__name__)
+
+MEDIA_CACHE_CONFIG = "application/vnd.slipway.cache.config.v1+json"
+LAYOUT_TAG = "latest"  # the tag of the cache in a directory, as BuildKit's local cache names it
+MAX_DOCUMENT_BYTES = 64 << 20  # manifest or config from outside: more than this is not a cache
+READ_SIZE = 1 << 20
+
+CacheMode = Literal["min", "max"]
+Emit = Callable[[str], None]
+
+
+# --- what the flags say --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSpec:
+    type: Literal["registry", "local"]
+    ref: str | None = None  # type=registry: where the cache manifest is tagged
+    path: Path | None = None  # type=local: dest= (export) or src= (import), an OCI layout directory
+    mode: CacheMode = "min"  # export only: min, the final image's steps; max, every step the build ran
+    text: str = ""  # as the user wrote it, for messages
+
+    def describe(self) -> str:
+        return str(self.ref if self.type == "registry" else self.path)
+
+
+def parse_cache_to(text: str) -> CacheSpec:
+    return _parse_cache(text, "--cache-to", path_key="dest", attributes=("ref", "dest", "mode"))
+
+
+def parse_cache_from(text: str) -> CacheSpec:
+    return _parse_cache(text, "--cache-from", path_key="src", attributes=("ref", "src"))
+
+
+def _parse_cache(text: str, flag: str, *, path_key: str, attributes: tuple[str, ...]) -> CacheSpec:
+    fields = [field.strip() for row in csv.reader([text]) for field in row]
+    if not any(fields):
+        raise UsageError(f"{flag} needs a value, e.g. type=registry,ref=REGISTRY/REPOSITORY:TAG")
+    if len(fields) == 1 and "=" not in fields[0]:
+        fields = ["type=registry", f"ref={fields[0]}"]  # buildx: a bare value is a registry ref
+    values: dict[str, str] = {}
+    for field in fields:
+        key, separator, value = field.partition("=")
+        if not separator or not key.strip():
+            raise UsageError(f"{flag} {text!r}: {field!r} is not KEY=VALUE")
+        values[key.strip().lower()] = value.strip()
+    kind = values.pop("type", "")
+    if kind not in ("registry", "local"):
+        raise UsageError(f"{flag} {text!r}: unsupported type {kind!r}; slipway has type=registry and type=local")
+    for key in values:
+        if key not in attributes or (kind == "registry" and key == path_key) or (kind == "local" and key == "ref"):
+            usable = [name for name in attributes if name != ("ref" if kind == "local" else path_key)]
+            raise UsageError(f"{flag} {text!r}: type={kind} has no attribute {key!r}; it takes {', '.join(usable)}")
+    mode = values.get("mode", "min")
+    if mode not in ("min", "max"):
+        raise UsageError(f"{flag} {text!r}: mode={mode!r}; expected min or max")
+    if kind == "registry":
+        ref = values.get("ref")
+        if not ref:
+            raise UsageError(f"{flag} {text!r}: type=registry needs ref=REGISTRY/REPOSITORY[:TAG]")
+        reference = _reference(ref, flag, text)
+        return CacheSpec(type="registry", ref=str(reference), mode=mode, text=text)  # type: ignore[arg-type]
+    path = values.get(path_key)
+    if not path:
+        raise UsageError(f"{flag} {text!r}: type=local needs {path_key}=DIR")
+    return CacheSpec(type="local", path=Path(path), mode=mode, text=text)  # type: ignore[arg-type]
+
+
+def _reference(ref: str, flag: str, text: str) -> Reference:
+    try:
+        reference = parse_reference(ref)
+    except InvalidReference as err:
+        raise UsageError(f"{flag} {text!r}: {err}") from err
+    if reference.digest is not None and flag == "--cache-to":
+        raise UsageError(f"{flag} {text!r}: a cache is written to a tag, not a digest")
+    return reference
+
+
+# --- the format ----------------------------------------------------------------------------------------------
+
+
+class CacheLayer(msgspec.Struct, frozen=True):
+    digest: Digest  # the blob, one of the manifest's layers
+    diff_id: DiffID = msgspec.field(name="diffID")
+    uncompressed_size: int = msgspec.field(name="uncompressedSize")
+
+
+class CacheRecord(msgspec.Struct, frozen=True):
+    key: str  # the solver's cache key of a step
+    layers: tuple[Digest, ...]  # the step's snapshot chain, bottom layer first
+
+
+class CacheConfig(msgspec.Struct, frozen=True):
+    layers: tuple[CacheLayer, ...]
+    records: tuple[CacheRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _CacheDocument:
+    """A cache as a manifest, its config and the layers (LayerInfo) by blob digest, checked against each other."""
+
+    manifest: Manifest
+    manifest_bytes: bytes
+    config: CacheConfig
+    config_bytes: bytes
+    layers: dict[Digest, LayerInfo]
+    records: dict[str, tuple[LayerInfo, ...]]
+
+
+def _document(layers: Sequence[LayerInfo], records: Sequence[CacheRecord]) -> _CacheDocument:
+    config = CacheConfig(
+        layers=tuple(CacheLayer(info.descriptor.digest, info.diff_id, info.uncompressed_size) for info in layers),
+        records=tuple(records),
+    )
+    config_bytes = encode_json(config)
+    manifest = Manifest(
+        config=Descriptor(media_type=MEDIA_CACHE_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
+        layers=tuple(info.descriptor for info in layers),
+        media_type=MEDIA_OCI_MANIFEST,
+    )
+    return _checked(manifest, encode_json(manifest), config_bytes, "the exported cache")
+
+
+def _checked(manifest: Manifest, manifest_bytes: bytes, config_bytes: bytes, where: str) -> _CacheDocument:
+    try:
+        config = decode_json(config_bytes, CacheConfig)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise ArchiveError(f"{where}: the cache config is not valid: {err}") from err
+    descriptors = {descriptor.digest: descriptor for descriptor in manifest.layers}
+    layers: dict[Digest, LayerInfo] = {}
+    for layer in config.layers:
+        descriptor = descriptors.get(layer.digest)
+        if descriptor is None:
+            raise ArchiveError(f"{where}: the cache config lists layer {layer.digest}, the manifest does not")
+        layers[layer.digest] = LayerInfo(layer.diff_id, descriptor, layer.uncompressed_size)
+    records: dict[str, tuple[LayerInfo, ...]] = {}
+    for record in config.records:
+        missing = [digest for digest in record.layers if digest not in layers]
+        if missing or not record.layers:
+            raise ArchiveError(f"{where}: cache record {record.key} names layers the cache does not hold")
+        records[record.key] = tuple(layers[digest] for digest in record.layers)
+    return _CacheDocument(manifest, manifest_bytes, config, config_bytes, layers, records)
+
+
+# --- export --------------------------------------------------------------------------------------------------
+
+
+def export_cache(
+    store: Store,
+    entries: Sequence[tuple[str, SnapshotRecord]],
+    spec: CacheSpec,
+    options: ExportOptions,
+    *,
+    registry: RegistryOptions | None = None,
+    on_event: Emit | None = None,
+) -> Digest:
+    """Write the records of `entries` (cache key, the step's snapshot) to `spec`; the cache manifest's digest.
+
+    Layers are packed with the image exporter's options, so they are the image's blobs."""
+    emit = on_event or _ignore
+    emit("preparing build cache for export")
+    document = _plan(store, entries, options)
+    store.put_blob(document.config_bytes)
+    if spec.type == "registry":
+        assert spec.ref is not None
+        digest = _push_cache(store, document, parse_reference(spec.ref), registry, emit)
+    else:
+        assert spec.path is not None
+        digest = _write_layout(store, document, spec.path, emit)
+    emit(f"writing cache manifest {digest} done")
+    return digest
+
+
+def _plan(store: Store, entries: Sequence[tuple[str, SnapshotRecord]], options: ExportOptions) -> _CacheDocument:
+    packed: dict[int, LayerInfo] = {}  # by snapshot id: chains share their lower snapshots
+    layers: dict[Digest, LayerInfo] = {}
+    records: list[CacheRecord] = []
+    # Sorted by key: the same records give the same config and manifest digest.
+    for key, snapshot in sorted(dict(entries).items()):
+        chain = []
+        for record in store.snapshot_chain(snapshot.id):
+            if record.id not in packed:
+                packed[record.id] = ensure_layer(store, record, options)
+            info = packed[record.id]
+            layers.setdefault(info.descriptor.digest, info)
+            chain.append(info.descriptor.digest)
+        records.append(CacheRecord(key=key, layers=tuple(chain)))
+    return _document(list(layers.values()), records)
+
+
+def _push_cache(
+    store: Store, document: _CacheDocument, reference: Reference, options: RegistryOptions | None, emit: Emit
+) -> Digest:
+    from slipway.registry import RegistryClient, RegistryOptions
+
+    options = options or RegistryOptions()
+    blobs = [*document.manifest.layers, document.manifest.config]
+    with RegistryClient(reference.domain, options=options, push=True) as client:
+
+        def push(descriptor: Descriptor) -> None:
+            if client.has_blob(reference.path, descriptor.digest):
+                return
+            client.push_blob(reference.path, descriptor, store)
+            emit(f"writing {_kind(descriptor, document)} {descriptor.digest}")
+
+        _run_all(client, blobs, push, options.max_parallel)
+        return client.put_manifest(
+            reference.path, reference.tag or "latest", document.manifest_bytes, MEDIA_OCI_MANIFEST
+        )
+
+
+def _run_all(client: RegistryClient, items: Sequence[Descriptor], task: Callable[[Descriptor], None],
+             parallel: int) -> None:
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(items))), thread_name_prefix="slipway-cache") as pool:
+        futures = [pool.submit(task, item) for item in items]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            client.cancel()  # the other transfers stop at their next chunk
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _write_layout(store: Store, document: _CacheDocument, directory: Path, emit: Emit) -> Digest:
+    """The cache as an OCI image layout in `directory`, tagged LAYOUT_TAG; other tags there are kept."""
+    digest = sha256_digest(document.manifest_bytes)
+    try:
+        (directory / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        for descriptor in [*document.manifest.layers, document.manifest.config]:
+            target = directory / blob_name(descriptor.digest)
+            if not (target.is_file() and target.stat().st_size == descriptor.size):
+                with store.open_blob(descriptor.digest) as blob, _replaced(target) as out:
+                    shutil.copyfileobj(blob, out, READ_SIZE)
+                emit(f"writing {_kind(descriptor, document)} {descriptor.digest}")
+        with _replaced(directory / blob_name(digest)) as out:
+            out.write(document.manifest_bytes)
+        with _replaced(directory / "oci-layout") as out:
+            out.write(b'{"imageLayoutVersion":"1.0.0"}')
+        entry = Descriptor(media_type=MEDIA_OCI_MANIFEST, digest=digest, size=len(document.manifest_bytes),
+                           annotations={ANNOTATION_REF_NAME: LAYOUT_TAG})
+        kept = [d for d in _layout_index(directory).manifests if (d.annotations or {}).get(ANNOTATION_REF_NAME) != LAYOUT_TAG]
+        with _replaced(directory / "index.json") as out:
+            out.write(encode_json(Index(manifests=(*kept, entry), media_type=MEDIA_OCI_INDEX)))
+    except OSError as err:
+        raise StoreError(f"cannot write the build cache to {directory}: {err}") from err
+    return digest
+
+
+def _layout_index(directory: Path) -> Index:
+    path = directory / "index.json"
+    if not path.exists():
+        return Index(manifests=())
+    try:
+        return decode_json(path.read_bytes(), Index)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise ArchiveError(f"{path} is not an OCI image index ({err}); use an empty directory for the cache") from err
+
+
+@contextmanager
+def _replaced(path: Path) -> Iterator[BinaryIO]:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with open(handle, "wb") as out:
+            yield out
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _kind(descriptor: Descriptor, document: _CacheDocument) -> str:
+    return "config" if descriptor.digest == document.manifest.config.digest else "layer"
+
+
+# --- import --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    where: str
+    document: _CacheDocument
+    fetch: Callable[[LayerInfo], None]  # puts one layer blob in the store, verified
+
+
+class CacheImport:
+    """The records of every --cache-from, as the solver's RemoteCache: `has(key)`, `load(key)`.
+
+    A context manager: registry connections stay open for the build and close at exit."""
+
+    def __init__(self, store: Store, registry: RegistryOptions | None = None) -> None:
+        self._store = store
+        self._registry = registry
+        self._sources: list[_Source] = []
+        self._resources = ExitStack()
+
+    def __enter__(self) -> CacheImport:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._resources.close()
+
+    def add(self, spec: CacheSpec) -> int:
+        """Read the cache manifest and config of `spec`; how many records it has. RegistryError or ArchiveError
+        when it cannot be read (BuildKit warns and builds without it: the caller decides)."""
+        if spec.type == "registry":
+            assert spec.ref is not None
+            source = self._registry_source(parse_reference(spec.ref))
+        else:
+            assert spec.path is not None
+            source = _layout_source(self._store, spec.path)
+        self._sources.append(source)
+        return len(source.document.records)
+
+    def has(self, key: str) -> bool:
+        return any(key in source.document.records for source in self._sources)
+
+    def load(self, key: str) -> SnapshotRecord:
+        """The snapshot of `key`'s record, its missing layers fetched and unpacked, and `key` recorded locally.
+        Threads loading one chain wait for one unpack (the store's chain locks)."""
+        found = self._store.cache_lookup(key)
+        if found is not None:
+            return found
+        source = next(source for source in self._sources if key in source.document.records)
+        layers = source.document.records[key]
+        log.debug("cache %s: loading %s (%d layers)", source.where, key, len(layers))
+        snapshot = self._store.snapshot_for_layers(layers, fetch=source.fetch)
+        assert snapshot is not None  # a record has at least one layer (_checked)
+        self._record_prefixes(source, layers, self._store.snapshot_chain(snapshot.id))
+        return snapshot
+
+    def _record_prefixes(self, source: _Source, layers: tuple[LayerInfo, ...], chain: list[SnapshotRecord]) -> None:
+        """Record locally every key of `source` whose chain is a prefix of `layers` (the steps below the loaded
+        one): their snapshots are in the store now, so the next build hits them without --cache-from."""
+        if len(chain) != len(layers):
+            return  # not one snapshot per layer: nothing to pair
+        digests = [layer.descriptor.digest for layer in layers]
+        for key, record in source.document.records.items():
+            depth = len(record)
+            if depth <= len(digests) and [layer.descriptor.digest for layer in record] == digests[:depth]:
+                self._store.cache_record(key, chain[depth - 1].id)
+
+    def _registry_source(self, reference: Reference) -> _Source:
+        from slipway.registry import RegistryClient, RegistryOptions
+
+        client = self._resources.enter_context(
+            RegistryClient(reference.domain, options=self._registry or RegistryOptions())
+        )
+        where = str(reference)
+        body, media_type, _ = client.get_manifest(
+            reference.path, reference.digest or reference.tag or "latest", (MEDIA_OCI_MANIFEST,)
+        )
+        manifest = _cache_manifest(body, media_type, where)
+        if not self._store.has_blob(manifest.config.digest):
+            client.fetch_blob(reference.path, manifest.config, self._store)
+        document = _checked(manifest, body, self._store.read_blob(manifest.config.digest), where)
+
+        def fetch(layer: LayerInfo) -> None:
+            client.fetch_blob(reference.path, layer.descriptor, self._store)
+
+        return _Source(where=where, document=document, fetch=fetch)
+
+
+def _cache_manifest(body: bytes, media_type: str, where: str) -> Manifest:
+    if media_type != MEDIA_OCI_MANIFEST:
+        raise ArchiveError(f"{where} is not a slipway build cache: it is a {media_type or 'document of no type'}")
+    try:
+        manifest = decode_json(body, Manifest)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise ArchiveError(f"{where}: the cache manifest is not valid: {err}") from err
+    if manifest.config.media_type != MEDIA_CACHE_CONFIG:
+        raise ArchiveError(f"{where} is not a slipway build cache: its config is a {manifest.config.media_type}")
+    if manifest.config.size > MAX_DOCUMENT_BYTES:
+        raise ArchiveError(f"{where}: the cache config is {manifest.config.size} bytes, more than a cache holds")
+    return manifest
+
+
+def _layout_source(store: Store, directory: Path) -> _Source:
+    where = str(directory)
+    index_path = directory / "index.json"
+    if not index_path.is_file():
+        raise ArchiveError(f"{where}: no index.json; is this a directory written by --cache-to type=local?")
+    index = _layout_index(directory)
+    tagged = [d for d in index.manifests if (d.annotations or {}).get(ANNOTATION_REF_NAME) == LAYOUT_TAG]
+    candidates = tagged or list(index.manifests)
+    if len(candidates) != 1:
+        raise ArchiveError(f"{where}: index.json has no manifest tagged {LAYOUT_TAG!r}")
+    entry = candidates[0]
+    body = _read_blob(directory, entry)
+    manifest = _cache_manifest(body, entry.media_type, where)
+    document = _checked(manifest, body, _read_blob(directory, manifest.config), where)
+
+    def fetch(layer: LayerInfo) -> None:
+        descriptor = layer.descriptor
+        try:
+            with open(directory / blob_name(descriptor.digest), "rb") as blob, store.ingest(
+                expected=descriptor.digest, expected_size=descriptor.size
+            ) as writer:
+                shutil.copyfileobj(blob, writer, READ_SIZE)
+        except OSError as err:
+            raise ArchiveError(f"{where}: cannot read layer {descriptor.digest}: {err}") from err
+
+    return _Source(where=where, document=document, fetch=fetch)
+
+
+def _read_blob(directory: Path, descriptor: Descriptor) -> bytes:
+    path = directory / blob_name(descriptor.digest)
+    if descriptor.size > MAX_DOCUMENT_BYTES:
+        raise ArchiveError(f"{directory}: {descriptor.digest} is {descriptor.size} bytes, more than a cache holds")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ArchiveError(f"{directory}: cannot read {blob_name(descriptor.digest)}: {err}") from err
+    if len(data) != descriptor.size or "sha256:" + hashlib.sha256(data).hexdigest() != descriptor.digest:
+        raise ArchiveError(f"{directory}: {blob_name(descriptor.digest)} does not match its digest")
+    return data
+
+
+def _ignore(line: str) -> None:
+    return None
+

@@ -49,12 +49,15 @@ def timed(builder: Builder, argv: list[str], log: Path) -> Timed:
         with subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=builder.env) as process:
             sampler.roots = builder.memory_roots(process.pid)
             try:
-                returncode = process.wait()
+                # wait4 also gives the largest single RSS in the tree, which catches a process too short to sample.
+                _, status, usage = os.wait4(process.pid, 0)
             except BaseException:
                 process.kill()  # Ctrl-C: our child goes with us
                 raise
+            process.returncode = returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - start
-    return Timed(seconds, returncode, sampler.peak_delta)
+    own_peak = usage.ru_maxrss * 1024 if process.pid in sampler.roots else 0
+    return Timed(seconds, returncode, max(sampler.peak_delta, own_peak))
 
 
 def _check(builder: Builder, workload: Workload, archive: Path) -> tuple[bool, str]:

@@ -93,7 +93,22 @@ class Slipway(Builder):
         for base in bases.all():
             changes = [arg for kv in base.env for arg in ("--change", f"ENV {kv}")]
             run(self._cli(self.template, "import", *changes, str(base.tarball), base.name), self.env)
+            self._unpack(base.name)
         self.reset()
+
+    def _unpack(self, image: str) -> None:
+        """Unpack the base's snapshot now, as `docker import` does, so no cold build pays for it.
+
+        slipway import only stores the layer blob; the first FROM unpacks it (1-2 s for the Go image).
+        """
+        warmup = self.template.parent / "warmup"
+        warmup.mkdir(exist_ok=True)
+        (warmup / "Dockerfile").write_text(f"FROM {image}\n")
+        run(
+            self._cli(self.template, "build", "--progress", "quiet", "-t", "bench-warmup", str(warmup)),
+            self.env,
+        )
+        run(self._cli(self.template, "rmi", "bench-warmup"), self.env)
 
     def reset(self) -> None:
         if self.root.exists():

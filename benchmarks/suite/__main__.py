@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -48,6 +49,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--results", type=Path, default=REPO / "results", help="results folder (default results/)"
     )
     parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="only redraw DIR's table and chart from its results.json"
+    )
+    parser.add_argument(
         "--fs-image", type=Path, default=DEFAULT_IMAGE, help="sparse file for the bench file system"
     )
     args = parser.parse_args(argv)
@@ -83,10 +87,9 @@ def _buildkit_ran(logs: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    if (
-        not Path("/proc/self").exists()
-        or subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0"
-    ):
+    if args.report is not None:
+        return _republish(args.report)
+    if os.geteuid() != 0:
         print("benchmarks/run: run as root (loop mounts, overlayfs, dockerd)", file=sys.stderr)
         return 1
     ensure_packages()
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "docker": _version(["/usr/bin/docker", "--version"]),
         "buildah": _version(["buildah", "--version"]),
         "kernel": platform.release(),
+        "slipway commit": _version(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),
         "runs": str(args.runs),
     }
     with ExitStack() as stack:
@@ -146,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
                     )
         meta["docker_builder"] = _buildkit_ran(logs)
     names = [b for b in ALL_BUILDERS if b in builders_wanted]
+    return _publish(out_dir, meta, results, names)
+
+
+def _publish(out_dir: Path, meta: dict[str, str], results: list[Result], names: list[str]) -> int:
+    """Write results.json, table.md and the chart into out_dir; print the table and the summary lines."""
     (out_dir / "results.json").write_text(
         json.dumps({"meta": meta, "results": [dataclasses.asdict(r) for r in results]}, indent=1)
     )
@@ -158,6 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     for line in report.summaries(results, names):
         print(line)
     return 0 if all(r.ok for r in results) else 2
+
+
+def _republish(out_dir: Path) -> int:
+    """Redraw a (possibly interrupted) run's table and chart from its results.json."""
+    saved = json.loads((out_dir / "results.json").read_text())
+    results = [Result(**r) for r in saved["results"]]
+    names = [b for b in ALL_BUILDERS if any(r.builder == b for r in results)]
+    return _publish(out_dir, saved["meta"], results, names)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """`slipway build --output`: the final stage's files in a directory or a tar, the image in a docker archive,
-and the errors of flags that make no sense."""
+and the errors of output and cache flags that make no sense."""
 
 from __future__ import annotations
 
@@ -117,6 +117,8 @@ def test_iidfile_holds_the_id_of_an_archived_image(own_store: Any, context: Path
         (("--push",), "pushing needs a name to push to"),
         (("--push", "-o", "type=tar,dest=x.tar"), "--push and --output type=tar cannot be used together"),
         (("-q", "-o", "-"), "-q prints the image ID on stdout"),
+        (("--cache-to", "type=registry"), "--cache-to 'type=registry': type=registry needs ref="),
+        (("--cache-from", "type=gha"), "--cache-from 'type=gha': unsupported type 'gha'"),
     ],
 )
 def test_bad_output_flags_fail_before_building(

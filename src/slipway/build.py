@@ -1,4 +1,5 @@
-"""The public build API: a Dockerfile and a context in, an image in the store out.
+"""The public build API: a Dockerfile and a context in, an image out (in the store by default; a registry, an
+archive or a directory with `output`), FROM images pulled by policy, build cache shared through registries.
 
     with Store.open(root) as store:
         outcome = build(BuildRequest(context=Path(".")), store=store, runtime=find_runtime(), events=sink)
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, assert_never
 
-from slipway.errors import ArchiveError, ContextError, ImageNotFound, RegistryError, UsageError
+from slipway.errors import ArchiveError, ContextError, ExportError, ImageNotFound, RegistryError, UsageError
 from slipway.export.cache import CacheImport, CacheSpec, export_cache
 from slipway.export.image import ExportOptions, export_image
 from slipway.export.outputs import (
@@ -315,26 +316,8 @@ def _export(
 ) -> tuple[ImageRecord | None, tuple[tuple[str, Digest], ...]]:
     output = request.output
     events.emit(StepStarted(vertex="export", name=_EXPORT_STEP_NAMES[output.type], at=time.time()))
-    image: ImageRecord | None = None
-    pushed: tuple[tuple[str, Digest], ...] = ()
     try:
-        match output.type:
-            case "image" | "registry":
-                image = export_image(store, stage, snapshot, names, options)
-                if output.push:
-                    pushed = _push(store, image, names, request.registry, events)
-            case "docker" | "oci":
-                image = compose_image(store, stage, snapshot, options)
-                with _destination(output, stdout) as out:
-                    write_archive(store, image, names, output.type, out)
-            case "tar":
-                with _destination(output, stdout) as out:
-                    write_tree_tar(store, snapshot, out, options.source_date_epoch)
-            case "local":
-                assert output.dest is not None  # parse_output requires it
-                write_tree(store, snapshot, Path(output.dest))
-            case _:
-                assert_never(output.type)
+        image, pushed = _write_output(request, names, store, stage, snapshot, options, events, stdout)
     except BaseException as err:
         message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(err)
         events.emit(StepFailed(vertex="export", error=message, at=time.time()))
@@ -343,16 +326,60 @@ def _export(
     return image, pushed
 
 
+def _write_output(
+    request: BuildRequest,
+    names: tuple[str, ...],
+    store: Store,
+    stage: StagePlan,
+    snapshot: SnapshotRecord | None,
+    options: ExportOptions,
+    events: EventSink,
+    stdout: BinaryIO | None,
+) -> tuple[ImageRecord | None, tuple[tuple[str, Digest], ...]]:
+    output = request.output
+    match output.type:
+        case "image" | "registry":
+            image = export_image(store, stage, snapshot, names, options)
+            return image, _push(store, image, names, request.registry, events) if output.push else ()
+        case "docker" | "oci":
+            image = compose_image(store, stage, snapshot, options)
+            with _destination(output, stdout) as out:
+                write_archive(store, image, names, output.type, out)
+            return image, ()
+        case "tar":
+            with _destination(output, stdout) as out:
+                write_tree_tar(store, snapshot, out, options.source_date_epoch)
+            return None, ()
+        case "local":
+            assert output.dest is not None  # parse_output requires it
+            with _writing(output):
+                write_tree(store, snapshot, Path(output.dest))
+            return None, ()
+        case _:
+            assert_never(output.type)
+
+
+@contextmanager
+def _writing(output: OutputSpec) -> Iterator[None]:
+    """OSError of a destination (a full disk, a read-only dir, a closed pipe) as an error a user can act on."""
+    try:
+        yield
+    except OSError as err:
+        where = "stdout" if output.to_stdout else output.dest
+        raise ExportError(f"--output type={output.type}: cannot write {where}: {err}") from err
+
+
 @contextmanager
 def _destination(output: OutputSpec, stdout: BinaryIO | None) -> Iterator[BinaryIO]:
-    if output.to_stdout:
-        assert stdout is not None  # _check_output
-        yield stdout
-        stdout.flush()
-        return
-    assert output.dest is not None
-    with replace_file(Path(output.dest)) as out:
-        yield out
+    with _writing(output):
+        if output.to_stdout:
+            assert stdout is not None  # _check_output
+            yield stdout
+            stdout.flush()
+            return
+        assert output.dest is not None
+        with replace_file(Path(output.dest)) as out:
+            yield out
 
 
 def _push(

@@ -14,6 +14,7 @@
     │   ├── BlobNotFound
     │   └── DigestMismatch            content does not match its digest
     ├── ArchiveError                  a tar/archive/manifest from outside is bad or malicious
+    ├── ExportError                   a build output or cache destination (--output, --cache-to) cannot be written
     ├── RuntimeNotFound               no usable OCI runtime
     ├── MountError                    an overlay or bind mount failed (not root, no overlayfs, too many layers)
     ├── RunFailed                     a RUN or `slipway run` process failed; holds argv, exit code, output
@@ -100,6 +101,10 @@ class DigestMismatch(StoreError):
 
 
 class ArchiveError(SlipwayError):
+    pass
+
+
+class ExportError(SlipwayError):
     pass
 
 

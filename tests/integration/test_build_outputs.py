@@ -129,3 +129,17 @@ def test_bad_output_flags_fail_before_building(
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert "#1 " not in result.stderr  # nothing ran
+
+
+@pytest.mark.parametrize("output", ["type=docker,dest={file}/image.tar", "type=local,dest={file}/tree"])
+def test_a_destination_that_cannot_be_written_is_a_clear_error(
+    own_store: Any, context: Path, tmp_path: Path, output: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+
+    result = own_store.build(context, "--output", output.format(file=blocker))
+
+    assert result.returncode == 1, result.stderr
+    assert f"cannot write {blocker}/" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -163,6 +163,8 @@ def build(
         output_spec = with_push(output_spec)
     if quiet and output_spec.to_stdout:
         raise UsageError(f"-q prints the image ID on stdout, where --output {output} writes: drop one of them")
+    if output_spec.to_stdout and sys.stdout.isatty():
+        raise UsageError(f"--output {output}: refusing to write a tar to the terminal; redirect stdout or use dest=FILE")
     dockerfile_text = None
     dockerfile_path = None
     if dockerfile == "-":

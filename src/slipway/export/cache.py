@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 
 import msgspec
 
-from slipway.errors import ArchiveError, InvalidReference, StoreError, UsageError
+from slipway.errors import ArchiveError, ExportError, InvalidReference, UsageError
 from slipway.export.image import ExportOptions, ensure_layer
 from slipway.export.oci_layout import ANNOTATION_REF_NAME, blob_name
 from slipway.image.layers import LayerInfo
@@ -311,7 +311,7 @@ def _write_layout(store: Store, document: _CacheDocument, directory: Path, emit:
         with _replaced(directory / "index.json") as out:
             out.write(encode_json(Index(manifests=(*kept, entry), media_type=MEDIA_OCI_INDEX)))
     except OSError as err:
-        raise StoreError(f"cannot write the build cache to {directory}: {err}") from err
+        raise ExportError(f"cannot write the build cache to {directory}: {err}") from err
     return digest
 
 
@@ -321,6 +321,8 @@ def _layout_index(directory: Path) -> Index:
         return Index(manifests=())
     try:
         return decode_json(path.read_bytes(), Index)
+    except OSError as err:
+        raise ArchiveError(f"cannot read {path}: {err}") from err
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         raise ArchiveError(f"{path} is not an OCI image index ({err}); use an empty directory for the cache") from err
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from slipway.errors import InvalidReference, UsageError
+from slipway.errors import ArchiveError, InvalidReference, UsageError
 from slipway.export.docker_archive import write_docker_archive
 from slipway.export.image import ExportOptions, image_config, image_layers
 from slipway.export.oci_layout import write_oci_archive
@@ -241,6 +241,7 @@ def write_tree(store: Store, snapshot: SnapshotRecord | None, dest: Path) -> Non
     the image has the same path."""
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"--output type=local,dest={dest}: {dest} exists and is not a directory")
+    dest.mkdir(parents=True, exist_ok=True)  # before anything is packed: a bad dest fails on its own error
     with _mounted_tree(store, snapshot) as view:
         _copy_through_pipe(view, dest)
 
@@ -267,9 +268,9 @@ def _copy_through_pipe(view: Path, dest: Path) -> None:
             finally:
                 reader.close()  # a producer blocked on a full pipe gets EPIPE and ends
                 producer.join()
-    except Exception as err:
+    except ArchiveError as err:
         # A pack failure reaches the unpacker as a truncated tar: report the cause.
-        if failures and not isinstance(failures[0], BrokenPipeError):
+        if failures:
             raise failures[0] from err
         raise
     if failures:

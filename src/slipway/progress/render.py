@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Literal, TextIO
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from slipway.errors import UsageError
 from slipway.progress.events import Event, EventSink
 from slipway.progress.failure import format_run_failure
 from slipway.progress.plain import PlainRenderer
 from slipway.progress.rawjson import RawJsonRenderer
-from slipway.progress.tty import TtyRenderer
+
+if TYPE_CHECKING:
+    from slipway.progress.tty import TtyRenderer
 
 __all__ = ["ProgressMode", "QuietRenderer", "format_run_failure", "open_renderer"]
 
@@ -43,12 +43,12 @@ def open_renderer(mode: ProgressMode, stream: TextIO) -> Iterator[EventSink]:
     renderer: PlainRenderer | TtyRenderer | RawJsonRenderer | QuietRenderer
     match mode:
         case "auto" if stream.isatty():
-            renderer = TtyRenderer(Console(file=stream))
+            renderer = _tty_renderer(stream, force_terminal=False)
         case "auto" | "plain":
             renderer = PlainRenderer(stream)
         case "tty":
             # Asked for by name: draw the live view even where the stream does not look like a terminal.
-            renderer = TtyRenderer(Console(file=stream, force_terminal=True))
+            renderer = _tty_renderer(stream, force_terminal=True)
         case "rawjson":
             renderer = RawJsonRenderer(stream)
         case "quiet":
@@ -57,3 +57,12 @@ def open_renderer(mode: ProgressMode, stream: TextIO) -> Iterator[EventSink]:
             raise UsageError(f"--progress {mode!r}: choose auto, plain, tty, rawjson or quiet")
     with renderer:
         yield renderer
+
+
+def _tty_renderer(stream: TextIO, *, force_terminal: bool) -> TtyRenderer:
+    # rich takes tens of milliseconds to import: only the live view pays for it.
+    from rich.console import Console
+
+    from slipway.progress.tty import TtyRenderer
+
+    return TtyRenderer(Console(file=stream, force_terminal=force_terminal or None))

@@ -136,14 +136,25 @@ def chart(results: list[Result], builders: list[str], out_dir: Path) -> Path:
     except ImportError:
         return _svg_chart(rows, values, out_dir / "chart.svg")
     width = 0.8 / max(1, len(builders))
-    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 1.2), 5))
+    fig, (ax, ratio_ax) = plt.subplots(
+        2, 1, figsize=(max(8, len(rows) * 1.1), 8), sharex=True, gridspec_kw={"height_ratios": (3, 2)}
+    )
     for i, builder in enumerate(builders):
         xs = [x + (i - (len(builders) - 1) / 2) * width for x in range(len(rows))]
         ax.bar(xs, values[builder], width, label=builder, color=BUILDER_COLOURS.get(builder))
-    ax.set_xticks(range(len(rows)), rows, rotation=30, ha="right")
-    ax.set_ylabel("median wall time (s)")
+    ax.set_yscale("log")  # no-op rebuilds take 0.05 s, cold builds 10 s: both must show
+    ax.set_ylabel("median wall time (s, log scale)")
     ax.set_title("slipway, BuildKit and Buildah, side by side")
     ax.legend()
+    others = [b for b in ("buildkit", "buildah") if b in builders and "slipway" in builders]
+    for i, other in enumerate(others):
+        ratios = [_ratio(results, row, "slipway", other) or 0.0 for row in rows]
+        xs = [x + (i - (len(others) - 1) / 2) * 0.4 for x in range(len(rows))]
+        ratio_ax.bar(xs, ratios, 0.4, label=f"slipway/{other}", color=BUILDER_COLOURS.get(other))
+    ratio_ax.axhline(1.0, color="black", linewidth=0.8)
+    ratio_ax.set_ylabel("median per-run ratio (below 1: slipway faster)")
+    ratio_ax.legend()
+    ratio_ax.set_xticks(range(len(rows)), rows, rotation=30, ha="right")
     fig.tight_layout()
     path = out_dir / "chart.png"
     fig.savefig(path, dpi=110)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slipway.build_memo import forget_memos
 from slipway.store import CacheEntry, Store
 
 
@@ -49,5 +50,7 @@ def prune_build_cache(store: Store, policy: PrunePolicy, *, now: float) -> tuple
     sizes = {entry.snapshot_id: store.snapshot_disk_usage(entry.snapshot_id) for entry in entries}
     chosen = choose_records(entries, sizes, in_use, policy, now)
     store.cache_forget([entry.key for entry in chosen])
+    # A pruned cache means the next build runs its steps again, as docker's would: no memo may skip that.
+    forget_memos(store.root)
     freed = store.gc()
     return [entry.key for entry in chosen], freed

@@ -1,0 +1,91 @@
+"""The build memo answers a no-op rebuild quickly, and never an outdated one: each test changes one input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+DOCKERFILE = "FROM busybox:test\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy.txt\n"
+
+
+def memos(store: Any) -> list[Path]:
+    directory = Path(store.root) / "build-memo"
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+
+
+def cached_lines(output: str) -> int:
+    return sum(1 for line in output.splitlines() if line.endswith(" CACHED"))
+
+
+@pytest.fixture
+def context(make_context: Any, tmp_path: Path) -> Path:
+    path: Path = make_context(tmp_path / "ctx", DOCKERFILE, {"a.txt": "one\n"})
+    return path
+
+
+def test_a_no_op_rebuild_reports_every_step_cached_and_the_same_image(own_store: Any, context: Path) -> None:
+    first = own_store.build_ok(context, "-t", "memo:v1")
+    assert memos(own_store), "a successful build leaves a memo"
+    again = own_store.build_ok(context, "-t", "memo:v1")
+    assert cached_lines(again.stderr) == 2, again.stderr
+    assert "naming to docker.io/library/memo:v1 done" in again.stderr
+    assert first.stderr.splitlines()[-1] == again.stderr.splitlines()[-1]  # "writing image sha256:... done"
+    quiet = own_store.ok("build", "-q", "-t", "memo:v1", str(context)).stdout.strip()
+    assert quiet == own_store.image_id("memo:v1")
+
+
+def test_an_edited_file_is_seen(own_store: Any, context: Path) -> None:
+    own_store.build_ok(context, "-t", "memo:edit")
+    (context / "a.txt").write_text("two\n")
+    output = own_store.build_ok(context, "-t", "memo:edit").stderr
+    assert cached_lines(output) == 0
+    assert own_store.run_output("memo:edit", "cat", "/copy.txt") == "two\n"
+
+
+def test_a_touched_file_falls_back_to_the_step_cache(own_store: Any, context: Path) -> None:
+    own_store.build_ok(context, "-t", "memo:touch")
+    image = own_store.image_id("memo:touch")
+    os.utime(context / "a.txt", (1_000_000, 1_000_000))
+    output = own_store.build_ok(context, "-t", "memo:touch").stderr
+    assert cached_lines(output) == 2
+    assert own_store.image_id("memo:touch") == image
+
+
+def test_a_base_image_that_moved_is_used(own_store: Any, context: Path, tmp_path: Path, make_context: Any) -> None:
+    own_store.build_ok(context, "-t", "memo:base")
+    other = make_context(tmp_path / "other", "FROM busybox:test\nRUN echo new-base > /base-marker\n")
+    own_store.build_ok(other, "-t", "busybox:test")  # the name now points at a different image
+    output = own_store.build_ok(context, "-t", "memo:base").stderr
+    assert cached_lines(output) == 0
+    assert own_store.run_output("memo:base", "cat", "/base-marker") == "new-base\n"
+
+
+def test_a_removed_or_retagged_image_is_made_again(own_store: Any, context: Path, tmp_path: Path, make_context: Any) -> None:
+    own_store.build_ok(context, "-t", "memo:gone")
+    image = own_store.image_id("memo:gone")
+    own_store.ok("rmi", "memo:gone")
+    own_store.build_ok(context, "-t", "memo:gone")
+    assert own_store.run_output("memo:gone", "cat", "/copy.txt") == "one\n"
+    image = own_store.image_id("memo:gone")
+
+    other = make_context(tmp_path / "other", "FROM busybox:test\nRUN echo other > /other\n")
+    own_store.build_ok(other, "-t", "memo:gone")  # the tag moves to another image
+    own_store.build_ok(context, "-t", "memo:gone")
+    assert own_store.run_output("memo:gone", "cat", "/copy.txt") == "one\n"
+    assert own_store.image_id("memo:gone") == image, "the cached steps give the same image, named again"
+
+
+def test_no_memo_for_no_cache_builds_and_prune_forgets_memos(own_store: Any, context: Path) -> None:
+    own_store.build_ok(context, "--no-cache", "-t", "memo:nocache")
+    assert not memos(own_store), "--no-cache builds leave no memo"
+    own_store.build_ok(context, "-t", "memo:nocache")
+    assert memos(own_store)
+    own_store.ok("builder", "prune", "-a", "-f")
+    assert not memos(own_store)
+    output = own_store.build_ok(context, "-t", "memo:nocache").stderr
+    assert cached_lines(output) == 0, "after a prune every step runs again"

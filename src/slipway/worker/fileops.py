@@ -29,6 +29,8 @@ __all__ = ["copy_files", "make_directory", "resolve_in_root", "lookup_user"]
 
 log = logging.getLogger(__name__)
 
+StrPath = str | os.PathLike[str]
+
 Predicate = Callable[[str], bool]
 COPY_CHUNK = 1 << 30
 
@@ -176,20 +178,21 @@ def _copy_tree(copier: _Copier, source_dir: Path, target_dir: Path, dest: str, r
     copied = False
     with os.scandir(source_dir) as scan:
         entries = sorted(scan, key=lambda entry: entry.name)
+    # Plain str paths from here down: a COPY of a large context spends most of its Python time on paths.
     for entry in entries:
         child_relative = f"{relative}/{entry.name}" if relative else entry.name
-        source = Path(entry.path)
+        source = entry.path
         info = entry.stat(follow_symlinks=False)
         excluded = copier.is_excluded(child_relative)
         if stat.S_ISDIR(info.st_mode):
-            if excluded and not _has_included(copier, source, child_relative):
+            if excluded and not _has_included(copier, Path(source), child_relative):
                 continue
             target = _enter_dir(copier, target_dir / entry.name, f"{dest.rstrip('/')}/{entry.name}")
-            _copy_tree(copier, source, target, f"{dest.rstrip('/')}/{entry.name}", child_relative)
+            _copy_tree(copier, Path(source), target, f"{dest.rstrip('/')}/{entry.name}", child_relative)
             _apply_metadata(copier, source, target, info)
             copied = True
         elif not excluded:
-            _copy_entry(copier, source, target_dir / entry.name, info)
+            _copy_entry(copier, source, os.path.join(target_dir, entry.name), info)
             copied = True
     return copied
 
@@ -217,30 +220,41 @@ def _enter_dir(copier: _Copier, target: Path, dest: str) -> Path:
     return target
 
 
-def _copy_entry(copier: _Copier, source: Path, target: Path, info: os.stat_result) -> None:
+def _copy_entry(copier: _Copier, source: StrPath, target: StrPath, info: os.stat_result) -> None:
     """Copy one non-directory `source` to `target` (replacing what is there, never writing through it)."""
-    if os.path.lexists(target):
+    try:
+        created = _create_entry(copier, source, target, info)
+    except FileExistsError:
+        # Something of the image below is in the way: replaced, never written through. Trying the
+        # exclusive create first saves a stat per file on the usual path, an empty destination.
         _remove(target)
+        created = _create_entry(copier, source, target, info)
+    if created:
+        _apply_metadata(copier, source, target, info)
+
+
+def _create_entry(copier: _Copier, source: StrPath, target: StrPath, info: os.stat_result) -> bool:
+    """Make `target` like `source` (FileExistsError if something is there); False if no metadata applies."""
     mode = info.st_mode
     if stat.S_ISREG(mode):
         key = (info.st_dev, info.st_ino)
         if info.st_nlink > 1 and key in copier.links:
             os.link(copier.links[key], target)  # a hard link in the source stays one
-            return
+            return False
         _copy_content(source, target)
         if info.st_nlink > 1:
-            copier.links[key] = target
+            copier.links[key] = Path(target)
     elif stat.S_ISLNK(mode):
         os.symlink(os.readlink(source), target)
     elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         os.mknod(target, mode, info.st_rdev)
     else:
         log.debug("skipping %s: sockets are not copied", source)
-        return
-    _apply_metadata(copier, source, target, info)
+        return False
+    return True
 
 
-def _copy_content(source: Path, target: Path) -> None:
+def _copy_content(source: StrPath, target: StrPath) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     source_fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
@@ -265,7 +279,7 @@ def _copy_content(source: Path, target: Path) -> None:
         os.close(source_fd)
 
 
-def _apply_metadata(copier: _Copier, source: Path, target: Path, info: os.stat_result) -> None:
+def _apply_metadata(copier: _Copier, source: StrPath, target: StrPath, info: os.stat_result) -> None:
     """Owner, mode, xattrs, times: in that order, as chown clears setuid bits and file capabilities."""
     uid, gid = copier.owner if copier.owner is not None else (info.st_uid, info.st_gid)
     os.chown(target, uid, gid, follow_symlinks=False)
@@ -279,7 +293,7 @@ def _apply_metadata(copier: _Copier, source: Path, target: Path, info: os.stat_r
     os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
 
 
-def _copy_xattrs(source: Path, target: Path) -> None:
+def _copy_xattrs(source: StrPath, target: StrPath) -> None:
     try:
         names = os.listxattr(source, follow_symlinks=False)
     except OSError:
@@ -293,7 +307,7 @@ def _copy_xattrs(source: Path, target: Path) -> None:
             log.debug("xattr %s of %s not copied: %s", name, source, err)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: StrPath) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
     else:

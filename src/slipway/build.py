@@ -15,16 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, assert_never
 
 from slipway.errors import ArchiveError, ContextError, ExportError, ImageNotFound, RegistryError, UsageError
-from slipway.export.cache import CacheImport, CacheSpec, export_cache
 from slipway.export.image import ExportOptions, export_image
-from slipway.export.outputs import (
-    OutputSpec,
-    compose_image,
-    replace_file,
-    write_archive,
-    write_tree,
-    write_tree_tar,
-)
+from slipway.export.specs import CacheSpec, OutputSpec
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import parse
@@ -38,6 +30,8 @@ from slipway.store import ImageRecord, SnapshotRecord, Store
 from slipway.worker.executor import Executor, Runtime
 
 if TYPE_CHECKING:
+    from slipway.export.cache import CacheImport
+
     # slipway.registry brings httpx (about 0.2 s to import): only builds that reach a registry pay for it.
     from slipway.registry import RegistryOptions
 
@@ -216,6 +210,7 @@ def _import_caches(
     request: BuildRequest, store: Store, events: EventSink, resources: ExitStack
 ) -> CacheImport | None:
     """Every --cache-from's records; one that cannot be read is a warning, as in BuildKit, not a failure."""
+    from slipway.export.cache import CacheImport
     if not request.cache_from or request.no_cache:
         return None
     imported = resources.enter_context(CacheImport(store, request.registry))
@@ -263,6 +258,8 @@ def _export_cache(
     options: ExportOptions,
     events: EventSink,
 ) -> None:
+    from slipway.export.cache import export_cache
+
     vertex = f"cache-export-{index}"
     target = "registry" if spec.type == "registry" else "client directory"
     events.emit(StepStarted(vertex=vertex, name=f"exporting cache to {target}", at=time.time()))
@@ -336,6 +333,8 @@ def _write_output(
     events: EventSink,
     stdout: BinaryIO | None,
 ) -> tuple[ImageRecord | None, tuple[tuple[str, Digest], ...]]:
+    from slipway.export.outputs import compose_image, write_archive, write_tree, write_tree_tar
+
     output = request.output
     match output.type:
         case "image" | "registry":
@@ -371,6 +370,8 @@ def _writing(output: OutputSpec) -> Iterator[None]:
 
 @contextmanager
 def _destination(output: OutputSpec, stdout: BinaryIO | None) -> Iterator[BinaryIO]:
+    from slipway.export.outputs import replace_file
+
     with _writing(output):
         if output.to_stdout:
             assert stdout is not None  # _check_output

@@ -185,8 +185,7 @@ def build(
         return
     from slipway.build import BuildRequest
     from slipway.build import build as run_build
-    from slipway.export.cache import parse_cache_from, parse_cache_to
-    from slipway.export.outputs import OutputSpec, parse_output, with_push
+    from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to, parse_output, with_push
     from slipway.image.reference import parse_reference
     from slipway.progress.render import format_run_failure, open_renderer
     from slipway.store import Store

@@ -14,7 +14,6 @@ solver needs that step's files (`CacheImport.load`), and only those the store la
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import os
@@ -26,13 +25,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO
 
 import msgspec
 
-from slipway.errors import ArchiveError, ExportError, InvalidReference, UsageError
+from slipway.errors import ArchiveError, ExportError
 from slipway.export.image import ExportOptions, ensure_layer
 from slipway.export.oci_layout import ANNOTATION_REF_NAME, blob_name
+from slipway.export.specs import CacheMode, CacheSpec, parse_cache_from, parse_cache_to
 from slipway.image.layers import LayerInfo
 from slipway.image.oci import (
     MEDIA_OCI_INDEX,
@@ -72,75 +72,12 @@ LAYOUT_TAG = "latest"  # the tag of the cache in a directory, as BuildKit's loca
 MAX_DOCUMENT_BYTES = 64 << 20  # manifest or config from outside: more than this is not a cache
 READ_SIZE = 1 << 20
 
-CacheMode = Literal["min", "max"]
 Emit = Callable[[str], None]
 
 
 # --- what the flags say --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CacheSpec:
-    type: Literal["registry", "local"]
-    ref: str | None = None  # type=registry: where the cache manifest is tagged
-    path: Path | None = None  # type=local: dest= (export) or src= (import), an OCI layout directory
-    mode: CacheMode = "min"  # export only: min, the final image's steps; max, every step the build ran
-    text: str = ""  # as the user wrote it, for messages
-
-    def describe(self) -> str:
-        return str(self.ref if self.type == "registry" else self.path)
-
-
-def parse_cache_to(text: str) -> CacheSpec:
-    return _parse_cache(text, "--cache-to", path_key="dest", attributes=("ref", "dest", "mode"))
-
-
-def parse_cache_from(text: str) -> CacheSpec:
-    return _parse_cache(text, "--cache-from", path_key="src", attributes=("ref", "src"))
-
-
-def _parse_cache(text: str, flag: str, *, path_key: str, attributes: tuple[str, ...]) -> CacheSpec:
-    fields = [field.strip() for row in csv.reader([text]) for field in row]
-    if not any(fields):
-        raise UsageError(f"{flag} needs a value, e.g. type=registry,ref=REGISTRY/REPOSITORY:TAG")
-    if len(fields) == 1 and "=" not in fields[0]:
-        fields = ["type=registry", f"ref={fields[0]}"]  # buildx: a bare value is a registry ref
-    values: dict[str, str] = {}
-    for field in fields:
-        key, separator, value = field.partition("=")
-        if not separator or not key.strip():
-            raise UsageError(f"{flag} {text!r}: {field!r} is not KEY=VALUE")
-        values[key.strip().lower()] = value.strip()
-    kind = values.pop("type", "")
-    if kind not in ("registry", "local"):
-        raise UsageError(f"{flag} {text!r}: unsupported type {kind!r}; slipway has type=registry and type=local")
-    for key in values:
-        if key not in attributes or (kind == "registry" and key == path_key) or (kind == "local" and key == "ref"):
-            usable = [name for name in attributes if name != ("ref" if kind == "local" else path_key)]
-            raise UsageError(f"{flag} {text!r}: type={kind} has no attribute {key!r}; it takes {', '.join(usable)}")
-    mode = values.get("mode", "min")
-    if mode not in ("min", "max"):
-        raise UsageError(f"{flag} {text!r}: mode={mode!r}; expected min or max")
-    if kind == "registry":
-        ref = values.get("ref")
-        if not ref:
-            raise UsageError(f"{flag} {text!r}: type=registry needs ref=REGISTRY/REPOSITORY[:TAG]")
-        reference = _reference(ref, flag, text)
-        return CacheSpec(type="registry", ref=str(reference), mode=mode, text=text)  # type: ignore[arg-type]
-    path = values.get(path_key)
-    if not path:
-        raise UsageError(f"{flag} {text!r}: type=local needs {path_key}=DIR")
-    return CacheSpec(type="local", path=Path(path), mode=mode, text=text)  # type: ignore[arg-type]
-
-
-def _reference(ref: str, flag: str, text: str) -> Reference:
-    try:
-        reference = parse_reference(ref)
-    except InvalidReference as err:
-        raise UsageError(f"{flag} {text!r}: {err}") from err
-    if reference.digest is not None and flag == "--cache-to":
-        raise UsageError(f"{flag} {text!r}: a cache is written to a tag, not a digest")
-    return reference
 
 
 # --- the format ----------------------------------------------------------------------------------------------

@@ -14,21 +14,20 @@ compression), so owners, modes, hardlinks and xattrs come out as they are in the
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from slipway.errors import ArchiveError, InvalidReference, UsageError
+from slipway.errors import ArchiveError, UsageError
 from slipway.export.docker_archive import write_docker_archive
 from slipway.export.image import ExportOptions, image_config, image_layers
 from slipway.export.oci_layout import write_oci_archive
 from slipway.export.selection import ImageSelection
+from slipway.export.specs import OUTPUT_TYPES, OutputSpec, OutputType, parse_output, with_push
 from slipway.graph.ops import StagePlan
 from slipway.image.layers import pack_layer, unpack_layer
 from slipway.image.oci import (
@@ -55,115 +54,6 @@ __all__ = [
     "write_tree",
     "write_tree_tar",
 ]
-
-OutputType = Literal["image", "registry", "docker", "oci", "local", "tar"]
-OUTPUT_TYPES: tuple[OutputType, ...] = ("image", "registry", "docker", "oci", "local", "tar")
-STDOUT = "-"
-
-# The attributes each exporter takes, as BuildKit names them.
-_ATTRIBUTES: dict[OutputType, tuple[str, ...]] = {
-    "image": ("name", "push"),
-    "registry": ("name", "push"),
-    "docker": ("dest", "name"),
-    "oci": ("dest", "name"),
-    "local": ("dest",),
-    "tar": ("dest",),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class OutputSpec:
-    type: OutputType = "image"
-    dest: str | None = None  # a path, or "-" for stdout (docker, oci, tar)
-    names: tuple[str, ...] = ()  # name=, besides -t
-    push: bool = False
-
-    @property
-    def makes_image(self) -> bool:
-        """True when the output is an image (store, registry, archive), so it has an image ID."""
-        return self.type in ("image", "registry", "docker", "oci")
-
-    @property
-    def tags_store(self) -> bool:
-        """True when the image is kept in the store under its names (type=image and type=registry)."""
-        return self.type in ("image", "registry")
-
-    @property
-    def to_stdout(self) -> bool:
-        return self.dest == STDOUT
-
-
-def parse_output(text: str, flag: str = "--output") -> OutputSpec:
-    """BuildKit's CSV form (`type=oci,dest=out.tar`, quotes allowed: `"name=a,b"`), or a bare DIR / `-`."""
-    fields = _csv_fields(text, flag)
-    if len(fields) == 1 and "=" not in fields[0]:
-        return OutputSpec(type="tar", dest=STDOUT) if fields[0] == STDOUT else OutputSpec(type="local", dest=fields[0])
-    attributes = _attributes(fields, text, flag)
-    kind = attributes.pop("type", None)
-    if kind is None:
-        raise UsageError(f"{flag} {text!r}: no type=; expected one of {', '.join(OUTPUT_TYPES)}")
-    if kind not in OUTPUT_TYPES:
-        raise UsageError(f"{flag} {text!r}: unknown type {kind!r}; expected one of {', '.join(OUTPUT_TYPES)}")
-    output_type: OutputType = kind  # type: ignore[assignment]
-    allowed = _ATTRIBUTES[output_type]
-    for key in attributes:
-        if key not in allowed:
-            raise UsageError(
-                f"{flag} {text!r}: type={output_type} has no attribute {key!r}; it takes {', '.join(allowed)}"
-            )
-    names = tuple(name.strip() for name in attributes.get("name", "").split(",") if name.strip())
-    for name in names:
-        try:
-            parse_reference(name)
-        except InvalidReference as err:
-            raise UsageError(f"{flag} {text!r}: name {name!r}: {err}") from err
-    push = _boolean(attributes.get("push", "false"), flag, text) or output_type == "registry"
-    dest = attributes.get("dest")
-    if output_type in ("docker", "oci", "local", "tar") and not dest:
-        hint = "DIR" if output_type == "local" else "FILE (or dest=- for stdout)"
-        raise UsageError(f"{flag} {text!r}: type={output_type} needs dest={hint}")
-    if output_type == "local" and dest == STDOUT:
-        raise UsageError(f"{flag} {text!r}: type=local writes a directory; for stdout use type=tar,dest=-")
-    return OutputSpec(type=output_type, dest=dest, names=names, push=push)
-
-
-def with_push(spec: OutputSpec) -> OutputSpec:
-    """`--push`: as buildx, push=true on an image output; no other output can be pushed."""
-    if spec.type not in ("image", "registry"):
-        raise UsageError(f"--push and --output type={spec.type} cannot be used together (push needs type=image)")
-    return OutputSpec(type=spec.type, dest=spec.dest, names=spec.names, push=True)
-
-
-def _csv_fields(text: str, flag: str) -> list[str]:
-    try:
-        rows = list(csv.reader([text]))
-    except csv.Error as err:
-        raise UsageError(f"{flag} {text!r}: {err}") from err
-    fields = [field.strip() for field in rows[0]] if rows else []
-    if not fields or not any(fields):
-        raise UsageError(f"{flag} needs a value, e.g. type=local,dest=DIR")
-    return fields
-
-
-def _attributes(fields: Sequence[str], text: str, flag: str) -> dict[str, str]:
-    attributes: dict[str, str] = {}
-    for field in fields:
-        key, separator, value = field.partition("=")
-        key = key.strip().lower()
-        if not separator or not key:
-            raise UsageError(f"{flag} {text!r}: {field!r} is not KEY=VALUE")
-        attributes[key] = value.strip()
-    return attributes
-
-
-def _boolean(value: str, flag: str, text: str) -> bool:
-    lowered = value.lower()
-    if lowered in ("true", "1", ""):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise UsageError(f"{flag} {text!r}: {value!r} is not true or false")
-
 
 # --- images that are not kept in the store -------------------------------------------------------------------
 

@@ -1,0 +1,203 @@
+"""What `--output`, `--cache-to` and `--cache-from` ask for: the flags parsed into plain values.
+
+Kept apart from the exporters so that a build that writes nothing but an image imports none of them.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from slipway.errors import InvalidReference, UsageError
+from slipway.image.reference import Reference, parse_reference
+
+__all__ = [
+    "OUTPUT_TYPES",
+    "CacheMode",
+    "CacheSpec",
+    "OutputSpec",
+    "OutputType",
+    "parse_cache_from",
+    "parse_cache_to",
+    "parse_output",
+    "with_push",
+]
+
+CacheMode = Literal["min", "max"]
+OutputType = Literal["image", "registry", "docker", "oci", "local", "tar"]
+OUTPUT_TYPES: tuple[OutputType, ...] = ("image", "registry", "docker", "oci", "local", "tar")
+STDOUT = "-"
+
+# The attributes each exporter takes, as BuildKit names them.
+_ATTRIBUTES: dict[OutputType, tuple[str, ...]] = {
+    "image": ("name", "push"),
+    "registry": ("name", "push"),
+    "docker": ("dest", "name"),
+    "oci": ("dest", "name"),
+    "local": ("dest",),
+    "tar": ("dest",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    type: OutputType = "image"
+    dest: str | None = None  # a path, or "-" for stdout (docker, oci, tar)
+    names: tuple[str, ...] = ()  # name=, besides -t
+    push: bool = False
+
+    @property
+    def makes_image(self) -> bool:
+        """True when the output is an image (store, registry, archive), so it has an image ID."""
+        return self.type in ("image", "registry", "docker", "oci")
+
+    @property
+    def tags_store(self) -> bool:
+        """True when the image is kept in the store under its names (type=image and type=registry)."""
+        return self.type in ("image", "registry")
+
+    @property
+    def to_stdout(self) -> bool:
+        return self.dest == STDOUT
+
+
+def parse_output(text: str, flag: str = "--output") -> OutputSpec:
+    """BuildKit's CSV form (`type=oci,dest=out.tar`, quotes allowed: `"name=a,b"`), or a bare DIR / `-`."""
+    fields = _csv_fields(text, flag)
+    if len(fields) == 1 and "=" not in fields[0]:
+        return OutputSpec(type="tar", dest=STDOUT) if fields[0] == STDOUT else OutputSpec(type="local", dest=fields[0])
+    attributes = _attributes(fields, text, flag)
+    kind = attributes.pop("type", None)
+    if kind is None:
+        raise UsageError(f"{flag} {text!r}: no type=; expected one of {', '.join(OUTPUT_TYPES)}")
+    if kind not in OUTPUT_TYPES:
+        raise UsageError(f"{flag} {text!r}: unknown type {kind!r}; expected one of {', '.join(OUTPUT_TYPES)}")
+    output_type: OutputType = kind  # type: ignore[assignment]
+    allowed = _ATTRIBUTES[output_type]
+    for key in attributes:
+        if key not in allowed:
+            raise UsageError(
+                f"{flag} {text!r}: type={output_type} has no attribute {key!r}; it takes {', '.join(allowed)}"
+            )
+    names = tuple(name.strip() for name in attributes.get("name", "").split(",") if name.strip())
+    for name in names:
+        try:
+            parse_reference(name)
+        except InvalidReference as err:
+            raise UsageError(f"{flag} {text!r}: name {name!r}: {err}") from err
+    push = _boolean(attributes.get("push", "false"), flag, text) or output_type == "registry"
+    dest = attributes.get("dest")
+    if output_type in ("docker", "oci", "local", "tar") and not dest:
+        hint = "DIR" if output_type == "local" else "FILE (or dest=- for stdout)"
+        raise UsageError(f"{flag} {text!r}: type={output_type} needs dest={hint}")
+    if output_type == "local" and dest == STDOUT:
+        raise UsageError(f"{flag} {text!r}: type=local writes a directory; for stdout use type=tar,dest=-")
+    return OutputSpec(type=output_type, dest=dest, names=names, push=push)
+
+
+def with_push(spec: OutputSpec) -> OutputSpec:
+    """`--push`: as buildx, push=true on an image output; no other output can be pushed."""
+    if spec.type not in ("image", "registry"):
+        raise UsageError(f"--push and --output type={spec.type} cannot be used together (push needs type=image)")
+    return OutputSpec(type=spec.type, dest=spec.dest, names=spec.names, push=True)
+
+
+def _csv_fields(text: str, flag: str) -> list[str]:
+    try:
+        rows = list(csv.reader([text]))
+    except csv.Error as err:
+        raise UsageError(f"{flag} {text!r}: {err}") from err
+    fields = [field.strip() for field in rows[0]] if rows else []
+    if not fields or not any(fields):
+        raise UsageError(f"{flag} needs a value, e.g. type=local,dest=DIR")
+    return fields
+
+
+def _attributes(fields: Sequence[str], text: str, flag: str) -> dict[str, str]:
+    attributes: dict[str, str] = {}
+    for field in fields:
+        key, separator, value = field.partition("=")
+        key = key.strip().lower()
+        if not separator or not key:
+            raise UsageError(f"{flag} {text!r}: {field!r} is not KEY=VALUE")
+        attributes[key] = value.strip()
+    return attributes
+
+
+def _boolean(value: str, flag: str, text: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "1", ""):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise UsageError(f"{flag} {text!r}: {value!r} is not true or false")
+
+
+# --- --cache-to and --cache-from ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSpec:
+    type: Literal["registry", "local"]
+    ref: str | None = None  # type=registry: where the cache manifest is tagged
+    path: Path | None = None  # type=local: dest= (export) or src= (import), an OCI layout directory
+    mode: CacheMode = "min"  # export only: min, the final image's steps; max, every step the build ran
+    text: str = ""  # as the user wrote it, for messages
+
+    def describe(self) -> str:
+        return str(self.ref if self.type == "registry" else self.path)
+
+
+def parse_cache_to(text: str) -> CacheSpec:
+    return _parse_cache(text, "--cache-to", path_key="dest", attributes=("ref", "dest", "mode"))
+
+
+def parse_cache_from(text: str) -> CacheSpec:
+    return _parse_cache(text, "--cache-from", path_key="src", attributes=("ref", "src"))
+
+
+def _parse_cache(text: str, flag: str, *, path_key: str, attributes: tuple[str, ...]) -> CacheSpec:
+    fields = [field.strip() for row in csv.reader([text]) for field in row]
+    if not any(fields):
+        raise UsageError(f"{flag} needs a value, e.g. type=registry,ref=REGISTRY/REPOSITORY:TAG")
+    if len(fields) == 1 and "=" not in fields[0]:
+        fields = ["type=registry", f"ref={fields[0]}"]  # buildx: a bare value is a registry ref
+    values: dict[str, str] = {}
+    for field in fields:
+        key, separator, value = field.partition("=")
+        if not separator or not key.strip():
+            raise UsageError(f"{flag} {text!r}: {field!r} is not KEY=VALUE")
+        values[key.strip().lower()] = value.strip()
+    kind = values.pop("type", "")
+    if kind not in ("registry", "local"):
+        raise UsageError(f"{flag} {text!r}: unsupported type {kind!r}; slipway has type=registry and type=local")
+    for key in values:
+        if key not in attributes or (kind == "registry" and key == path_key) or (kind == "local" and key == "ref"):
+            usable = [name for name in attributes if name != ("ref" if kind == "local" else path_key)]
+            raise UsageError(f"{flag} {text!r}: type={kind} has no attribute {key!r}; it takes {', '.join(usable)}")
+    mode = values.get("mode", "min")
+    if mode not in ("min", "max"):
+        raise UsageError(f"{flag} {text!r}: mode={mode!r}; expected min or max")
+    if kind == "registry":
+        ref = values.get("ref")
+        if not ref:
+            raise UsageError(f"{flag} {text!r}: type=registry needs ref=REGISTRY/REPOSITORY[:TAG]")
+        reference = _reference(ref, flag, text)
+        return CacheSpec(type="registry", ref=str(reference), mode=mode, text=text)  # type: ignore[arg-type]
+    path = values.get(path_key)
+    if not path:
+        raise UsageError(f"{flag} {text!r}: type=local needs {path_key}=DIR")
+    return CacheSpec(type="local", path=Path(path), mode=mode, text=text)  # type: ignore[arg-type]
+
+
+def _reference(ref: str, flag: str, text: str) -> Reference:
+    try:
+        reference = parse_reference(ref)
+    except InvalidReference as err:
+        raise UsageError(f"{flag} {text!r}: {err}") from err
+    if reference.digest is not None and flag == "--cache-to":
+        raise UsageError(f"{flag} {text!r}: a cache is written to a tag, not a digest")
+    return reference

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import BinaryIO, Literal, cast
 
 import msgspec
 
@@ -45,7 +45,10 @@ def ensure_layer(store: Store, snapshot: SnapshotRecord, options: ExportOptions)
             return known
     with store.ingest() as writer:
         info = pack_layer(
-            snapshot.path, writer, compression=options.compression, source_date_epoch=options.source_date_epoch
+            snapshot.path,
+            cast(BinaryIO, writer),
+            compression=options.compression,
+            source_date_epoch=options.source_date_epoch,
         )
     store.record_layer(info)
     store.set_snapshot_layer(snapshot.id, info)
@@ -65,16 +68,18 @@ def export_image(
     names: Sequence[str],
     options: ExportOptions,
 ) -> ImageRecord:
-    layers = image_layers(store, snapshot, options)
-    config = image_config(stage, [layer.diff_id for layer in layers], _created(store, snapshot, options))
-    config_bytes = encode_json(config)
-    config_digest = store.put_blob(config_bytes)
-    manifest = Manifest(
-        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_digest, size=len(config_bytes)),
-        layers=tuple(layer.descriptor for layer in layers),
-        media_type=MEDIA_OCI_MANIFEST,
-    )
-    return store.add_image(manifest, config, names)
+    # From the first layer blob to add_image, a concurrent gc() must not collect what is not an image yet.
+    with store.lease():
+        layers = image_layers(store, snapshot, options)
+        config = image_config(stage, [layer.diff_id for layer in layers], _created(store, snapshot, options))
+        config_bytes = encode_json(config)
+        config_digest = store.put_blob(config_bytes)
+        manifest = Manifest(
+            config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_digest, size=len(config_bytes)),
+            layers=tuple(layer.descriptor for layer in layers),
+            media_type=MEDIA_OCI_MANIFEST,
+        )
+        return store.add_image(manifest, config, names)
 
 
 def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions) -> int:

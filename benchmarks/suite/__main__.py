@@ -49,6 +49,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--results", type=Path, default=REPO / "results", help="results folder (default results/)"
     )
     parser.add_argument(
+        "--slipway-rev",
+        default="HEAD",
+        help="the slipway commit to measure, exported with git archive (default HEAD)",
+    )
+    parser.add_argument(
         "--report", type=Path, metavar="DIR", help="only redraw DIR's table and chart from its results.json"
     )
     parser.add_argument(
@@ -105,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         "docker": _version(["/usr/bin/docker", "--version"]),
         "buildah": _version(["buildah", "--version"]),
         "kernel": platform.release(),
-        "slipway commit": _version(["git", "-C", str(REPO), "describe", "--always", "--dirty"]),
         "runs": str(args.runs),
     }
     with ExitStack() as stack:
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         builders: list[Builder] = []
         for name in builders_wanted:
             if name == "slipway":
-                builders.append(Slipway(fs / "slipway", env))
+                builders.append(Slipway(fs / "slipway", env, REPO, args.slipway_rev))
             elif name == "buildkit":
                 daemon = stack.enter_context(private_dockerd(fs / "docker", tmpdir, logs / "dockerd.log"))
                 builders.append(BuildKit(daemon, env))
@@ -128,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         for builder in builders:
             print(f"importing base images into {builder.name}", file=sys.stderr)
             builder.prepare(bases)
+        meta["slipway commit"] = next((b.commit for b in builders if isinstance(b, Slipway)), "")
         meta["buildah_storage"] = next((b.describe() for b in builders if b.name == "buildah"), "")
         scratch = fs / "archives"
         scratch.mkdir()

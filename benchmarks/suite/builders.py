@@ -6,7 +6,6 @@ else (imports, resets, checks) happens outside the timed window.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -80,32 +79,46 @@ class Slipway(Builder):
 
     name = "slipway"
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        # An installed slipway has its bytecode compiled; an editable checkout under PYTHONDONTWRITEBYTECODE (as
-        # set on these machines) would recompile every module on every command, ~0.05 s per invocation.
-        self.env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        self.env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
+    def __init__(self, home: Path, env: dict[str, str], repo: Path, revision: str) -> None:
         self.template, self.root = home / "template", home / "root"
-        found = shutil.which("slipway")
-        self.command = [found] if found else [sys.executable, "-m", "slipway"]
+        self.source = home / "source"
+        self.repo, self.revision = repo, revision
+        # One commit, exported: other engineers edit and commit in the shared tree while the suite runs.
+        # Compiled bytecode, as an installed slipway has (PYTHONDONTWRITEBYTECODE is set on these machines).
+        self.env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env["PYTHONPATH"] = str(self.source / "src")
+        self.env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
+        self.command = [sys.executable, "-m", "slipway"]
+        self.commit = ""
 
     def _cli(self, root: Path, *args: str) -> list[str]:
         return [*self.command, "--root", str(root), *args]
 
-    def _interpreter(self) -> str:
-        """The Python that runs the `slipway` script (its #! line), whose bytecode cache we fill."""
-        if self.command[0] == sys.executable:
-            return sys.executable
-        first = Path(self.command[0]).read_text(errors="replace").splitlines()[0]
-        interpreter = first[2:].strip().split()[0] if first.startswith("#!") else ""
-        return interpreter if "python" in Path(interpreter).name else sys.executable
+    def _export_source(self) -> None:
+        """`git archive` the revision into self.source and check that it is what `python -m slipway` imports."""
+        self.commit = run(
+            ["git", "-C", str(self.repo), "rev-parse", "--short", self.revision], self.env
+        ).stdout.strip()
+        self.source.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.Popen(
+            ["git", "-C", str(self.repo), "archive", self.commit, "src"], stdout=subprocess.PIPE
+        )
+        try:
+            subprocess.run(["tar", "-x", "-C", str(self.source)], stdin=archive.stdout, check=True)
+        finally:
+            if archive.stdout is not None:
+                archive.stdout.close()
+            archive.wait()
+        where = run(
+            [sys.executable, "-c", "import slipway; print(slipway.__file__)"], self.env
+        ).stdout.strip()
+        if not where.startswith(str(self.source)):
+            raise CommandFailed(f"python imports slipway from {where}, not from the exported {self.source}")
+        run([sys.executable, "-m", "compileall", "-q", str(self.source / "src")], self.env)
 
     def prepare(self, bases: BaseImages) -> None:
+        self._export_source()
         self.template.mkdir(parents=True, exist_ok=True)
-        spec = importlib.util.find_spec("slipway")
-        if spec is not None and spec.submodule_search_locations:
-            package = spec.submodule_search_locations[0]
-            run([self._interpreter(), "-m", "compileall", "-q", package], self.env)
         for base in bases.all():
             changes = [arg for kv in base.env for arg in ("--change", f"ENV {kv}")]
             run(self._cli(self.template, "import", *changes, str(base.tarball), base.name), self.env)

@@ -70,16 +70,24 @@ def export_image(
 ) -> ImageRecord:
     # From the first layer blob to add_image, a concurrent gc() must not collect what is not an image yet.
     with store.lease():
-        layers = image_layers(store, snapshot, options)
-        config = image_config(stage, [layer.diff_id for layer in layers], _created(store, snapshot, options))
-        config_bytes = encode_json(config)
-        config_digest = store.put_blob(config_bytes)
-        manifest = Manifest(
-            config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_digest, size=len(config_bytes)),
-            layers=tuple(layer.descriptor for layer in layers),
-            media_type=MEDIA_OCI_MANIFEST,
-        )
+        manifest, config, _ = compose_manifest(store, stage, snapshot, options)
         return store.add_image(manifest, config, names)
+
+
+def compose_manifest(
+    store: Store, stage: StagePlan, snapshot: SnapshotRecord | None, options: ExportOptions
+) -> tuple[Manifest, ImageConfig, list[LayerInfo]]:
+    """The image's layers (packed as needed) and config blob in the store, and the manifest naming them."""
+    layers = image_layers(store, snapshot, options)
+    config = image_config(stage, [layer.diff_id for layer in layers], _created(store, snapshot, options))
+    config_bytes = encode_json(config)
+    config_digest = store.put_blob(config_bytes)
+    manifest = Manifest(
+        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_digest, size=len(config_bytes)),
+        layers=tuple(layer.descriptor for layer in layers),
+        media_type=MEDIA_OCI_MANIFEST,
+    )
+    return manifest, config, layers
 
 
 def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions) -> int:

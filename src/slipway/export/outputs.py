@@ -24,18 +24,14 @@ from typing import BinaryIO, Literal
 
 from slipway.errors import ArchiveError, UsageError
 from slipway.export.docker_archive import write_docker_archive
-from slipway.export.image import ExportOptions, image_config, image_layers
+from slipway.export.image import ExportOptions, compose_manifest
 from slipway.export.oci_layout import write_oci_archive
 from slipway.export.selection import ImageSelection
 from slipway.export.specs import OUTPUT_TYPES, OutputSpec, OutputType, parse_output, with_push
 from slipway.graph.ops import StagePlan
 from slipway.image.layers import pack_layer, unpack_layer
 from slipway.image.oci import (
-    MEDIA_OCI_CONFIG,
     MEDIA_OCI_LAYER,
-    MEDIA_OCI_MANIFEST,
-    Descriptor,
-    Manifest,
     encode_json,
 )
 from slipway.image.reference import parse_reference
@@ -63,18 +59,10 @@ def compose_image(
 ) -> ImageRecord:
     """The image export_image would store, with its blobs in the store but no image record (no name, no entry
     in `slipway images`): for archives. The same bytes as export_image's, so the same digests."""
-    layers = image_layers(store, snapshot, options)
-    config = image_config(stage, [layer.diff_id for layer in layers], _created(store, snapshot, options))
-    config_bytes = encode_json(config)
-    config_digest = store.put_blob(config_bytes)
-    manifest = Manifest(
-        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_digest, size=len(config_bytes)),
-        layers=tuple(layer.descriptor for layer in layers),
-        media_type=MEDIA_OCI_MANIFEST,
-    )
+    manifest, config, layers = compose_manifest(store, stage, snapshot, options)
     manifest_digest = store.put_blob(encode_json(manifest))
     return ImageRecord(
-        id=config_digest,
+        id=manifest.config.digest,
         manifest_digest=manifest_digest,
         manifest=manifest,
         config=config,
@@ -82,15 +70,6 @@ def compose_image(
         created=config.created or "",
         size=sum(layer.uncompressed_size for layer in layers),
     )
-
-
-def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions) -> int:
-    # export_image's rule: SOURCE_DATE_EPOCH, else when the newest step of the image ran.
-    if options.source_date_epoch is not None:
-        return options.source_date_epoch
-    if snapshot is None:
-        return 0
-    return int(max(record.created for record in store.snapshot_chain(snapshot.id)))
 
 
 def write_archive(

@@ -21,41 +21,61 @@ FileKey = tuple[int, int, int, int, int]
 
 
 class FileHashCache:
-    """sha256 of file contents, keyed by stat identity; persisted between builds in one file."""
+    """sha256 of file contents, keyed by stat identity; persisted between builds in one file.
 
-    def __init__(self, path: Path | None = None) -> None:
+    The file is read on the first lookup, so a build that copies nothing from the context never reads it,
+    and it keeps the entries this build used plus the most recent others up to `limit`, so it does not grow
+    with every file the machine ever built from.
+    """
+
+    def __init__(self, path: Path | None = None, *, limit: int = 200_000) -> None:
         self._path = path
+        self._limit = limit
         self._lock = threading.Lock()
-        self._hashes: dict[FileKey, str] = {}
+        self._hashes: dict[FileKey, str] | None = None
+        self._used: dict[FileKey, str] = {}
         self._dirty = False
-        if path is not None and path.exists():
-            try:
-                entries = msgspec.msgpack.decode(path.read_bytes(), type=list[tuple[FileKey, str]])
-                self._hashes = dict(entries)
-            except (msgspec.DecodeError, OSError):
-                self._hashes = {}  # a damaged cache file only costs a re-read
+
+    def _known(self) -> dict[FileKey, str]:
+        if self._hashes is None:
+            self._hashes = {}
+            if self._path is not None and self._path.exists():
+                try:
+                    entries = msgspec.msgpack.decode(self._path.read_bytes(), type=list[tuple[FileKey, str]])
+                    self._hashes = dict(entries)
+                except (msgspec.DecodeError, OSError):
+                    pass  # a damaged cache file only costs a re-read
+        return self._hashes
 
     def file_hash(self, path: Path, info: os.stat_result) -> str:
         key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
         with self._lock:
-            known = self._hashes.get(key)
-        if known is not None:
-            return known
+            known = self._known().get(key)
+            if known is not None:
+                self._used[key] = known
+                return known
         digest = hashlib.sha256()
         with open(path, "rb") as file:
             while chunk := file.read(1 << 20):
                 digest.update(chunk)
         value = digest.hexdigest()
         with self._lock:
-            self._hashes[key] = value
+            self._used[key] = value
             self._dirty = True
         return value
 
     def save(self) -> None:
         if self._path is None or not self._dirty:
-            return
+            return  # nothing new: the file on disk already says all this build learnt
         with self._lock:
-            data = msgspec.msgpack.encode(list(self._hashes.items()))
+            others = [item for item in self._known().items() if item[0] not in self._used]
+            kept = (
+                others[max(0, len(others) - (self._limit - len(self._used))) :]
+                if self._limit > len(self._used)
+                else []
+            )
+            # Used entries last: dict order is age, and the oldest are the first to go next time.
+            data = msgspec.msgpack.encode(kept + list(self._used.items()))
         temporary = self._path.with_suffix(f".{os.getpid()}.tmp")
         self._path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_bytes(data)
@@ -123,7 +143,9 @@ def _hash_tree(
         _hash_tree(root, child, digest, cache, is_excluded, can_skip_dir)
 
 
-def _hash_entry(path: Path, relative: str, info: os.stat_result, digest: hashlib._Hash, cache: FileHashCache) -> None:
+def _hash_entry(
+    path: Path, relative: str, info: os.stat_result, digest: hashlib._Hash, cache: FileHashCache
+) -> None:
     mode = info.st_mode
     if stat.S_ISREG(mode):
         content = cache.file_hash(path, info)

@@ -1,6 +1,7 @@
 """benchmarks/run: slipway against docker BuildKit and Buildah, side by side, on one dedicated file system.
 
     benchmarks/run [--runs 5] [--quick] [--workloads seed,export] [--builders slipway,buildkit,buildah]
+                   [--slipway-rev HEAD] [--report results/<timestamp>]
 
 Needs root (loop mounts, overlayfs, dockerd). Results go to results/<timestamp>/: table.md, chart, results.json
 and every command's log; one summary line per workload goes to stdout.

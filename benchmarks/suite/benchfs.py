@@ -37,6 +37,7 @@ def bench_filesystem(image: Path = DEFAULT_IMAGE, size: str = DEFAULT_SIZE) -> I
         try:
             yield mountpoint
         finally:
-            subprocess.run(["umount", str(mountpoint)], check=False)
+            if subprocess.run(["umount", str(mountpoint)], check=False).returncode == 0:
+                mountpoint.rmdir()
     finally:
         image.unlink(missing_ok=True)

@@ -89,3 +89,36 @@ def test_no_memo_for_no_cache_builds_and_prune_forgets_memos(own_store: Any, con
     assert not memos(own_store)
     output = own_store.build_ok(context, "-t", "memo:nocache").stderr
     assert cached_lines(output) == 0, "after a prune every step runs again"
+
+
+def test_an_add_of_a_url_through_an_arg_is_never_memoized(own_store: Any, make_context: Any, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "f.txt").write_text("one\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/f.txt"
+        context = make_context(
+            tmp_path / "ctx", f"FROM busybox:test\nARG SRC={url}\nADD \\\n  $SRC /f.txt\n"
+        )
+        own_store.build_ok(context, "-t", "memo:url")
+        assert not memos(own_store)
+        (served / "f.txt").write_text("two\n")
+        own_store.build_ok(context, "-t", "memo:url")
+        assert own_store.run_output("memo:url", "cat", "/f.txt") == "two\n"
+    finally:
+        server.shutdown()
+        thread.join()

@@ -336,12 +336,16 @@ class _MemoPlan:
 
     def remember(self, outcome: BuildOutcome) -> None:
         from slipway import build_memo
-        from slipway.graph.ops import Copy, Exec, ImageSource, Mkdir, walk
+        from slipway.graph.ops import Copy, Exec, GitSource, HttpSource, ImageSource, Mkdir, walk
 
         assert outcome.image is not None
         steps = []
         bases = {}
         for vertex in walk(outcome.graph.target.root):
+            if isinstance(vertex.op, HttpSource | GitSource):
+                # The graph is the authority: an ADD of a URL reached through an ARG, a continuation line or
+                # a base image's ONBUILD re-checks its content on every build, so no memo may answer for it.
+                return
             if isinstance(vertex.op, ImageSource):
                 bases[vertex.op.ref] = vertex.op.manifest_digest
                 steps.append(build_memo.MemoStep(vertex.digest, vertex.meta.name, "source"))

@@ -11,9 +11,9 @@ from slipway.errors import UsageError
 from slipway.progress.events import Event, EventSink
 from slipway.progress.failure import format_run_failure
 from slipway.progress.plain import PlainRenderer
-from slipway.progress.rawjson import RawJsonRenderer
 
 if TYPE_CHECKING:
+    from slipway.progress.rawjson import RawJsonRenderer
     from slipway.progress.tty import TtyRenderer
 
 __all__ = ["ProgressMode", "QuietRenderer", "format_run_failure", "open_renderer"]
@@ -50,6 +50,8 @@ def open_renderer(mode: ProgressMode, stream: TextIO) -> Iterator[EventSink]:
             # Asked for by name: draw the live view even where the stream does not look like a terminal.
             renderer = _tty_renderer(stream, force_terminal=True)
         case "rawjson":
+            from slipway.progress.rawjson import RawJsonRenderer  # msgspec: only for tools that asked
+
             renderer = RawJsonRenderer(stream)
         case "quiet":
             renderer = QuietRenderer()

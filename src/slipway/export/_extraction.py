@@ -18,8 +18,8 @@ from types import MappingProxyType
 from typing import BinaryIO
 
 from slipway.errors import ArchiveError
-from slipway.export._compression import CHUNK, CorruptStream, GuardedReader, decompressed
 from slipway.image.oci import Digest
+from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
 
 MAX_LINK_DEPTH = 40
 

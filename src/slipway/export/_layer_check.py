@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slipway.errors import ArchiveError
-from slipway.export._compression import (
+from slipway.image.oci import DiffID
+from slipway.image.sniffed import (
     CHUNK,
     Compression,
     CorruptStream,
@@ -24,7 +25,6 @@ from slipway.export._compression import (
     Readable,
     decompressed,
 )
-from slipway.image.oci import DiffID
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ from typing import BinaryIO
 
 import msgspec
 
-from slipway.export._compression import CHUNK, decompressed
 from slipway.export._extraction import ArchiveFile, extract_archive
 from slipway.export._staging import LoadedImage, StagedImage, Staging, commit_images
 from slipway.export._tar_writer import TarPlan
@@ -44,6 +43,7 @@ from slipway.image.oci import (
     encode_json,
 )
 from slipway.image.reference import parse_reference
+from slipway.image.sniffed import CHUNK, decompressed
 from slipway.store import Store
 
 __all__ = ["DockerManifestEntry", "load_archive", "stage_docker_archive", "write_docker_archive"]

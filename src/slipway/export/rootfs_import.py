@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import BinaryIO, cast
 
 from slipway.errors import ArchiveError
-from slipway.export._compression import CHUNK, CorruptStream, GuardedReader, decompressed
 from slipway.export.config_changes import apply_changes
 from slipway.export.oci_layout import host_architecture
 from slipway.image.layers import Compression, LayerInfo, pack_layer, unpack_layer
@@ -34,6 +33,7 @@ from slipway.image.oci import (
     sha256_digest,
 )
 from slipway.image.reference import parse_reference
+from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
 from slipway.store import ImageRecord, Store
 
 __all__ = ["ImportOptions", "import_rootfs"]

@@ -7,67 +7,31 @@ ownership comes from the archive unless --chown says otherwise, dir times are se
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import lzma
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import zstandard
-from isal import igzip
-
 from slipway.errors import ArchiveError
+from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed
 from slipway.worker.rootpath import resolve_in_root
 
 __all__ = ["is_archive", "extract_archive", "open_decompressed"]
 
-GZIP_MAGIC = b"\x1f\x8b"
-BZIP2_MAGIC = b"BZh"
-XZ_MAGIC = b"\xfd7zXZ\x00"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 XATTR_PREFIX = "SCHILY.xattr."
-DECODE_ERRORS = (
-    tarfile.TarError,
-    EOFError,
-    OSError,
-    zlib.error,
-    lzma.LZMAError,
-    zstandard.ZstdError,
-    ValueError,
-)
+DECODE_ERRORS: tuple[type[BaseException], ...] = (tarfile.TarError, ValueError, *DECOMPRESSION_ERRORS)
 
 
 @contextlib.contextmanager
 def open_decompressed(path: Path) -> Iterator[BinaryIO]:
     """`path` read through the decompressor its first bytes call for (gzip, bzip2, xz, zstd or none)."""
-    with open(path, "rb") as raw:
-        magic = raw.read(6)
-        raw.seek(0)
-        stream = _decompressor(raw, magic)
-        if stream is None:
-            yield raw
-            return
-        with stream:
-            yield stream
-
-
-def _decompressor(raw: BinaryIO, magic: bytes) -> BinaryIO | None:
-    if magic.startswith(GZIP_MAGIC):
-        return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    if magic.startswith(BZIP2_MAGIC):
-        return bz2.BZ2File(raw, "rb")  # type: ignore[return-value]
-    if magic.startswith(XZ_MAGIC):
-        return lzma.LZMAFile(raw, "rb")  # type: ignore[return-value]
-    if magic.startswith(ZSTD_MAGIC):
-        return zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[return-value]
-    return None
+    with open(path, "rb") as raw, decompressed(raw) as (_, stream):
+        yield stream
 
 
 def is_archive(path: Path) -> bool:

@@ -1,6 +1,7 @@
 """Reading streams that may be compressed: sniffed by their magic bytes, decompressed as they are read.
 
-Archives and rootfs tars come from outside with no trustworthy media type, so the content decides.
+Archives, rootfs tars and ADD's local archives come from outside with no trustworthy media type, so the
+content decides (export's archive readers and the worker's ADD share this).
 Every failure of a decompressor (truncated, corrupt) surfaces as one of `DECOMPRESSION_ERRORS`, which
 the callers wrap into an ArchiveError naming the archive.
 """

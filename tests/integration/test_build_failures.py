@@ -70,6 +70,7 @@ def test_a_failing_copy_names_the_missing_source(
     result = own_store.build(context, "-t", "failing:copy")
     assert result.returncode != 0
     assert "no-such-file.txt" in result.stderr
+    assert "Dockerfile:2: COPY failed" in result.stderr, "the error names the Dockerfile line"
     assert "Traceback" not in result.stderr
     assert own_store("inspect", "failing:copy").returncode != 0
     assert_nothing_left(own_store, leftovers)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, assert_never
 
-from slipway.errors import BuildCancelled, RunFailed, SlipwayError
+from slipway.errors import BuildCancelled, ContextError, RunFailed, SlipwayError
 from slipway.frontend.ignore import IgnoreMatcher
 from slipway.graph.ops import (
     ContextSource,
@@ -209,6 +209,9 @@ class Solver:
         except BaseException as err:
             message = "cancelled" if isinstance(err, KeyboardInterrupt | BuildCancelled) else str(err)
             self._events.emit(StepFailed(vertex=vertex.digest, error=message, at=time.time()))
+            if isinstance(err, ContextError) and vertex.meta.location is not None:
+                # A missing COPY source is the Dockerfile line's fault as much as the context's: name both.
+                raise ContextError(f"{vertex.meta.location}: {err}") from err
             raise
         self._store.cache_record(key, snapshot.id)
         self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))

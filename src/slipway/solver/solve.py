@@ -7,13 +7,14 @@ exactly the step's changes: its layer.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, assert_never
@@ -378,8 +379,6 @@ class Solver:
         return tuple(binds), tuple(tmpfs)
 
     def _cache_mount_dir(self, mount: RunMount) -> Path:
-        import hashlib
-
         name = hashlib.sha256((mount.id or mount.target).encode()).hexdigest()[:32]
         path = self._store.root / "cache-mounts" / name
         path.mkdir(parents=True, exist_ok=True)
@@ -388,9 +387,3 @@ class Solver:
         if mount.uid is not None or mount.gid is not None:
             os.chown(path, mount.uid if mount.uid is not None else -1, mount.gid if mount.gid is not None else -1)
         return path
-
-
-@contextmanager
-def build_work_dir(store: Store) -> Iterator[Path]:
-    with store.temp_dir("build") as path:
-        yield path

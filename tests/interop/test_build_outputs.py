@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+import build_helpers
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
 
-def _load_build_helpers() -> Any:
-    # As in test_build_vs_buildkit.py: the build fixtures live in tests/integration/conftest.py.
-    path = Path(__file__).resolve().parents[1] / "integration" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("slipway_build_test_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _load_build_helpers()
+helpers = build_helpers.load()
 busybox_rootfs = helpers.busybox_rootfs
 busybox_tar = helpers.busybox_tar
 

@@ -9,14 +9,12 @@ layers applied in order with whiteouts, compared on paths, types, modes, sizes, 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -26,22 +24,12 @@ from typing import Any
 
 import pytest
 
+import build_helpers
+
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
 
-def _load_build_helpers() -> Any:
-    # The fixtures and helpers of the build tests live in tests/integration/conftest.py; a conftest is not
-    # importable by name (every conftest is "conftest"), so load it under a name of its own.
-    path = Path(__file__).resolve().parents[1] / "integration" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("slipway_build_test_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _load_build_helpers()
+helpers = build_helpers.load()
 busybox_rootfs = helpers.busybox_rootfs
 busybox_tar = helpers.busybox_tar
 shared_store = helpers.shared_store

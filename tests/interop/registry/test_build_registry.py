@@ -7,31 +7,21 @@ tests/integration/conftest.py, loaded under a name of its own as tests/interop/t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _registry_servers import Registry, free_port, skopeo_inspect
 
+import build_helpers
+
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
 
-def _load_build_helpers() -> Any:
-    path = Path(__file__).resolve().parents[2] / "integration" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("slipway_build_test_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _load_build_helpers()
+helpers = build_helpers.load()
 busybox_rootfs = helpers.busybox_rootfs
 busybox_tar = helpers.busybox_tar
 Slipway = helpers.Slipway

@@ -55,7 +55,7 @@ class BuildRequest:
     network: str = "default"
     platform: str = "linux/amd64"
     source_date_epoch: int | None = None
-    compression: str = "gzip"
+    compression: str | None = None  # None: deferred in the store, gzip when the image leaves the machine
     max_parallelism: int | None = None
     pull: PullPolicy = "missing"
     registry: RegistryOptions | None = None  # None: defaults (plain HTTP for loopback registries only)
@@ -268,7 +268,7 @@ def _export_cache(
         events.emit(StepLog(vertex=vertex, stream=1, data=(line + "\n").encode(), at=time.time()))
 
     try:
-        export_cache(store, entries, spec, options, registry=request.registry, on_event=show)
+        export_cache(store, entries, spec, options.for_distribution(), registry=request.registry, on_event=show)
     except BaseException as err:
         message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(err)
         events.emit(StepFailed(vertex=vertex, error=message, at=time.time()))
@@ -341,7 +341,7 @@ def _write_output(
             image = export_image(store, stage, snapshot, names, options)
             return image, _push(store, image, names, request.registry, events) if output.push else ()
         case "docker" | "oci":
-            image = compose_image(store, stage, snapshot, options)
+            image = compose_image(store, stage, snapshot, options.for_distribution())
             with _destination(output, stdout) as out:
                 write_archive(store, image, names, output.type, out)
             return image, ()
@@ -386,8 +386,10 @@ def _destination(output: OutputSpec, stdout: BinaryIO | None) -> Iterator[Binary
 def _push(
     store: Store, image: ImageRecord, names: tuple[str, ...], registry: RegistryOptions | None, events: EventSink
 ) -> tuple[tuple[str, Digest], ...]:
+    from slipway.export.image import distributable
     from slipway.registry import RegistryOptions, push_image
 
+    image = distributable(store, image)
     def show(line: str) -> None:
         events.emit(StepLog(vertex="export", stream=1, data=(line + "\n").encode(), at=time.time()))
 

@@ -89,7 +89,12 @@ def _registry_options(root: Path, insecure_registries: tuple[str, ...]):  # noqa
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print the image ID on success.")
 @click.option("--iidfile", type=click.Path(dir_okay=False, path_type=Path), help="Write the image ID to the file.")
 @click.option("--max-parallelism", type=click.IntRange(min=1), default=None, help="Most RUN steps at once.")
-@click.option("--compression", type=click.Choice(["gzip", "zstd"]), default="gzip", show_default=True)
+@click.option(
+    "--compression",
+    type=click.Choice(["gzip", "zstd"]),
+    default=None,
+    help="Compress the layers now (default: the store keeps them uncompressed; a push gzips them).",
+)
 @click.option(
     "--pull",
     is_flag=True,
@@ -143,7 +148,7 @@ def build(
     quiet: bool,
     iidfile: Path | None,
     max_parallelism: int | None,
-    compression: str,
+    compression: str | None,
     pull: bool,
     insecure_registries: tuple[str, ...],
     output: str | None,

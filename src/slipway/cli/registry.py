@@ -10,6 +10,7 @@ import click
 
 from slipway.cli._context import AppContext
 from slipway.errors import UsageError
+from slipway.export.image import distributable
 from slipway.registry import (
     REGISTRIES_FILE,
     Credentials,
@@ -76,7 +77,7 @@ def push(app: AppContext, name: str, destination: str | None, quiet: bool,
     """Push an image to a registry, as NAME or as DESTINATION."""
     options = _options(app, insecure_registries)
     with Store.open(app.root) as store:
-        image = store.resolve_image(name)
+        image = distributable(store, store.resolve_image(name))
         digest = push_image(store, image, destination or name, options=options, on_event=_printer(quiet))
     if quiet:
         click.echo(digest)

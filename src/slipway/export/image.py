@@ -1,7 +1,9 @@
 """Turn a solved stage into an image in the store: layers, config with history, manifest.
 
-Layers are packed lazily: a snapshot gets its layer blob the first time an image needs it, so the snapshots
-of a build stage that only feeds `COPY --from` are never tarred or compressed.
+Layers are packed lazily: a snapshot gets its layer the first time an image needs it, so the snapshots of a
+build stage that only feeds `COPY --from` are never tarred. An image kept in the store (compression None, the
+default) only measures its new layers and defers their blobs (see Store); they are compressed when the image
+leaves the machine (`distributable`, for push and cache export), as `docker push` compresses Docker's layers.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import BinaryIO, Literal, cast
 
 import msgspec
 
+from slipway.errors import StoreError
 from slipway.graph.ops import StagePlan
-from slipway.image.layers import LayerInfo, pack_layer
+from slipway.image.layers import LayerInfo, measure_tree, pack_layer
 from slipway.image.oci import (
     MEDIA_OCI_CONFIG,
+    MEDIA_OCI_LAYER,
     MEDIA_OCI_MANIFEST,
     Descriptor,
     DiffID,
@@ -33,26 +37,72 @@ Compression = Literal["gzip", "zstd", "none"]
 
 @dataclass(frozen=True, slots=True)
 class ExportOptions:
-    compression: Compression = "gzip"
+    compression: Compression | None = None  # None: deferred, uncompressed layers for the local store
     source_date_epoch: int | None = None
+
+    def for_distribution(self) -> ExportOptions:
+        """For what leaves the machine (archives, registries): gzip unless a compression was asked for."""
+        return self if self.compression is not None else ExportOptions("gzip", self.source_date_epoch)
 
 
 def ensure_layer(store: Store, snapshot: SnapshotRecord, options: ExportOptions) -> LayerInfo:
-    """The layer blob of one snapshot, packed now if no image needed it before."""
+    """The layer of one snapshot, measured or packed now if no image needed it before."""
     if snapshot.diff_id is not None:
-        known = store.layer_by_diff_id(snapshot.diff_id)
-        if known is not None and store.has_blob(known.descriptor.digest):
-            return known
+        known = store.layers_by_diff_id(snapshot.diff_id)
+        compressed = [info for info in known if info.descriptor.media_type != MEDIA_OCI_LAYER]
+        preferred = compressed if options.compression is not None else known
+        if preferred:
+            return preferred[0]
+    if options.compression is None and options.source_date_epoch is None and snapshot.committed:
+        info = measure_tree(snapshot.path)
+        store.set_snapshot_layer(snapshot.id, info, deferred=True)
+        return info
+    return _pack(store, snapshot, options)
+
+
+def _pack(store: Store, snapshot: SnapshotRecord, options: ExportOptions) -> LayerInfo:
     with store.ingest() as writer:
         info = pack_layer(
             snapshot.path,
             cast(BinaryIO, writer),
-            compression=options.compression,
+            compression=options.compression or "gzip",
             source_date_epoch=options.source_date_epoch,
         )
     store.record_layer(info)
     store.set_snapshot_layer(snapshot.id, info)
     return info
+
+
+def distributable(store: Store, image: ImageRecord, compression: Compression = "gzip") -> ImageRecord:
+    """`image` with its deferred (uncompressed, built here) layers compressed, for a push or a cache export.
+
+    The image keeps its ID (the config does not change); the store's record moves to the compressed
+    manifest, so the next push reuses the blobs. Images without deferred layers come back as they are."""
+    layers = list(image.manifest.layers)
+    changed = False
+    with store.lease():
+        for index, (layer, diff_id) in enumerate(zip(layers, image.config.rootfs.diff_ids, strict=True)):
+            source = store.deferred_snapshot(layer.digest) if layer.media_type == MEDIA_OCI_LAYER else None
+            if source is None:
+                continue
+            known = [info for info in store.layers_by_diff_id(diff_id) if info.descriptor.media_type != MEDIA_OCI_LAYER]
+            if known:
+                layers[index] = known[0].descriptor
+            else:
+                with store.ingest() as writer:
+                    info = pack_layer(source.path, cast(BinaryIO, writer), compression=compression)
+                if info.diff_id != diff_id:
+                    raise StoreError(
+                        f"layer {diff_id}: snapshot {source.id} now packs to {info.diff_id}; something changed "
+                        "it after it was built; `slipway builder prune -a` and build again"
+                    )
+                store.record_layer(info)
+                layers[index] = info.descriptor
+            changed = True
+        if not changed:
+            return image
+        manifest = msgspec.structs.replace(image.manifest, layers=tuple(layers))
+        return store.add_image(manifest, image.config)
 
 
 def image_layers(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions) -> list[LayerInfo]:

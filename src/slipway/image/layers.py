@@ -10,7 +10,7 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from slipway.errors import ArchiveError
 from slipway.image._pack import TarStream, TreePacker
@@ -23,9 +23,11 @@ from slipway.image.compression import (
     decompressed_reader,
     media_type_of,
 )
-from slipway.image.oci import Descriptor, DiffID
+from slipway.image.oci import Descriptor, DiffID, Digest
 
-__all__ = ["Compression", "LayerInfo", "WhiteoutMode", "measure_layer", "pack_layer", "unpack_layer"]
+__all__ = [
+    "Compression", "LayerInfo", "WhiteoutMode", "measure_layer", "measure_tree", "pack_layer", "unpack_layer",
+]  # fmt: skip
 
 WhiteoutMode = Literal["overlay", "apply"]
 
@@ -61,6 +63,22 @@ def pack_layer(
         diff_id = stream.finish()
     descriptor = Descriptor(media_type=media_type_of(compression), digest=digesting.digest, size=digesting.size)
     return LayerInfo(diff_id=diff_id, descriptor=descriptor, uncompressed_size=stream.size)
+
+
+def measure_tree(directory: Path) -> LayerInfo:
+    """The uncompressed layer `pack_layer(directory, compression="none")` would write, measured without
+    writing it: its descriptor's digest is the diff_id. The store packs the blob from the directory when a
+    reader first needs it, so a build never writes (or compresses) a layer nobody reads."""
+    stream = TarStream(cast(BinaryIO, _Discard()), CHUNK_SIZE)
+    TreePacker(stream, None).pack(os.fsencode(directory))
+    diff_id = stream.finish()
+    descriptor = Descriptor(media_type=media_type_of("none"), digest=Digest(diff_id), size=stream.size)
+    return LayerInfo(diff_id=diff_id, descriptor=descriptor, uncompressed_size=stream.size)
+
+
+class _Discard:
+    def write(self, data: bytes | memoryview) -> int:
+        return len(data)
 
 
 def unpack_layer(

@@ -5,7 +5,12 @@
     <root>/meta.db                  SQLite: images, names, layers, snapshots, cache records (meta.py)
     <root>/tmp/<pid>-<start>-<rand> one work dir per open Store; removed at close, or at the next open once
                                     its process is gone
-    <root>/locks/                   flock files: gc against leases, one per chain id being unpacked
+    <root>/locks/                   flock files: gc against leases, one per chain id being unpacked, one per
+                                    deferred blob being packed
+
+A built layer is deferred: the build measures it (diff_id, size) and records it as an uncompressed layer
+whose blob is packed from its snapshot the first time something reads it (save, push, check). So a build
+writes no layer blob at all, as Docker's own layer store keeps no compressed copy.
 
 Concurrency: any number of threads and processes. Each thread has its own SQLite connection; multi-row
 changes are one transaction; gc() takes the gc lock exclusively, while add_image, snapshot_for_image and
@@ -22,12 +27,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import msgspec
 
 from slipway.errors import DigestMismatch, ImageNotFound, StoreError
-from slipway.image.layers import LayerInfo, measure_layer, unpack_layer
+from slipway.image.layers import LayerInfo, measure_layer, pack_layer, unpack_layer
 from slipway.image.oci import (
     ChainID,
     Descriptor,
@@ -126,18 +131,31 @@ class Store:
     # blobs
 
     def has_blob(self, digest: Digest) -> bool:
-        return self._blobs.has(digest)
+        """In the store, or a deferred layer whose snapshot can pack it."""
+        return self._blobs.has(digest) or self.deferred_snapshot(digest) is not None
 
     def blob_path(self, digest: Digest) -> Path:
-        """BlobNotFound if absent."""
+        """BlobNotFound if absent; a deferred layer is packed first."""
+        self._materialize(digest)
         return self._blobs.path(digest)
 
     def open_blob(self, digest: Digest) -> BinaryIO:
-        """BlobNotFound if absent."""
+        """BlobNotFound if absent; a deferred layer is packed first."""
+        self._materialize(digest)
         return self._blobs.open(digest)
 
     def read_blob(self, digest: Digest) -> bytes:
+        self._materialize(digest)
         return self._blobs.read(digest)
+
+    def deferred_snapshot(self, digest: Digest) -> SnapshotRecord | None:
+        """The committed snapshot a deferred layer blob is packed from, or None if `digest` is not deferred."""
+        with self._meta.snapshot() as tx:
+            rows = tx.deferred_snapshots(digest)
+        for row in rows:
+            if self._dirs.fs(row.id).is_dir():
+                return self._snapshot_record(row)
+        return None
 
     def put_blob(self, data: bytes, expected: Digest | None = None) -> Digest:
         """DigestMismatch if `expected` is given and differs."""
@@ -158,12 +176,14 @@ class Store:
 
     def layer_by_diff_id(self, diff_id: DiffID) -> LayerInfo | None:
         """A recorded layer blob with this diff_id that is in the store (the first recorded, if several)."""
+        found = self.layers_by_diff_id(diff_id)
+        return found[0] if found else None
+
+    def layers_by_diff_id(self, diff_id: DiffID) -> list[LayerInfo]:
+        """Every recorded layer blob with this diff_id that is in the store (deferred ones too), oldest first."""
         with self._meta.snapshot() as tx:
             candidates = tx.layers_by_diff_id(diff_id)
-        for info in candidates:
-            if self._blobs.has(info.descriptor.digest):
-                return info
-        return None
+        return [info for info in candidates if self.has_blob(info.descriptor.digest)]
 
     # images
 
@@ -189,7 +209,7 @@ class Store:
                 f"image {manifest.config.digest}: the manifest lists {len(manifest.layers)} layers but the config "
                 f"has {len(diff_ids)} diff_ids; the image is inconsistent"
             )
-        missing = [layer.digest for layer in manifest.layers if not self._blobs.has(layer.digest)]
+        missing = [layer.digest for layer in manifest.layers if not self.has_blob(layer.digest)]
         if missing:
             raise StoreError(
                 f"image {manifest.config.digest}: layer blobs {', '.join(missing)} are not in the store; "
@@ -201,6 +221,7 @@ class Store:
             layers = [self._layer_info(layer, diff_id) for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)]
             image_id = manifest.config.digest
             with self._meta.transaction() as tx:
+                previous = tx.image(image_id)
                 for info in layers:
                     tx.put_layer(info)
                 tx.put_image(
@@ -217,6 +238,11 @@ class Store:
                 for tag in tags:
                     tx.set_name(tag, image_id)
                 row = tx.image(image_id)
+                old_manifest = previous.manifest_digest if previous is not None else digest
+                if old_manifest != digest and not tx.images_by_manifest(old_manifest):
+                    # The same image under a new manifest (its layers compressed for a push): the old
+                    # manifest blob names nothing any more.
+                    self._blobs.remove(old_manifest)
         assert row is not None
         return _image_record(row)
 
@@ -320,8 +346,11 @@ class Store:
         assert row is not None
         return self._snapshot_record(row)
 
-    def set_snapshot_layer(self, snapshot_id: int, info: LayerInfo) -> SnapshotRecord:
-        """Once the snapshot's layer is packed: record its diff_id, chain_id (from the parent's) and the layer."""
+    def set_snapshot_layer(self, snapshot_id: int, info: LayerInfo, *, deferred: bool = False) -> SnapshotRecord:
+        """Once the snapshot's layer is packed: record its diff_id, chain_id (from the parent's) and the layer.
+
+        `deferred`: `info` is the uncompressed layer measured by `measure_tree`, not written; its blob is
+        packed from this (committed) snapshot when first read."""
         with self._meta.transaction() as tx:
             row = _existing_snapshot(tx, snapshot_id)
             chain_id = ChainID(info.diff_id)
@@ -335,6 +364,12 @@ class Store:
                 chain_id = chain_ids((DiffID(parent.chain_id), info.diff_id))[-1]
             tx.put_layer(info)
             tx.set_snapshot_layer(snapshot_id, info.diff_id, chain_id)
+            if deferred:
+                if not row.committed or info.descriptor.digest != info.diff_id:
+                    raise StoreError(
+                        f"snapshot {snapshot_id}: only an uncompressed layer of a committed snapshot can be deferred"
+                    )
+                tx.put_deferred_layer(info.descriptor.digest, snapshot_id)
             row = _existing_snapshot(tx, snapshot_id)
         return self._snapshot_record(row)
 
@@ -443,9 +478,10 @@ class Store:
             images = tx.images()
             layer_blobs = {info.descriptor.digest for info in tx.all_layers()}
             snapshots = tx.snapshots()
+            deferred = {Digest(digest) for digest in tx.deferred_digests()}
         on_disk = set(self._blobs.digests())
         corrupt = {digest for digest in on_disk if not self._blobs.verify(digest)}
-        problems = find_problems(images, layer_blobs, on_disk, corrupt)
+        problems = find_problems(images, layer_blobs, on_disk | deferred, corrupt)
         problems += [f"stray file {name} in {self._blobs.directory}" for name in self._blobs.strays()]
         problems += [
             f"missing snapshot directory {self._dirs.fs(row.id)}"
@@ -511,6 +547,24 @@ class Store:
             )
         return known
 
+    def _materialize(self, digest: Digest) -> None:
+        """Pack a deferred layer's blob from its snapshot, verified against its digest; no-op for other blobs."""
+        if self._blobs.has(digest):
+            return
+        with file_lock(self._locks / f"blob-{digest.removeprefix('sha256:')}.lock"):
+            source = None if self._blobs.has(digest) else self.deferred_snapshot(digest)
+            if source is None:
+                return  # in the store by now, or not deferred: the blob store says BlobNotFound
+            try:
+                with self._blobs.ingest(expected=digest) as writer:
+                    pack_layer(source.path, cast(BinaryIO, writer), compression="none")
+            except DigestMismatch as err:
+                raise StoreError(
+                    f"layer {digest}: snapshot {source.id} ({source.path}) no longer packs to it, so something "
+                    "changed the snapshot after it was built; `slipway builder prune -a` and build again"
+                ) from err
+        log.debug("packed deferred layer %s from snapshot %d", digest, source.id)
+
     def _committed_for_chain(self, chain_id: ChainID) -> SnapshotRecord | None:
         with self._meta.snapshot() as tx:
             row = tx.committed_snapshot_for_chain(chain_id)
@@ -524,10 +578,10 @@ class Store:
         snapshot = self.create_snapshot(parent.id if parent else None)
         try:
             blob_digest = descriptor.digest
-            if not self._blobs.has(blob_digest):
+            if not self.has_blob(blob_digest):
                 known = self.layer_by_diff_id(diff_id)
                 blob_digest = known.descriptor.digest if known else blob_digest
-            with self._blobs.open(blob_digest) as blob:
+            with self.open_blob(blob_digest) as blob:
                 unpacked = unpack_layer(blob, descriptor.media_type, snapshot.path, whiteouts="overlay")
             if unpacked != diff_id:
                 raise DigestMismatch(f"layer {blob_digest} unpacked to {unpacked}, but the image says {diff_id}")
@@ -546,7 +600,7 @@ class Store:
         self, parent: SnapshotRecord | None, layer: LayerInfo, chain_id: ChainID,
         fetch: Callable[[LayerInfo], None] | None,
     ) -> SnapshotRecord:
-        has_blob = self._blobs.has(layer.descriptor.digest)
+        has_blob = self.has_blob(layer.descriptor.digest)
         if not has_blob and fetch is not None and self.layer_by_diff_id(layer.diff_id) is None:
             fetch(layer)
             has_blob = True

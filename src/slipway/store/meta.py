@@ -21,7 +21,7 @@ from slipway.image.oci import ChainID, Descriptor, DiffID, Digest
 
 __all__ = ["ImageRow", "MetaDB", "SnapshotRow", "Transaction"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: deferred_layers
 _BUSY_TIMEOUT_MS = 60_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -64,6 +64,12 @@ CREATE TABLE IF NOT EXISTS cache (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS cache_by_snapshot ON cache(snapshot_id);
+CREATE TABLE IF NOT EXISTS deferred_layers (
+    digest TEXT NOT NULL,
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    PRIMARY KEY (digest, snapshot_id)
+);
+CREATE INDEX IF NOT EXISTS deferred_by_snapshot ON deferred_layers(snapshot_id);
 """
 
 
@@ -333,6 +339,7 @@ class Transaction:
 
     def delete_snapshot(self, snapshot_id: int) -> None:
         self.connection.execute("DELETE FROM cache WHERE snapshot_id = ?", (snapshot_id,))
+        self.connection.execute("DELETE FROM deferred_layers WHERE snapshot_id = ?", (snapshot_id,))
         self.connection.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
 
     def _snapshots(self, clause: str, parameters: tuple[object, ...]) -> list[SnapshotRow]:
@@ -351,6 +358,28 @@ class Transaction:
             )
             for row in rows
         ]
+
+    # deferred layers: uncompressed layer blobs not written yet, packed from their snapshot when first read
+
+    def put_deferred_layer(self, digest: str, snapshot_id: int) -> None:
+        self.connection.execute(
+            "INSERT OR IGNORE INTO deferred_layers (digest, snapshot_id) VALUES (?, ?)", (digest, snapshot_id)
+        )
+
+    def deferred_snapshots(self, digest: str) -> list[SnapshotRow]:
+        return self._snapshots(
+            "WHERE committed = 1 AND id IN (SELECT snapshot_id FROM deferred_layers WHERE digest = ?) ORDER BY id",
+            (digest,),
+        )
+
+    def deferred_digests(self) -> set[str]:
+        return {
+            row[0]
+            for row in self.connection.execute(
+                "SELECT DISTINCT d.digest FROM deferred_layers d JOIN snapshots s ON s.id = d.snapshot_id"
+                " WHERE s.committed = 1"
+            )
+        }
 
     # build cache
 

@@ -126,6 +126,32 @@ def test_push_sends_the_image_to_each_name(empty_store: Slipway, registry: Regis
     assert {f"{row.repository}:{row.tag}" for row in empty_store.images()} >= set(names)
 
 
+def test_a_built_image_is_kept_uncompressed_and_pushed_gzipped(empty_store: Slipway, registry: Registry,
+                                                              busybox_tar: Path, tmp_path: Path) -> None:
+    helpers.import_busybox(empty_store, busybox_tar)
+    context = make_context(tmp_path / "ctx", "FROM busybox:test\nRUN head -c 300000 /dev/zero > /zeros\n")
+    empty_store.build_ok(context, "-t", "deferred:v1")
+    built_id = empty_store.image_id("deferred:v1")
+    blobs = empty_store.root / "blobs" / "sha256"
+    # The RUN's layer is measured, not written: its blob appears only when something reads it.
+    local_layers = empty_store.inspect("deferred:v1")["RootFS"]["Layers"]
+    assert local_layers[-1].removeprefix("sha256:") not in {path.name for path in blobs.iterdir()}
+    name = f"{registry.host}/tests/deferred:v1"
+
+    empty_store.ok("push", "deferred:v1", name)
+
+    pushed = skopeo_inspect(name, "--raw")
+    assert [layer["mediaType"] for layer in pushed["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 2
+    assert pushed["layers"][-1]["size"] < 10_000  # 300 kB of zeros, gzipped
+    assert empty_store.image_id("deferred:v1") == built_id
+    assert empty_store.ok("system", "check").returncode == 0
+    puller = Slipway(tmp_path / "puller")
+    puller.ok("pull", name)
+    assert puller.image_id(name) == built_id
+    assert puller.run_output(name, "wc", "-c", "/zeros").split()[0] == "300000"
+    empty_store.ok("push", "deferred:v1", name)  # the second push finds the gzipped blobs in place
+
+
 def test_registry_output_pushes_its_name(empty_store: Slipway, registry: Registry, busybox_tar: Path,
                                          tmp_path: Path) -> None:
     helpers.import_busybox(empty_store, busybox_tar)

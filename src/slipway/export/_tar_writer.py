@@ -9,9 +9,13 @@ from __future__ import annotations
 import io
 import posixpath
 import tarfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+StreamOpener = Callable[[], AbstractContextManager[BinaryIO]]
 
 ARCHIVE_MTIME = 0
 
@@ -21,6 +25,8 @@ class TarEntry:
     name: str
     data: bytes | None = None  # small documents (JSON) ...
     path: Path | None = None  # ... or a file on disk (blobs), streamed
+    stream: StreamOpener | None = None  # ... or `size` bytes made as they are read (deferred layers)
+    size: int = 0
 
 
 class TarPlan:
@@ -34,6 +40,9 @@ class TarPlan:
 
     def add_file(self, name: str, path: Path) -> None:
         self._entries[name] = TarEntry(name=name, path=path)
+
+    def add_stream(self, name: str, size: int, open_stream: StreamOpener) -> None:
+        self._entries[name] = TarEntry(name=name, stream=open_stream, size=size)
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries
@@ -56,6 +65,9 @@ class TarPlan:
                 entry = self._entries[name]
                 if entry.data is not None:
                     tar.addfile(_header(name, tarfile.REGTYPE, 0o644, len(entry.data)), io.BytesIO(entry.data))
+                elif entry.stream is not None:
+                    with entry.stream() as stream:
+                        tar.addfile(_header(name, tarfile.REGTYPE, 0o644, entry.size), stream)
                 else:
                     assert entry.path is not None
                     with open(entry.path, "rb") as source:

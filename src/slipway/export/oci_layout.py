@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterator
+from functools import partial
 from typing import BinaryIO
 
 import msgspec
@@ -79,10 +80,11 @@ def add_oci_layout(store: Store, selections: list[ImageSelection], plan: TarPlan
     descriptors: list[Descriptor] = []
     for selection in selections:
         image = selection.image
-        digests = [image.manifest_digest, image.manifest.config.digest]
-        digests += [layer.digest for layer in image.manifest.layers]
-        for digest in digests:
+        for digest in (image.manifest_digest, image.manifest.config.digest):
             plan.add_file(blob_name(digest), store.blob_path(digest))
+        for layer in image.manifest.layers:
+            # Streamed: a deferred layer is packed from its snapshot into the archive, never onto the disk.
+            plan.add_stream(blob_name(layer.digest), layer.size, partial(store.blob_stream, layer.digest, layer.size))
         base = Descriptor(
             media_type=image.manifest.media_type or MEDIA_OCI_MANIFEST,
             digest=image.manifest_digest,

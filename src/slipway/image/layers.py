@@ -56,6 +56,12 @@ def pack_layer(
     `source_date_epoch` when set, gzip without name or mtime. Overlay whiteouts (0/0 character devices,
     opaque dirs) become OCI whiteouts; hardlinks within the layer become tar hardlinks; xattrs are kept.
     """
+    if compression == "none":  # the blob is the tar: its digest is the diff_id, hashed once
+        stream = TarStream(out, CHUNK_SIZE)
+        TreePacker(stream, source_date_epoch).pack(os.fsencode(directory))
+        diff_id = stream.finish()
+        descriptor = Descriptor(media_type=media_type_of("none"), digest=Digest(diff_id), size=stream.size)
+        return LayerInfo(diff_id=diff_id, descriptor=descriptor, uncompressed_size=stream.size)
     digesting = DigestingWriter(out)
     with compressed_writer(compression, digesting) as compressed:  # type: ignore[arg-type]
         stream = TarStream(compressed, CHUNK_SIZE)
@@ -69,11 +75,7 @@ def measure_tree(directory: Path) -> LayerInfo:
     """The uncompressed layer `pack_layer(directory, compression="none")` would write, measured without
     writing it: its descriptor's digest is the diff_id. The store packs the blob from the directory when a
     reader first needs it, so a build never writes (or compresses) a layer nobody reads."""
-    stream = TarStream(cast(BinaryIO, _Discard()), CHUNK_SIZE)
-    TreePacker(stream, None).pack(os.fsencode(directory))
-    diff_id = stream.finish()
-    descriptor = Descriptor(media_type=media_type_of("none"), digest=Digest(diff_id), size=stream.size)
-    return LayerInfo(diff_id=diff_id, descriptor=descriptor, uncompressed_size=stream.size)
+    return pack_layer(directory, cast(BinaryIO, _Discard()), compression="none")
 
 
 class _Discard:

@@ -19,6 +19,7 @@ changes are one transaction; gc() takes the gc lock exclusively, while add_image
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
@@ -27,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import msgspec
 
@@ -147,6 +148,19 @@ class Store:
     def read_blob(self, digest: Digest) -> bytes:
         self._materialize(digest)
         return self._blobs.read(digest)
+
+    @contextmanager
+    def blob_stream(self, digest: Digest, size: int) -> Iterator[BinaryIO]:
+        """The blob's `size` bytes to read once: from its file, or for a deferred layer packed from its snapshot
+        as it is read (nothing written to disk; StoreError at the end if the snapshot no longer packs to it).
+        For writers of archives, which copy each blob once."""
+        source = None if self._blobs.has(digest) else self.deferred_snapshot(digest)
+        if source is None:
+            with self._blobs.open(digest) as blob:
+                yield blob
+            return
+        with _PackedStream(source, digest, size) as stream:
+            yield cast(BinaryIO, stream)
 
     def deferred_snapshot(self, digest: Digest) -> SnapshotRecord | None:
         """The committed snapshot a deferred layer blob is packed from, or None if `digest` is not deferred."""
@@ -621,6 +635,60 @@ class Store:
             committed=row.committed,
             created=row.created,
         )
+
+
+class _PackedStream(io.RawIOBase):
+    """A deferred layer's tar, packed by a thread into a pipe and read from its other end; the last read
+    checks that the packer produced exactly the recorded digest and size."""
+
+    def __init__(self, source: SnapshotRecord, digest: Digest, size: int) -> None:
+        super().__init__()
+        self._source, self._digest, self._size = source, digest, size
+        read_fd, write_fd = os.pipe()
+        self._reader = open(read_fd, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._writer = open(write_fd, "wb", buffering=0)  # noqa: SIM115 - closed by the packer
+        self._packed: LayerInfo | None = None
+        self._error: BaseException | None = None
+        self._read = 0
+        self._thread = threading.Thread(target=self._pack, name=f"pack-{digest[7:19]}", daemon=True)
+        self._thread.start()
+
+    def _pack(self) -> None:
+        try:
+            with self._writer:
+                self._packed = pack_layer(self._source.path, cast(BinaryIO, self._writer), compression="none")
+        except BaseException as err:  # noqa: BLE001 - handed to the reader
+            self._error = err
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._reader.closed:
+            return 0
+        count = self._reader.readinto(memoryview(buffer)[: self._size - self._read]) or 0
+        self._read += count
+        if count == 0 or self._read == self._size:
+            self._reader.close()  # a packer with more to write than recorded gets EPIPE instead of blocking
+            self._thread.join()
+            self._verify()
+        return count
+
+    def _verify(self) -> None:
+        if self._error is not None and not isinstance(self._error, BrokenPipeError):
+            raise StoreError(f"cannot pack layer {self._digest} from snapshot {self._source.id}: {self._error}")
+        packed = self._packed
+        if packed is None or packed.diff_id != self._digest or packed.uncompressed_size != self._size:
+            raise StoreError(
+                f"layer {self._digest}: snapshot {self._source.id} ({self._source.path}) no longer packs to it, "
+                "so something changed the snapshot after it was built; `slipway builder prune -a` and build again"
+            )
+
+    def close(self) -> None:
+        if not self.closed:
+            self._reader.close()  # a packer still writing gets EPIPE and ends
+            self._thread.join()
+        super().close()
 
 
 def _image_record(row: ImageRow) -> ImageRecord:

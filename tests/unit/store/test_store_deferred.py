@@ -93,3 +93,27 @@ def test_only_a_committed_snapshot_can_defer_its_layer(store: Store) -> None:
     (snapshot.path / "file").write_bytes(b"data")
     with pytest.raises(StoreError, match="committed"):
         store.set_snapshot_layer(snapshot.id, measure_tree(snapshot.path), deferred=True)
+
+
+def test_a_deferred_layer_streams_into_an_archive_without_touching_the_disk(store: Store) -> None:
+    _, info = built_snapshot(store, {"big": bytes(range(256)) * 4000, "dir/small": b"s"})
+    digest, size = info.descriptor.digest, info.descriptor.size
+    with store.blob_stream(digest, size) as stream:
+        data = b"".join(iter(lambda: stream.read(7000), b""))
+    assert len(data) == size
+    assert "sha256:" + hashlib.sha256(data).hexdigest() == digest
+    assert digest not in blob_files(store)
+
+
+def test_a_stream_of_a_changed_snapshot_fails_at_its_end(store: Store) -> None:
+    snapshot, info = built_snapshot(store, {"file": b"a" * 10_000})
+    (snapshot.path / "file").write_bytes(b"a" * 20_000)  # more than recorded: the packer must not hang
+    with pytest.raises(StoreError, match="no longer packs to it"), \
+            store.blob_stream(info.descriptor.digest, info.descriptor.size) as stream:
+        while stream.read(4096):
+            pass
+    (snapshot.path / "file").write_bytes(b"b" * 10_000)  # same size, other bytes
+    with pytest.raises(StoreError, match="no longer packs to it"), \
+            store.blob_stream(info.descriptor.digest, info.descriptor.size) as stream:
+        while stream.read(4096):
+            pass

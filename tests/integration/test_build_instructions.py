@@ -640,3 +640,38 @@ RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ls /scratch > /tmp
     assert shared_store.run_output(image, "cat", "/from-stage.txt", "/tmpfs-seen.txt") == "tool-output\nx\n"
     for leftover in ("/mnt/tools/t.txt", "/scratch/x", "/tools"):
         assert shared_store("run", "--rm", image, "test", "-e", leftover).returncode == 1, leftover
+
+
+def test_copy_to_a_new_top_directory_and_over_a_removed_one(
+    shared_store: Any, make_context: Any, tmp_path: Path, token: str
+) -> None:
+    # /fresh exists in no layer below (the copy writes the snapshot directly); /gone was made and removed
+    # below (its whiteout must keep the old file hidden under the new copy).
+    context = make_context(
+        tmp_path / "ctx",
+        "FROM busybox:test\n"
+        "RUN mkdir /gone && echo old > /gone/old.txt\n"
+        "RUN rm -rf /gone\n"
+        "COPY src /fresh\n"
+        "COPY src /gone\n"
+        "COPY src/a.txt /single\n",
+        {"src/a.txt": "a\n", "src/sub/b.txt": "b\n"},
+    )
+    (context / "src" / "sub").chmod(0o750)
+    (context / "src" / "a.txt").chmod(0o604)
+    shared_store.build_ok(context, "-t", f"fresh:{token}")
+
+    listing = shared_store.run_output(
+        f"fresh:{token}", "sh", "-c", "find /fresh /gone /single | sort | xargs stat -c '%n %u:%g %a'"
+    )
+    assert listing.splitlines() == [
+        f"/fresh 0:0 {(context / 'src').stat().st_mode & 0o777:o}",
+        "/fresh/a.txt 0:0 604",
+        "/fresh/sub 0:0 750",
+        "/fresh/sub/b.txt 0:0 644",
+        f"/gone 0:0 {(context / 'src').stat().st_mode & 0o777:o}",
+        "/gone/a.txt 0:0 604",
+        "/gone/sub 0:0 750",
+        "/gone/sub/b.txt 0:0 644",
+        "/single 0:0 604",
+    ]

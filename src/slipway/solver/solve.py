@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import posixpath
 import threading
 import time
 from collections import deque
@@ -67,6 +68,16 @@ class RemoteCache(Protocol):
 
     def load(self, key: str) -> SnapshotRecord: ...
 
+
+
+def _writes_a_fresh_tree(copy: Copy, lowers: list[Path]) -> bool:
+    """True when a COPY creates everything it writes under a top-level name no layer below has (not even as a
+    whiteout): then overlay has nothing to merge, copy up or hide, and the copy may go straight to the upper
+    dir. --chown names need the image's /etc/passwd, so those copies keep the merged view."""
+    top = posixpath.normpath("/" + copy.dest).lstrip("/").split("/", 1)[0]
+    if not top or copy.chown is not None:
+        return False
+    return not any(os.path.lexists(os.path.join(lower, top)) for lower in lowers)
 
 class Solver:
     def __init__(
@@ -247,12 +258,16 @@ class Solver:
         try:
             with ExitStack() as mounts:
                 step_dir = self._step_dir()
-                rootfs = step_dir / "rootfs"
-                rootfs.mkdir()
-                mounts.enter_context(
-                    overlay_mount(self._lowers(parent), rootfs, upper=snapshot.path, work=snapshot.work)
-                )
                 op = vertex.op
+                lowers = self._lowers(parent)
+                if isinstance(op, Copy) and _writes_a_fresh_tree(op, lowers):
+                    # Nothing below has the destination's top directory, so the layer is exactly the copied
+                    # tree: written straight into the snapshot, without overlay's cost on every file.
+                    rootfs = snapshot.path
+                else:
+                    rootfs = step_dir / "rootfs"
+                    rootfs.mkdir()
+                    mounts.enter_context(overlay_mount(lowers, rootfs, upper=snapshot.path, work=snapshot.work))
                 if isinstance(op, Exec):
                     self._run_exec(vertex, op, inputs, rootfs, step_dir, mounts)
                 elif isinstance(op, Copy):

@@ -19,6 +19,7 @@ changes are one transaction; gc() takes the gc lock exclusively, while add_image
 
 from __future__ import annotations
 
+import fcntl
 import io
 import logging
 import os
@@ -637,6 +638,9 @@ class Store:
         )
 
 
+_PIPE_SIZE = 1 << 20
+
+
 class _PackedStream(io.RawIOBase):
     """A deferred layer's tar, packed by a thread into a pipe and read from its other end; the last read
     checks that the packer produced exactly the recorded digest and size."""
@@ -645,6 +649,8 @@ class _PackedStream(io.RawIOBase):
         super().__init__()
         self._source, self._digest, self._size = source, digest, size
         read_fd, write_fd = os.pipe()
+        with suppress(OSError):  # a larger pipe: fewer switches between packer and reader
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         self._reader = open(read_fd, "rb", buffering=0)  # noqa: SIM115 - closed in close()
         self._writer = open(write_fd, "wb", buffering=0)  # noqa: SIM115 - closed by the packer
         self._packed: LayerInfo | None = None

@@ -60,7 +60,8 @@ class TarPlan:
 
     def write(self, out: BinaryIO) -> None:
         # PAX only where a value needs it (sizes past 8 GiB); the closing blocks are written on close.
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, copybufsize=COPY_BUFFER) as tar:
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            tar.copybufsize = COPY_BUFFER
             for directory in self.directories():
                 tar.addfile(_header(directory + "/", tarfile.DIRTYPE, 0o755, 0))
             for name in sorted(self._entries):

@@ -61,7 +61,7 @@ class TarPlan:
     def write(self, out: BinaryIO) -> None:
         # PAX only where a value needs it (sizes past 8 GiB); the closing blocks are written on close.
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            tar.copybufsize = COPY_BUFFER
+            tar.copybufsize = COPY_BUFFER  # type: ignore[attr-defined]  # a TarFile attribute the stubs omit
             for directory in self.directories():
                 tar.addfile(_header(directory + "/", tarfile.DIRTYPE, 0o755, 0))
             for name in sorted(self._entries):

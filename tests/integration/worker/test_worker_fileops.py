@@ -273,6 +273,40 @@ def test_mtimes_modes_and_hard_links_are_kept(context: Path, dest: Path) -> None
     assert os.stat(dest / "c" / "a.txt").st_ino == os.stat(dest / "c" / "dir" / "hard").st_ino
 
 
+def test_a_large_directory_copied_by_several_threads_keeps_every_file_and_its_metadata(
+    tmp_path: Path, dest: Path
+) -> None:
+    # More files than one batch, so the thread pool copies most of them; a few hard links among them.
+    source = tmp_path / "many"
+    expected = {}
+    for number in range(300):
+        path = source / f"d{number % 3}" / f"f{number:03d}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes([number % 256]) * (number * 37))
+        os.chmod(path, 0o600 + (number % 2) * 0o155)
+        os.setxattr(path, "user.number", str(number).encode())
+        os.utime(path, (OLD + number, OLD + number))
+        expected[f"d{number % 3}/f{number:03d}"] = path
+    os.link(source / "d0" / "f000", source / "d0" / "hard-a")
+    os.link(source / "d0" / "f000", source / "d1" / "hard-b")
+    for directory in source.iterdir():
+        os.utime(directory, (OLD, OLD))
+
+    copy_files(Copy(("many",), "/copied"), tmp_path, dest, preserve_owner=False)
+
+    for relative, original in expected.items():
+        copied, info = dest / "copied" / relative, original.stat()
+        assert copied.read_bytes() == original.read_bytes(), relative
+        assert os.stat(copied).st_mode == info.st_mode, relative
+        assert os.stat(copied).st_mtime == info.st_mtime, relative
+        assert owner(copied) == (0, 0), relative
+        assert os.getxattr(copied, "user.number") == os.getxattr(original, "user.number"), relative
+    links = {os.stat(dest / "copied" / name).st_ino for name in ("d0/f000", "d0/hard-a", "d1/hard-b")}
+    assert len(links) == 1
+    # Every file was in place before its directory's times were set.
+    assert {os.stat(path).st_mtime for path in (dest / "copied").iterdir()} == {OLD}
+
+
 def test_excluded_paths_are_invisible_and_an_exception_below_an_excluded_dir_is_copied(
     context: Path, dest: Path
 ) -> None:

@@ -72,7 +72,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, root: str | None, debug: bool) -> None:
     """slipway: build container images from Dockerfiles, without a daemon."""
     if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)7.1fms %(name)s: %(message)s")
     ctx.obj = AppContext(root=default_root(root), debug=debug)
 
 

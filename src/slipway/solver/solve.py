@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,7 +44,7 @@ from slipway.solver.scheduler import Scheduler
 from slipway.store import SnapshotRecord, Store
 from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec
 from slipway.worker.fileops import copy_files, make_directory, resolve_in_root
-from slipway.worker.snapshots import overlay_mount
+from slipway.worker.snapshots import overlay_mount, sync_filesystem
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,21 @@ def _writes_a_fresh_tree(copy: Copy, lowers: list[Path]) -> bool:
     if not top or copy.chown is not None:
         return False
     return not any(os.path.lexists(os.path.join(lower, top)) for lower in lowers)
+
+def _in_background(function: Callable[[Path], None], path: Path) -> Future[None]:
+    future: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            function(path)
+        except BaseException as err:  # handed to whoever waits on the future
+            future.set_exception(err)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="sync", daemon=True).start()
+    return future
+
 
 class Solver:
     def __init__(
@@ -252,6 +268,7 @@ class Solver:
         )
 
     def _run_step(self, vertex: Vertex, inputs: tuple[Result, ...]) -> SnapshotRecord:
+        log.debug("step %s: running", vertex.meta.name)
         parent = inputs[0].snapshot
         snapshot = self._store.create_snapshot(parent.id if parent else None)
         committed = False
@@ -282,7 +299,11 @@ class Solver:
                     )
                 elif isinstance(op, Mkdir):
                     make_directory(op, rootfs)
-            committed_snapshot = self._store.commit_snapshot(snapshot.id)
+                # A tree written without overlay is synced as an overlay unmount would sync it, in the
+                # background: the store holds the step's cache record until the sync is done.
+                synced = _in_background(sync_filesystem, snapshot.path) if rootfs == snapshot.path else None
+            log.debug("step %s: done, committing snapshot %d", vertex.meta.name, snapshot.id)
+            committed_snapshot = self._store.commit_snapshot(snapshot.id, synced=synced)
             committed = True
             return committed_snapshot
         finally:

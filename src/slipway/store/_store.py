@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -73,6 +74,11 @@ class Store:
         self._locks = root / "locks"
         self._leases = threading.local()
         self._closed = False
+        # Snapshots committed while their data is still being synced (see commit_snapshot), and the cache
+        # records that wait for those syncs before they are written.
+        self._syncing: dict[int, Future[None]] = {}
+        self._held_records: list[tuple[str, int]] = []
+        self._syncing_lock = threading.Lock()
 
     @classmethod
     def open(cls, root: Path) -> Store:
@@ -96,9 +102,12 @@ class Store:
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        self._meta.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        try:
+            self._publish_synced()
+        finally:
+            self._closed = True
+            self._meta.close()
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def __enter__(self) -> Store:
         return self
@@ -217,6 +226,7 @@ class Store:
         original config (and manifest) bytes with `put_blob` first: a config blob already stored under
         `manifest.config.digest` is used as is, and `manifest_digest` names the stored manifest blob.
         """
+        self._publish_synced()
         tags = [tag_name(name) for name in names]
         diff_ids = config.rootfs.diff_ids
         if len(manifest.layers) != len(diff_ids):
@@ -353,7 +363,13 @@ class Store:
             raise
         return self.get_snapshot(snapshot_id)
 
-    def commit_snapshot(self, snapshot_id: int) -> SnapshotRecord:
+    def commit_snapshot(self, snapshot_id: int, *, synced: Future[None] | None = None) -> SnapshotRecord:
+        """Mark the snapshot done: later steps may build on it. `synced`: its data is still being written to
+        disk; until that ends, nothing that outlives this process points at it (cache records are held, and
+        layers and images wait), so a crash never leaves a record of a half-written tree."""
+        if synced is not None:
+            with self._syncing_lock:
+                self._syncing[snapshot_id] = synced
         with self._meta.transaction() as tx:
             _existing_snapshot(tx, snapshot_id)
             tx.commit_snapshot(snapshot_id)
@@ -366,6 +382,7 @@ class Store:
 
         `deferred`: `info` is the uncompressed layer measured by `measure_tree`, not written; its blob is
         packed from this (committed) snapshot when first read."""
+        self._publish_synced()  # a chain id makes the snapshot findable by other images: durable first
         with self._meta.transaction() as tx:
             row = _existing_snapshot(tx, snapshot_id)
             chain_id = ChainID(info.diff_id)
@@ -429,6 +446,13 @@ class Store:
         return self._snapshot_record(row)
 
     def cache_record(self, key: str, snapshot_id: int) -> None:
+        with self._syncing_lock:
+            if snapshot_id in self._syncing:
+                self._held_records.append((key, snapshot_id))  # written by _publish_synced
+                return
+        self._write_cache_record(key, snapshot_id)
+
+    def _write_cache_record(self, key: str, snapshot_id: int) -> None:
         with self._meta.transaction() as tx:
             row = _existing_snapshot(tx, snapshot_id)
             if not row.committed:
@@ -561,6 +585,16 @@ class Store:
                 f"layer {descriptor.digest} unpacks to {known.diff_id}, but the image config says {diff_id}"
             )
         return known
+
+    def _publish_synced(self) -> None:
+        """Wait for the syncs of committed snapshots, then write the cache records held for them."""
+        with self._syncing_lock:
+            syncing, self._syncing = self._syncing, {}
+            held, self._held_records = self._held_records, []
+        for synced in syncing.values():
+            synced.result()  # a failed sync raises here, and its records are never written
+        for key, snapshot_id in held:
+            self._write_cache_record(key, snapshot_id)
 
     def _materialize(self, digest: Digest) -> None:
         """Pack a deferred layer's blob from its snapshot, verified against its digest; no-op for other blobs."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from slipway.errors import MountError
 
-__all__ = ["overlay_mount", "unmount", "is_mounted", "overlay_options"]
+__all__ = ["overlay_mount", "unmount", "is_mounted", "overlay_options", "sync_filesystem"]
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,18 @@ def unmount(target: Path) -> None:
             raise MountError(f"cannot detach {target}: {os.strerror(code)}")
 
 
+def sync_filesystem(path: Path) -> None:
+    """syncfs(2) of the file system holding `path`: what unmounting an overlay with an upper dir does, for a
+    tree written without one (a COPY straight into its snapshot), before the snapshot is committed."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if _libc().syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise MountError(f"cannot sync the file system of {path}: {os.strerror(code)}")
+    finally:
+        os.close(fd)
+
+
 def is_mounted(target: Path) -> bool:
     """Whether `target` is a mount point in this mount namespace (per /proc/self/mountinfo)."""
     wanted = os.path.realpath(target)
@@ -209,6 +221,7 @@ def _libc() -> ctypes.CDLL:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    libc.syncfs.argtypes = [ctypes.c_int]
     return libc
 
 

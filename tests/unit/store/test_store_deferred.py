@@ -117,3 +117,35 @@ def test_a_stream_of_a_changed_snapshot_fails_at_its_end(store: Store) -> None:
             store.blob_stream(info.descriptor.digest, info.descriptor.size) as stream:
         while stream.read(4096):
             pass
+
+
+def test_a_cache_record_waits_for_its_snapshot_to_be_on_disk(tmp_path: Path) -> None:
+    from concurrent.futures import Future
+
+    root = tmp_path / "root"
+    with Store.open(root) as store:
+        snapshot = store.create_snapshot(None)
+        synced: Future[None] = Future()
+        store.commit_snapshot(snapshot.id, synced=synced)
+        store.cache_record("key", snapshot.id)
+        assert store.cache_lookup("key") is None  # held: the tree may not be on disk yet
+        synced.set_result(None)
+    with Store.open(root) as store:
+        found = store.cache_lookup("key")
+        assert found is not None and found.id == snapshot.id
+
+
+def test_a_failed_sync_leaves_no_cache_record(tmp_path: Path) -> None:
+    from concurrent.futures import Future
+
+    root = tmp_path / "root"
+    store = Store.open(root)
+    snapshot = store.create_snapshot(None)
+    synced: Future[None] = Future()
+    store.commit_snapshot(snapshot.id, synced=synced)
+    store.cache_record("key", snapshot.id)
+    synced.set_exception(OSError(5, "Input/output error"))
+    with pytest.raises(OSError, match="Input/output error"):
+        store.close()
+    with Store.open(root) as reopened:
+        assert reopened.cache_lookup("key") is None

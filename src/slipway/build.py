@@ -210,9 +210,9 @@ def _import_caches(
     request: BuildRequest, store: Store, events: EventSink, resources: ExitStack
 ) -> CacheImport | None:
     """Every --cache-from's records; one that cannot be read is a warning, as in BuildKit, not a failure."""
-    from slipway.export.cache import CacheImport
     if not request.cache_from or request.no_cache:
         return None
+    from slipway.export.cache import CacheImport  # only now: it imports the archive readers and more
     imported = resources.enter_context(CacheImport(store, request.registry))
     for index, spec in enumerate(request.cache_from):
         vertex = f"cache-import-{index}"

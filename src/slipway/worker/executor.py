@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import resource
-import secrets
 import select
 import selectors
 import shutil
@@ -137,7 +136,7 @@ class Executor:
         """
         self._raise_if_cancelled()
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        container_id = f"slipway-{secrets.token_hex(8)}"
+        container_id = f"slipway-{os.urandom(8).hex()}"  # not `secrets`: 2 ms of imports
         with ExitStack() as cleanup:
             bundle = Path(tempfile.mkdtemp(prefix="run-", dir=self.work_dir))
             cleanup.callback(shutil.rmtree, bundle, ignore_errors=True)
@@ -330,7 +329,7 @@ def _probe(runtime: Runtime, root: Path | None) -> bool:
         work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="probe-", dir=work_dir) as bundle_dir:
         bundle = Path(bundle_dir)
-        container_id = f"slipway-probe-{secrets.token_hex(4)}"
+        container_id = f"slipway-probe-{os.urandom(4).hex()}"
         config = {
             "ociVersion": "1.0.2",
             "process": {

@@ -12,11 +12,12 @@ and the metadata (path, type, mode, size, mtime, ctime, inode) of every entry in
 included. Any doubt is a miss, and a miss is an ordinary build. Builds that read the network (ADD of a URL
 or git repository, --pull) or write elsewhere (--output, --push, --cache-to) never use a memo.
 
-Only the standard library is imported here: that is the point.
+Only the standard library is imported here (the progress renderer when a memo answers): that is the point.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,10 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slipway.build import BuildOutcome
 
 MEMO_DIR = "build-memo"
 # ADD of a remote source re-checks its content on every build: such a Dockerfile is never memoized.
@@ -153,3 +158,140 @@ def forget_memos(root: Path) -> None:
         return
     for path in directory.iterdir():
         path.unlink(missing_ok=True)
+
+
+# -- the command line's side: which request a memo answers, and answering it ----------------------------------
+
+PULL_POLICY_VARIABLE = "SLIPWAY_PULL_POLICY"
+
+
+def dockerfile_location(option: str | None, context: Path) -> Path | None:
+    """The Dockerfile `-f` names (None: CONTEXT/Dockerfile); not for `-f -`. docker resolves a relative -f
+    against the working directory, then against the context."""
+    if not option:
+        return None
+    path = Path(option)
+    if not path.is_absolute() and not path.exists():
+        return context / option
+    return path
+
+
+def request_options(
+    *,
+    tags: tuple[str, ...],
+    target: str | None,
+    build_args: tuple[tuple[str, str], ...],
+    labels: tuple[tuple[str, str], ...],
+    network: str,
+    platform: str,
+    compression: str | None,
+) -> dict[str, object]:
+    """The options of a build request that can change its result, as `request_key` hashes them."""
+    return {
+        "tags": tags,
+        "target": target,
+        "build_args": build_args,
+        "labels": labels,
+        "network": network,
+        "platform": platform,
+        "compression": compression,
+        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
+        "pull": os.environ.get(PULL_POLICY_VARIABLE, ""),
+    }
+
+
+class MemoPlan:
+    """A build that may be answered from its memo, and how: shared by `slipway build` and the fast rebuild."""
+
+    def __init__(self, root: Path, key: str, fingerprint: str) -> None:
+        self.root = root
+        self.key = key
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def make(
+        cls,
+        root: Path,
+        context: Path,
+        dockerfile_path: Path | None,
+        dockerfile_text: str | None,
+        options: dict[str, object],
+        *,
+        eligible: bool,
+    ) -> MemoPlan | None:
+        """None when the request may not use a memo (`eligible` False: --no-cache, --pull, outputs...)."""
+        if not eligible or os.environ.get(PULL_POLICY_VARIABLE) == "always" or not context.is_dir():
+            return None
+        path = dockerfile_path or context / "Dockerfile"
+        try:
+            text = dockerfile_text if dockerfile_text is not None else path.read_text(errors="surrogateescape")
+        except OSError:
+            return None  # the full build path reports the missing Dockerfile
+        if not may_memoize(text):
+            return None
+        ignore_files = [path.parent / f"{path.name}.dockerignore", context / ".dockerignore"]
+        source = "-" if dockerfile_text is not None else str(path.absolute())
+        key = request_key(root, {**options, "context": str(context.absolute()), "dockerfile": source})
+        try:
+            fingerprint_value = fingerprint(text, ignore_files, context)
+        except OSError:
+            return None
+        return cls(root, key, fingerprint_value)
+
+    def answer(self, *, progress: str, iidfile: Path | None, quiet: bool) -> bool:
+        """Replay the memo's build as a fully cached one; False when there is no valid memo."""
+        import sys
+        import time
+
+        from slipway.progress.events import StepCached, StepDone, StepStarted
+        from slipway.progress.render import open_renderer
+
+        memo = read_memo(self.root, self.key, self.fingerprint)
+        if memo is None:
+            return False
+        with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
+            for step in memo.steps:
+                now = time.time()
+                if step.kind == "source":
+                    events.emit(StepStarted(vertex=step.vertex, name=step.name, at=now))
+                    events.emit(StepDone(vertex=step.vertex, at=now))
+                else:
+                    events.emit(StepCached(vertex=step.vertex, name=step.name, at=now))
+            events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
+            events.emit(StepDone(vertex="export", at=time.time()))
+        if iidfile is not None:
+            iidfile.write_text(memo.image_id)
+        if quiet:
+            print(memo.image_id, flush=True)
+            return True
+        for name in memo.names:
+            print(f"naming to {name} done", file=sys.stderr)
+        print(f"writing image {memo.image_id} done", file=sys.stderr, flush=True)
+        return True
+
+    def remember(self, outcome: BuildOutcome) -> None:
+        """Leave a memo of a successful build, unless its graph reads the network."""
+        from slipway.graph.ops import Copy, Exec, GitSource, HttpSource, ImageSource, Mkdir, walk
+
+        assert outcome.image is not None
+        steps = []
+        bases = {}
+        for vertex in walk(outcome.graph.target.root):
+            if isinstance(vertex.op, HttpSource | GitSource):
+                # The graph is the authority: an ADD of a URL reached through an ARG, a continuation line or
+                # a base image's ONBUILD re-checks its content on every build, so no memo may answer for it.
+                return
+            if isinstance(vertex.op, ImageSource):
+                bases[vertex.op.ref] = vertex.op.manifest_digest
+                steps.append(MemoStep(vertex.digest, vertex.meta.name, "source"))
+            elif isinstance(vertex.op, Exec | Copy | Mkdir):  # the steps a cached build reports as CACHED
+                steps.append(MemoStep(vertex.digest, vertex.meta.name, "step"))
+        memo = Memo(
+            image_id=outcome.image.id,
+            names=outcome.image.names,
+            bases=tuple(sorted(bases.items())),
+            steps=tuple(steps),
+        )
+        # A memo is an optimisation: a store we cannot write to only costs the next rebuild its time.
+        with contextlib.suppress(OSError):
+            write_memo(self.root, self.key, self.fingerprint, memo)

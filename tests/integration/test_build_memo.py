@@ -122,3 +122,27 @@ def test_an_add_of_a_url_through_an_arg_is_never_memoized(own_store: Any, make_c
     finally:
         server.shutdown()
         thread.join()
+
+
+def test_the_fast_rebuild_answers_without_click_and_prints_what_click_would(
+    own_store: Any, context: Path
+) -> None:
+    import subprocess
+    import sys
+
+    own_store.build_ok(context, "-t", "memo:fast", "--network", "host")
+    by_click = own_store.build_ok(context, "--network", "host", "-t", "memo:fast", "--platform", "linux/amd64")
+    probe = (
+        "import sys; from slipway.cli import main; main(sys.argv[1:]); "
+        "print('click imported' if 'click' in sys.modules else 'no click', file=sys.stderr)"
+    )
+    argv = [sys.executable, "-c", probe, "--root", str(own_store.root), "build", "--progress=plain",
+            "--tag=memo:fast", "--network", "host", str(context)]  # fmt: skip
+    fast = subprocess.run(argv, capture_output=True, text=True, check=True)
+    assert fast.stderr.splitlines()[-1] == "no click"
+    strip = [line.split(" ", 1)[1] if line.startswith("#") else line for line in by_click.stderr.splitlines()]
+    assert [line.split(" ", 1)[1] if line.startswith("#") else line for line in fast.stderr.splitlines()[:-1]] == strip
+    # A flag the fast rebuild does not read goes to click, which still answers from the memo.
+    argv_with_label = argv[:-1] + ["--label", "x=y", str(context)]
+    slow = subprocess.run(argv_with_label, capture_output=True, text=True, check=True)
+    assert slow.stderr.splitlines()[-1] == "click imported"

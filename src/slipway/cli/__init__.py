@@ -1,93 +1,30 @@
 """The `slipway` command line: thin click commands that parse flags, call the API and render.
 
-Subcommands are imported only when invoked, so `slipway --version` and a no-op rebuild stay quick.
+`main` first offers the arguments to the fast rebuild (slipway.fast_rebuild), which answers a no-op
+`slipway build` from the build memo without importing click; everything else goes to the click group
+(slipway.cli._group), whose subcommands are imported only when invoked.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
-import click
-
-from slipway import __version__
-from slipway.cli._context import AppContext, default_root
-from slipway.errors import SlipwayError
-
-# command name -> "module:attribute" of a click command, imported on first use.
-COMMANDS: dict[str, str] = {
-    "build": "slipway.cli.build:build",
-    "run": "slipway.cli.run:run",
-    "images": "slipway.cli.images:images",
-    "inspect": "slipway.cli.images:inspect",
-    "history": "slipway.cli.images:history",
-    "tag": "slipway.cli.images:tag",
-    "rmi": "slipway.cli.images:rmi",
-    "image": "slipway.cli.images:image",
-    "system": "slipway.cli.system:system",
-    "import": "slipway.cli.archive:import_",
-    "save": "slipway.cli.archive:save",
-    "load": "slipway.cli.archive:load",
-    "pull": "slipway.cli.registry:pull",
-    "push": "slipway.cli.registry:push",
-    "login": "slipway.cli.registry:login",
-    "logout": "slipway.cli.registry:logout",
-    "builder": "slipway.cli.builder:builder",
-    "debug": "slipway.cli.debug:debug",
-}
-
-
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, attribute = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:
-                raise
-            return None  # a command whose module has not landed yet
-        command: click.Command = getattr(module, attribute)
-        return command
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="slipway")
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False),
-    envvar="SLIPWAY_ROOT",
-    default=None,
-    help="Store root (default /var/lib/slipway as root, else $XDG_DATA_HOME/slipway).",
-)
-@click.option("--debug", is_flag=True, help="Log debug detail to stderr.")
-@click.pass_context
-def cli(ctx: click.Context, root: str | None, debug: bool) -> None:
-    """slipway: build container images from Dockerfiles, without a daemon."""
-    if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)7.1fms %(name)s: %(message)s")
-    ctx.obj = AppContext(root=default_root(root), debug=debug)
-
 
 def main(argv: list[str] | None = None) -> Any:
-    try:
-        return cli.main(args=argv, prog_name="slipway", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except SlipwayError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    from slipway import fast_rebuild
+
+    if fast_rebuild.answer(sys.argv[1:] if argv is None else argv):
+        return None
+    from slipway.cli._group import run
+
+    return run(argv)
+
+
+def __getattr__(name: str) -> Any:
+    # `from slipway.cli import cli` (the click group), COMMANDS...: imported on first use.
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    group = importlib.import_module("slipway.cli._group")
+    return getattr(group, name)

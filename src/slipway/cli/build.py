@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from pathlib import Path
@@ -10,13 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from slipway import build_memo
+from slipway.build_memo import PULL_POLICY_VARIABLE
 from slipway.cli._context import AppContext
 from slipway.errors import RunFailed, UsageError
 
 if TYPE_CHECKING:
-    from slipway.build import BuildOutcome
+    pass
 
-PULL_POLICY_VARIABLE = "SLIPWAY_PULL_POLICY"
 REGISTRIES_FILE = "registries.json"  # as slipway.registry names it; not imported: that pulls in httpx
 
 
@@ -157,34 +157,20 @@ def build(
     cache_from: tuple[str, ...],
 ) -> None:
     """Build an image from a Dockerfile and a context directory."""
-    dockerfile_text = None
-    dockerfile_path = None
-    if dockerfile == "-":
-        dockerfile_text = sys.stdin.read()
-    elif dockerfile:
-        dockerfile_path = Path(dockerfile)
-        if not dockerfile_path.is_absolute() and not dockerfile_path.exists():
-            dockerfile_path = context / dockerfile  # docker resolves -f against the working dir, then the context
+    dockerfile_text = sys.stdin.read() if dockerfile == "-" else None
+    dockerfile_path = build_memo.dockerfile_location(dockerfile, context) if dockerfile != "-" else None
     resolved_args = _key_values(build_args, "--build-arg", from_environment=True)
     resolved_labels = _key_values(labels, "--label")
-    memo = _MemoPlan.make(
+    memo = build_memo.MemoPlan.make(
         app.root,
         context,
         dockerfile_path,
         dockerfile_text,
-        {
-            "tags": tags,
-            "target": target,
-            "build_args": resolved_args,
-            "labels": resolved_labels,
-            "network": network,
-            "platform": platform,
-            "compression": compression,
-            "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
-            "pull": os.environ.get(PULL_POLICY_VARIABLE, ""),
-        },
-        eligible=not (no_cache or no_cache_filter or pull or output or push or cache_to or cache_from)
-        and os.environ.get(PULL_POLICY_VARIABLE) != "always",
+        build_memo.request_options(
+            tags=tags, target=target, build_args=resolved_args, labels=resolved_labels, network=network,
+            platform=platform, compression=compression,
+        ),  # fmt: skip
+        eligible=not (no_cache or no_cache_filter or pull or output or push or cache_to or cache_from),
     )
     if memo is not None and memo.answer(progress="quiet" if quiet else progress, iidfile=iidfile, quiet=quiet):
         return
@@ -269,99 +255,3 @@ def _read_quietly(path: str) -> str:
         return ""
 
 
-class _MemoPlan:
-    """A build that may be answered from the build memo (see slipway.build_memo), and how."""
-
-    def __init__(self, root: Path, key: str, fingerprint: str) -> None:
-        self.root = root
-        self.key = key
-        self.fingerprint = fingerprint
-
-    @classmethod
-    def make(
-        cls,
-        root: Path,
-        context: Path,
-        dockerfile_path: Path | None,
-        dockerfile_text: str | None,
-        options: dict[str, object],
-        *,
-        eligible: bool,
-    ) -> _MemoPlan | None:
-        from slipway import build_memo
-
-        if not eligible or not context.is_dir():
-            return None
-        path = dockerfile_path or context / "Dockerfile"
-        try:
-            text = dockerfile_text if dockerfile_text is not None else path.read_text(errors="surrogateescape")
-        except OSError:
-            return None  # the full build path reports the missing Dockerfile
-        if not build_memo.may_memoize(text):
-            return None
-        ignore_files = [path.parent / f"{path.name}.dockerignore", context / ".dockerignore"]
-        source = "-" if dockerfile_text is not None else str(path.absolute())
-        key = build_memo.request_key(root, {**options, "context": str(context.absolute()), "dockerfile": source})
-        try:
-            fingerprint = build_memo.fingerprint(text, ignore_files, context)
-        except OSError:
-            return None
-        return cls(root, key, fingerprint)
-
-    def answer(self, *, progress: str, iidfile: Path | None, quiet: bool) -> bool:
-        """Replay the memo's build as a fully cached one; False when there is no valid memo."""
-        import time
-
-        from slipway import build_memo
-        from slipway.progress.events import StepCached, StepDone, StepStarted
-        from slipway.progress.render import open_renderer
-
-        memo = build_memo.read_memo(self.root, self.key, self.fingerprint)
-        if memo is None:
-            return False
-        with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
-            for step in memo.steps:
-                now = time.time()
-                if step.kind == "source":
-                    events.emit(StepStarted(vertex=step.vertex, name=step.name, at=now))
-                    events.emit(StepDone(vertex=step.vertex, at=now))
-                else:
-                    events.emit(StepCached(vertex=step.vertex, name=step.name, at=now))
-            events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
-            events.emit(StepDone(vertex="export", at=time.time()))
-        if iidfile is not None:
-            iidfile.write_text(memo.image_id)
-        if quiet:
-            click.echo(memo.image_id)
-            return True
-        for name in memo.names:
-            click.echo(f"naming to {name} done", err=True)
-        click.echo(f"writing image {memo.image_id} done", err=True)
-        return True
-
-    def remember(self, outcome: BuildOutcome) -> None:
-        from slipway import build_memo
-        from slipway.graph.ops import Copy, Exec, GitSource, HttpSource, ImageSource, Mkdir, walk
-
-        assert outcome.image is not None
-        steps = []
-        bases = {}
-        for vertex in walk(outcome.graph.target.root):
-            if isinstance(vertex.op, HttpSource | GitSource):
-                # The graph is the authority: an ADD of a URL reached through an ARG, a continuation line or
-                # a base image's ONBUILD re-checks its content on every build, so no memo may answer for it.
-                return
-            if isinstance(vertex.op, ImageSource):
-                bases[vertex.op.ref] = vertex.op.manifest_digest
-                steps.append(build_memo.MemoStep(vertex.digest, vertex.meta.name, "source"))
-            elif isinstance(vertex.op, Exec | Copy | Mkdir):  # the steps a cached build reports as CACHED
-                steps.append(build_memo.MemoStep(vertex.digest, vertex.meta.name, "step"))
-        memo = build_memo.Memo(
-            image_id=outcome.image.id,
-            names=outcome.image.names,
-            bases=tuple(sorted(bases.items())),
-            steps=tuple(steps),
-        )
-        # A memo is an optimisation: a store we cannot write to only costs the next rebuild its time.
-        with contextlib.suppress(OSError):
-            build_memo.write_memo(self.root, self.key, self.fingerprint, memo)

@@ -25,9 +25,8 @@ import re
 import sqlite3
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from slipway.build import BuildOutcome
@@ -37,15 +36,13 @@ MEMO_DIR = "build-memo"
 _REMOTE_ADD = re.compile(r"^\s*(?:ONBUILD\s+)?ADD\b[^\n]*(?:://|git@)", re.IGNORECASE | re.MULTILINE)
 
 
-@dataclass(frozen=True, slots=True)
-class MemoStep:
+class MemoStep(NamedTuple):
     vertex: str  # the vertex digest, the id progress events carry
     name: str
     kind: str  # "source" (FROM: shown as done) or "step" (shown as CACHED)
 
 
-@dataclass(frozen=True, slots=True)
-class Memo:
+class Memo(NamedTuple):
     image_id: str
     names: tuple[str, ...]  # normalized names the image carries
     bases: tuple[tuple[str, str], ...]  # (normalized reference, manifest digest) of every FROM/COPY --from image

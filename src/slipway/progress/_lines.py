@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from slipway.progress.events import StepLog
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     at: float  # when its first byte arrived: BuildKit stamps a line with the chunk that began it
     text: str
 

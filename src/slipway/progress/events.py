@@ -4,12 +4,14 @@ A step's life is `StepStarted`, any number of `StepLog`, then `StepDone` or `Ste
 `StepCached` instead. `vertex` names the step (its digest, or a synthetic id such as "export") and `at` is
 the wall clock (`time.time()`) when the event happened: renderers compute every duration they show from
 these values, so a scripted sequence renders the same every time.
+
+They are NamedTuples, not dataclasses: a no-op rebuild renders them, and the dataclasses module (with the
+`inspect` it imports) would cost that rebuild ~5 ms.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = [
     "BuildMessage",
@@ -23,43 +25,37 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class StepStarted:
+class StepStarted(NamedTuple):
     vertex: str
     name: str  # what the user reads: "[stage-0 2/4] RUN go build ./..."
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StepCached:
+class StepCached(NamedTuple):
     vertex: str
     name: str
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StepLog:
+class StepLog(NamedTuple):
     vertex: str
     stream: int  # 1 stdout, 2 stderr
     data: bytes  # a chunk as the process wrote it: lines may be split across chunks
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StepDone:
+class StepDone(NamedTuple):
     vertex: str
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StepFailed:
+class StepFailed(NamedTuple):
     vertex: str
     error: str
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class BuildMessage:
+class BuildMessage(NamedTuple):
     """A line outside any step ("naming to docker.io/library/x:v1")."""
 
     text: str

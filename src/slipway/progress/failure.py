@@ -22,8 +22,10 @@ one around a longer one), the last is the solve error as the docker CLI prints i
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from slipway.errors import SourceLocation
+if TYPE_CHECKING:
+    from slipway.errors import SourceLocation
 
 __all__ = ["format_run_failure"]
 

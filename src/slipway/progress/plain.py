@@ -18,7 +18,6 @@ does with steps of parallel stages. Output lines carry the seconds since their s
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TextIO, assert_never
 
@@ -36,11 +35,13 @@ from slipway.progress.events import (
 __all__ = ["PlainRenderer", "is_cancellation"]
 
 
-@dataclass(slots=True)
 class _Step:
-    number: int
-    name: str
-    started: float | None = None
+    __slots__ = ("name", "number", "started")
+
+    def __init__(self, number: int, name: str, started: float | None = None) -> None:
+        self.number = number
+        self.name = name
+        self.started = started
 
 
 class PlainRenderer:

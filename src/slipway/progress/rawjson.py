@@ -9,7 +9,6 @@ alphabet, padded), so output that is not UTF-8 arrives byte for byte; `decode_ev
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from types import TracebackType
 from typing import TextIO
@@ -35,20 +34,21 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 def encode_event(event: Event) -> bytes:
     """One line of JSON (without its newline); msgspec writes bytes as base64."""
-    fields = {item.name: getattr(event, item.name) for item in dataclasses.fields(event)}
+    fields = event._asdict()
     return msgspec.json.encode({"type": type(event).__name__, **fields})
 
 
 def decode_event(line: bytes | str) -> Event:
     """The event a line of `encode_event` holds. Raises msgspec.ValidationError on a line of another shape."""
-    kind = msgspec.json.decode(line, type=_Tagged).type
-    if kind not in EVENT_TYPES:
+    fields = msgspec.json.decode(line, type=dict[str, object])
+    kind = fields.pop("type", None)
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise msgspec.ValidationError(f"unknown event type {kind!r}")
-    return msgspec.json.decode(line, type=EVENT_TYPES[kind])
-
-
-class _Tagged(msgspec.Struct):
-    type: str
+    event_type = EVENT_TYPES[kind]
+    if set(fields) != set(event_type._fields):
+        raise msgspec.ValidationError(f"a {kind} event has the fields {', '.join(event_type._fields)}")
+    # Events are NamedTuples, which msgspec reads as arrays: the object's values in field order, typed.
+    return msgspec.json.decode(msgspec.json.encode([fields[name] for name in event_type._fields]), type=event_type)
 
 
 class RawJsonRenderer:

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, TextIO
 
-from slipway.errors import UsageError
 from slipway.progress.events import Event, EventSink
 from slipway.progress.failure import format_run_failure
 from slipway.progress.plain import PlainRenderer
@@ -56,6 +55,8 @@ def open_renderer(mode: ProgressMode, stream: TextIO) -> Iterator[EventSink]:
         case "quiet":
             renderer = QuietRenderer()
         case _:
+            from slipway.errors import UsageError
+
             raise UsageError(f"--progress {mode!r}: choose auto, plain, tty, rawjson or quiet")
     with renderer:
         yield renderer

@@ -330,7 +330,7 @@ class _Converter:
                 location,
             )
         # BuildKit reports a trigger at the FROM line that pulled it in.
-        return dataclasses.replace(command, location=location)
+        return msgspec.structs.replace(command, location=location)
 
     def _initial_state(self, stage: Stage, base: _Base, triggers: list[Command]) -> _StageState:
         display = stage.display_name if len(self.staged.stages) > 1 else ""
@@ -605,7 +605,7 @@ class _Converter:
         )
         tree, changes = self._copy_source(state, command, sources, location)
         meta = self._meta(state, self._step_text(state, command.original, location), location)
-        op = dataclasses.replace(copy, **changes)  # type: ignore[arg-type]
+        op = msgspec.structs.replace(copy, **changes)
         state.root = Vertex(op, inputs=(state.root, tree), meta=meta)
         state.layers += 1
         self._commit(state, _copy_message(keyword, command, sources, chown, chmod, dest_written), True, True)

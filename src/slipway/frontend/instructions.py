@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
+
+import msgspec
 
 from slipway.errors import DockerfileError, SourceLocation
 from slipway.frontend.parser import Heredoc, Instruction
@@ -198,8 +199,7 @@ _CHMOD_SYMBOLIC = re.compile(r"[ugoa]*[-+=](?:[rwxXst]*|[ugo])(?:,[ugoa]*[-+=](?
 # ---- typed values -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class KeyValue:
+class KeyValue(msgspec.Struct, frozen=True):
     """One ENV or LABEL pair as written (not expanded); `legacy` for the `ENV name value` form."""
 
     key: str
@@ -207,16 +207,14 @@ class KeyValue:
     legacy: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ArgDeclaration:
+class ArgDeclaration(msgspec.Struct, frozen=True):
     """One name of an ARG instruction; `default` is None for a value-less `ARG NAME`."""
 
     name: str
     default: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class InlineFile:
+class InlineFile(msgspec.Struct, frozen=True):
     """A here-document used as a COPY/ADD source (`COPY <<EOF /dest`)."""
 
     name: str
@@ -224,8 +222,7 @@ class InlineFile:
     expand: bool
 
 
-@dataclass(frozen=True, slots=True)
-class MountSpec:
+class MountSpec(msgspec.Struct, frozen=True):
     """One RUN --mount after expansion, with BuildKit's defaults for what it left out."""
 
     type: MountType = "bind"
@@ -246,21 +243,18 @@ class MountSpec:
 # ---- commands -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Base:
+class _Base(msgspec.Struct, frozen=True):
     location: SourceLocation
     original: str  # the instruction's text, continuation lines joined
 
 
-@dataclass(frozen=True, slots=True)
-class FromCommand(_Base):
+class FromCommand(_Base, frozen=True):
     base: str  # as written; expanded with the global ARGs by the converter
     stage_name: str | None  # lower-cased, validated
     platform: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RunCommand(_Base):
+class RunCommand(_Base, frozen=True):
     command: tuple[str, ...]  # JSON form: the argv; shell form: one string for the shell
     prepend_shell: bool  # shell form
     heredocs: tuple[Heredoc, ...]
@@ -269,8 +263,7 @@ class RunCommand(_Base):
     security: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class CopyCommand(_Base):
+class CopyCommand(_Base, frozen=True):
     sources: tuple[str, ...]
     inline: tuple[InlineFile, ...]
     dest: str
@@ -282,8 +275,7 @@ class CopyCommand(_Base):
     exclude: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class AddCommand(_Base):
+class AddCommand(_Base, frozen=True):
     sources: tuple[str, ...]
     inline: tuple[InlineFile, ...]
     dest: str
@@ -296,60 +288,49 @@ class AddCommand(_Base):
     unpack: bool | None
 
 
-@dataclass(frozen=True, slots=True)
-class EnvCommand(_Base):
+class EnvCommand(_Base, frozen=True):
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class LabelCommand(_Base):
+class LabelCommand(_Base, frozen=True):
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ArgCommand(_Base):
+class ArgCommand(_Base, frozen=True):
     args: tuple[ArgDeclaration, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class WorkdirCommand(_Base):
+class WorkdirCommand(_Base, frozen=True):
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class UserCommand(_Base):
+class UserCommand(_Base, frozen=True):
     user: str
 
 
-@dataclass(frozen=True, slots=True)
-class ExposeCommand(_Base):
+class ExposeCommand(_Base, frozen=True):
     ports: tuple[str, ...]  # as written, sorted as BuildKit sorts them
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeCommand(_Base):
+class VolumeCommand(_Base, frozen=True):
     volumes: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CmdCommand(_Base):
+class CmdCommand(_Base, frozen=True):
     command: tuple[str, ...]
     prepend_shell: bool
 
 
-@dataclass(frozen=True, slots=True)
-class EntrypointCommand(_Base):
+class EntrypointCommand(_Base, frozen=True):
     command: tuple[str, ...]
     prepend_shell: bool
 
 
-@dataclass(frozen=True, slots=True)
-class StopSignalCommand(_Base):
+class StopSignalCommand(_Base, frozen=True):
     signal: str
 
 
-@dataclass(frozen=True, slots=True)
-class HealthcheckCommand(_Base):
+class HealthcheckCommand(_Base, frozen=True):
     test: tuple[str, ...]  # ("NONE",), ("CMD", argv...) or ("CMD-SHELL", command)
     interval: int = 0  # nanoseconds; 0 inherits
     timeout: int = 0
@@ -358,19 +339,16 @@ class HealthcheckCommand(_Base):
     retries: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ShellCommand(_Base):
+class ShellCommand(_Base, frozen=True):
     shell: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class OnbuildCommand(_Base):
+class OnbuildCommand(_Base, frozen=True):
     expression: str  # the trigger's text, as stored in the image config's OnBuild
     trigger: str  # the trigger's keyword, lower-case
 
 
-@dataclass(frozen=True, slots=True)
-class MaintainerCommand(_Base):
+class MaintainerCommand(_Base, frozen=True):
     maintainer: str
 
 

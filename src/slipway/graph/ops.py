@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+import msgspec
 
 from slipway.errors import SourceLocation
 from slipway.image.oci import Digest, History, ImageConfig
@@ -22,8 +24,7 @@ from slipway.image.oci import Digest, History, ImageConfig
 NetworkMode = Literal["default", "none", "host"]
 
 
-@dataclass(frozen=True, slots=True)
-class ImageSource:
+class ImageSource(msgspec.Struct, frozen=True):
     """A base image from the store: `ref` is normalized (docker.io/library/golang:1.24)."""
 
     ref: str
@@ -31,28 +32,24 @@ class ImageSource:
     platform: str = "linux/amd64"
 
 
-@dataclass(frozen=True, slots=True)
-class ScratchSource:
+class ScratchSource(msgspec.Struct, frozen=True):
     """The empty file system (FROM scratch)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ContextSource:
+class ContextSource(msgspec.Struct, frozen=True):
     """The build context directory (or a named context). `exclude` holds the .dockerignore patterns."""
 
     name: str = "context"
     exclude: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class InlineSource:
+class InlineSource(msgspec.Struct, frozen=True):
     """Files whose content the Dockerfile holds (COPY <<EOF heredocs): (name, content, mode)."""
 
     files: tuple[tuple[str, str, int], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class HttpSource:
+class HttpSource(msgspec.Struct, frozen=True):
     """ADD https://...: one downloaded file, named `filename` in an otherwise empty tree."""
 
     url: str
@@ -60,8 +57,7 @@ class HttpSource:
     checksum: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GitSource:
+class GitSource(msgspec.Struct, frozen=True):
     """ADD git@...: a repository checkout."""
 
     url: str
@@ -69,8 +65,7 @@ class GitSource:
     keep_git_dir: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RunMount:
+class RunMount(msgspec.Struct, frozen=True):
     """One RUN --mount. For bind/cache/secret with a source tree, that tree is `input` (an index into
     the Exec vertex's inputs), `source` the path inside it."""
 
@@ -89,8 +84,7 @@ class RunMount:
     env: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Exec:
+class Exec(msgspec.Struct, frozen=True):
     """RUN: `args` run in the container; the shell form arrives here already wrapped in SHELL."""
 
     args: tuple[str, ...]
@@ -103,8 +97,7 @@ class Exec:
     hostname: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Copy:
+class Copy(msgspec.Struct, frozen=True):
     """COPY/ADD of `sources` (paths or globs, relative to the source tree `inputs[1]`) to `dest`.
 
     `dest` is absolute (already joined with WORKDIR); a trailing "/" means "a directory". Docker's rules
@@ -123,8 +116,7 @@ class Copy:
     follow_symlinks: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Mkdir:
+class Mkdir(msgspec.Struct, frozen=True):
     """WORKDIR: make `path` (with parents) if it does not exist."""
 
     path: str
@@ -135,8 +127,7 @@ class Mkdir:
 Op = ImageSource | ScratchSource | ContextSource | InlineSource | HttpSource | GitSource | Exec | Copy | Mkdir
 
 
-@dataclass(frozen=True, slots=True)
-class StepMeta:
+class StepMeta(msgspec.Struct, frozen=True):
     """What a user sees of a step; not part of the digest."""
 
     name: str  # "[build 2/4] RUN go build -o /bin/hello ."
@@ -163,8 +154,8 @@ def vertex_digest(op: Op, inputs: tuple[Vertex, ...]) -> Digest:
 
 
 def _plain(value: object) -> object:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, msgspec.Struct):
+        return {name: _plain(getattr(value, name)) for name in value.__struct_fields__}
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
     return value

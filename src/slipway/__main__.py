@@ -1,3 +1,3 @@
-from slipway.cli import main
+from slipway.cli import entry
 
-main()
+entry()

@@ -333,23 +333,27 @@ def _write_output(
     events: EventSink,
     stdout: BinaryIO | None,
 ) -> tuple[ImageRecord | None, tuple[tuple[str, Digest], ...]]:
-    from slipway.export.outputs import compose_image, write_archive, write_tree, write_tree_tar
-
     output = request.output
     match output.type:
         case "image" | "registry":
             image = export_image(store, stage, snapshot, names, options)
             return image, _push(store, image, names, request.registry, events) if output.push else ()
         case "docker" | "oci":
+            from slipway.export.outputs import compose_image, write_archive  # the archive writers: only now
+
             image = compose_image(store, stage, snapshot, options.for_distribution())
             with _destination(output, stdout) as out:
                 write_archive(store, image, names, output.type, out)
             return image, ()
         case "tar":
+            from slipway.export.outputs import write_tree_tar
+
             with _destination(output, stdout) as out:
                 write_tree_tar(store, snapshot, out, options.source_date_epoch)
             return None, ()
         case "local":
+            from slipway.export.outputs import write_tree
+
             assert output.dest is not None  # parse_output requires it
             with _writing(output):
                 write_tree(store, snapshot, Path(output.dest))

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -20,6 +21,18 @@ def main(argv: list[str] | None = None) -> Any:
     from slipway.cli._group import run
 
     return run(argv)
+
+
+def entry() -> None:
+    """The `slipway` program (console script and `python -m slipway`): main(), then a prompt exit.
+
+    By the time main() returns, every file is closed, the store is closed and its temp dir removed; what is
+    left is the interpreter taking down its modules one by one, ~10 ms that a no-op rebuild (~40 ms) would
+    otherwise spend on nothing. Errors (SystemExit, exceptions) leave the ordinary way."""
+    main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def __getattr__(name: str) -> Any:

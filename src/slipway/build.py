@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, assert_never
 
+import msgspec
+
 from slipway.errors import ArchiveError, ContextError, ExportError, ImageNotFound, RegistryError, UsageError
 from slipway.export.image import ExportOptions, export_image
 from slipway.export.specs import CacheSpec, OutputSpec
@@ -41,8 +43,7 @@ PullPolicy = Literal["never", "missing", "always"]
 PULL_POLICIES: tuple[PullPolicy, ...] = ("never", "missing", "always")
 
 
-@dataclass(frozen=True, slots=True)
-class BuildRequest:
+class BuildRequest(msgspec.Struct, frozen=True):
     context: Path
     dockerfile: Path | None = None  # default: CONTEXT/Dockerfile
     dockerfile_text: str | None = None  # `-f -`: the Dockerfile came on stdin
@@ -72,8 +73,7 @@ class BuildOutcome:
     pushed: tuple[tuple[str, Digest], ...] = ()  # (name, manifest digest) of each push
 
 
-@dataclass(frozen=True, slots=True)
-class StoreResolver:
+class StoreResolver(msgspec.Struct, frozen=True):
     """Answers FROM and COPY --from image references from the local store, pulling them by `pull` policy."""
 
     store: Store

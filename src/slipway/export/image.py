@@ -9,7 +9,6 @@ leaves the machine (`distributable`, for push and cache export), as `docker push
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO, Literal, cast
 
@@ -35,8 +34,7 @@ from slipway.store import ImageRecord, SnapshotRecord, Store
 Compression = Literal["gzip", "zstd", "none"]
 
 
-@dataclass(frozen=True, slots=True)
-class ExportOptions:
+class ExportOptions(msgspec.Struct, frozen=True):
     compression: Compression | None = None  # None: deferred, uncompressed layers for the local store
     source_date_epoch: int | None = None
 

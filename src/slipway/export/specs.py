@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from slipway.errors import InvalidReference, UsageError
 from slipway.image.reference import Reference, parse_reference
@@ -42,8 +43,7 @@ _ATTRIBUTES: dict[OutputType, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class OutputSpec:
+class OutputSpec(msgspec.Struct, frozen=True):
     type: OutputType = "image"
     dest: str | None = None  # a path, or "-" for stdout (docker, oci, tar)
     names: tuple[str, ...] = ()  # name=, besides -t
@@ -139,8 +139,7 @@ def _boolean(value: str, flag: str, text: str) -> bool:
 # --- --cache-to and --cache-from ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CacheSpec:
+class CacheSpec(msgspec.Struct, frozen=True):
     type: Literal["registry", "local"]
     ref: str | None = None  # type=registry: where the cache manifest is tagged
     path: Path | None = None  # type=local: dest= (export) or src= (import), an OCI layout directory

@@ -107,8 +107,7 @@ _GIT_URL = re.compile(r"(git@[^:/]+:|git://|ssh://)|https?://[^#?]+\.git(?:[#?].
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})")
 
 
-@dataclass(frozen=True, slots=True)
-class BaseImage:
+class BaseImage(msgspec.Struct, frozen=True):
     ref: str  # normalized reference as the store knows it
     manifest_digest: Digest
     config: (
@@ -122,8 +121,7 @@ class ImageResolver(Protocol):
     def resolve(self, ref: str, platform: str) -> BaseImage: ...  # ImageNotFound; `ref` as written, expanded
 
 
-@dataclass(frozen=True, slots=True)
-class ConvertOptions:
+class ConvertOptions(msgspec.Struct, frozen=True):
     dockerfile: str = "Dockerfile"  # the path shown in errors and step names
     target: str | None = None  # --target (stage name, case-insensitive)
     build_args: tuple[tuple[str, str], ...] = ()  # --build-arg K=V
@@ -190,8 +188,7 @@ class _StageState:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Base:
+class _Base(msgspec.Struct, frozen=True):
     """What a stage starts from: scratch, an image or an earlier stage."""
 
     platform: Platform

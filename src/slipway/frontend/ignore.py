@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+import msgspec
+
 from slipway.errors import ContextError
 
 __all__ = ["IgnoreMatcher", "find_ignore_file", "read_ignore_file"]
@@ -104,8 +106,7 @@ class _Shape(Enum):
     REGEXP = "regexp"
 
 
-@dataclass(frozen=True, slots=True)
-class _Pattern:
+class _Pattern(msgspec.Struct, frozen=True):
     text: str  # cleaned, without its "!"
     is_exception: bool
     shape: _Shape

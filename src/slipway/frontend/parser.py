@@ -8,13 +8,13 @@ that a Dockerfile means the same here as under `docker build`; each is marked wh
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from slipway.errors import DockerfileSyntaxError, ExpansionError, SourceLocation
 from slipway.frontend._golang import GO_SPACE, SURROGATE, go_quote, replace_surrogates
@@ -23,8 +23,7 @@ from slipway.frontend.shell import ShellLexer
 __all__ = ["Heredoc", "Instruction", "ParsedDockerfile", "dump", "parse", "parse_instruction_line"]
 
 
-@dataclass(frozen=True, slots=True)
-class Heredoc:
+class Heredoc(msgspec.Struct, frozen=True):
     name: str  # the delimiter word, e.g. "EOF"
     content: str  # the body lines with their line endings (tabs stripped for <<-); "" when empty
     expand: bool  # False when the delimiter was quoted (<<"EOF" / <<'EOF')
@@ -32,8 +31,7 @@ class Heredoc:
     file_descriptor: int = 0  # the 3 of 3<<EOF; 0 when none was written
 
 
-@dataclass(frozen=True, slots=True)
-class Instruction:
+class Instruction(msgspec.Struct, frozen=True):
     """One top-level instruction: a child of BuildKit's root Node.
 
     For ONBUILD, `args` is the trigger's text (after ONBUILD and its flags) and `nested` the parsed
@@ -51,8 +49,7 @@ class Instruction:
     comments: tuple[str, ...] = ()  # comment lines just before it (BuildKit's PrevComment)
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedDockerfile:
+class ParsedDockerfile(msgspec.Struct, frozen=True):
     path: str
     instructions: tuple[Instruction, ...]
     escape: str  # "\\" or "`"
@@ -313,8 +310,8 @@ class _Parser:
         found = tuple(heredocs)
         nested = instruction.nested
         if nested is not None:
-            nested = dataclasses.replace(nested, heredocs=found, location=location)
-        # Built anew rather than by dataclasses.replace, which costs as much as parsing the line.
+            nested = msgspec.structs.replace(nested, heredocs=found, location=location)
+        # Built anew rather than by structs.replace, which costs as much as parsing the line.
         with_bodies = Instruction(
             instruction.keyword,
             instruction.args,

@@ -15,8 +15,9 @@ there is an image reference. ARG scope:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
+
+import msgspec
 
 from slipway.errors import DockerfileError, ExpansionError, SourceLocation, StageNotFound
 from slipway.frontend.instructions import ArgCommand, ArgDeclaration, Command, FromCommand, parse_command
@@ -80,8 +81,7 @@ _KNOWN_OS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Stage:
+class Stage(msgspec.Struct, frozen=True):
     index: int
     name: str | None  # lower-case
     source: FromCommand
@@ -97,16 +97,14 @@ class Stage:
         return self.source.location
 
 
-@dataclass(frozen=True, slots=True)
-class StagedDockerfile:
+class StagedDockerfile(msgspec.Struct, frozen=True):
     path: str
     escape: str
     global_args: tuple[ArgCommand, ...]  # the ARGs before the first FROM
     stages: tuple[Stage, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Platform:
+class Platform(msgspec.Struct, frozen=True):
     os: str
     architecture: str
     variant: str = ""

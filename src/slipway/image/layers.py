@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, cast
+
+import msgspec
 
 from slipway.errors import ArchiveError
 from slipway.image._pack import TarStream, TreePacker
@@ -36,8 +37,7 @@ WhiteoutMode = Literal["overlay", "apply"]
 _TAR_READ_SIZE = 64 << 10
 
 
-@dataclass(frozen=True, slots=True)
-class LayerInfo:
+class LayerInfo(msgspec.Struct, frozen=True):
     diff_id: DiffID  # sha256 of the uncompressed tar
     descriptor: Descriptor  # the compressed blob: media type, digest, size
     uncompressed_size: int

@@ -8,7 +8,8 @@ a one-component path on docker.io gets "library/", "index.docker.io" is "docker.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from slipway.errors import InvalidReference
 from slipway.image.oci import Digest
@@ -40,8 +41,7 @@ _HEX64 = re.compile(r"[a-f0-9]{64}")
 _DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(msgspec.Struct, frozen=True):
     """A parsed, normalized image reference. `tag` and `digest` may both be set ("a:1@sha256:...")."""
 
     domain: str

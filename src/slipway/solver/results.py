@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from slipway.store import SnapshotRecord
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(msgspec.Struct, frozen=True):
     """A vertex's output: a snapshot chain (file systems), or a local tree (context, inline files, downloads).
 
     `cache_key` covers the vertex's definition and the content it depends on; results with equal keys are

@@ -17,9 +17,11 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, assert_never
+
+import msgspec
 
 from slipway.errors import BuildCancelled, ContextError, RunFailed, SlipwayError
 from slipway.frontend.ignore import IgnoreMatcher
@@ -139,7 +141,7 @@ class Solver:
         """`result` with its snapshot in the store: a remote cache hit's layers are fetched now, once needed."""
         if self._remote_cache is None or result.cache_key not in self._deferred:
             return result
-        return replace(result, snapshot=self._remote_cache.load(result.cache_key))
+        return msgspec.structs.replace(result, snapshot=self._remote_cache.load(result.cache_key))
 
     def _cancel(self) -> None:
         self._cancelled.set()

@@ -7,7 +7,7 @@ the layer blobs recorded for the diff_ids of the snapshots that stay (a cached s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from slipway.image.oci import Digest, ImageConfig, Manifest, chain_ids, decode_json
 from slipway.store._owners import is_alive
@@ -16,8 +16,7 @@ from slipway.store.meta import ImageRow, SnapshotRow, Transaction
 __all__ = ["GcPlan", "find_problems", "plan_gc"]
 
 
-@dataclass(frozen=True, slots=True)
-class GcPlan:
+class GcPlan(msgspec.Struct, frozen=True):
     snapshots: tuple[int, ...]  # children before parents
     orphaned_dirs: tuple[int, ...]  # snapshot dirs without a row (left by a crash)
     blobs: tuple[Digest, ...]

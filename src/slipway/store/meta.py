@@ -12,8 +12,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from slipway.errors import StoreError
 from slipway.image.layers import LayerInfo
@@ -73,8 +74,7 @@ CREATE INDEX IF NOT EXISTS deferred_by_snapshot ON deferred_layers(snapshot_id);
 """
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRow:
+class ImageRow(msgspec.Struct, frozen=True):
     id: Digest
     manifest_digest: Digest
     manifest: bytes
@@ -84,8 +84,7 @@ class ImageRow:
     names: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotRow:
+class SnapshotRow(msgspec.Struct, frozen=True):
     id: int
     parent: int | None
     chain_id: ChainID | None

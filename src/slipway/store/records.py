@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from slipway.image.oci import ChainID, DiffID, Digest, ImageConfig, Manifest
 
 __all__ = ["CacheEntry", "ImageRecord", "SnapshotRecord"]
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRecord:
+class ImageRecord(msgspec.Struct, frozen=True):
     id: Digest  # the config digest, as Docker's image ID
     manifest_digest: Digest
     manifest: Manifest
@@ -21,8 +21,7 @@ class ImageRecord:
     size: int  # unpacked size: the sum of the layers' uncompressed sizes (what `docker images` shows)
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotRecord:
+class SnapshotRecord(msgspec.Struct, frozen=True):
     id: int  # short numeric id: overlay mount options are limited to one page
     parent: int | None
     path: Path  # <root>/snapshots/<id>/fs, the unpacked tree (an overlay lowerdir or upperdir)
@@ -33,8 +32,7 @@ class SnapshotRecord:
     created: float = 0.0  # seconds since the epoch: when the step that made it ran (kept by cache hits)
 
 
-@dataclass(frozen=True, slots=True)
-class CacheEntry:
+class CacheEntry(msgspec.Struct, frozen=True):
     key: str  # the step's cache key
     snapshot_id: int
     created: float  # seconds since the epoch

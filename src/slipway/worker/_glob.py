@@ -6,8 +6,9 @@ import os
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from slipway.errors import ContextError
 from slipway.worker.rootpath import resolve_in_root
@@ -17,8 +18,7 @@ __all__ = ["SourceMatch", "expand_sources", "has_magic", "match_component"]
 MAGIC = frozenset("*?[\\")
 
 
-@dataclass(frozen=True, slots=True)
-class SourceMatch:
+class SourceMatch(msgspec.Struct, frozen=True):
     path: Path  # on the host, resolved inside the source root
     relative: str  # as matched, relative to the source root ("" for the root)
     kept: str  # what COPY --parents keeps: `relative`, or the part after a "/./" pivot

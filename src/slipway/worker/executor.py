@@ -23,7 +23,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -67,15 +66,13 @@ POLL_SECONDS = 0.25  # how soon a kill_all() from another thread is acted on
 HOSTS_TEMPLATE = "127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
-@dataclass(frozen=True, slots=True)
-class BindMount:
+class BindMount(msgspec.Struct, frozen=True):
     source: Path
     target: str  # absolute path in the container
     readonly: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessSpec:
+class ProcessSpec(msgspec.Struct, frozen=True):
     args: tuple[str, ...]
     env: tuple[str, ...]  # "K=V"
     cwd: str = "/"
@@ -83,8 +80,7 @@ class ProcessSpec:
     tty: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerSpec:
+class ContainerSpec(msgspec.Struct, frozen=True):
     process: ProcessSpec
     rootfs: Path  # a mounted root file system (the overlay target)
     network: Literal["host", "none"] = "host"
@@ -94,8 +90,7 @@ class ContainerSpec:
     insecure: bool = False  # RUN --security=insecure: all capabilities, no masked paths
 
 
-@dataclass(frozen=True, slots=True)
-class Runtime:
+class Runtime(msgspec.Struct, frozen=True):
     name: str  # "runc" or "crun"
     path: Path  # absolute
 
@@ -548,8 +543,7 @@ def _write_files(bundle: Path, hostname: str) -> SpecFiles:
     return SpecFiles(resolv_conf=resolv_conf, hosts=hosts, hostname=hostname_file)
 
 
-@dataclass(frozen=True, slots=True)
-class MountStubs:
+class MountStubs(msgspec.Struct, frozen=True):
     """Paths the runtime will create in the root file system for mount points (deepest first per
     mount), and the times of the existing dirs they go in: neither may change the snapshot."""
 

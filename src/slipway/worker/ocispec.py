@@ -6,7 +6,6 @@ masked and read-only paths, /dev as a tmpfs with runc's default device nodes, NO
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -146,8 +145,7 @@ class Spec(msgspec.Struct, frozen=True, rename="camel"):
     linux: Linux
 
 
-@dataclass(frozen=True, slots=True)
-class SpecFiles:
+class SpecFiles(msgspec.Struct, frozen=True):
     """Files of the bundle that get bind-mounted into the container."""
 
     resolv_conf: Path
@@ -155,16 +153,14 @@ class SpecFiles:
     hostname: Path
 
 
-@dataclass(frozen=True, slots=True)
-class HostLimits:
+class HostLimits(msgspec.Struct, frozen=True):
     """What this process may hand on: its permitted capabilities and the highest NOFILE it can set."""
 
     capabilities: frozenset[str]
     nofile: int
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessPlan:
+class ProcessPlan(msgspec.Struct, frozen=True):
     """What the executor resolved for the process: identity and the final environment."""
 
     args: tuple[str, ...]

@@ -7,8 +7,9 @@ from /etc/group only when no group is given. `resolve_owner` follows BuildKit's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from slipway.errors import ContextError, RunFailed
 from slipway.worker.rootpath import resolve_in_root
@@ -27,23 +28,20 @@ __all__ = [
 MAX_ID = 2**31 - 1
 
 
-@dataclass(frozen=True, slots=True)
-class PasswdEntry:
+class PasswdEntry(msgspec.Struct, frozen=True):
     name: str
     uid: int
     gid: int
     home: str
 
 
-@dataclass(frozen=True, slots=True)
-class GroupEntry:
+class GroupEntry(msgspec.Struct, frozen=True):
     name: str
     gid: int
     members: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ExecUser:
+class ExecUser(msgspec.Struct, frozen=True):
     uid: int
     gid: int
     additional_gids: tuple[int, ...]

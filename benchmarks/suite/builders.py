@@ -66,6 +66,10 @@ class Builder(ABC):
         """RSS to subtract from the sampled peak, read just before the timed command starts."""
         return 0
 
+    def image_size(self, tag: str) -> int | None:
+        """The image's size as `docker images` counts it (its layers unpacked); None if the builder cannot say."""
+        return None
+
     def memory_roots(self, pid: int) -> list[int]:
         """The process trees whose RSS counts for a timed command started as `pid`."""
         return [pid]
@@ -160,6 +164,10 @@ class Slipway(Builder):
         info = json.loads(run(self._cli(self.root, "inspect", tag), self.env).stdout)
         return len(info[0]["RootFS"]["Layers"])
 
+    def image_size(self, tag: str) -> int | None:
+        info = json.loads(run(self._cli(self.root, "inspect", tag), self.env).stdout)
+        return int(info[0]["Size"])
+
 
 class BuildKit(Builder):
     """docker BuildKit inside a private dockerd, driven by Debian's docker client with DOCKER_BUILDKIT=1."""
@@ -201,6 +209,10 @@ class BuildKit(Builder):
 
     def run_in(self, tag: str, argv: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
         return run(self.daemon.client("run", "--rm", "--network", "none", tag, *argv), self.env, check=False)
+
+    def image_size(self, tag: str) -> int | None:
+        info = json.loads(run(self.daemon.client("image", "inspect", tag), self.env).stdout)
+        return int(info[0]["Size"])
 
     def layer_count(self, tag: str) -> int:
         info = json.loads(run(self.daemon.client("image", "inspect", tag), self.env).stdout)

@@ -26,6 +26,7 @@ class Result:
     detail: str
     quiet: bool
     log: str
+    image_bytes: int | None = None  # the built image's size as the builder reports it (docker images' SIZE)
 
     @property
     def row(self) -> str:
@@ -117,8 +118,9 @@ def measure(builder: Builder, workload: Workload, run_index: int, logs: Path, sc
                 ok, detail = _check(builder, workload, archive)
             archive.unlink(missing_ok=True)
             seconds = step.seconds if step.returncode == 0 else None
+            image_bytes = builder.image_size(workload.tag) if ok and not workload.save else None
             results.append(Result(workload.name, phase, builder.name, run_index, seconds, step.peak_bytes, ok,
-                                  detail, quiet.reached, str(log)))  # fmt: skip
+                                  detail, quiet.reached, str(log), image_bytes))  # fmt: skip
     finally:
         if workload.edit is not None and original is not None:
             workload.edit.write_bytes(original)

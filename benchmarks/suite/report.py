@@ -20,6 +20,7 @@ class Cell:
     low: float | None
     high: float | None
     peak_bytes: int | None
+    image_bytes: int | None
     runs: int
     failed: int
     noisy: int
@@ -39,11 +40,13 @@ def _cell(results: list[Result]) -> Cell:
     good = [r for r in results if r.ok and r.seconds is not None]
     times = [r.seconds for r in good if r.seconds is not None]
     peaks = [r.peak_bytes for r in good]
+    sizes = [r.image_bytes for r in good if r.image_bytes is not None]
     return Cell(
         statistics.median(times) if times else None,
         min(times) if times else None,
         max(times) if times else None,
         int(statistics.median(peaks)) if peaks else None,
+        int(statistics.median(sizes)) if sizes else None,
         len(results),
         len(results) - len(good),
         sum(1 for r in results if not r.quiet),
@@ -72,14 +75,19 @@ def _fmt_bytes(value: int | None) -> str:
     return "–" if value is None else f"{value / 2**20:.0f} MiB"
 
 
+def _fmt_size(value: int | None) -> str:
+    return "–" if value is None else f"{value / 1e6:.2f} MB"
+
+
 def _fmt_ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
 def table(results: list[Result], builders: list[str]) -> str:
     lines = [
-        "| workload | builder | median | min–max | peak memory | slipway/BuildKit | slipway/Buildah | notes |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | builder | median | min–max | peak memory | image size | slipway/BuildKit | slipway/Buildah "
+        "| notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in _rows(results):
         vs_buildkit = _fmt_ratio(_ratio(results, row, "slipway", "buildkit"))
@@ -96,7 +104,8 @@ def table(results: list[Result], builders: list[str]) -> str:
                 notes.append(f"{cell.noisy} not quiet")
             lines.append(
                 f"| {row if i == 0 else ''} | {builder} | {_fmt_seconds(cell.median)} | {span} | "
-                f"{_fmt_bytes(cell.peak_bytes)} | {vs_buildkit if i == 0 else ''} | {vs_buildah if i == 0 else ''} | "
+                f"{_fmt_bytes(cell.peak_bytes)} | {_fmt_size(cell.image_bytes)} | "
+                f"{vs_buildkit if i == 0 else ''} | {vs_buildah if i == 0 else ''} | "
                 f"{'; '.join(notes)} |"
             )
     return "\n".join(lines) + "\n"
@@ -114,6 +123,9 @@ def summaries(results: list[Result], builders: list[str]) -> list[str]:
             ratio = _ratio(results, row, "slipway", other)
             if ratio is not None:
                 parts.append(f"slipway/{other} {ratio:.2f}")
+        sizes = {b: _cell([r for r in results if r.row == row and r.builder == b]).image_bytes for b in builders}
+        if sizes.get("slipway") and sizes.get("buildkit"):
+            parts.append(f"image size slipway/buildkit {sizes['slipway'] / sizes['buildkit']:.4f}")
         lines.append(f"{row}: {', '.join(parts)}")
     return lines
 

@@ -608,10 +608,7 @@ class Store:
                 with self._blobs.ingest(expected=digest) as writer:
                     pack_layer(source.path, cast(BinaryIO, writer), compression="none")
             except DigestMismatch as err:
-                raise StoreError(
-                    f"layer {digest}: snapshot {source.id} ({source.path}) no longer packs to it, so something "
-                    "changed the snapshot after it was built; `slipway builder prune -a` and build again"
-                ) from err
+                raise _changed_snapshot(digest, source) from err
         log.debug("packed deferred layer %s from snapshot %d", digest, source.id)
 
     def _committed_for_chain(self, chain_id: ChainID) -> SnapshotRecord | None:
@@ -719,16 +716,20 @@ class _PackedStream(io.RawIOBase):
             raise StoreError(f"cannot pack layer {self._digest} from snapshot {self._source.id}: {self._error}")
         packed = self._packed
         if packed is None or packed.diff_id != self._digest or packed.uncompressed_size != self._size:
-            raise StoreError(
-                f"layer {self._digest}: snapshot {self._source.id} ({self._source.path}) no longer packs to it, "
-                "so something changed the snapshot after it was built; `slipway builder prune -a` and build again"
-            )
+            raise _changed_snapshot(self._digest, self._source)
 
     def close(self) -> None:
         if not self.closed:
             self._reader.close()  # a packer still writing gets EPIPE and ends
             self._thread.join()
         super().close()
+
+
+def _changed_snapshot(digest: Digest, source: SnapshotRecord) -> StoreError:
+    return StoreError(
+        f"layer {digest}: snapshot {source.id} ({source.path}) no longer packs to it, so something changed the "
+        "snapshot after it was built; `slipway builder prune -a` and build again"
+    )
 
 
 def _image_record(row: ImageRow) -> ImageRecord:

@@ -241,6 +241,10 @@ def test_config_and_file_tree_match_buildkit(
         if expected.get(field) != actual.get(field)
     }
     assert not differences, differences
+    # `docker images` SIZE counts the files' bytes; the same content must show the same size (within 1%: the
+    # run-mounts case's stubs, below, and dockerd's own accounting of the busybox base).
+    docker_size, slipway_size = json.loads(docker_config)[0]["Size"], shared_store.inspect(name)["Size"]
+    assert abs(slipway_size - docker_size) <= docker_size / 100, (slipway_size, docker_size)
 
     archive = tmp_path / "docker-save.tar"
     docker.ok("save", "-o", str(archive), name)

@@ -52,7 +52,7 @@ def image_usage(store: Store, images: list[ImageRecord]) -> Usage:
         for diff_id in image.config.rootfs.diff_ids:
             if diff_id not in sizes:
                 info = store.layer_by_diff_id(diff_id)
-                sizes[diff_id] = info.uncompressed_size if info is not None else 0
+                sizes[diff_id] = info.shown_size if info is not None else 0
             if image.names:
                 kept.add(diff_id)
     total = sum(sizes.values())

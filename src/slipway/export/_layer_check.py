@@ -32,6 +32,7 @@ class LayerFacts:
     diff_id: DiffID
     uncompressed_size: int
     compression: Compression
+    content_size: int  # the regular files' bytes (see LayerInfo)
 
 
 class _HashingReader(io.RawIOBase):
@@ -88,12 +89,15 @@ class _EntryRules:
 def check_layer(path: Path, where: str) -> LayerFacts:
     """Hash and check the layer blob at `path`; `where` names archive and entry in messages."""
     rules = _EntryRules(where)
+    content_size = 0
     with open(path, "rb") as blob, decompressed(blob) as (compression, stream):
         hashing = _HashingReader(GuardedReader(stream))
         try:
             with tarfile.open(fileobj=hashing, mode="r|") as tar:
                 for member in tar:
                     rules.check(member)
+                    if member.isreg():
+                        content_size += member.size
             # tarfile stops at the end-of-archive blocks; the diff_id covers every byte after them too.
             while hashing.read(CHUNK):
                 pass
@@ -103,4 +107,5 @@ def check_layer(path: Path, where: str) -> LayerFacts:
         diff_id=DiffID("sha256:" + hashing.hash.hexdigest()),
         uncompressed_size=hashing.size,
         compression=compression,
+        content_size=content_size,
     )

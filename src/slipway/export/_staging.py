@@ -124,7 +124,7 @@ class Staging:
             if media_type is None:
                 raise self.fail(f"layer {entry!r} is {facts.compression}-compressed; slipway takes gzip, zstd or plain tar")
             descriptor = Descriptor(media_type=media_type, digest=found.digest, size=found.size)
-        info = LayerInfo(diff_id=facts.diff_id, descriptor=descriptor, uncompressed_size=facts.uncompressed_size)
+        info = LayerInfo(facts.diff_id, descriptor, facts.uncompressed_size, facts.content_size)
         return StagedLayer(file=found, info=info)
 
     def names(self, texts: Sequence[str], what: str) -> tuple[str, ...]:

@@ -83,10 +83,11 @@ Emit = Callable[[str], None]
 # --- the format ----------------------------------------------------------------------------------------------
 
 
-class CacheLayer(msgspec.Struct, frozen=True):
+class CacheLayer(msgspec.Struct, frozen=True, omit_defaults=True):
     digest: Digest  # the blob, one of the manifest's layers
     diff_id: DiffID = msgspec.field(name="diffID")
     uncompressed_size: int = msgspec.field(name="uncompressedSize")
+    content_size: int | None = msgspec.field(default=None, name="contentSize")  # see LayerInfo
 
 
 class CacheRecord(msgspec.Struct, frozen=True):
@@ -113,7 +114,10 @@ class _CacheDocument:
 
 def _document(layers: Sequence[LayerInfo], records: Sequence[CacheRecord]) -> _CacheDocument:
     config = CacheConfig(
-        layers=tuple(CacheLayer(info.descriptor.digest, info.diff_id, info.uncompressed_size) for info in layers),
+        layers=tuple(
+            CacheLayer(info.descriptor.digest, info.diff_id, info.uncompressed_size, info.content_size)
+            for info in layers
+        ),
         records=tuple(records),
     )
     config_bytes = encode_json(config)
@@ -136,7 +140,7 @@ def _checked(manifest: Manifest, manifest_bytes: bytes, config_bytes: bytes, whe
         descriptor = descriptors.get(layer.digest)
         if descriptor is None:
             raise ArchiveError(f"{where}: the cache config lists layer {layer.digest}, the manifest does not")
-        layers[layer.digest] = LayerInfo(layer.diff_id, descriptor, layer.uncompressed_size)
+        layers[layer.digest] = LayerInfo(layer.diff_id, descriptor, layer.uncompressed_size, layer.content_size)
     records: dict[str, tuple[LayerInfo, ...]] = {}
     for record in config.records:
         missing = [digest for digest in record.layers if digest not in layers]

@@ -68,7 +68,7 @@ def compose_image(
         config=config,
         names=(),
         created=config.created or "",
-        size=sum(layer.uncompressed_size for layer in layers),
+        size=sum(layer.shown_size for layer in layers),
     )
 
 

@@ -87,6 +87,7 @@ class TreePacker:
 
     def __init__(self, stream: TarStream, source_date_epoch: int | None) -> None:
         self._stream = stream
+        self.content_size = 0  # the bytes of the regular files, each hard-linked file once (see LayerInfo)
         self._epoch = source_date_epoch
         self._links: dict[tuple[int, int], bytes] = {}
 
@@ -137,6 +138,7 @@ class TreePacker:
                 self._header(name, _tar.HARDLINK, info, mtime, linkname=first)
                 return
             self._links[key] = name
+        self.content_size += info.st_size
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             xattrs = _filtered(_xattrs(fd))

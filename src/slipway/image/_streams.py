@@ -62,3 +62,71 @@ class DigestingReader(io.RawIOBase):
     @property
     def digest(self) -> Digest:
         return Digest("sha256:" + self._hash.hexdigest())
+
+
+class TarContentCounter:
+    """Adds up the sizes of the regular files in a tar stream fed to it in chunks, reading only the headers:
+    a layer's content size (see LayerInfo) without unpacking it. Sizes from PAX records are honoured."""
+
+    _REGULAR = (ord("0"), 0, ord("7"))
+    _PAX = (ord("x"), ord("g"))
+
+    def __init__(self) -> None:
+        self.content_size = 0
+        self._header = bytearray()
+        self._skip = 0  # data and padding bytes of the current entry still to come
+        self._pax: bytearray | None = None  # collecting a PAX header's records
+        self._pax_left = 0
+        self._pax_size: int | None = None  # "size" from the last PAX header, for the next entry
+
+    def feed(self, data: memoryview) -> None:
+        position = 0
+        while position < len(data):
+            if self._skip:
+                taken = min(self._skip, len(data) - position)
+                if self._pax is not None and self._pax_left:
+                    keep = min(taken, self._pax_left)
+                    self._pax += data[position : position + keep]
+                    self._pax_left -= keep
+                position += taken
+                self._skip -= taken
+                if not self._skip and self._pax is not None:
+                    self._pax_size = _pax_size(bytes(self._pax))
+                    self._pax = None
+                continue
+            taken = min(512 - len(self._header), len(data) - position)
+            self._header += data[position : position + taken]
+            position += taken
+            if len(self._header) == 512:
+                self._entry(bytes(self._header))
+                self._header.clear()
+
+    def _entry(self, header: bytes) -> None:
+        if not any(header):
+            return  # end-of-archive blocks
+        size = _octal(header[124:136])
+        typeflag = header[156]
+        if typeflag in self._PAX:
+            self._pax, self._pax_left = bytearray(), size
+        else:
+            if self._pax_size is not None:
+                size, self._pax_size = self._pax_size, None
+            if typeflag in self._REGULAR:
+                self.content_size += size
+        self._skip = -size % 512 + size
+
+
+def _octal(field: bytes) -> int:
+    if field[0] & 0x80:  # GNU base-256
+        return int.from_bytes(field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+def _pax_size(records: bytes) -> int | None:
+    for line in records.split(b"\n"):
+        _, _, record = line.partition(b" ")
+        key, _, value = record.partition(b"=")
+        if key == b"size" and value.isdigit():
+            return int(value)
+    return None

@@ -15,7 +15,7 @@ import msgspec
 
 from slipway.errors import ArchiveError
 from slipway.image._pack import TarStream, TreePacker
-from slipway.image._streams import DigestingReader, DigestingWriter
+from slipway.image._streams import DigestingReader, DigestingWriter, TarContentCounter
 from slipway.image._unpack import Extractor, members
 from slipway.image.compression import (
     CHUNK_SIZE,
@@ -40,7 +40,15 @@ _TAR_READ_SIZE = 64 << 10
 class LayerInfo(msgspec.Struct, frozen=True):
     diff_id: DiffID  # sha256 of the uncompressed tar
     descriptor: Descriptor  # the compressed blob: media type, digest, size
-    uncompressed_size: int
+    uncompressed_size: int  # the tar's bytes
+    # The bytes of its regular files, a hard-linked file once: what Docker's layer store counts, so the SIZE
+    # of `slipway images` is the SIZE of `docker images` for the same content. None where unknown (a layer
+    # described by a cache manifest): the tar size stands in.
+    content_size: int | None = None
+
+    @property
+    def shown_size(self) -> int:
+        return self.content_size if self.content_size is not None else self.uncompressed_size
 
 
 def pack_layer(
@@ -58,17 +66,19 @@ def pack_layer(
     """
     if compression == "none":  # the blob is the tar: its digest is the diff_id, hashed once
         stream = TarStream(out, CHUNK_SIZE)
-        TreePacker(stream, source_date_epoch).pack(os.fsencode(directory))
+        packer = TreePacker(stream, source_date_epoch)
+        packer.pack(os.fsencode(directory))
         diff_id = stream.finish()
         descriptor = Descriptor(media_type=media_type_of("none"), digest=Digest(diff_id), size=stream.size)
-        return LayerInfo(diff_id=diff_id, descriptor=descriptor, uncompressed_size=stream.size)
+        return LayerInfo(diff_id, descriptor, stream.size, packer.content_size)
     digesting = DigestingWriter(out)
     with compressed_writer(compression, digesting) as compressed:  # type: ignore[arg-type]
         stream = TarStream(compressed, CHUNK_SIZE)
-        TreePacker(stream, source_date_epoch).pack(os.fsencode(directory))
+        packer = TreePacker(stream, source_date_epoch)
+        packer.pack(os.fsencode(directory))
         diff_id = stream.finish()
     descriptor = Descriptor(media_type=media_type_of(compression), digest=digesting.digest, size=digesting.size)
-    return LayerInfo(diff_id=diff_id, descriptor=descriptor, uncompressed_size=stream.size)
+    return LayerInfo(diff_id, descriptor, stream.size, packer.content_size)
 
 
 def measure_tree(directory: Path) -> LayerInfo:
@@ -117,9 +127,13 @@ def unpack_layer(
     return DiffID(reader.digest)
 
 
-def measure_layer(blob: BinaryIO, media_type: str) -> tuple[DiffID, int]:
-    """The diff_id and uncompressed size of a layer blob, read once; ArchiveError if it is truncated or corrupt."""
+def measure_layer(blob: BinaryIO, media_type: str) -> tuple[DiffID, int, int]:
+    """The diff_id, uncompressed size and content size (see LayerInfo) of a layer blob, read once;
+    ArchiveError if it is truncated or corrupt."""
     with decompressed_reader(blob, media_type) as stream:
         reader = DigestingReader(stream)
-        reader.drain(CHUNK_SIZE)
-    return DiffID(reader.digest), reader.size
+        counter = TarContentCounter()
+        buffer = bytearray(CHUNK_SIZE)
+        while count := reader.readinto(buffer):
+            counter.feed(memoryview(buffer)[:count])
+    return DiffID(reader.digest), reader.size, counter.content_size

@@ -147,14 +147,15 @@ def _record_layer(store: Store, layer: Descriptor, diff_id: DiffID, name: str) -
     thread, so add_image (which would measure unknown layers one after another) finds it recorded."""
     try:
         with store.open_blob(layer.digest) as blob:
-            measured, size = measure_layer(blob, layer.media_type)
+            measured, size, content_size = measure_layer(blob, layer.media_type)
     except ArchiveError as err:
         raise RegistryError(f"{name}@{layer.digest}: the layer is not a valid {layer.media_type}: {err}") from err
     if measured != diff_id:
         raise RegistryError(f"{name}@{layer.digest}: the layer unpacks to {measured}, but the image config says "
                             f"{diff_id}; the image is inconsistent")
     store.record_layer(LayerInfo(diff_id=measured, descriptor=Descriptor(
-        media_type=layer.media_type, digest=layer.digest, size=layer.size), uncompressed_size=size))
+        media_type=layer.media_type, digest=layer.digest, size=layer.size), uncompressed_size=size,
+        content_size=content_size))
 
 
 def _existing(store: Store, name: str) -> ImageRecord | None:

@@ -256,7 +256,7 @@ class Store:
                         manifest=manifest_bytes,
                         config=config_bytes,
                         created=config.created or "",
-                        size=sum(info.uncompressed_size for info in layers),
+                        size=sum(info.shown_size for info in layers),
                         names=(),
                     )
                 )
@@ -574,11 +574,12 @@ class Store:
                     f"layer {descriptor.digest} is {path.stat().st_size} bytes; the manifest says {descriptor.size}"
                 )
             with self._blobs.open(descriptor.digest) as blob:
-                measured, size = measure_layer(blob, descriptor.media_type)
+                measured, size, content_size = measure_layer(blob, descriptor.media_type)
             known = LayerInfo(
                 diff_id=measured,
                 descriptor=Descriptor(media_type=descriptor.media_type, digest=descriptor.digest, size=descriptor.size),
                 uncompressed_size=size,
+                content_size=content_size,
             )
         if known.diff_id != diff_id:
             raise DigestMismatch(

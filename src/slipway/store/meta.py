@@ -22,7 +22,7 @@ from slipway.image.oci import ChainID, Descriptor, DiffID, Digest
 
 __all__ = ["ImageRow", "MetaDB", "SnapshotRow", "Transaction"]
 
-_SCHEMA_VERSION = 2  # 2: deferred_layers
+_SCHEMA_VERSION = 3  # 2: deferred_layers; 3: layers.content_size
 _BUSY_TIMEOUT_MS = 60_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS layers (
     diff_id TEXT NOT NULL,
     media_type TEXT NOT NULL,
     size INTEGER NOT NULL,
-    uncompressed_size INTEGER NOT NULL
+    uncompressed_size INTEGER NOT NULL,
+    content_size INTEGER
 );
 CREATE INDEX IF NOT EXISTS layers_by_diff_id ON layers(diff_id);
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -118,6 +119,9 @@ class MetaDB:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         tx.connection.execute(statement)
+                columns = {row[1] for row in tx.connection.execute("PRAGMA table_info(layers)")}
+                if "content_size" not in columns:  # a store from before schema 3
+                    tx.connection.execute("ALTER TABLE layers ADD COLUMN content_size INTEGER")
                 tx.connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except BaseException:
             meta.close()
@@ -271,10 +275,13 @@ class Transaction:
     def put_layer(self, info: LayerInfo) -> None:
         descriptor = info.descriptor
         self.connection.execute(
-            "INSERT INTO layers (digest, diff_id, media_type, size, uncompressed_size) VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO layers (digest, diff_id, media_type, size, uncompressed_size, content_size)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(digest) DO UPDATE SET diff_id=excluded.diff_id, media_type=excluded.media_type,"
-            " size=excluded.size, uncompressed_size=excluded.uncompressed_size",
-            (descriptor.digest, info.diff_id, descriptor.media_type, descriptor.size, info.uncompressed_size),
+            " size=excluded.size, uncompressed_size=excluded.uncompressed_size,"
+            " content_size=coalesce(excluded.content_size, layers.content_size)",
+            (descriptor.digest, info.diff_id, descriptor.media_type, descriptor.size, info.uncompressed_size,
+             info.content_size),
         )
 
     def layer(self, digest: str) -> LayerInfo | None:
@@ -292,13 +299,15 @@ class Transaction:
 
     def _layers(self, clause: str, parameters: tuple[object, ...]) -> list[LayerInfo]:
         rows = self.connection.execute(
-            "SELECT digest, diff_id, media_type, size, uncompressed_size FROM layers " + clause, parameters
+            "SELECT digest, diff_id, media_type, size, uncompressed_size, content_size FROM layers " + clause,
+            parameters,
         ).fetchall()
         return [
             LayerInfo(
                 diff_id=DiffID(row[1]),
                 descriptor=Descriptor(media_type=row[2], digest=Digest(row[0]), size=row[3]),
                 uncompressed_size=row[4],
+                content_size=row[5],
             )
             for row in rows
         ]

@@ -151,7 +151,7 @@ def test_loads_a_legacy_docker_save_archive_with_shared_layer_symlinks(store: St
     assert store.read_blob(image.id).startswith(b'{"architecture"')  # the config bytes as docker wrote them
     assert b"container_config" in store.read_blob(image.id)
     assert [layer.media_type for layer in image.manifest.layers] == [MEDIA_OCI_LAYER] * 3
-    assert image.size == 2 * len(layer) + len(layer_tar({"etc/motd": b"hi"}))
+    assert image.size == 2 + 2 + 2  # the files' bytes in each layer, as `docker images` counts them
 
 
 def test_loads_a_gzip_compressed_archive_from_the_cli(store: Store, root: Path, tmp_path: Path) -> None:

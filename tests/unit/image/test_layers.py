@@ -86,7 +86,11 @@ def test_layer_info_digests_are_those_of_the_bytes(tmp_path: Path) -> None:
     assert info.descriptor.size == len(blob)
     assert info.diff_id == "sha256:" + hashlib.sha256(uncompressed).hexdigest()
     assert info.uncompressed_size == len(uncompressed)
-    assert measure_layer(io.BytesIO(blob), info.descriptor.media_type) == (info.diff_id, len(uncompressed))
+    assert measure_layer(io.BytesIO(blob), info.descriptor.media_type) == (
+        info.diff_id, len(uncompressed), info.content_size
+    )
+    with tarfile.open(fileobj=io.BytesIO(uncompressed)) as tar:
+        assert info.content_size == sum(member.size for member in tar if member.isreg())
 
 
 def test_media_types_are_ocis(tmp_path: Path) -> None:
@@ -321,3 +325,27 @@ def test_a_file_replacing_a_symlink_does_not_write_through_it(tmp_path: Path) ->
 def test_error_names_the_entry(tmp_path: Path, case: str, entry: str) -> None:
     with pytest.raises(ArchiveError, match=f"layer entry '{entry}'"):
         unpack_layer(io.BytesIO(MALICIOUS[case]), MEDIA_OCI_LAYER, tmp_path / "dest")
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 512, 1 << 20])
+@pytest.mark.parametrize("tar_format", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT])
+def test_content_size_counts_regular_files_from_the_headers_alone(chunk: int, tar_format: int) -> None:
+    from slipway.image._streams import TarContentCounter
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tar_format) as tar:
+        for name, size in (("a", 10), ("dir/" + "long-" * 40 + "name", 1_000), ("ü-utf8", 513), ("empty", 0)):
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BytesIO(b"x" * size))
+        link = tarfile.TarInfo("hard")
+        link.type, link.linkname = tarfile.LNKTYPE, "a"
+        tar.addfile(link)
+        symlink = tarfile.TarInfo("sym")
+        symlink.type, symlink.linkname = tarfile.SYMTYPE, "a" * 300
+        tar.addfile(symlink)
+    counter = TarContentCounter()
+    data = memoryview(out.getvalue())
+    for start in range(0, len(data), chunk):
+        counter.feed(data[start : start + chunk])
+    assert counter.content_size == 10 + 1_000 + 513

@@ -29,9 +29,13 @@ def entry() -> None:
     By the time main() returns, every file is closed, the store is closed and its temp dir removed; what is
     left is the interpreter taking down its modules one by one, ~10 ms that a no-op rebuild (~40 ms) would
     otherwise spend on nothing. Errors (SystemExit, exceptions) leave the ordinary way."""
-    main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        main()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        # The reader went away (`slipway images | head -1`): stop quietly, as a tool killed by SIGPIPE does.
+        os._exit(128 + 13)
     os._exit(0)
 
 

@@ -24,6 +24,7 @@ import os
 import re
 import sqlite3
 import stat
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -197,6 +198,13 @@ def request_options(
     }
 
 
+# The last plan this process made for a request key, and when: when the fast rebuild finds no memo, the click
+# path asks for the same plan a few milliseconds later, and walking a 20,000-file context costs ~60 ms. Taken
+# once and only while fresh, so a long-lived caller of main() never gets a fingerprint of an older context.
+_made_plans: dict[str, tuple[MemoPlan, float]] = {}
+_HANDOFF_SECONDS = 1.0
+
+
 class MemoPlan:
     """A build that may be answered from its memo, and how: shared by `slipway build` and the fast rebuild."""
 
@@ -215,8 +223,10 @@ class MemoPlan:
         options: dict[str, object],
         *,
         eligible: bool,
+        hand_off: bool = False,
     ) -> MemoPlan | None:
-        """None when the request may not use a memo (`eligible` False: --no-cache, --pull, outputs...)."""
+        """None when the request may not use a memo (`eligible` False: --no-cache, --pull, outputs...).
+        `hand_off`: keep the plan for the next make() of the same request (the fast rebuild's, for click)."""
         if not eligible or os.environ.get(PULL_POLICY_VARIABLE) == "always" or not context.is_dir():
             return None
         path = dockerfile_path or context / "Dockerfile"
@@ -229,16 +239,26 @@ class MemoPlan:
         ignore_files = [path.parent / f"{path.name}.dockerignore", context / ".dockerignore"]
         source = "-" if dockerfile_text is not None else str(path.absolute())
         key = request_key(root, {**options, "context": str(context.absolute()), "dockerfile": source})
+        made = _made_plans.pop(key, None)
+        if made is not None and time.monotonic() - made[1] < _HANDOFF_SECONDS:
+            return made[0]  # the fast rebuild's, milliseconds ago: the context is not walked twice on a miss
         try:
             fingerprint_value = fingerprint(text, ignore_files, context)
         except OSError:
             return None
-        return cls(root, key, fingerprint_value)
+        plan = cls(root, key, fingerprint_value)
+        if hand_off:
+            _made_plans[key] = (plan, time.monotonic())
+        return plan
+
+    @staticmethod
+    def take_handoff(key: str) -> None:
+        """Drop the plan kept for `key` (the fast rebuild answered: nobody asks for it again)."""
+        _made_plans.pop(key, None)
 
     def answer(self, *, progress: str, iidfile: Path | None, quiet: bool) -> bool:
         """Replay the memo's build as a fully cached one; False when there is no valid memo."""
         import sys
-        import time
 
         from slipway.progress.events import StepCached, StepDone, StepStarted
         from slipway.progress.render import open_renderer

@@ -48,11 +48,16 @@ def answer(argv: list[str]) -> bool:
         compression=None,
     )
     dockerfile = build_memo.dockerfile_location(values["file"][-1] if values["file"] else None, context_path)
-    plan = build_memo.MemoPlan.make(default_root(root), context_path, dockerfile, None, options, eligible=True)
+    plan = build_memo.MemoPlan.make(
+        default_root(root), context_path, dockerfile, None, options, eligible=True, hand_off=True
+    )
     if plan is None:
         return False
     progress = "quiet" if quiet else (values["progress"][-1] if values["progress"] else "auto")
-    return plan.answer(progress=progress, iidfile=None, quiet=quiet)
+    if plan.answer(progress=progress, iidfile=None, quiet=quiet):
+        build_memo.MemoPlan.take_handoff(plan.key)
+        return True
+    return False  # click asks for the same plan next and gets this one, its context walked once
 
 
 def _parse(argv: list[str]) -> tuple[str | None, dict[str, list[str]], bool, str] | None:

@@ -1,4 +1,4 @@
-"""The fast rebuild: a no-op `slipway build` answered from its build memo before click is imported.
+"""The fast rebuild: `slipway build` in its common form, without click.
 
 A daemonless builder starts a fresh process for every build, so a rebuild that changes nothing costs
 mostly start-up: the interpreter, then the command line library (click and what it imports is ~15 ms, a
@@ -7,9 +7,10 @@ quarter of such a rebuild). `answer` reads the arguments of the common form of `
     slipway [--root DIR] build [-t NAME]... [-f FILE] [-q] [--progress P] [--network N] [--platform P]
                                [--target T] CONTEXT
 
-— and replays the memo exactly as the full command would (the same request key, fingerprint and output).
-Any other flag, any doubt, or no valid memo returns False, and click parses the command as usual. So the
-grammar here only has to be right for what it accepts; it never has to reject anything.
+— replays the memo exactly as the full command would (the same request key, fingerprint and output), and
+without a memo runs the same build the click command runs (cli/_building.py), with the same error handling.
+Any other flag or any doubt returns False, and click parses the command as usual. So the grammar here only
+has to be right for what it accepts; it never has to reject anything.
 """
 
 from __future__ import annotations
@@ -52,12 +53,35 @@ def answer(argv: list[str]) -> bool:
         default_root(root), context_path, dockerfile, None, options, eligible=True, hand_off=True
     )
     if plan is None:
-        return False
+        return False  # not a directory, no Dockerfile...: click's checks and messages
     progress = "quiet" if quiet else (values["progress"][-1] if values["progress"] else "auto")
     if plan.answer(progress=progress, iidfile=None, quiet=quiet):
         build_memo.MemoPlan.take_handoff(plan.key)
         return True
-    return False  # click asks for the same plan next and gets this one, its context walked once
+    _build(default_root(root), context_path, values, progress=progress, quiet=quiet)
+    return True
+
+
+def _build(root: Path, context: Path, values: dict[str, list[str]], *, progress: str, quiet: bool) -> None:
+    """The click command's build (it takes the memo plan just made), and its error handling (cli/_group.py)."""
+    import sys
+
+    from slipway.cli._building import run_build_command
+    from slipway.errors import SlipwayError
+
+    try:
+        run_build_command(
+            root, context, tags=tuple(values["tags"]), dockerfile=values["file"][-1] if values["file"] else None,
+            target=values["target"][-1] if values["target"] else None,
+            network=values["network"][-1] if values["network"] else "default",
+            platform=values["platform"][-1] if values["platform"] else "linux/amd64", progress=progress, quiet=quiet,
+        )  # fmt: skip
+    except SlipwayError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 def _parse(argv: list[str]) -> tuple[str | None, dict[str, list[str]], bool, str] | None:

@@ -146,3 +146,25 @@ def test_the_fast_rebuild_answers_without_click_and_prints_what_click_would(
     argv_with_label = argv[:-1] + ["--label", "x=y", str(context)]
     slow = subprocess.run(argv_with_label, capture_output=True, text=True, check=True)
     assert slow.stderr.splitlines()[-1] == "click imported"
+
+
+def test_the_fast_path_builds_and_fails_as_the_click_command_does(own_store: Any, context: Path) -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from slipway.cli import main\n"
+        "try:\n    main(sys.argv[1:])\n"
+        "finally:\n    print('click imported' if 'click' in sys.modules else 'no click', file=sys.stderr)\n"
+    )
+    base = [sys.executable, "-c", probe, "--root", str(own_store.root), "build", "--progress", "plain"]
+    built = subprocess.run([*base, "-t", "fast:built", str(context)], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    assert built.stderr.splitlines()[-1] == "no click"
+    assert own_store.run_output("fast:built", "cat", "/copy.txt") == "one\n"
+
+    fast = subprocess.run([*base, "-t", "Bad Tag", str(context)], capture_output=True, text=True, check=False)
+    by_click = own_store.build(context, "-t", "Bad Tag", "--label", "forces=click")
+    assert fast.returncode == by_click.returncode != 0
+    assert fast.stderr.splitlines()[-2] == by_click.stderr.splitlines()[-1]  # the same "error: ..." line
+    assert fast.stderr.splitlines()[-1] == "no click"

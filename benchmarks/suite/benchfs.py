@@ -27,8 +27,9 @@ def bench_filesystem(image: Path = DEFAULT_IMAGE, size: str = DEFAULT_SIZE) -> I
     """
     mountpoint = image.with_suffix(".mnt")
     mountpoint.mkdir(parents=True, exist_ok=True)
-    if _is_mountpoint(mountpoint):
-        subprocess.run(["umount", str(mountpoint)], check=True)  # left behind by an interrupted run
+    if _is_mountpoint(mountpoint):  # left behind by an interrupted run
+        _unmount_all(mountpoint)
+        subprocess.run(["umount", str(mountpoint)], check=True)
     image.unlink(missing_ok=True)
     subprocess.run(["truncate", "-s", size, str(image)], check=True)
     try:
@@ -37,7 +38,21 @@ def bench_filesystem(image: Path = DEFAULT_IMAGE, size: str = DEFAULT_SIZE) -> I
         try:
             yield mountpoint
         finally:
+            _unmount_all(mountpoint)
             if subprocess.run(["umount", str(mountpoint)], check=False).returncode == 0:
                 mountpoint.rmdir()
     finally:
         image.unlink(missing_ok=True)
+
+
+def _unmount_all(mountpoint: Path) -> None:
+    """What the builders left mounted on the bench file system (buildah keeps its storage's overlay home and
+    image mounts until told otherwise), deepest first, so the file system itself can go."""
+    inside = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
+        for line in mountinfo:
+            target = line.split(" ")[4].replace("\\040", " ")
+            if target.startswith(f"{mountpoint}/"):
+                inside.append(target)
+    for target in sorted(inside, key=len, reverse=True):
+        subprocess.run(["umount", target], check=False)

@@ -30,13 +30,13 @@ def entry() -> None:
     left is the interpreter taking down its modules one by one, ~10 ms that a no-op rebuild (~40 ms) would
     otherwise spend on nothing. Errors (SystemExit, exceptions) leave the ordinary way."""
     try:
-        main()
+        result = main()
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:
         # The reader went away (`slipway images | head -1`): stop quietly, as a tool killed by SIGPIPE does.
         os._exit(128 + 13)
-    os._exit(0)
+    os._exit(result if isinstance(result, int) else 0)  # click returns a command's exit code, if it sets one
 
 
 def __getattr__(name: str) -> Any:

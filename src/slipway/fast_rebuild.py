@@ -64,9 +64,8 @@ def answer(argv: list[str]) -> bool:
 
 def _build(root: Path, context: Path, values: dict[str, list[str]], *, progress: str, quiet: bool) -> None:
     """The click command's build (it takes the memo plan just made), and its error handling (cli/_group.py)."""
-    import sys
-
     from slipway.cli._building import run_build_command
+    from slipway.cli._context import exit_for
     from slipway.errors import SlipwayError
 
     try:
@@ -76,12 +75,8 @@ def _build(root: Path, context: Path, values: dict[str, list[str]], *, progress:
             network=values["network"][-1] if values["network"] else "default",
             platform=values["platform"][-1] if values["platform"] else "linux/amd64", progress=progress, quiet=quiet,
         )  # fmt: skip
-    except SlipwayError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    except (SlipwayError, KeyboardInterrupt) as err:
+        exit_for(err)
 
 
 def _parse(argv: list[str]) -> tuple[str | None, dict[str, list[str]], bool, str] | None:

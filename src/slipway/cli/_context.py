@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 
 class AppContext(NamedTuple):
@@ -19,3 +20,17 @@ def default_root(explicit: str | None) -> Path:
         return Path("/var/lib/slipway")
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "slipway"
+
+
+def exit_for(err: BaseException) -> NoReturn:
+    """How a command ends on a SlipwayError or Ctrl-C (the click group and the fast path alike): one line on
+    stderr and the error's exit code. Anything else is re-raised."""
+    from slipway.errors import SlipwayError
+
+    if isinstance(err, SlipwayError):
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    if isinstance(err, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    raise err

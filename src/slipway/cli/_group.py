@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from slipway import __version__
-from slipway.cli._context import AppContext, default_root
+from slipway.cli._context import AppContext, default_root, exit_for
 from slipway.errors import SlipwayError
 
 # command name -> "module:attribute" of a click command, imported on first use.
@@ -82,9 +82,5 @@ def run(argv: list[str] | None = None) -> Any:
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
-    except SlipwayError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except (SlipwayError, KeyboardInterrupt) as err:
+        exit_for(err)

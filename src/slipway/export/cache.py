@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from slipway.errors import ArchiveError, ExportError
+from slipway.export._files import replace_file
 from slipway.export.image import ExportOptions, ensure_layer
 from slipway.export.oci_layout import ANNOTATION_REF_NAME, blob_name
 from slipway.export.specs import CacheMode, CacheSpec, parse_cache_from, parse_cache_to
@@ -239,17 +238,17 @@ def _write_layout(store: Store, document: _CacheDocument, directory: Path, emit:
         for descriptor in [*document.manifest.layers, document.manifest.config]:
             target = directory / blob_name(descriptor.digest)
             if not (target.is_file() and target.stat().st_size == descriptor.size):
-                with store.open_blob(descriptor.digest) as blob, _replaced(target) as out:
+                with store.open_blob(descriptor.digest) as blob, replace_file(target) as out:
                     shutil.copyfileobj(blob, out, READ_SIZE)
                 emit(f"writing {_kind(descriptor, document)} {descriptor.digest}")
-        with _replaced(directory / blob_name(digest)) as out:
+        with replace_file(directory / blob_name(digest)) as out:
             out.write(document.manifest_bytes)
-        with _replaced(directory / "oci-layout") as out:
+        with replace_file(directory / "oci-layout") as out:
             out.write(b'{"imageLayoutVersion":"1.0.0"}')
         entry = Descriptor(media_type=MEDIA_OCI_MANIFEST, digest=digest, size=len(document.manifest_bytes),
                            annotations={ANNOTATION_REF_NAME: LAYOUT_TAG})
         kept = [d for d in _layout_index(directory).manifests if (d.annotations or {}).get(ANNOTATION_REF_NAME) != LAYOUT_TAG]
-        with _replaced(directory / "index.json") as out:
+        with replace_file(directory / "index.json") as out:
             out.write(encode_json(Index(manifests=(*kept, entry), media_type=MEDIA_OCI_INDEX)))
     except OSError as err:
         raise ExportError(f"cannot write the build cache to {directory}: {err}") from err
@@ -268,16 +267,6 @@ def _layout_index(directory: Path) -> Index:
         raise ArchiveError(f"{path} is not an OCI image index ({err}); use an empty directory for the cache") from err
 
 
-@contextmanager
-def _replaced(path: Path) -> Iterator[BinaryIO]:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with open(handle, "wb") as out:
-            yield out
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _kind(descriptor: Descriptor, document: _CacheDocument) -> str:

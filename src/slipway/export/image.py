@@ -47,7 +47,7 @@ def ensure_layer(store: Store, snapshot: SnapshotRecord, options: ExportOptions)
     """The layer of one snapshot, measured or packed now if no image needed it before."""
     if snapshot.diff_id is not None:
         known = store.layers_by_diff_id(snapshot.diff_id)
-        compressed = [info for info in known if info.descriptor.media_type != MEDIA_OCI_LAYER]
+        compressed = _compressed(known)
         preferred = compressed if options.compression is not None else known
         if preferred:
             return preferred[0]
@@ -56,6 +56,10 @@ def ensure_layer(store: Store, snapshot: SnapshotRecord, options: ExportOptions)
         store.set_snapshot_layer(snapshot.id, info, deferred=True)
         return info
     return _pack(store, snapshot, options)
+
+
+def _compressed(layers: list[LayerInfo]) -> list[LayerInfo]:
+    return [info for info in layers if info.descriptor.media_type != MEDIA_OCI_LAYER]
 
 
 def _pack(store: Store, snapshot: SnapshotRecord, options: ExportOptions) -> LayerInfo:
@@ -83,7 +87,7 @@ def distributable(store: Store, image: ImageRecord, compression: Compression = "
             source = store.deferred_snapshot(layer.digest) if layer.media_type == MEDIA_OCI_LAYER else None
             if source is None:
                 continue
-            known = [info for info in store.layers_by_diff_id(diff_id) if info.descriptor.media_type != MEDIA_OCI_LAYER]
+            known = _compressed(store.layers_by_diff_id(diff_id))
             if known:
                 layers[index] = known[0].descriptor
             else:

@@ -15,7 +15,6 @@ compression), so owners, modes, hardlinks and xattrs come out as they are in the
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from slipway.errors import ArchiveError, UsageError
+from slipway.export._files import replace_file
 from slipway.export.docker_archive import write_docker_archive
 from slipway.export.image import ExportOptions, compose_manifest
 from slipway.export.oci_layout import write_oci_archive
@@ -149,16 +149,3 @@ def _copy_through_pipe(view: Path, dest: Path) -> None:
 # --- destinations --------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def replace_file(path: Path) -> Iterator[BinaryIO]:
-    """A file written beside `path` and renamed over it once the block succeeds: no half-written archive."""
-    path = path.absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with open(handle, "wb") as out:
-            yield out
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -14,6 +14,7 @@ test: setup
 
 lint:
 	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m ruff format --check src tests benchmarks
 	$(PYTHON) -m mypy
 
 bench: setup

@@ -28,10 +28,56 @@ SMALL_FILE_RANGE = (200, 64 * 1024)
 LARGE_FILE_RANGE = (8 << 20, 64 << 20)
 FILES_PER_DIR = 200
 WORDS = (
-    "func", "return", "if", "else", "for", "range", "struct", "type", "package", "import", "var", "const", "int",
-    "string", "error", "nil", "true", "false", "map", "chan", "go", "defer", "select", "case", "switch", "default",
-    "break", "continue", "interface", "byte", "rune", "uint64", "float64", "append", "len", "make", "new", "copy",
-    "delete", "panic", "recover", "fmt", "Println", "Errorf", "context", "ctx", "err", "value", "key", "index",
+    "func",
+    "return",
+    "if",
+    "else",
+    "for",
+    "range",
+    "struct",
+    "type",
+    "package",
+    "import",
+    "var",
+    "const",
+    "int",
+    "string",
+    "error",
+    "nil",
+    "true",
+    "false",
+    "map",
+    "chan",
+    "go",
+    "defer",
+    "select",
+    "case",
+    "switch",
+    "default",
+    "break",
+    "continue",
+    "interface",
+    "byte",
+    "rune",
+    "uint64",
+    "float64",
+    "append",
+    "len",
+    "make",
+    "new",
+    "copy",
+    "delete",
+    "panic",
+    "recover",
+    "fmt",
+    "Println",
+    "Errorf",
+    "context",
+    "ctx",
+    "err",
+    "value",
+    "key",
+    "index",
 )
 
 CHILD = """
@@ -49,9 +95,13 @@ print(json.dumps({"seconds": elapsed, "peak_kib": peak_kib, "tar_bytes": info.un
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size-mb", type=int, default=1024)
-    parser.add_argument("--dir", type=Path, default=None, help="where to build the tree (default: a temp dir)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="where to build the tree (default: a temp dir)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     for tool in ("tar", "gzip", "pigz"):
@@ -93,7 +143,9 @@ def main() -> int:
 
 def generate_tree(root: Path, size: int) -> tuple[int, int]:
     rng = random.Random(20240601)
-    text = " ".join(rng.choice(WORDS) + ("\n" if rng.random() < 0.1 else "") for _ in range(1_500_000)).encode()
+    text = " ".join(
+        rng.choice(WORDS) + ("\n" if rng.random() < 0.1 else "") for _ in range(1_500_000)
+    ).encode()
     files = total = 0
     small_budget = int(size * SMALL_SHARE)
     while total < small_budget:
@@ -131,7 +183,8 @@ def run_pipeline(tree: Path, compressor: list[str], output: Path) -> tuple[float
     start = time.perf_counter()
     with open(output, "wb") as sink:
         tar = subprocess.Popen(
-            ["tar", "--sort=name", "--numeric-owner", "-cf", "-", "-C", str(tree), "."], stdout=subprocess.PIPE
+            ["tar", "--sort=name", "--numeric-owner", "-cf", "-", "-C", str(tree), "."],
+            stdout=subprocess.PIPE,
         )
         assert tar.stdout is not None
         try:

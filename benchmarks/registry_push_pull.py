@@ -57,10 +57,13 @@ def registry(directory: Path) -> Iterator[str]:
     directory.mkdir(parents=True)
     port = free_port()
     config = directory / "config.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n"
-                      f"  filesystem:\n    rootdirectory: {directory / 'storage'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
-    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n"
+        f"  filesystem:\n    rootdirectory: {directory / 'storage'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         host = f"127.0.0.1:{port}"
         for _ in range(300):
@@ -88,11 +91,17 @@ def make_image(store: Store, work: Path, size_mb: int, layers: int) -> ImageReco
             infos.append(pack_layer(tree, writer, compression="gzip", source_date_epoch=0))
         store.record_layer(infos[-1])
         shutil.rmtree(tree)
-    config = ImageConfig(architecture="amd64", os="linux", rootfs=RootFS(diff_ids=tuple(i.diff_id for i in infos)))
+    config = ImageConfig(
+        architecture="amd64", os="linux", rootfs=RootFS(diff_ids=tuple(i.diff_id for i in infos))
+    )
     config_bytes = encode_json(config)
-    manifest = Manifest(config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(config_bytes),
-                                          size=len(config_bytes)),
-                        layers=tuple(i.descriptor for i in infos), media_type=MEDIA_OCI_MANIFEST)
+    manifest = Manifest(
+        config=Descriptor(
+            media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(config_bytes), size=len(config_bytes)
+        ),
+        layers=tuple(i.descriptor for i in infos),
+        media_type=MEDIA_OCI_MANIFEST,
+    )
     return store.add_image(manifest, config, ["bench/image:v1"])
 
 
@@ -104,9 +113,21 @@ def oci_layout(store: Store, image: ImageRecord, directory: Path) -> Path:
     manifest = store.read_blob(image.manifest_digest)
     (blobs / image.manifest_digest.split(":")[1]).write_bytes(manifest)
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": MEDIA_OCI_MANIFEST, "digest": image.manifest_digest, "size": len(manifest),
-        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}))
+    (directory / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": MEDIA_OCI_MANIFEST,
+                        "digest": image.manifest_digest,
+                        "size": len(manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": "v1"},
+                    }
+                ],
+            }
+        )
+    )
     return directory
 
 
@@ -121,7 +142,9 @@ def skopeo(*args: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size-mb", type=int, default=512)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3)
@@ -129,7 +152,12 @@ def main() -> None:
     arguments = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-registry-", dir=arguments.dir))
     options = RegistryOptions()
-    times: dict[str, list[float]] = {"push slipway": [], "push skopeo": [], "pull slipway": [], "pull skopeo": []}
+    times: dict[str, list[float]] = {
+        "push slipway": [],
+        "push skopeo": [],
+        "pull slipway": [],
+        "pull skopeo": [],
+    }
     try:
         with Store.open(work / "source-root") as source:
             image = make_image(source, work / "make", arguments.size_mb, arguments.layers)
@@ -139,35 +167,56 @@ def main() -> None:
             for run in range(arguments.runs):
                 order = ("slipway", "skopeo") if run % 2 == 0 else ("skopeo", "slipway")
                 with registry(work / f"registry-{run}-a") as loaded:
-                    push_image(source, image, f"{loaded}/bench/image:v1", options=options)  # the pulls' source
+                    push_image(
+                        source, image, f"{loaded}/bench/image:v1", options=options
+                    )  # the pulls' source
                     for tool in order:
                         with registry(work / f"registry-{run}-{tool}") as host:
                             (source.root / "registry-blobs.db").unlink(missing_ok=True)  # no mounts
                             if tool == "slipway":
-                                spent = timed(lambda h=host: push_image(source, image, f"{h}/bench/image:v1",
-                                                                        options=options))
+                                spent = timed(
+                                    lambda h=host: push_image(
+                                        source, image, f"{h}/bench/image:v1", options=options
+                                    )
+                                )
                             else:
-                                spent = timed(lambda h=host: skopeo("--dest-tls-verify=false", f"oci:{layout}:v1",
-                                                                    f"docker://{h}/bench/image:v1"))
+                                spent = timed(
+                                    lambda h=host: skopeo(
+                                        "--dest-tls-verify=false",
+                                        f"oci:{layout}:v1",
+                                        f"docker://{h}/bench/image:v1",
+                                    )
+                                )
                         times[f"push {tool}"].append(spent)
                     for tool in order:
                         target = work / f"pull-{run}-{tool}"
                         if tool == "slipway":
                             with Store.open(target) as fresh:
-                                spent = timed(lambda f=fresh: pull_image(f, f"{loaded}/bench/image:v1",
-                                                                         options=options))
+                                spent = timed(
+                                    lambda f=fresh: pull_image(f, f"{loaded}/bench/image:v1", options=options)
+                                )
                         else:
-                            spent = timed(lambda t=target: skopeo("--src-tls-verify=false",
-                                                                  f"docker://{loaded}/bench/image:v1", f"oci:{t}:v1"))
+                            spent = timed(
+                                lambda t=target: skopeo(
+                                    "--src-tls-verify=false",
+                                    f"docker://{loaded}/bench/image:v1",
+                                    f"oci:{t}:v1",
+                                )
+                            )
                         times[f"pull {tool}"].append(spent)
                         shutil.rmtree(target)
-                print(f"run {run + 1}: " + ", ".join(f"{name} {values[-1]:.2f}s" for name, values in times.items()))
+                print(
+                    f"run {run + 1}: "
+                    + ", ".join(f"{name} {values[-1]:.2f}s" for name, values in times.items())
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for verb in ("push", "pull"):
         ours, theirs = statistics.median(times[f"{verb} slipway"]), statistics.median(times[f"{verb} skopeo"])
-        print(f"{verb}: slipway median {ours:.2f}s ({size / ours / 1e6:.0f} MB/s), skopeo median {theirs:.2f}s "
-              f"({size / theirs / 1e6:.0f} MB/s), slipway/skopeo {ours / theirs:.2f}")
+        print(
+            f"{verb}: slipway median {ours:.2f}s ({size / ours / 1e6:.0f} MB/s), skopeo median {theirs:.2f}s "
+            f"({size / theirs / 1e6:.0f} MB/s), slipway/skopeo {ours / theirs:.2f}"
+        )
 
 
 if __name__ == "__main__":

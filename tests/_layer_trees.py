@@ -32,7 +32,13 @@ def describe(root: Path, *, with_owner: bool = True) -> dict[str, tuple[object, 
             owner = (info.st_uid, info.st_gid) if with_owner else ()
             size = info.st_size if not stat.S_ISDIR(info.st_mode) else 0
             listing[str(path.relative_to(root))] = (
-                kind, stat.S_IMODE(info.st_mode), *owner, size, detail, int(info.st_mtime), xattrs_of(path)
+                kind,
+                stat.S_IMODE(info.st_mode),
+                *owner,
+                size,
+                detail,
+                int(info.st_mtime),
+                xattrs_of(path),
             )
     return listing
 
@@ -43,7 +49,11 @@ def xattrs_of(path: Path) -> tuple[tuple[str, bytes], ...]:
     except OSError:
         return ()
     return tuple(
-        sorted((name, os.getxattr(path, name, follow_symlinks=False)) for name in names if name.startswith(XATTRS_COMPARED))
+        sorted(
+            (name, os.getxattr(path, name, follow_symlinks=False))
+            for name in names
+            if name.startswith(XATTRS_COMPARED)
+        )
     )
 
 

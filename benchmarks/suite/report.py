@@ -123,7 +123,9 @@ def summaries(results: list[Result], builders: list[str]) -> list[str]:
             ratio = _ratio(results, row, "slipway", other)
             if ratio is not None:
                 parts.append(f"slipway/{other} {ratio:.2f}")
-        sizes = {b: _cell([r for r in results if r.row == row and r.builder == b]).image_bytes for b in builders}
+        sizes = {
+            b: _cell([r for r in results if r.row == row and r.builder == b]).image_bytes for b in builders
+        }
         if sizes.get("slipway") and sizes.get("buildkit"):
             parts.append(f"image size slipway/buildkit {sizes['slipway'] / sizes['buildkit']:.4f}")
         lines.append(f"{row}: {', '.join(parts)}")

@@ -107,7 +107,9 @@ class StoreResolver(msgspec.Struct, frozen=True):
         try:
             return self._pull(ref, platform)
         except RegistryError as err:
-            raise ImageNotFound(f"image {ref!r} is not in the local store, and pulling it failed: {err}") from err
+            raise ImageNotFound(
+                f"image {ref!r} is not in the local store, and pulling it failed: {err}"
+            ) from err
 
     def _pull(self, ref: str, platform: str) -> ImageRecord:
         from slipway.registry import RegistryOptions, pull_image
@@ -172,7 +174,12 @@ def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -
 
 
 def build(
-    request: BuildRequest, *, store: Store, runtime: Runtime, events: EventSink, stdout: BinaryIO | None = None
+    request: BuildRequest,
+    *,
+    store: Store,
+    runtime: Runtime,
+    events: EventSink,
+    stdout: BinaryIO | None = None,
 ) -> BuildOutcome:
     """Build `request`; `stdout` receives an output whose dest is "-" (type=tar/docker/oci)."""
     names = _output_names(request)
@@ -190,7 +197,9 @@ def build(
     with ExitStack() as resources:
         remote_cache = _import_caches(request, store, events, resources)
         with store.temp_dir("build") as work_dir:
-            solver = Solver(store, Executor(runtime, work_dir), events, options, work_dir, remote_cache=remote_cache)
+            solver = Solver(
+                store, Executor(runtime, work_dir), events, options, work_dir, remote_cache=remote_cache
+            )
             results = solver.solve_all(root)
         with store.lease():
             snapshot = solver.materialize(results[root.digest]).snapshot
@@ -213,17 +222,28 @@ def _import_caches(
     if not request.cache_from or request.no_cache:
         return None
     from slipway.export.cache import CacheImport  # only now: it imports the archive readers and more
+
     imported = resources.enter_context(CacheImport(store, request.registry))
     for index, spec in enumerate(request.cache_from):
         vertex = f"cache-import-{index}"
-        events.emit(StepStarted(vertex=vertex, name=f"importing cache manifest from {spec.describe()}", at=time.time()))
+        events.emit(
+            StepStarted(
+                vertex=vertex, name=f"importing cache manifest from {spec.describe()}", at=time.time()
+            )
+        )
         try:
             count = imported.add(spec)
         except (RegistryError, ArchiveError) as err:
             events.emit(StepDone(vertex=vertex, at=time.time()))
-            events.emit(BuildMessage(text=f"WARNING: --cache-from {spec.text}: {err}; building without it", at=time.time()))
+            events.emit(
+                BuildMessage(
+                    text=f"WARNING: --cache-from {spec.text}: {err}; building without it", at=time.time()
+                )
+            )
             continue
-        events.emit(StepLog(vertex=vertex, stream=1, data=f"{count} cache records\n".encode(), at=time.time()))
+        events.emit(
+            StepLog(vertex=vertex, stream=1, data=f"{count} cache records\n".encode(), at=time.time())
+        )
         events.emit(StepDone(vertex=vertex, at=time.time()))
     return imported
 
@@ -268,7 +288,9 @@ def _export_cache(
         events.emit(StepLog(vertex=vertex, stream=1, data=(line + "\n").encode(), at=time.time()))
 
     try:
-        export_cache(store, entries, spec, options.for_distribution(), registry=request.registry, on_event=show)
+        export_cache(
+            store, entries, spec, options.for_distribution(), registry=request.registry, on_event=show
+        )
     except BaseException as err:
         message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(err)
         events.emit(StepFailed(vertex=vertex, error=message, at=time.time()))
@@ -296,7 +318,9 @@ def _output_names(request: BuildRequest) -> tuple[str, ...]:
 def _check_output(output: OutputSpec, names: tuple[str, ...], stdout: BinaryIO | None) -> None:
     """What can be known wrong before the build runs."""
     if output.push and not names:
-        raise UsageError("pushing needs a name to push to: -t REGISTRY/REPOSITORY[:TAG] (or name= in --output)")
+        raise UsageError(
+            "pushing needs a name to push to: -t REGISTRY/REPOSITORY[:TAG] (or name= in --output)"
+        )
     if output.to_stdout and stdout is None:
         raise UsageError(f"--output type={output.type},dest=- needs a stream for stdout")
 
@@ -388,17 +412,24 @@ def _destination(output: OutputSpec, stdout: BinaryIO | None) -> Iterator[Binary
 
 
 def _push(
-    store: Store, image: ImageRecord, names: tuple[str, ...], registry: RegistryOptions | None, events: EventSink
+    store: Store,
+    image: ImageRecord,
+    names: tuple[str, ...],
+    registry: RegistryOptions | None,
+    events: EventSink,
 ) -> tuple[tuple[str, Digest], ...]:
     from slipway.export.image import distributable
     from slipway.registry import RegistryOptions, push_image
 
     image = distributable(store, image)
+
     def show(line: str) -> None:
         events.emit(StepLog(vertex="export", stream=1, data=(line + "\n").encode(), at=time.time()))
 
     pushed = []
     for name in names:
         show(f"pushing {name}")
-        pushed.append((name, push_image(store, image, name, options=registry or RegistryOptions(), on_event=show)))
+        pushed.append(
+            (name, push_image(store, image, name, options=registry or RegistryOptions(), on_event=show))
+        )
     return tuple(pushed)

@@ -46,7 +46,9 @@ class MemoStep(NamedTuple):
 class Memo(NamedTuple):
     image_id: str
     names: tuple[str, ...]  # normalized names the image carries
-    bases: tuple[tuple[str, str], ...]  # (normalized reference, manifest digest) of every FROM/COPY --from image
+    bases: tuple[
+        tuple[str, str], ...
+    ]  # (normalized reference, manifest digest) of every FROM/COPY --from image
     steps: tuple[MemoStep, ...]
 
 
@@ -231,7 +233,9 @@ class MemoPlan:
             return None
         path = dockerfile_path or context / "Dockerfile"
         try:
-            text = dockerfile_text if dockerfile_text is not None else path.read_text(errors="surrogateescape")
+            text = (
+                dockerfile_text if dockerfile_text is not None else path.read_text(errors="surrogateescape")
+            )
         except OSError:
             return None  # the full build path reports the missing Dockerfile
         if not may_memoize(text):

@@ -1,26 +1,26 @@
 """Errors a user can cause or fix. A bug is not one of these: it keeps its traceback.
 
-    SlipwayError                      str(err) is the whole message; the CLI prints it, exits err.exit_code
-    ├── UsageError                    a flag or argument is wrong (exit 2)
-    ├── DockerfileError               the Dockerfile is wrong; carries a SourceLocation
-    │   ├── DockerfileSyntaxError     it does not parse
-    │   ├── ExpansionError            ${VAR?msg}, bad substitution, unterminated quote
-    │   └── StageNotFound             --target, FROM or COPY --from names no stage
-    ├── ContextError                  the build context or a COPY source is wrong
-    ├── ImageNotFound                 no such image in the store
-    ├── ImageInUse                    rmi of an image another one needs
-    ├── InvalidReference              an image reference that does not parse
-    ├── StoreError                    the store refuses an operation
-    │   ├── BlobNotFound
-    │   └── DigestMismatch            content does not match its digest
-    ├── ArchiveError                  a tar/archive/manifest from outside is bad or malicious
-    ├── ExportError                   a build output or cache destination (--output, --cache-to) cannot be written
-    ├── RuntimeNotFound               no usable OCI runtime
-    ├── MountError                    an overlay or bind mount failed (not root, no overlayfs, too many layers)
-    ├── RunFailed                     a RUN or `slipway run` process failed; holds argv, exit code, output
-    ├── RegistryError                 a registry refused or failed a request
-    │   └── AuthenticationError
-    └── BuildCancelled                Ctrl-C (exit 130)
+SlipwayError                      str(err) is the whole message; the CLI prints it, exits err.exit_code
+├── UsageError                    a flag or argument is wrong (exit 2)
+├── DockerfileError               the Dockerfile is wrong; carries a SourceLocation
+│   ├── DockerfileSyntaxError     it does not parse
+│   ├── ExpansionError            ${VAR?msg}, bad substitution, unterminated quote
+│   └── StageNotFound             --target, FROM or COPY --from names no stage
+├── ContextError                  the build context or a COPY source is wrong
+├── ImageNotFound                 no such image in the store
+├── ImageInUse                    rmi of an image another one needs
+├── InvalidReference              an image reference that does not parse
+├── StoreError                    the store refuses an operation
+│   ├── BlobNotFound
+│   └── DigestMismatch            content does not match its digest
+├── ArchiveError                  a tar/archive/manifest from outside is bad or malicious
+├── ExportError                   a build output or cache destination (--output, --cache-to) cannot be written
+├── RuntimeNotFound               no usable OCI runtime
+├── MountError                    an overlay or bind mount failed (not root, no overlayfs, too many layers)
+├── RunFailed                     a RUN or `slipway run` process failed; holds argv, exit code, output
+├── RegistryError                 a registry refused or failed a request
+│   └── AuthenticationError
+└── BuildCancelled                Ctrl-C (exit 130)
 """
 
 from __future__ import annotations

@@ -12,16 +12,16 @@ from click.testing import CliRunner
 from slipway.cli import cli
 
 
-def _cases(shared_dir: Path, kind: str) -> list[Path]:
-    cases = sorted(path for path in (shared_dir / "conformance" / "buildkit-parser" / kind).iterdir() if path.is_dir())
-    assert cases, f"no {kind} cases under {shared_dir}"
+def _cases(conformance_dir: Path, kind: str) -> list[Path]:
+    cases = sorted(path for path in (conformance_dir / "buildkit-parser" / kind).iterdir() if path.is_dir())
+    assert cases, f"no {kind} cases under {conformance_dir}"
     return cases
 
 
-def test_every_testfile_dumps_to_its_result(shared_dir: Path) -> None:
+def test_every_testfile_dumps_to_its_result(conformance_dir: Path) -> None:
     runner = CliRunner()
     mismatches = []
-    for case in _cases(shared_dir, "testfiles"):
+    for case in _cases(conformance_dir, "testfiles"):
         result = runner.invoke(cli, ["debug", "ast", str(case / "Dockerfile")])
         expected = (case / "result").read_text(encoding="utf-8")
         if result.exit_code != 0 or result.stdout != expected:
@@ -29,8 +29,8 @@ def test_every_testfile_dumps_to_its_result(shared_dir: Path) -> None:
     assert not mismatches, "\n\n".join(mismatches)
 
 
-def test_every_negative_testfile_fails_naming_the_file_and_a_line(shared_dir: Path) -> None:
-    for case in _cases(shared_dir, "testfiles-negative"):
+def test_every_negative_testfile_fails_naming_the_file_and_a_line(conformance_dir: Path) -> None:
+    for case in _cases(conformance_dir, "testfiles-negative"):
         dockerfile = case / "Dockerfile"
         # The real entry point: main() prints the error and sets the exit code.
         completed = subprocess.run(
@@ -42,4 +42,6 @@ def test_every_negative_testfile_fails_naming_the_file_and_a_line(shared_dir: Pa
         )
         assert completed.returncode == 1, f"{case.name}: {completed.stdout}{completed.stderr}"
         assert completed.stdout == "", case.name
-        assert re.match(rf"error: {re.escape(str(dockerfile))}:\d+(-\d+)?: \S", completed.stderr), completed.stderr
+        assert re.match(rf"error: {re.escape(str(dockerfile))}:\d+(-\d+)?: \S", completed.stderr), (
+            completed.stderr
+        )

@@ -1,4 +1,4 @@
-"""BuildKit's word-expansion vectors through `slipway debug expand` (README rules in shared/conformance)."""
+"""BuildKit's word-expansion vectors through `slipway debug expand` (README rules in tests/conformance/data)."""
 
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ def _expand(runner: CliRunner, word: str, env: tuple[str, ...], *, words: bool) 
     return result.stdout
 
 
-def _vector_lines(shared_dir: Path, name: str) -> list[str]:
-    text = (shared_dir / "conformance" / "buildkit-shell" / name).read_text(encoding="utf-8")
+def _vector_lines(conformance_dir: Path, name: str) -> list[str]:
+    text = (conformance_dir / "buildkit-shell" / name).read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def test_env_var_test_for_all_and_unix_platforms(shared_dir: Path) -> None:
+def test_env_var_test_for_all_and_unix_platforms(conformance_dir: Path) -> None:
     runner = CliRunner()
     checked, mismatches = 0, []
-    for line in _vector_lines(shared_dir, "envVarTest"):
+    for line in _vector_lines(conformance_dir, "envVarTest"):
         platform, word, expected = (column.strip() for column in line.split("|"))
         if platform not in ("A", "U"):
             continue
@@ -48,11 +48,11 @@ def test_env_var_test_for_all_and_unix_platforms(shared_dir: Path) -> None:
     assert not mismatches, "\n".join(mismatches)
 
 
-def test_words_test_splits_as_the_exec_form(shared_dir: Path) -> None:
+def test_words_test_splits_as_the_exec_form(conformance_dir: Path) -> None:
     runner = CliRunner()
     env: list[str] = []
     checked, mismatches = 0, []
-    for line in _vector_lines(shared_dir, "wordsTest"):
+    for line in _vector_lines(conformance_dir, "wordsTest"):
         if line.startswith("ENV "):
             env.append(line[len("ENV ") :])  # the value kept exactly, trailing spaces too
             continue

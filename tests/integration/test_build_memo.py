@@ -56,7 +56,9 @@ def test_a_touched_file_falls_back_to_the_step_cache(own_store: Any, context: Pa
     assert own_store.image_id("memo:touch") == image
 
 
-def test_a_base_image_that_moved_is_used(own_store: Any, context: Path, tmp_path: Path, make_context: Any) -> None:
+def test_a_base_image_that_moved_is_used(
+    own_store: Any, context: Path, tmp_path: Path, make_context: Any
+) -> None:
     own_store.build_ok(context, "-t", "memo:base")
     other = make_context(tmp_path / "other", "FROM busybox:test\nRUN echo new-base > /base-marker\n")
     own_store.build_ok(other, "-t", "busybox:test")  # the name now points at a different image
@@ -65,7 +67,9 @@ def test_a_base_image_that_moved_is_used(own_store: Any, context: Path, tmp_path
     assert own_store.run_output("memo:base", "cat", "/base-marker") == "new-base\n"
 
 
-def test_a_removed_or_retagged_image_is_made_again(own_store: Any, context: Path, tmp_path: Path, make_context: Any) -> None:
+def test_a_removed_or_retagged_image_is_made_again(
+    own_store: Any, context: Path, tmp_path: Path, make_context: Any
+) -> None:
     own_store.build_ok(context, "-t", "memo:gone")
     image = own_store.image_id("memo:gone")
     own_store.ok("rmi", "memo:gone")
@@ -91,7 +95,9 @@ def test_no_memo_for_no_cache_builds_and_prune_forgets_memos(own_store: Any, con
     assert cached_lines(output) == 0, "after a prune every step runs again"
 
 
-def test_an_add_of_a_url_through_an_arg_is_never_memoized(own_store: Any, make_context: Any, tmp_path: Path) -> None:
+def test_an_add_of_a_url_through_an_arg_is_never_memoized(
+    own_store: Any, make_context: Any, tmp_path: Path
+) -> None:
     import http.server
     import threading
 
@@ -111,9 +117,7 @@ def test_an_add_of_a_url_through_an_arg_is_never_memoized(own_store: Any, make_c
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/f.txt"
-        context = make_context(
-            tmp_path / "ctx", f"FROM busybox:test\nARG SRC={url}\nADD \\\n  $SRC /f.txt\n"
-        )
+        context = make_context(tmp_path / "ctx", f"FROM busybox:test\nARG SRC={url}\nADD \\\n  $SRC /f.txt\n")
         own_store.build_ok(context, "-t", "memo:url")
         assert not memos(own_store)
         (served / "f.txt").write_text("two\n")
@@ -131,7 +135,9 @@ def test_the_fast_rebuild_answers_without_click_and_prints_what_click_would(
     import sys
 
     own_store.build_ok(context, "-t", "memo:fast", "--network", "host")
-    by_click = own_store.build_ok(context, "--network", "host", "-t", "memo:fast", "--platform", "linux/amd64")
+    by_click = own_store.build_ok(
+        context, "--network", "host", "-t", "memo:fast", "--platform", "linux/amd64"
+    )
     probe = (
         "import sys; from slipway.cli import main; main(sys.argv[1:]); "
         "print('click imported' if 'click' in sys.modules else 'no click', file=sys.stderr)"
@@ -141,7 +147,9 @@ def test_the_fast_rebuild_answers_without_click_and_prints_what_click_would(
     fast = subprocess.run(argv, capture_output=True, text=True, check=True)
     assert fast.stderr.splitlines()[-1] == "no click"
     strip = [line.split(" ", 1)[1] if line.startswith("#") else line for line in by_click.stderr.splitlines()]
-    assert [line.split(" ", 1)[1] if line.startswith("#") else line for line in fast.stderr.splitlines()[:-1]] == strip
+    assert [
+        line.split(" ", 1)[1] if line.startswith("#") else line for line in fast.stderr.splitlines()[:-1]
+    ] == strip
     # A flag the fast rebuild does not read goes to click, which still answers from the memo.
     argv_with_label = argv[:-1] + ["--label", "x=y", str(context)]
     slow = subprocess.run(argv_with_label, capture_output=True, text=True, check=True)
@@ -158,7 +166,9 @@ def test_the_fast_path_builds_and_fails_as_the_click_command_does(own_store: Any
         "finally:\n    print('click imported' if 'click' in sys.modules else 'no click', file=sys.stderr)\n"
     )
     base = [sys.executable, "-c", probe, "--root", str(own_store.root), "build", "--progress", "plain"]
-    built = subprocess.run([*base, "-t", "fast:built", str(context)], capture_output=True, text=True, check=False)
+    built = subprocess.run(
+        [*base, "-t", "fast:built", str(context)], capture_output=True, text=True, check=False
+    )
     assert built.returncode == 0, built.stderr
     assert built.stderr.splitlines()[-1] == "no click"
     assert own_store.run_output("fast:built", "cat", "/copy.txt") == "one\n"

@@ -30,7 +30,9 @@ def context(make_context: Any, tmp_path: Path) -> Path:
     return path
 
 
-def test_local_output_has_the_files_and_applies_whiteouts(own_store: Any, context: Path, tmp_path: Path) -> None:
+def test_local_output_has_the_files_and_applies_whiteouts(
+    own_store: Any, context: Path, tmp_path: Path
+) -> None:
     dest = tmp_path / "out"
 
     result = own_store.build_ok(context, "--output", f"type=local,dest={dest}")
@@ -67,12 +69,16 @@ def test_tar_output_is_the_same_tree(own_store: Any, context: Path, tmp_path: Pa
     assert members["app/hello-link"].islnk()
     assert "app/gone" not in members and "app/gone/file" not in members and "etc/motd" not in members
     assert not [name for name in members if ".wh." in name]
-    assert [row.repository for row in own_store.images()] == ["busybox"]  # -t names nothing without type=image
+    assert [row.repository for row in own_store.images()] == [
+        "busybox"
+    ]  # -t names nothing without type=image
 
 
 def test_tar_on_stdout(own_store: Any, context: Path) -> None:
     completed = subprocess.run(
-        own_store.argv("build", "--progress", "plain", "-o", "-", str(context)), capture_output=True, timeout=300
+        own_store.argv("build", "--progress", "plain", "-o", "-", str(context)),
+        capture_output=True,
+        timeout=300,
     )
 
     assert completed.returncode == 0, completed.stderr.decode(errors="replace")
@@ -112,7 +118,10 @@ def test_iidfile_holds_the_id_of_an_archived_image(own_store: Any, context: Path
     [
         (("--output", "type=bogus"), "--output 'type=bogus': unknown type 'bogus'"),
         (("--output", "type=local"), "type=local needs dest=DIR"),
-        (("--output", "type=docker,dest=x.tar,compression=zstd"), "type=docker has no attribute 'compression'"),
+        (
+            ("--output", "type=docker,dest=x.tar,compression=zstd"),
+            "type=docker has no attribute 'compression'",
+        ),
         (("--output", "type=image,push=maybe"), "'maybe' is not true or false"),
         (("--push",), "pushing needs a name to push to"),
         (("--push", "-o", "type=tar,dest=x.tar"), "--push and --output type=tar cannot be used together"),

@@ -51,11 +51,15 @@ APPLETS = ("sh", "echo", "ls", "cat")
 class Dockerd:
     socket: Path
 
-    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:  # noqa: A002
+    def run(
+        self, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:  # noqa: A002
         argv = [str(DOCKER), "-H", f"unix://{self.socket}", *args]
         result = subprocess.run(argv, input=input, capture_output=True, timeout=180, check=False)
         if check and result.returncode != 0:
-            raise AssertionError(f"{argv} failed ({result.returncode}): {result.stderr.decode(errors='replace')}")
+            raise AssertionError(
+                f"{argv} failed ({result.returncode}): {result.stderr.decode(errors='replace')}"
+            )
         return result
 
 
@@ -122,7 +126,9 @@ def slipway(root: Path, *args: str, input: bytes | None = None) -> str:  # noqa:
     return result.stdout.decode()
 
 
-def test_docker_loads_and_runs_an_image_slipway_saved(dockerd: Dockerd, busybox_rootfs: Path, tmp_path: Path) -> None:
+def test_docker_loads_and_runs_an_image_slipway_saved(
+    dockerd: Dockerd, busybox_rootfs: Path, tmp_path: Path
+) -> None:
     root = tmp_path / "root"
     image_id = slipway(root, "import", "-c", 'CMD ["/bin/sh"]', str(busybox_rootfs), "slipway-box:1").strip()
     archive = tmp_path / "box.tar"
@@ -141,7 +147,9 @@ def test_docker_loads_and_runs_an_image_slipway_saved(dockerd: Dockerd, busybox_
 
 
 def test_slipway_loads_what_docker_saved(dockerd: Dockerd, busybox_rootfs: Path, tmp_path: Path) -> None:
-    dockerd.run("import", "-c", "ENV GREETING=hello", "-c", 'CMD ["/bin/sh"]', str(busybox_rootfs), "docker-box:1")
+    dockerd.run(
+        "import", "-c", "ENV GREETING=hello", "-c", 'CMD ["/bin/sh"]', str(busybox_rootfs), "docker-box:1"
+    )
     archive = tmp_path / "docker-box.tar"
     dockerd.run("save", "-o", str(archive), "docker-box:1")
     [theirs] = json.loads(dockerd.run("image", "inspect", "docker-box:1").stdout)
@@ -151,8 +159,15 @@ def test_slipway_loads_what_docker_saved(dockerd: Dockerd, busybox_rootfs: Path,
     [ours] = json.loads(slipway(root, "inspect", "docker-box:1"))
     assert ours["Id"] == theirs["Id"]
     assert ours["RootFS"]["Layers"] == theirs["RootFS"]["Layers"]
-    assert (ours["Config"]["Env"], ours["Config"]["Cmd"]) == (theirs["Config"]["Env"], theirs["Config"]["Cmd"])
-    assert (ours["Architecture"], ours["Os"], ours["Created"]) == (theirs["Architecture"], theirs["Os"], theirs["Created"])
+    assert (ours["Config"]["Env"], ours["Config"]["Cmd"]) == (
+        theirs["Config"]["Env"],
+        theirs["Config"]["Cmd"],
+    )
+    assert (ours["Architecture"], ours["Os"], ours["Created"]) == (
+        theirs["Architecture"],
+        theirs["Os"],
+        theirs["Created"],
+    )
 
     # Compressed on stdin, into another store: the same image again.
     other = tmp_path / "other"
@@ -165,7 +180,11 @@ def two_layer_image(store: Store, base_id: str) -> str:
     base = store.resolve_image(base_id)
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in (("etc/app.conf", b"mode=test\n"), ("etc/motd", b"second layer\n"), ("bin/.wh.cat", b"")):
+        for name, data in (
+            ("etc/app.conf", b"mode=test\n"),
+            ("etc/motd", b"second layer\n"),
+            ("bin/.wh.cat", b""),
+        ):
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o640 if name == "etc/app.conf" else 0o644
             tar.addfile(info, io.BytesIO(data))
@@ -228,7 +247,12 @@ def test_skopeo_and_umoci_read_the_oci_archive(busybox_rootfs: Path, tmp_path: P
     with tarfile.open(archive) as tar:
         tar.extractall(layout, filter="data")
     bundle = tmp_path / "bundle"
-    subprocess.run(["umoci", "unpack", "--image", f"{layout}:1", str(bundle)], capture_output=True, check=True, timeout=120)
+    subprocess.run(
+        ["umoci", "unpack", "--image", f"{layout}:1", str(bundle)],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
 
     ours = tmp_path / "ours"
     ours.mkdir()

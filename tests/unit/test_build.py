@@ -51,7 +51,9 @@ def add_small_image(store: Store, tmp_path: Path, name: str) -> ImageRecord:
     config = ImageConfig(architecture="amd64", os="linux", rootfs=RootFS(diff_ids=(layer.diff_id,)))
     config_bytes = encode_json(config)
     manifest = Manifest(
-        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
+        config=Descriptor(
+            media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
+        ),
         layers=(layer.descriptor,),
     )
     return store.add_image(manifest, config, [name])

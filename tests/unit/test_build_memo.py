@@ -34,7 +34,9 @@ def test_fingerprint_sees_content_metadata_and_ignore_files(tmp_path: Path) -> N
 
 
 def test_a_memo_without_its_store_is_not_trusted(tmp_path: Path) -> None:
-    memo = Memo(image_id="sha256:" + "a" * 64, names=(), bases=(), steps=(MemoStep("v", "[1/1] RUN x", "step"),))
+    memo = Memo(
+        image_id="sha256:" + "a" * 64, names=(), bases=(), steps=(MemoStep("v", "[1/1] RUN x", "step"),)
+    )
     write_memo(tmp_path, "key", "print", memo)
     assert read_memo(tmp_path, "key", "print") is None, "no meta.db: the image cannot be confirmed"
     assert read_memo(tmp_path, "key", "other") is None

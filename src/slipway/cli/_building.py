@@ -50,12 +50,19 @@ def run_build_command(
         dockerfile_path,
         dockerfile_text,
         build_memo.request_options(
-            tags=tags, target=target, build_args=resolved_args, labels=resolved_labels, network=network,
-            platform=platform, compression=compression,
+            tags=tags,
+            target=target,
+            build_args=resolved_args,
+            labels=resolved_labels,
+            network=network,
+            platform=platform,
+            compression=compression,
         ),  # fmt: skip
         eligible=not (no_cache or no_cache_filter or pull or output or push or cache_to or cache_from),
     )
-    if memo is not None and memo.answer(progress="quiet" if quiet else progress, iidfile=iidfile, quiet=quiet):
+    if memo is not None and memo.answer(
+        progress="quiet" if quiet else progress, iidfile=iidfile, quiet=quiet
+    ):
         return
     from slipway.build import BuildRequest
     from slipway.build import build as run_build
@@ -71,9 +78,13 @@ def run_build_command(
     if push:
         output_spec = with_push(output_spec)
     if quiet and output_spec.to_stdout:
-        raise UsageError(f"-q prints the image ID on stdout, where --output {output} writes: drop one of them")
+        raise UsageError(
+            f"-q prints the image ID on stdout, where --output {output} writes: drop one of them"
+        )
     if output_spec.to_stdout and sys.stdout.isatty():
-        raise UsageError(f"--output {output}: refusing to write a tar to the terminal; redirect stdout or use dest=FILE")
+        raise UsageError(
+            f"--output {output}: refusing to write a tar to the terminal; redirect stdout or use dest=FILE"
+        )
     request = BuildRequest(
         context=context,
         dockerfile=dockerfile_path,
@@ -100,13 +111,20 @@ def run_build_command(
         runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=root)
         try:
             with open_renderer(mode, sys.stderr) as events:  # type: ignore[arg-type]
-                outcome = run_build(request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer)
+                outcome = run_build(
+                    request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer
+                )
         except RunFailed as err:
             if err.location is not None:
                 text = dockerfile_text if dockerfile_text is not None else _read_quietly(err.location.path)
                 print(
                     format_run_failure(
-                        text, err.location, err.argv, err.process_exit_code, err.output_tail, step_name=err.step
+                        text,
+                        err.location,
+                        err.argv,
+                        err.process_exit_code,
+                        err.output_tail,
+                        step_name=err.step,
                     ),
                     file=sys.stderr,
                     flush=True,
@@ -132,8 +150,9 @@ def run_build_command(
         print(f"pushed {name}@{digest}", file=sys.stderr, flush=True)
 
 
-
-def _key_values(values: tuple[str, ...], flag: str, *, from_environment: bool = False) -> tuple[tuple[str, str], ...]:
+def _key_values(
+    values: tuple[str, ...], flag: str, *, from_environment: bool = False
+) -> tuple[tuple[str, str], ...]:
     pairs = []
     for value in values:
         key, separator, rest = value.partition("=")
@@ -172,7 +191,9 @@ def _registry_options(root: Path, insecure_registries: tuple[str, ...]):  # noqa
     """As `slipway pull` and `push` resolve them: --insecure-registry, <root>/registries.json, $DOCKER_CONFIG."""
     docker_config = os.environ.get("DOCKER_CONFIG")
     if not insecure_registries and not docker_config and not (root / REGISTRIES_FILE).exists():
-        return None  # the defaults: importing slipway.registry (httpx) is left to builds that reach a registry
+        return (
+            None  # the defaults: importing slipway.registry (httpx) is left to builds that reach a registry
+        )
     from slipway.registry import RegistryOptions, read_insecure_registries
 
     configured = read_insecure_registries(root / REGISTRIES_FILE)
@@ -187,5 +208,3 @@ def _read_quietly(path: str) -> str:
         return Path(path).read_text(errors="replace")
     except OSError:
         return ""
-
-

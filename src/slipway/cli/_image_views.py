@@ -74,14 +74,18 @@ class ImageFilter:
             match key:
                 case "dangling":
                     if value.lower() not in ("true", "false", "1", "0"):
-                        raise UsageError(f"invalid filter 'dangling={value}': use dangling=true or dangling=false")
+                        raise UsageError(
+                            f"invalid filter 'dangling={value}': use dangling=true or dangling=false"
+                        )
                     dangling = value.lower() in ("true", "1")
                 case "reference":
                     references.append(value)
                 case "label":
                     labels.append(value)
                 case _:
-                    raise UsageError(f"invalid filter {key!r}: slipway images takes dangling=, reference= and label=")
+                    raise UsageError(
+                        f"invalid filter {key!r}: slipway images takes dangling=, reference= and label="
+                    )
         return cls(dangling=dangling, references=tuple(references), labels=tuple(labels))
 
 
@@ -105,7 +109,9 @@ def image_rows(images: Sequence[ImageRecord], selected: ImageFilter, *, show_all
             continue
         if selected.references:
             rows.extend(
-                ImageRow(image, *split_name(name)) for name in image.names if _reference_matches(selected.references, name)
+                ImageRow(image, *split_name(name))
+                for name in image.names
+                if _reference_matches(selected.references, name)
             )
         elif image.names:
             rows.extend(ImageRow(image, *split_name(name)) for name in image.names)
@@ -279,7 +285,9 @@ def history_rows(store: Store, image: ImageRecord) -> list[HistoryRow]:
     return rows
 
 
-def history_fields(row: HistoryRow, now: datetime, *, no_trunc: bool, human: bool = True) -> dict[str, object]:
+def history_fields(
+    row: HistoryRow, now: datetime, *, no_trunc: bool, human: bool = True
+) -> dict[str, object]:
     created = parse_time(row.created)
     created_by = row.created_by.replace("\t", " ")
     if not no_trunc and len(created_by) > CREATED_BY_WIDTH:

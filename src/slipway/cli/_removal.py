@@ -98,9 +98,7 @@ def prune_images(store: Store, *, all_images: bool) -> Iterator[Removal]:
     while True:
         images = store.list_images()
         doomed = [
-            image
-            for image in images
-            if (all_images or not image.names) and not children_of(image, images)
+            image for image in images if (all_images or not image.names) and not children_of(image, images)
         ]
         if not doomed:
             return

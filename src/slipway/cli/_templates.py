@@ -50,7 +50,9 @@ class Template:
             if isinstance(value, Mapping):
                 value = value.get(name, MISSING)
             else:
-                raise UsageError(f"--format {self.source!r}: can't evaluate field {name} in {go_text(value)!r}")
+                raise UsageError(
+                    f"--format {self.source!r}: can't evaluate field {name} in {go_text(value)!r}"
+                )
         match action.function:
             case None:
                 return go_text(value)
@@ -157,7 +159,9 @@ class OutputFormat:
         assert self.template is not None
         lines = [self.template.render(item) for item in items]
         if self.kind == "table":
-            header = self.template.render({key: headers.get(key, key.upper()) for key in _fields(self.template)})
+            header = self.template.render(
+                {key: headers.get(key, key.upper()) for key in _fields(self.template)}
+            )
             return tabulate([header, *lines])
         return "\n".join(lines)
 

@@ -33,7 +33,9 @@ def _source_date_epoch() -> int | None:
 def _input(path: str, what: str) -> Iterator[BinaryIO]:
     if path == "-":
         if sys.stdin.isatty():
-            raise UsageError(f"requested {what} from stdin, but stdin is a terminal; pipe a file in or name one")
+            raise UsageError(
+                f"requested {what} from stdin, but stdin is a terminal; pipe a file in or name one"
+            )
         yield sys.stdin.buffer
         return
     try:
@@ -66,14 +68,20 @@ def _output(path: str | None) -> Iterator[BinaryIO]:
 @click.command("import")
 @click.argument("source", metavar="file|-")
 @click.argument("name", required=False, metavar="[REPOSITORY[:TAG]]")
-@click.option("-c", "--change", "changes", multiple=True, help="Apply a Dockerfile instruction to the image config.")
+@click.option(
+    "-c", "--change", "changes", multiple=True, help="Apply a Dockerfile instruction to the image config."
+)
 @click.option("-m", "--message", help="Set the history comment of the imported image.")
 @click.pass_context
-def import_(ctx: click.Context, source: str, name: str | None, changes: tuple[str, ...], message: str | None) -> None:
+def import_(
+    ctx: click.Context, source: str, name: str | None, changes: tuple[str, ...], message: str | None
+) -> None:
     """Import a root file system tar (plain, gzip, zstd, bzip2, xz) as a one-layer image; print its ID."""
     if name is not None:
         parse_reference(name)  # a bad name fails before the tar is read
-    options = ImportOptions(name=name, changes=changes, message=message, source_date_epoch=_source_date_epoch())
+    options = ImportOptions(
+        name=name, changes=changes, message=message, source_date_epoch=_source_date_epoch()
+    )
     with open_store(ctx) as store, _input(source, "import") as stream:
         record = import_rootfs(store, stream, source, options)
     click.echo(record.id)

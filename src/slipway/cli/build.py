@@ -14,13 +14,17 @@ from slipway.cli._context import AppContext
 @click.command()
 @click.argument("context", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag).")
-@click.option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default CONTEXT/Dockerfile; - for stdin).")
+@click.option(
+    "-f", "--file", "dockerfile", help="Name of the Dockerfile (default CONTEXT/Dockerfile; - for stdin)."
+)
 @click.option("--target", help="Set the target build stage to build.")
 @click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables (KEY=VALUE).")
 @click.option("--label", "labels", multiple=True, help="Set metadata for an image (KEY=VALUE).")
 @click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
 @click.option("--no-cache-filter", multiple=True, help="Do not cache the named stages.")
-@click.option("--network", type=click.Choice(["default", "host", "none"]), default="default", show_default=True)
+@click.option(
+    "--network", type=click.Choice(["default", "host", "none"]), default="default", show_default=True
+)
 @click.option("--platform", default="linux/amd64", show_default=True, help="Target platform.")
 @click.option(
     "--progress",
@@ -28,8 +32,12 @@ from slipway.cli._context import AppContext
     default="auto",
     show_default=True,
 )
-@click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print the image ID on success.")
-@click.option("--iidfile", type=click.Path(dir_okay=False, path_type=Path), help="Write the image ID to the file.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Suppress the build output and print the image ID on success."
+)
+@click.option(
+    "--iidfile", type=click.Path(dir_okay=False, path_type=Path), help="Write the image ID to the file."
+)
 @click.option("--max-parallelism", type=click.IntRange(min=1), default=None, help="Most RUN steps at once.")
 @click.option(
     "--compression",

@@ -17,12 +17,16 @@ def builder() -> None:
 
 
 @builder.command()
-@click.option("-a", "--all", "everything", is_flag=True, help="Remove all build cache, not just what no image uses.")
+@click.option(
+    "-a", "--all", "everything", is_flag=True, help="Remove all build cache, not just what no image uses."
+)
 @click.option("--filter", "filters", multiple=True, help="Filter values, e.g. until=24h.")
 @click.option("--keep-storage", help="Amount of disk space to keep for cache, e.g. 10GB.")
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 @click.pass_obj
-def prune(app: AppContext, everything: bool, filters: tuple[str, ...], keep_storage: str | None, force: bool) -> None:
+def prune(
+    app: AppContext, everything: bool, filters: tuple[str, ...], keep_storage: str | None, force: bool
+) -> None:
     """Remove build cache records and the snapshots only they kept."""
     from slipway.build_cache import PrunePolicy, prune_build_cache
     from slipway.cli._humanize import human_size

@@ -48,7 +48,12 @@ def _parse_assignment(ctx: click.Context, param: click.Parameter, values: tuple[
 
 @debug.command("expand")
 @click.option(
-    "--env", "env", multiple=True, callback=_parse_assignment, metavar="NAME=VALUE", help="A variable (repeatable)."
+    "--env",
+    "env",
+    multiple=True,
+    callback=_parse_assignment,
+    metavar="NAME=VALUE",
+    help="A variable (repeatable).",
 )
 @click.option(
     "--escape", type=click.Choice(["\\", "`"]), default="\\", show_default=True, help="The escape character."

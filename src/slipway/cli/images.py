@@ -53,12 +53,22 @@ def _echo_output(text: str) -> None:
 
 @click.command("images")
 @click.argument("repository", required=False)
-@click.option("-a", "--all", "show_all", is_flag=True, help="Show all images (default hides intermediate images).")
+@click.option(
+    "-a", "--all", "show_all", is_flag=True, help="Show all images (default hides intermediate images)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
 @click.option("--digests", is_flag=True, help="Show digests.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
-@click.option("--format", "format_", help="Format output: 'table', 'table TEMPLATE', 'json' or a Go template.")
-@click.option("-f", "--filter", "filters", multiple=True, help="dangling=true|false, reference=PATTERN, label=KEY[=VALUE].")
+@click.option(
+    "--format", "format_", help="Format output: 'table', 'table TEMPLATE', 'json' or a Go template."
+)
+@click.option(
+    "-f",
+    "--filter",
+    "filters",
+    multiple=True,
+    help="dangling=true|false, reference=PATTERN, label=KEY[=VALUE].",
+)
 @click.pass_context
 def images(
     ctx: click.Context,
@@ -85,8 +95,12 @@ def images(
 
 @click.command("inspect")
 @click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
-@click.option("-f", "--format", "format_", help="Format output with a Go template ('{{.Id}}', '{{json .Config}}').")
-@click.option("--type", "type_", type=click.Choice(["image"]), default="image", help="Only images are inspected.")
+@click.option(
+    "-f", "--format", "format_", help="Format output with a Go template ('{{.Id}}', '{{json .Config}}')."
+)
+@click.option(
+    "--type", "type_", type=click.Choice(["image"]), default="image", help="Only images are inspected."
+)
 @click.pass_context
 def inspect(ctx: click.Context, refs: tuple[str, ...], format_: str | None, type_: str) -> None:
     """Print images as a JSON array, as `docker image inspect` does."""
@@ -111,10 +125,16 @@ def inspect(ctx: click.Context, refs: tuple[str, ...], format_: str | None, type
 @click.argument("ref", metavar="IMAGE")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
-@click.option("-H", "--human", type=bool, default=True, show_default=True, help="Sizes and dates in human form.")
-@click.option("--format", "format_", help="Format output: 'table', 'table TEMPLATE', 'json' or a Go template.")
+@click.option(
+    "-H", "--human", type=bool, default=True, show_default=True, help="Sizes and dates in human form."
+)
+@click.option(
+    "--format", "format_", help="Format output: 'table', 'table TEMPLATE', 'json' or a Go template."
+)
 @click.pass_context
-def history(ctx: click.Context, ref: str, no_trunc: bool, quiet: bool, human: bool, format_: str | None) -> None:
+def history(
+    ctx: click.Context, ref: str, no_trunc: bool, quiet: bool, human: bool, format_: str | None
+) -> None:
     """Show the history of an image: IMAGE CREATED CREATED BY SIZE COMMENT, newest first."""
     with open_store(ctx) as store:
         image = store.resolve_image(ref)
@@ -137,7 +157,9 @@ def tag(ctx: click.Context, source: str, target: str) -> None:
 
 @click.command("rmi")
 @click.argument("refs", nargs=-1, required=True, metavar="IMAGE...")
-@click.option("-f", "--force", is_flag=True, help="Remove images that others build on or several repositories name.")
+@click.option(
+    "-f", "--force", is_flag=True, help="Remove images that others build on or several repositories name."
+)
 @click.option("--no-prune", is_flag=True, help="Do not delete untagged parents.")
 @click.pass_context
 def rmi(ctx: click.Context, refs: tuple[str, ...], force: bool, no_prune: bool) -> None:
@@ -182,13 +204,19 @@ def prune_and_report(store: Store, *, all_images: bool) -> None:
 
 
 @click.command("prune")
-@click.option("-a", "--all", "all_images", is_flag=True, help="Remove all unused images, not just dangling ones.")
+@click.option(
+    "-a", "--all", "all_images", is_flag=True, help="Remove all unused images, not just dangling ones."
+)
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 @click.pass_context
 def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
     """Remove unused images."""
     if not force:
-        what = "all images without at least one container associated to them" if all_images else "all dangling images"
+        what = (
+            "all images without at least one container associated to them"
+            if all_images
+            else "all dangling images"
+        )
         click.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?", abort=True)
     with open_store(ctx) as store:
         prune_and_report(store, all_images=all_images)

@@ -32,21 +32,28 @@ from slipway.store import Store
 DOCKER_HUB = "docker.io"
 
 insecure_option = click.option(
-    "--insecure-registry", "insecure_registries", multiple=True, metavar="HOST[:PORT]",
-    help=f"Allow plain HTTP (and unverified TLS) to this registry; also read from <root>/{REGISTRIES_FILE}.")
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help=f"Allow plain HTTP (and unverified TLS) to this registry; also read from <root>/{REGISTRIES_FILE}.",
+)
 
 
 def _options(app: AppContext, insecure_registries: tuple[str, ...]) -> RegistryOptions:
     configured = read_insecure_registries(app.root / REGISTRIES_FILE)
     docker_config = os.environ.get("DOCKER_CONFIG")
-    return RegistryOptions(insecure_registries=tuple(dict.fromkeys(insecure_registries + configured)),
-                           docker_config=Path(docker_config) if docker_config else None)
+    return RegistryOptions(
+        insecure_registries=tuple(dict.fromkeys(insecure_registries + configured)),
+        docker_config=Path(docker_config) if docker_config else None,
+    )
 
 
 def _printer(quiet: bool):  # noqa: ANN202 - a click.echo closure
     def emit(line: str) -> None:
         if not quiet:
             click.echo(line)
+
     return emit
 
 
@@ -56,12 +63,19 @@ def _printer(quiet: bool):  # noqa: ANN202 - a click.echo closure
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image name.")
 @insecure_option
 @click.pass_obj
-def pull(app: AppContext, name: str, platform: str | None, quiet: bool, insecure_registries: tuple[str, ...]) -> None:
+def pull(
+    app: AppContext, name: str, platform: str | None, quiet: bool, insecure_registries: tuple[str, ...]
+) -> None:
     """Pull an image from a registry."""
     options = _options(app, insecure_registries)
     with Store.open(app.root) as store:
-        pull_image(store, name, platform=platform or format_platform(host_platform()), options=options,
-                   on_event=_printer(quiet))
+        pull_image(
+            store,
+            name,
+            platform=platform or format_platform(host_platform()),
+            options=options,
+            on_event=_printer(quiet),
+        )
     if quiet:
         click.echo(name)
 
@@ -72,8 +86,9 @@ def pull(app: AppContext, name: str, platform: str | None, quiet: bool, insecure
 @click.option("-q", "--quiet", is_flag=True, help="Print only the pushed manifest digest.")
 @insecure_option
 @click.pass_obj
-def push(app: AppContext, name: str, destination: str | None, quiet: bool,
-         insecure_registries: tuple[str, ...]) -> None:
+def push(
+    app: AppContext, name: str, destination: str | None, quiet: bool, insecure_registries: tuple[str, ...]
+) -> None:
     """Push an image to a registry, as NAME or as DESTINATION."""
     options = _options(app, insecure_registries)
     with Store.open(app.root) as store:
@@ -90,8 +105,14 @@ def push(app: AppContext, name: str, destination: str | None, quiet: bool,
 @click.option("--password-stdin", is_flag=True, help="Take the password from stdin.")
 @insecure_option
 @click.pass_obj
-def login(app: AppContext, server: str, username: str | None, password: str | None, password_stdin: bool,
-          insecure_registries: tuple[str, ...]) -> None:
+def login(
+    app: AppContext,
+    server: str,
+    username: str | None,
+    password: str | None,
+    password_stdin: bool,
+    insecure_registries: tuple[str, ...],
+) -> None:
     """Log in to a registry: check the credentials, then store them in Docker's config.json."""
     if password is not None and password_stdin:
         raise UsageError("--password and --password-stdin are mutually exclusive")

@@ -18,7 +18,13 @@ from slipway.image.oci import ChainID, chain_ids
 from slipway.store import ImageRecord, SnapshotRecord, Store
 
 DF_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
-DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
+DF_HEADERS = {
+    "Type": "TYPE",
+    "TotalCount": "TOTAL",
+    "Active": "ACTIVE",
+    "Size": "SIZE",
+    "Reclaimable": "RECLAIMABLE",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +114,9 @@ def system() -> None:
 
 
 @system.command("df")
-@click.option("--format", "format_", help="Format output: 'table', 'table TEMPLATE', 'json' or a Go template.")
+@click.option(
+    "--format", "format_", help="Format output: 'table', 'table TEMPLATE', 'json' or a Go template."
+)
 @click.pass_context
 def df(ctx: click.Context, format_: str | None) -> None:
     """Show disk usage: TYPE TOTAL ACTIVE SIZE RECLAIMABLE for images and build cache."""
@@ -139,13 +147,19 @@ def check(ctx: click.Context) -> None:
 
 
 @system.command("prune")
-@click.option("-a", "--all", "all_images", is_flag=True, help="Remove all unused images, not just dangling ones.")
+@click.option(
+    "-a", "--all", "all_images", is_flag=True, help="Remove all unused images, not just dangling ones."
+)
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 @click.pass_context
 def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
     """Remove dangling (or with -a all) images and the build cache, then unreferenced blobs and snapshots."""
     if not force:
-        images = "all images without at least one container associated to them" if all_images else "all dangling images"
+        images = (
+            "all images without at least one container associated to them"
+            if all_images
+            else "all dangling images"
+        )
         click.confirm(
             f"WARNING! This will remove:\n  - {images}\n  - all build cache\n\nAre you sure you want to continue?",
             abort=True,

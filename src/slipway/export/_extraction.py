@@ -49,7 +49,9 @@ def checked_name(archive: str, name: str) -> str:
         raise ArchiveError(f"{archive}: entry {name!r} has an absolute name; refusing the archive")
     normal = normalize_name(name)
     if normal == ".." or normal.startswith("../"):
-        raise ArchiveError(f"{archive}: entry {name!r} points outside the archive ('..'); refusing the archive")
+        raise ArchiveError(
+            f"{archive}: entry {name!r} points outside the archive ('..'); refusing the archive"
+        )
     return normal
 
 
@@ -151,9 +153,14 @@ def extract_archive(source: BinaryIO, archive: str, directory: Path) -> Extracte
     """Read the (possibly compressed) tar `source` into `directory`; ArchiveError on anything unsafe or broken."""
     extractor = _Extractor(archive, directory)
     try:
-        with decompressed(source) as (_, stream), tarfile.open(fileobj=GuardedReader(stream), mode="r|") as tar:
+        with (
+            decompressed(source) as (_, stream),
+            tarfile.open(fileobj=GuardedReader(stream), mode="r|") as tar,
+        ):
             for member in tar:
                 extractor.add(tar, member)
     except (CorruptStream, tarfile.TarError) as err:
-        raise ArchiveError(f"{archive}: the archive is truncated or corrupt ({err}); nothing was loaded") from err
+        raise ArchiveError(
+            f"{archive}: the archive is truncated or corrupt ({err}); nothing was loaded"
+        ) from err
     return extractor.finish()

@@ -102,7 +102,9 @@ def check_layer(path: Path, where: str) -> LayerFacts:
             while hashing.read(CHUNK):
                 pass
         except (CorruptStream, tarfile.TarError) as err:
-            raise ArchiveError(f"{where}: the layer is truncated or corrupt ({err}); refusing the archive") from err
+            raise ArchiveError(
+                f"{where}: the layer is truncated or corrupt ({err}); refusing the archive"
+            ) from err
     return LayerFacts(
         diff_id=DiffID("sha256:" + hashing.hash.hexdigest()),
         uncompressed_size=hashing.size,

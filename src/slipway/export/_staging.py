@@ -107,9 +107,13 @@ class Staging:
 
     def check_content(self, entry: str, found: ArchiveFile, digest: Digest, what: str) -> None:
         if found.digest != digest:
-            raise self.fail(f"{what} {entry!r} has the digest {found.digest}, not {digest} as its name or descriptor says")
+            raise self.fail(
+                f"{what} {entry!r} has the digest {found.digest}, not {digest} as its name or descriptor says"
+            )
 
-    def layer(self, entry: str, found: ArchiveFile, descriptor: Descriptor | None, diff_id: DiffID) -> StagedLayer:
+    def layer(
+        self, entry: str, found: ArchiveFile, descriptor: Descriptor | None, diff_id: DiffID
+    ) -> StagedLayer:
         """A layer file checked against the diff_id its image config gives."""
         facts = self._facts.get(found.path)
         if facts is None:
@@ -122,7 +126,9 @@ class Staging:
         if descriptor is None:
             media_type = LAYER_MEDIA_TYPES.get(facts.compression)
             if media_type is None:
-                raise self.fail(f"layer {entry!r} is {facts.compression}-compressed; slipway takes gzip, zstd or plain tar")
+                raise self.fail(
+                    f"layer {entry!r} is {facts.compression}-compressed; slipway takes gzip, zstd or plain tar"
+                )
             descriptor = Descriptor(media_type=media_type, digest=found.digest, size=found.size)
         info = LayerInfo(facts.diff_id, descriptor, facts.uncompressed_size, facts.content_size)
         return StagedLayer(file=found, info=info)
@@ -153,7 +159,9 @@ def commit_images(store: Store, images: Sequence[StagedImage]) -> list[LoadedIma
                 _put_layer(store, layer)
             store.put_blob(image.config_bytes, expected=image.manifest.config.digest)
             store.put_blob(image.manifest_bytes, expected=image.manifest_digest)
-            record = store.add_image(image.manifest, image.config, image.names, manifest_digest=image.manifest_digest)
+            record = store.add_image(
+                image.manifest, image.config, image.names, manifest_digest=image.manifest_digest
+            )
             loaded.append(LoadedImage(image=record, names=image.names))
     return loaded
 
@@ -161,8 +169,9 @@ def commit_images(store: Store, images: Sequence[StagedImage]) -> list[LoadedIma
 def _put_layer(store: Store, layer: StagedLayer) -> None:
     descriptor = layer.info.descriptor
     if not store.has_blob(descriptor.digest):
-        with open(layer.file.path, "rb") as source, store.ingest(
-            expected=descriptor.digest, expected_size=descriptor.size
-        ) as writer:
+        with (
+            open(layer.file.path, "rb") as source,
+            store.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer,
+        ):
             shutil.copyfileobj(source, writer, 1 << 20)
     store.record_layer(layer.info)

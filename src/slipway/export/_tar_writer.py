@@ -67,7 +67,9 @@ class TarPlan:
             for name in sorted(self._entries):
                 entry = self._entries[name]
                 if entry.data is not None:
-                    tar.addfile(_header(name, tarfile.REGTYPE, 0o644, len(entry.data)), io.BytesIO(entry.data))
+                    tar.addfile(
+                        _header(name, tarfile.REGTYPE, 0o644, len(entry.data)), io.BytesIO(entry.data)
+                    )
                 elif entry.stream is not None:
                     with entry.stream() as stream:
                         tar.addfile(_header(name, tarfile.REGTYPE, 0o644, entry.size), stream)

@@ -77,8 +77,6 @@ Emit = Callable[[str], None]
 # --- what the flags say --------------------------------------------------------------------------------------
 
 
-
-
 # --- the format ----------------------------------------------------------------------------------------------
 
 
@@ -121,7 +119,9 @@ def _document(layers: Sequence[LayerInfo], records: Sequence[CacheRecord]) -> _C
     )
     config_bytes = encode_json(config)
     manifest = Manifest(
-        config=Descriptor(media_type=MEDIA_CACHE_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
+        config=Descriptor(
+            media_type=MEDIA_CACHE_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
+        ),
         layers=tuple(info.descriptor for info in layers),
         media_type=MEDIA_OCI_MANIFEST,
     )
@@ -139,7 +139,9 @@ def _checked(manifest: Manifest, manifest_bytes: bytes, config_bytes: bytes, whe
         descriptor = descriptors.get(layer.digest)
         if descriptor is None:
             raise ArchiveError(f"{where}: the cache config lists layer {layer.digest}, the manifest does not")
-        layers[layer.digest] = LayerInfo(layer.diff_id, descriptor, layer.uncompressed_size, layer.content_size)
+        layers[layer.digest] = LayerInfo(
+            layer.diff_id, descriptor, layer.uncompressed_size, layer.content_size
+        )
     records: dict[str, tuple[LayerInfo, ...]] = {}
     for record in config.records:
         missing = [digest for digest in record.layers if digest not in layers]
@@ -178,7 +180,9 @@ def export_cache(
     return digest
 
 
-def _plan(store: Store, entries: Sequence[tuple[str, SnapshotRecord]], options: ExportOptions) -> _CacheDocument:
+def _plan(
+    store: Store, entries: Sequence[tuple[str, SnapshotRecord]], options: ExportOptions
+) -> _CacheDocument:
     packed: dict[int, LayerInfo] = {}  # by snapshot id: chains share their lower snapshots
     layers: dict[Digest, LayerInfo] = {}
     records: list[CacheRecord] = []
@@ -216,9 +220,12 @@ def _push_cache(
         )
 
 
-def _run_all(client: RegistryClient, items: Sequence[Descriptor], task: Callable[[Descriptor], None],
-             parallel: int) -> None:
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(items))), thread_name_prefix="slipway-cache") as pool:
+def _run_all(
+    client: RegistryClient, items: Sequence[Descriptor], task: Callable[[Descriptor], None], parallel: int
+) -> None:
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(parallel, len(items))), thread_name_prefix="slipway-cache"
+    ) as pool:
         futures = [pool.submit(task, item) for item in items]
         try:
             for future in futures:
@@ -245,9 +252,17 @@ def _write_layout(store: Store, document: _CacheDocument, directory: Path, emit:
             out.write(document.manifest_bytes)
         with replace_file(directory / "oci-layout") as out:
             out.write(b'{"imageLayoutVersion":"1.0.0"}')
-        entry = Descriptor(media_type=MEDIA_OCI_MANIFEST, digest=digest, size=len(document.manifest_bytes),
-                           annotations={ANNOTATION_REF_NAME: LAYOUT_TAG})
-        kept = [d for d in _layout_index(directory).manifests if (d.annotations or {}).get(ANNOTATION_REF_NAME) != LAYOUT_TAG]
+        entry = Descriptor(
+            media_type=MEDIA_OCI_MANIFEST,
+            digest=digest,
+            size=len(document.manifest_bytes),
+            annotations={ANNOTATION_REF_NAME: LAYOUT_TAG},
+        )
+        kept = [
+            d
+            for d in _layout_index(directory).manifests
+            if (d.annotations or {}).get(ANNOTATION_REF_NAME) != LAYOUT_TAG
+        ]
         with replace_file(directory / "index.json") as out:
             out.write(encode_json(Index(manifests=(*kept, entry), media_type=MEDIA_OCI_INDEX)))
     except OSError as err:
@@ -264,9 +279,9 @@ def _layout_index(directory: Path) -> Index:
     except OSError as err:
         raise ArchiveError(f"cannot read {path}: {err}") from err
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
-        raise ArchiveError(f"{path} is not an OCI image index ({err}); use an empty directory for the cache") from err
-
-
+        raise ArchiveError(
+            f"{path} is not an OCI image index ({err}); use an empty directory for the cache"
+        ) from err
 
 
 def _kind(descriptor: Descriptor, document: _CacheDocument) -> str:
@@ -297,8 +312,9 @@ class CacheImport:
     def __enter__(self) -> CacheImport:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self._resources.close()
 
     def add(self, spec: CacheSpec) -> int:
@@ -330,7 +346,9 @@ class CacheImport:
         self._record_prefixes(source, layers, self._store.snapshot_chain(snapshot.id))
         return snapshot
 
-    def _record_prefixes(self, source: _Source, layers: tuple[LayerInfo, ...], chain: list[SnapshotRecord]) -> None:
+    def _record_prefixes(
+        self, source: _Source, layers: tuple[LayerInfo, ...], chain: list[SnapshotRecord]
+    ) -> None:
         """Record locally every key of `source` whose chain is a prefix of `layers` (the steps below the loaded
         one): their snapshots are in the store now, so the next build hits them without --cache-from."""
         if len(chain) != len(layers):
@@ -364,15 +382,21 @@ class CacheImport:
 
 def _cache_manifest(body: bytes, media_type: str, where: str) -> Manifest:
     if media_type != MEDIA_OCI_MANIFEST:
-        raise ArchiveError(f"{where} is not a slipway build cache: it is a {media_type or 'document of no type'}")
+        raise ArchiveError(
+            f"{where} is not a slipway build cache: it is a {media_type or 'document of no type'}"
+        )
     try:
         manifest = decode_json(body, Manifest)
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         raise ArchiveError(f"{where}: the cache manifest is not valid: {err}") from err
     if manifest.config.media_type != MEDIA_CACHE_CONFIG:
-        raise ArchiveError(f"{where} is not a slipway build cache: its config is a {manifest.config.media_type}")
+        raise ArchiveError(
+            f"{where} is not a slipway build cache: its config is a {manifest.config.media_type}"
+        )
     if manifest.config.size > MAX_DOCUMENT_BYTES:
-        raise ArchiveError(f"{where}: the cache config is {manifest.config.size} bytes, more than a cache holds")
+        raise ArchiveError(
+            f"{where}: the cache config is {manifest.config.size} bytes, more than a cache holds"
+        )
     return manifest
 
 
@@ -394,9 +418,10 @@ def _layout_source(store: Store, directory: Path) -> _Source:
     def fetch(layer: LayerInfo) -> None:
         descriptor = layer.descriptor
         try:
-            with open(directory / blob_name(descriptor.digest), "rb") as blob, store.ingest(
-                expected=descriptor.digest, expected_size=descriptor.size
-            ) as writer:
+            with (
+                open(directory / blob_name(descriptor.digest), "rb") as blob,
+                store.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer,
+            ):
                 shutil.copyfileobj(blob, writer, READ_SIZE)
         except OSError as err:
             raise ArchiveError(f"{where}: cannot read layer {descriptor.digest}: {err}") from err
@@ -407,7 +432,9 @@ def _layout_source(store: Store, directory: Path) -> _Source:
 def _read_blob(directory: Path, descriptor: Descriptor) -> bytes:
     path = directory / blob_name(descriptor.digest)
     if descriptor.size > MAX_DOCUMENT_BYTES:
-        raise ArchiveError(f"{directory}: {descriptor.digest} is {descriptor.size} bytes, more than a cache holds")
+        raise ArchiveError(
+            f"{directory}: {descriptor.digest} is {descriptor.size} bytes, more than a cache holds"
+        )
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -419,4 +446,3 @@ def _read_blob(directory: Path, descriptor: Descriptor) -> bytes:
 
 def _ignore(line: str) -> None:
     return None
-

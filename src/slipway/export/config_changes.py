@@ -30,7 +30,9 @@ def apply_changes(config: ContainerConfig, changes: Sequence[str]) -> ContainerC
         apply = SUPPORTED_CHANGES.get(keyword.upper())
         if apply is None:
             supported = ", ".join(sorted(SUPPORTED_CHANGES))
-            raise UsageError(f"--change {change!r}: {keyword or 'an empty change'} is not supported; use one of {supported}")
+            raise UsageError(
+                f"--change {change!r}: {keyword or 'an empty change'} is not supported; use one of {supported}"
+            )
         rest = rest.strip()
         if not rest:
             raise UsageError(f"--change {change!r}: {keyword.upper()} needs an argument")
@@ -141,15 +143,17 @@ def _onbuild(config: ContainerConfig, text: str, change: str) -> ContainerConfig
     return msgspec.structs.replace(config, on_build=(*(config.on_build or ()), text))
 
 
-SUPPORTED_CHANGES: Mapping[str, Callable[[ContainerConfig, str, str], ContainerConfig]] = MappingProxyType({
-    "CMD": _cmd,
-    "ENTRYPOINT": _entrypoint,
-    "ENV": _env,
-    "EXPOSE": _expose,
-    "LABEL": _label,
-    "ONBUILD": _onbuild,
-    "STOPSIGNAL": _stopsignal,
-    "USER": _user,
-    "VOLUME": _volume,
-    "WORKDIR": _workdir,
-})
+SUPPORTED_CHANGES: Mapping[str, Callable[[ContainerConfig, str, str], ContainerConfig]] = MappingProxyType(
+    {
+        "CMD": _cmd,
+        "ENTRYPOINT": _entrypoint,
+        "ENV": _env,
+        "EXPOSE": _expose,
+        "LABEL": _label,
+        "ONBUILD": _onbuild,
+        "STOPSIGNAL": _stopsignal,
+        "USER": _user,
+        "VOLUME": _volume,
+        "WORKDIR": _workdir,
+    }
+)

@@ -78,7 +78,11 @@ def write_docker_archive(store: Store, selections: list[ImageSelection], out: Bi
                 )
             ]
             tags = tuple(parse_reference(name).familiar() for name in selection.names)
-            entries.append(DockerManifestEntry(config=blob_name(selection.image.id), layers=tuple(layers), repo_tags=tags))
+            entries.append(
+                DockerManifestEntry(
+                    config=blob_name(selection.image.id), layers=tuple(layers), repo_tags=tags
+                )
+            )
             if layers:
                 _add_repositories(repositories, selection.names, layers[-1])
         plan.add_bytes(MANIFEST_FILE, encode_json(entries))
@@ -93,14 +97,20 @@ def _docker_layer(store: Store, plan: TarPlan, work: Path, descriptor: Descripto
     name = blob_name(Digest(diff_id))
     if name not in plan:
         plain = work / diff_id.partition(":")[2]
-        with store.open_blob(descriptor.digest) as blob, decompressed(blob) as (_, stream), open(plain, "wb") as out:
+        with (
+            store.open_blob(descriptor.digest) as blob,
+            decompressed(blob) as (_, stream),
+            open(plain, "wb") as out,
+        ):
             while chunk := stream.read(CHUNK):
                 out.write(chunk)
         plan.add_file(name, plain)
     return name
 
 
-def _add_repositories(repositories: dict[str, dict[str, str]], names: tuple[str, ...], top_layer: str) -> None:
+def _add_repositories(
+    repositories: dict[str, dict[str, str]], names: tuple[str, ...], top_layer: str
+) -> None:
     # Docker's legacy `repositories`: familiar repository -> tag -> the top layer's id (here: its blob hex).
     for name in names:
         reference = parse_reference(name)

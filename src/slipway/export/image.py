@@ -159,7 +159,10 @@ def image_config(stage: StagePlan, diff_ids: list[DiffID], created_at: int) -> I
         for entry in stage.history
     )
     return msgspec.structs.replace(
-        stage.config, created=created, rootfs=RootFS(diff_ids=tuple(diff_ids)), history=_fit_history(history, len(diff_ids))
+        stage.config,
+        created=created,
+        rootfs=RootFS(diff_ids=tuple(diff_ids)),
+        history=_fit_history(history, len(diff_ids)),
     )
 
 

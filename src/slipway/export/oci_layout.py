@@ -53,8 +53,18 @@ LAYOUT_VERSION = b'{"imageLayoutVersion":"1.0.0"}'
 MAX_INDEX_DEPTH = 4
 
 # platform.machine() -> GOARCH, the names image platforms use.
-GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
-          "i686": "386", "i386": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+GOARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm",
+    "i686": "386",
+    "i386": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
 
 
 class _LayoutFile(msgspec.Struct, frozen=True):
@@ -84,7 +94,9 @@ def add_oci_layout(store: Store, selections: list[ImageSelection], plan: TarPlan
             plan.add_file(blob_name(digest), store.blob_path(digest))
         for layer in image.manifest.layers:
             # Streamed: a deferred layer is packed from its snapshot into the archive, never onto the disk.
-            plan.add_stream(blob_name(layer.digest), layer.size, partial(store.blob_stream, layer.digest, layer.size))
+            plan.add_stream(
+                blob_name(layer.digest), layer.size, partial(store.blob_stream, layer.digest, layer.size)
+            )
         base = Descriptor(
             media_type=image.manifest.media_type or MEDIA_OCI_MANIFEST,
             digest=image.manifest_digest,
@@ -156,10 +168,14 @@ def _for_this_platform(staging: Staging, index: Index, where: str, *, nested: bo
         return list(index.manifests[:1])
     architecture = host_architecture()
     matching = [
-        d for d in with_platform if d.platform is not None and (d.platform.os, d.platform.architecture) == ("linux", architecture)
+        d
+        for d in with_platform
+        if d.platform is not None and (d.platform.os, d.platform.architecture) == ("linux", architecture)
     ]
     if not matching:
-        offered = ", ".join(sorted({f"{d.platform.os}/{d.platform.architecture}" for d in with_platform if d.platform}))
+        offered = ", ".join(
+            sorted({f"{d.platform.os}/{d.platform.architecture}" for d in with_platform if d.platform})
+        )
         raise staging.fail(f"{where} has no image for linux/{architecture} (it has {offered})")
     return matching[:1]
 
@@ -219,6 +235,8 @@ def find_oci_manifest(archive: ExtractedArchive, config: Digest) -> tuple[Digest
             manifest = msgspec.json.decode(data, type=Manifest)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
-        if manifest.config.digest == config and all(blob_name(layer.digest) in archive.files for layer in manifest.layers):
+        if manifest.config.digest == config and all(
+            blob_name(layer.digest) in archive.files for layer in manifest.layers
+        ):
             return descriptor.digest, data
     return None

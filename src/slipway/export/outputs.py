@@ -99,7 +99,9 @@ def _mounted_tree(store: Store, snapshot: SnapshotRecord | None) -> Iterator[Pat
             yield mounted
 
 
-def write_tree_tar(store: Store, snapshot: SnapshotRecord | None, out: BinaryIO, source_date_epoch: int | None) -> None:
+def write_tree_tar(
+    store: Store, snapshot: SnapshotRecord | None, out: BinaryIO, source_date_epoch: int | None
+) -> None:
     """The final file system as one uncompressed tar (type=tar); deterministic, mtimes clamped to the epoch."""
     with _mounted_tree(store, snapshot) as view:
         pack_layer(view, out, compression="none", source_date_epoch=source_date_epoch)
@@ -147,5 +149,3 @@ def _copy_through_pipe(view: Path, dest: Path) -> None:
 
 
 # --- destinations --------------------------------------------------------------------------------------------
-
-

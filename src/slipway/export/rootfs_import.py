@@ -57,21 +57,36 @@ def import_rootfs(store: Store, source: BinaryIO, source_name: str, options: Imp
         rootfs.mkdir()
         try:
             with decompressed(source) as (_, stream):
-                unpack_layer(io.BufferedReader(GuardedReader(stream), CHUNK), MEDIA_OCI_LAYER, rootfs, whiteouts="apply")
+                unpack_layer(
+                    io.BufferedReader(GuardedReader(stream), CHUNK),
+                    MEDIA_OCI_LAYER,
+                    rootfs,
+                    whiteouts="apply",
+                )
         except CorruptStream as err:
-            raise ArchiveError(f"{source_name}: the rootfs tar is truncated or corrupt ({err}); nothing was imported") from err
+            raise ArchiveError(
+                f"{source_name}: the rootfs tar is truncated or corrupt ({err}); nothing was imported"
+            ) from err
         # From the first blob to add_image, a concurrent gc() must not collect what is not an image yet.
         with store.lease():
             with store.ingest() as writer:
                 layer = pack_layer(
-                    rootfs, cast(BinaryIO, writer), compression=options.compression, source_date_epoch=options.source_date_epoch
+                    rootfs,
+                    cast(BinaryIO, writer),
+                    compression=options.compression,
+                    source_date_epoch=options.source_date_epoch,
                 )
             store.record_layer(layer)
             return _add_image(store, layer, config, names, options, source_name)
 
 
 def _add_image(
-    store: Store, layer: LayerInfo, config: ContainerConfig, names: list[str], options: ImportOptions, source_name: str
+    store: Store,
+    layer: LayerInfo,
+    config: ContainerConfig,
+    names: list[str],
+    options: ImportOptions,
+    source_name: str,
 ) -> ImageRecord:
     created = _timestamp(options.source_date_epoch)
     image_config = ImageConfig(
@@ -85,7 +100,9 @@ def _add_image(
     config_bytes = encode_json(image_config)
     store.put_blob(config_bytes)
     manifest = Manifest(
-        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
+        config=Descriptor(
+            media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
+        ),
         layers=(layer.descriptor,),
         media_type=MEDIA_OCI_MANIFEST,
     )

@@ -68,7 +68,11 @@ def parse_output(text: str, flag: str = "--output") -> OutputSpec:
     """BuildKit's CSV form (`type=oci,dest=out.tar`, quotes allowed: `"name=a,b"`), or a bare DIR / `-`."""
     fields = _csv_fields(text, flag)
     if len(fields) == 1 and "=" not in fields[0]:
-        return OutputSpec(type="tar", dest=STDOUT) if fields[0] == STDOUT else OutputSpec(type="local", dest=fields[0])
+        return (
+            OutputSpec(type="tar", dest=STDOUT)
+            if fields[0] == STDOUT
+            else OutputSpec(type="local", dest=fields[0])
+        )
     attributes = _attributes(fields, text, flag)
     kind = attributes.pop("type", None)
     if kind is None:
@@ -101,7 +105,9 @@ def parse_output(text: str, flag: str = "--output") -> OutputSpec:
 def with_push(spec: OutputSpec) -> OutputSpec:
     """`--push`: as buildx, push=true on an image output; no other output can be pushed."""
     if spec.type not in ("image", "registry"):
-        raise UsageError(f"--push and --output type={spec.type} cannot be used together (push needs type=image)")
+        raise UsageError(
+            f"--push and --output type={spec.type} cannot be used together (push needs type=image)"
+        )
     return OutputSpec(type=spec.type, dest=spec.dest, names=spec.names, push=True)
 
 
@@ -172,11 +178,19 @@ def _parse_cache(text: str, flag: str, *, path_key: str, attributes: tuple[str, 
         values[key.strip().lower()] = value.strip()
     kind = values.pop("type", "")
     if kind not in ("registry", "local"):
-        raise UsageError(f"{flag} {text!r}: unsupported type {kind!r}; slipway has type=registry and type=local")
+        raise UsageError(
+            f"{flag} {text!r}: unsupported type {kind!r}; slipway has type=registry and type=local"
+        )
     for key in values:
-        if key not in attributes or (kind == "registry" and key == path_key) or (kind == "local" and key == "ref"):
+        if (
+            key not in attributes
+            or (kind == "registry" and key == path_key)
+            or (kind == "local" and key == "ref")
+        ):
             usable = [name for name in attributes if name != ("ref" if kind == "local" else path_key)]
-            raise UsageError(f"{flag} {text!r}: type={kind} has no attribute {key!r}; it takes {', '.join(usable)}")
+            raise UsageError(
+                f"{flag} {text!r}: type={kind} has no attribute {key!r}; it takes {', '.join(usable)}"
+            )
     mode = values.get("mode", "min")
     if mode not in ("min", "max"):
         raise UsageError(f"{flag} {text!r}: mode={mode!r}; expected min or max")

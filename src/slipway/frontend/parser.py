@@ -62,7 +62,9 @@ def parse(text: str | bytes, path: str = "Dockerfile") -> ParsedDockerfile:
     parser = _Parser(path, escape="\\", line_offset=0, directives_allowed=True)
     parsed = parser.run(_decode(text, path))
     if not parsed.instructions:
-        raise parser.error("file with no instructions: a Dockerfile needs at least a FROM", max(parser.line_count, 1))
+        raise parser.error(
+            "file with no instructions: a Dockerfile needs at least a FROM", max(parser.line_count, 1)
+        )
     return parsed
 
 
@@ -220,7 +222,9 @@ class _Parser:
         self.directives.append((name, value))
         return True
 
-    def join_continuation_lines(self, first: str, lines: list[str], index: int, start: int) -> tuple[str, int]:
+    def join_continuation_lines(
+        self, first: str, lines: list[str], index: int, start: int
+    ) -> tuple[str, int]:
         """The instruction starting with `first`, its continuation lines joined; and the lines read."""
         escape = self.escape
         text, is_continued = _trim_continuation(first, escape)
@@ -272,7 +276,9 @@ class _Parser:
         if nested.keyword == "onbuild":
             raise DockerfileSyntaxError("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", location)
         if nested.keyword in ("from", "maintainer"):
-            raise DockerfileSyntaxError(f"{nested.keyword.upper()} isn't allowed as an ONBUILD trigger", location)
+            raise DockerfileSyntaxError(
+                f"{nested.keyword.upper()} isn't allowed as an ONBUILD trigger", location
+            )
         return (rest,), nested
 
     def read_heredocs(
@@ -300,12 +306,16 @@ class _Parser:
                 body.append(raw + "\n" if index < len(lines) or has_final_newline else raw)
             if not is_terminated:
                 raise self.error(
-                    f"unterminated heredoc: no line {marker.name!r} ends the heredoc started here", start, index
+                    f"unterminated heredoc: no line {marker.name!r} ends the heredoc started here",
+                    start,
+                    index,
                 )
             content = "".join(body)
             if marker.chomp:
                 content = _LEADING_TABS.sub("", content)
-            heredocs.append(Heredoc(marker.name, content, marker.expand, marker.chomp, marker.file_descriptor))
+            heredocs.append(
+                Heredoc(marker.name, content, marker.expand, marker.chomp, marker.file_descriptor)
+            )
         location = self.location(start, index)
         found = tuple(heredocs)
         nested = instruction.nested
@@ -366,7 +376,7 @@ _SHELL_SPECIALS = re.compile("['\"\\\\$]")
 _WORD_RUNS = {
     escape: (
         re.compile(f"[^{GO_SPACE}'\"{re.escape(escape)}]+"),
-        re.compile(f"[^\"{re.escape(escape)}]+"),
+        re.compile(f'[^"{re.escape(escape)}]+'),
     )
     for escape in ("\\", "`")
 }

@@ -30,6 +30,7 @@ _SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
 # Pattern characters that are regular-expression syntax and must be matched literally.
 _REGEX_SPECIAL = frozenset("[]{}.+()|^$")
 
+
 class ShellLexer:
     """Expands words the way BuildKit expands ARG/ENV references in Dockerfile instructions.
 
@@ -444,7 +445,9 @@ def _expand_go_template(template: str, match: re.Match[str]) -> str:
             index = end + 1
         else:
             end = index
-            while end < len(template) and (template[end].isalpha() or template[end].isdecimal() or template[end] == "_"):
+            while end < len(template) and (
+                template[end].isalpha() or template[end].isdecimal() or template[end] == "_"
+            ):
                 end += 1
             if end == index:
                 out.append("$")

@@ -185,7 +185,9 @@ class StagePlan:
     index: int
     name: str | None
     root: Vertex  # the stage's final file system
-    config: ImageConfig  # base config with every instruction of the stage applied; rootfs left to the exporter
+    config: (
+        ImageConfig  # base config with every instruction of the stage applied; rootfs left to the exporter
+    )
     history: tuple[History, ...]  # the base image's history plus one entry per instruction
     base_layers: int = 0  # how many layers of `history`'s non-empty entries come from the base image
     location: SourceLocation | None = None

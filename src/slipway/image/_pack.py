@@ -122,7 +122,9 @@ class TreePacker:
         elif stat.S_ISCHR(mode) and info.st_rdev == 0:
             self._stream.write(_tar.encode_header(name, _tar.REGULAR, mtime=mtime))  # name has .wh. already
         elif stat.S_ISLNK(mode):
-            self._header(name, _tar.SYMLINK, info, mtime, linkname=os.readlink(path), xattrs=_filtered(_xattrs(path)))
+            self._header(
+                name, _tar.SYMLINK, info, mtime, linkname=os.readlink(path), xattrs=_filtered(_xattrs(path))
+            )
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             kind = _tar.CHAR_DEVICE if stat.S_ISCHR(mode) else _tar.BLOCK_DEVICE
             self._header(name, kind, info, mtime, device=info.st_rdev, xattrs=_filtered(_xattrs(path)))
@@ -195,7 +197,9 @@ def _tar_name(entry: os.DirEntry[bytes], info: os.stat_result) -> bytes:
 
 def _xattrs(target: bytes | int) -> dict[bytes, bytes]:
     try:
-        names = os.listxattr(target, follow_symlinks=False) if isinstance(target, bytes) else os.listxattr(target)
+        names = (
+            os.listxattr(target, follow_symlinks=False) if isinstance(target, bytes) else os.listxattr(target)
+        )
     except OSError as err:
         if err.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
             return {}
@@ -215,7 +219,9 @@ def _xattrs(target: bytes | int) -> dict[bytes, bytes]:
 
 
 def _filtered(xattrs: dict[bytes, bytes]) -> tuple[tuple[bytes, bytes], ...]:
-    return tuple(sorted((key, value) for key, value in xattrs.items() if not key.startswith(_DROPPED_XATTR_PREFIXES)))
+    return tuple(
+        sorted((key, value) for key, value in xattrs.items() if not key.startswith(_DROPPED_XATTR_PREFIXES))
+    )
 
 
 def _pack_error(path: bytes, err: OSError) -> ArchiveError:

@@ -67,8 +67,19 @@ def encode_header(
         mtime = 0
     pax.extend((b"SCHILY.xattr." + key, value) for key, value in xattrs)
     prefix, short_name = split
-    header = _ustar(short_name, prefix, typeflag, mode, uid, gid, size if size <= _MAX_OCTAL_11 else 0, mtime,
-                    linkname, devmajor, devminor)
+    header = _ustar(
+        short_name,
+        prefix,
+        typeflag,
+        mode,
+        uid,
+        gid,
+        size if size <= _MAX_OCTAL_11 else 0,
+        mtime,
+        linkname,
+        devmajor,
+        devminor,
+    )
     if not pax:
         return header
     return _pax_header(name, pax) + header
@@ -114,7 +125,7 @@ def _pax_header(name: bytes, records: list[tuple[bytes, bytes]]) -> bytes:
 
 
 def _pax_record(key: bytes, value: bytes) -> bytes:
-    """"<length> <key>=<value>\\n" where <length> counts itself."""
+    """ "<length> <key>=<value>\\n" where <length> counts itself."""
     payload = b" " + key + b"=" + value + b"\n"
     length = len(payload) + 1
     while len(b"%d" % length) + len(payload) != length:

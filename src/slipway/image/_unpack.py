@@ -100,7 +100,9 @@ class Extractor:
         try:
             self._add(path, member, tar)
         except OSError as err:
-            raise ArchiveError(f"cannot extract layer entry {member.name!r} into {self._dest}: {err}") from err
+            raise ArchiveError(
+                f"cannot extract layer entry {member.name!r} into {self._dest}: {err}"
+            ) from err
 
     def finish(self) -> None:
         """Directory modes and mtimes last, deepest first: creating their entries changed the mtimes."""
@@ -135,7 +137,9 @@ class Extractor:
             self._entry(path, parent, base, member, tar)
             self._written.add(path)
 
-    def _entry(self, path: str, parent: str, base: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
+    def _entry(
+        self, path: str, parent: str, base: str, member: tarfile.TarInfo, tar: tarfile.TarFile
+    ) -> None:
         parent_fd = self._open_dir(parent, create=True)
         if member.isdir():
             self._directory(path, parent_fd, base, member)
@@ -200,7 +204,9 @@ class Extractor:
         self._replace(
             parent_fd,
             path,
-            lambda: os.link(target_base, base, src_dir_fd=target_fd, dst_dir_fd=parent_fd, follow_symlinks=False),
+            lambda: os.link(
+                target_base, base, src_dir_fd=target_fd, dst_dir_fd=parent_fd, follow_symlinks=False
+            ),
         )
 
     def _whiteout(self, parent: str, name: str, member: tarfile.TarInfo) -> None:
@@ -209,7 +215,9 @@ class Extractor:
         path = f"{parent}/{name}" if parent else name
         if self._whiteouts == "overlay":
             parent_fd = self._open_dir(parent, create=True)
-            self._replace(parent_fd, path, lambda: os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent_fd))
+            self._replace(
+                parent_fd, path, lambda: os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent_fd)
+            )
             mtime = _mtime_ns(member)  # so packing the snapshot again gives the same whiteout entry
             os.utime(name, ns=(mtime, mtime), dir_fd=parent_fd, follow_symlinks=False)
             return
@@ -252,13 +260,17 @@ class Extractor:
             return
         if stat.S_ISDIR(existing.st_mode):
             self._forget_dirs(path)
-            for doomed in [name for name in self._dir_metadata if name == path or name.startswith(path + "/")]:
+            for doomed in [
+                name for name in self._dir_metadata if name == path or name.startswith(path + "/")
+            ]:
                 del self._dir_metadata[doomed]
             shutil.rmtree(base, dir_fd=parent_fd)  # fd-based: never follows a symlink inside
         else:
             os.unlink(base, dir_fd=parent_fd)
 
-    def _set_metadata_at(self, parent_fd: int, base: str, member: tarfile.TarInfo, *, is_symlink: bool) -> None:
+    def _set_metadata_at(
+        self, parent_fd: int, base: str, member: tarfile.TarInfo, *, is_symlink: bool
+    ) -> None:
         """Owner, mode, xattrs and mtime of an entry that cannot be opened (symlink, device, fifo)."""
         if self._is_root:
             os.chown(base, member.uid, member.gid, dir_fd=parent_fd, follow_symlinks=False)
@@ -288,7 +300,9 @@ class Extractor:
                     assert path is not None
                     os.setxattr(path, name, data, follow_symlinks=False)
             except OSError as err:
-                if err.errno in (errno.ENOTSUP, errno.EOPNOTSUPP) or (err.errno == errno.EPERM and not self._is_root):
+                if err.errno in (errno.ENOTSUP, errno.EOPNOTSUPP) or (
+                    err.errno == errno.EPERM and not self._is_root
+                ):
                     log.debug("cannot set xattr %s on %s: %s", name, member.name, err)
                     continue
                 raise
@@ -321,7 +335,9 @@ class Extractor:
 
     def _forget_dirs(self, under: str) -> None:
         """Close cached fds of `under` and the directories below it ("" for all)."""
-        doomed = [path for path in self._dir_fds if not under or path == under or path.startswith(under + "/")]
+        doomed = [
+            path for path in self._dir_fds if not under or path == under or path.startswith(under + "/")
+        ]
         for path in doomed:
             os.close(self._dir_fds.pop(path))
 
@@ -331,4 +347,8 @@ def _base(path: str) -> str:
 
 
 def _mtime_ns(member: tarfile.TarInfo) -> int:
-    return int(member.mtime * 1_000_000_000) if isinstance(member.mtime, float) else int(member.mtime) * 1_000_000_000
+    return (
+        int(member.mtime * 1_000_000_000)
+        if isinstance(member.mtime, float)
+        else int(member.mtime) * 1_000_000_000
+    )

@@ -85,7 +85,9 @@ def worker_threads() -> int:
 
 
 @contextmanager
-def compressed_writer(compression: Compression, out: BinaryIO, *, threads: int | None = None) -> Iterator[BinaryIO]:
+def compressed_writer(
+    compression: Compression, out: BinaryIO, *, threads: int | None = None
+) -> Iterator[BinaryIO]:
     """A writer that compresses into `out`; the stream is complete once the block exits without error."""
     count = threads or worker_threads()
     if compression == "none":

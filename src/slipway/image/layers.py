@@ -77,7 +77,9 @@ def pack_layer(
         packer = TreePacker(stream, source_date_epoch)
         packer.pack(os.fsencode(directory))
         diff_id = stream.finish()
-    descriptor = Descriptor(media_type=media_type_of(compression), digest=digesting.digest, size=digesting.size)
+    descriptor = Descriptor(
+        media_type=media_type_of(compression), digest=digesting.digest, size=digesting.size
+    )
     return LayerInfo(diff_id, descriptor, stream.size, packer.content_size)
 
 
@@ -111,13 +113,16 @@ def unpack_layer(
     with decompressed_reader(blob, media_type) as stream:
         reader = DigestingReader(stream)
         try:
-            with tarfile.open(
-                fileobj=reader,  # type: ignore[arg-type]
-                mode="r|",
-                bufsize=_TAR_READ_SIZE,
-                encoding="utf-8",
-                errors="surrogateescape",  # names and xattr values are bytes; keep them exactly
-            ) as tar, Extractor(dest, whiteouts) as extractor:
+            with (
+                tarfile.open(
+                    fileobj=reader,  # type: ignore[arg-type]
+                    mode="r|",
+                    bufsize=_TAR_READ_SIZE,
+                    encoding="utf-8",
+                    errors="surrogateescape",  # names and xattr values are bytes; keep them exactly
+                ) as tar,
+                Extractor(dest, whiteouts) as extractor,
+            ):
                 for member in members(tar):
                     extractor.add(member, tar)
                 extractor.finish()

@@ -74,7 +74,9 @@ class Reference(msgspec.Struct, frozen=True):
 
     def with_tag(self, tag: str) -> Reference:
         if not re.fullmatch(_TAG, tag):
-            raise InvalidReference(f"invalid tag {tag!r}: use letters, digits, '_', '.' and '-' (128 at most)")
+            raise InvalidReference(
+                f"invalid tag {tag!r}: use letters, digits, '_', '.' and '-' (128 at most)"
+            )
         return Reference(self.domain, self.path, tag, None)
 
 
@@ -89,7 +91,9 @@ def parse_reference(text: str) -> Reference:
     if ":" in name_part:
         name_part = name_part.rsplit(":", 1)[0]
     if name_part.lower() != name_part:
-        raise InvalidReference(f"invalid reference {text!r}: repository name {name_part!r} must be lower-case")
+        raise InvalidReference(
+            f"invalid reference {text!r}: repository name {name_part!r} must be lower-case"
+        )
     match = _REFERENCE.fullmatch(f"{domain}/{remainder}")
     if match is None or not _DOMAIN_ONLY.fullmatch(domain):
         raise InvalidReference(

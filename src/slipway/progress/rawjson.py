@@ -48,7 +48,9 @@ def decode_event(line: bytes | str) -> Event:
     if set(fields) != set(event_type._fields):
         raise msgspec.ValidationError(f"a {kind} event has the fields {', '.join(event_type._fields)}")
     # Events are NamedTuples, which msgspec reads as arrays: the object's values in field order, typed.
-    return msgspec.json.decode(msgspec.json.encode([fields[name] for name in event_type._fields]), type=event_type)
+    return msgspec.json.decode(
+        msgspec.json.encode([fields[name] for name in event_type._fields]), type=event_type
+    )
 
 
 class RawJsonRenderer:

@@ -11,10 +11,14 @@ from slipway.registry.client import RegistryClient
 T = TypeVar("T")
 
 
-def transfer_all(client: RegistryClient, items: Sequence[T], transfer: Callable[[T], None], max_parallel: int) -> None:
+def transfer_all(
+    client: RegistryClient, items: Sequence[T], transfer: Callable[[T], None], max_parallel: int
+) -> None:
     if not items:
         return
-    pool = ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(items))), thread_name_prefix="slipway-blob")
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(max_parallel, len(items))), thread_name_prefix="slipway-blob"
+    )
     try:
         futures = [pool.submit(transfer, item) for item in items]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)

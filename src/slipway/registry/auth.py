@@ -61,13 +61,20 @@ def parse_challenge(header: str) -> Challenge | None:
         value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
         parameters[match.group(1).lower()] = value
         position = match.end()
-    return Challenge(scheme=scheme.lower(), realm=parameters.get("realm", ""), service=parameters.get("service", ""),
-                     scope=parameters.get("scope", ""), error=parameters.get("error", ""))
+    return Challenge(
+        scheme=scheme.lower(),
+        realm=parameters.get("realm", ""),
+        service=parameters.get("service", ""),
+        scope=parameters.get("scope", ""),
+        error=parameters.get("error", ""),
+    )
 
 
 def challenge_of(response: httpx.Response) -> Challenge | None:
     """The challenge a 401 carries: bearer preferred over basic, as Docker does."""
-    challenges = [c for c in map(parse_challenge, response.headers.get_list("www-authenticate")) if c is not None]
+    challenges = [
+        c for c in map(parse_challenge, response.headers.get_list("www-authenticate")) if c is not None
+    ]
     for scheme in ("bearer", "basic"):
         for challenge in challenges:
             if challenge.scheme == scheme:
@@ -85,11 +92,20 @@ def basic_header(credentials: Credentials) -> str:
     return f"Basic {token}"
 
 
-def fetch_token(http: httpx.Client, challenge: Challenge, scopes: Iterable[str], credentials: Credentials | None,
-                *, domain: str, clock: Callable[[], float] = time.monotonic) -> Token:
+def fetch_token(
+    http: httpx.Client,
+    challenge: Challenge,
+    scopes: Iterable[str],
+    credentials: Credentials | None,
+    *,
+    domain: str,
+    clock: Callable[[], float] = time.monotonic,
+) -> Token:
     """GET the realm with service and scopes (basic credentials if known) -> `token` or `access_token`."""
     if not challenge.realm:
-        raise RegistryError(f"{domain}: the registry asks for a bearer token but names no realm to get it from")
+        raise RegistryError(
+            f"{domain}: the registry asks for a bearer token but names no realm to get it from"
+        )
     params: list[tuple[str, str | int | float | bool | None]] = []
     if challenge.service:
         params.append(("service", challenge.service))
@@ -107,7 +123,9 @@ def fetch_token(http: httpx.Client, challenge: Challenge, scopes: Iterable[str],
     try:
         decoded = msgspec.json.decode(response.content, type=_TokenResponse)
     except msgspec.DecodeError as err:
-        raise RegistryError(f"{domain}: the token server {challenge.realm} sent no valid token ({err})") from err
+        raise RegistryError(
+            f"{domain}: the token server {challenge.realm} sent no valid token ({err})"
+        ) from err
     value = decoded.token or decoded.access_token
     if not value:
         raise RegistryError(f"{domain}: the token server {challenge.realm} sent an empty token")
@@ -128,9 +146,13 @@ class Authorizer:
     set and dropped by `forget` when the registry rejects one.
     """
 
-    def __init__(self, domain: str, credentials: Credentials | None,
-                 fetch: Callable[[Challenge, frozenset[str]], Token],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        domain: str,
+        credentials: Credentials | None,
+        fetch: Callable[[Challenge, frozenset[str]], Token],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.domain = domain
         self.credentials = credentials
         self._fetch = fetch

@@ -40,13 +40,16 @@ class BlobSources:
         with self._connection() as connection:
             cursor = connection.execute(
                 "SELECT repository FROM blob_sources WHERE registry = ? AND digest = ? ORDER BY repository",
-                (registry, digest))
+                (registry, digest),
+            )
             return [row[0] for row in cursor]
 
     def forget(self, registry: str, repository: str, digest: Digest) -> None:
         with self._connection() as connection, connection:
-            connection.execute("DELETE FROM blob_sources WHERE registry = ? AND repository = ? AND digest = ?",
-                               (registry, repository, digest))
+            connection.execute(
+                "DELETE FROM blob_sources WHERE registry = ? AND repository = ? AND digest = ?",
+                (registry, repository, digest),
+            )
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

@@ -96,10 +96,17 @@ class RegistryClient:
     `push=True` asks for `pull,push` tokens from the start, as Docker does, so a push needs one token per repository.
     """
 
-    def __init__(self, domain: str, *, options: RegistryOptions, push: bool = False,
-                 credentials: Credentials | None = None,
-                 monolithic_limit: int = MONOLITHIC_LIMIT, chunk_size: int = CHUNK_SIZE,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        domain: str,
+        *,
+        options: RegistryOptions,
+        push: bool = False,
+        credentials: Credentials | None = None,
+        monolithic_limit: int = MONOLITHIC_LIMIT,
+        chunk_size: int = CHUNK_SIZE,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.domain = domain
         self.host = api_host(domain)
         self.insecure = options.is_insecure(domain)
@@ -110,9 +117,12 @@ class RegistryClient:
         self._sleep = sleep
         if credentials is None:
             credentials = DockerConfig(options.config_dir()).get(domain)
-        self._http = httpx.Client(verify=ssl_context(not self.insecure), follow_redirects=True,
-                                  timeout=httpx.Timeout(60.0, connect=15.0),
-                                  limits=httpx.Limits(max_connections=max(options.max_parallel, 1) * 2 + 2))
+        self._http = httpx.Client(
+            verify=ssl_context(not self.insecure),
+            follow_redirects=True,
+            timeout=httpx.Timeout(60.0, connect=15.0),
+            limits=httpx.Limits(max_connections=max(options.max_parallel, 1) * 2 + 2),
+        )
         self._authorizer = Authorizer(self.host, credentials, self._fetch_token)
         self._base: str | None = None
         self._ping_lock = threading.Lock()
@@ -121,8 +131,9 @@ class RegistryClient:
     def __enter__(self) -> RegistryClient:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -156,13 +167,21 @@ class RegistryClient:
         response.close()
         self._check(response, self.domain, "GET /v2/")
 
-    def get_manifest(self, repository: str, reference: str, accept: Sequence[str]) -> tuple[bytes, str, Digest]:
+    def get_manifest(
+        self, repository: str, reference: str, accept: Sequence[str]
+    ) -> tuple[bytes, str, Digest]:
         """The manifest's bytes, media type and digest (checked against a digest reference or the registry's)."""
         name = self._name(repository, reference)
 
         def attempt() -> tuple[bytes, httpx.Headers]:
-            response = self._request("GET", f"/v2/{repository}/manifests/{reference}", scopes=self._pull(repository),
-                                     headers={"Accept": ", ".join(accept)}, stream=True, what=name)
+            response = self._request(
+                "GET",
+                f"/v2/{repository}/manifests/{reference}",
+                scopes=self._pull(repository),
+                headers={"Accept": ", ".join(accept)},
+                stream=True,
+                what=name,
+            )
             with contextlib.closing(response):
                 self._check(response, name, "manifest")
                 return self._read_limited(response, MAX_MANIFEST_BYTES, name), response.headers
@@ -172,14 +191,18 @@ class RegistryClient:
         if is_digest(reference):
             digest = content_digest(body, reference.split(":", 1)[0])
             if digest != reference:
-                raise RegistryError(f"{name}: the registry sent a manifest whose digest is {digest}; "
-                                    "the registry or something between is corrupting data")
+                raise RegistryError(
+                    f"{name}: the registry sent a manifest whose digest is {digest}; "
+                    "the registry or something between is corrupting data"
+                )
             return body, media_type, Digest(reference)
         digest = content_digest(body)
         announced = headers.get("docker-content-digest", "")
         if announced.startswith("sha256:") and announced != digest:
-            raise RegistryError(f"{name}: the manifest's digest is {digest} but the registry says {announced}; "
-                                "the registry or something between is corrupting data")
+            raise RegistryError(
+                f"{name}: the manifest's digest is {digest} but the registry says {announced}; "
+                "the registry or something between is corrupting data"
+            )
         return body, media_type, digest
 
     def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> Digest:
@@ -187,8 +210,14 @@ class RegistryClient:
         digest = content_digest(body)
 
         def attempt() -> httpx.Response:
-            response = self._request("PUT", f"/v2/{repository}/manifests/{reference}", scopes=self._push(repository),
-                                     headers={"Content-Type": media_type}, content=lambda: body, what=name)
+            response = self._request(
+                "PUT",
+                f"/v2/{repository}/manifests/{reference}",
+                scopes=self._push(repository),
+                headers={"Content-Type": media_type},
+                content=lambda: body,
+                what=name,
+            )
             response.close()
             return response
 
@@ -203,8 +232,9 @@ class RegistryClient:
         name = f"{self.domain}/{repository}@{digest}"
 
         def attempt() -> httpx.Response:
-            response = self._request("HEAD", f"/v2/{repository}/blobs/{digest}", scopes=self._pull(repository),
-                                     what=name)
+            response = self._request(
+                "HEAD", f"/v2/{repository}/blobs/{digest}", scopes=self._pull(repository), what=name
+            )
             response.close()
             return response
 
@@ -219,9 +249,14 @@ class RegistryClient:
         name = f"{self.domain}/{repository}@{descriptor.digest}"
 
         def attempt() -> None:
-            response = self._request("GET", f"/v2/{repository}/blobs/{descriptor.digest}",
-                                     scopes=self._pull(repository), headers={"Accept-Encoding": "identity"},
-                                     stream=True, what=name)
+            response = self._request(
+                "GET",
+                f"/v2/{repository}/blobs/{descriptor.digest}",
+                scopes=self._pull(repository),
+                headers={"Accept-Encoding": "identity"},
+                stream=True,
+                what=name,
+            )
             with contextlib.closing(response):
                 self._check(response, name, "blob")
                 self._ingest(response, descriptor, store, name)
@@ -236,8 +271,9 @@ class RegistryClient:
         self._abandon_upload(location)
         return False
 
-    def push_blob(self, repository: str, descriptor: Descriptor, store: Store, *,
-                  mount_from: str | None = None) -> None:
+    def push_blob(
+        self, repository: str, descriptor: Descriptor, store: Store, *, mount_from: str | None = None
+    ) -> None:
         """Mounts from `mount_from` when given and allowed, else uploads: one PUT when small, PATCH chunks if not."""
         name = f"{self.domain}/{repository}@{descriptor.digest}"
 
@@ -255,7 +291,9 @@ class RegistryClient:
 
     # -- uploads -----------------------------------------------------------------------------------------------
 
-    def _start_upload(self, repository: str, digest: Digest | None, from_repository: str | None) -> str | None:
+    def _start_upload(
+        self, repository: str, digest: Digest | None, from_repository: str | None
+    ) -> str | None:
         """POST .../blobs/uploads/: the upload URL, or None when the mount succeeded (201)."""
         scopes = self._push(repository)
         params: dict[str, str] = {}
@@ -263,35 +301,63 @@ class RegistryClient:
             params = {"mount": digest, "from": from_repository}
             scopes = scopes | {repository_scope(from_repository, "pull")}
         name = f"{self.domain}/{repository}"
-        response = self._request("POST", f"/v2/{repository}/blobs/uploads/", scopes=scopes, params=params,
-                                 headers={"Content-Length": "0"}, what=name)
+        response = self._request(
+            "POST",
+            f"/v2/{repository}/blobs/uploads/",
+            scopes=scopes,
+            params=params,
+            headers={"Content-Length": "0"},
+            what=name,
+        )
         response.close()
         if response.status_code == 201 and params:
             return None
         self._check(response, name, "upload start", expected=(202,))
         return self._location(response, name)
 
-    def _put_whole(self, repository: str, location: str, descriptor: Descriptor, blob: BinaryIO, name: str) -> None:
+    def _put_whole(
+        self, repository: str, location: str, descriptor: Descriptor, blob: BinaryIO, name: str
+    ) -> None:
         response = self._request(
-            "PUT", location, scopes=self._push(repository), params={"digest": descriptor.digest},
+            "PUT",
+            location,
+            scopes=self._push(repository),
+            params={"digest": descriptor.digest},
             headers={"Content-Type": "application/octet-stream", "Content-Length": str(descriptor.size)},
-            content=lambda: self._chunks_of(blob, 0, descriptor.size), what=name)
+            content=lambda: self._chunks_of(blob, 0, descriptor.size),
+            what=name,
+        )
         response.close()
         self._check_uploaded(response, descriptor, name)
 
-    def _put_chunks(self, repository: str, location: str, descriptor: Descriptor, blob: BinaryIO, name: str) -> None:
+    def _put_chunks(
+        self, repository: str, location: str, descriptor: Descriptor, blob: BinaryIO, name: str
+    ) -> None:
         for start in range(0, descriptor.size, self.chunk_size):
             length = min(self.chunk_size, descriptor.size - start)
             response = self._request(
-                "PATCH", location, scopes=self._push(repository),
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(length),
-                         "Content-Range": f"{start}-{start + length - 1}"},
-                content=functools.partial(self._chunks_of, blob, start, length), what=name)
+                "PATCH",
+                location,
+                scopes=self._push(repository),
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(length),
+                    "Content-Range": f"{start}-{start + length - 1}",
+                },
+                content=functools.partial(self._chunks_of, blob, start, length),
+                what=name,
+            )
             response.close()
             self._check(response, name, "upload chunk", expected=(202,))
             location = self._location(response, name)
-        response = self._request("PUT", location, scopes=self._push(repository),
-                                 params={"digest": descriptor.digest}, headers={"Content-Length": "0"}, what=name)
+        response = self._request(
+            "PUT",
+            location,
+            scopes=self._push(repository),
+            params={"digest": descriptor.digest},
+            headers={"Content-Length": "0"},
+            what=name,
+        )
         response.close()
         self._check_uploaded(response, descriptor, name)
 
@@ -313,7 +379,9 @@ class RegistryClient:
                 raise RegistryError(f"{self.domain}: upload cancelled")
             chunk = blob.read(min(READ_SIZE, left))
             if not chunk:
-                raise RegistryError(f"blob {blob.name!r} in the store is shorter than its descriptor; run `slipway system check`")
+                raise RegistryError(
+                    f"blob {blob.name!r} in the store is shorter than its descriptor; run `slipway system check`"
+                )
             left -= len(chunk)
             yield chunk
 
@@ -329,16 +397,22 @@ class RegistryClient:
                             raise RegistryError(f"{name}: download cancelled")
                         received += len(chunk)
                         if received > descriptor.size:
-                            raise RegistryError(f"{name}: the registry sent more than the {descriptor.size} bytes "
-                                                "the manifest gives for this blob")
+                            raise RegistryError(
+                                f"{name}: the registry sent more than the {descriptor.size} bytes "
+                                "the manifest gives for this blob"
+                            )
                         writer.write(chunk)
                 except httpx.TransportError as err:
-                    raise _Transient(f"{name}: the connection broke after {received} bytes ({_describe(err)})") from err
+                    raise _Transient(
+                        f"{name}: the connection broke after {received} bytes ({_describe(err)})"
+                    ) from err
                 if received < descriptor.size:
                     raise _Transient(f"{name}: the registry sent {received} of {descriptor.size} bytes")
         except DigestMismatch as err:
-            raise RegistryError(f"{name}: the blob does not match its digest ({err}); "
-                                "the registry or something between is corrupting data") from err
+            raise RegistryError(
+                f"{name}: the blob does not match its digest ({err}); "
+                "the registry or something between is corrupting data"
+            ) from err
 
     def _read_limited(self, response: httpx.Response, limit: int, name: str) -> bytes:
         parts: list[bytes] = []
@@ -347,8 +421,9 @@ class RegistryClient:
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > limit:
-                    raise RegistryError(f"{name}: the registry sent more than {limit} bytes where a manifest was "
-                                        "expected")
+                    raise RegistryError(
+                        f"{name}: the registry sent more than {limit} bytes where a manifest was expected"
+                    )
                 parts.append(chunk)
         except httpx.TransportError as err:
             raise _Transient(f"{name}: the connection broke ({_describe(err)})") from err
@@ -373,13 +448,19 @@ class RegistryClient:
             if response.status_code == 401:
                 challenge = challenge_of(response)
                 if challenge is None:
-                    raise RegistryError(f"{self.domain}: /v2/ answered 401 without a WWW-Authenticate challenge")
+                    raise RegistryError(
+                        f"{self.domain}: /v2/ answered 401 without a WWW-Authenticate challenge"
+                    )
                 self._authorizer.learn(challenge)
             elif response.status_code != 200:
-                raise RegistryError(f"{self.domain}: {base}/v2/ answered {response.status_code}; "
-                                    "is this a registry (distribution API v2)?")
+                raise RegistryError(
+                    f"{self.domain}: {base}/v2/ answered {response.status_code}; "
+                    "is this a registry (distribution API v2)?"
+                )
             return base
-        raise RegistryError(f"{self.domain}: cannot reach the registry ({last}); is it running, and is the name right?")
+        raise RegistryError(
+            f"{self.domain}: cannot reach the registry ({last}); is it running, and is the name right?"
+        )
 
     def _send_unauthorized(self, base: str) -> httpx.Response:
         try:
@@ -390,9 +471,18 @@ class RegistryClient:
             raise _Transient(f"{base}/v2/ answered {response.status_code}", _retry_after(response))
         return response
 
-    def _request(self, method: str, path: str, *, scopes: frozenset[str], what: str,
-                 headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                 content: Callable[[], bytes | Iterator[bytes]] | None = None, stream: bool = False) -> httpx.Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scopes: frozenset[str],
+        what: str,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        content: Callable[[], bytes | Iterator[bytes]] | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
         self.ping()
         assert self._base is not None
         url = httpx.URL(path if "://" in path else self._base + path)
@@ -403,8 +493,9 @@ class RegistryClient:
             authorization = self._authorizer.header(scopes)
             if authorization:
                 request_headers["Authorization"] = authorization
-            request = self._http.build_request(method, url, headers=request_headers,
-                                               content=content() if content is not None else None)
+            request = self._http.build_request(
+                method, url, headers=request_headers, content=content() if content is not None else None
+            )
             try:
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as err:
@@ -422,16 +513,22 @@ class RegistryClient:
                 continue
             if response.status_code in RETRY_STATUSES:
                 response.close()
-                raise _Transient(f"{what}: the registry answered {response.status_code} to {method}",
-                                 _retry_after(response))
+                raise _Transient(
+                    f"{what}: the registry answered {response.status_code} to {method}",
+                    _retry_after(response),
+                )
             return response
         raise AssertionError("unreachable")
 
     def _fetch_token(self, challenge: Challenge, scopes: frozenset[str]) -> Token:
         try:
-            return fetch_token(self._http, challenge, scopes, self._authorizer.credentials, domain=self.domain)
+            return fetch_token(
+                self._http, challenge, scopes, self._authorizer.credentials, domain=self.domain
+            )
         except httpx.TransportError as err:
-            raise _Transient(f"{self.domain}: cannot reach the token server {challenge.realm}: {_describe(err)}") from err
+            raise _Transient(
+                f"{self.domain}: cannot reach the token server {challenge.realm}: {_describe(err)}"
+            ) from err
 
     def _retrying(self, operation: Callable[[], T]) -> T:
         for attempt in range(1, self.retry.tries + 1):
@@ -446,18 +543,22 @@ class RegistryClient:
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
-    def _check(self, response: httpx.Response, name: str, what: str, expected: tuple[int, ...] = (200,)) -> None:
+    def _check(
+        self, response: httpx.Response, name: str, what: str, expected: tuple[int, ...] = (200,)
+    ) -> None:
         status = response.status_code
         if status in expected:
             return
         detail = _error_detail(response)
         if status == 403:
-            raise AuthenticationError(f"{name}: access denied ({detail or 'forbidden'}); log in with an account "
-                                      "that may do this")
+            raise AuthenticationError(
+                f"{name}: access denied ({detail or 'forbidden'}); log in with an account that may do this"
+            )
         if status == 404:
             raise RegistryError(f"{name}: {detail or what + ' not found'} (404)")
-        raise RegistryError(f"{name}: the registry answered {status} for the {what}"
-                            + (f": {detail}" if detail else ""))
+        raise RegistryError(
+            f"{name}: the registry answered {status} for the {what}" + (f": {detail}" if detail else "")
+        )
 
     def _location(self, response: httpx.Response, name: str) -> str:
         location = response.headers.get("location")
@@ -492,7 +593,11 @@ def _media_type(content_type: str, body: bytes) -> str:
 
 def _error_detail(response: httpx.Response) -> str:
     try:
-        body = response.read()[:MAX_ERROR_BYTES] if not response.is_closed else response.content[:MAX_ERROR_BYTES]
+        body = (
+            response.read()[:MAX_ERROR_BYTES]
+            if not response.is_closed
+            else response.content[:MAX_ERROR_BYTES]
+        )
     except (httpx.HTTPError, httpx.StreamError):
         return ""
     try:

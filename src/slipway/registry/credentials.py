@@ -91,10 +91,15 @@ class DockerConfig:
         raw = self._raw()
         auths = raw.setdefault("auths", {})
         if not isinstance(auths, dict):
-            raise RegistryError(f"{self.path}: \"auths\" is not an object; fix or remove the file")
+            raise RegistryError(f'{self.path}: "auths" is not an object; fix or remove the file')
         if helper:
-            _helper_run(helper, "store", json.dumps(
-                {"ServerURL": key, "Username": credentials.username, "Secret": credentials.password}))
+            _helper_run(
+                helper,
+                "store",
+                json.dumps(
+                    {"ServerURL": key, "Username": credentials.username, "Secret": credentials.password}
+                ),
+            )
             auths[key] = {}  # as Docker does: the entry says a helper holds the secret
         else:
             token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
@@ -137,7 +142,9 @@ class DockerConfig:
         try:
             return msgspec.json.decode(data, type=_ConfigView)
         except msgspec.DecodeError as err:
-            raise RegistryError(f"{self.path} is not a valid Docker config file ({err}); fix or remove it") from err
+            raise RegistryError(
+                f"{self.path} is not a valid Docker config file ({err}); fix or remove it"
+            ) from err
 
     def _raw(self) -> dict[str, object]:
         data = self._read()
@@ -171,7 +178,9 @@ def _decode_entry(entry: _AuthEntry, key: str, path: Path) -> Credentials | None
         try:
             username, _, password = base64.b64decode(entry.auth, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError) as err:
-            raise RegistryError(f"{path}: the auth of {key} is not base64 of user:password; log in again") from err
+            raise RegistryError(
+                f"{path}: the auth of {key} is not base64 of user:password; log in again"
+            ) from err
         return Credentials(username, password)
     if entry.username:
         return Credentials(entry.username, entry.password)
@@ -182,16 +191,19 @@ def _helper_argv(helper: str, verb: str) -> list[str]:
     program = f"docker-credential-{helper}"
     path = shutil.which(program)
     if path is None:
-        raise RegistryError(f"credential helper {program} (from the Docker config) is not on PATH; install it "
-                            "or remove credsStore/credHelpers from config.json")
+        raise RegistryError(
+            f"credential helper {program} (from the Docker config) is not on PATH; install it "
+            "or remove credsStore/credHelpers from config.json"
+        )
     return [path, verb]
 
 
 def _helper_run(helper: str, verb: str, stdin: str) -> subprocess.CompletedProcess[str]:
     argv = _helper_argv(helper, verb)
     try:
-        completed = subprocess.run(argv, input=stdin, capture_output=True, text=True,
-                                   timeout=HELPER_TIMEOUT_SECONDS, check=False)
+        completed = subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=HELPER_TIMEOUT_SECONDS, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise RegistryError(f"docker-credential-{helper} {verb} failed: {err}") from err
     if completed.returncode != 0 and not _not_found(completed):

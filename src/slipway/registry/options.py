@@ -30,7 +30,9 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class RegistryOptions:
-    insecure_registries: tuple[str, ...] = ()  # hosts allowed over plain HTTP besides localhost/127.0.0.0/8/::1
+    insecure_registries: tuple[
+        str, ...
+    ] = ()  # hosts allowed over plain HTTP besides localhost/127.0.0.0/8/::1
     docker_config: Path | None = None  # the $DOCKER_CONFIG dir (the CLI resolves it; default ~/.docker)
     max_parallel: int = 4
     retry: RetryPolicy = RetryPolicy()
@@ -61,7 +63,6 @@ def split_host(domain: str) -> str:
     if domain.count(":") == 1:
         return domain.split(":", 1)[0]
     return domain
-
 
 
 class _RegistriesFile(msgspec.Struct, frozen=True):

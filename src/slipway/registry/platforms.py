@@ -8,15 +8,22 @@ from collections.abc import Sequence
 from slipway.errors import UsageError
 from slipway.image.oci import Descriptor, Platform
 
-_ARCHITECTURES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm",
-                  "i386": "386", "i686": "386"}
+_ARCHITECTURES = {
+    "x86_64": "amd64",
+    "x86-64": "amd64",
+    "aarch64": "arm64",
+    "armhf": "arm",
+    "armel": "arm",
+    "i386": "386",
+    "i686": "386",
+}
 _IMPLIED_VARIANTS = {"armhf": "v7", "armel": "v6"}
 # A variant left out means this one (arm64 is v8; arm defaults to v7, as containerd's normalization does).
 _DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
 
 
 def parse_platform(text: str) -> Platform:
-    """"linux/arm64/v8" -> Platform; the OS and architecture normalized ("x86_64" -> "amd64")."""
+    """ "linux/arm64/v8" -> Platform; the OS and architecture normalized ("x86_64" -> "amd64")."""
     parts = text.strip().lower().split("/")
     if len(parts) not in (2, 3) or not all(parts):
         raise UsageError(f"invalid platform {text!r}: expected os/arch or os/arch/variant, e.g. linux/amd64")

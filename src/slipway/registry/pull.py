@@ -36,16 +36,27 @@ from slipway.registry.options import RegistryOptions
 from slipway.registry.platforms import format_platform, parse_platform, runs_on, select_manifest
 from slipway.store import ImageRecord, Store
 
-MANIFEST_ACCEPT = (MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST, MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST,
-                   *SCHEMA1_MEDIA_TYPES)
+MANIFEST_ACCEPT = (
+    MEDIA_OCI_INDEX,
+    MEDIA_DOCKER_MANIFEST_LIST,
+    MEDIA_OCI_MANIFEST,
+    MEDIA_DOCKER_MANIFEST,
+    *SCHEMA1_MEDIA_TYPES,
+)
 CONFIG_MEDIA_TYPES = (MEDIA_OCI_CONFIG, MEDIA_DOCKER_CONFIG)
 
 EventSink = Callable[[str], None]
 T = TypeVar("T")
 
 
-def pull_image(store: Store, ref: str, *, platform: str = "linux/amd64", options: RegistryOptions,
-               on_event: EventSink | None = None) -> ImageRecord:
+def pull_image(
+    store: Store,
+    ref: str,
+    *,
+    platform: str = "linux/amd64",
+    options: RegistryOptions,
+    on_event: EventSink | None = None,
+) -> ImageRecord:
     """Pulls `ref` (a tag or a digest) for `platform` into the store and names it `ref`; returns the image.
 
     Every blob is verified against its digest and size; nothing of a failed pull stays in the store.
@@ -58,8 +69,14 @@ def pull_image(store: Store, ref: str, *, platform: str = "linux/amd64", options
         return _pull(client, store, reference, wanted, options, emit)
 
 
-def _pull(client: RegistryClient, store: Store, reference: Reference, wanted: Platform, options: RegistryOptions,
-          emit: EventSink) -> ImageRecord:
+def _pull(
+    client: RegistryClient,
+    store: Store,
+    reference: Reference,
+    wanted: Platform,
+    options: RegistryOptions,
+    emit: EventSink,
+) -> ImageRecord:
     name = str(reference)
     emit(f"{reference.tag or reference.digest}: Pulling from {reference.path}")
     manifest, body, digest = _resolve_manifest(client, reference, wanted)
@@ -71,11 +88,15 @@ def _pull(client: RegistryClient, store: Store, reference: Reference, wanted: Pl
     actual = Platform(architecture=config.architecture, os=config.os, variant=config.variant)
     if not runs_on(actual, wanted):
         # As Docker: a single-platform image is pulled anyway, with a warning.
-        emit(f"WARNING: the image's platform ({format_platform(actual)}) does not match the requested platform "
-             f"({format_platform(wanted)})")
+        emit(
+            f"WARNING: the image's platform ({format_platform(actual)}) does not match the requested platform "
+            f"({format_platform(wanted)})"
+        )
     if len(config.rootfs.diff_ids) != len(manifest.layers):
-        raise RegistryError(f"{name}: the manifest has {len(manifest.layers)} layers but the image config "
-                            f"lists {len(config.rootfs.diff_ids)} diff_ids")
+        raise RegistryError(
+            f"{name}: the manifest has {len(manifest.layers)} layers but the image config "
+            f"lists {len(config.rootfs.diff_ids)} diff_ids"
+        )
     expected = dict(zip((layer.digest for layer in manifest.layers), config.rootfs.diff_ids, strict=True))
     _fetch_layers(client, store, reference.path, manifest.layers, expected, options.max_parallel, emit)
     emit(f"Digest: {digest}")
@@ -84,8 +105,11 @@ def _pull(client: RegistryClient, store: Store, reference: Reference, wanted: Pl
     store.put_blob(body, expected=digest)
     names = [name] if reference.digest is None else []  # as Docker: a pull by digest tags nothing
     image = store.add_image(manifest, config, names=names, manifest_digest=digest)
-    BlobSources(store.root).record(reference.domain, reference.path,
-                                   [manifest.config.digest, *(layer.digest for layer in manifest.layers)])
+    BlobSources(store.root).record(
+        reference.domain,
+        reference.path,
+        [manifest.config.digest, *(layer.digest for layer in manifest.layers)],
+    )
     if previous is not None and previous.manifest_digest == image.manifest_digest:
         emit(f"Status: Image is up to date for {reference.familiar()}")
     else:
@@ -94,28 +118,39 @@ def _pull(client: RegistryClient, store: Store, reference: Reference, wanted: Pl
     return image
 
 
-def _resolve_manifest(client: RegistryClient, reference: Reference,
-                      wanted: Platform) -> tuple[Manifest, bytes, Digest]:
+def _resolve_manifest(
+    client: RegistryClient, reference: Reference, wanted: Platform
+) -> tuple[Manifest, bytes, Digest]:
     name = str(reference)
-    body, media_type, digest = client.get_manifest(reference.path, reference.digest or reference.tag or "latest",
-                                                   MANIFEST_ACCEPT)
+    body, media_type, digest = client.get_manifest(
+        reference.path, reference.digest or reference.tag or "latest", MANIFEST_ACCEPT
+    )
     if media_type in INDEX_MEDIA_TYPES:
         index = _decode(body, Index, name, "image index")
         chosen = select_manifest(index.manifests, wanted)
         if chosen is None:
-            available = ", ".join(sorted({format_platform(d.platform) for d in index.manifests if d.platform}))
-            raise RegistryError(f"{name} has no image for {format_platform(wanted)}; it has {available or 'none'} "
-                                "(choose one with --platform)")
+            available = ", ".join(
+                sorted({format_platform(d.platform) for d in index.manifests if d.platform})
+            )
+            raise RegistryError(
+                f"{name} has no image for {format_platform(wanted)}; it has {available or 'none'} "
+                "(choose one with --platform)"
+            )
         if chosen.media_type not in MANIFEST_MEDIA_TYPES:
-            raise RegistryError(f"{name}: the index entry for {format_platform(wanted)} is a {chosen.media_type}, "
-                                "not an image manifest")
+            raise RegistryError(
+                f"{name}: the index entry for {format_platform(wanted)} is a {chosen.media_type}, "
+                "not an image manifest"
+            )
         body, media_type, digest = client.get_manifest(reference.path, chosen.digest, MANIFEST_ACCEPT)
         if len(body) != chosen.size:
-            raise RegistryError(f"{name}: the manifest {chosen.digest} is {len(body)} bytes, the index says "
-                                f"{chosen.size}")
+            raise RegistryError(
+                f"{name}: the manifest {chosen.digest} is {len(body)} bytes, the index says {chosen.size}"
+            )
     if media_type in SCHEMA1_MEDIA_TYPES:
-        raise RegistryError(f"{name} is a Docker schema 1 image, which is deprecated and not supported; "
-                            "push it again with a current docker, buildah or skopeo to convert it")
+        raise RegistryError(
+            f"{name} is a Docker schema 1 image, which is deprecated and not supported; "
+            "push it again with a current docker, buildah or skopeo to convert it"
+        )
     if media_type not in MANIFEST_MEDIA_TYPES:
         raise RegistryError(f"{name}: unsupported manifest media type {media_type!r}")
     manifest = _decode(body, Manifest, name, "image manifest")
@@ -124,8 +159,15 @@ def _resolve_manifest(client: RegistryClient, reference: Reference,
     return manifest, body, digest
 
 
-def _fetch_layers(client: RegistryClient, store: Store, repository: str, layers: Sequence[Descriptor],
-                  diff_ids: dict[Digest, DiffID], max_parallel: int, emit: EventSink) -> None:
+def _fetch_layers(
+    client: RegistryClient,
+    store: Store,
+    repository: str,
+    layers: Sequence[Descriptor],
+    diff_ids: dict[Digest, DiffID],
+    max_parallel: int,
+    emit: EventSink,
+) -> None:
     missing: dict[Digest, Descriptor] = {}
     for layer in layers:
         if store.has_blob(layer.digest):
@@ -149,13 +191,22 @@ def _record_layer(store: Store, layer: Descriptor, diff_id: DiffID, name: str) -
         with store.open_blob(layer.digest) as blob:
             measured, size, content_size = measure_layer(blob, layer.media_type)
     except ArchiveError as err:
-        raise RegistryError(f"{name}@{layer.digest}: the layer is not a valid {layer.media_type}: {err}") from err
+        raise RegistryError(
+            f"{name}@{layer.digest}: the layer is not a valid {layer.media_type}: {err}"
+        ) from err
     if measured != diff_id:
-        raise RegistryError(f"{name}@{layer.digest}: the layer unpacks to {measured}, but the image config says "
-                            f"{diff_id}; the image is inconsistent")
-    store.record_layer(LayerInfo(diff_id=measured, descriptor=Descriptor(
-        media_type=layer.media_type, digest=layer.digest, size=layer.size), uncompressed_size=size,
-        content_size=content_size))
+        raise RegistryError(
+            f"{name}@{layer.digest}: the layer unpacks to {measured}, but the image config says "
+            f"{diff_id}; the image is inconsistent"
+        )
+    store.record_layer(
+        LayerInfo(
+            diff_id=measured,
+            descriptor=Descriptor(media_type=layer.media_type, digest=layer.digest, size=layer.size),
+            uncompressed_size=size,
+            content_size=content_size,
+        )
+    )
 
 
 def _existing(store: Store, name: str) -> ImageRecord | None:

@@ -18,8 +18,9 @@ EventSink = Callable[[str], None]
 MAX_MOUNT_TRIES = 3  # each refused mount costs a round trip; past a few, uploading is cheaper
 
 
-def push_image(store: Store, image: ImageRecord, ref: str, *, options: RegistryOptions,
-               on_event: EventSink | None = None) -> Digest:
+def push_image(
+    store: Store, image: ImageRecord, ref: str, *, options: RegistryOptions, on_event: EventSink | None = None
+) -> Digest:
     """Pushes `image` as `ref` (a tag; ":latest" when none) and returns the digest of the pushed manifest.
 
     `on_event` gets Docker-like progress lines, possibly from several threads at once.
@@ -32,8 +33,14 @@ def push_image(store: Store, image: ImageRecord, ref: str, *, options: RegistryO
         return _push(client, store, image, reference, options, emit)
 
 
-def _push(client: RegistryClient, store: Store, image: ImageRecord, reference: Reference, options: RegistryOptions,
-          emit: EventSink) -> Digest:
+def _push(
+    client: RegistryClient,
+    store: Store,
+    image: ImageRecord,
+    reference: Reference,
+    options: RegistryOptions,
+    emit: EventSink,
+) -> Digest:
     emit(f"The push refers to repository [{reference.repository}]")
     sources = BlobSources(store.root)
     siblings = _sibling_repositories(image, reference)
@@ -44,8 +51,11 @@ def _push(client: RegistryClient, store: Store, image: ImageRecord, reference: R
             if announce:
                 emit(f"{short}: Layer already exists")
             return
-        candidates = [repository for repository in sources.repositories(reference.domain, descriptor.digest)
-                      if repository != reference.path]
+        candidates = [
+            repository
+            for repository in sources.repositories(reference.domain, descriptor.digest)
+            if repository != reference.path
+        ]
         candidates += [repository for repository in siblings if repository not in candidates]
         for source in candidates[:MAX_MOUNT_TRIES]:
             if client.mount_blob(reference.path, descriptor.digest, source):
@@ -63,8 +73,9 @@ def _push(client: RegistryClient, store: Store, image: ImageRecord, reference: R
     body = store.read_blob(image.manifest_digest)
     tag = reference.tag or "latest"
     digest = client.put_manifest(reference.path, tag, body, image.manifest.media_type or MEDIA_OCI_MANIFEST)
-    sources.record(reference.domain, reference.path,
-                   [image.manifest.config.digest, *(layer.digest for layer in layers)])
+    sources.record(
+        reference.domain, reference.path, [image.manifest.config.digest, *(layer.digest for layer in layers)]
+    )
     emit(f"{tag}: digest: {digest} size: {len(body)}")
     return digest
 

@@ -48,7 +48,9 @@ class Scheduler(Generic[R]):
                 elif not running:
                     break
                 if not running:
-                    raise RuntimeError("build graph has a cycle or an unreachable input")  # a bug, not user error
+                    raise RuntimeError(
+                        "build graph has a cycle or an unreachable input"
+                    )  # a bug, not user error
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     vertex = running.pop(future)

@@ -72,7 +72,6 @@ class RemoteCache(Protocol):
     def load(self, key: str) -> SnapshotRecord: ...
 
 
-
 def _writes_a_fresh_tree(copy: Copy, lowers: list[Path]) -> bool:
     """True when a COPY creates everything it writes under a top-level name no layer below has (not even as a
     whiteout): then overlay has nothing to merge, copy up or hide, and the copy may go straight to the upper
@@ -81,6 +80,7 @@ def _writes_a_fresh_tree(copy: Copy, lowers: list[Path]) -> bool:
     if not top or copy.chown is not None:
         return False
     return not any(os.path.lexists(os.path.join(lower, top)) for lower in lowers)
+
 
 def _in_background(function: Callable[[Path], None], path: Path) -> Future[None]:
     future: Future[None] = Future()
@@ -132,7 +132,9 @@ class Solver:
         try:
             results = scheduler.run(root)
         except KeyboardInterrupt as err:
-            raise BuildCancelled("build cancelled (Ctrl-C); running steps were stopped and cleaned up") from err
+            raise BuildCancelled(
+                "build cancelled (Ctrl-C); running steps were stopped and cleaned up"
+            ) from err
         finally:
             self._hashes.save()
         return results
@@ -174,7 +176,9 @@ class Solver:
         self._events.emit(StepStarted(vertex=vertex.digest, name=vertex.meta.name, at=started))
         image = self._store.resolve_image(op.ref)
         if image.manifest_digest != op.manifest_digest:
-            raise SlipwayError(f"{op.ref} changed in the store during the build ({op.manifest_digest} is gone)")
+            raise SlipwayError(
+                f"{op.ref} changed in the store during the build ({op.manifest_digest} is gone)"
+            )
         snapshot = self._store.snapshot_for_image(image)
         self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
         return Result(cache_key=vertex.digest, snapshot=snapshot)
@@ -266,7 +270,11 @@ class Solver:
     def _tree_content(self, source: Result, paths: tuple[str, ...]) -> str:
         assert source.tree is not None
         return hash_selection(
-            source.tree, paths, cache=self._hashes, is_excluded=source.is_excluded, can_skip_dir=source.can_skip_dir
+            source.tree,
+            paths,
+            cache=self._hashes,
+            is_excluded=source.is_excluded,
+            can_skip_dir=source.can_skip_dir,
         )
 
     def _run_step(self, vertex: Vertex, inputs: tuple[Result, ...]) -> SnapshotRecord:
@@ -286,7 +294,9 @@ class Solver:
                 else:
                     rootfs = step_dir / "rootfs"
                     rootfs.mkdir()
-                    mounts.enter_context(overlay_mount(lowers, rootfs, upper=snapshot.path, work=snapshot.work))
+                    mounts.enter_context(
+                        overlay_mount(lowers, rootfs, upper=snapshot.path, work=snapshot.work)
+                    )
                 if isinstance(op, Exec):
                     self._run_exec(vertex, op, inputs, rootfs, step_dir, mounts)
                 elif isinstance(op, Copy):
@@ -404,7 +414,9 @@ class Solver:
             if mount.type == "tmpfs":
                 tmpfs.append(mount.target)
             elif mount.type == "cache":
-                binds.append(BindMount(source=self._cache_mount_dir(mount), target=mount.target, readonly=False))
+                binds.append(
+                    BindMount(source=self._cache_mount_dir(mount), target=mount.target, readonly=False)
+                )
             elif mount.type == "bind":
                 source = inputs[mount.input] if mount.input is not None else inputs[0]
                 view = self._source_view(source, step_dir / f"mount-{index}", mounts)
@@ -412,7 +424,9 @@ class Solver:
             else:
                 # secret and ssh mounts need a secrets provider (`--secret`), which slipway does not have yet.
                 if mount.required:
-                    raise SlipwayError(f"RUN --mount=type={mount.type} is not supported yet (target {mount.target})")
+                    raise SlipwayError(
+                        f"RUN --mount=type={mount.type} is not supported yet (target {mount.target})"
+                    )
                 log.debug("skipping %s mount at %s", mount.type, mount.target)
         return tuple(binds), tuple(tmpfs)
 
@@ -423,5 +437,7 @@ class Solver:
         if mount.mode is not None:
             path.chmod(mount.mode)
         if mount.uid is not None or mount.gid is not None:
-            os.chown(path, mount.uid if mount.uid is not None else -1, mount.gid if mount.gid is not None else -1)
+            os.chown(
+                path, mount.uid if mount.uid is not None else -1, mount.gid if mount.gid is not None else -1
+            )
         return path

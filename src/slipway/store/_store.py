@@ -91,7 +91,9 @@ class Store:
             owner = current_owner()
             tmp = Path(tempfile.mkdtemp(prefix=f"{owner}-", dir=root / "tmp"))
         except OSError as err:
-            raise StoreError(f"cannot open the store at {root}: {err}; check --root and its permissions") from err
+            raise StoreError(
+                f"cannot open the store at {root}: {err}; check --root and its permissions"
+            ) from err
         try:
             meta = MetaDB.open(root / "meta.db")
         except BaseException:
@@ -186,7 +188,9 @@ class Store:
         return self._blobs.put(data, expected)
 
     @contextmanager
-    def ingest(self, expected: Digest | None = None, expected_size: int | None = None) -> Iterator[BlobWriter]:
+    def ingest(
+        self, expected: Digest | None = None, expected_size: int | None = None
+    ) -> Iterator[BlobWriter]:
         """`with store.ingest() as writer: writer.write(chunk)`; afterwards writer.digest/size are set and the blob
         is in place. On any exception, or a digest/size mismatch (DigestMismatch), nothing stays."""
         with self._blobs.ingest(expected, expected_size) as writer:
@@ -243,7 +247,10 @@ class Store:
         with self.lease():
             config_bytes = self._config_blob(manifest.config, config)
             manifest_bytes, digest = self._manifest_blob(manifest, manifest_digest)
-            layers = [self._layer_info(layer, diff_id) for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)]
+            layers = [
+                self._layer_info(layer, diff_id)
+                for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)
+            ]
             image_id = manifest.config.digest
             with self._meta.transaction() as tx:
                 previous = tx.image(image_id)
@@ -317,7 +324,9 @@ class Store:
         diff_ids = image.config.rootfs.diff_ids
         parent: SnapshotRecord | None = None
         with self.lease():
-            for descriptor, diff_id, chain_id in zip(image.manifest.layers, diff_ids, chain_ids(diff_ids), strict=True):
+            for descriptor, diff_id, chain_id in zip(
+                image.manifest.layers, diff_ids, chain_ids(diff_ids), strict=True
+            ):
                 found = self._committed_for_chain(chain_id)
                 if found is None:
                     with file_lock(self._locks / f"chain-{chain_id.removeprefix('sha256:')}.lock"):
@@ -377,7 +386,9 @@ class Store:
         assert row is not None
         return self._snapshot_record(row)
 
-    def set_snapshot_layer(self, snapshot_id: int, info: LayerInfo, *, deferred: bool = False) -> SnapshotRecord:
+    def set_snapshot_layer(
+        self, snapshot_id: int, info: LayerInfo, *, deferred: bool = False
+    ) -> SnapshotRecord:
         """Once the snapshot's layer is packed: record its diff_id, chain_id (from the parent's) and the layer.
 
         `deferred`: `info` is the uncompressed layer measured by `measure_tree`, not written; its blob is
@@ -468,7 +479,10 @@ class Store:
         """Every build cache record, oldest first."""
         with self._meta.snapshot() as tx:
             rows = tx.cache_entries()
-        return [CacheEntry(key=key, snapshot_id=snapshot_id, created=created) for key, snapshot_id, created in rows]
+        return [
+            CacheEntry(key=key, snapshot_id=snapshot_id, created=created)
+            for key, snapshot_id, created in rows
+        ]
 
     def cache_forget(self, keys: Sequence[str]) -> int:
         """Forget these cache records (their snapshots go at the next gc()); how many were removed."""
@@ -561,7 +575,9 @@ class Store:
         except msgspec.DecodeError as err:
             raise DigestMismatch(f"the blob {digest} given as the manifest is not a manifest: {err}") from err
         if stored != manifest:
-            raise DigestMismatch(f"the manifest blob {digest} in the store is not the manifest given to add_image")
+            raise DigestMismatch(
+                f"the manifest blob {digest} in the store is not the manifest given to add_image"
+            )
         return data, digest
 
     def _layer_info(self, descriptor: Descriptor, diff_id: DiffID) -> LayerInfo:
@@ -577,7 +593,9 @@ class Store:
                 measured, size, content_size = measure_layer(blob, descriptor.media_type)
             known = LayerInfo(
                 diff_id=measured,
-                descriptor=Descriptor(media_type=descriptor.media_type, digest=descriptor.digest, size=descriptor.size),
+                descriptor=Descriptor(
+                    media_type=descriptor.media_type, digest=descriptor.digest, size=descriptor.size
+                ),
                 uncompressed_size=size,
                 content_size=content_size,
             )
@@ -631,7 +649,9 @@ class Store:
             with self.open_blob(blob_digest) as blob:
                 unpacked = unpack_layer(blob, descriptor.media_type, snapshot.path, whiteouts="overlay")
             if unpacked != diff_id:
-                raise DigestMismatch(f"layer {blob_digest} unpacked to {unpacked}, but the image says {diff_id}")
+                raise DigestMismatch(
+                    f"layer {blob_digest} unpacked to {unpacked}, but the image says {diff_id}"
+                )
             with self._meta.transaction() as tx:
                 tx.set_snapshot_layer(snapshot.id, diff_id, chain_id)
                 tx.commit_snapshot(snapshot.id)
@@ -644,7 +664,10 @@ class Store:
         return self._snapshot_record(row)
 
     def _unpack_layer_snapshot(
-        self, parent: SnapshotRecord | None, layer: LayerInfo, chain_id: ChainID,
+        self,
+        parent: SnapshotRecord | None,
+        layer: LayerInfo,
+        chain_id: ChainID,
         fetch: Callable[[LayerInfo], None] | None,
     ) -> SnapshotRecord:
         has_blob = self.has_blob(layer.descriptor.digest)
@@ -714,7 +737,9 @@ class _PackedStream(io.RawIOBase):
 
     def _verify(self) -> None:
         if self._error is not None and not isinstance(self._error, BrokenPipeError):
-            raise StoreError(f"cannot pack layer {self._digest} from snapshot {self._source.id}: {self._error}")
+            raise StoreError(
+                f"cannot pack layer {self._digest} from snapshot {self._source.id}: {self._error}"
+            )
         packed = self._packed
         if packed is None or packed.diff_id != self._digest or packed.uncompressed_size != self._size:
             raise _changed_snapshot(self._digest, self._source)

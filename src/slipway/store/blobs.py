@@ -30,7 +30,9 @@ def check_digest(digest: str) -> str:
     """The hex part of a sha256 digest; StoreError for anything else, so no text from outside becomes a path."""
     match = _DIGEST.fullmatch(digest)
     if match is None:
-        raise StoreError(f"{digest!r} is not a sha256 digest (expected 'sha256:' and 64 lower-case hex digits)")
+        raise StoreError(
+            f"{digest!r} is not a sha256 digest (expected 'sha256:' and 64 lower-case hex digits)"
+        )
     return match.group(1)
 
 
@@ -112,7 +114,9 @@ class BlobStore:
         return digest
 
     @contextmanager
-    def ingest(self, expected: Digest | None = None, expected_size: int | None = None) -> Iterator[BlobWriter]:
+    def ingest(
+        self, expected: Digest | None = None, expected_size: int | None = None
+    ) -> Iterator[BlobWriter]:
         if expected is not None:
             check_digest(expected)
         fd, temp_name = tempfile.mkstemp(prefix="ingest-", dir=self._tmp)
@@ -188,4 +192,6 @@ class BlobStore:
             os.close(fd)
 
     def _not_found(self, digest: Digest) -> BlobNotFound:
-        return BlobNotFound(f"blob {digest} is not in the store ({self.directory}); pull or rebuild the image")
+        return BlobNotFound(
+            f"blob {digest} is not in the store ({self.directory}); pull or rebuild the image"
+        )

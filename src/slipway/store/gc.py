@@ -50,7 +50,9 @@ def find_problems(
     corrupt: set[Digest],
 ) -> list[str]:
     """Problems with blobs: corrupt (content no longer matches the name), missing, orphaned."""
-    problems = [f"corrupt blob {digest}: its content no longer matches its digest" for digest in sorted(corrupt)]
+    problems = [
+        f"corrupt blob {digest}: its content no longer matches its digest" for digest in sorted(corrupt)
+    ]
     referenced = set(layer_blobs)
     for image in images:
         manifest = decode_json(image.manifest, Manifest)
@@ -59,7 +61,9 @@ def find_problems(
         for digest, part in parts.items():
             referenced.add(digest)
             if digest not in blobs_on_disk:
-                problems.append(f"missing blob {digest}: the {part} of image {image.id}; pull or load it again")
+                problems.append(
+                    f"missing blob {digest}: the {part} of image {image.id}; pull or load it again"
+                )
     problems += [
         f"orphaned blob {digest}: no image or layer uses it (gc removes it)"
         for digest in sorted(blobs_on_disk - referenced)
@@ -73,7 +77,9 @@ def _needed_snapshots(rows: dict[int, SnapshotRow], images: list[ImageRow], cach
         wanted_chains.update(chain_ids(decode_json(image.config, ImageConfig).rootfs.diff_ids))
     roots = set(cached)
     for row in rows.values():
-        is_wanted = row.chain_id in wanted_chains if row.committed else row.owner is not None and is_alive(row.owner)
+        is_wanted = (
+            row.chain_id in wanted_chains if row.committed else row.owner is not None and is_alive(row.owner)
+        )
         if is_wanted:
             roots.add(row.id)
     needed: set[int] = set()

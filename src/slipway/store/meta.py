@@ -189,7 +189,9 @@ class MetaDB:
                 raise self._error(err) from err
             connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA foreign_keys=ON")
-            connection.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; blobs are fsynced themselves
+            connection.execute(
+                "PRAGMA synchronous=NORMAL"
+            )  # WAL stays consistent; blobs are fsynced themselves
             self._connections.append(connection)
         self._local.connection = connection
         return connection
@@ -254,7 +256,8 @@ class Transaction:
     def _images(self, clause: str, parameters: tuple[object, ...]) -> list[ImageRow]:
         rows = self.connection.execute(
             "SELECT id, manifest_digest, manifest, config, created, size,"
-            " (SELECT group_concat(name, char(10)) FROM names WHERE image_id = images.id) FROM images " + clause,
+            " (SELECT group_concat(name, char(10)) FROM names WHERE image_id = images.id) FROM images "
+            + clause,
             parameters,
         ).fetchall()
         return [
@@ -280,8 +283,14 @@ class Transaction:
             " ON CONFLICT(digest) DO UPDATE SET diff_id=excluded.diff_id, media_type=excluded.media_type,"
             " size=excluded.size, uncompressed_size=excluded.uncompressed_size,"
             " content_size=coalesce(excluded.content_size, layers.content_size)",
-            (descriptor.digest, info.diff_id, descriptor.media_type, descriptor.size, info.uncompressed_size,
-             info.content_size),
+            (
+                descriptor.digest,
+                info.diff_id,
+                descriptor.media_type,
+                descriptor.size,
+                info.uncompressed_size,
+                info.content_size,
+            ),
         )
 
     def layer(self, digest: str) -> LayerInfo | None:
@@ -339,7 +348,9 @@ class Transaction:
         )
 
     def commit_snapshot(self, snapshot_id: int) -> None:
-        self.connection.execute("UPDATE snapshots SET committed = 1, owner = NULL WHERE id = ?", (snapshot_id,))
+        self.connection.execute(
+            "UPDATE snapshots SET committed = 1, owner = NULL WHERE id = ?", (snapshot_id,)
+        )
 
     def children(self, snapshot_id: int) -> list[int]:
         rows = self.connection.execute("SELECT id FROM snapshots WHERE parent = ?", (snapshot_id,)).fetchall()
@@ -352,7 +363,8 @@ class Transaction:
 
     def _snapshots(self, clause: str, parameters: tuple[object, ...]) -> list[SnapshotRow]:
         rows = self.connection.execute(
-            "SELECT id, parent, chain_id, diff_id, committed, owner, created FROM snapshots " + clause, parameters
+            "SELECT id, parent, chain_id, diff_id, committed, owner, created FROM snapshots " + clause,
+            parameters,
         ).fetchall()
         return [
             SnapshotRow(
@@ -415,4 +427,6 @@ class Transaction:
         ]
 
     def cache_delete(self, keys: list[str]) -> int:
-        return sum(self.connection.execute("DELETE FROM cache WHERE key = ?", (key,)).rowcount for key in keys)
+        return sum(
+            self.connection.execute("DELETE FROM cache WHERE key = ?", (key,)).rowcount for key in keys
+        )

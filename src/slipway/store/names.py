@@ -17,7 +17,9 @@ def tag_name(name: str) -> str:
     """The stored form of a name: normalized, with ":latest" if it has no tag."""
     reference = parse_reference(name)
     if reference.digest is not None:
-        raise InvalidReference(f"cannot use {name!r} as a name: a name has a tag, not a digest (e.g. 'app:v1')")
+        raise InvalidReference(
+            f"cannot use {name!r} as a name: a name has a tag, not a digest (e.g. 'app:v1')"
+        )
     return str(reference)
 
 
@@ -32,7 +34,9 @@ def find_image(tx: Transaction, text: str) -> ImageRow | None:
         reference = None
     if reference is not None and reference.digest is not None:
         rows = tx.images_by_manifest(reference.digest)
-        named = [row for row in rows if any(name.startswith(reference.repository + ":") for name in row.names)]
+        named = [
+            row for row in rows if any(name.startswith(reference.repository + ":") for name in row.names)
+        ]
         candidates = named or rows
         return candidates[0] if candidates else None
     if reference is not None:

@@ -348,7 +348,9 @@ def _copy_xattrs(source: StrPath | int, target: StrPath | int, follow: bool) -> 
         if name.startswith("trusted.overlay."):
             continue  # overlayfs' own bookkeeping, meaningless in another tree
         try:
-            os.setxattr(target, name, os.getxattr(source, name, follow_symlinks=follow), follow_symlinks=follow)
+            os.setxattr(
+                target, name, os.getxattr(source, name, follow_symlinks=follow), follow_symlinks=follow
+            )
         except OSError as err:
             log.debug("xattr %s of %s not copied: %s", name, source, err)
 

@@ -118,7 +118,9 @@ def test_paths_with_colons_and_commas_are_escaped(tmp_path: Path) -> None:
         assert sorted(os.listdir(view)) == ["x", "y"]
 
 
-def test_a_deep_chain_under_a_long_root_mounts_with_relative_lower_dirs(tmp_path: Path, mounts_under: Any) -> None:
+def test_a_deep_chain_under_a_long_root_mounts_with_relative_lower_dirs(
+    tmp_path: Path, mounts_under: Any
+) -> None:
     base = tmp_path / ("d" * 200)
     lowers = []
     for index in range(30):

@@ -40,15 +40,24 @@ def files_tree(directory: Path, files: dict[str, bytes]) -> Path:
     return directory
 
 
-def make_image(store: Store, workdir: Path, name: str | None, *, busybox: bool = True,
-               random_sizes: tuple[int, ...] = (4096,), architecture: str = "amd64",
-               variant: str | None = None) -> ImageRecord:
+def make_image(
+    store: Store,
+    workdir: Path,
+    name: str | None,
+    *,
+    busybox: bool = True,
+    random_sizes: tuple[int, ...] = (4096,),
+    architecture: str = "amd64",
+    variant: str | None = None,
+) -> ImageRecord:
     """An image named `name`: busybox (optional), then one layer of `size` random bytes per entry."""
     trees: list[Path] = []
     if busybox:
         trees.append(busybox_tree(workdir / "layer-busybox"))
     for position, size in enumerate(random_sizes):
-        trees.append(files_tree(workdir / f"layer-{position}", {f"data/blob-{position}.bin": os.urandom(size)}))
+        trees.append(
+            files_tree(workdir / f"layer-{position}", {f"data/blob-{position}.bin": os.urandom(size)})
+        )
     layers = []
     for tree in trees:
         with store.ingest() as writer:
@@ -56,10 +65,15 @@ def make_image(store: Store, workdir: Path, name: str | None, *, busybox: bool =
         store.record_layer(info)
         layers.append(info)
     config = ImageConfig(
-        architecture=architecture, os="linux", variant=variant, created="2024-01-01T00:00:00Z",
+        architecture=architecture,
+        os="linux",
+        variant=variant,
+        created="2024-01-01T00:00:00Z",
         rootfs=RootFS(diff_ids=tuple(layer.diff_id for layer in layers)),
         config=ContainerConfig(env=("PATH=/bin",), cmd=("/bin/sh",)),
-        history=tuple(History(created="2024-01-01T00:00:00Z", created_by=f"layer {i}") for i in range(len(layers))),
+        history=tuple(
+            History(created="2024-01-01T00:00:00Z", created_by=f"layer {i}") for i in range(len(layers))
+        ),
     )
     config_bytes = encode_json(config)
     config_digest = store.put_blob(config_bytes)

@@ -83,18 +83,24 @@ def running_registry(directory: Path, auth: str = "") -> Iterator[Registry]:
     )
     log = directory / "registry.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [REGISTRY_BINARY, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         registry = Registry(host=f"127.0.0.1:{port}", root=storage, log=log)
-        wait_until(lambda: httpx.get(registry.url("/v2/"), timeout=2).status_code in (200, 401),
-                   f"docker-registry on port {port} (log: {log})")
+        wait_until(
+            lambda: httpx.get(registry.url("/v2/"), timeout=2).status_code in (200, 401),
+            f"docker-registry on port {port} (log: {log})",
+        )
         yield registry
     finally:
         stop_process(process)
 
 
 def htpasswd_auth(directory: Path) -> str:
-    line = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True).stdout
+    line = subprocess.run(
+        ["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True, text=True
+    ).stdout
     path = directory / "htpasswd"
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(line.strip() + "\n")
@@ -126,11 +132,17 @@ class TokenIssuer:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "slipway test token issuer")])
         now = datetime.datetime.now(datetime.UTC)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                .sign(key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
         directory.mkdir(parents=True, exist_ok=True)
         cert_path = directory / "token-issuer.pem"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -142,8 +154,16 @@ class TokenIssuer:
 
         now = int(time.time())
         header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(self.cert_der).decode()]}
-        claims = {"iss": ISSUER, "sub": subject, "aud": SERVICE, "exp": now + lifetime, "nbf": now - 10,
-                  "iat": now, "jti": os.urandom(8).hex(), "access": access}
+        claims = {
+            "iss": ISSUER,
+            "sub": subject,
+            "aud": SERVICE,
+            "exp": now + lifetime,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": os.urandom(8).hex(),
+            "access": access,
+        }
         signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[attr-defined]
         return f"{signing_input}.{_b64url(signature)}"
@@ -204,16 +224,19 @@ def running_token_server(issuer: TokenIssuer) -> Iterator[TokenServer]:
 
 
 def token_auth(issuer: TokenIssuer, realm: str) -> str:
-    return (f"auth:\n  token:\n    realm: {realm}\n    service: {SERVICE}\n    issuer: {ISSUER}\n"
-            f"    rootcertbundle: {issuer.cert_path}\n")
+    return (
+        f"auth:\n  token:\n    realm: {realm}\n    service: {SERVICE}\n    issuer: {ISSUER}\n"
+        f"    rootcertbundle: {issuer.cert_path}\n"
+    )
 
 
 @contextlib.contextmanager
 def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="test-http-server",
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="test-http-server", daemon=True
+    )
     thread.start()
     try:
         yield int(server.server_address[1])
@@ -279,8 +302,11 @@ def running_proxy(upstream: str) -> Iterator[Proxy]:
                 self.close_connection = True
                 return
             if fault is not None and fault.kind == "status":
-                self._reply(fault.status, {"Retry-After": fault.retry_after} if fault.retry_after else {},
-                            b'{"errors":[{"code":"UNAVAILABLE","message":"injected by the test proxy"}]}')
+                self._reply(
+                    fault.status,
+                    {"Retry-After": fault.retry_after} if fault.retry_after else {},
+                    b'{"errors":[{"code":"UNAVAILABLE","message":"injected by the test proxy"}]}',
+                )
                 return
             if fault is not None and fault.kind == "respond":
                 self._reply(fault.status, {"Content-Type": fault.content_type}, fault.body)
@@ -297,13 +323,18 @@ def running_proxy(upstream: str) -> Iterator[Proxy]:
                 upstream.endheaders(body or None)
                 response = upstream.getresponse()
                 payload = response.read()
-                reply_headers = {k: v for k, v in response.getheaders()
-                                 if k.lower() not in ("connection", "content-length", "transfer-encoding")}
+                reply_headers = {
+                    k: v
+                    for k, v in response.getheaders()
+                    if k.lower() not in ("connection", "content-length", "transfer-encoding")
+                }
             finally:
                 upstream.close()
             self._reply_faulty(response.status, reply_headers, payload, fault)
 
-        def _reply_faulty(self, status: int, headers: dict[str, str], payload: bytes, fault: Fault | None) -> None:
+        def _reply_faulty(
+            self, status: int, headers: dict[str, str], payload: bytes, fault: Fault | None
+        ) -> None:
             if fault is None or self.command == "HEAD":
                 self._reply(status, headers, payload, head=self.command == "HEAD")
             elif fault.kind == "truncate":
@@ -353,17 +384,33 @@ class Dockerd:
     socket: Path
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", "-H", f"unix://{self.socket}", *args], capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        return subprocess.run(
+            ["docker", "-H", f"unix://{self.socket}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
 @contextlib.contextmanager
 def running_dockerd(directory: Path, insecure_registries: list[str]) -> Iterator[Dockerd]:
     directory.mkdir(parents=True, exist_ok=True)
     sock = directory / "docker.sock"
-    argv = ["dockerd", "--data-root", str(directory / "data"), "--exec-root", str(directory / "exec"),
-            "-H", f"unix://{sock}", "--pidfile", str(directory / "docker.pid"), "--bridge=none",
-            "--iptables=false", "--ip-masq=false"]
+    argv = [
+        "dockerd",
+        "--data-root",
+        str(directory / "data"),
+        "--exec-root",
+        str(directory / "exec"),
+        "-H",
+        f"unix://{sock}",
+        "--pidfile",
+        str(directory / "docker.pid"),
+        "--bridge=none",
+        "--iptables=false",
+        "--ip-masq=false",
+    ]
     for host in insecure_registries:
         argv += ["--insecure-registry", host]
     log = directory / "dockerd.log"
@@ -371,7 +418,9 @@ def running_dockerd(directory: Path, insecure_registries: list[str]) -> Iterator
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     try:
         daemon = Dockerd(socket=sock)
-        wait_until(lambda: daemon.run("version", timeout=5).returncode == 0, f"dockerd (log: {log})", timeout=60)
+        wait_until(
+            lambda: daemon.run("version", timeout=5).returncode == 0, f"dockerd (log: {log})", timeout=60
+        )
         yield daemon
     finally:
         stop_process(process)

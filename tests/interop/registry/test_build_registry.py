@@ -48,8 +48,9 @@ def empty_store(tmp_path: Path) -> Slipway:
 # -- FROM images and the pull policy --------------------------------------------------------------------------
 
 
-def test_from_an_image_only_in_the_registry_is_pulled(empty_store: Slipway, base_in_registry: str,
-                                                      tmp_path: Path) -> None:
+def test_from_an_image_only_in_the_registry_is_pulled(
+    empty_store: Slipway, base_in_registry: str, tmp_path: Path
+) -> None:
     context = make_context(tmp_path / "ctx", f"FROM {base_in_registry}\nRUN echo built > /built\n")
 
     result = empty_store.build_ok(context, "-t", "pulled:v1", env=PULL_MISSING)
@@ -59,14 +60,17 @@ def test_from_an_image_only_in_the_registry_is_pulled(empty_store: Slipway, base
     assert base_in_registry in {f"{row.repository}:{row.tag}" for row in empty_store.images()}
 
 
-def test_pull_policy_never_names_the_missing_image(empty_store: Slipway, base_in_registry: str,
-                                                   tmp_path: Path) -> None:
+def test_pull_policy_never_names_the_missing_image(
+    empty_store: Slipway, base_in_registry: str, tmp_path: Path
+) -> None:
     context = make_context(tmp_path / "ctx", f"FROM {base_in_registry}\nRUN true\n")
 
     result = empty_store.build(context, env={"SLIPWAY_PULL_POLICY": "never"})
 
     assert result.returncode == 1, helpers.describe(result)
-    assert f"image '{base_in_registry}' is not in the local store and the pull policy is never" in result.stderr
+    assert (
+        f"image '{base_in_registry}' is not in the local store and the pull policy is never" in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert empty_store.images() == []
 
@@ -82,8 +86,9 @@ def test_a_failed_pull_names_the_image_and_the_registry_error(empty_store: Slipw
     assert "cannot reach the registry" in result.stderr
 
 
-def test_pull_always_fetches_the_newer_image(empty_store: Slipway, registry: Registry, busybox_tar: Path,
-                                            tmp_path: Path) -> None:
+def test_pull_always_fetches_the_newer_image(
+    empty_store: Slipway, registry: Registry, busybox_tar: Path, tmp_path: Path
+) -> None:
     name = f"{registry.host}/tests/build-moving:v1"
     publisher = Slipway(tmp_path / "publisher")
     helpers.import_busybox(publisher, busybox_tar, "busybox:seed")
@@ -104,14 +109,16 @@ def test_pull_always_fetches_the_newer_image(empty_store: Slipway, registry: Reg
     assert empty_store.run_output("consumer:v1", "cat", "/seen") == "two\n"
 
 
-
 # -- --push and type=registry ---------------------------------------------------------------------------------
 
 
-def test_push_sends_the_image_to_each_name(empty_store: Slipway, registry: Registry, busybox_tar: Path,
-                                           tmp_path: Path) -> None:
+def test_push_sends_the_image_to_each_name(
+    empty_store: Slipway, registry: Registry, busybox_tar: Path, tmp_path: Path
+) -> None:
     helpers.import_busybox(empty_store, busybox_tar)
-    context = make_context(tmp_path / "ctx", "FROM busybox:test\nLABEL pushed=yes\nRUN echo pushed > /pushed\n")
+    context = make_context(
+        tmp_path / "ctx", "FROM busybox:test\nLABEL pushed=yes\nRUN echo pushed > /pushed\n"
+    )
     names = [f"{registry.host}/tests/build-push:v1", f"{registry.host}/tests/build-push-copy:v2"]
 
     result = empty_store.build_ok(context, "--push", "-t", names[0], "-t", names[1])
@@ -126,8 +133,9 @@ def test_push_sends_the_image_to_each_name(empty_store: Slipway, registry: Regis
     assert {f"{row.repository}:{row.tag}" for row in empty_store.images()} >= set(names)
 
 
-def test_a_built_image_is_kept_uncompressed_and_pushed_gzipped(empty_store: Slipway, registry: Registry,
-                                                              busybox_tar: Path, tmp_path: Path) -> None:
+def test_a_built_image_is_kept_uncompressed_and_pushed_gzipped(
+    empty_store: Slipway, registry: Registry, busybox_tar: Path, tmp_path: Path
+) -> None:
     helpers.import_busybox(empty_store, busybox_tar)
     context = make_context(tmp_path / "ctx", "FROM busybox:test\nRUN head -c 300000 /dev/zero > /zeros\n")
     empty_store.build_ok(context, "-t", "deferred:v1")
@@ -141,7 +149,9 @@ def test_a_built_image_is_kept_uncompressed_and_pushed_gzipped(empty_store: Slip
     empty_store.ok("push", "deferred:v1", name)
 
     pushed = skopeo_inspect(name, "--raw")
-    assert [layer["mediaType"] for layer in pushed["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 2
+    assert [layer["mediaType"] for layer in pushed["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    ] * 2
     assert pushed["layers"][-1]["size"] < 10_000  # 300 kB of zeros, gzipped
     assert empty_store.image_id("deferred:v1") == built_id
     assert empty_store.ok("system", "check").returncode == 0
@@ -152,8 +162,9 @@ def test_a_built_image_is_kept_uncompressed_and_pushed_gzipped(empty_store: Slip
     empty_store.ok("push", "deferred:v1", name)  # the second push finds the gzipped blobs in place
 
 
-def test_registry_output_pushes_its_name(empty_store: Slipway, registry: Registry, busybox_tar: Path,
-                                         tmp_path: Path) -> None:
+def test_registry_output_pushes_its_name(
+    empty_store: Slipway, registry: Registry, busybox_tar: Path, tmp_path: Path
+) -> None:
     helpers.import_busybox(empty_store, busybox_tar)
     context = make_context(tmp_path / "ctx", "FROM busybox:test\nRUN echo out > /out\n")
     name = f"{registry.host}/tests/build-output-registry:v1"
@@ -203,8 +214,11 @@ def step_outcomes(progress: str) -> dict[str, str]:
     """What `--progress plain` says of each Dockerfile step (FROM lines aside): "CACHED", "DONE" or "ERROR"."""
     names = dict(re.findall(r"^#(\d+) (\[[^\]]+\] .+)$", progress, re.MULTILINE))
     outcomes = dict(re.findall(r"^#(\d+) (CACHED|DONE|ERROR)", progress, re.MULTILINE))
-    return {name: outcomes.get(number, "?") for number, name in names.items()
-            if not name.startswith("[internal]") and "] FROM " not in name}
+    return {
+        name: outcomes.get(number, "?")
+        for number, name in names.items()
+        if not name.startswith("[internal]") and "] FROM " not in name
+    }
 
 
 def outcome_of(outcomes: dict[str, str], step: str) -> str:
@@ -229,8 +243,13 @@ def image_layers(slipway: Slipway, ref: str) -> set[str]:
 
 
 def registry_manifest(ref: str) -> dict[str, Any]:
-    completed = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
-                               capture_output=True, text=True, timeout=120, check=False)
+    completed = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr
     manifest: dict[str, Any] = json.loads(completed.stdout)
     return manifest
@@ -252,7 +271,10 @@ def test_max_cache_makes_every_step_cached_on_another_store(
         ref = f"{registry.host}/tests/build-cache-max:buildcache"
         cache_to, cache_from = f"type=registry,ref={ref},mode=max", f"type=registry,ref={ref}"
     else:
-        cache_to, cache_from = f"type=local,dest={tmp_path / 'cache'},mode=max", f"type=local,src={tmp_path / 'cache'}"
+        cache_to, cache_from = (
+            f"type=local,dest={tmp_path / 'cache'},mode=max",
+            f"type=local,src={tmp_path / 'cache'}",
+        )
 
     built = first.build_ok(multi_stage, "-t", "app:v1", "--cache-to", cache_to, env=EPOCH)
     assert set(step_outcomes(built.stderr).values()) == {"DONE"}
@@ -276,8 +298,9 @@ def test_max_cache_makes_every_step_cached_on_another_store(
     assert [outcome_of(again, step) for step in FINAL_STEPS] == ["CACHED"] * len(FINAL_STEPS)
 
 
-def test_min_cache_holds_the_final_stage(machines: tuple[Slipway, Slipway], multi_stage: Path,
-                                         registry: Registry) -> None:
+def test_min_cache_holds_the_final_stage(
+    machines: tuple[Slipway, Slipway], multi_stage: Path, registry: Registry
+) -> None:
     first, second = machines
     ref = f"{registry.host}/tests/build-cache-min:buildcache"
 
@@ -289,17 +312,23 @@ def test_min_cache_holds_the_final_stage(machines: tuple[Slipway, Slipway], mult
     assert [outcome_of(outcomes, step) for step in BUILD_STEPS] == ["DONE"] * len(BUILD_STEPS)
     assert second.image_id("app:v1") == first.image_id("app:v1")
     assert manifest_digest(second, "app:v1") == manifest_digest(first, "app:v1")
-    assert len(registry_manifest(ref)["layers"]) == 1 + len(FINAL_STEPS)  # busybox and the final stage's steps
+    assert len(registry_manifest(ref)["layers"]) == 1 + len(
+        FINAL_STEPS
+    )  # busybox and the final stage's steps
 
 
-def test_a_cache_that_does_not_exist_is_a_warning(machines: tuple[Slipway, Slipway], multi_stage: Path,
-                                                  registry: Registry) -> None:
+def test_a_cache_that_does_not_exist_is_a_warning(
+    machines: tuple[Slipway, Slipway], multi_stage: Path, registry: Registry
+) -> None:
     _, second = machines
     ref = f"{registry.host}/tests/build-cache-nowhere:buildcache"
 
     result = second.build_ok(multi_stage, "-t", "app:v1", "--cache-from", f"type=registry,ref={ref}")
 
-    assert re.search(rf"^WARNING: --cache-from type=registry,ref={re.escape(ref)}: .*building without it$",
-                     result.stderr, re.MULTILINE), result.stderr
+    assert re.search(
+        rf"^WARNING: --cache-from type=registry,ref={re.escape(ref)}: .*building without it$",
+        result.stderr,
+        re.MULTILINE,
+    ), result.stderr
     assert set(step_outcomes(result.stderr).values()) == {"DONE"}
     assert second.run_output("app:v1", "cat", "/app/artifact") == "source\n"

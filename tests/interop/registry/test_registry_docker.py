@@ -15,7 +15,10 @@ from slipway.image.oci import MEDIA_DOCKER_MANIFEST
 from slipway.registry import RegistryOptions, pull_image, push_image
 from slipway.store import Store
 
-pytestmark = [pytest.mark.interop, pytest.mark.skipif(shutil.which("dockerd") is None, reason="needs dockerd")]
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(shutil.which("dockerd") is None, reason="needs dockerd"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +33,13 @@ def dockerd(registry: Registry) -> Iterator[Dockerd]:
 
 
 def test_docker_pulls_and_runs_what_slipway_pushed_and_slipway_pulls_what_docker_pushed(
-        dockerd: Dockerd, registry: Registry, store: Store, options: RegistryOptions, repository: str,
-        tmp_path: Path) -> None:
+    dockerd: Dockerd,
+    registry: Registry,
+    store: Store,
+    options: RegistryOptions,
+    repository: str,
+    tmp_path: Path,
+) -> None:
     image = make_image(store, tmp_path / "image", None)
     name = f"{registry.host}/{repository}:v1"
     digest = push_image(store, image, name, options=options)

@@ -30,17 +30,28 @@ def layer_path(image: ImageRecord, position: int = 0) -> str:
     return f"/blobs/{image.manifest.layers[position].digest}"
 
 
-@pytest.mark.parametrize("fault", [
-    Fault("GET", "/manifests/v1", "status", status=500),
-    Fault("GET", "/manifests/v1", "status", status=503, times=2),
-    Fault("GET", "/manifests/v1", "drop"),
-    Fault("GET", "/blobs/", "status", status=429, retry_after="1"),
-    Fault("GET", "/blobs/", "drop", times=2),
-    Fault("GET", "/blobs/", "truncate"),
-], ids=["manifest-500", "manifest-503-twice", "manifest-dropped", "blob-429-retry-after", "blob-dropped-twice",
-        "blob-truncated-once"])
-def test_transient_faults_are_retried(proxy: Proxy, store: Store, options: RegistryOptions, repository: str,
-                                      pushed: ImageRecord, fault: Fault) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("GET", "/manifests/v1", "status", status=500),
+        Fault("GET", "/manifests/v1", "status", status=503, times=2),
+        Fault("GET", "/manifests/v1", "drop"),
+        Fault("GET", "/blobs/", "status", status=429, retry_after="1"),
+        Fault("GET", "/blobs/", "drop", times=2),
+        Fault("GET", "/blobs/", "truncate"),
+    ],
+    ids=[
+        "manifest-500",
+        "manifest-503-twice",
+        "manifest-dropped",
+        "blob-429-retry-after",
+        "blob-dropped-twice",
+        "blob-truncated-once",
+    ],
+)
+def test_transient_faults_are_retried(
+    proxy: Proxy, store: Store, options: RegistryOptions, repository: str, pushed: ImageRecord, fault: Fault
+) -> None:
     proxy.faults.append(fault)
     image = pull_image(store, f"{proxy.host}/{repository}:v1", options=options)
     assert image.manifest_digest == pushed.manifest_digest
@@ -48,20 +59,49 @@ def test_transient_faults_are_retried(proxy: Proxy, store: Store, options: Regis
     assert proxy.count(fault.method, fault.path) >= 2
 
 
-@pytest.mark.parametrize(("fault", "message"), [
-    (Fault("GET", "LAYER0", "truncate", times=3), r"connection broke .*gave up after 3 tries"),
-    (Fault("GET", "LAYER0", "status", status=502, times=3), r"answered 502 .*gave up after 3 tries"),
-    (Fault("GET", "LAYER0", "corrupt"), r"does not match its digest"),
-    (Fault("GET", "LAYER0", "long"), r"more than the \d+ bytes"),
-    (Fault("GET", "LAYER0", "short", times=3), r"sent \d+ of \d+ bytes"),
-    (Fault("GET", "/manifests/v1", "corrupt"), r"the manifest's digest is sha256:\w+ but the registry says"),
-    (Fault("GET", "/manifests/v1", "respond", status=200, body=b"<html>not a manifest</html>",
-           content_type="application/vnd.oci.image.manifest.v1+json"), r"invalid image manifest"),
-], ids=["truncated-every-time", "502-every-time", "corrupt-blob", "long-blob", "short-blob", "manifest-digest",
-        "garbage-manifest"])
-def test_failed_pulls_leave_the_store_as_it_was(proxy: Proxy, store: Store, options: RegistryOptions,
-                                                repository: str, pushed: ImageRecord, fault: Fault,
-                                                message: str) -> None:
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (Fault("GET", "LAYER0", "truncate", times=3), r"connection broke .*gave up after 3 tries"),
+        (Fault("GET", "LAYER0", "status", status=502, times=3), r"answered 502 .*gave up after 3 tries"),
+        (Fault("GET", "LAYER0", "corrupt"), r"does not match its digest"),
+        (Fault("GET", "LAYER0", "long"), r"more than the \d+ bytes"),
+        (Fault("GET", "LAYER0", "short", times=3), r"sent \d+ of \d+ bytes"),
+        (
+            Fault("GET", "/manifests/v1", "corrupt"),
+            r"the manifest's digest is sha256:\w+ but the registry says",
+        ),
+        (
+            Fault(
+                "GET",
+                "/manifests/v1",
+                "respond",
+                status=200,
+                body=b"<html>not a manifest</html>",
+                content_type="application/vnd.oci.image.manifest.v1+json",
+            ),
+            r"invalid image manifest",
+        ),
+    ],
+    ids=[
+        "truncated-every-time",
+        "502-every-time",
+        "corrupt-blob",
+        "long-blob",
+        "short-blob",
+        "manifest-digest",
+        "garbage-manifest",
+    ],
+)
+def test_failed_pulls_leave_the_store_as_it_was(
+    proxy: Proxy,
+    store: Store,
+    options: RegistryOptions,
+    repository: str,
+    pushed: ImageRecord,
+    fault: Fault,
+    message: str,
+) -> None:
     fault.path = fault.path.replace("LAYER0", layer_path(pushed))
     proxy.faults.append(fault)
     before = store_listing(store)
@@ -75,21 +115,27 @@ def test_failed_pulls_leave_the_store_as_it_was(proxy: Proxy, store: Store, opti
     assert all(path.name in blobs for path in (store.root / "blobs" / "sha256").iterdir())
 
 
-def test_pull_by_digest_refuses_a_manifest_that_does_not_match(proxy: Proxy, store: Store, options: RegistryOptions,
-                                                               repository: str, pushed: ImageRecord) -> None:
+def test_pull_by_digest_refuses_a_manifest_that_does_not_match(
+    proxy: Proxy, store: Store, options: RegistryOptions, repository: str, pushed: ImageRecord
+) -> None:
     proxy.faults.append(Fault("GET", f"/manifests/{pushed.manifest_digest}", "corrupt"))
     with pytest.raises(RegistryError, match=r"sent a manifest whose digest is sha256:\w+"):
         pull_image(store, f"{proxy.host}/{repository}@{pushed.manifest_digest}", options=options)
     assert store.list_images() == []
 
 
-@pytest.mark.parametrize("fault", [
-    Fault("PUT", r"/blobs/uploads/.*digest=", "drop"),
-    Fault("POST", r"/blobs/uploads/", "status", status=500),
-    Fault("PUT", "/manifests/v1", "status", status=429, retry_after="0"),
-], ids=["upload-dropped", "upload-start-500", "manifest-429"])
-def test_push_retries_transient_faults(proxy: Proxy, store: Store, options: RegistryOptions, repository: str,
-                                       tmp_path: Path, fault: Fault) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("PUT", r"/blobs/uploads/.*digest=", "drop"),
+        Fault("POST", r"/blobs/uploads/", "status", status=500),
+        Fault("PUT", "/manifests/v1", "status", status=429, retry_after="0"),
+    ],
+    ids=["upload-dropped", "upload-start-500", "manifest-429"],
+)
+def test_push_retries_transient_faults(
+    proxy: Proxy, store: Store, options: RegistryOptions, repository: str, tmp_path: Path, fault: Fault
+) -> None:
     image = make_image(store, tmp_path / "image", None, busybox=False)
     proxy.faults.append(fault)
     digest = push_image(store, image, f"{proxy.host}/{repository}:v1", options=options)
@@ -98,8 +144,9 @@ def test_push_retries_transient_faults(proxy: Proxy, store: Store, options: Regi
         assert pull_image(check, f"{proxy.host}/{repository}:v1", options=options).id == image.id
 
 
-def test_push_that_keeps_failing_tags_nothing(proxy: Proxy, registry: Registry, store: Store,
-                                              options: RegistryOptions, repository: str, tmp_path: Path) -> None:
+def test_push_that_keeps_failing_tags_nothing(
+    proxy: Proxy, registry: Registry, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     image = make_image(store, tmp_path / "image", None, busybox=False)
     proxy.faults.append(Fault("PUT", "/manifests/v1", "status", status=500, times=3))
     with pytest.raises(RegistryError, match=rf"{proxy.host}/{repository}:v1: the registry answered 500"):

@@ -20,11 +20,14 @@ from slipway.store import ImageRecord, Store
 pytestmark = pytest.mark.interop
 
 
-def test_push_is_what_skopeo_sees_and_copies(registry: Registry, store: Store, options: RegistryOptions,
-                                              repository: str, tmp_path: Path) -> None:
+def test_push_is_what_skopeo_sees_and_copies(
+    registry: Registry, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     image = make_image(store, tmp_path / "image", "app:v1", random_sizes=(1000, 2000))
     events: list[str] = []
-    digest = push_image(store, image, f"{registry.host}/{repository}:v1", options=options, on_event=events.append)
+    digest = push_image(
+        store, image, f"{registry.host}/{repository}:v1", options=options, on_event=events.append
+    )
 
     assert digest == image.manifest_digest
     assert events[0] == f"The push refers to repository [{registry.host}/{repository}]"
@@ -36,16 +39,21 @@ def test_push_is_what_skopeo_sees_and_copies(registry: Registry, store: Store, o
     assert seen["Architecture"] == "amd64" and seen["Os"] == "linux"
 
     layout = tmp_path / "layout"
-    copied = skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/{repository}:v1", f"oci:{layout}:v1")
+    copied = skopeo(
+        "copy", "--src-tls-verify=false", f"docker://{registry.host}/{repository}:v1", f"oci:{layout}:v1"
+    )
     assert copied.returncode == 0, copied.stderr
     index = json.loads((layout / "index.json").read_text())
     assert index["manifests"][0]["digest"] == digest
     for layer in image.manifest.layers:
-        assert (layout / "blobs" / "sha256" / layer.digest.split(":")[1]).read_bytes() == store.read_blob(layer.digest)
+        assert (layout / "blobs" / "sha256" / layer.digest.split(":")[1]).read_bytes() == store.read_blob(
+            layer.digest
+        )
 
 
-def test_round_trip_into_an_empty_store_keeps_digests(registry: Registry, store: Store, options: RegistryOptions,
-                                                      repository: str, tmp_path: Path) -> None:
+def test_round_trip_into_an_empty_store_keeps_digests(
+    registry: Registry, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     image = make_image(store, tmp_path / "image", "app:v1")
     name = f"{registry.host}/{repository}:v1"
     pushed = push_image(store, image, name, options=options)
@@ -57,7 +65,9 @@ def test_round_trip_into_an_empty_store_keeps_digests(registry: Registry, store:
         assert pulled.id == image.id
         assert pulled.names == (name,)
         assert second.resolve_image(name).id == image.id
-        assert all(second.read_blob(layer.digest) == store.read_blob(layer.digest) for layer in image.manifest.layers)
+        assert all(
+            second.read_blob(layer.digest) == store.read_blob(layer.digest) for layer in image.manifest.layers
+        )
         assert sum(line.endswith(": Pull complete") for line in events) == 2
         assert f"Digest: {pushed}" in events and events[-1] == name
 
@@ -67,13 +77,16 @@ def test_round_trip_into_an_empty_store_keeps_digests(registry: Registry, store:
         assert f"Status: Image is up to date for {name}" in again
 
 
-def test_pull_what_skopeo_pushed_as_docker_schema_2(registry: Registry, store: Store, options: RegistryOptions,
-                                                     repository: str, tmp_path: Path) -> None:
+def test_pull_what_skopeo_pushed_as_docker_schema_2(
+    registry: Registry, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     with Store.open(tmp_path / "source-root") as source:
         image = make_image(source, tmp_path / "image", None)
         layout = _oci_layout(source, image, tmp_path / "layout")
     name = f"{registry.host}/{repository}:from-skopeo"
-    copied = skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{name}")
+    copied = skopeo(
+        "copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{name}"
+    )
     assert copied.returncode == 0, copied.stderr
     seen = skopeo_inspect(name)
 
@@ -84,8 +97,9 @@ def test_pull_what_skopeo_pushed_as_docker_schema_2(registry: Registry, store: S
     assert store.resolve_image(f"{registry.host}/{repository}@{seen['Digest']}").id == pulled.id
 
 
-def test_second_push_skips_blobs_the_registry_has(proxy: Proxy, store: Store, options: RegistryOptions,
-                                                  repository: str, tmp_path: Path) -> None:
+def test_second_push_skips_blobs_the_registry_has(
+    proxy: Proxy, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     image = make_image(store, tmp_path / "image", "app:v1", random_sizes=(100, 200))
     push_image(store, image, f"{proxy.host}/{repository}:v1", options=options)
     uploads = proxy.count("POST", "/blobs/uploads/")
@@ -97,8 +111,9 @@ def test_second_push_skips_blobs_the_registry_has(proxy: Proxy, store: Store, op
     assert sum(line.endswith(": Layer already exists") for line in events) == 3
 
 
-def test_push_to_another_repository_mounts_blobs(proxy: Proxy, store: Store, options: RegistryOptions,
-                                                 repository: str, tmp_path: Path) -> None:
+def test_push_to_another_repository_mounts_blobs(
+    proxy: Proxy, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     image = make_image(store, tmp_path / "image", "app:v1")
     push_image(store, image, f"{proxy.host}/{repository}/one:v1", options=options)
     blob_uploads = proxy.count("PUT", r"/blobs/uploads/.*digest=")
@@ -111,20 +126,23 @@ def test_push_to_another_repository_mounts_blobs(proxy: Proxy, store: Store, opt
     assert skopeo_inspect(f"{proxy.host}/{repository}/two:v1")["Digest"] == image.manifest_digest
 
 
-def test_pulled_image_mounts_from_its_source_repository(registry: Registry, proxy: Proxy, store: Store,
-                                                        options: RegistryOptions, repository: str,
-                                                        tmp_path: Path) -> None:
+def test_pulled_image_mounts_from_its_source_repository(
+    registry: Registry, proxy: Proxy, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     with Store.open(tmp_path / "builder-root") as builder:
         image = make_image(builder, tmp_path / "image", None, busybox=False)
         push_image(builder, image, f"{proxy.host}/{repository}/base:v1", options=options)
     pulled = pull_image(store, f"{proxy.host}/{repository}/base:v1", options=options)
     events: list[str] = []
-    push_image(store, pulled, f"{proxy.host}/{repository}/derived:v1", options=options, on_event=events.append)
+    push_image(
+        store, pulled, f"{proxy.host}/{repository}/derived:v1", options=options, on_event=events.append
+    )
     assert events[1] == f"{pulled.manifest.layers[0].digest[7:19]}: Mounted from {repository}/base"
 
 
-def test_large_blob_goes_up_in_chunks(proxy: Proxy, store: Store, options: RegistryOptions, repository: str,
-                                      tmp_path: Path) -> None:
+def test_large_blob_goes_up_in_chunks(
+    proxy: Proxy, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     image = make_image(store, tmp_path / "image", None, busybox=False, random_sizes=(20 << 20,))
     assert image.manifest.layers[0].size > 16 << 20
     name = f"{proxy.host}/{repository}:big"
@@ -132,22 +150,38 @@ def test_large_blob_goes_up_in_chunks(proxy: Proxy, store: Store, options: Regis
     assert proxy.count("PATCH", "/blobs/uploads/") == 2  # 16 MiB chunks
     with Store.open(tmp_path / "second-root") as second:
         pulled = pull_image(second, name, options=options)
-        assert second.read_blob(pulled.manifest.layers[0].digest) == store.read_blob(image.manifest.layers[0].digest)
+        assert second.read_blob(pulled.manifest.layers[0].digest) == store.read_blob(
+            image.manifest.layers[0].digest
+        )
 
 
-def test_index_picks_the_platform(registry: Registry, store: Store, options: RegistryOptions, repository: str,
-                                  tmp_path: Path) -> None:
+def test_index_picks_the_platform(
+    registry: Registry, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     amd64 = make_image(store, tmp_path / "amd64", None, busybox=False)
     arm64 = make_image(store, tmp_path / "arm64", None, busybox=False, architecture="arm64", variant="v8")
     armv6 = make_image(store, tmp_path / "armv6", None, busybox=False, architecture="arm", variant="v6")
     descriptors = []
-    for image, platform in ((amd64, Platform("amd64", "linux")), (arm64, Platform("arm64", "linux", "v8")),
-                            (armv6, Platform("arm", "linux", "v6"))):
-        digest = push_image(store, image, f"{registry.host}/{repository}:{platform.architecture}", options=options)
-        descriptors.append(Descriptor(media_type=image.manifest.media_type or "", digest=digest,
-                                      size=len(store.read_blob(digest)), platform=platform))
+    for image, platform in (
+        (amd64, Platform("amd64", "linux")),
+        (arm64, Platform("arm64", "linux", "v8")),
+        (armv6, Platform("arm", "linux", "v6")),
+    ):
+        digest = push_image(
+            store, image, f"{registry.host}/{repository}:{platform.architecture}", options=options
+        )
+        descriptors.append(
+            Descriptor(
+                media_type=image.manifest.media_type or "",
+                digest=digest,
+                size=len(store.read_blob(digest)),
+                platform=platform,
+            )
+        )
     with RegistryClient(registry.host, options=options, push=True) as client:
-        client.put_manifest(repository, "multi", encode_json(Index(manifests=tuple(descriptors))), MEDIA_OCI_INDEX)
+        client.put_manifest(
+            repository, "multi", encode_json(Index(manifests=tuple(descriptors))), MEDIA_OCI_INDEX
+        )
 
     name = f"{registry.host}/{repository}:multi"
     with Store.open(tmp_path / "pulls") as pulls:
@@ -155,12 +189,15 @@ def test_index_picks_the_platform(registry: Registry, store: Store, options: Reg
         assert pull_image(pulls, name, platform="linux/arm/v7", options=options).id == armv6.id
         assert pull_image(pulls, name, options=options).id == amd64.id
         assert pulls.resolve_image(name).id == amd64.id
-        with pytest.raises(RegistryError, match=r"no image for linux/s390x; it has linux/amd64, linux/arm/v6, "):
+        with pytest.raises(
+            RegistryError, match=r"no image for linux/s390x; it has linux/amd64, linux/arm/v6, "
+        ):
             pull_image(pulls, name, platform="linux/s390x", options=options)
 
 
-def test_pull_by_digest_tags_nothing(registry: Registry, store: Store, options: RegistryOptions, repository: str,
-                                     tmp_path: Path) -> None:
+def test_pull_by_digest_tags_nothing(
+    registry: Registry, store: Store, options: RegistryOptions, repository: str, tmp_path: Path
+) -> None:
     with Store.open(tmp_path / "source") as source:
         image = make_image(source, tmp_path / "image", None, busybox=False)
         digest = push_image(source, image, f"{registry.host}/{repository}:v1", options=options)
@@ -170,8 +207,9 @@ def test_pull_by_digest_tags_nothing(registry: Registry, store: Store, options: 
         store.resolve_image(f"{registry.host}/{repository}:v1")
 
 
-def test_missing_tag_and_unreachable_registry(registry: Registry, store: Store, options: RegistryOptions,
-                                              repository: str) -> None:
+def test_missing_tag_and_unreachable_registry(
+    registry: Registry, store: Store, options: RegistryOptions, repository: str
+) -> None:
     before = store_listing(store)
     with pytest.raises(RegistryError, match=rf"{registry.host}/{repository}:nope: manifest unknown"):
         pull_image(store, f"{registry.host}/{repository}:nope", options=options)
@@ -179,16 +217,39 @@ def test_missing_tag_and_unreachable_registry(registry: Registry, store: Store, 
     with pytest.raises(RegistryError, match=rf"{closed}/{repository}:v1: .*cannot reach the registry"):
         pull_image(store, f"{closed}/{repository}:v1", options=options)
     with pytest.raises(InvalidReference):
-        push_image(store, make_image(store, store.root / "w", None, busybox=False),
-                   f"{registry.host}/{repository}@sha256:{'a' * 64}", options=options)
+        push_image(
+            store,
+            make_image(store, store.root / "w", None, busybox=False),
+            f"{registry.host}/{repository}@sha256:{'a' * 64}",
+            options=options,
+        )
     assert store_listing(store)[0] == before[0] | {(i.id, i.names) for i in store.list_images()} - before[0]
 
 
-def test_schema1_manifest_is_refused(proxy: Proxy, store: Store, options: RegistryOptions, repository: str) -> None:
-    schema1 = json.dumps({"schemaVersion": 1, "name": repository, "tag": "old", "architecture": "amd64",
-                          "fsLayers": [], "history": [], "signatures": []}).encode()
-    proxy.faults.append(Fault("GET", "/manifests/old", "respond", status=200, body=schema1,
-                              content_type="application/vnd.docker.distribution.manifest.v1+prettyjws"))
+def test_schema1_manifest_is_refused(
+    proxy: Proxy, store: Store, options: RegistryOptions, repository: str
+) -> None:
+    schema1 = json.dumps(
+        {
+            "schemaVersion": 1,
+            "name": repository,
+            "tag": "old",
+            "architecture": "amd64",
+            "fsLayers": [],
+            "history": [],
+            "signatures": [],
+        }
+    ).encode()
+    proxy.faults.append(
+        Fault(
+            "GET",
+            "/manifests/old",
+            "respond",
+            status=200,
+            body=schema1,
+            content_type="application/vnd.docker.distribution.manifest.v1+prettyjws",
+        )
+    )
     with pytest.raises(RegistryError, match="schema 1 image, which is deprecated and not supported"):
         pull_image(store, f"{proxy.host}/{repository}:old", options=options)
     assert store.list_images() == []
@@ -217,8 +278,14 @@ def test_cli_push_and_pull(registry: Registry, store: Store, repository: str, tm
 
 
 def _slipway(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "slipway", *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "slipway", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def _oci_layout(store: Store, image: ImageRecord, directory: Path) -> Path:
@@ -230,7 +297,19 @@ def _oci_layout(store: Store, image: ImageRecord, directory: Path) -> Path:
     manifest = store.read_blob(image.manifest_digest)
     (blobs / image.manifest_digest.split(":")[1]).write_bytes(manifest)
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": image.manifest.media_type, "digest": image.manifest_digest, "size": len(manifest),
-        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}))
+    (directory / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": image.manifest.media_type,
+                        "digest": image.manifest_digest,
+                        "size": len(manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": "v1"},
+                    }
+                ],
+            }
+        )
+    )
     return directory

@@ -34,7 +34,7 @@ def test_an_attached_short_value_is_taken_whole_as_click_takes_it() -> None:
         ["build", "--push", "-t", "x", "."],
         ["build", "-o", "out", "."],
         ["build", "-qt", "x", "."],
-        ["build", "."  , "second"],
+        ["build", ".", "second"],
         ["build"],
         ["build", "-t"],
         ["build", "--progress", "fancy", "."],
@@ -62,7 +62,9 @@ def test_a_plan_handed_off_is_taken_once(tmp_path: Path) -> None:
     )  # fmt: skip
 
     def make(**flags: bool) -> build_memo.MemoPlan | None:
-        return build_memo.MemoPlan.make(tmp_path / "root", context, None, None, options, eligible=True, **flags)
+        return build_memo.MemoPlan.make(
+            tmp_path / "root", context, None, None, options, eligible=True, **flags
+        )
 
     handed = make(hand_off=True)
     assert handed is not None

@@ -93,7 +93,9 @@ def add_image(
     )
     config_bytes = encode_json(image_config)
     manifest = Manifest(
-        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(config_bytes), size=len(config_bytes)),
+        config=Descriptor(
+            media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(config_bytes), size=len(config_bytes)
+        ),
         layers=tuple(info.descriptor for info in infos if info),
         media_type=MEDIA_OCI_MANIFEST,
     )

@@ -28,15 +28,22 @@ OPTIONS = ExportOptions(source_date_epoch=0)
     ("text", "expected"),
     [
         ("type=registry,ref=reg.example/app:cache", CacheSpec("registry", ref="reg.example/app:cache")),
-        ("type=registry,ref=reg.example/app,mode=max", CacheSpec("registry", ref="reg.example/app:latest", mode="max")),
+        (
+            "type=registry,ref=reg.example/app,mode=max",
+            CacheSpec("registry", ref="reg.example/app:latest", mode="max"),
+        ),
         ("type=local,dest=cache-dir", CacheSpec("local", path=Path("cache-dir"))),
         ("type=local,dest=d,mode=min", CacheSpec("local", path=Path("d"))),
     ],
 )
 def test_parse_cache_to(text: str, expected: CacheSpec) -> None:
     parsed = parse_cache_to(text)
-    assert (parsed.type, parsed.ref, parsed.path, parsed.mode) == (expected.type, expected.ref, expected.path,
-                                                                   expected.mode)
+    assert (parsed.type, parsed.ref, parsed.path, parsed.mode) == (
+        expected.type,
+        expected.ref,
+        expected.path,
+        expected.mode,
+    )
     assert parsed.text == text
 
 
@@ -65,7 +72,11 @@ def test_parse_cache_from(text: str, expected: CacheSpec) -> None:
         ("--cache-to", "type=inline", "unsupported type 'inline'"),
         ("--cache-to", "", "--cache-to needs a value"),
         ("--cache-from", "type=local,dest=x", "type=local has no attribute 'dest'; it takes src"),
-        ("--cache-from", "type=registry,ref=a/b,mode=max", "type=registry has no attribute 'mode'; it takes ref"),
+        (
+            "--cache-from",
+            "type=registry,ref=a/b,mode=max",
+            "type=registry has no attribute 'mode'; it takes ref",
+        ),
         ("--cache-from", "type=registry,ref=Not Valid", "--cache-from"),
     ],
 )
@@ -96,7 +107,8 @@ def step(store: Store, parent: SnapshotRecord | None, files: dict[str, bytes]) -
 
 def files_of(store: Store, snapshot: SnapshotRecord) -> list[dict[str, bytes]]:
     return [
-        {path.name: path.read_bytes() for path in record.path.iterdir()} for record in store.snapshot_chain(snapshot.id)
+        {path.name: path.read_bytes() for path in record.path.iterdir()}
+        for record in store.snapshot_chain(snapshot.id)
     ]
 
 
@@ -106,8 +118,9 @@ def test_records_travel_through_a_layout_directory(store: Store, other: Store, t
     top = step(store, middle, {"top": b"top"})
     directory = tmp_path / "cache"
 
-    digest = export_cache(store, [("key-top", top), ("key-middle", middle)], CacheSpec("local", path=directory),
-                          OPTIONS)
+    digest = export_cache(
+        store, [("key-top", top), ("key-middle", middle)], CacheSpec("local", path=directory), OPTIONS
+    )
 
     manifest = json.loads((directory / "blobs" / "sha256" / digest.split(":")[1]).read_bytes())
     assert manifest["config"]["mediaType"] == MEDIA_CACHE_CONFIG
@@ -132,7 +145,9 @@ def test_the_same_records_give_the_same_cache(store: Store, tmp_path: Path) -> N
     top = step(store, base, {"top": b"top"})
 
     first = export_cache(store, [("a", base), ("b", top)], CacheSpec("local", path=tmp_path / "one"), OPTIONS)
-    second = export_cache(store, [("b", top), ("a", base)], CacheSpec("local", path=tmp_path / "two"), OPTIONS)
+    second = export_cache(
+        store, [("b", top), ("a", base)], CacheSpec("local", path=tmp_path / "two"), OPTIONS
+    )
 
     assert first == second
 
@@ -145,7 +160,9 @@ def test_exporting_again_replaces_the_tag_and_keeps_other_entries(store: Store, 
     foreign = dict(index["manifests"][0], annotations={"org.opencontainers.image.ref.name": "other"})
     index_path.write_text(json.dumps({**index, "manifests": [*index["manifests"], foreign]}))
 
-    latest = export_cache(store, [("b", step(store, None, {"b": b"b"}))], CacheSpec("local", path=directory), OPTIONS)
+    latest = export_cache(
+        store, [("b", step(store, None, {"b": b"b"}))], CacheSpec("local", path=directory), OPTIONS
+    )
 
     entries = json.loads(index_path.read_text())["manifests"]
     tags = {entry["annotations"]["org.opencontainers.image.ref.name"]: entry["digest"] for entry in entries}
@@ -170,10 +187,13 @@ def test_a_corrupt_layer_is_refused_when_loaded(store: Store, other: Store, tmp_
 
 
 @pytest.mark.parametrize("damage", ["no index", "not a cache", "bad config"])
-def test_an_unreadable_cache_is_an_archive_error(store: Store, other: Store, tmp_path: Path, damage: str) -> None:
+def test_an_unreadable_cache_is_an_archive_error(
+    store: Store, other: Store, tmp_path: Path, damage: str
+) -> None:
     directory = tmp_path / "cache"
-    digest = export_cache(store, [("key", step(store, None, {"f": b"f"}))], CacheSpec("local", path=directory),
-                          OPTIONS)
+    digest = export_cache(
+        store, [("key", step(store, None, {"f": b"f"}))], CacheSpec("local", path=directory), OPTIONS
+    )
     manifest_path = directory / "blobs" / "sha256" / digest.split(":")[1]
     manifest = json.loads(manifest_path.read_bytes())
     if damage == "no index":

@@ -54,7 +54,9 @@ def test_save_then_load_into_another_store_keeps_digests_and_names(store: Store,
         again = other.resolve_image("registry.local:5000/team/app:v2")
         assert again.id == app.id
         assert again.manifest_digest == app.manifest_digest
-        assert other.read_blob(app.manifest.layers[-1].digest) == store.read_blob(app.manifest.layers[-1].digest)
+        assert other.read_blob(app.manifest.layers[-1].digest) == store.read_blob(
+            app.manifest.layers[-1].digest
+        )
         assert other.resolve_image("base:1").manifest_digest == base.manifest_digest
 
 
@@ -138,13 +140,18 @@ def legacy_archive(layers: list[bytes], repo_tags: list[str], *, share_by_symlin
                 add(path, layer)
             paths.append(path)
         add(f"{config_hex}.json", config)
-        add("manifest.json", json.dumps([{"Config": f"{config_hex}.json", "RepoTags": repo_tags, "Layers": paths}]).encode())
+        add(
+            "manifest.json",
+            json.dumps([{"Config": f"{config_hex}.json", "RepoTags": repo_tags, "Layers": paths}]).encode(),
+        )
     return out.getvalue()
 
 
 def test_loads_a_legacy_docker_save_archive_with_shared_layer_symlinks(store: Store) -> None:
     layer = layer_tar({"bin/sh": b"#!"})
-    archive = legacy_archive([layer, layer_tar({"etc/motd": b"hi"}), layer], ["legacy:1"], share_by_symlink=True)
+    archive = legacy_archive(
+        [layer, layer_tar({"etc/motd": b"hi"}), layer], ["legacy:1"], share_by_symlink=True
+    )
     [loaded] = load_archive(store, io.BytesIO(archive), "legacy.tar")
     image = store.resolve_image("legacy:1")
     assert loaded.image.id == image.id
@@ -212,8 +219,15 @@ def test_loads_a_docker_25_archive_keeping_its_oci_manifest_digest(store: Store)
     entries = {
         "oci-layout": b'{"imageLayoutVersion": "1.0.0"}',
         "index.json": index,
-        "manifest.json": json.dumps([{"Config": f"blobs/sha256/{sha256(config)[7:]}", "RepoTags": ["new:25"],
-                                      "Layers": [f"blobs/sha256/{sha256(layer)[7:]}"]}]).encode(),  # fmt: skip
+        "manifest.json": json.dumps(
+            [
+                {
+                    "Config": f"blobs/sha256/{sha256(config)[7:]}",
+                    "RepoTags": ["new:25"],
+                    "Layers": [f"blobs/sha256/{sha256(layer)[7:]}"],
+                }
+            ]
+        ).encode(),  # fmt: skip
         **{f"blobs/sha256/{sha256(data)[7:]}": data for data in (config, manifest, layer)},
     }
     out = io.BytesIO()

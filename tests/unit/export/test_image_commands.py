@@ -24,7 +24,13 @@ NOW_ISH = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 @pytest.fixture
 def family(store: Store) -> dict[str, ImageRecord]:
     """base:1 (1 layer), app:1 and registry.local:5000/app:2 on it (2 layers), an untagged leftover."""
-    base = add_image(store, [{"bin/sh": b"x" * 2100}], ["base:1"], created="2020-01-01T00:00:00Z", created_by="ADD rootfs /")
+    base = add_image(
+        store,
+        [{"bin/sh": b"x" * 2100}],
+        ["base:1"],
+        created="2020-01-01T00:00:00Z",
+        created_by="ADD rootfs /",
+    )
     app = add_image(
         store,
         [{"app/main": b"y" * 1_500_000}],
@@ -62,7 +68,12 @@ def test_images_table_has_dockers_columns_and_alignment(family: dict[str, ImageR
 
 def test_images_quiet_digests_no_trunc_format_and_filters(family: dict[str, ImageRecord], root: Path) -> None:
     app, base, old = family["app"], family["base"], family["old"]
-    assert lines(run_cli(root, "images", "-q").output) == [app.id[7:19], app.id[7:19], old.id[7:19], base.id[7:19]]
+    assert lines(run_cli(root, "images", "-q").output) == [
+        app.id[7:19],
+        app.id[7:19],
+        old.id[7:19],
+        base.id[7:19],
+    ]
     digests = lines(run_cli(root, "images", "--digests", "--no-trunc").output)
     assert digests[0].split() == ["REPOSITORY", "TAG", "DIGEST", "IMAGE", "ID", "CREATED", "SIZE"]
     assert digests[1].split()[:4] == ["app", "1", app.manifest_digest, app.id]
@@ -73,13 +84,22 @@ def test_images_quiet_digests_no_trunc_format_and_filters(family: dict[str, Imag
     assert table[:2] == ["REPOSITORY                TAG", "app                       1"]
     as_json = [json.loads(line) for line in lines(run_cli(root, "images", "--format", "json").output)]
     assert as_json[0]["ID"] == app.id[7:19] and as_json[2]["Repository"] == "<none>"
-    assert '"Digest":"\\u003cnone\\u003e"' in run_cli(root, "images", "--format", "json", "-f", "dangling=true").output
+    assert (
+        '"Digest":"\\u003cnone\\u003e"'
+        in run_cli(root, "images", "--format", "json", "-f", "dangling=true").output
+    )
     assert lines(run_cli(root, "images", "-q", "--filter", "dangling=true").output) == [old.id[7:19]]
-    assert lines(run_cli(root, "images", "--format", "{{.Tag}}", "-f", "dangling=false").output) == ["1", "2", "1"]
-    assert lines(run_cli(root, "images", "--format", "{{.Repository}}", "-f", "reference=*app").output) == ["app"]
-    assert lines(run_cli(root, "images", "--format", "{{.Repository}}", "-f", "reference=*/app:2").output) == [
-        "registry.local:5000/app"
+    assert lines(run_cli(root, "images", "--format", "{{.Tag}}", "-f", "dangling=false").output) == [
+        "1",
+        "2",
+        "1",
     ]
+    assert lines(run_cli(root, "images", "--format", "{{.Repository}}", "-f", "reference=*app").output) == [
+        "app"
+    ]
+    assert lines(
+        run_cli(root, "images", "--format", "{{.Repository}}", "-f", "reference=*/app:2").output
+    ) == ["registry.local:5000/app"]
     assert lines(run_cli(root, "images", "--format", "{{.Repository}}:{{.Tag}}", "base").output) == ["base:1"]
 
 
@@ -88,10 +108,15 @@ def test_images_hides_intermediate_images_unless_all(store: Store, root: Path) -
     add_image(store, [{"b": b"2"}], ["child:1"], base=base)
     store.untag("base:1")
     assert lines(run_cli(root, "images", "--format", "{{.Repository}}").output) == ["child"]
-    assert sorted(lines(run_cli(root, "images", "-a", "--format", "{{.Repository}}").output)) == ["<none>", "child"]
+    assert sorted(lines(run_cli(root, "images", "-a", "--format", "{{.Repository}}").output)) == [
+        "<none>",
+        "child",
+    ]
 
 
-def test_history_shows_layers_newest_first_with_sizes(family: dict[str, ImageRecord], root: Path, store: Store) -> None:
+def test_history_shows_layers_newest_first_with_sizes(
+    family: dict[str, ImageRecord], root: Path, store: Store
+) -> None:
     output = lines(run_cli(root, "history", "app:1").output)
     assert re.split(r"\s{3,}", output[0]) == ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
     newest = re.split(r"\s{3,}", output[1])
@@ -100,7 +125,11 @@ def test_history_shows_layers_newest_first_with_sizes(family: dict[str, ImageRec
     layer = store.layer_by_diff_id(family["app"].config.rootfs.diff_ids[1])
     assert layer is not None and newest[3] == human_size(layer.uncompressed_size, 3)
     oldest = re.split(r"\s{3,}", output[2])
-    assert oldest[0] == "<missing>" and oldest[2] == "ADD rootfs /" and oldest[3] == human_size(family["base"].size, 3)
+    assert (
+        oldest[0] == "<missing>"
+        and oldest[2] == "ADD rootfs /"
+        and oldest[3] == human_size(family["base"].size, 3)
+    )
     full = lines(run_cli(root, "history", "--no-trunc", "app:1").output)
     assert family["app"].id in full[1] and "PREFIX=/usr/local/very/long/path/for/the/application" in full[1]
     assert lines(run_cli(root, "history", "-q", "app:1").output) == [family["app"].id[7:19], "<missing>"]
@@ -148,20 +177,31 @@ def test_inspect_prints_a_docker_shaped_json_array(store: Store, root: Path) -> 
     assert document["RootFS"] == {"Type": "layers", "Layers": list(image.config.rootfs.diff_ids)}
     assert "Metadata" in document and document["Created"] == image.created
     assert run_cli(root, "inspect", "--format", "{{.Id}}", "svc:1").output == image.id + "\n"
-    assert json.loads(run_cli(root, "inspect", "-f", "{{json .Config.Labels}}", "svc:1").output) == {"org.example": "yes"}
-    assert run_cli(root, "image", "inspect", "-f", "{{.Config.Env}} {{index .Config.Labels \"org.example\"}}", image.id[7:15]).output == (
-        "[PATH=/bin A=b] yes\n"
-    )
+    assert json.loads(run_cli(root, "inspect", "-f", "{{json .Config.Labels}}", "svc:1").output) == {
+        "org.example": "yes"
+    }
+    assert run_cli(
+        root,
+        "image",
+        "inspect",
+        "-f",
+        '{{.Config.Env}} {{index .Config.Labels "org.example"}}',
+        image.id[7:15],
+    ).output == ("[PATH=/bin A=b] yes\n")
 
 
-def test_inspect_of_a_missing_image_fails_after_printing_the_others(family: dict[str, ImageRecord], root: Path) -> None:
+def test_inspect_of_a_missing_image_fails_after_printing_the_others(
+    family: dict[str, ImageRecord], root: Path
+) -> None:
     result = CliRunner().invoke(cli, ["--root", str(root), "inspect", "base:1", "nope:1"])
     assert result.exit_code == 1
     assert len(json.loads(result.stdout)) == 1
     assert "nope:1" in result.stderr
 
 
-def test_tag_adds_a_name_and_rmi_of_a_shared_name_only_untags(family: dict[str, ImageRecord], root: Path) -> None:
+def test_tag_adds_a_name_and_rmi_of_a_shared_name_only_untags(
+    family: dict[str, ImageRecord], root: Path
+) -> None:
     assert run_cli(root, "tag", "base:1", "mirror.local/base:stable").exit_code == 0
     assert "mirror.local/base" in run_cli(root, "images").output
     result = run_cli(root, "rmi", "mirror.local/base:stable")
@@ -170,7 +210,9 @@ def test_tag_adds_a_name_and_rmi_of_a_shared_name_only_untags(family: dict[str, 
     assert "app" in run_cli(root, "images").output
 
 
-def test_rmi_refuses_a_parent_image_unless_forced(family: dict[str, ImageRecord], root: Path, store: Store) -> None:
+def test_rmi_refuses_a_parent_image_unless_forced(
+    family: dict[str, ImageRecord], root: Path, store: Store
+) -> None:
     base = family["base"]
     result = CliRunner().invoke(cli, ["--root", str(root), "rmi", base.id[7:19]], standalone_mode=False)
     assert isinstance(result.exception, ImageInUse) or result.exit_code == 1
@@ -182,7 +224,9 @@ def test_rmi_refuses_a_parent_image_unless_forced(family: dict[str, ImageRecord]
     assert "base" not in run_cli(root, "images").output
 
 
-def test_rmi_of_the_last_name_of_a_parent_keeps_it_untagged(family: dict[str, ImageRecord], root: Path) -> None:
+def test_rmi_of_the_last_name_of_a_parent_keeps_it_untagged(
+    family: dict[str, ImageRecord], root: Path
+) -> None:
     assert run_cli(root, "rmi", "base:1").output == "Untagged: base:1\n"
     assert family["base"].id[7:19] in run_cli(root, "images", "-a", "-q").output
     # Removing the child then takes its unnamed parent along, as docker does.
@@ -192,7 +236,9 @@ def test_rmi_of_the_last_name_of_a_parent_keeps_it_untagged(family: dict[str, Im
     )
 
 
-def test_rmi_by_id_of_an_image_in_two_repositories_needs_force(family: dict[str, ImageRecord], root: Path) -> None:
+def test_rmi_by_id_of_an_image_in_two_repositories_needs_force(
+    family: dict[str, ImageRecord], root: Path
+) -> None:
     app = family["app"]
     result = CliRunner().invoke(cli, ["--root", str(root), "rmi", app.id[7:19], "nope:1"])
     assert result.exit_code == 1
@@ -201,9 +247,16 @@ def test_rmi_by_id_of_an_image_in_two_repositories_needs_force(family: dict[str,
     assert forced.output == f"Untagged: app:1\nUntagged: registry.local:5000/app:2\nDeleted: {app.id}\n"
 
 
-def test_image_prune_removes_dangling_images_and_reports_space(family: dict[str, ImageRecord], root: Path, store: Store) -> None:
+def test_image_prune_removes_dangling_images_and_reports_space(
+    family: dict[str, ImageRecord], root: Path, store: Store
+) -> None:
     result = run_cli(root, "image", "prune", "-f")
-    assert lines(result.output) == ["Deleted Images:", f"deleted: {family['old'].id}", "", result.output.split("\n")[-2]]
+    assert lines(result.output) == [
+        "Deleted Images:",
+        f"deleted: {family['old'].id}",
+        "",
+        result.output.split("\n")[-2],
+    ]
     assert re.fullmatch(r"Total reclaimed space: [1-9][\d.]*k?B", lines(result.output)[-1])
     assert [image.names for image in store.list_images()] == [
         ("docker.io/library/app:1", "registry.local:5000/app:2"),
@@ -212,7 +265,9 @@ def test_image_prune_removes_dangling_images_and_reports_space(family: dict[str,
     assert run_cli(root, "image", "prune", "-f").output == "Total reclaimed space: 0B\n"
 
 
-def test_image_prune_all_removes_children_before_parents(family: dict[str, ImageRecord], root: Path, store: Store) -> None:
+def test_image_prune_all_removes_children_before_parents(
+    family: dict[str, ImageRecord], root: Path, store: Store
+) -> None:
     declined = CliRunner().invoke(cli, ["--root", str(root), "image", "prune", "-a"], input="n\n")
     assert declined.exit_code == 1 and "Are you sure you want to continue?" in declined.output
     assert len(store.list_images()) == 3
@@ -235,7 +290,13 @@ def test_system_df_check_and_prune(family: dict[str, ImageRecord], root: Path, s
     assert re.split(r"\s{3,}", output[0]) == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
     images = re.split(r"\s{3,}", output[1])
     unique = family["app"].size + family["old"].size  # base's layer is app's first layer
-    assert images == ["Images", "3", "2", human_size(unique), f"{human_size(family['old'].size)} ({family['old'].size * 100 // unique}%)"]
+    assert images == [
+        "Images",
+        "3",
+        "2",
+        human_size(unique),
+        f"{human_size(family['old'].size)} ({family['old'].size * 100 // unique}%)",
+    ]
     assert re.split(r"\s{3,}", output[2]) == ["Build Cache", "0", "0", "0B", "0B"]
     assert run_cli(root, "system", "check").output == f"No problems found in {root}.\n"
     (root / "blobs" / "sha256" / family["old"].manifest.layers[0].digest[7:]).chmod(0o644)
@@ -251,12 +312,28 @@ def test_system_df_check_and_prune(family: dict[str, ImageRecord], root: Path, s
 
 def test_human_units_match_go_units() -> None:
     assert [human_size(n, 3) for n in (0, 999, 1000, 2_100_000, 812_000_000, 1_982_270)] == [
-        "0B", "999B", "1kB", "2.1MB", "812MB", "1.98MB"
+        "0B",
+        "999B",
+        "1kB",
+        "2.1MB",
+        "812MB",
+        "1.98MB",
     ]
     assert human_size(1_982_270) == "1.982MB"
-    assert [human_duration(s) for s in (0.5, 1, 59, 90, 3000, 5400, 86400 * 3, 86400 * 20, 86400 * 100, 86400 * 800)] == [
-        "Less than a second", "1 second", "59 seconds", "About a minute", "50 minutes", "2 hours",
-        "3 days", "2 weeks", "3 months", "2 years",
+    assert [
+        human_duration(s)
+        for s in (0.5, 1, 59, 90, 3000, 5400, 86400 * 3, 86400 * 20, 86400 * 100, 86400 * 800)
+    ] == [
+        "Less than a second",
+        "1 second",
+        "59 seconds",
+        "About a minute",
+        "50 minutes",
+        "2 hours",
+        "3 days",
+        "2 weeks",
+        "3 months",
+        "2 years",
     ]
 
 
@@ -266,15 +343,22 @@ def test_history_shows_empty_layer_entries_with_zero_size(store: Store, root: Pa
     image = add_image(store, [{"a": b"1"}], ["hist:1"])
     config = msgspec.structs.replace(
         image.config,
-        history=(*image.config.history, History(created="2024-05-01T10:00:01Z", created_by="ENV A=b", empty_layer=True)),
+        history=(
+            *image.config.history,
+            History(created="2024-05-01T10:00:01Z", created_by="ENV A=b", empty_layer=True),
+        ),
     )
     data = encode_json(config)
     manifest = msgspec.structs.replace(
-        image.manifest, config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(data), size=len(data))
+        image.manifest,
+        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(data), size=len(data)),
     )
     store.add_image(manifest, config, ["hist:2"])
     output = lines(run_cli(root, "history", "--format", "{{.CreatedBy}}|{{.Size}}|{{.ID}}", "hist:2").output)
-    assert output == [f"ENV A=b|0B|{manifest.config.digest[7:19]}", f"COPY files /|{human_size(image.size, 3)}|<missing>"]
+    assert output == [
+        f"ENV A=b|0B|{manifest.config.digest[7:19]}",
+        f"COPY files /|{human_size(image.size, 3)}|<missing>",
+    ]
 
 
 def test_system_df_counts_build_cache_and_system_prune_clears_it(store: Store, root: Path) -> None:
@@ -289,5 +373,11 @@ def test_system_df_counts_build_cache_and_system_prune_clears_it(store: Store, r
     pruned = run_cli(root, "system", "prune", "-f")
     assert lines(pruned.output)[0] == "Deleted build cache records: 1"
     assert re.fullmatch(r"Total reclaimed space: [\d.]+kB", lines(pruned.output)[-1])
-    assert re.split(r"\s{3,}", lines(run_cli(root, "system", "df").output)[2]) == ["Build Cache", "0", "0", "0B", "0B"]
+    assert re.split(r"\s{3,}", lines(run_cli(root, "system", "df").output)[2]) == [
+        "Build Cache",
+        "0",
+        "0",
+        "0B",
+        "0B",
+    ]
     assert "kept" in run_cli(root, "images").output

@@ -54,13 +54,17 @@ def config_for(layers: list[bytes], diff_ids: list[str] | None = None) -> bytes:
     ).encode()
 
 
-def docker_archive(layers: list[bytes], *, diff_ids: list[str] | None = None, extra: list[Entry] = ()) -> bytes:  # type: ignore[assignment]
+def docker_archive(
+    layers: list[bytes], *, diff_ids: list[str] | None = None, extra: list[Entry] = ()
+) -> bytes:  # type: ignore[assignment]
     """A legacy docker-save archive of `layers` (each stored as given), tagged evil:latest."""
     config = config_for(layers, diff_ids)
     config_name = sha256(config).split(":")[1] + ".json"
     paths = [f"layer{number}/layer.tar" for number in range(len(layers))]
     manifest = json.dumps([{"Config": config_name, "RepoTags": ["evil:latest"], "Layers": paths}]).encode()
-    return tar_of([*extra, *zip(paths, layers, strict=True), (config_name, config), ("manifest.json", manifest)])
+    return tar_of(
+        [*extra, *zip(paths, layers, strict=True), (config_name, config), ("manifest.json", manifest)]
+    )
 
 
 def oci_archive(blobs: dict[str, bytes], manifest_digest: str, manifest_size: int) -> bytes:
@@ -75,7 +79,10 @@ def oci_archive(blobs: dict[str, bytes], manifest_digest: str, manifest_size: in
             }
         ],
     }
-    entries: list[Entry] = [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", json.dumps(index).encode())]
+    entries: list[Entry] = [
+        ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+        ("index.json", json.dumps(index).encode()),
+    ]
     entries += [(f"blobs/sha256/{digest.split(':')[1]}", data) for digest, data in blobs.items()]
     return tar_of(entries)
 
@@ -88,8 +95,18 @@ def oci_image(layer: bytes, *, lie_about_layer: bool = False, drop_layer: bool =
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config), "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": len(blob)}],
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": layer_digest,
+                    "size": len(blob),
+                }
+            ],
         }
     ).encode()
     blobs = {sha256(config): config, sha256(manifest): manifest}
@@ -115,7 +132,8 @@ class Case:
 
 CORPUS: dict[str, Case] = {
     "dot-dot name": Case(
-        lambda: docker_archive([layer_tar({"a": b"1"})], extra=[("../escaped", b"x")]), ("'../escaped'", "outside")
+        lambda: docker_archive([layer_tar({"a": b"1"})], extra=[("../escaped", b"x")]),
+        ("'../escaped'", "outside"),
     ),
     "absolute name": Case(
         lambda: docker_archive([layer_tar({"a": b"1"})], extra=[("/etc/cron.d/evil", b"x")]),
@@ -130,32 +148,54 @@ CORPUS: dict[str, Case] = {
         ("'out'", "outside the archive"),
     ),
     "hardlink to outside": Case(
-        lambda: docker_archive([layer_tar({"a": b"1"})], extra=[link("passwd", "../../etc/passwd", tarfile.LNKTYPE)]),
+        lambda: docker_archive(
+            [layer_tar({"a": b"1"})], extra=[link("passwd", "../../etc/passwd", tarfile.LNKTYPE)]
+        ),
         ("'passwd'", "'..'"),
     ),
-    "wrong digest": Case(lambda: oci_image(layer_tar({"a": b"1"}), lie_about_layer=True), ("layer 'blobs/sha256/", "has the digest")),
+    "wrong digest": Case(
+        lambda: oci_image(layer_tar({"a": b"1"}), lie_about_layer=True),
+        ("layer 'blobs/sha256/", "has the digest"),
+    ),
     "truncated gzip": Case(truncated_gzip, ("truncated or corrupt",)),
     "manifest not JSON": Case(
         lambda: tar_of([("manifest.json", b"[{not json")]), ("manifest 'manifest.json'", "not valid JSON")
     ),
     "missing layer file": Case(
-        lambda: tar_of([(f"{sha256(config_for([b'']))[7:]}.json", config_for([b""])),
-                        ("manifest.json", json.dumps([{"Config": f"{sha256(config_for([b'']))[7:]}.json", "Layers": ["gone/layer.tar"]}]).encode())]),
+        lambda: tar_of(
+            [
+                (f"{sha256(config_for([b'']))[7:]}.json", config_for([b""])),
+                (
+                    "manifest.json",
+                    json.dumps(
+                        [{"Config": f"{sha256(config_for([b'']))[7:]}.json", "Layers": ["gone/layer.tar"]}]
+                    ).encode(),
+                ),
+            ]
+        ),
         ("layer 'gone/layer.tar'", "missing"),
     ),
-    "missing blob": Case(lambda: oci_image(layer_tar({"a": b"1"}), drop_layer=True), ("layer 'blobs/sha256/", "missing")),
+    "missing blob": Case(
+        lambda: oci_image(layer_tar({"a": b"1"}), drop_layer=True), ("layer 'blobs/sha256/", "missing")
+    ),
     "diff_id mismatch": Case(
         lambda: docker_archive([layer_tar({"a": b"1"})], diff_ids=[sha256(b"another layer")]),
         ("layer 'layer0/layer.tar'", "unpacks to diff_id", sha256(b"another layer")),
     ),
     "config with a wrong name": Case(
-        lambda: tar_of([("0" * 64 + ".json", config_for([])), ("manifest.json", json.dumps([{"Config": "0" * 64 + ".json", "Layers": []}]).encode())]),
+        lambda: tar_of(
+            [
+                ("0" * 64 + ".json", config_for([])),
+                ("manifest.json", json.dumps([{"Config": "0" * 64 + ".json", "Layers": []}]).encode()),
+            ]
+        ),
         ("config '" + "0" * 64 + ".json'", "has the digest"),
     ),
     "neither docker nor OCI": Case(lambda: tar_of([("hello.txt", b"hi")]), ("neither manifest.json",)),
     "not a tar at all": Case(lambda: b"this is not an archive" * 100, ("truncated or corrupt",)),
     "layer entry with ../": Case(
-        lambda: docker_archive([layer_with([("../../etc/cron.d/evil", b"x")])]), ("layer 'layer0/layer.tar'", "'../../etc/cron.d/evil'", "'..'")
+        lambda: docker_archive([layer_with([("../../etc/cron.d/evil", b"x")])]),
+        ("layer 'layer0/layer.tar'", "'../../etc/cron.d/evil'", "'..'"),
     ),
     "layer entry with an absolute name": Case(
         lambda: docker_archive([layer_with([("/etc/passwd", b"x")])]), ("'/etc/passwd'", "absolute")
@@ -187,7 +227,9 @@ def images_output(root: Path) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
-def test_bad_archive_is_refused_and_the_store_is_unchanged(name: str, populated: Path, tmp_path: Path) -> None:
+def test_bad_archive_is_refused_and_the_store_is_unchanged(
+    name: str, populated: Path, tmp_path: Path
+) -> None:
     case = CORPUS[name]
     archive = tmp_path / "evil.tar"
     archive.write_bytes(case.make())

@@ -61,12 +61,16 @@ def test_cli_save_oci_and_load_prints_names(store: Store, root: Path, tmp_path: 
     add_image(store, [{"a": b"1"}], ["localhost:5000/svc:dev"])
     store.close()
     archive = tmp_path / "svc.oci.tar"
-    assert run_cli(root, "save", "--format", "oci", "-o", str(archive), "localhost:5000/svc:dev").exit_code == 0
+    assert (
+        run_cli(root, "save", "--format", "oci", "-o", str(archive), "localhost:5000/svc:dev").exit_code == 0
+    )
     result = run_cli(tmp_path / "other", "image", "load", "-i", str(archive))
     assert result.output == "Loaded image: localhost:5000/svc:dev\n"
 
 
-def test_a_bare_ref_name_loads_untagged_and_a_nested_index_gives_this_hosts_platform(store: Store, tmp_path: Path) -> None:
+def test_a_bare_ref_name_loads_untagged_and_a_nested_index_gives_this_hosts_platform(
+    store: Store, tmp_path: Path
+) -> None:
     amd = add_image(store, [{"arch": b"amd64"}])
     arm = add_image(store, [{"arch": b"arm64"}])
     files = files_of(save_oci(store, amd.id, arm.id))
@@ -74,11 +78,21 @@ def test_a_bare_ref_name_loads_untagged_and_a_nested_index_gives_this_hosts_plat
     here = host_architecture()
     manifests[0]["platform"] = {"architecture": here, "os": "linux"}
     manifests[1]["platform"] = {"architecture": "s390x" if here != "s390x" else "arm64", "os": "linux"}
-    nested = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}).encode()
+    nested = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}
+    ).encode()
     files[f"blobs/sha256/{sha256(nested)[7:]}"] = nested
-    top = {"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha256(nested), "size": len(nested),
-        "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}
+    top = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": sha256(nested),
+                "size": len(nested),
+                "annotations": {"org.opencontainers.image.ref.name": "latest"},
+            }
+        ],
+    }
     files["index.json"] = json.dumps(top).encode()
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:

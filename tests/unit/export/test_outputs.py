@@ -14,7 +14,10 @@ from slipway.export.outputs import OutputSpec, parse_output, with_push
         ("type=image", OutputSpec()),
         ("type=image,push=true", OutputSpec(push=True)),
         ("type=registry", OutputSpec(type="registry", push=True)),
-        ("type=registry,name=reg.example/app:v1", OutputSpec(type="registry", names=("reg.example/app:v1",), push=True)),
+        (
+            "type=registry,name=reg.example/app:v1",
+            OutputSpec(type="registry", names=("reg.example/app:v1",), push=True),
+        ),
         ('type=image,"name=a:v1,b:v2"', OutputSpec(names=("a:v1", "b:v2"))),
         ("type=docker,dest=out.tar", OutputSpec(type="docker", dest="out.tar")),
         ("type=oci,dest=-", OutputSpec(type="oci", dest="-")),
@@ -57,6 +60,7 @@ def test_push_turns_an_image_output_into_a_pushed_one() -> None:
 
 
 def test_what_each_type_makes() -> None:
-    assert [spec.makes_image for spec in (OutputSpec(), parse_output("type=oci,dest=x"), parse_output("out"))] == [
-        True, True, False]
+    assert [
+        spec.makes_image for spec in (OutputSpec(), parse_output("type=oci,dest=x"), parse_output("out"))
+    ] == [True, True, False]
     assert [spec.tags_store for spec in (OutputSpec(), parse_output("type=docker,dest=x"))] == [True, False]

@@ -24,7 +24,9 @@ def rootfs_tar(mtime: int = 1_700_000_000) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
 
-        def add(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", mode: int = 0o644, target: str = "") -> None:
+        def add(
+            name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", mode: int = 0o644, target: str = ""
+        ) -> None:
             info = tarfile.TarInfo(name)
             info.type, info.mode, info.mtime, info.linkname = kind, mode, mtime, target
             info.size = len(data)
@@ -81,7 +83,9 @@ def test_import_with_changes_and_message(root: Path, tmp_path: Path) -> None:
     assert "made in a test" in history
 
 
-def test_import_is_reproducible_with_source_date_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_is_reproducible_with_source_date_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     first = run_cli(tmp_path / "a", "import", "-", "r:1", input=rootfs_tar(mtime=1_700_000_500)).output
     # Another compression and later mtimes: the tree is the same once clamped, and so is the image.
@@ -133,8 +137,20 @@ def test_bad_changes_are_usage_errors(change: str, fragment: str) -> None:
 def test_changes_follow_dockerfile_forms() -> None:
     config = apply_changes(
         ContainerConfig(),
-        ["ENV A b c", "env B=1", "ENV B=2", "CMD echo $HOME", "STOPSIGNAL SIGINT", "ONBUILD RUN true", "VOLUME /a /b"],
+        [
+            "ENV A b c",
+            "env B=1",
+            "ENV B=2",
+            "CMD echo $HOME",
+            "STOPSIGNAL SIGINT",
+            "ONBUILD RUN true",
+            "VOLUME /a /b",
+        ],
     )
     assert config.env == ("A=b c", "B=2")
     assert config.cmd == ("/bin/sh", "-c", "echo $HOME")
-    assert (config.stop_signal, config.on_build, config.volumes) == ("SIGINT", ("RUN true",), {"/a": {}, "/b": {}})
+    assert (config.stop_signal, config.on_build, config.volumes) == (
+        "SIGINT",
+        ("RUN true",),
+        {"/a": {}, "/b": {}},
+    )

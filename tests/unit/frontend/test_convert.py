@@ -93,17 +93,20 @@ def digests(graph: BuildGraph) -> list[str]:
 # ---- the seed example -----------------------------------------------------------------------------------
 
 
-def seed_dockerfile(shared_dir: Path) -> str:
-    text = (shared_dir / "seed" / "multi-stage-docker-builds.md").read_text()
+SEED_DOCUMENT = Path(__file__).resolve().parents[3] / "examples" / "seed" / "multi-stage-docker-builds.md"
+
+
+def seed_dockerfile() -> str:
+    text = SEED_DOCUMENT.read_text()
     section = text.split("### Complete Dockerfile with Multi-Stage", 1)[1]
     match = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert match is not None
     return match.group(1)
 
 
-def test_the_seed_example_copies_the_binary_from_stage_0s_run_into_scratch(shared_dir: Path) -> None:
+def test_the_seed_example_copies_the_binary_from_stage_0s_run_into_scratch() -> None:
     resolver = Images()
-    graph = build(seed_dockerfile(shared_dir), resolver)
+    graph = build(seed_dockerfile(), resolver)
 
     assert [plan.index for plan in graph.stages] == [0, 1]
     target = graph.target

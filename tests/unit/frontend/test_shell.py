@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from slipway.errors import ExpansionError
 from slipway.frontend.shell import ShellLexer
 
-ENV = {"A": "alpha", "EMPTY": "", "PATH_ISH": "/usr/local/bin:/usr/bin", "FILE": "archive.tar.gz", "SPACED": " a  b "}
+ENV = {
+    "A": "alpha",
+    "EMPTY": "",
+    "PATH_ISH": "/usr/local/bin:/usr/bin",
+    "FILE": "archive.tar.gz",
+    "SPACED": " a  b ",
+}
 
 
 def expand(word: str, escape: str = "\\") -> str:
@@ -170,7 +176,13 @@ def test_matches_name_the_variables_the_environment_held() -> None:
 
 def test_raw_options_keep_quotes_escapes_and_unset_references() -> None:
     raw = ShellLexer(raw_quotes=True, raw_escapes=True, skip_unset_env=True)
-    assert raw.expand_words("a 'b c' \\d $UNSET ${UNSET:-x}", {}) == ["a", "'b c'", "\\d", "$UNSET", "${UNSET:-x}"]
+    assert raw.expand_words("a 'b c' \\d $UNSET ${UNSET:-x}", {}) == [
+        "a",
+        "'b c'",
+        "\\d",
+        "$UNSET",
+        "${UNSET:-x}",
+    ]
 
 
 def test_only_backslash_and_backtick_are_escape_characters() -> None:
@@ -186,7 +198,9 @@ def test_random_words_expand_or_raise_an_expansion_error(word: str, escape: str)
         assert all(isinstance(item, str) and item for item in ShellLexer(escape).expand_words(word, ENV))
 
 
-_PIECES = st.sampled_from(["$", "{", "}", ":", "-", "+", "?", "#", "%", "/", "*", "'", '"', "\\", "`", " ", "A", "x"])
+_PIECES = st.sampled_from(
+    ["$", "{", "}", ":", "-", "+", "?", "#", "%", "/", "*", "'", '"', "\\", "`", " ", "A", "x"]
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -50,7 +50,11 @@ def pack(directory: Path, compression: str = "gzip", epoch: int | None = EPOCH) 
 
 
 def tar_members(blob: bytes) -> list[tarfile.TarInfo]:
-    data = zstandard.ZstdDecompressor().decompressobj().decompress(blob) if blob[:4] == b"\x28\xb5\x2f\xfd" else blob
+    data = (
+        zstandard.ZstdDecompressor().decompressobj().decompress(blob)
+        if blob[:4] == b"\x28\xb5\x2f\xfd"
+        else blob
+    )
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -87,7 +91,9 @@ def test_layer_info_digests_are_those_of_the_bytes(tmp_path: Path) -> None:
     assert info.diff_id == "sha256:" + hashlib.sha256(uncompressed).hexdigest()
     assert info.uncompressed_size == len(uncompressed)
     assert measure_layer(io.BytesIO(blob), info.descriptor.media_type) == (
-        info.diff_id, len(uncompressed), info.content_size
+        info.diff_id,
+        len(uncompressed),
+        info.content_size,
     )
     with tarfile.open(fileobj=io.BytesIO(uncompressed)) as tar:
         assert info.content_size == sum(member.size for member in tar if member.isreg())
@@ -184,15 +190,24 @@ def test_apply_mode_deletes_what_whiteouts_name(tmp_path: Path) -> None:
     upper.file("cache/new", b"n")
     unpack_layer(io.BytesIO(upper.bytes()), MEDIA_OCI_LAYER, dest, whiteouts="apply")
     assert sorted(str(path.relative_to(dest)) for path in dest.rglob("*")) == [
-        "cache", "cache/new", "etc", "etc/keep",
+        "cache",
+        "cache/new",
+        "etc",
+        "etc/keep",
     ]
 
 
 def test_apply_mode_replaces_a_lower_dir_with_a_file(tmp_path: Path) -> None:
     dest = tmp_path / "dest"
-    unpack_layer(io.BytesIO(TarBuilder().directory("x").file("x/y", b"y").bytes()), MEDIA_OCI_LAYER, dest,
-                 whiteouts="apply")
-    unpack_layer(io.BytesIO(TarBuilder().file("x", b"now a file").bytes()), MEDIA_OCI_LAYER, dest, whiteouts="apply")
+    unpack_layer(
+        io.BytesIO(TarBuilder().directory("x").file("x/y", b"y").bytes()),
+        MEDIA_OCI_LAYER,
+        dest,
+        whiteouts="apply",
+    )
+    unpack_layer(
+        io.BytesIO(TarBuilder().file("x", b"now a file").bytes()), MEDIA_OCI_LAYER, dest, whiteouts="apply"
+    )
     assert (dest / "x").read_bytes() == b"now a file"
 
 
@@ -261,7 +276,10 @@ MALICIOUS = {
     "hardlink-outside": TarBuilder().hardlink("evil", "../outside/secret").bytes(),
     "hardlink-absolute": TarBuilder().hardlink("evil", "/etc/passwd").bytes(),
     "hardlink-not-yet-extracted": TarBuilder().hardlink("evil", "later").file("later", b"x").bytes(),
-    "hardlink-through-symlink": TarBuilder().symlink("link", "../outside").hardlink("evil", "link/secret").bytes(),
+    "hardlink-through-symlink": TarBuilder()
+    .symlink("link", "../outside")
+    .hardlink("evil", "link/secret")
+    .bytes(),
     "whiteout-of-parent": TarBuilder().file("a/.wh..").bytes(),
     "truncated-gzip": _truncated_gzip(),
     "corrupt-gzip": _corrupt_gzip(),
@@ -284,8 +302,9 @@ def test_malicious_or_broken_layers_are_refused(tmp_path: Path, case: str, white
     dest.mkdir(parents=True)
     before = describe(tmp_path)
     with pytest.raises(ArchiveError):
-        unpack_layer(io.BytesIO(MALICIOUS[case]), "application/vnd.oci.image.layer.v1.tar", dest,
-                     whiteouts=whiteouts)  # type: ignore[arg-type]
+        unpack_layer(
+            io.BytesIO(MALICIOUS[case]), "application/vnd.oci.image.layer.v1.tar", dest, whiteouts=whiteouts
+        )  # type: ignore[arg-type]
     after = {path: entry for path, entry in describe(tmp_path).items() if not path.startswith("layers/dest/")}
     before.pop("layers/dest")
     after.pop("layers/dest")
@@ -319,8 +338,12 @@ def test_a_file_replacing_a_symlink_does_not_write_through_it(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     ("case", "entry"),
-    [("parent-dir", "../evil"), ("symlink-then-file", "link/evil"), ("hardlink-absolute", "evil"),
-     ("hardlink-not-yet-extracted", "evil")],
+    [
+        ("parent-dir", "../evil"),
+        ("symlink-then-file", "link/evil"),
+        ("hardlink-absolute", "evil"),
+        ("hardlink-not-yet-extracted", "evil"),
+    ],
 )
 def test_error_names_the_entry(tmp_path: Path, case: str, entry: str) -> None:
     with pytest.raises(ArchiveError, match=f"layer entry '{entry}'"):

@@ -21,21 +21,48 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
         ("ubuntu:22.04", "docker.io/library/ubuntu:22.04", "ubuntu:22.04", "docker.io/library/ubuntu"),
         ("library/ubuntu", "docker.io/library/ubuntu:latest", "ubuntu:latest", "docker.io/library/ubuntu"),
         ("docker.io/ubuntu", "docker.io/library/ubuntu:latest", "ubuntu:latest", "docker.io/library/ubuntu"),
-        ("index.docker.io/ubuntu", "docker.io/library/ubuntu:latest", "ubuntu:latest", "docker.io/library/ubuntu"),
-        ("docker.io/library/golang:1.24", "docker.io/library/golang:1.24", "golang:1.24", "docker.io/library/golang"),
+        (
+            "index.docker.io/ubuntu",
+            "docker.io/library/ubuntu:latest",
+            "ubuntu:latest",
+            "docker.io/library/ubuntu",
+        ),
+        (
+            "docker.io/library/golang:1.24",
+            "docker.io/library/golang:1.24",
+            "golang:1.24",
+            "docker.io/library/golang",
+        ),
         ("foo/bar", "docker.io/foo/bar:latest", "foo/bar:latest", "docker.io/foo/bar"),
-        ("docker.io/library/foo/bar", "docker.io/library/foo/bar:latest", "library/foo/bar:latest",
-         "docker.io/library/foo/bar"),
+        (
+            "docker.io/library/foo/bar",
+            "docker.io/library/foo/bar:latest",
+            "library/foo/bar:latest",
+            "docker.io/library/foo/bar",
+        ),
         ("localhost/app", "localhost/app:latest", "localhost/app:latest", "localhost/app"),
         ("localhost:5000/a/b:t", "localhost:5000/a/b:t", "localhost:5000/a/b:t", "localhost:5000/a/b"),
         ("127.0.0.1:5000/app:v1", "127.0.0.1:5000/app:v1", "127.0.0.1:5000/app:v1", "127.0.0.1:5000/app"),
         ("[::1]:5000/app", "[::1]:5000/app:latest", "[::1]:5000/app:latest", "[::1]:5000/app"),
         ("ghcr.io/o/r@" + DIGEST, "ghcr.io/o/r@" + DIGEST, "ghcr.io/o/r@" + DIGEST, "ghcr.io/o/r"),
-        ("golang:1.24@" + DIGEST, "docker.io/library/golang:1.24@" + DIGEST, "golang:1.24@" + DIGEST,
-         "docker.io/library/golang"),
-        ("a-b_c/e__f.g:Tag_1.x-y", "docker.io/a-b_c/e__f.g:Tag_1.x-y", "a-b_c/e__f.g:Tag_1.x-y", "docker.io/a-b_c/e__f.g"),
-        ("my.registry:8443/team/sub/app:2", "my.registry:8443/team/sub/app:2", "my.registry:8443/team/sub/app:2",
-         "my.registry:8443/team/sub/app"),
+        (
+            "golang:1.24@" + DIGEST,
+            "docker.io/library/golang:1.24@" + DIGEST,
+            "golang:1.24@" + DIGEST,
+            "docker.io/library/golang",
+        ),
+        (
+            "a-b_c/e__f.g:Tag_1.x-y",
+            "docker.io/a-b_c/e__f.g:Tag_1.x-y",
+            "a-b_c/e__f.g:Tag_1.x-y",
+            "docker.io/a-b_c/e__f.g",
+        ),
+        (
+            "my.registry:8443/team/sub/app:2",
+            "my.registry:8443/team/sub/app:2",
+            "my.registry:8443/team/sub/app:2",
+            "my.registry:8443/team/sub/app",
+        ),
     ],
 )
 def test_normalizes_like_docker(text: str, normalized: str, familiar: str, repository: str) -> None:
@@ -77,7 +104,6 @@ def test_no_tag_is_latest_only_in_the_string() -> None:
         "a//b",
         "a..b",  # one separator at a time
         "a_b.c/app",  # a first component with '.' is a domain, and domains have no '_'
-
         "-a",
         "a-",
         "ubuntu@sha256:short",
@@ -108,8 +134,12 @@ def test_parse_raises_nothing_but_invalid_reference(text: str) -> None:
         parse_reference(text)
 
 
-@given(st.from_regex(r"[a-z0-9]{1,8}(\.[a-z0-9]{1,5})?(:[0-9]{1,5})?/[a-z0-9]{1,6}(/[a-z0-9]{1,6})?(:[\w][\w.-]{0,10})?",
-                     fullmatch=True))
+@given(
+    st.from_regex(
+        r"[a-z0-9]{1,8}(\.[a-z0-9]{1,5})?(:[0-9]{1,5})?/[a-z0-9]{1,6}(/[a-z0-9]{1,6})?(:[\w][\w.-]{0,10})?",
+        fullmatch=True,
+    )
+)
 def test_normalized_form_is_a_fixed_point(text: str) -> None:
     once = str(parse_reference(text))
     assert str(parse_reference(once)) == once

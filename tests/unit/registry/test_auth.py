@@ -9,22 +9,35 @@ from slipway.registry.credentials import Credentials
 
 
 def test_parse_bearer_challenge_with_quoted_commas() -> None:
-    header = ('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
-              'scope="repository:library/busybox:pull,push",error="insufficient_scope"')
+    header = (
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+        'scope="repository:library/busybox:pull,push",error="insufficient_scope"'
+    )
     assert parse_challenge(header) == Challenge(
-        scheme="bearer", realm="https://auth.docker.io/token", service="registry.docker.io",
-        scope="repository:library/busybox:pull,push", error="insufficient_scope")
+        scheme="bearer",
+        realm="https://auth.docker.io/token",
+        service="registry.docker.io",
+        scope="repository:library/busybox:pull,push",
+        error="insufficient_scope",
+    )
 
 
 def test_parse_basic_challenge_and_escapes() -> None:
-    assert parse_challenge('Basic realm="a \\"quoted\\" realm"') == Challenge(scheme="basic", realm='a "quoted" realm')
+    assert parse_challenge('Basic realm="a \\"quoted\\" realm"') == Challenge(
+        scheme="basic", realm='a "quoted" realm'
+    )
     assert parse_challenge("Basic") == Challenge(scheme="basic")
     assert parse_challenge("") is None
 
 
 def test_bearer_is_preferred_over_basic() -> None:
-    response = httpx.Response(401, headers=[("WWW-Authenticate", 'Basic realm="x"'),
-                                            ("WWW-Authenticate", 'Bearer realm="https://r/token"')])
+    response = httpx.Response(
+        401,
+        headers=[
+            ("WWW-Authenticate", 'Basic realm="x"'),
+            ("WWW-Authenticate", 'Bearer realm="https://r/token"'),
+        ],
+    )
     challenge = challenge_of(response)
     assert challenge is not None and challenge.scheme == "bearer" and challenge.realm == "https://r/token"
 
@@ -68,6 +81,7 @@ def token_server(status: int, body: bytes, seen: list[httpx.Request]) -> httpx.C
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(status, content=body)
+
     return httpx.Client(transport=httpx.MockTransport(handler))
 
 
@@ -75,8 +89,14 @@ def test_fetch_token_sends_service_scopes_and_basic_auth_and_reads_access_token(
     seen: list[httpx.Request] = []
     http = token_server(200, b'{"access_token": "abc", "expires_in": 3600}', seen)
     challenge = Challenge(scheme="bearer", realm="https://auth.example/token", service="reg")
-    token = fetch_token(http, challenge, {"repository:x:pull,push", "repository:y:pull"},
-                        Credentials("u", "p"), domain="reg.example", clock=lambda: 0.0)
+    token = fetch_token(
+        http,
+        challenge,
+        {"repository:x:pull,push", "repository:y:pull"},
+        Credentials("u", "p"),
+        domain="reg.example",
+        clock=lambda: 0.0,
+    )
     assert token.value == "abc" and 3500 < token.expires_at <= 3600
     params = seen[0].url.params
     assert params.get_list("scope") == ["repository:x:pull,push", "repository:y:pull"]
@@ -86,7 +106,9 @@ def test_fetch_token_sends_service_scopes_and_basic_auth_and_reads_access_token(
 
 def test_short_lived_tokens_live_a_minute_and_refusals_are_authentication_errors() -> None:
     challenge = Challenge(scheme="bearer", realm="https://auth.example/token")
-    token = fetch_token(token_server(200, b'{"token": "t"}', []), challenge, (), None, domain="r", clock=lambda: 0.0)
+    token = fetch_token(
+        token_server(200, b'{"token": "t"}', []), challenge, (), None, domain="r", clock=lambda: 0.0
+    )
     assert token.expires_at > 50
     with pytest.raises(AuthenticationError, match="refused the credentials of 'u'"):
         fetch_token(token_server(401, b"", []), challenge, (), Credentials("u", "bad"), domain="r")

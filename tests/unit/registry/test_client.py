@@ -7,8 +7,10 @@ from slipway.registry.client import SCHEMA1_MEDIA_TYPES, _media_type, content_di
 def test_media_type_from_header_or_document() -> None:
     assert _media_type(f"{MEDIA_DOCKER_MANIFEST}; charset=utf-8", b"{}") == MEDIA_DOCKER_MANIFEST
     # Registries that serve every manifest as application/json: the document says what it is.
-    assert _media_type("application/json", b'{"schemaVersion": 2, "mediaType": "%s"}' % MEDIA_OCI_INDEX.encode()) \
+    assert (
+        _media_type("application/json", b'{"schemaVersion": 2, "mediaType": "%s"}' % MEDIA_OCI_INDEX.encode())
         == MEDIA_OCI_INDEX
+    )
     assert _media_type("application/json", b'{"schemaVersion": 1, "fsLayers": []}') == SCHEMA1_MEDIA_TYPES[0]
     assert _media_type("text/plain", b"<html>") == "text/plain"
 

@@ -11,14 +11,17 @@ from slipway.errors import RegistryError
 from slipway.registry.credentials import DOCKER_HUB_SERVER, Credentials, DockerConfig, credential_key
 
 
-@pytest.mark.parametrize(("server", "key"), [
-    ("docker.io", DOCKER_HUB_SERVER),
-    ("index.docker.io", DOCKER_HUB_SERVER),
-    ("https://index.docker.io/v1/", DOCKER_HUB_SERVER),
-    ("registry-1.docker.io", DOCKER_HUB_SERVER),
-    ("localhost:5000", "localhost:5000"),
-    ("https://ghcr.io/v2/", "ghcr.io"),
-])
+@pytest.mark.parametrize(
+    ("server", "key"),
+    [
+        ("docker.io", DOCKER_HUB_SERVER),
+        ("index.docker.io", DOCKER_HUB_SERVER),
+        ("https://index.docker.io/v1/", DOCKER_HUB_SERVER),
+        ("registry-1.docker.io", DOCKER_HUB_SERVER),
+        ("localhost:5000", "localhost:5000"),
+        ("https://ghcr.io/v2/", "ghcr.io"),
+    ],
+)
 def test_credential_keys_as_docker_files_them(server: str, key: str) -> None:
     assert credential_key(server) == key
 
@@ -38,8 +41,9 @@ def test_store_writes_docker_format_with_mode_0600_and_keeps_other_keys(tmp_path
 
 
 def test_keys_with_scheme_are_found_by_host(tmp_path: Path) -> None:
-    (tmp_path / "config.json").write_text(json.dumps({"auths": {"https://reg.example:5000/v1/": {
-        "auth": "dTpw"}}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {"https://reg.example:5000/v1/": {"auth": "dTpw"}}})
+    )
     assert DockerConfig(tmp_path).get("reg.example:5000") == Credentials("u", "p")
     assert DockerConfig(tmp_path / "missing").get("reg.example:5000") is None
 
@@ -88,15 +92,21 @@ def helper_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_creds_store_and_cred_helpers(tmp_path: Path, helper_store: Path) -> None:
     config_dir = tmp_path / "docker"
     config_dir.mkdir()
-    (config_dir / "config.json").write_text(json.dumps(
-        {"credsStore": "testhelper", "credHelpers": {"special.example": "otherhelper"}}))
+    (config_dir / "config.json").write_text(
+        json.dumps({"credsStore": "testhelper", "credHelpers": {"special.example": "otherhelper"}})
+    )
     config = DockerConfig(config_dir)
     config.store("localhost:5000", Credentials("bob", "secret"))
     config.store("special.example", Credentials("carol", "other"))
     written = json.loads((config_dir / "config.json").read_text())
-    assert written["auths"] == {"localhost:5000": {}, "special.example": {}}  # secrets are in the helpers only
+    assert written["auths"] == {
+        "localhost:5000": {},
+        "special.example": {},
+    }  # secrets are in the helpers only
     assert json.loads(Path(f"{helper_store}.testhelper").read_text()) == {"localhost:5000": ["bob", "secret"]}
-    assert json.loads(Path(f"{helper_store}.otherhelper").read_text()) == {"special.example": ["carol", "other"]}
+    assert json.loads(Path(f"{helper_store}.otherhelper").read_text()) == {
+        "special.example": ["carol", "other"]
+    }
     assert config.get("localhost:5000") == Credentials("bob", "secret")
     assert config.get("special.example") == Credentials("carol", "other")
     assert config.get("nobody.example") is None

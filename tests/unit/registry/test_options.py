@@ -8,11 +8,20 @@ from slipway.errors import UsageError
 from slipway.registry.options import RegistryOptions, api_host, read_insecure_registries
 
 
-@pytest.mark.parametrize(("domain", "insecure"), [
-    ("localhost", True), ("localhost:5000", True), ("127.0.0.1:5000", True), ("127.1.2.3", True),
-    ("[::1]:5000", True), ("registry.example:5000", True), ("ghcr.io", False), ("10.0.0.1:5000", False),
-    ("docker.io", False),
-])
+@pytest.mark.parametrize(
+    ("domain", "insecure"),
+    [
+        ("localhost", True),
+        ("localhost:5000", True),
+        ("127.0.0.1:5000", True),
+        ("127.1.2.3", True),
+        ("[::1]:5000", True),
+        ("registry.example:5000", True),
+        ("ghcr.io", False),
+        ("10.0.0.1:5000", False),
+        ("docker.io", False),
+    ],
+)
 def test_plain_http_only_for_loopback_and_listed_hosts(domain: str, insecure: bool) -> None:
     options = RegistryOptions(insecure_registries=("registry.example:5000",))
     assert options.is_insecure(domain) is insecure

@@ -8,8 +8,12 @@ from slipway.registry.platforms import format_platform, parse_platform, runs_on,
 
 
 def entry(name: str, platform: Platform | None) -> Descriptor:
-    return Descriptor(media_type="application/vnd.oci.image.manifest.v1+json", digest=Digest(name), size=1,
-                      platform=platform)
+    return Descriptor(
+        media_type="application/vnd.oci.image.manifest.v1+json",
+        digest=Digest(name),
+        size=1,
+        platform=platform,
+    )
 
 
 INDEX = (
@@ -22,17 +26,20 @@ INDEX = (
 )
 
 
-@pytest.mark.parametrize(("wanted", "chosen"), [
-    ("linux/amd64", "amd64"),
-    ("linux/x86_64", "amd64"),
-    ("linux/arm64", "arm64"),        # no variant asked: arm64 means v8
-    ("linux/arm64/v8", "arm64"),
-    ("linux/arm/v6", "armv6"),
-    ("linux/arm/v7", "armv6"),       # a v7 machine runs v6: the best older variant
-    ("linux/arm", "armv6"),          # arm means arm/v7
-    ("linux/arm/v5", "armv5"),
-    ("windows/amd64", "windows"),
-])
+@pytest.mark.parametrize(
+    ("wanted", "chosen"),
+    [
+        ("linux/amd64", "amd64"),
+        ("linux/x86_64", "amd64"),
+        ("linux/arm64", "arm64"),  # no variant asked: arm64 means v8
+        ("linux/arm64/v8", "arm64"),
+        ("linux/arm/v6", "armv6"),
+        ("linux/arm/v7", "armv6"),  # a v7 machine runs v6: the best older variant
+        ("linux/arm", "armv6"),  # arm means arm/v7
+        ("linux/arm/v5", "armv5"),
+        ("windows/amd64", "windows"),
+    ],
+)
 def test_select_manifest_matches_platform_and_variant(wanted: str, chosen: str) -> None:
     selected = select_manifest(INDEX, parse_platform(wanted))
     assert selected is not None and selected.digest == chosen
@@ -44,8 +51,10 @@ def test_no_match() -> None:
 
 
 def test_amd64_variants_accept_older_ones_only() -> None:
-    index = (entry("v1", Platform(architecture="amd64", os="linux")),
-             entry("v3", Platform(architecture="amd64", os="linux", variant="v3")))
+    index = (
+        entry("v1", Platform(architecture="amd64", os="linux")),
+        entry("v3", Platform(architecture="amd64", os="linux", variant="v3")),
+    )
     assert select_manifest(index, parse_platform("linux/amd64/v2")).digest == "v1"  # type: ignore[union-attr]
     assert select_manifest(index, parse_platform("linux/amd64/v3")).digest == "v3"  # type: ignore[union-attr]
 

@@ -5,7 +5,12 @@ from slipway.solver.context_hash import FileHashCache, hash_selection, selection
 
 
 def test_globs_widen_the_selection_to_the_directory_above() -> None:
-    assert selection_roots(["src/*.go", "./README.md", "/etc/x", "a/[ab]/c"]) == ["README.md", "a", "etc/x", "src"]
+    assert selection_roots(["src/*.go", "./README.md", "/etc/x", "a/[ab]/c"]) == [
+        "README.md",
+        "a",
+        "etc/x",
+        "src",
+    ]
     assert selection_roots(["."]) == [""]
 
 

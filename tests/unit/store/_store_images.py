@@ -19,7 +19,9 @@ from slipway.image.oci import (
 from slipway.store import ImageRecord, Store
 
 
-def make_layer(store: Store, work: Path, files: Mapping[str, bytes], *, compression: str = "gzip") -> LayerInfo:
+def make_layer(
+    store: Store, work: Path, files: Mapping[str, bytes], *, compression: str = "gzip"
+) -> LayerInfo:
     """Pack `files` (path -> content) into a layer blob in the store."""
     work.mkdir(parents=True, exist_ok=True)
     tree = Path(tempfile.mkdtemp(prefix="layer-", dir=work))
@@ -33,8 +35,9 @@ def make_layer(store: Store, work: Path, files: Mapping[str, bytes], *, compress
     return info
 
 
-def image_parts(layers: Sequence[LayerInfo], *, created: str = "2024-01-01T00:00:00Z",
-                label: str = "") -> tuple[Manifest, ImageConfig]:
+def image_parts(
+    layers: Sequence[LayerInfo], *, created: str = "2024-01-01T00:00:00Z", label: str = ""
+) -> tuple[Manifest, ImageConfig]:
     config = ImageConfig(
         architecture="amd64",
         os="linux",
@@ -44,12 +47,16 @@ def image_parts(layers: Sequence[LayerInfo], *, created: str = "2024-01-01T00:00
     )
     config_bytes = encode_json(config)
     manifest = Manifest(
-        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
+        config=Descriptor(
+            media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
+        ),
         layers=tuple(layer.descriptor for layer in layers),
     )
     return manifest, config
 
 
-def add_image(store: Store, layers: Sequence[LayerInfo], names: Sequence[str] = (), **parts: str) -> ImageRecord:
+def add_image(
+    store: Store, layers: Sequence[LayerInfo], names: Sequence[str] = (), **parts: str
+) -> ImageRecord:
     manifest, config = image_parts(layers, **parts)
     return store.add_image(manifest, config, names)

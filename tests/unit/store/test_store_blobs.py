@@ -56,7 +56,9 @@ def test_missing_blob(store: Store) -> None:
             read(missing)
 
 
-@pytest.mark.parametrize("digest", ["sha256:../../etc/passwd", "md5:abc", "sha256:" + "A" * 64, "", "sha256:"])
+@pytest.mark.parametrize(
+    "digest", ["sha256:../../etc/passwd", "md5:abc", "sha256:" + "A" * 64, "", "sha256:"]
+)
 def test_a_digest_never_becomes_a_path(store: Store, digest: str) -> None:
     with pytest.raises(StoreError, match="not a sha256 digest"):
         store.has_blob(Digest(digest))
@@ -114,7 +116,10 @@ def test_ingest_digest_mismatch(store: Store) -> None:
 
 def test_ingest_size_mismatch(store: Store) -> None:
     data = b"short"
-    with pytest.raises(DigestMismatch, match="5 bytes, expected 10"), store.ingest(expected_size=10) as writer:
+    with (
+        pytest.raises(DigestMismatch, match="5 bytes, expected 10"),
+        store.ingest(expected_size=10) as writer,
+    ):
         writer.write(data)
     assert not store.has_blob(digest_of(data))
 

@@ -42,7 +42,11 @@ def test_measure_tree_gives_what_pack_layer_would_write(tmp_path: Path) -> None:
     written = pack_layer(tmp_path, packed, compression="none")
     measured = measure_tree(tmp_path)
     assert measured == written
-    assert measured.descriptor.digest == measured.diff_id == "sha256:" + hashlib.sha256(packed.getvalue()).hexdigest()
+    assert (
+        measured.descriptor.digest
+        == measured.diff_id
+        == "sha256:" + hashlib.sha256(packed.getvalue()).hexdigest()
+    )
     assert measured.descriptor.media_type == MEDIA_OCI_LAYER
 
 
@@ -85,7 +89,10 @@ def test_a_snapshot_changed_after_the_build_is_refused_and_leaves_no_blob(store:
     (snapshot.path / "file").write_bytes(b"tampered")
     with pytest.raises(StoreError, match=rf"snapshot {snapshot.id} .* no longer packs to it"):
         store.read_blob(info.descriptor.digest)
-    assert blob_files(store) - {store.resolve_image("built").manifest_digest, store.resolve_image("built").id} == set()
+    assert (
+        blob_files(store) - {store.resolve_image("built").manifest_digest, store.resolve_image("built").id}
+        == set()
+    )
 
 
 def test_only_a_committed_snapshot_can_defer_its_layer(store: Store) -> None:
@@ -108,13 +115,17 @@ def test_a_deferred_layer_streams_into_an_archive_without_touching_the_disk(stor
 def test_a_stream_of_a_changed_snapshot_fails_at_its_end(store: Store) -> None:
     snapshot, info = built_snapshot(store, {"file": b"a" * 10_000})
     (snapshot.path / "file").write_bytes(b"a" * 20_000)  # more than recorded: the packer must not hang
-    with pytest.raises(StoreError, match="no longer packs to it"), \
-            store.blob_stream(info.descriptor.digest, info.descriptor.size) as stream:
+    with (
+        pytest.raises(StoreError, match="no longer packs to it"),
+        store.blob_stream(info.descriptor.digest, info.descriptor.size) as stream,
+    ):
         while stream.read(4096):
             pass
     (snapshot.path / "file").write_bytes(b"b" * 10_000)  # same size, other bytes
-    with pytest.raises(StoreError, match="no longer packs to it"), \
-            store.blob_stream(info.descriptor.digest, info.descriptor.size) as stream:
+    with (
+        pytest.raises(StoreError, match="no longer packs to it"),
+        store.blob_stream(info.descriptor.digest, info.descriptor.size) as stream,
+    ):
         while stream.read(4096):
             pass
 

@@ -25,7 +25,9 @@ def snapshot_ids(store: Store) -> set[int]:
 
 
 def run_python(code: str, root: Path) -> str:
-    completed = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=False
+    )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout.strip()
 
@@ -47,8 +49,12 @@ def test_gc_keeps_what_images_need_and_frees_the_rest(store: Store, tmp_path: Pa
 
     expected = {gone.manifest_digest, gone.id, gone_layer.descriptor.digest, stray}
     assert blob_names(store) == {
-        kept.manifest_digest, kept.id, dangling.manifest_digest, dangling.id,
-        shared.descriptor.digest, kept_layer.descriptor.digest,
+        kept.manifest_digest,
+        kept.id,
+        dangling.manifest_digest,
+        dangling.id,
+        shared.descriptor.digest,
+        kept_layer.descriptor.digest,
     }
     assert not blob_names(store) & expected
     assert gone_top.id not in snapshot_ids(store)
@@ -83,12 +89,14 @@ def test_gc_keeps_cached_snapshots_and_their_layers(store: Store, tmp_path: Path
 
 def test_gc_keeps_active_snapshots_of_live_processes_only(store: Store) -> None:
     mine = store.create_snapshot(None)
-    dead = int(run_python(
-        "import sys; from pathlib import Path; from slipway.store import Store\n"
-        "store = Store.open(Path(sys.argv[1])); print(store.create_snapshot(None).id)\n"
-        "import os; os._exit(0)  # dies without cleaning up",
-        store.root,
-    ))
+    dead = int(
+        run_python(
+            "import sys; from pathlib import Path; from slipway.store import Store\n"
+            "store = Store.open(Path(sys.argv[1])); print(store.create_snapshot(None).id)\n"
+            "import os; os._exit(0)  # dies without cleaning up",
+            store.root,
+        )
+    )
     assert snapshot_ids(store) == {mine.id, dead}
     store.gc()
     assert snapshot_ids(store) == {mine.id}
@@ -97,18 +105,23 @@ def test_gc_keeps_active_snapshots_of_live_processes_only(store: Store) -> None:
 def test_open_removes_temp_dirs_of_dead_processes(tmp_path: Path) -> None:
     root = tmp_path / "root"
     killed = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, os; from pathlib import Path; from slipway.store import Store\n"
-         "store = Store.open(Path(sys.argv[1]))\n"
-         "scope = store.temp_dir('build')\n"
-         "temp = scope.__enter__()\n"
-         "(temp / 'work').write_text('x')\n"
-         "print(temp, flush=True)\n"
-         "with store.ingest() as writer:\n"
-         "    writer.write(b'half')\n"
-         "    os._exit(1)  # killed in the middle of a build and a download\n",
-         str(root)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            "import sys, os; from pathlib import Path; from slipway.store import Store\n"
+            "store = Store.open(Path(sys.argv[1]))\n"
+            "scope = store.temp_dir('build')\n"
+            "temp = scope.__enter__()\n"
+            "(temp / 'work').write_text('x')\n"
+            "print(temp, flush=True)\n"
+            "with store.ingest() as writer:\n"
+            "    writer.write(b'half')\n"
+            "    os._exit(1)  # killed in the middle of a build and a download\n",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert killed.returncode == 1, killed.stderr
     temp = Path(killed.stdout.strip())
@@ -147,7 +160,9 @@ def test_check_finds_corrupt_missing_and_orphaned_blobs(store: Store, tmp_path: 
     orphan = store.put_blob(b"nobody uses me")
     problems = store.check()
     assert any(f"corrupt blob {layer.descriptor.digest}" in problem for problem in problems)
-    assert any(f"missing blob {image.manifest_digest}" in problem and "manifest" in problem for problem in problems)
+    assert any(
+        f"missing blob {image.manifest_digest}" in problem and "manifest" in problem for problem in problems
+    )
     assert any(f"orphaned blob {orphan}" in problem for problem in problems)
     assert len(problems) == 3
 

@@ -30,7 +30,12 @@ def test_add_and_resolve_by_name(store: Store, tmp_path: Path) -> None:
     assert image.names == ("docker.io/library/golang:1.24", "localhost:5000/team/app:v1")
     assert image.id == image.manifest.config.digest
     assert image.created == "2024-01-01T00:00:00Z"
-    for ref in ("golang:1.24", "docker.io/library/golang:1.24", "library/golang:1.24", "localhost:5000/team/app:v1"):
+    for ref in (
+        "golang:1.24",
+        "docker.io/library/golang:1.24",
+        "library/golang:1.24",
+        "localhost:5000/team/app:v1",
+    ):
         assert store.resolve_image(ref) == image
 
 
@@ -45,7 +50,9 @@ def test_size_is_the_files_bytes_as_docker_counts_them(store: Store, tmp_path: P
     first = make_layer(store, tmp_path, {"big": b"x" * 100_000})
     second = make_layer(store, tmp_path, {"small": b"y", "dir/two": b"yz"})
     image = add_image(store, [first, second])
-    assert image.size == 100_000 + 1 + 2  # not the tars' bytes, whose headers and padding Docker does not count
+    assert (
+        image.size == 100_000 + 1 + 2
+    )  # not the tars' bytes, whose headers and padding Docker does not count
     assert first.uncompressed_size > 100_000 > first.descriptor.size
 
 
@@ -69,7 +76,9 @@ def test_a_layer_whose_diff_id_lies_is_refused(store: Store, tmp_path: Path) -> 
         config_bytes = encode_json(lying)
         manifest = msgspec.structs.replace(
             manifest,
-            config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)),
+            config=Descriptor(
+                media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
+            ),
         )
         with pytest.raises(DigestMismatch, match=layer.descriptor.digest):
             fresh.add_image(manifest, lying)
@@ -102,8 +111,14 @@ def test_original_config_and_manifest_bytes_keep_their_digests(store: Store, tmp
     config_digest = store.put_blob(config_bytes)
     manifest_bytes = (
         b'{\n  "schemaVersion": 2,\n  "mediaType": "application/vnd.oci.image.manifest.v1+json",\n'
-        b'  "config": {"mediaType": "' + MEDIA_OCI_CONFIG.encode() + b'", "digest": "' + config_digest.encode()
-        + b'", "size": ' + str(len(config_bytes)).encode() + b'},\n  "layers": [' + encode_json(layer.descriptor)
+        b'  "config": {"mediaType": "'
+        + MEDIA_OCI_CONFIG.encode()
+        + b'", "digest": "'
+        + config_digest.encode()
+        + b'", "size": '
+        + str(len(config_bytes)).encode()
+        + b'},\n  "layers": ['
+        + encode_json(layer.descriptor)
         + b"]\n}\n"
     )
     manifest_digest = store.put_blob(manifest_bytes)
@@ -170,8 +185,12 @@ def test_unknown_refs_are_not_found_naming_the_ref(store: Store, tmp_path: Path,
 
 
 def test_a_moved_name_leaves_the_old_image_dangling(store: Store, tmp_path: Path) -> None:
-    old = add_image(store, [make_layer(store, tmp_path, {"v": b"1"})], ["app:latest"], created="2024-01-01T00:00:00Z")
-    new = add_image(store, [make_layer(store, tmp_path, {"v": b"2"})], ["app"], created="2024-02-01T00:00:00Z")
+    old = add_image(
+        store, [make_layer(store, tmp_path, {"v": b"1"})], ["app:latest"], created="2024-01-01T00:00:00Z"
+    )
+    new = add_image(
+        store, [make_layer(store, tmp_path, {"v": b"2"})], ["app"], created="2024-02-01T00:00:00Z"
+    )
     assert store.resolve_image("app") == new
     assert store.resolve_image(old.id).names == ()
     assert [image.id for image in store.list_images()] == [new.id, old.id]  # newest first
@@ -219,7 +238,9 @@ def test_records_survive_reopening(tmp_path: Path) -> None:
 
 def test_threads_add_images_at_once(store: Store, tmp_path: Path) -> None:
     def build(index: int) -> ImageRecord:
-        layer = make_layer(store, tmp_path / f"t{index}", {"shared": b"same in all", f"own{index}": b"%d" % index})
+        layer = make_layer(
+            store, tmp_path / f"t{index}", {"shared": b"same in all", f"own{index}": b"%d" % index}
+        )
         return add_image(store, [layer], [f"app:{index}", "app:latest"], label=str(index))
 
     with ThreadPoolExecutor(max_workers=8) as pool:

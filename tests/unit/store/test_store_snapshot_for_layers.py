@@ -31,14 +31,21 @@ class Fetcher:
 
     def __call__(self, layer: LayerInfo) -> None:
         self.fetched.append(layer.diff_id)
-        with self.source.open_blob(layer.descriptor.digest) as blob, self.target.ingest(
-            expected=layer.descriptor.digest, expected_size=layer.descriptor.size
-        ) as writer:
+        with (
+            self.source.open_blob(layer.descriptor.digest) as blob,
+            self.target.ingest(
+                expected=layer.descriptor.digest, expected_size=layer.descriptor.size
+            ) as writer,
+        ):
             shutil.copyfileobj(blob, writer)
 
 
 def files_in(snapshot: SnapshotRecord) -> dict[str, bytes]:
-    return {str(path.relative_to(snapshot.path)): path.read_bytes() for path in snapshot.path.rglob("*") if path.is_file()}
+    return {
+        str(path.relative_to(snapshot.path)): path.read_bytes()
+        for path in snapshot.path.rglob("*")
+        if path.is_file()
+    }
 
 
 def test_layers_are_fetched_unpacked_and_recorded(store: Store, source: Store, tmp_path: Path) -> None:
@@ -84,10 +91,14 @@ def test_a_blob_in_the_store_is_not_fetched(store: Store, tmp_path: Path) -> Non
     assert top is not None and files_in(top) == {"here": b"already"}
 
 
-def test_a_wrong_diff_id_leaves_no_snapshot_and_no_record(store: Store, source: Store, tmp_path: Path) -> None:
+def test_a_wrong_diff_id_leaves_no_snapshot_and_no_record(
+    store: Store, source: Store, tmp_path: Path
+) -> None:
     real = make_layer(source, tmp_path, {"file": b"content"})
     lying = LayerInfo(
-        diff_id=DiffID("sha256:" + "0" * 64), descriptor=real.descriptor, uncompressed_size=real.uncompressed_size
+        diff_id=DiffID("sha256:" + "0" * 64),
+        descriptor=real.descriptor,
+        uncompressed_size=real.uncompressed_size,
     )
 
     with pytest.raises(DigestMismatch):

@@ -18,7 +18,11 @@ from slipway.store import SnapshotRecord, Store
 
 
 def files_in(snapshot: SnapshotRecord) -> dict[str, bytes]:
-    return {str(path.relative_to(snapshot.path)): path.read_bytes() for path in snapshot.path.rglob("*") if path.is_file()}
+    return {
+        str(path.relative_to(snapshot.path)): path.read_bytes()
+        for path in snapshot.path.rglob("*")
+        if path.is_file()
+    }
 
 
 def snapshot_dirs(store: Store) -> list[str]:
@@ -137,5 +141,8 @@ def test_cache_records(store: Store) -> None:
 def _layer_info(name: str) -> LayerInfo:
     diff_id = DiffID("sha256:" + hashlib.sha256(name.encode()).hexdigest())
     digest = Digest("sha256:" + hashlib.sha256(b"blob " + name.encode()).hexdigest())
-    return LayerInfo(diff_id=diff_id, descriptor=Descriptor(media_type=MEDIA_OCI_LAYER, digest=digest, size=1),
-                     uncompressed_size=1)
+    return LayerInfo(
+        diff_id=diff_id,
+        descriptor=Descriptor(media_type=MEDIA_OCI_LAYER, digest=digest, size=1),
+        uncompressed_size=1,
+    )

@@ -22,13 +22,26 @@ from slipway.export.specs import CacheSpec, OutputSpec
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import parse
-from slipway.graph.ops import BuildGraph, Copy, Exec, Mkdir, StagePlan, Vertex, walk
+from slipway.graph.ops import (
+    BuildGraph,
+    Copy,
+    Exec,
+    GitSource,
+    HttpSource,
+    ImageSource,
+    Mkdir,
+    StagePlan,
+    Vertex,
+    walk,
+)
 from slipway.image.oci import Digest
 from slipway.image.reference import parse_reference
 from slipway.progress.events import BuildMessage, EventSink, StepDone, StepFailed, StepLog, StepStarted
+from slipway.solver.memo import MemoPlan
 from slipway.solver.results import Result
 from slipway.solver.solve import SolveOptions, Solver
 from slipway.store import ImageRecord, SnapshotRecord, Store
+from slipway.store.memos import Memo, MemoStep
 from slipway.worker.executor import Executor, Runtime
 
 if TYPE_CHECKING:
@@ -180,8 +193,10 @@ def build(
     runtime: Runtime,
     events: EventSink,
     stdout: BinaryIO | None = None,
+    memo: MemoPlan | None = None,
 ) -> BuildOutcome:
-    """Build `request`; `stdout` receives an output whose dest is "-" (type=tar/docker/oci)."""
+    """Build `request`; `stdout` receives an output whose dest is "-" (type=tar/docker/oci). With `memo` (the
+    request's memo plan, solver/memo.py) a build that made an image leaves its memo in the store."""
     names = _output_names(request)
     _check_output(request.output, names, stdout)
     graph, text = plan(request, store, events)
@@ -207,7 +222,36 @@ def build(
             for index, spec in enumerate(request.cache_to):
                 entries = _cache_entries(root, results, spec, solver.materialize)
                 _export_cache(index, spec, entries, request, store, export, events)
+    if memo is not None and image is not None:
+        _remember(store, memo, root, results, image, names)
     return BuildOutcome(image=image, graph=graph, dockerfile_text=text, pushed=pushed)
+
+
+def _remember(
+    store: Store,
+    memo: MemoPlan,
+    root: Vertex,
+    results: dict[str, Result],
+    image: ImageRecord,
+    names: tuple[str, ...],
+) -> None:
+    """Leave the memo of this build, unless its graph reads the network."""
+    steps = []
+    bases = {}
+    cache_keys = []
+    for vertex in walk(root):
+        if isinstance(vertex.op, HttpSource | GitSource):
+            # The graph is the authority: an ADD of a URL reached through an ARG, a continuation line or
+            # a base image's ONBUILD re-checks its content on every build, so no memo may answer for it.
+            return
+        if isinstance(vertex.op, ImageSource):
+            bases[vertex.op.ref] = vertex.op.manifest_digest
+            steps.append(MemoStep(vertex.digest, vertex.meta.name, "source"))
+        elif isinstance(vertex.op, _STEP_OPS):  # the steps a cached build reports as CACHED
+            steps.append(MemoStep(vertex.digest, vertex.meta.name, "step"))
+            cache_keys.append(results[vertex.digest].cache_key)
+    record = Memo(image_id=image.id, names=names, bases=tuple(sorted(bases.items())), steps=tuple(steps))
+    store.remember_build(memo.key, memo.fingerprint, record, cache_keys)
 
 
 # -- the build cache across machines ---------------------------------------------------------------------------

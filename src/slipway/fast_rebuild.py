@@ -33,32 +33,10 @@ def answer(argv: list[str]) -> bool:
     if parsed is None:
         return False
     root, values, quiet, context = parsed
-    from slipway import build_memo
     from slipway.cli._context import default_root
 
-    if values["file"] == "-":
-        return False  # the Dockerfile on stdin: click's path reads it once
-    context_path = Path(context)
-    options = build_memo.request_options(
-        tags=tuple(values["tags"]),
-        target=values["target"][-1] if values["target"] else None,
-        build_args=(),
-        labels=(),
-        network=values["network"][-1] if values["network"] else "default",
-        platform=values["platform"][-1] if values["platform"] else "linux/amd64",
-        compression=None,
-    )
-    dockerfile = build_memo.dockerfile_location(values["file"][-1] if values["file"] else None, context_path)
-    plan = build_memo.MemoPlan.make(
-        default_root(root), context_path, dockerfile, None, options, eligible=True, hand_off=True
-    )
-    if plan is None:
-        return False  # not a directory, no Dockerfile...: click's checks and messages
     progress = "quiet" if quiet else (values["progress"][-1] if values["progress"] else "auto")
-    if plan.answer(progress=progress, iidfile=None, quiet=quiet):
-        build_memo.MemoPlan.take_handoff(plan.key)
-        return True
-    _build(default_root(root), context_path, values, progress=progress, quiet=quiet)
+    _build(default_root(root), Path(context), values, progress=progress, quiet=quiet)
     return True
 
 
@@ -66,7 +44,6 @@ def _build(root: Path, context: Path, values: dict[str, list[str]], *, progress:
     """The click command's build (it takes the memo plan just made), and its error handling (cli/_group.py)."""
     from slipway.cli._building import run_build_command
     from slipway.cli._context import exit_for
-    from slipway.errors import SlipwayError
 
     try:
         run_build_command(
@@ -75,8 +52,8 @@ def _build(root: Path, context: Path, values: dict[str, list[str]], *, progress:
             network=values["network"][-1] if values["network"] else "default",
             platform=values["platform"][-1] if values["platform"] else "linux/amd64", progress=progress, quiet=quiet,
         )  # fmt: skip
-    except (SlipwayError, KeyboardInterrupt) as err:
-        exit_for(err)
+    except (Exception, KeyboardInterrupt) as err:
+        exit_for(err)  # a SlipwayError's line and exit code; anything else is re-raised
 
 
 def _parse(argv: list[str]) -> tuple[str | None, dict[str, list[str]], bool, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,13 @@ pytestmark = pytest.mark.root
 DOCKERFILE = "FROM busybox:test\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy.txt\n"
 
 
-def memos(store: Any) -> list[Path]:
-    directory = Path(store.root) / "build-memo"
-    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+def memos(store: Any) -> list[str]:
+    """The request keys of the memos in the store's meta.db."""
+    connection = sqlite3.connect(f"file:{Path(store.root) / 'meta.db'}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in connection.execute("SELECT key FROM memos ORDER BY key")]
+    finally:
+        connection.close()
 
 
 def cached_lines(output: str) -> int:

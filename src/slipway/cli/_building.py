@@ -7,11 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from slipway import build_memo
-from slipway.build_memo import PULL_POLICY_VARIABLE
-from slipway.errors import RunFailed, UsageError
+from slipway.solver.memo import MemoPlan, plan_memo
+from slipway.store import memos
 
 REGISTRIES_FILE = "registries.json"  # as slipway.registry names it; not imported: that pulls in httpx
+PULL_POLICY_VARIABLE = "SLIPWAY_PULL_POLICY"
 
 
 def run_build_command(
@@ -41,31 +41,29 @@ def run_build_command(
 ) -> None:
     """Build as `slipway build` with these flags (their defaults are the command's)."""
     dockerfile_text = sys.stdin.read() if dockerfile == "-" else None
-    dockerfile_path = build_memo.dockerfile_location(dockerfile, context) if dockerfile != "-" else None
+    dockerfile_path = dockerfile_location(dockerfile, context) if dockerfile != "-" else None
     resolved_args = _key_values(build_args, "--build-arg", from_environment=True)
     resolved_labels = _key_values(labels, "--label")
-    memo = build_memo.MemoPlan.make(
-        root,
-        context,
-        dockerfile_path,
-        dockerfile_text,
-        build_memo.request_options(
-            tags=tags,
-            target=target,
-            build_args=resolved_args,
-            labels=resolved_labels,
-            network=network,
-            platform=platform,
-            compression=compression,
-        ),  # fmt: skip
-        eligible=not (no_cache or no_cache_filter or pull or output or push or cache_to or cache_from),
+    source_date_epoch = _source_date_epoch()
+    pull_policy = _pull_policy(pull)
+    may_memoize = not (
+        no_cache or no_cache_filter or pull_policy == "always" or output or push or cache_to or cache_from
     )
-    if memo is not None and memo.answer(
-        progress="quiet" if quiet else progress, iidfile=iidfile, quiet=quiet
+    memo = None
+    if may_memoize:
+        options = {
+            "tags": tags, "target": target, "build_args": resolved_args, "labels": resolved_labels,
+            "network": network, "platform": platform, "compression": compression,
+            "source_date_epoch": source_date_epoch, "pull": pull_policy,
+        }  # fmt: skip
+        memo = plan_memo(context, dockerfile_path, dockerfile_text, options)
+    if memo is not None and _answer(
+        root, memo, progress="quiet" if quiet else progress, iidfile=iidfile, quiet=quiet
     ):
         return
     from slipway.build import BuildRequest
     from slipway.build import build as run_build
+    from slipway.errors import RunFailed, UsageError
     from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to, parse_output, with_push
     from slipway.image.reference import parse_reference
     from slipway.progress.render import format_run_failure, open_renderer
@@ -97,10 +95,10 @@ def run_build_command(
         no_cache_filter=no_cache_filter,
         network=network,
         platform=platform,
-        source_date_epoch=_source_date_epoch(),
+        source_date_epoch=source_date_epoch,
         compression=compression,
         max_parallelism=max_parallelism,
-        pull=_pull_policy(pull),  # type: ignore[arg-type]
+        pull=pull_policy,  # type: ignore[arg-type]
         registry=_registry_options(root, insecure_registries),
         output=output_spec,
         cache_to=tuple(parse_cache_to(text) for text in cache_to),
@@ -112,7 +110,7 @@ def run_build_command(
         try:
             with open_renderer(mode, sys.stderr) as events:  # type: ignore[arg-type]
                 outcome = run_build(
-                    request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer
+                    request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer, memo=memo
                 )
         except RunFailed as err:
             if err.location is not None:
@@ -133,8 +131,6 @@ def run_build_command(
             raise
     if outcome.image is None:
         return  # type=local and type=tar make no image: no ID to show or write
-    if memo is not None:
-        memo.remember(outcome)
     image_id = outcome.image.id
     if iidfile is not None:
         iidfile.write_text(image_id)
@@ -150,6 +146,48 @@ def run_build_command(
         print(f"pushed {name}@{digest}", file=sys.stderr, flush=True)
 
 
+def dockerfile_location(option: str | None, context: Path) -> Path | None:
+    """The Dockerfile `-f` names (None: CONTEXT/Dockerfile); not for `-f -`. docker resolves a relative -f
+    against the working directory, then against the context."""
+    if not option:
+        return None
+    path = Path(option)
+    if not path.is_absolute() and not path.exists():
+        return context / option
+    return path
+
+
+def _answer(root: Path, plan: MemoPlan, *, progress: str, iidfile: Path | None, quiet: bool) -> bool:
+    """Replay the memo's build as a fully cached one; False when there is no valid memo."""
+    import time
+
+    from slipway.progress.events import StepCached, StepDone, StepStarted
+    from slipway.progress.render import open_renderer
+
+    memo = memos.lookup(root, plan.key, plan.fingerprint)
+    if memo is None:
+        return False
+    with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
+        for step in memo.steps:
+            now = time.time()
+            if step.kind == "source":
+                events.emit(StepStarted(vertex=step.vertex, name=step.name, at=now))
+                events.emit(StepDone(vertex=step.vertex, at=now))
+            else:
+                events.emit(StepCached(vertex=step.vertex, name=step.name, at=now))
+        events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
+        events.emit(StepDone(vertex="export", at=time.time()))
+    if iidfile is not None:
+        iidfile.write_text(memo.image_id)
+    if quiet:
+        print(memo.image_id, flush=True)
+        return True
+    for name in memo.names:
+        print(f"naming to {name} done", file=sys.stderr)
+    print(f"writing image {memo.image_id} done", file=sys.stderr, flush=True)
+    return True
+
+
 def _key_values(
     values: tuple[str, ...], flag: str, *, from_environment: bool = False
 ) -> tuple[tuple[str, str], ...]:
@@ -157,10 +195,10 @@ def _key_values(
     for value in values:
         key, separator, rest = value.partition("=")
         if not key:
-            raise UsageError(f"{flag} {value!r}: expected KEY=VALUE")
+            raise _usage_error(f"{flag} {value!r}: expected KEY=VALUE")
         if not separator:
             if not from_environment:
-                raise UsageError(f"{flag} {value!r}: expected KEY=VALUE")
+                raise _usage_error(f"{flag} {value!r}: expected KEY=VALUE")
             if key not in os.environ:
                 continue  # docker build skips --build-arg NAME when NAME is not in the environment
             rest = os.environ[key]
@@ -175,7 +213,7 @@ def _source_date_epoch() -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds") from None
+        raise _usage_error(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds") from None
 
 
 def _pull_policy(always: bool) -> str:
@@ -183,7 +221,7 @@ def _pull_policy(always: bool) -> str:
         return "always"
     value = os.environ.get(PULL_POLICY_VARIABLE) or "missing"
     if value not in ("never", "missing", "always"):
-        raise UsageError(f"{PULL_POLICY_VARIABLE}={value!r}: expected never, missing or always")
+        raise _usage_error(f"{PULL_POLICY_VARIABLE}={value!r}: expected never, missing or always")
     return value
 
 
@@ -208,3 +246,9 @@ def _read_quietly(path: str) -> str:
         return Path(path).read_text(errors="replace")
     except OSError:
         return ""
+
+
+def _usage_error(message: str) -> Exception:
+    from slipway.errors import UsageError  # only for the error: slipway.errors imports dataclasses
+
+    return UsageError(message)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from slipway.build_memo import PULL_POLICY_VARIABLE
-from slipway.cli._building import REGISTRIES_FILE, run_build_command
+from slipway.cli._building import PULL_POLICY_VARIABLE, REGISTRIES_FILE, run_build_command
 from slipway.cli._context import AppContext
 
 

@@ -28,9 +28,9 @@ def prune(
     app: AppContext, everything: bool, filters: tuple[str, ...], keep_storage: str | None, force: bool
 ) -> None:
     """Remove build cache records and the snapshots only they kept."""
-    from slipway.build_cache import PrunePolicy, prune_build_cache
     from slipway.cli._humanize import human_size
     from slipway.store import Store
+    from slipway.store.prune import PrunePolicy, prune_build_cache
 
     policy = PrunePolicy(
         everything=everything,

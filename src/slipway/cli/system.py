@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from slipway.build_memo import forget_memos
 from slipway.cli._humanize import human_size
 from slipway.cli._templates import parse_format
 from slipway.cli.images import open_store, prune_and_report
@@ -166,7 +165,6 @@ def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
         )
     with open_store(ctx) as store:
         cleared = store.cache_clear()
-        forget_memos(store.root)  # the next build runs its steps again, as after docker's prune
         if cleared:
             click.echo(f"Deleted build cache records: {cleared}")
         prune_and_report(store, all_images=all_images)

@@ -30,7 +30,6 @@ from slipway.image.oci import (
 from slipway.image.reference import Reference, parse_reference
 from slipway.registry._naming import naming
 from slipway.registry._parallel import transfer_all
-from slipway.registry.blob_sources import BlobSources
 from slipway.registry.client import SCHEMA1_MEDIA_TYPES, RegistryClient
 from slipway.registry.options import RegistryOptions
 from slipway.registry.platforms import format_platform, parse_platform, runs_on, select_manifest
@@ -105,7 +104,7 @@ def _pull(
     store.put_blob(body, expected=digest)
     names = [name] if reference.digest is None else []  # as Docker: a pull by digest tags nothing
     image = store.add_image(manifest, config, names=names, manifest_digest=digest)
-    BlobSources(store.root).record(
+    store.blob_sources.record(
         reference.domain,
         reference.path,
         [manifest.config.digest, *(layer.digest for layer in manifest.layers)],

@@ -9,7 +9,6 @@ from slipway.image.oci import MEDIA_OCI_MANIFEST, Descriptor, Digest
 from slipway.image.reference import Reference, parse_reference
 from slipway.registry._naming import naming
 from slipway.registry._parallel import transfer_all
-from slipway.registry.blob_sources import BlobSources
 from slipway.registry.client import RegistryClient
 from slipway.registry.options import RegistryOptions
 from slipway.store import ImageRecord, Store
@@ -42,7 +41,7 @@ def _push(
     emit: EventSink,
 ) -> Digest:
     emit(f"The push refers to repository [{reference.repository}]")
-    sources = BlobSources(store.root)
+    sources = store.blob_sources
     siblings = _sibling_repositories(image, reference)
 
     def push_blob(descriptor: Descriptor, announce: bool = True) -> None:

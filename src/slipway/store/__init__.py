@@ -1,7 +1,34 @@
-"""slipway.store: content-addressed blobs, image records, snapshots and build cache records (see DESIGN.md)."""
+"""slipway.store: content-addressed blobs, image records, snapshots and build cache records (see DESIGN.md).
 
-from slipway.store._store import Store
-from slipway.store.blobs import BlobWriter
-from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
+Loaded on first use, so that the memo lookup (slipway.store.memos, standard library only) answers a no-op
+rebuild without importing the rest of the store.
+"""
 
-__all__ = ["BlobWriter", "CacheEntry", "ImageRecord", "SnapshotRecord", "Store"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slipway.store._store import Store
+    from slipway.store.blob_sources import BlobSources
+    from slipway.store.blobs import BlobWriter
+    from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
+
+__all__ = ["BlobSources", "BlobWriter", "CacheEntry", "ImageRecord", "SnapshotRecord", "Store"]
+
+_LAZY = {
+    "Store": "slipway.store._store",
+    "BlobSources": "slipway.store.blob_sources",
+    "BlobWriter": "slipway.store.blobs",
+    "CacheEntry": "slipway.store.records",
+    "ImageRecord": "slipway.store.records",
+    "SnapshotRecord": "slipway.store.records",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'slipway.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

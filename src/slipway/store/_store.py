@@ -2,7 +2,8 @@
 
     <root>/blobs/sha256/<hex>       content-addressed blobs (blobs.py)
     <root>/snapshots/<id>/{fs,work} unpacked layer trees (snapshots.py)
-    <root>/meta.db                  SQLite: images, names, layers, snapshots, cache records (meta.py)
+    <root>/meta.db                  SQLite: images, names, layers, snapshots, cache records, build memos and
+                                    registry blob locations (meta.py, memos.py, blob_sources.py)
     <root>/tmp/<pid>-<start>-<rand> one work dir per open Store; removed at close, or at the next open once
                                     its process is gone
     <root>/locks/                   flock files: gc against leases, one per chain id being unpacked, one per
@@ -47,7 +48,10 @@ from slipway.image.oci import (
     decode_json,
     encode_json,
 )
+from slipway.store import memos
+from slipway.store._layout import META_DB
 from slipway.store._owners import current_owner, is_alive, parse_owner
+from slipway.store.blob_sources import BlobSources
 from slipway.store.blobs import BlobStore, BlobWriter
 from slipway.store.gc import find_problems, plan_gc
 from slipway.store.locks import file_lock
@@ -79,6 +83,7 @@ class Store:
         self._syncing: dict[int, Future[None]] = {}
         self._held_records: list[tuple[str, int]] = []
         self._syncing_lock = threading.Lock()
+        self.blob_sources = BlobSources(meta)
 
     @classmethod
     def open(cls, root: Path) -> Store:
@@ -95,7 +100,7 @@ class Store:
                 f"cannot open the store at {root}: {err}; check --root and its permissions"
             ) from err
         try:
-            meta = MetaDB.open(root / "meta.db")
+            meta = MetaDB.open(root / META_DB)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -488,6 +493,14 @@ class Store:
         """Forget these cache records (their snapshots go at the next gc()); how many were removed."""
         with self._meta.transaction() as tx:
             return tx.cache_delete(list(keys))
+
+    # build memos
+
+    def remember_build(self, key: str, fingerprint: str, memo: memos.Memo, cache_keys: Sequence[str]) -> bool:
+        """Keep the memo of a successful build (store/memos.py); False when what it names is gone already."""
+        self._publish_synced()  # the steps' cache records, held until their snapshots are on disk
+        with self._meta.transaction() as tx:
+            return memos.put(tx.connection, key, fingerprint, memo, cache_keys)
 
     def snapshot_disk_usage(self, snapshot_id: int) -> int:
         """Bytes the snapshot's own tree holds on disk (its layer, not its parents')."""

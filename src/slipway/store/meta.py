@@ -19,60 +19,96 @@ import msgspec
 from slipway.errors import StoreError
 from slipway.image.layers import LayerInfo
 from slipway.image.oci import ChainID, Descriptor, DiffID, Digest
+from slipway.store import memos
 
-__all__ = ["ImageRow", "MetaDB", "SnapshotRow", "Transaction"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ImageRow", "MetaDB", "SnapshotRow", "Transaction", "migrate"]
 
-_SCHEMA_VERSION = 3  # 2: deferred_layers; 3: layers.content_size
 _BUSY_TIMEOUT_MS = 60_000
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS images (
-    id TEXT PRIMARY KEY,
-    manifest_digest TEXT NOT NULL,
-    manifest BLOB NOT NULL,
-    config BLOB NOT NULL,
-    created TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    added REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS images_by_manifest ON images(manifest_digest);
-CREATE TABLE IF NOT EXISTS names (
-    name TEXT PRIMARY KEY,
-    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS names_by_image ON names(image_id);
-CREATE TABLE IF NOT EXISTS layers (
-    digest TEXT PRIMARY KEY,
-    diff_id TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    uncompressed_size INTEGER NOT NULL,
-    content_size INTEGER
-);
-CREATE INDEX IF NOT EXISTS layers_by_diff_id ON layers(diff_id);
-CREATE TABLE IF NOT EXISTS snapshots (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    parent INTEGER REFERENCES snapshots(id),
-    chain_id TEXT,
-    diff_id TEXT,
-    committed INTEGER NOT NULL DEFAULT 0,
-    owner TEXT,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS snapshots_by_chain ON snapshots(chain_id);
-CREATE INDEX IF NOT EXISTS snapshots_by_parent ON snapshots(parent);
-CREATE TABLE IF NOT EXISTS cache (
-    key TEXT PRIMARY KEY,
-    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS cache_by_snapshot ON cache(snapshot_id);
-CREATE TABLE IF NOT EXISTS deferred_layers (
-    digest TEXT NOT NULL,
-    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
-    PRIMARY KEY (digest, snapshot_id)
-);
-CREATE INDEX IF NOT EXISTS deferred_by_snapshot ON deferred_layers(snapshot_id);
-"""
+
+# meta.db's schema as one chain of migrations: MIGRATIONS[n] takes a database from version n to n + 1 (version 0
+# is a new, empty file), so a store of any earlier version and a new one end with the same tables. Append
+# only: a released step never changes. tests/unit/store/test_store_schema.py pins what the chain makes.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: images and their names, layer blobs, snapshots, build cache records
+    """
+    CREATE TABLE IF NOT EXISTS images (
+        id TEXT PRIMARY KEY,
+        manifest_digest TEXT NOT NULL,
+        manifest BLOB NOT NULL,
+        config BLOB NOT NULL,
+        created TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        added REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS images_by_manifest ON images(manifest_digest);
+    CREATE TABLE IF NOT EXISTS names (
+        name TEXT PRIMARY KEY,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX IF NOT EXISTS names_by_image ON names(image_id);
+    CREATE TABLE IF NOT EXISTS layers (
+        digest TEXT PRIMARY KEY,
+        diff_id TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        uncompressed_size INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS layers_by_diff_id ON layers(diff_id);
+    CREATE TABLE IF NOT EXISTS snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        parent INTEGER REFERENCES snapshots(id),
+        chain_id TEXT,
+        diff_id TEXT,
+        committed INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        created REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS snapshots_by_chain ON snapshots(chain_id);
+    CREATE INDEX IF NOT EXISTS snapshots_by_parent ON snapshots(parent);
+    CREATE TABLE IF NOT EXISTS cache (
+        key TEXT PRIMARY KEY,
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+        created REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS cache_by_snapshot ON cache(snapshot_id)
+    """,
+    # 2: uncompressed layer blobs not written yet, packed from their snapshot when first read
+    """
+    CREATE TABLE deferred_layers (
+        digest TEXT NOT NULL,
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+        PRIMARY KEY (digest, snapshot_id)
+    );
+    CREATE INDEX deferred_by_snapshot ON deferred_layers(snapshot_id)
+    """,
+    # 3: the bytes of a layer's regular files, as `docker images` counts them
+    "ALTER TABLE layers ADD COLUMN content_size INTEGER",
+    # 4: build memos (store/memos.py), and the registry repositories known to hold a blob (store/blob_sources.py)
+    """
+    CREATE TABLE memos (
+        key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        image_id TEXT NOT NULL REFERENCES images(id),
+        names TEXT NOT NULL,
+        bases TEXT NOT NULL,
+        steps TEXT NOT NULL
+    );
+    CREATE INDEX memos_by_image ON memos(image_id);
+    CREATE TABLE memo_cache (
+        memo TEXT NOT NULL REFERENCES memos(key) ON DELETE CASCADE,
+        cache_key TEXT NOT NULL REFERENCES cache(key),
+        PRIMARY KEY (memo, cache_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX memo_cache_by_key ON memo_cache(cache_key);
+    CREATE TABLE registry_blobs (
+        registry TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        PRIMARY KEY (registry, digest, repository)
+    ) WITHOUT ROWID
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class ImageRow(msgspec.Struct, frozen=True):
@@ -110,19 +146,7 @@ class MetaDB:
             connection = meta._connection()
             connection.execute("PRAGMA journal_mode=WAL")
             with meta.transaction() as tx:
-                version = tx.connection.execute("PRAGMA user_version").fetchone()[0]
-                if version > _SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{path} was written by a newer slipway (schema {version}, this one knows "
-                        f"{_SCHEMA_VERSION}); upgrade slipway or use another --root"
-                    )
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        tx.connection.execute(statement)
-                columns = {row[1] for row in tx.connection.execute("PRAGMA table_info(layers)")}
-                if "content_size" not in columns:  # a store from before schema 3
-                    tx.connection.execute("ALTER TABLE layers ADD COLUMN content_size INTEGER")
-                tx.connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+                migrate(tx.connection, path)
         except BaseException:
             meta.close()
             raise
@@ -200,6 +224,21 @@ class MetaDB:
         return StoreError(f"metadata database {self.path}: {err}")
 
 
+def migrate(connection: sqlite3.Connection, path: Path, *, to: int = SCHEMA_VERSION) -> None:
+    """Run the migrations from the database's version up to `to`, inside the caller's transaction."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer slipway (schema {version}, this one knows {SCHEMA_VERSION}); "
+            "upgrade slipway or use another --root"
+        )
+    for migration in MIGRATIONS[version:to]:
+        for statement in migration.split(";"):
+            connection.execute(statement)
+    if to > version:
+        connection.execute(f"PRAGMA user_version={to}")
+
+
 class Transaction:
     """Typed queries on one connection inside a transaction."""
 
@@ -236,6 +275,7 @@ class Transaction:
         return self.image(found[0]) if found else None
 
     def delete_image(self, image_id: str) -> bool:
+        memos.forget_for_image(self.connection, image_id)
         self.connection.execute("DELETE FROM names WHERE image_id = ?", (image_id,))
         return self.connection.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount > 0
 
@@ -357,6 +397,7 @@ class Transaction:
         return [row[0] for row in rows]
 
     def delete_snapshot(self, snapshot_id: int) -> None:
+        memos.forget_for_snapshot(self.connection, snapshot_id)
         self.connection.execute("DELETE FROM cache WHERE snapshot_id = ?", (snapshot_id,))
         self.connection.execute("DELETE FROM deferred_layers WHERE snapshot_id = ?", (snapshot_id,))
         self.connection.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
@@ -418,6 +459,7 @@ class Transaction:
         return {row[0] for row in self.connection.execute("SELECT DISTINCT snapshot_id FROM cache")}
 
     def cache_clear(self) -> int:
+        memos.forget_all(self.connection)
         return self.connection.execute("DELETE FROM cache").rowcount
 
     def cache_entries(self) -> list[tuple[str, int, float]]:
@@ -427,6 +469,7 @@ class Transaction:
         ]
 
     def cache_delete(self, keys: list[str]) -> int:
+        memos.forget_for_cache(self.connection, keys)
         return sum(
             self.connection.execute("DELETE FROM cache WHERE key = ?", (key,)).rowcount for key in keys
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from slipway.fast_rebuild import _parse
@@ -48,27 +46,3 @@ def test_an_attached_short_value_is_taken_whole_as_click_takes_it() -> None:
 )
 def test_anything_else_is_left_to_click(argv: list[str]) -> None:
     assert _parse(argv) is None
-
-
-def test_a_plan_handed_off_is_taken_once(tmp_path: Path) -> None:
-    from slipway import build_memo
-
-    context = tmp_path / "ctx"
-    context.mkdir()
-    (context / "Dockerfile").write_text("FROM scratch\n")
-    options = build_memo.request_options(
-        tags=("x",), target=None, build_args=(), labels=(), network="default", platform="linux/amd64",
-        compression=None,
-    )  # fmt: skip
-
-    def make(**flags: bool) -> build_memo.MemoPlan | None:
-        return build_memo.MemoPlan.make(
-            tmp_path / "root", context, None, None, options, eligible=True, **flags
-        )
-
-    handed = make(hand_off=True)
-    assert handed is not None
-    assert make() is handed  # the click path gets the fast rebuild's plan: the context is walked once
-    (context / "new-file").write_text("changed")
-    again = make()
-    assert again is not None and again is not handed and again.fingerprint != handed.fingerprint

@@ -1,5 +1,5 @@
-from slipway.build_cache import PrunePolicy, choose_records
 from slipway.store import CacheEntry
+from slipway.store.prune import PrunePolicy, choose_records
 
 ENTRIES = [
     CacheEntry(key="old-in-image", snapshot_id=1, created=100.0),

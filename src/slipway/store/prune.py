@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slipway.build_memo import forget_memos
-from slipway.store import CacheEntry, Store
+from slipway.store._store import Store
+from slipway.store.records import CacheEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,7 @@ def prune_build_cache(store: Store, policy: PrunePolicy, *, now: float) -> tuple
     }
     sizes = {entry.snapshot_id: store.snapshot_disk_usage(entry.snapshot_id) for entry in entries}
     chosen = choose_records(entries, sizes, in_use, policy, now)
+    # The memos of builds that used these records go with them: the next build runs its steps again.
     store.cache_forget([entry.key for entry in chosen])
-    # A pruned cache means the next build runs its steps again, as docker's would: no memo may skip that.
-    forget_memos(store.root)
     freed = store.gc()
     return [entry.key for entry in chosen], freed

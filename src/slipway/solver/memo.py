@@ -1,0 +1,104 @@
+"""The memo plan: a whole-build cache key, so a no-op rebuild answers without solving again.
+
+slipway has no daemon to keep the last build in memory, so a rebuild would import the whole frontend, solver
+and worker to find that every step is cached. Instead a successful build leaves a memo in the store
+(store/memos.py) under two values planned here:
+
+- the request key: what was asked (the context and Dockerfile paths, and every option that can change the
+  result, as the command line resolved them);
+- the fingerprint: what the build read, taken deliberately wider than the step cache keys: the Dockerfile's
+  bytes, the ignore files' bytes and the metadata (path, type, mode, size, mtime, ctime, inode) of every
+  entry in the context, ignored ones included.
+
+A rebuild whose key and fingerprint match a memo (and whose store still agrees: memos.lookup) reports the steps
+as cached and gives the same image. Any doubt is a miss, and a miss is an ordinary build. A Dockerfile that
+ADDs a URL or a git repository re-checks its content on every build and is never memoized.
+
+Only the standard library is imported here: planning happens before anything else on a rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = ["MEMO_KEY_VERSION", "MemoPlan", "fingerprint", "may_memoize", "plan_memo", "request_key"]
+
+# Part of every request key: raise it when what the key covers changes, so older memos are never matched.
+MEMO_KEY_VERSION = 1
+# ADD of a remote source re-checks its content on every build: such a Dockerfile is never memoized.
+_REMOTE_ADD = re.compile(r"^\s*(?:ONBUILD\s+)?ADD\b[^\n]*(?:://|git@)", re.IGNORECASE | re.MULTILINE)
+
+
+class MemoPlan(NamedTuple):
+    key: str  # the request key
+    fingerprint: str  # of what the build reads
+
+
+def plan_memo(
+    context: Path, dockerfile: Path | None, dockerfile_text: str | None, options: Mapping[str, object]
+) -> MemoPlan | None:
+    """The plan for a build of `context` with the Dockerfile at `dockerfile` (None: CONTEXT/Dockerfile) or
+    `dockerfile_text` (`-f -`), and the result-changing `options`; None when it may not be memoized or its
+    inputs cannot be read (the build then says what is wrong)."""
+    if not context.is_dir():
+        return None
+    path = dockerfile or context / "Dockerfile"
+    try:
+        text = dockerfile_text if dockerfile_text is not None else path.read_text(errors="surrogateescape")
+    except OSError:
+        return None
+    if not may_memoize(text):
+        return None
+    source = "-" if dockerfile_text is not None else str(path.absolute())
+    ignore_files = [path.parent / f"{path.name}.dockerignore", context / ".dockerignore"]
+    try:
+        return MemoPlan(
+            key=request_key({**options, "context": str(context.absolute()), "dockerfile": source}),
+            fingerprint=fingerprint(text, ignore_files, context),
+        )
+    except OSError:
+        return None
+
+
+def request_key(request: Mapping[str, object]) -> str:
+    """Which memo a request maps to: every option that can change the result, as given."""
+    text = json.dumps({"memo-key-version": MEMO_KEY_VERSION, **request}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def may_memoize(dockerfile_text: str) -> bool:
+    return _REMOTE_ADD.search(dockerfile_text) is None
+
+
+def fingerprint(dockerfile_text: str, ignore_files: Iterable[Path], context: Path) -> str:
+    digest = hashlib.sha256()
+    digest.update(dockerfile_text.encode("utf-8", "surrogateescape"))
+    for path in ignore_files:
+        try:
+            digest.update(b"\0ignore\0" + path.read_bytes())
+        except OSError:
+            digest.update(b"\0no-ignore\0")
+    digest.update(b"\0context\0")
+    _walk_metadata(context, "", digest)
+    return digest.hexdigest()
+
+
+def _walk_metadata(directory: Path, prefix: str, digest: hashlib._Hash) -> None:
+    with os.scandir(directory) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        info = entry.stat(follow_symlinks=False)
+        relative = prefix + entry.name
+        digest.update(
+            f"{relative}\0{info.st_mode:o}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0"
+            f"{info.st_ino}\n".encode("utf-8", "surrogateescape")
+        )
+        if stat.S_ISDIR(info.st_mode):
+            _walk_metadata(Path(entry.path), relative + "/", digest)

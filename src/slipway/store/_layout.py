@@ -1,0 +1,3 @@
+"""The names of what a store keeps under its root (see _store.py), for the parts that work without a Store."""
+
+META_DB = "meta.db"

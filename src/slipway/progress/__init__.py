@@ -6,9 +6,9 @@ the renderers (and rich) only when first used, so a room that merely emits event
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from slipway._lazy import lazy_attributes
 from slipway.progress.events import (
     BuildMessage,
     Event,
@@ -60,8 +60,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'slipway.progress' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)

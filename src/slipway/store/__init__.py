@@ -6,8 +6,9 @@ rebuild without importing the rest of the store.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from slipway._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from slipway.store._store import Store
@@ -27,8 +28,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'slipway.store' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -68,6 +69,8 @@ def test_cli_login_writes_docker_config_that_skopeo_uses_and_logout_removes_it(
 ) -> None:
     config_dir = tmp_path / "docker"
     env = {"PATH": "/usr/bin:/bin", "DOCKER_CONFIG": str(config_dir), "HOME": str(tmp_path)}
+    if "PYTHONPATH" in os.environ:  # the slipway under test, not whichever one is installed
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     root = str(tmp_path / "root")
 
     wrong = slipway(

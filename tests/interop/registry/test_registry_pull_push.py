@@ -4,6 +4,7 @@ cross-repository mounts, chunked uploads, indexes and platforms."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -258,6 +259,8 @@ def test_schema1_manifest_is_refused(
 def test_cli_push_and_pull(registry: Registry, store: Store, repository: str, tmp_path: Path) -> None:
     image = make_image(store, tmp_path / "image", "cli-app:v1", busybox=False)
     env = {"PATH": "/usr/bin:/bin", "DOCKER_CONFIG": str(tmp_path / "docker"), "HOME": str(tmp_path)}
+    if "PYTHONPATH" in os.environ:  # the slipway under test, not whichever one is installed
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     name = f"{registry.host}/{repository}:cli"
     pushed = _slipway(env, "--root", str(store.root), "push", "cli-app:v1", name)
     assert pushed.returncode == 0, pushed.stderr

@@ -1,0 +1,18 @@
+"""Packages whose names load on first use (PEP 562), so that importing one part of a room stays cheap."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+
+
+def lazy_attributes(package: str, origins: Mapping[str, str]) -> Callable[[str], object]:
+    """A module `__getattr__` for `package`: each name in `origins` is imported from its module when first used."""
+
+    def __getattr__(name: str) -> object:
+        module = origins.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    return __getattr__

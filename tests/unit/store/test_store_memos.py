@@ -145,7 +145,10 @@ def test_lookup_imports_nothing_but_the_standard_library(
         "print(sorted(name for name in sys.modules if name.startswith(('slipway', 'msgspec'))))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert loaded.strip() == "['slipway', 'slipway._lazy', 'slipway.store', 'slipway.store._layout', 'slipway.store.memos']"
+    assert (
+        loaded.strip()
+        == "['slipway', 'slipway._lazy', 'slipway.store', 'slipway.store._layout', 'slipway.store.memos']"
+    )
 
 
 def memo_rows(store: Store) -> int:

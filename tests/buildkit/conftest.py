@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -54,3 +57,22 @@ def http_server() -> Iterator[RecordingServer]:
     """BuildKit's httpserver.NewTestServer on loopback: fixed responses, every request recorded."""
     with running_server() as server:
         yield server
+
+
+def registry_servers() -> ModuleType:
+    """tests/interop/registry/_registry_servers.py (the suite's Distribution registry), loaded by path."""
+    name = "slipway_registry_servers"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "interop" / "registry" / "_registry_servers.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A loopback Distribution registry (BuildKit's sb.NewRegistry()): its host:port."""
+    with registry_servers().running_registry(tmp_path_factory.mktemp("bk-registry")) as server:
+        yield server.host

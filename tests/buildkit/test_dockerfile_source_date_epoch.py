@@ -37,6 +37,11 @@ def assert_rewritten(archive: OciArchive, epoch: int | None, name: str = "Docker
         assert int(info.mtime) == epoch
 
 
+# BuildKit's tests give SOURCE_DATE_EPOCH as an ARG default in this Dockerfile; 2015-10-21T07:28:00Z.
+WITH_DEFAULT = "\nARG SOURCE_DATE_EPOCH={}\nFROM scratch\nCOPY Dockerfile .\n"
+OCTOBER_2015 = int(datetime(2015, 10, 21, 7, 28, tzinfo=UTC).timestamp())
+
+
 def tar_context(*files: tuple[str, str, int]) -> bytes:
     """makeTarContext: (name, data, mtime) files, mode 0600."""
     return tar_bytes(*((name, data, {"mode": 0o600, "mtime": mtime}) for name, data, mtime in files))
@@ -70,11 +75,9 @@ def export_rewritten(sandbox: Sandbox, context: object, *args: str, attributes: 
     strict=True,
 )
 def test_source_date_epoch_dockerfile_default(sandbox: Sandbox) -> None:
-    epoch = int(datetime(2015, 10, 21, 7, 28, tzinfo=UTC).timestamp())
-    context = sandbox.context(f"\nARG SOURCE_DATE_EPOCH={epoch}\nFROM scratch\nCOPY Dockerfile .\n")
-    archive = export_rewritten(sandbox, context)
+    archive = export_rewritten(sandbox, sandbox.context(WITH_DEFAULT.format(OCTOBER_2015)))
     assert len(archive.manifest()["layers"]) == 1
-    assert_rewritten(archive, epoch)
+    assert_rewritten(archive, OCTOBER_2015)
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochDockerfileDefaultOverride
@@ -83,7 +86,7 @@ def test_source_date_epoch_dockerfile_default(sandbox: Sandbox) -> None:
     strict=True,
 )
 def test_source_date_epoch_dockerfile_default_override(sandbox: Sandbox) -> None:
-    context = sandbox.context("\nARG SOURCE_DATE_EPOCH=1700000001\nFROM scratch\nCOPY Dockerfile .\n")
+    context = sandbox.context(WITH_DEFAULT.format(1700000001))
     archive = export_rewritten(sandbox, context, "--build-arg", "SOURCE_DATE_EPOCH=1700000002")
     assert len(archive.manifest()["layers"]) == 1
     assert_rewritten(archive, 1700000002)
@@ -95,8 +98,7 @@ def test_source_date_epoch_dockerfile_default_override(sandbox: Sandbox) -> None
     strict=True,
 )
 def test_source_date_epoch_dockerfile_default_reset(sandbox: Sandbox) -> None:
-    epoch = int(datetime(2015, 10, 21, 7, 28, tzinfo=UTC).timestamp())
-    context = sandbox.context(f"\nARG SOURCE_DATE_EPOCH={epoch}\nFROM scratch\nCOPY Dockerfile .\n")
+    context = sandbox.context(WITH_DEFAULT.format(OCTOBER_2015))
     archive = export_rewritten(sandbox, context, attributes=",source-date-epoch=")
     assert len(archive.manifest()["layers"]) == 1
     assert_rewritten(archive, None)
@@ -108,7 +110,7 @@ def test_source_date_epoch_dockerfile_default_reset(sandbox: Sandbox) -> None:
     strict=True,
 )
 def test_source_date_epoch_dockerfile_default_invalid(sandbox: Sandbox) -> None:
-    context = sandbox.context("\nARG SOURCE_DATE_EPOCH=not-a-timestamp\nFROM scratch\nCOPY Dockerfile .\n")
+    context = sandbox.context(WITH_DEFAULT.format("not-a-timestamp"))
     destination = sandbox.fresh("oci") / "out.tar"
     output = sandbox.build_fails(context, "--output", f"type=oci,dest={destination}")
     assert "invalid SOURCE_DATE_EPOCH: not-a-timestamp" in output

@@ -33,6 +33,9 @@ COMMANDS: dict[str, str] = {
     "logout": "slipway.cli.registry:logout",
     "builder": "slipway.cli.builder:builder",
     "debug": "slipway.cli.debug:debug",
+    "analyze": "slipway.cli.analysis:analyze",
+    "diff": "slipway.cli.analysis:diff",
+    "advise": "slipway.cli.analysis:advise",
 }
 
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO, Literal, NamedTuple, cast
 
 import msgspec
 
 from slipway.errors import ArchiveError
 from slipway.image._pack import TarStream, TreePacker
 from slipway.image._streams import DigestingReader, DigestingWriter, TarContentCounter
-from slipway.image._unpack import Extractor, members
+from slipway.image._unpack import OPAQUE_MARKER, WHITEOUT_PREFIX, Extractor, clean_name, members
 from slipway.image.compression import (
     CHUNK_SIZE,
     Compression,
@@ -27,10 +29,13 @@ from slipway.image.compression import (
 from slipway.image.oci import Descriptor, DiffID, Digest
 
 __all__ = [
-    "Compression", "LayerInfo", "WhiteoutMode", "measure_layer", "measure_tree", "pack_layer", "unpack_layer",
+    "Compression", "EntryKind", "LayerEntry", "LayerInfo", "WhiteoutMode", "layer_entries", "measure_layer",
+    "measure_tree", "pack_layer", "unpack_layer",
 ]  # fmt: skip
 
 WhiteoutMode = Literal["overlay", "apply"]
+# "whiteout": `path` is removed from the layers below; "opaque": the directory `path` hides what lies below it.
+EntryKind = Literal["file", "dir", "symlink", "hardlink", "device", "fifo", "whiteout", "opaque"]
 
 # tarfile's stream reader copies its whole buffer on every header read: 64 KiB measured fastest for both
 # many small files (1.25 s per 50k vs 3.1 s with 1 MiB) and large ones.
@@ -142,3 +147,59 @@ def measure_layer(blob: BinaryIO, media_type: str) -> tuple[DiffID, int, int]:
         while count := reader.readinto(buffer):
             counter.feed(memoryview(buffer)[:count])
     return DiffID(reader.digest), reader.size, counter.content_size
+
+
+class LayerEntry(NamedTuple):
+    """One entry of a layer tar, as a reader of the image sees it (a NamedTuple: images have 100,000s)."""
+
+    path: str  # relative, cleaned ("usr/bin/go"); for whiteouts the path removed, for opaque the directory
+    kind: EntryKind
+    size: int  # the tar header's size: a regular file's bytes, 0 for the others
+    mode: int  # permission bits
+    uid: int
+    gid: int
+    link: str  # a symlink's target, or the path a hard link names
+
+
+_KINDS: dict[bytes, EntryKind] = {
+    tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file", tarfile.GNUTYPE_SPARSE: "file",
+    tarfile.DIRTYPE: "dir", tarfile.SYMTYPE: "symlink", tarfile.LNKTYPE: "hardlink", tarfile.CHRTYPE: "device",
+    tarfile.BLKTYPE: "device", tarfile.FIFOTYPE: "fifo",
+}  # fmt: skip
+
+
+@contextmanager
+def layer_entries(blob: BinaryIO, media_type: str) -> Iterator[Iterator[tuple[LayerEntry, BinaryIO | None]]]:
+    """The entries of a layer blob in tar order, read as a stream (memory does not grow with the layer), each
+    with a reader of a regular file's data that is valid until the next entry (None for other kinds).
+    Names are cleaned as unpack_layer cleans them (ArchiveError for absolute or climbing ones, and for a
+    truncated or corrupt stream); OCI whiteouts come as kind "whiteout"/"opaque" naming what they hide."""
+    with decompressed_reader(blob, media_type) as stream:
+        try:
+            with tarfile.open(
+                fileobj=stream, mode="r|", bufsize=_TAR_READ_SIZE, encoding="utf-8", errors="surrogateescape"
+            ) as tar:
+                yield _entries(tar)
+        except tarfile.TarError as err:
+            raise ArchiveError(f"layer blob ({media_type}) is not a valid tar: {err}") from err
+
+
+def _entries(tar: tarfile.TarFile) -> Iterator[tuple[LayerEntry, BinaryIO | None]]:
+    for member in members(tar):
+        path = clean_name(member.name)
+        if not path:
+            continue  # the layer's root directory itself
+        parent, _, base = path.rpartition("/")
+        mode, uid, gid = member.mode & 0o7777, member.uid, member.gid
+        if base == OPAQUE_MARKER:
+            yield LayerEntry(parent, "opaque", 0, mode, uid, gid, ""), None
+        elif base.startswith(WHITEOUT_PREFIX):
+            removed = (parent + "/" if parent else "") + base[len(WHITEOUT_PREFIX) :]
+            yield LayerEntry(removed, "whiteout", 0, mode, uid, gid, ""), None
+        else:
+            kind = _KINDS.get(member.type)
+            if kind is None:
+                raise ArchiveError(f"layer entry {member.name!r} has unsupported tar type {member.type!r}")
+            link = clean_name(member.linkname, link_of=member.name) if kind == "hardlink" else member.linkname
+            entry = LayerEntry(path, kind, member.size if kind == "file" else 0, mode, uid, gid, link)
+            yield entry, tar.extractfile(member) if kind == "file" else None  # type: ignore[misc]

@@ -1,0 +1,111 @@
+"""`slipway analyze`, `slipway diff`, `slipway advise`: where an image's bytes are, what differs between two
+images, and a multi-stage rewrite of a Dockerfile. The work is in slipway.analysis; this parses and prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import msgspec
+
+from slipway.cli._context import AppContext
+from slipway.errors import UsageError
+from slipway.store import Store
+
+DIVE_CI_FILE = ".dive-ci"
+
+
+def _root(ctx: click.Context) -> Path:
+    app = ctx.find_object(AppContext)
+    assert app is not None  # the `cli` group sets it before any command runs
+    return app.root
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(value)).decode() + "\n")
+
+
+@click.command("analyze")
+@click.argument("image")
+@click.option("--format", "format_", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--ci", is_flag=True, help="Check dive's CI rules (from .dive-ci when present); exit 1 if one breaks.")
+@click.option("--ci-config", type=click.Path(dir_okay=False, path_type=Path), help="dive's CI rules file.")
+@click.option("--lowest-efficiency", help="Lowest allowed efficiency, 0-1 (dive's default 0.9).")
+@click.option("--highest-wasted-bytes", help="Most wasted bytes allowed, e.g. 20MB (default disabled).")
+@click.option("--highest-user-wasted-percent", help="Most wasted bytes over the bytes added, 0-1 (default 0.1).")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a report with pictures.")
+@click.option("--svg", type=click.Path(file_okay=False, path_type=Path), help="Write the pictures as SVG files.")
+@click.option("-f", "--file", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Dockerfile the image was built from: the report shows its stage graph.")  # fmt: skip
+@click.option("--context", type=click.Path(file_okay=False, path_type=Path),
+              help="That Dockerfile's build context (default: its directory).")  # fmt: skip
+@click.pass_context
+def analyze(
+    ctx: click.Context,
+    image: str,
+    format_: str,
+    ci: bool,
+    ci_config: Path | None,
+    lowest_efficiency: str | None,
+    highest_wasted_bytes: str | None,
+    highest_user_wasted_percent: str | None,
+    html: Path | None,
+    svg: Path | None,
+    dockerfile: Path | None,
+    context: Path | None,
+) -> None:
+    """Where IMAGE's bytes are: per layer, wasted bytes and efficiency (dive's rules), largest paths, content."""
+    from slipway.analysis import analyze as analyze_image
+    from slipway.analysis import ci as rules
+    from slipway.cli._analysis_views import analysis_text
+
+    checks = None
+    if ci:
+        config = ci_config if ci_config is not None else Path(DIVE_CI_FILE)
+        if ci_config is not None and not ci_config.is_file():
+            raise UsageError(f"--ci-config {ci_config}: no such file")
+        from_file = rules.read_rules_file(config) if config.is_file() else {}
+        checks = rules.parse_rules(
+            from_file,
+            {
+                "lowest-efficiency": lowest_efficiency,
+                "highest-wasted-bytes": highest_wasted_bytes,
+                "highest-user-wasted-percent": highest_user_wasted_percent,
+            },
+        )
+    with Store.open(_root(ctx)) as store:
+        result = analyze_image(store, image)
+        graph = None
+        if dockerfile is not None and (html is not None or svg is not None):
+            from slipway.analysis.stages import stage_graph
+
+            graph = stage_graph(store, dockerfile, context or dockerfile.parent)
+    if format_ == "json":
+        _print_json(result)
+    else:
+        click.echo(analysis_text(result))
+    if html is not None or svg is not None:
+        from slipway.analysis import report
+
+        pictures = report.analysis_pictures(result, graph)
+        _write_pictures(pictures, html, svg, f"slipway analyze {image}")
+    if checks is not None:
+        broken = rules.evaluate(checks, result)
+        for line in broken:
+            click.echo(f"FAIL {line}", err=True)
+        if broken:
+            sys.exit(1)
+        click.echo("PASS all CI rules", err=True)
+
+
+def _write_pictures(pictures: object, html: Path | None, svg: Path | None, title: str) -> None:
+    from slipway.analysis import report
+
+    assert isinstance(pictures, tuple)
+    if html is not None:
+        report.write_html(pictures, html, title)
+        click.echo(f"wrote {html}", err=True)
+    if svg is not None:
+        for path in report.write_svgs(pictures, svg):
+            click.echo(f"wrote {path}", err=True)

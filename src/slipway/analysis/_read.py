@@ -23,6 +23,7 @@ __all__ = ["LayerFiles", "extract_files", "read_layers"]
 CHUNK = 1 << 20
 KEEP_CAP = 64 << 20  # a kept file (a package database, a passwd) bigger than this is left out
 GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
+_GO_HEADER_CHECKED = 16
 GO_BUILDINFO_WINDOW = 1 << 20  # bytes kept from the magic on: the build info (with the module list) fits
 
 
@@ -115,11 +116,17 @@ class _Scan:
                 self._scanning_go = False
             return
         window = self._tail + chunk
-        at = window.find(GO_BUILDINFO_MAGIC)
-        if at >= 0:
-            self.go_info += window[at : at + GO_BUILDINFO_WINDOW]
-        else:
-            self._tail = window[-len(GO_BUILDINFO_MAGIC) :]
+        start = 0
+        while (at := window.find(GO_BUILDINFO_MAGIC, start)) >= 0:
+            if len(window) - at < _GO_HEADER_CHECKED:
+                break  # decided with the next chunk
+            # The real header is followed by the pointer size and flags; the linker also holds the magic as
+            # a plain string constant, which is not.
+            if window[at + 14] in (4, 8) and window[at + 15] <= 3:
+                self.go_info += window[at : at + GO_BUILDINFO_WINDOW]
+                return
+            start = at + 1
+        self._tail = window[-_GO_HEADER_CHECKED:]
 
 
 def extract_files(

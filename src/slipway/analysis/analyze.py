@@ -116,7 +116,9 @@ def _layer_instructions(history: Sequence[History], count: int) -> list[str]:
     return (made + [""] * count)[:count]
 
 
-def _summarize_layer(index: int, instruction: str, entries: Sequence[LayerEntry], below: Tree) -> LayerSummary:
+def _summarize_layer(
+    index: int, instruction: str, entries: Sequence[LayerEntry], below: Tree
+) -> LayerSummary:
     counts = {"added": [0, 0], "modified": [0, 0], "removed": [0, 0]}
     for entry in entries:
         if entry.kind in ("whiteout", "opaque"):
@@ -174,7 +176,9 @@ def _directory_sizes(files: Sequence[tuple[str, int]]) -> dict[str, int]:
 def _telling_directories(sizes: dict[str, int]) -> Iterable[tuple[str, int]]:
     """Directories whose bytes are not all in one subdirectory: /usr/local/go, not also /usr and /usr/local."""
     explained = {
-        path.rpartition("/")[0] for path, size in sizes.items() if "/" in path and sizes[path.rpartition("/")[0]] == size
+        path.rpartition("/")[0]
+        for path, size in sizes.items()
+        if "/" in path and sizes[path.rpartition("/")[0]] == size
     }
     return (
         (path, size)

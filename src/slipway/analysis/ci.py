@@ -16,7 +16,11 @@ from slipway.errors import UsageError
 __all__ = ["DEFAULT_RULES", "RULE_NAMES", "CiRules", "evaluate", "parse_rules", "read_rules_file"]
 
 RULE_NAMES = ("lowest-efficiency", "highest-wasted-bytes", "highest-user-wasted-percent")
-DEFAULT_RULES = {"lowest-efficiency": "0.9", "highest-wasted-bytes": "disabled", "highest-user-wasted-percent": "0.1"}
+DEFAULT_RULES = {
+    "lowest-efficiency": "0.9",
+    "highest-wasted-bytes": "disabled",
+    "highest-user-wasted-percent": "0.1",
+}
 _CAMEL_CASE = {"lowestEfficiency": "lowest-efficiency", "highestWastedBytes": "highest-wasted-bytes",
                "highestUserWastedPercent": "highest-user-wasted-percent"}  # fmt: skip
 _DISABLED = ("", "disabled", "off", "false")
@@ -62,7 +66,9 @@ def parse_rules(*sources: Mapping[str, str | None]) -> CiRules:
     return CiRules(
         lowest_efficiency=_ratio("lowest-efficiency", values["lowest-efficiency"]),
         highest_wasted_bytes=_bytes("highest-wasted-bytes", values["highest-wasted-bytes"]),
-        highest_user_wasted_percent=_ratio("highest-user-wasted-percent", values["highest-user-wasted-percent"]),
+        highest_user_wasted_percent=_ratio(
+            "highest-user-wasted-percent", values["highest-user-wasted-percent"]
+        ),
     )
 
 

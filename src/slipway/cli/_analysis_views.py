@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from slipway.analysis.analyze import ImageAnalysis, PathSize
+from slipway.analysis.diff import FileChange, ImageDiff
 from slipway.cli._humanize import human_size
 
 INSTRUCTION_WIDTH = 60
 TOP_INEFFICIENCIES = 10
+_MARKS = {"added": "+", "removed": "-", "changed": "~"}
+MAX_FILE_LINES = 60
 
 
 def size(value: int) -> str:
@@ -59,7 +62,12 @@ def analysis_text(analysis: ImageAnalysis) -> str:
         lines += table(
             ("KIND", "SIZE", "FILES", "NOTE"),
             [
-                (share.kind, size(share.bytes), str(share.files), "build-time only" if share.toolchain else "")
+                (
+                    share.kind,
+                    size(share.bytes),
+                    str(share.files),
+                    "build-time only" if share.toolchain else "",
+                )
                 for share in analysis.content
             ],
         )
@@ -67,7 +75,8 @@ def analysis_text(analysis: ImageAnalysis) -> str:
     if inefficient:
         lines += ["", "Inefficient files (written in several layers, or deleted):"]
         lines += table(
-            ("COUNT", "WASTED", "PATH"), [(str(item.count), size(item.wasted), item.path) for item in inefficient]
+            ("COUNT", "WASTED", "PATH"),
+            [(str(item.count), size(item.wasted), item.path) for item in inefficient],
         )
     return "\n".join(lines)
 
@@ -80,3 +89,65 @@ def _short(instruction: str) -> str:
     text = instruction.replace("\t", " ").removesuffix(" # buildkit")
     text = text.removeprefix("/bin/sh -c #(nop) ").strip()
     return text if len(text) <= INSTRUCTION_WIDTH else text[: INSTRUCTION_WIDTH - 1] + "…"
+
+
+def diff_text(result: ImageDiff) -> str:
+    counts = {change: sum(1 for item in result.files if item.change == change) for change in _MARKS}
+    lines = [
+        f"{result.before} ({size(result.before_size)}) -> {result.after} ({size(result.after_size)}): "
+        f"{counts['added']} added, {counts['removed']} removed, {counts['changed']} changed",
+    ]
+    if result.directories:
+        lines += ["", "By directory:"]
+        lines += table(
+            ("DIRECTORY", "ADDED", "REMOVED", "CHANGED", "+BYTES", "-BYTES"),
+            [
+                (
+                    item.path,
+                    str(item.added),
+                    str(item.removed),
+                    str(item.changed),
+                    size(item.bytes_added),
+                    size(item.bytes_removed),
+                )
+                for item in result.directories
+            ],  # fmt: skip
+        )
+    if result.files:
+        lines += [
+            "",
+            "Files (+ added, - removed, ~ changed; a directory added or removed whole is one line):",
+        ]
+        folded = _folded(result.files)
+        lines += [f"  {line}" for line in folded[:MAX_FILE_LINES]]
+        if len(folded) > MAX_FILE_LINES:
+            lines.append(f"  … and {len(folded) - MAX_FILE_LINES} more (--format json lists every path)")
+    if result.packages:
+        lines += ["", "Packages:"]
+        lines += table(
+            ("ECOSYSTEM", "PACKAGE", "IN " + result.before, "IN " + result.after),
+            [(item.ecosystem, item.name, item.before or "-", item.after or "-") for item in result.packages],
+        )
+    return "\n".join(lines)
+
+
+def _folded(changes: Sequence[FileChange]) -> list[str]:
+    """One line per change, but a directory added or removed whole stands for everything under it."""
+    lines = []
+    whole: tuple[str, str] | None = None  # (directory path + "/", change) being folded
+    folded = [0, 0]
+    for item in changes:
+        if whole is not None and item.path.startswith(whole[0]) and item.change == whole[1]:
+            folded[0] += item.kind != "dir"
+            folded[1] += max(item.size_before, item.size_after)
+            continue
+        if whole is not None:
+            lines[-1] += f" ({folded[0]} files, {size(folded[1])})"
+            whole = None
+        detail = f" ({', '.join(item.differences)})" if item.differences else ""
+        lines.append(f"{_MARKS[item.change]} {item.path}{'/' if item.kind == 'dir' else ''}{detail}")
+        if item.kind == "dir" and item.change != "changed":
+            whole, folded = (item.path + "/", item.change), [0, 0]
+    if whole is not None:
+        lines[-1] += f" ({folded[0]} files, {size(folded[1])})"
+    return lines

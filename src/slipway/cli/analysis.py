@@ -29,13 +29,19 @@ def _print_json(value: object) -> None:
 @click.command("analyze")
 @click.argument("image")
 @click.option("--format", "format_", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--ci", is_flag=True, help="Check dive's CI rules (from .dive-ci when present); exit 1 if one breaks.")
+@click.option(
+    "--ci", is_flag=True, help="Check dive's CI rules (from .dive-ci when present); exit 1 if one breaks."
+)
 @click.option("--ci-config", type=click.Path(dir_okay=False, path_type=Path), help="dive's CI rules file.")
 @click.option("--lowest-efficiency", help="Lowest allowed efficiency, 0-1 (dive's default 0.9).")
 @click.option("--highest-wasted-bytes", help="Most wasted bytes allowed, e.g. 20MB (default disabled).")
-@click.option("--highest-user-wasted-percent", help="Most wasted bytes over the bytes added, 0-1 (default 0.1).")
+@click.option(
+    "--highest-user-wasted-percent", help="Most wasted bytes over the bytes added, 0-1 (default 0.1)."
+)
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a report with pictures.")
-@click.option("--svg", type=click.Path(file_okay=False, path_type=Path), help="Write the pictures as SVG files.")
+@click.option(
+    "--svg", type=click.Path(file_okay=False, path_type=Path), help="Write the pictures as SVG files."
+)
 @click.option("-f", "--file", "dockerfile", type=click.Path(dir_okay=False, path_type=Path),
               help="The Dockerfile the image was built from: the report shows its stage graph.")  # fmt: skip
 @click.option("--context", type=click.Path(file_okay=False, path_type=Path),
@@ -109,3 +115,21 @@ def _write_pictures(pictures: object, html: Path | None, svg: Path | None, title
     if svg is not None:
         for path in report.write_svgs(pictures, svg):
             click.echo(f"wrote {path}", err=True)
+
+
+@click.command("diff")
+@click.argument("before")
+@click.argument("after")
+@click.option("--format", "format_", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def diff(ctx: click.Context, before: str, after: str, format_: str) -> None:
+    """What differs from image BEFORE to image AFTER: files (by directory) and packages."""
+    from slipway.analysis.diff import diff as diff_images
+    from slipway.cli._analysis_views import diff_text
+
+    with Store.open(_root(ctx)) as store:
+        result = diff_images(store, before, after)
+    if format_ == "json":
+        _print_json(result)
+    else:
+        click.echo(diff_text(result))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from slipway.analysis.advise import Advice
 from slipway.analysis.analyze import ImageAnalysis, PathSize
 from slipway.analysis.diff import FileChange, ImageDiff
 from slipway.cli._humanize import human_size
@@ -151,3 +152,41 @@ def _folded(changes: Sequence[FileChange]) -> list[str]:
     if whole is not None:
         lines[-1] += f" ({folded[0]} files, {size(folded[1])})"
     return lines
+
+
+def advice_text(advice: Advice, written: str | None) -> str:
+    lines = []
+    if advice.image:
+        lines.append(f"Image {advice.image[:19]}: {size(advice.image_size)}; it runs {advice.program or '(unknown)'}")
+    for share in advice.toolchains:
+        lines.append(f"  it ships {share.short} ({size(share.bytes)}), needed only to build")
+    if advice.dockerfile is None:
+        lines.append(f"No rewrite: {advice.declined}")
+    else:
+        lines.append(
+            f"The final stage needs {len(advice.copies)} file(s), {size(advice.copied_bytes)}: "
+            + ", ".join(advice.copies)
+        )
+        lines += [f"Note: {note}" for note in advice.notes]
+        if written and written != "-":
+            lines.append(f"Wrote the multi-stage Dockerfile to {written}")
+        elif not written:
+            lines += ["", "Multi-stage Dockerfile (--write FILE writes it):", "", advice.dockerfile.rstrip("\n")]
+    verification = advice.verification
+    if verification is not None:
+        lines += ["", "Verification:" + (" both images behave the same" if verification.passed else " FAILED")]
+        ratio = advice.image_size / verification.rewritten_size if verification.rewritten_size else float("inf")
+        lines += table(
+            ("IMAGE", "ID", "SIZE", "EXIT CODE", "OUTPUT LINES"),
+            [
+                ("original", advice.image[7:19], size(advice.image_size), str(verification.original.exit_code),
+                 str(len(verification.original.stdout.splitlines()))),
+                ("multi-stage", verification.rewritten_image[7:19], size(verification.rewritten_size),
+                 str(verification.rewritten.exit_code), str(len(verification.rewritten.stdout.splitlines()))),
+            ],  # fmt: skip
+        )
+        lines.append(f"  the multi-stage image is {ratio:.0f}x smaller")
+    if advice.hints:
+        lines += ["", "Fixes in place:"]
+        lines += [f"  {size(hint.bytes):>8}  {hint.message}" for hint in advice.hints]
+    return "\n".join(lines)

@@ -133,3 +133,89 @@ def diff(ctx: click.Context, before: str, after: str, format_: str) -> None:
         _print_json(result)
     else:
         click.echo(diff_text(result))
+
+
+@click.command("advise")
+@click.argument("context", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default CONTEXT/Dockerfile).")
+@click.option("--image", help="Advise on this image of the store instead of building a Dockerfile.")
+@click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables (KEY=VALUE).")
+@click.option("--target", help="The stage to build and shrink (default the last).")
+@click.option("--base", default="scratch", show_default=True, help="The base of the new final stage.")
+@click.option("--write", "write", help="Write the multi-stage Dockerfile to this file ('-' for stdout).")
+@click.option("--verify", is_flag=True, help="Build both images, run both, compare stdout, stderr and exit code.")
+@click.option("--verify-cmd", help="The command both images run for --verify (default: their CMD/ENTRYPOINT).")
+@click.option("--verify-timeout", type=float, default=60.0, show_default=True, help="Seconds each run may take.")
+@click.option("--format", "format_", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "rawjson", "quiet"]), default="auto",
+              show_default=True, help="How the builds show their progress (on stderr).")  # fmt: skip
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a report with pictures.")
+@click.option("--svg", type=click.Path(file_okay=False, path_type=Path), help="Write the pictures as SVG files.")
+@click.pass_context
+def advise(
+    ctx: click.Context,
+    context: Path,
+    dockerfile: str | None,
+    image: str | None,
+    build_args: tuple[str, ...],
+    target: str | None,
+    base: str,
+    write: str | None,
+    verify: bool,
+    verify_cmd: str | None,
+    verify_timeout: float,
+    format_: str,
+    progress: str,
+    html: Path | None,
+    svg: Path | None,
+) -> None:
+    """Rewrite a single-stage build as a multi-stage one whose final image holds only what its program needs."""
+    import os
+    import shlex
+
+    from slipway.analysis.advise import AdviceRequest
+    from slipway.analysis.advise import advise as advise_image
+    from slipway.build_memo import dockerfile_location
+    from slipway.cli._analysis_views import advice_text
+    from slipway.progress.render import open_renderer
+    from slipway.worker.executor import find_runtime
+
+    request = AdviceRequest(
+        context=context,
+        dockerfile=dockerfile_location(dockerfile, context),
+        image=image,
+        build_args=tuple(_key_value(item) for item in build_args),
+        target=target,
+        base=base,
+        verify=verify,
+        verify_command=tuple(shlex.split(verify_cmd)) if verify_cmd else (),
+        verify_timeout=verify_timeout,
+    )
+    root = _root(ctx)
+    with Store.open(root) as store:
+        runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=root)
+        with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
+            result = advise_image(request, store=store, runtime=runtime, events=events)
+    if write is not None and result.dockerfile is not None:
+        if write == "-":
+            sys.stdout.write(result.dockerfile)
+        else:
+            Path(write).write_text(result.dockerfile)
+    report = sys.stderr if write == "-" else sys.stdout
+    if format_ == "json":
+        report.write(msgspec.json.format(msgspec.json.encode(result)).decode() + "\n")
+    else:
+        report.write(advice_text(result, written=write) + "\n")
+    if (html is not None or svg is not None) and result.dockerfile is not None:
+        from slipway.analysis import report as pictures
+
+        _write_pictures(pictures.advice_pictures(result), html, svg, "slipway advise")
+    if result.dockerfile is None:
+        sys.exit(1)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not key or not separator:
+        raise UsageError(f"--build-arg {text!r}: expected KEY=VALUE")
+    return key, value

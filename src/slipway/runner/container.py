@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 
 from slipway.runner.request import RunRequest, bind_mounts, plan_process
 from slipway.store import Store
-from slipway.worker.executor import ContainerSpec, Executor, Runtime
+from slipway.worker.executor import ContainerSpec, Executor, OutputSink, Runtime
 from slipway.worker.snapshots import overlay_mount
 
 __all__ = ["run_container"]
@@ -15,11 +16,19 @@ __all__ = ["run_container"]
 log = logging.getLogger(__name__)
 
 
-def run_container(request: RunRequest, *, store: Store, runtime: Runtime) -> int:
+def run_container(
+    request: RunRequest,
+    *,
+    store: Store,
+    runtime: Runtime,
+    on_output: OutputSink | None = None,
+    timeout: float | None = None,
+) -> int:
     """Run `request` in the foreground with this process's stdio; the container's exit code.
 
     The root is a fresh upper dir over the image's snapshots, in the store's tmp/, gone afterwards:
-    containers are not kept (--rm is implied).
+    containers are not kept (--rm is implied). `on_output(fd, chunk)`: capture stdout and stderr instead
+    (stdin is /dev/null). `timeout`: seconds after which the container is killed (BuildCancelled).
     """
     image = store.resolve_image(request.image)
     process = plan_process(request, image.config.config)
@@ -44,4 +53,13 @@ def run_container(request: RunRequest, *, store: Store, runtime: Runtime) -> int
             )
             log.debug("run %s: %s", request.image, process.args)
             executor = Executor(runtime, work / "bundles")
-            return executor.run(spec, stdio="inherit", stdin="inherit" if request.interactive else "null")
+            if on_output is None and timeout is None:
+                return executor.run(spec, stdio="inherit", stdin="inherit" if request.interactive else "null")
+            timer = threading.Timer(timeout, executor.kill_all) if timeout is not None else None
+            if timer is not None:
+                timer.start()
+            try:
+                return executor.run(spec, on_output=on_output, stdio="capture")
+            finally:
+                if timer is not None:
+                    timer.cancel()

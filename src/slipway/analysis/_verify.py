@@ -52,9 +52,9 @@ def compare_runs(first: RunOutput, again: RunOutput, rewritten: RunOutput, timeo
             "--verify-cmd a command with repeatable output"
         )
     for what, before, after in (
-        ("exit code", str(first.exit_code), str(rewritten.exit_code)),
         ("stdout", first.stdout, rewritten.stdout),
         ("stderr", first.stderr, rewritten.stderr),
+        ("exit code", str(first.exit_code), str(rewritten.exit_code)),
     ):
         if before != after:
             return (

@@ -112,6 +112,7 @@ def run_build_command(
                 outcome = run_build(
                     request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer, memo=memo
                 )
+            summary = _size_lines(store, outcome.image) if outcome.image is not None and not quiet else ()
         except RunFailed as err:
             if err.location is not None:
                 text = dockerfile_text if dockerfile_text is not None else _read_quietly(err.location.path)
@@ -144,6 +145,23 @@ def run_build_command(
     print(f"writing image {image_id} done", file=sys.stderr, flush=True)
     for name, digest in outcome.pushed:
         print(f"pushed {name}@{digest}", file=sys.stderr, flush=True)
+    for line in summary:
+        print(line, file=sys.stderr, flush=True)
+
+
+def _size_lines(store, image) -> tuple[str, ...]:  # noqa: ANN001 - lazy imports: Store and ImageRecord
+    """After the build: the image's size, and a hint per compiler toolchain its final stage ships."""
+    from slipway.analysis.summary import toolchain_bytes
+    from slipway.cli._humanize import human_size
+
+    name = image.names[0].removeprefix("docker.io/library/") if image.names else image.id[:19]
+    lines = [f"image {name}: {human_size(image.size, 3)}"]
+    for short, size in sorted(toolchain_bytes(store, image).items(), key=lambda item: -item[1]):
+        lines.append(
+            f"hint: the final image contains {short} ({human_size(size, 3)}): "
+            "`slipway advise` can move it to a build stage"
+        )
+    return tuple(lines)
 
 
 def dockerfile_location(option: str | None, context: Path) -> Path | None:

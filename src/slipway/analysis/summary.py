@@ -1,0 +1,69 @@
+"""What `slipway build` needs for the lines it prints after a build (the image's size, and a hint when its final
+stage ships a compiler toolchain): the bytes of each toolchain in the image.
+
+This runs after every build, so it must not read the layers' data: it walks the image's snapshot trees (the
+store keeps one per layer; a build has just made or used them) for names and sizes only, descending from a
+directory fd one O_NOFOLLOW component at a time, so no symlink a RUN planted is ever followed. A file is a
+toolchain's by the one classification of analysis/_content.py; bytes are counted in every layer that holds
+them (what the image ships, deletions in later layers included).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+
+from slipway.analysis._content import classify
+from slipway.store import ImageRecord, Store
+
+__all__ = ["HINT_MINIMUM", "toolchain_bytes"]
+
+HINT_MINIMUM = 10_000_000  # a toolchain smaller than this is not worth a hint
+# Where toolchains live: only these trees are walked (classify decides what counts).
+PROBED = ("usr", "root", "opt")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def toolchain_bytes(store: Store, image: ImageRecord) -> dict[str, int]:
+    """Bytes per toolchain (by its short name: "gcc", "the Go toolchain") in the image's layers, those of at
+    least HINT_MINIMUM only."""
+    with store.lease():
+        top = store.snapshot_for_image(image)
+        chain = store.snapshot_chain(top.id) if top is not None else []
+        totals: dict[str, int] = {}
+        for snapshot in chain:
+            for path, size in _walk_files(str(snapshot.path)):
+                kind = classify(path)
+                if kind is not None and kind.toolchain:
+                    totals[kind.short] = totals.get(kind.short, 0) + size
+    return {short: size for short, size in totals.items() if size >= HINT_MINIMUM}
+
+
+def _walk_files(root: str) -> Iterator[tuple[str, int]]:
+    try:
+        root_fd = os.open(root, _DIR_FLAGS)
+    except OSError:
+        return
+    try:
+        for top in PROBED:
+            yield from _walk_at(root_fd, top, top)
+    finally:
+        os.close(root_fd)
+
+
+def _walk_at(parent_fd: int, name: str, path: str) -> Iterator[tuple[str, int]]:
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    except OSError:
+        return  # absent, or not a directory (a symlink is refused by O_NOFOLLOW)
+    try:
+        with os.scandir(fd) as entries:
+            listed = [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
+        for child, info in listed:
+            if stat.S_ISDIR(info.st_mode):
+                yield from _walk_at(fd, child, f"{path}/{child}")
+            elif stat.S_ISREG(info.st_mode):
+                yield f"{path}/{child}", info.st_size
+    finally:
+        os.close(fd)

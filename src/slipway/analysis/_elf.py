@@ -66,11 +66,11 @@ def _elf_program(handle: object) -> ElfProgram:
     for segment in elf.iter_segments():
         kind = segment["p_type"]
         if kind == "PT_INTERP":
-            interpreter = segment.get_interp_name()
+            interpreter = segment.get_interp_name()  # type: ignore[attr-defined]
         elif kind == "PT_DYNAMIC":
             runpath: list[str] = []
             rpath: list[str] = []
-            for tag in segment.iter_tags():
+            for tag in segment.iter_tags():  # type: ignore[attr-defined]
                 match tag.entry.d_tag:
                     case "DT_NEEDED":
                         needed.append(tag.needed)

@@ -68,7 +68,7 @@ def _inspect_all(
     resolved = {path: tree.resolve(path) or path for path in paths}
     extracted = extract_files(store, image, tree, list(resolved.values()), work)
     level = []
-    for path, target in resolved.items():
+    for target in resolved.values():
         info = inspect_program(extracted[target]) if target in extracted else None
         if isinstance(info, ElfProgram):
             level.append((target, info))
@@ -99,7 +99,9 @@ def _configured_directories(store: Store, image: ImageRecord, tree: Tree, work: 
     """/etc/ld.so.conf's directories and those of the files it includes (ld.so.conf.d/*.conf), then the
     defaults."""
     node = tree.node(LD_SO_CONF_DIR)
-    included = sorted(f"{LD_SO_CONF_DIR}/{name}" for name in (node.children if node else ()) if name.endswith(".conf"))
+    included = sorted(
+        f"{LD_SO_CONF_DIR}/{name}" for name in (node.children if node else ()) if name.endswith(".conf")
+    )
     texts = _read_texts(store, image, tree, [LD_SO_CONF, *included], work)
     directories = []
     for path in [LD_SO_CONF, *included]:
@@ -133,7 +135,9 @@ def passwd_files(
     groups = {"root", "0", group} | {line.split(":")[3] for line in users if line.count(":") >= 3}
     files = [("/etc/passwd", "\n".join(users) + "\n")]
     if "etc/group" in texts:
-        files.append(("/etc/group", "\n".join(_kept_lines(texts["etc/group"], groups - {""}, by_id=2)) + "\n"))
+        files.append(
+            ("/etc/group", "\n".join(_kept_lines(texts["etc/group"], groups - {""}, by_id=2)) + "\n")
+        )
     return tuple(files)
 
 

@@ -78,7 +78,7 @@ def _gather(
             scan.feed(chunk)
         if hash_content:
             digests[entry.path] = scan.hash.hexdigest()
-        if wants_data:
+        if scan.data is not None:
             kept[entry.path] = bytes(scan.data)
         if scan.go_info:
             go_info[entry.path] = bytes(scan.go_info)

@@ -83,13 +83,21 @@ def advise(request: AdviceRequest, *, store: Store, runtime: Runtime, events: Ev
     except SlipwayError as err:
         if request.image is not None:
             raise
-        return Advice(image="", image_size=0, program=None, dockerfile=None, declined=f"the Dockerfile does not build: {err}")
+        return Advice(
+            image="",
+            image_size=0,
+            program=None,
+            dockerfile=None,
+            declined=f"the Dockerfile does not build: {err}",
+        )
     advice = _advice_for(request, store, image, text, builder)
     advice = replace(advice, stages=stages)
     if advice.dockerfile is None:
         return advice
     if not request.verify:
-        return replace(advice, notes=(*advice.notes, "unverified: run with --verify to build and compare both images"))
+        return replace(
+            advice, notes=(*advice.notes, "unverified: run with --verify to build and compare both images")
+        )
     return _verified(request, store, runtime, events, image, advice)
 
 
@@ -104,7 +112,10 @@ def _original(
 
     outcome = build(
         BuildRequest(
-            context=request.context, dockerfile=request.dockerfile, build_args=request.build_args, target=request.target
+            context=request.context,
+            dockerfile=request.dockerfile,
+            build_args=request.build_args,
+            target=request.target,
         ),
         store=store,
         runtime=runtime,
@@ -134,7 +145,9 @@ def _advice_for(
     config = image.config.config
     command = exec_form(tuple(config.entrypoint or ()) + tuple(config.cmd or ()))
     if not (config.entrypoint or config.cmd):
-        return replace(base, declined="the image has no CMD or ENTRYPOINT, so nothing says what it runs; add one")
+        return replace(
+            base, declined="the image has no CMD or ENTRYPOINT, so nothing says what it runs; add one"
+        )
     if command is None:
         return replace(base, declined="its command is a shell script (shell syntax in CMD/ENTRYPOINT): it needs "
                                       "the shell and whatever it calls; keep the base image")  # fmt: skip
@@ -186,8 +199,14 @@ def _plan_for_program(
         base=request.base,
         program="/" + path,
     )
-    notes = () if kind.is_static else (f"/{path} is dynamically linked: the final stage carries its loader and libraries",)
-    return replace(base, dockerfile=render_dockerfile(text, plan), copies=copies, copied_bytes=copied, notes=notes)
+    notes = (
+        ()
+        if kind.is_static
+        else (f"/{path} is dynamically linked: the final stage carries its loader and libraries",)
+    )
+    return replace(
+        base, dockerfile=render_dockerfile(text, plan), copies=copies, copied_bytes=copied, notes=notes
+    )
 
 
 def _carried_config(config: ContainerConfig, command: tuple[str, ...]) -> ContainerConfig:
@@ -205,7 +224,12 @@ def _carried_config(config: ContainerConfig, command: tuple[str, ...]) -> Contai
 
 
 def _verified(
-    request: AdviceRequest, store: Store, runtime: Runtime, events: EventSink, image: ImageRecord, advice: Advice
+    request: AdviceRequest,
+    store: Store,
+    runtime: Runtime,
+    events: EventSink,
+    image: ImageRecord,
+    advice: Advice,
 ) -> Advice:
     from slipway.build import BuildRequest, build
 
@@ -245,7 +269,9 @@ def _find_program(tree: Tree, name: str, config: ContainerConfig) -> tuple[str, 
     relative paths of the tree; a bare name is looked up in the image's PATH, a relative one in WORKDIR."""
     if "/" not in name:
         env = dict(item.partition("=")[::2] for item in config.env or ())
-        candidates = [f"{directory}/{name}" for directory in env.get("PATH", DEFAULT_PATH).split(":") if directory]
+        candidates = [
+            f"{directory}/{name}" for directory in env.get("PATH", DEFAULT_PATH).split(":") if directory
+        ]
     elif name.startswith("/"):
         candidates = [name]
     else:

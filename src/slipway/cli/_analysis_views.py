@@ -134,7 +134,7 @@ def diff_text(result: ImageDiff) -> str:
 
 def _folded(changes: Sequence[FileChange]) -> list[str]:
     """One line per change, but a directory added or removed whole stands for everything under it."""
-    lines = []
+    lines: list[str] = []
     whole: tuple[str, str] | None = None  # (directory path + "/", change) being folded
     folded = [0, 0]
     for item in changes:
@@ -155,9 +155,11 @@ def _folded(changes: Sequence[FileChange]) -> list[str]:
 
 
 def advice_text(advice: Advice, written: str | None) -> str:
-    lines = []
+    lines: list[str] = []
     if advice.image:
-        lines.append(f"Image {advice.image[:19]}: {size(advice.image_size)}; it runs {advice.program or '(unknown)'}")
+        lines.append(
+            f"Image {advice.image[:19]}: {size(advice.image_size)}; it runs {advice.program or '(unknown)'}"
+        )
     for share in advice.toolchains:
         lines.append(f"  it ships {share.short} ({size(share.bytes)}), needed only to build")
     if advice.dockerfile is None:
@@ -171,18 +173,38 @@ def advice_text(advice: Advice, written: str | None) -> str:
         if written and written != "-":
             lines.append(f"Wrote the multi-stage Dockerfile to {written}")
         elif not written:
-            lines += ["", "Multi-stage Dockerfile (--write FILE writes it):", "", advice.dockerfile.rstrip("\n")]
+            lines += [
+                "",
+                "Multi-stage Dockerfile (--write FILE writes it):",
+                "",
+                advice.dockerfile.rstrip("\n"),
+            ]
     verification = advice.verification
     if verification is not None:
-        lines += ["", "Verification:" + (" both images behave the same" if verification.passed else " FAILED")]
-        ratio = advice.image_size / verification.rewritten_size if verification.rewritten_size else float("inf")
+        lines += [
+            "",
+            "Verification:" + (" both images behave the same" if verification.passed else " FAILED"),
+        ]
+        ratio = (
+            advice.image_size / verification.rewritten_size if verification.rewritten_size else float("inf")
+        )
         lines += table(
             ("IMAGE", "ID", "SIZE", "EXIT CODE", "OUTPUT LINES"),
             [
-                ("original", advice.image[7:19], size(advice.image_size), str(verification.original.exit_code),
-                 str(len(verification.original.stdout.splitlines()))),
-                ("multi-stage", verification.rewritten_image[7:19], size(verification.rewritten_size),
-                 str(verification.rewritten.exit_code), str(len(verification.rewritten.stdout.splitlines()))),
+                (
+                    "original",
+                    advice.image[7:19],
+                    size(advice.image_size),
+                    str(verification.original.exit_code),
+                    str(len(verification.original.stdout.splitlines())),
+                ),
+                (
+                    "multi-stage",
+                    verification.rewritten_image[7:19],
+                    size(verification.rewritten_size),
+                    str(verification.rewritten.exit_code),
+                    str(len(verification.rewritten.stdout.splitlines())),
+                ),
             ],  # fmt: skip
         )
         lines.append(f"  the multi-stage image is {ratio:.0f}x smaller")

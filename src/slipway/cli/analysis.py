@@ -86,7 +86,7 @@ def analyze(
         if dockerfile is not None and (html is not None or svg is not None):
             from slipway.analysis.stages import stage_graph
 
-            graph = stage_graph(store, dockerfile, context or dockerfile.parent)
+            graph = stage_graph(store, dockerfile, context or dockerfile.parent, result.size)
     if format_ == "json":
         _print_json(result)
     else:
@@ -143,14 +143,22 @@ def diff(ctx: click.Context, before: str, after: str, format_: str) -> None:
 @click.option("--target", help="The stage to build and shrink (default the last).")
 @click.option("--base", default="scratch", show_default=True, help="The base of the new final stage.")
 @click.option("--write", "write", help="Write the multi-stage Dockerfile to this file ('-' for stdout).")
-@click.option("--verify", is_flag=True, help="Build both images, run both, compare stdout, stderr and exit code.")
-@click.option("--verify-cmd", help="The command both images run for --verify (default: their CMD/ENTRYPOINT).")
-@click.option("--verify-timeout", type=float, default=60.0, show_default=True, help="Seconds each run may take.")
+@click.option(
+    "--verify", is_flag=True, help="Build both images, run both, compare stdout, stderr and exit code."
+)
+@click.option(
+    "--verify-cmd", help="The command both images run for --verify (default: their CMD/ENTRYPOINT)."
+)
+@click.option(
+    "--verify-timeout", type=float, default=60.0, show_default=True, help="Seconds each run may take."
+)
 @click.option("--format", "format_", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "rawjson", "quiet"]), default="auto",
               show_default=True, help="How the builds show their progress (on stderr).")  # fmt: skip
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a report with pictures.")
-@click.option("--svg", type=click.Path(file_okay=False, path_type=Path), help="Write the pictures as SVG files.")
+@click.option(
+    "--svg", type=click.Path(file_okay=False, path_type=Path), help="Write the pictures as SVG files."
+)
 @click.pass_context
 def advise(
     ctx: click.Context,

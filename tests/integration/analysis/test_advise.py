@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.integration.conftest import Slipway, copy_shared_libraries, describe, tar_directory
 
 pytestmark = pytest.mark.root
@@ -20,7 +19,18 @@ def test_the_seed_single_stage_build_becomes_a_verified_multi_stage_one_under_3_
     shared_store: Slipway, golang_image: str, tmp_path: Path
 ) -> None:
     written = tmp_path / "Dockerfile.multistage"
-    result = shared_store("advise", "-f", "singleStage", "--verify", "--write", str(written), "--progress", "plain", ".", cwd=SEED)
+    result = shared_store(
+        "advise",
+        "-f",
+        "singleStage",
+        "--verify",
+        "--write",
+        str(written),
+        "--progress",
+        "plain",
+        ".",
+        cwd=SEED,
+    )
     assert result.returncode == 0, describe(result)
     assert "both images behave the same" in result.stdout
     text = written.read_text()
@@ -38,7 +48,9 @@ def test_the_seed_single_stage_build_becomes_a_verified_multi_stage_one_under_3_
 
 
 @pytest.fixture(scope="module")
-def dynamic_image(shared_store: Slipway, busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+def dynamic_image(
+    shared_store: Slipway, busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """busybox plus the host's (dynamically linked) coreutils echo at /usr/local/bin/say, with its libraries."""
     work = tmp_path_factory.mktemp("dynamic")
     rootfs = work / "rootfs"
@@ -47,13 +59,31 @@ def dynamic_image(shared_store: Slipway, busybox_rootfs: Path, tmp_path_factory:
     shutil.copy2("/bin/echo", rootfs / "usr" / "local" / "bin" / "say")
     copy_shared_libraries(Path("/bin/echo"), rootfs)
     archive = tar_directory(rootfs, work / "rootfs.tar")
-    shared_store.ok("import", "--change", 'CMD ["say", "hello", "from", "a", "dynamic", "program"]', str(archive), "dynamic:test")
+    shared_store.ok(
+        "import",
+        "--change",
+        'CMD ["say", "hello", "from", "a", "dynamic", "program"]',
+        str(archive),
+        "dynamic:test",
+    )
     return "dynamic:test"
 
 
-def test_a_dynamic_program_keeps_its_loader_and_libraries(shared_store: Slipway, dynamic_image: str, tmp_path: Path) -> None:
+def test_a_dynamic_program_keeps_its_loader_and_libraries(
+    shared_store: Slipway, dynamic_image: str, tmp_path: Path
+) -> None:
     written = tmp_path / "Dockerfile"
-    result = shared_store("advise", "--image", dynamic_image, "--verify", "--write", str(written), "--progress", "quiet", cwd=tmp_path)
+    result = shared_store(
+        "advise",
+        "--image",
+        dynamic_image,
+        "--verify",
+        "--write",
+        str(written),
+        "--progress",
+        "quiet",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, describe(result)
     text = written.read_text()
     assert text.startswith("FROM docker.io/library/dynamic:test AS build\n")
@@ -63,7 +93,9 @@ def test_a_dynamic_program_keeps_its_loader_and_libraries(shared_store: Slipway,
     assert "dynamically linked" in result.stdout
 
 
-def test_an_image_without_a_command_is_declined(shared_store: Slipway, make_context: Any, tmp_path: Path) -> None:
+def test_an_image_without_a_command_is_declined(
+    shared_store: Slipway, make_context: Any, tmp_path: Path
+) -> None:
     context = make_context(tmp_path / "context", "FROM scratch\nCOPY data.txt /data.txt\n", {"data.txt": "x"})
     written = tmp_path / "out"
     result = shared_store("advise", "--write", str(written), "--progress", "quiet", str(context))
@@ -72,8 +104,10 @@ def test_an_image_without_a_command_is_declined(shared_store: Slipway, make_cont
     assert not written.exists()
 
 
-def test_a_dockerfile_that_fails_to_build_is_declined(shared_store: Slipway, make_context: Any, tmp_path: Path) -> None:
-    context = make_context(tmp_path / "context", "FROM busybox:test\nRUN exit 3\nCMD [\"true\"]\n")
+def test_a_dockerfile_that_fails_to_build_is_declined(
+    shared_store: Slipway, make_context: Any, tmp_path: Path
+) -> None:
+    context = make_context(tmp_path / "context", 'FROM busybox:test\nRUN exit 3\nCMD ["true"]\n')
     result = shared_store("advise", "--write", str(tmp_path / "out"), "--progress", "quiet", str(context))
     assert result.returncode == 1, describe(result)
     assert "No rewrite: the Dockerfile does not build" in result.stdout
@@ -84,7 +118,9 @@ def test_a_dockerfile_that_fails_to_build_is_declined(shared_store: Slipway, mak
 def test_a_program_reading_build_files_at_run_time_fails_verification(
     shared_store: Slipway, golang_image: str, make_context: Any, tmp_path: Path
 ) -> None:
-    dockerfile = f'FROM {golang_image}\nWORKDIR /app\nCOPY settings.txt .\nCMD ["/bin/cat", "/app/settings.txt"]\n'
+    dockerfile = (
+        f'FROM {golang_image}\nWORKDIR /app\nCOPY settings.txt .\nCMD ["/bin/cat", "/app/settings.txt"]\n'
+    )
     context = make_context(tmp_path / "context", dockerfile, {"settings.txt": "colour=blue\n"})
     unverified = shared_store("advise", "--progress", "quiet", str(context))
     assert unverified.returncode == 0, describe(unverified)
@@ -97,9 +133,13 @@ def test_a_program_reading_build_files_at_run_time_fails_verification(
     assert not written.exists()
 
 
-def test_a_shell_script_entrypoint_keeps_the_base(shared_store: Slipway, make_context: Any, tmp_path: Path) -> None:
+def test_a_shell_script_entrypoint_keeps_the_base(
+    shared_store: Slipway, make_context: Any, tmp_path: Path
+) -> None:
     context = make_context(
-        tmp_path / "context", 'FROM busybox:test\nCOPY run.sh /run.sh\nENTRYPOINT ["/run.sh"]\n', {"run.sh": "#!/bin/sh\necho hi\n"}
+        tmp_path / "context",
+        'FROM busybox:test\nCOPY run.sh /run.sh\nENTRYPOINT ["/run.sh"]\n',
+        {"run.sh": "#!/bin/sh\necho hi\n"},
     )
     result = shared_store("advise", "--progress", "quiet", str(context))
     assert result.returncode == 1, describe(result)

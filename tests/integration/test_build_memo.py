@@ -39,7 +39,10 @@ def test_a_no_op_rebuild_reports_every_step_cached_and_the_same_image(own_store:
     again = own_store.build_ok(context, "-t", "memo:v1")
     assert cached_lines(again.stderr) == 2, again.stderr
     assert "naming to docker.io/library/memo:v1 done" in again.stderr
-    assert first.stderr.splitlines()[-1] == again.stderr.splitlines()[-1]  # "writing image sha256:... done"
+    def written(stderr: str) -> list[str]:
+        return [line for line in stderr.splitlines() if line.startswith("writing image sha256:")]
+
+    assert written(first.stderr) == written(again.stderr) != []
     quiet = own_store.ok("build", "-q", "-t", "memo:v1", str(context)).stdout.strip()
     assert quiet == own_store.image_id("memo:v1")
 

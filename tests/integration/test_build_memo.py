@@ -39,6 +39,7 @@ def test_a_no_op_rebuild_reports_every_step_cached_and_the_same_image(own_store:
     again = own_store.build_ok(context, "-t", "memo:v1")
     assert cached_lines(again.stderr) == 2, again.stderr
     assert "naming to docker.io/library/memo:v1 done" in again.stderr
+
     def written(stderr: str) -> list[str]:
         return [line for line in stderr.splitlines() if line.startswith("writing image sha256:")]
 

@@ -183,8 +183,8 @@ def advise(
 
     from slipway.analysis.advise import AdviceRequest
     from slipway.analysis.advise import advise as advise_image
-    from slipway.cli._building import dockerfile_location
     from slipway.cli._analysis_views import advice_text
+    from slipway.cli._building import dockerfile_location
     from slipway.progress.render import open_renderer
     from slipway.worker.executor import find_runtime
 

@@ -14,6 +14,7 @@ import dataclasses
 import posixpath
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Protocol, assert_never
 from urllib.parse import urlsplit
@@ -55,6 +56,7 @@ from slipway.frontend.instructions import (
     check_chmod,
     check_signal,
     heredoc_name,
+    mount_from,
     parse_command,
     parse_mount,
 )
@@ -163,6 +165,7 @@ class _StageState:
     workdir: str
     user: str
     args: list[tuple[str, str | None]]  # the ARGs declared, in order (BuildKit's buildArgs)
+    arg_names: set[str]  # the names in `args`: a lookup per expanded word must not scan them all
     layers: int  # layers under `root`
     base_layers: int
     cmd_set: bool = False  # a CMD in this stage: ENTRYPOINT keeps it
@@ -170,6 +173,7 @@ class _StageState:
     total: int = 0
     onbuild: bool = False  # dispatching a base image's ONBUILD trigger
     used: set[str] = field(default_factory=set)  # ARGs the current step used
+    env_positions: dict[str, int] | None = None  # the image Env's names -> index, made at the first ENV
 
     def copy_for(self, stage: Stage, display: str) -> _StageState:
         return _StageState(
@@ -183,6 +187,7 @@ class _StageState:
             workdir=self.workdir,
             user=self.user,
             args=list(self.args),
+            arg_names=set(self.arg_names),
             layers=self.layers,
             base_layers=self.layers,
         )
@@ -226,8 +231,49 @@ class _Converter:
     # ---- stages ---------------------------------------------------------------------------------------
 
     def stage_plan(self, stage: Stage) -> StagePlan:
-        self._dispatch_stage(stage)
+        for needed in self._dispatch_order(stage):
+            self._dispatch_stage(needed)
         return self.plans[stage.index]
+
+    def _dispatch_order(self, target: Stage) -> list[Stage]:
+        """The stages `target` needs, itself last, each after the stages it names. Dispatched in this order,
+        no stage's dispatch recurses into another's, however long a chain of stages a Dockerfile holds."""
+        order: list[Stage] = []
+        seen: set[int] = set()
+        pending: list[tuple[Stage, bool]] = [(target, False)]
+        while pending:
+            stage, is_expanded = pending.pop()
+            if is_expanded:
+                order.append(stage)
+            elif stage.index not in seen:
+                seen.add(stage.index)
+                pending.append((stage, True))
+                pending.extend(
+                    (named, False) for named in self._named_stages(stage) if named.index not in seen
+                )
+        return order
+
+    def _named_stages(self, stage: Stage) -> list[Stage]:
+        """The earlier stages `stage` names (FROM, COPY --from, RUN --mount from=, and so its base stage's
+        ONBUILD triggers), as far as they are known before dispatch. A reference that is wrong is left to
+        the dispatch, which reports it at its line and in its turn."""
+        source = stage.source
+        try:
+            name, _ = expand_word(self.lexer, source.base, self.globals, source.location, "FROM")
+            parent = find_base_stage(self.staged, name, stage.index, source.location)
+        except DockerfileError:
+            return []
+        commands = list(stage.commands)
+        named = [] if parent is None else [parent]
+        if parent is not None:
+            with suppress(DockerfileError):
+                commands += self._stage_triggers(parent, stage.location)
+        for command in commands:
+            for reference in _stage_references(command):
+                with suppress(DockerfileError):
+                    found = find_stage(self.staged, reference, stage.index, stage.location, "")
+                    named += [found] if found is not None else []
+        return named
 
     def _dispatch_stage(self, stage: Stage) -> _StageState:
         done = self.finals.get(stage.index)
@@ -275,7 +321,7 @@ class _Converter:
             platform = _parse_platform_at(text, source.platform, source.location)
             used |= platform_used
         used = frozenset(used & self.global_names)
-        parent_stage = find_base_stage(self.staged.stages, name, stage.index, source.location)
+        parent_stage = find_base_stage(self.staged, name, stage.index, source.location)
         if parent_stage is not None:
             return _Base(platform=platform, parent=self._dispatch_stage(parent_stage), used=used)
         if name == _SCRATCH:
@@ -303,14 +349,18 @@ class _Converter:
     def _triggers(self, stage: Stage, base: _Base) -> list[Command]:
         """The base's ONBUILD triggers, run first (BuildKit runs a stage base's ONBUILD lines too)."""
         if base.parent is not None:
-            expressions = [c.expression for c in base.parent.stage.commands if isinstance(c, OnbuildCommand)]
-            origin = f"stage {base.parent.stage.display_name!r}"
-        elif base.image is not None:
-            expressions = list(base.image.config.config.on_build or ())
-            origin = base.image.ref
-        else:
+            return self._stage_triggers(base.parent.stage, stage.location)
+        if base.image is None:
             return []
-        return [self._parse_trigger(expression, origin, stage.location) for expression in expressions]
+        expressions = base.image.config.config.on_build or ()
+        return [self._parse_trigger(expression, base.image.ref, stage.location) for expression in expressions]
+
+    def _stage_triggers(self, parent: Stage, location: SourceLocation) -> list[Command]:
+        expressions = [
+            command.expression for command in parent.commands if isinstance(command, OnbuildCommand)
+        ]
+        origin = f"stage {parent.display_name!r}"
+        return [self._parse_trigger(expression, origin, location) for expression in expressions]
 
     def _parse_trigger(self, expression: str, origin: str, location: SourceLocation) -> Command:
         try:
@@ -393,6 +443,7 @@ class _Converter:
             workdir=container.working_dir or "/",
             user=container.user or "",
             args=[],
+            arg_names=set(),
             layers=layers,
             base_layers=layers,
             total=total,
@@ -696,12 +747,12 @@ class _Converter:
         # BuildKit expands a heredoc with quotes left as they are: escape them for the word lexer.
         escaped = _escape_quotes(inline.content, self.heredoc_lexer.escape)
         value, used = expand_word(self.heredoc_lexer, escaped, state.env, location, what)
-        state.used |= {name for name, _ in state.args if name in used}
+        state.used |= used & state.arg_names
         return value
 
     def _source_tree(self, state: _StageState, reference: str, location: SourceLocation, what: str) -> Vertex:
         """The file system a --from / from= names: an earlier stage's, or an image's."""
-        stage = find_stage(self.staged.stages, reference, state.stage.index, location, what)
+        stage = find_stage(self.staged, reference, state.stage.index, location, what)
         if stage is not None:
             return self._dispatch_stage(stage).root
         image = self._resolve_image(reference, self.target_platform, location, what)
@@ -738,13 +789,13 @@ class _Converter:
             )
             for pair in command.pairs
         ]
-        env = list(state.image.config.env or ())
         for key, value in pairs:
             if not key:
                 raise DockerfileError("ENV: names can not be blank", command.location)
             state.env[key] = value
-            env = _add_env(env, key, value)
-        self._set_config(state, env=tuple(env))
+        if state.env_positions is None:
+            state.env_positions = _env_positions(state.image.config.env or ())
+        self._set_config(state, env=_add_env(state.image.config.env or (), state.env_positions, pairs))
         self._commit(state, "ENV " + " ".join(f"{key}={value}" for key, value in pairs))
 
     def _dispatch_arg(self, state: _StageState, command: ArgCommand) -> None:
@@ -761,6 +812,7 @@ class _Converter:
             if value is not None:
                 state.env[declaration.name] = value
             state.args.append((declaration.name, value))
+            state.arg_names.add(declaration.name)
             written.append(declaration.name if value is None else f"{declaration.name}={value}")
         self._commit(state, "ARG " + " ".join(written))
 
@@ -840,7 +892,7 @@ class _Converter:
 
     def _expand(self, state: _StageState, word: str, location: SourceLocation, what: str) -> str:
         value, used = expand_word(self.lexer, word, state.env, location, what)
-        state.used |= {name for name, _ in state.args if name in used}
+        state.used |= used & state.arg_names
         return value
 
     def _expand_optional(
@@ -959,6 +1011,15 @@ def _summarize(content: str) -> str:
     return lines[0] + ("..." if len(lines) > 1 else "")
 
 
+def _stage_references(command: Command) -> list[str]:
+    """What a command's --from / from= name as written: stages or images."""
+    if isinstance(command, CopyCommand) and command.from_ref is not None:
+        return [command.from_ref]
+    if isinstance(command, RunCommand):
+        return [reference for reference in map(mount_from, command.mounts) if reference]
+    return []
+
+
 def _input_index(inputs: list[Vertex], vertex: Vertex) -> int:
     for index, existing in enumerate(inputs):
         if index > 0 and existing.digest == vertex.digest:
@@ -1015,15 +1076,28 @@ def _dest_path(workdir: str, dest: str) -> str:
     return joined
 
 
-def _add_env(env: list[str], key: str, value: str) -> list[str]:
-    """BuildKit's addEnv: replace the variable in place, or append it."""
+def _env_positions(env: tuple[str, ...]) -> dict[str, int]:
+    """Where each name of an image Env is (its first item, which BuildKit's addEnv replaces)."""
+    positions: dict[str, int] = {}
+    for index, item in enumerate(env):
+        positions.setdefault(item.partition("=")[0], index)
+    return positions
+
+
+def _add_env(
+    env: tuple[str, ...], positions: dict[str, int], pairs: list[tuple[str, str]]
+) -> tuple[str, ...]:
+    """BuildKit's addEnv for each pair: replace the first item of that name in place, or append one.
+    `positions` indexes `env`'s names (and is kept up to date), so a pair costs the same however many
+    variables there are: an ENV of many pairs, or many ENVs, is not quadratic."""
     result = list(env)
-    for index, item in enumerate(result):
-        if item.partition("=")[0] == key:
+    for key, value in pairs:
+        index = positions.setdefault(key, len(result))
+        if index == len(result):
+            result.append(f"{key}={value}")
+        else:
             result[index] = f"{key}={value}"
-            return result
-    result.append(f"{key}={value}")
-    return result
+    return tuple(result)
 
 
 def _escape_quotes(content: str, escape: str) -> str:

@@ -49,6 +49,7 @@ __all__ = [
     "check_mount",
     "check_signal",
     "heredoc_name",
+    "mount_from",
     "parse_command",
     "parse_duration",
     "parse_mount",
@@ -173,6 +174,9 @@ _SIGNALS = frozenset(
         *(f"RTMAX-{n}" for n in range(1, 15)),
     )
 )
+
+# strconv.Atoi's numbers (ASCII digits that fit an int); longer digit strings are no signal.
+_SIGNAL_NUMBER = re.compile(r"[0-9]{1,18}")
 
 _NETWORKS = ("default", "none", "host")
 _SECURITIES = ("sandbox", "insecure")
@@ -804,7 +808,7 @@ def _parse_onbuild(instruction: Instruction) -> OnbuildCommand:
 
 def check_signal(signal: str) -> None:
     """moby's ParseSignal: a number other than 0, or a known name with or without SIG."""
-    if signal.isdigit():
+    if _SIGNAL_NUMBER.fullmatch(signal):
         if int(signal) == 0:
             raise InvalidValue(f"invalid signal {signal!r}")
         return
@@ -886,6 +890,21 @@ def parse_mount(text: str, expand: Callable[[str], str]) -> MountSpec:
             readonly_auto = False
         _mount_value(fields, key, value, field)
     return _validate_mount(fields, readonly_auto)
+
+
+def mount_from(text: str) -> str | None:
+    """The from= of a --mount as written (the stage or image it reads); None when it has none or the
+    fields do not parse (then `parse_mount` reports it)."""
+    try:
+        fields = _mount_fields(text)
+    except InvalidValue:
+        return None
+    found = None
+    for field in fields:
+        key, has_value, value = field.partition("=")
+        if has_value and key.lower() == "from":
+            found = value  # the last one counts, as in parse_mount
+    return found
 
 
 def _mount_fields(text: str) -> list[str]:

@@ -14,6 +14,7 @@ there is an image reference. ARG scope:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -67,6 +68,10 @@ _ARCH_ALIASES: Mapping[str, tuple[str, str]] = MappingProxyType(
         "i686": ("386", ""),
     }
 )
+# A stage index as BuildKit reads one (strconv.Atoi): ASCII digits, not so many that they overflow an int.
+_STAGE_INDEX = re.compile(r"[0-9]{1,18}")
+_LISTED_STAGES = 20  # an error lists this many stages, then a count
+
 _KNOWN_OS = (
     "linux",
     "windows",
@@ -102,6 +107,7 @@ class StagedDockerfile(msgspec.Struct, frozen=True):
     escape: str
     global_args: tuple[ArgCommand, ...]  # the ARGs before the first FROM
     stages: tuple[Stage, ...]
+    named: dict[str, Stage]  # the stages by name: a lookup must not scan ten thousand stages
 
 
 class Platform(msgspec.Struct, frozen=True):
@@ -134,42 +140,45 @@ def split_stages(parsed: ParsedDockerfile) -> StagedDockerfile:
     if not stages:
         last = parsed.instructions[-1].location if parsed.instructions else None
         raise DockerfileError(f"{parsed.path} has no FROM instruction: there is nothing to build", last)
-    _check_unique_names([source for source, _ in stages])
+    typed = tuple(
+        Stage(index=index, name=source.stage_name, source=source, commands=tuple(commands))
+        for index, (source, commands) in enumerate(stages)
+    )
     return StagedDockerfile(
         path=parsed.path,
         escape=parsed.escape,
         global_args=tuple(global_arguments),
-        stages=tuple(
-            Stage(index=index, name=source.stage_name, source=source, commands=tuple(commands))
-            for index, (source, commands) in enumerate(stages)
-        ),
+        stages=typed,
+        named=_stages_by_name(typed),
     )
 
 
-def _check_unique_names(sources: list[FromCommand]) -> None:
-    seen: dict[str, FromCommand] = {}
-    for source in sources:
-        if source.stage_name is None:
+def _stages_by_name(stages: tuple[Stage, ...]) -> dict[str, Stage]:
+    named: dict[str, Stage] = {}
+    for stage in stages:
+        if stage.name is None:
             continue
-        first = seen.get(source.stage_name)
+        first = named.get(stage.name)
         if first is not None:
             raise DockerfileError(
-                f"duplicate stage name {source.stage_name!r} (first used on line {first.location.line}); "
+                f"duplicate stage name {stage.name!r} (first used on line {first.location.line}); "
                 "stage names must be unique",
-                source.location,
+                stage.location,
             )
-        seen[source.stage_name] = source
+        named[stage.name] = stage
+    return named
 
 
 def find_stage(
-    stages: tuple[Stage, ...], reference: str, current: int, location: SourceLocation, what: str
+    staged: StagedDockerfile, reference: str, current: int, location: SourceLocation, what: str
 ) -> Stage | None:
     """The earlier stage `reference` names (name, case-insensitive, or index), None if it names none.
 
     A reference to the current or a later stage is an error (BuildKit cannot build it first), and so is an
     index past the last stage; `what` says who refers (`COPY --from=build`).
     """
-    if reference.isdigit():
+    stages = staged.stages
+    if _STAGE_INDEX.fullmatch(reference):
         index = int(reference)
         if index >= len(stages):
             raise StageNotFound(
@@ -178,27 +187,25 @@ def find_stage(
             )
         _check_earlier(stages[index], current, location, what)
         return stages[index]
-    for stage in stages:
-        if stage.name is not None and stage.name == reference.lower():
-            _check_earlier(stage, current, location, what)
-            return stage
-    return None
+    stage = staged.named.get(reference.lower())
+    if stage is not None:
+        _check_earlier(stage, current, location, what)
+    return stage
 
 
 def find_base_stage(
-    stages: tuple[Stage, ...], name: str, current: int, location: SourceLocation
+    staged: StagedDockerfile, name: str, current: int, location: SourceLocation
 ) -> Stage | None:
     """The earlier stage a FROM line names (by name only, as BuildKit), None for an image.
 
     `FROM node AS node` builds on the image: a stage's own name is not defined yet on its FROM line. A name
     of a later stage is an error: it would silently be looked up as an image otherwise.
     """
-    for stage in stages:
-        if stage.name is None or stage.name != name.lower() or stage.index == current:
-            continue
-        _check_earlier(stage, current, location, f"FROM {name}")
-        return stage
-    return None
+    stage = staged.named.get(name.lower())
+    if stage is None or stage.index == current:
+        return None
+    _check_earlier(stage, current, location, f"FROM {name}")
+    return stage
 
 
 def _check_earlier(stage: Stage, current: int, location: SourceLocation, what: str) -> None:
@@ -213,21 +220,25 @@ def _check_earlier(stage: Stage, current: int, location: SourceLocation, what: s
 
 
 def _list_stages(stages: tuple[Stage, ...]) -> str:
-    return ", ".join(
-        f"{stage.index} ({stage.name})" if stage.name is not None else str(stage.index) for stage in stages
-    )
+    return _listed([f"{stage.index} ({stage.name})" if stage.name else str(stage.index) for stage in stages])
+
+
+def _listed(names: list[str]) -> str:
+    """Names for an error message: the first few, then how many more (a Dockerfile may have thousands)."""
+    more = len(names) - _LISTED_STAGES
+    return ", ".join(names[:_LISTED_STAGES]) + (f" and {more:,} more" if more > 0 else "")
 
 
 def select_target(staged: StagedDockerfile, target: str | None) -> Stage:
     """The stage --target names (case-insensitive), or the last stage."""
     if target is None or target == "":
         return staged.stages[-1]
-    for stage in staged.stages:
-        if stage.name is not None and stage.name == target.lower():
-            return stage
-    names = [stage.name for stage in staged.stages if stage.name is not None]
+    stage = staged.named.get(target.lower())
+    if stage is not None:
+        return stage
+    names = list(staged.named)
     listed = (
-        f"the stages are {', '.join(names)}" if names else "the Dockerfile names no stage (FROM ... AS name)"
+        f"the stages are {_listed(names)}" if names else "the Dockerfile names no stage (FROM ... AS name)"
     )
     raise StageNotFound(f"--target {target}: no stage of that name in {staged.path}; {listed}")
 

@@ -136,15 +136,25 @@ class StepMeta(msgspec.Struct, frozen=True):
     used_args: tuple[str, ...] = ()  # the ARGs whose values this step depends on (expanded or in RUN's env)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Vertex:
     op: Op
     inputs: tuple[Vertex, ...] = ()
     meta: StepMeta = StepMeta(name="")
-    digest: Digest = field(init=False, compare=False)
+    digest: Digest = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "digest", vertex_digest(self.op, self.inputs))
+
+    # By digest (which covers the op and every input) and meta: comparing or hashing the inputs field by
+    # field would recurse down the whole chain below a vertex, and a Dockerfile may make that chain long.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Vertex):
+            return NotImplemented
+        return self.digest == other.digest and self.meta == other.meta
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
 
 
 def vertex_digest(op: Op, inputs: tuple[Vertex, ...]) -> Digest:
@@ -162,19 +172,22 @@ def _plain(value: object) -> object:
 
 
 def walk(root: Vertex) -> list[Vertex]:
-    """Every vertex `root` needs, each once, inputs before the vertices that read them."""
+    """Every vertex `root` needs, each once, inputs before the vertices that read them (depth first, in
+    input order). Iterative: a chain of ten thousand steps is as deep as the walk goes."""
     order: list[Vertex] = []
-    seen: set[str] = set()
-
-    def visit(vertex: Vertex) -> None:
-        if vertex.digest in seen:
-            return
-        seen.add(vertex.digest)
-        for parent in vertex.inputs:
-            visit(parent)
-        order.append(vertex)
-
-    visit(root)
+    seen = {root.digest}
+    pending: list[tuple[Vertex, int]] = [(root, 0)]  # a vertex and the next of its inputs to visit
+    while pending:
+        vertex, position = pending[-1]
+        if position == len(vertex.inputs):
+            pending.pop()
+            order.append(vertex)
+            continue
+        pending[-1] = (vertex, position + 1)
+        parent = vertex.inputs[position]
+        if parent.digest not in seen:
+            seen.add(parent.digest)
+            pending.append((parent, 0))
     return order
 
 

@@ -7,6 +7,7 @@ started and is re-raised once the running steps have finished (each cleans up af
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Generic, TypeVar
@@ -33,32 +34,40 @@ class Scheduler(Generic[R]):
     def run(self, root: Vertex) -> dict[str, R]:
         order = walk(root)
         results: dict[str, R] = {}
-        waiting = {vertex.digest: vertex for vertex in order}
+        # Each vertex counts the inputs it still waits for; a finished one tells only its readers, so a graph
+        # of many steps costs time in proportion to its edges, not steps times steps.
+        missing = {vertex.digest: len({parent.digest for parent in vertex.inputs}) for vertex in order}
+        readers: dict[str, list[Vertex]] = {}
+        for vertex in order:
+            for digest in {parent.digest for parent in vertex.inputs}:
+                readers.setdefault(digest, []).append(vertex)
+        ready = deque(vertex for vertex in order if missing[vertex.digest] == 0)
         running: dict[Future[R], Vertex] = {}
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="slipway-step")
         failure: BaseException | None = None
         try:
-            while waiting or running:
-                if failure is None:
-                    for digest, vertex in list(waiting.items()):
-                        if all(parent.digest in results for parent in vertex.inputs):
-                            del waiting[digest]
-                            inputs = tuple(results[parent.digest] for parent in vertex.inputs)
-                            running[pool.submit(self._run_vertex, vertex, inputs)] = vertex
-                elif not running:
-                    break
+            while len(results) < len(order):
+                # No more at once than there are workers: waiting on a future costs a look at each one running.
+                while ready and failure is None and len(running) < self._workers:
+                    vertex = ready.popleft()
+                    inputs = tuple(results[parent.digest] for parent in vertex.inputs)
+                    running[pool.submit(self._run_vertex, vertex, inputs)] = vertex
                 if not running:
-                    raise RuntimeError(
-                        "build graph has a cycle or an unreachable input"
-                    )  # a bug, not user error
+                    if failure is not None:
+                        break
+                    raise RuntimeError("build graph has a cycle or an unreachable input")  # a bug
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     vertex = running.pop(future)
                     error = future.exception()
                     if error is not None:
                         failure = failure or error
-                    else:
-                        results[vertex.digest] = future.result()
+                        continue
+                    results[vertex.digest] = future.result()
+                    for reader in readers.get(vertex.digest, ()):
+                        missing[reader.digest] -= 1
+                        if missing[reader.digest] == 0:
+                            ready.append(reader)
         except BaseException as interrupt:
             # Ctrl-C while waiting: the running steps see it through their own cancellation hooks.
             failure = failure or interrupt

@@ -70,32 +70,33 @@ def test_stage_names_are_unique_case_insensitively() -> None:
 
 
 def test_find_stage_by_name_case_insensitively_or_by_index() -> None:
-    stages = staged(THREE_STAGES).stages
-    assert find_stage(stages, "BUILD", 2, HERE, "COPY --from=BUILD") is stages[0]
-    assert find_stage(stages, "1", 2, HERE, "COPY --from=1") is stages[1]
-    assert find_stage(stages, "alpine:3.20", 2, HERE, "COPY --from=alpine:3.20") is None  # an image
+    dockerfile = staged(THREE_STAGES)
+    stages = dockerfile.stages
+    assert find_stage(dockerfile, "BUILD", 2, HERE, "COPY --from=BUILD") is stages[0]
+    assert find_stage(dockerfile, "1", 2, HERE, "COPY --from=1") is stages[1]
+    assert find_stage(dockerfile, "alpine:3.20", 2, HERE, "COPY --from=alpine:3.20") is None  # an image
 
 
 def test_a_reference_to_a_later_stage_or_to_itself_is_an_error_naming_it() -> None:
-    stages = staged(THREE_STAGES).stages
+    dockerfile = staged(THREE_STAGES)
     with pytest.raises(StageNotFound) as later:
-        find_stage(stages, "test", 0, HERE, "COPY --from=test")
+        find_stage(dockerfile, "test", 0, HERE, "COPY --from=test")
     assert "COPY --from=test: stage 'test' is defined later (line 4)" in str(later.value)
     assert later.value.location == HERE
     with pytest.raises(StageNotFound, match="refers to itself"):
-        find_stage(stages, "2", 2, HERE, "COPY --from=2")
+        find_stage(dockerfile, "2", 2, HERE, "COPY --from=2")
     with pytest.raises(StageNotFound) as missing:
-        find_stage(stages, "7", 2, HERE, "COPY --from=7")
+        find_stage(dockerfile, "7", 2, HERE, "COPY --from=7")
     assert "there is no stage 7; stages are 0 (build), 1 (test), 2" in str(missing.value)
 
 
 def test_from_names_only_earlier_stages_and_a_stage_may_reuse_an_image_name() -> None:
-    stages = staged("FROM node AS node\nFROM node AS app\nFROM app\n").stages
-    assert find_base_stage(stages, "node", 0, HERE) is None  # its own name: the image
-    assert find_base_stage(stages, "node", 1, HERE) is stages[0]
-    assert find_base_stage(stages, "0", 2, HERE) is None  # FROM takes names, not indexes
+    dockerfile = staged("FROM node AS node\nFROM node AS app\nFROM app\n")
+    assert find_base_stage(dockerfile, "node", 0, HERE) is None  # its own name: the image
+    assert find_base_stage(dockerfile, "node", 1, HERE) is dockerfile.stages[0]
+    assert find_base_stage(dockerfile, "0", 2, HERE) is None  # FROM takes names, not indexes
     with pytest.raises(StageNotFound, match="defined later"):
-        find_base_stage(stages, "app", 0, HERE)
+        find_base_stage(dockerfile, "app", 0, HERE)
 
 
 def test_target_selection() -> None:

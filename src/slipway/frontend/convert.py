@@ -61,7 +61,7 @@ from slipway.frontend.instructions import (
     parse_mount,
 )
 from slipway.frontend.parser import ParsedDockerfile, parse_instruction_line
-from slipway.frontend.shell import ShellLexer
+from slipway.frontend.shell import ExpansionBudget, ShellLexer
 from slipway.frontend.stages import (
     Platform,
     Stage,
@@ -211,10 +211,10 @@ class _Converter:
         self.staged = staged
         self.options = options
         self.resolver = resolver
-        self.lexer = ShellLexer(staged.escape)
-        self.heredoc_lexer = ShellLexer(
-            "\\"
-        )  # BuildKit expands heredoc bodies with a backslash escape, always
+        budget = ExpansionBudget()  # what all of this Dockerfile's expansions may produce
+        self.lexer = ShellLexer(staged.escape, budget=budget)
+        # BuildKit expands heredoc bodies with a backslash escape, always.
+        self.heredoc_lexer = ShellLexer("\\", budget=budget)
         self.build_args = dict(options.build_args)
         self.target_platform = _option_platform(options.target_platform, "--platform")
         self.network = _option_network(options.network)

@@ -2,17 +2,29 @@
 
 Not a shell: no command substitution, no globbing of file names, no arithmetic. A word is scanned once,
 left to right; `${...}` forms recurse into the same scan for their argument word.
+
+A Dockerfile is hostile input, so expansion is bounded where BuildKit's is not: `${...}` nest at most
+MAX_NESTING deep, and a lexer's expansions together produce at most MAX_EXPANDED_CHARACTERS characters (each
+variable's value counted where it is used, at every level), so `ENV b=$a$a$a...` repeated over lines cannot
+double a value into gigabytes. Patterns (`${a#*.}`, `${a/x/y}`) run on RE2, in time linear in the value.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Protocol, cast
 
 from slipway.errors import ExpansionError
-from slipway.frontend._golang import GO_SPACE, go_quote
+from slipway.frontend._golang import GO_SPACE, SURROGATE, go_quote
 
-__all__ = ["ShellLexer"]
+__all__ = ["MAX_EXPANDED_CHARACTERS", "MAX_NESTING", "ExpansionBudget", "ShellLexer"]
+
+# ${...} inside ${...}: real Dockerfiles nest two or three deep; each level costs a few Python frames.
+MAX_NESTING = 100
+# What the expansions of one lexer (one build's Dockerfile) may produce in all: far more than any image
+# config or command line holds, far less than the memory a value doubled on every line would take.
+MAX_EXPANDED_CHARACTERS = 128 * 1024 * 1024
 
 _GO_SPACE_SET = frozenset(GO_SPACE)
 _SPACE_RUN = re.compile(f"[{GO_SPACE}]+")
@@ -31,11 +43,29 @@ _SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
 _REGEX_SPECIAL = frozenset("[]{}.+()|^$")
 
 
+class ExpansionBudget:
+    """The characters expansions may still produce; lexers that share one share the bound."""
+
+    __slots__ = ("remaining",)
+
+    def __init__(self, limit: int = MAX_EXPANDED_CHARACTERS) -> None:
+        self.remaining = limit
+
+    def spend(self, count: int) -> None:
+        self.remaining -= count
+        if self.remaining < 0:
+            raise _LexError(
+                f"the Dockerfile's variables expand to more than {MAX_EXPANDED_CHARACTERS // 2**20} MiB of "
+                "text in all: a value is repeated too many times"
+            )
+
+
 class ShellLexer:
     """Expands words the way BuildKit expands ARG/ENV references in Dockerfile instructions.
 
     raw_quotes, raw_escapes and skip_unset_env are BuildKit's Lex options (RawQuotes, RawEscapes,
-    SkipUnsetEnv): the parser uses them to find heredoc markers without changing the words.
+    SkipUnsetEnv): the parser uses them to find heredoc markers without changing the words. `budget`
+    bounds what this lexer's expansions produce in all (a fresh one when none is given).
     """
 
     def __init__(
@@ -45,6 +75,7 @@ class ShellLexer:
         raw_quotes: bool = False,
         raw_escapes: bool = False,
         skip_unset_env: bool = False,
+        budget: ExpansionBudget | None = None,
     ) -> None:
         if escape not in ("\\", "`"):
             raise ValueError(f"the escape character is \\ or `, not {escape!r}")
@@ -52,24 +83,25 @@ class ShellLexer:
         self.raw_quotes = raw_quotes
         self.raw_escapes = raw_escapes
         self.skip_unset_env = skip_unset_env
+        self.budget = budget if budget is not None else ExpansionBudget()
 
     def expand_word(self, word: str, env: Mapping[str, str]) -> str:
         """Expand one word; ExpansionError (no location) when it cannot be expanded."""
-        return self._process(word, env)[0]
+        return self._process(word, env, split=False)[0]
 
     def expand_words(self, word: str, env: Mapping[str, str]) -> list[str]:
         """Expand and split into words on unquoted white space, as for the exec form."""
-        return self._process(word, env)[1]
+        return self._process(word, env, split=True)[1]
 
     def expand_with_matches(self, word: str, env: Mapping[str, str]) -> tuple[str, frozenset[str]]:
         """The expansion and the names of the variables it used that `env` holds (ProcessWordWithMatches)."""
-        result, _, matches = self._process(word, env)
+        result, _, matches = self._process(word, env, split=False)
         return result, frozenset(matches)
 
-    def _process(self, word: str, env: Mapping[str, str]) -> tuple[str, list[str], set[str]]:
+    def _process(self, word: str, env: Mapping[str, str], *, split: bool) -> tuple[str, list[str], set[str]]:
         scan = _Scan(self, word, env)
         try:
-            result, words = scan.process_until(None, self.raw_escapes)
+            result, words = scan.process_until(None, self.raw_escapes, split=split)
         except _LexError as err:
             raise ExpansionError(f"failed to process {go_quote(word)}: {err}") from None
         return result, words, scan.matches
@@ -125,6 +157,21 @@ class _Words:
         return self.words
 
 
+class _Unsplit(_Words):
+    """For an expansion whose words nobody asked for: splitting a long value costs more than expanding it."""
+
+    __slots__ = ()
+
+    def add_char(self, char: str) -> None:
+        pass
+
+    def add_string(self, text: str) -> None:
+        pass
+
+    def add_raw(self, text: str) -> None:
+        pass
+
+
 class _Scan:
     """One pass over one word: a cursor, the environment, and the names looked up so far."""
 
@@ -137,6 +184,8 @@ class _Scan:
         self.pos = 1 if text.startswith("\ufeff") else 0
         self.env = env
         self.matches: set[str] = set()
+        self.budget = lexer.budget
+        self.depth = -1  # how many ${...} enclose the word being scanned (the whole word: none)
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -147,17 +196,22 @@ class _Scan:
             self.pos += 1
         return char
 
-    def process_until(self, stop: str | None, raw_escapes: bool) -> tuple[str, list[str]]:
+    def process_until(
+        self, stop: str | None, raw_escapes: bool, *, split: bool = False
+    ) -> tuple[str, list[str]]:
         """Scan to `stop` (consumed) or, when stop is None, to the end; the text and its words."""
         saved, self.raw_escapes = self.raw_escapes, raw_escapes
+        self.depth += 1
         try:
-            return self._process_until(stop)
+            if self.depth > MAX_NESTING:
+                raise _LexError(f"${{...}} nested more than {MAX_NESTING} levels deep")
+            return self._process_until(stop, _Words() if split else _Unsplit())
         finally:
             self.raw_escapes = saved
+            self.depth -= 1
 
-    def _process_until(self, stop: str | None) -> tuple[str, list[str]]:
+    def _process_until(self, stop: str | None, words: _Words) -> tuple[str, list[str]]:
         result: list[str] = []
-        words = _Words()
         text, escape = self.text, self.escape
         plain = _PLAIN_RUNS[escape, stop]
         while self.pos < len(text):
@@ -173,6 +227,7 @@ class _Scan:
                 return "".join(result), words.finish()
             if char == "$":
                 value = self.dollar()
+                self.budget.spend(len(value))
                 result.append(value)
                 words.add_string(value)  # expanded values are split into words, quoted ones are not
                 continue
@@ -225,7 +280,9 @@ class _Scan:
                     result.append(char)
                 return "".join(result)
             if char == "$":
-                result.append(self.dollar())
+                value = self.dollar()
+                self.budget.spend(len(value))
+                result.append(value)
                 continue
             self.pos += 1
             if char == escape:
@@ -359,16 +416,56 @@ class _Scan:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
         regex = _pattern_regex(pattern, greedy=True, anchored=False)
         if replace_all:
-            # BuildKit uses Go's ReplaceAllString here, which reads $ in the replacement as a group reference.
-            return regex.sub(lambda match: _expand_go_template(replacement, match), value)
-        match = regex.search(value)
+            return self.replace_all(regex, value, replacement)
+        match = regex.search(_matchable(value))
         if match is None:
             return value
+        self.budget.spend(len(value) + len(replacement))
         return value[: match.start()] + replacement + value[match.end() :]
 
+    def replace_all(self, regex: _Regex, value: str, replacement: str) -> str:
+        """Go's ReplaceAllString, which BuildKit uses: $ in the replacement is a group reference, and an
+        empty match right after a match is not replaced. Each replacement is paid for before it is made."""
+        text = _matchable(value)
+        pieces: list[str] = []
+        last_end = search = 0
+        while search <= len(text):
+            match = regex.search(text, search)
+            if match is None:
+                break
+            start, end = match.span()
+            pieces.append(value[last_end:start])
+            if end > last_end or start == 0:
+                parts = _expand_go_template(replacement, value[start:end])
+                self.budget.spend(sum(map(len, parts)))
+                pieces += parts
+            last_end = end
+            search = search + 1 if search + 1 > end else end  # always advance, by one character at least
+        pieces.append(value[last_end:])
+        return "".join(pieces)
 
-def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """A shell pattern (* any string, ? one character, \\ quotes the next) as a regular expression."""
+
+class _Match(Protocol):
+    def span(self) -> tuple[int, int]: ...
+
+    def end(self) -> int: ...
+
+
+class _Regex(Protocol):
+    def search(self, text: str, pos: int = 0) -> _Match | None: ...
+
+
+def _matchable(text: str) -> str:
+    """`text` as RE2 can take it: a lone surrogate (a byte that was not UTF-8) as U+FFFD, as Go reads it.
+    One character for one, so positions stay those of `text`."""
+    return SURROGATE.sub("\ufffd", text)
+
+
+def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> _Regex:
+    """A shell pattern (* any string, ? one character, \\ quotes the next) as a regular expression.
+
+    Compiled by RE2, as Go's regexp (which BuildKit uses) would: a backtracking engine takes time exponential
+    in the stars of a pattern such as *a*a*a*b, RE2 linear time in the value."""
     out = ["^"] if anchored else []
     star = ".*" if greedy else ".*?"
     index = 0
@@ -392,12 +489,19 @@ def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[
             out.append("\\" + char)
         else:
             out.append(char)
-    # DOTALL off, as in Go: `.` does not match a newline.
-    return re.compile("".join(out))
+    import re2  # only for the few Dockerfiles that use patterns
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        # DOTALL off, as in Go: `.` does not match a newline.
+        return cast(_Regex, re2.compile(_matchable("".join(out)), options))
+    except re2.error:
+        raise _LexError(f"pattern of {len(pattern):,} characters is too large to match with") from None
 
 
 def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    match = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
+    match = _pattern_regex(pattern, greedy=greedy, anchored=True).search(_matchable(value))
     return value[match.end() :] if match else value
 
 
@@ -420,10 +524,10 @@ def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
     return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
 
 
-def _expand_go_template(template: str, match: re.Match[str]) -> str:
-    """Go's Regexp.Expand: $$ is $, $0/${0} the match, any other $name an absent group (empty)."""
+def _expand_go_template(template: str, matched: str) -> list[str]:
+    """Go's Regexp.Expand, in pieces: $$ is $, $0/${0} the match, any other $name an absent group (empty)."""
     if "$" not in template:
-        return template
+        return [template]
     out: list[str] = []
     index = 0
     while index < len(template):
@@ -454,5 +558,5 @@ def _expand_go_template(template: str, match: re.Match[str]) -> str:
                 continue
             name, index = template[index:end], end
         if name == "0":  # the only group these patterns have; Go refuses leading zeros
-            out.append(match.group(0))
-    return "".join(out)
+            out.append(matched)
+    return out

@@ -20,6 +20,7 @@ from slipway.errors import ArchiveError, ContextError, ExportError, ImageNotFoun
 from slipway.export.image import ExportOptions, export_image
 from slipway.export.specs import CacheSpec, OutputSpec
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
+from slipway.frontend.files import read_file
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import parse
 from slipway.graph.ops import (
@@ -156,7 +157,7 @@ def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
         return request.dockerfile_text, "Dockerfile", None
     path = request.dockerfile or request.context / "Dockerfile"
     try:
-        return path.read_bytes().decode("utf-8", errors="surrogateescape"), str(path), path
+        return read_file(path), str(path), path
     except FileNotFoundError as err:
         raise ContextError(f"no Dockerfile at {path}: name one with -f FILE") from err
     except IsADirectoryError as err:
@@ -169,7 +170,7 @@ def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -
     text, shown_name, path = read_dockerfile(request)
     parsed = parse(text, path=shown_name)
     ignore_file = find_ignore_file(request.context, path or request.context / "Dockerfile")
-    exclude = read_ignore_file(ignore_file.read_text()) if ignore_file else ()
+    exclude = read_ignore_file(read_file(ignore_file)) if ignore_file else ()
     options = ConvertOptions(
         dockerfile=shown_name,
         target=request.target,

@@ -40,7 +40,7 @@ def run_build_command(
     cache_from: tuple[str, ...] = (),
 ) -> None:
     """Build as `slipway build` with these flags (their defaults are the command's)."""
-    dockerfile_text = sys.stdin.read() if dockerfile == "-" else None
+    dockerfile_text = _read_stdin() if dockerfile == "-" else None
     dockerfile_path = dockerfile_location(dockerfile, context) if dockerfile != "-" else None
     resolved_args = _key_values(build_args, "--build-arg", from_environment=True)
     resolved_labels = _key_values(labels, "--label")
@@ -259,10 +259,19 @@ def _registry_options(root: Path, insecure_registries: tuple[str, ...]):  # noqa
     )
 
 
+def _read_stdin() -> str:
+    from slipway.frontend.files import read_stream  # with the size cap
+
+    return read_stream(sys.stdin.buffer, "the Dockerfile on stdin")
+
+
 def _read_quietly(path: str) -> str:
+    from slipway.errors import ContextError
+    from slipway.frontend.files import read_file
+
     try:
-        return Path(path).read_text(errors="replace")
-    except OSError:
+        return read_file(Path(path))
+    except (OSError, ContextError):
         return ""
 
 

@@ -9,6 +9,7 @@ import click
 
 from slipway.errors import UsageError
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
+from slipway.frontend.files import read_file
 from slipway.frontend.parser import dump, parse
 from slipway.frontend.shell import ShellLexer
 from slipway.graph.ops import BuildGraph, Vertex, walk
@@ -27,7 +28,7 @@ def debug() -> None:
 def ast(dockerfile: Path) -> None:
     """Print DOCKERFILE's parse tree in BuildKit's dump format."""
     try:
-        text = dockerfile.read_bytes()
+        text = read_file(dockerfile)
     except OSError as err:
         raise UsageError(f"cannot read {dockerfile}: {err.strerror}") from err
     parsed = parse(text, path=str(dockerfile))
@@ -127,7 +128,7 @@ def graph(
     """Print the build graph of CONTEXT's Dockerfile: the stages the target needs and their steps."""
     path = dockerfile if dockerfile is not None else context / "Dockerfile"
     try:
-        text = path.read_bytes()
+        text = read_file(path)
     except OSError as err:
         raise UsageError(f"cannot read {path}: {err.strerror}") from err
     options = ConvertOptions(

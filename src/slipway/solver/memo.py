@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from slipway.frontend.files import read_limited  # standard library only, as this module
+
 __all__ = ["MEMO_KEY_VERSION", "MemoPlan", "fingerprint", "may_memoize", "plan_memo", "request_key"]
 
 # Part of every request key: raise it when what the key covers changes, so older memos are never matched.
@@ -50,11 +52,8 @@ def plan_memo(
     if not context.is_dir():
         return None
     path = dockerfile or context / "Dockerfile"
-    try:
-        text = dockerfile_text if dockerfile_text is not None else path.read_text(errors="surrogateescape")
-    except OSError:
-        return None
-    if not may_memoize(text):
+    text = dockerfile_text if dockerfile_text is not None else _read_dockerfile(path)
+    if text is None or not may_memoize(text):
         return None
     source = "-" if dockerfile_text is not None else str(path.absolute())
     ignore_files = [path.parent / f"{path.name}.dockerignore", context / ".dockerignore"]
@@ -65,6 +64,15 @@ def plan_memo(
         )
     except OSError:
         return None
+
+
+def _read_dockerfile(path: Path) -> str | None:
+    """None when unreadable or too large: the build then says what is wrong."""
+    try:
+        data = read_limited(path)
+    except OSError:
+        return None
+    return None if data is None else data.decode("utf-8", "surrogateescape")
 
 
 def request_key(request: Mapping[str, object]) -> str:
@@ -82,7 +90,7 @@ def fingerprint(dockerfile_text: str, ignore_files: Iterable[Path], context: Pat
     digest.update(dockerfile_text.encode("utf-8", "surrogateescape"))
     for path in ignore_files:
         try:
-            digest.update(b"\0ignore\0" + path.read_bytes())
+            digest.update(b"\0ignore\0" + (read_limited(path) or b"\0too-large\0"))
         except OSError:
             digest.update(b"\0no-ignore\0")
     digest.update(b"\0context\0")

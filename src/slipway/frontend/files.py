@@ -1,0 +1,41 @@
+"""The files a build's frontend reads from the host: the Dockerfile (or stdin's) and the .dockerignore.
+
+Each is read with BuildKit's size cap (its frontend reads them with maxFileSize, containerd's 16 MiB gRPC
+message limit), so `build -f` of a 2 GB file fails at once, naming the file, instead of reading it all into
+memory. Bytes that are not UTF-8 are kept as surrogates, for the parser to point at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["MAX_FILE_BYTES", "read_file", "read_limited", "read_stream"]
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_file(path: Path) -> str:
+    """The text of `path`; ContextError when it holds more than MAX_FILE_BYTES (OSError when unreadable)."""
+    with path.open("rb") as stream:
+        return read_stream(stream, str(path))
+
+
+def read_limited(path: Path) -> bytes | None:
+    """The bytes of `path`, None when it holds more than MAX_FILE_BYTES: for the build memo, which imports
+    only the standard library and leaves the error to the build (OSError when unreadable)."""
+    with path.open("rb") as stream:
+        data = stream.read(MAX_FILE_BYTES + 1)
+    return data if len(data) <= MAX_FILE_BYTES else None
+
+
+def read_stream(stream: BinaryIO, name: str) -> str:
+    """The text of `stream` (read to its end), named `name` in the error when it is too large."""
+    data = stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        from slipway.errors import ContextError  # only then: the build memo imports this module
+
+        raise ContextError(
+            f"{name} exceeds the maximum allowed size of {MAX_FILE_BYTES:,} bytes (16 MiB, as in BuildKit)"
+        )
+    return data.decode("utf-8", errors="surrogateescape")

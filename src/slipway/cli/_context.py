@@ -26,9 +26,10 @@ def exit_for(err: BaseException) -> NoReturn:
     """How a command ends on a SlipwayError or Ctrl-C (the click group and the fast path alike): one line on
     stderr and the error's exit code. Anything else is re-raised."""
     from slipway.errors import SlipwayError
+    from slipway.progress.clip import clip_text
 
     if isinstance(err, SlipwayError):
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {clip_text(str(err))}", file=sys.stderr)
         sys.exit(err.exit_code)
     if isinstance(err, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from slipway.progress.clip import MAX_OUTPUT_LINE_BYTES
 from slipway.progress.events import StepLog
 
 
@@ -29,6 +30,10 @@ class LineSplitter:
             buffer = bytearray()
             started = event.at
         buffer += event.data.rpartition(b"\n")[2]
+        while len(buffer) >= MAX_OUTPUT_LINE_BYTES:
+            lines.append(Line(started, _decode(buffer[:MAX_OUTPUT_LINE_BYTES])))
+            del buffer[:MAX_OUTPUT_LINE_BYTES]
+            started = event.at
         if buffer:
             self._partial[key] = (started, buffer)
         return lines

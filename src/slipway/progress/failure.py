@@ -16,7 +16,8 @@
 
 The first block is what BuildKit's progress display prints for a failed step on exit (the step's last
 output lines), the second is `errdefs.Source.Print` (two lines of context around a one-line instruction,
-one around a longer one), the last is the solve error as the docker CLI prints it.
+one around a longer one), the last is the solve error as the docker CLI prints it. Every part is clipped
+(progress/clip.py): an instruction of 200,000 lines shows its first lines and how many more there are.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from slipway.progress.clip import clip_line, clip_lines
+
 if TYPE_CHECKING:
     from slipway.errors import SourceLocation
 
 __all__ = ["format_run_failure"]
 
 _RULE = "-" * 20
+_MARKED_LINES = 20  # of an instruction's lines, the excerpt shows this many
 
 
 def format_run_failure(
@@ -46,9 +50,9 @@ def format_run_failure(
     when the location is not in the text)."""
     lines = dockerfile_text.split("\n")
     name = step_name if step_name is not None else _instruction_text(lines, location) or " ".join(argv)
-    out = ["------", f" > {name}:", *output_tail, "------"]
+    out = ["------", f" > {clip_line(name)}:", *clip_lines(output_tail), "------"]
     out += _excerpt(lines, location)
-    process = _go_quote(" ".join(argv))
+    process = _go_quote(clip_line(" ".join(argv)))
     if exit_code is None:
         out.append(
             f"ERROR: failed to solve: process {process} did not complete successfully: it could not start"
@@ -80,9 +84,14 @@ def _excerpt(lines: list[str], location: SourceLocation) -> list[str]:
         padded += 1
     filename = PurePosixPath(location.path).name or "Dockerfile"
     out = [f"{filename}:{start}", _RULE]
+    cut_from, cut_to = start + _MARKED_LINES, end  # the marked lines past the first few are counted only
     for number in range(first, last + 1):
+        if cut_from <= number <= cut_to:
+            if number == cut_from:
+                out.append(f"     | ... {cut_to - cut_from + 1:,} more lines")
+            continue
         marker = ">>>" if start <= number <= end else "   "
-        out.append(f" {number:3d} | {marker} {lines[number - 1].removesuffix(chr(13))}")
+        out.append(f" {number:3d} | {marker} {clip_line(lines[number - 1].removesuffix(chr(13)))}")
     out.append(_RULE)
     return out
 

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import TextIO, assert_never
 
 from slipway.progress._lines import Line, LineSplitter
+from slipway.progress.clip import clip_line, clip_text
 from slipway.progress.events import (
     BuildMessage,
     Event,
@@ -100,7 +101,7 @@ class PlainRenderer:
                 return self._finish(vertex, [f"#{step.number} DONE{took}\n"])
             case StepFailed(vertex=vertex, error=error):
                 step = self._step(vertex)
-                outcome = "CANCELED" if is_cancellation(error) else f"ERROR: {error}"
+                outcome = "CANCELED" if is_cancellation(error) else f"ERROR: {clip_text(error)}"
                 return self._finish(vertex, [f"#{step.number} {outcome}\n"])
             case BuildMessage(text=text):
                 return self._message(text)
@@ -110,9 +111,9 @@ class PlainRenderer:
     def _step(self, vertex: str, name: str = "") -> _Step:
         step = self._steps.get(vertex)
         if step is None:
-            step = self._steps[vertex] = _Step(number=len(self._steps) + 1, name=name or vertex)
+            step = self._steps[vertex] = _Step(number=len(self._steps) + 1, name=clip_line(name or vertex))
         elif name and step.name == vertex:
-            step.name = name  # output arrived before the step's start: the name comes late
+            step.name = clip_line(name)  # output arrived before the step's start: the name comes late
         return step
 
     def _enter(self, vertex: str) -> list[str]:

@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slipway.progress._lines import LineSplitter
+from slipway.progress.clip import clip_line
 from slipway.progress.events import (
     BuildMessage,
     Event,
@@ -145,10 +146,10 @@ class TtyRenderer:
     def _step(self, vertex: str, name: str = "") -> _Step:
         step = self._steps.get(vertex)
         if step is None:
-            step = self._steps[vertex] = _Step(name=name or vertex)
+            step = self._steps[vertex] = _Step(name=clip_line(name or vertex))
             self._rows.append(step)
         elif name and step.name == vertex:
-            step.name = name
+            step.name = clip_line(name)
         return step
 
     def _end(self, vertex: str, at: float) -> _Step:

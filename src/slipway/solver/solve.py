@@ -38,6 +38,7 @@ from slipway.graph.ops import (
     ScratchSource,
     Vertex,
 )
+from slipway.progress.clip import MAX_OUTPUT_LINE_BYTES
 from slipway.progress.events import EventSink, StepCached, StepDone, StepFailed, StepLog, StepStarted
 from slipway.solver.context_hash import FileHashCache, hash_selection
 from slipway.solver.keys import combine
@@ -386,6 +387,9 @@ class Solver:
             *lines, rest = partial.split(b"\n")
             tail.extend(line.decode(errors="replace") for line in lines)
             partial[:] = rest
+            if len(partial) >= MAX_OUTPUT_LINE_BYTES:  # a line without end is kept in pieces, not whole
+                tail.append(partial.decode(errors="replace"))
+                partial.clear()
 
         with self._run_slots:
             if self._cancelled.is_set():

@@ -9,7 +9,11 @@ The rules are moby's (`patternmatcher` and `ignorefile.ReadAll`, which BuildKit 
 - a pattern that matches a directory excludes everything below it (unless a later exception matches).
 
 Patterns are translated to regular expressions once, when the matcher is made, in the same four shapes
-as moby (exact, prefix, suffix, regexp), so the corner cases agree with `docker build`. Three deliberate
+as moby (exact, prefix, suffix, regexp), so the corner cases agree with `docker build`. Go runs them on
+RE2, in linear time; Python's backtracking `re` takes time exponential in the wildcards (`*a*a*a*a*b`
+against a long name), so a pattern with several wildcards that could backtrack into one another is
+compiled by RE2 (google-re2) too, and only the simple ones, the common case, by `re`, which is faster
+to call. Three deliberate
 differences, each where moby's regexp translation departs from `filepath.Match` (which it means to follow):
 characters inside `[...]` are read as a class, never as wildcards; `\\x` always means the character x (RE2
 reads `\\d` as a digit class); and `^` outside a class is a literal. A pattern moby would reject only while
@@ -22,10 +26,12 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Protocol, cast
 
 import msgspec
 
 from slipway.errors import ContextError
+from slipway.frontend._golang import SURROGATE
 
 __all__ = ["IgnoreMatcher", "find_ignore_file", "read_ignore_file"]
 
@@ -110,10 +116,10 @@ class _Pattern(msgspec.Struct, frozen=True):
     text: str  # cleaned, without its "!"
     is_exception: bool
     shape: _Shape
-    regexp: re.Pattern[str] | None
+    regexp: _Regexp | None
     # One regexp per "/"-separated segment (None for a segment holding "**"), or None when a class or an
     # escape could match "/" and the segments cannot be told apart: what can_skip_dir reasons with.
-    segments: tuple[re.Pattern[str] | None, ...] | None
+    segments: tuple[_Regexp | None, ...] | None
 
     def matches(self, path: str) -> bool:
         match self.shape:
@@ -126,7 +132,7 @@ class _Pattern(msgspec.Struct, frozen=True):
                 return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
             case _Shape.REGEXP:
                 assert self.regexp is not None
-                return self.regexp.fullmatch(path) is not None
+                return self.regexp.fullmatch(_matchable(path)) is not None
 
     def may_match_below(self, directory: tuple[str, ...]) -> bool:
         """Whether some path strictly inside `directory` (split in segments) could match."""
@@ -135,7 +141,7 @@ class _Pattern(msgspec.Struct, frozen=True):
         for depth, segment in enumerate(self.segments):
             if depth == len(directory) or segment is None:
                 return True
-            if segment.fullmatch(directory[depth]) is None:
+            if segment.fullmatch(_matchable(directory[depth])) is None:
                 return False
         # As many segments as the directory or fewer, none "**": it matches the directory or a parent.
         return False
@@ -223,6 +229,8 @@ def _compile(text: str, is_exception: bool) -> _Pattern:
     crosses_slash = False
     position = 0
     first = True
+    spans = 0  # wildcards that match across "/" (from "**")
+    stars = [0]  # wildcards of each "/"-separated segment of the pattern (from "*")
     while position < len(text):
         char = text[position]
         position += 1
@@ -242,9 +250,11 @@ def _compile(text: str, is_exception: bool) -> _Pattern:
                 shape = _Shape.REGEXP
             if first:
                 shape = _Shape.SUFFIX
+            spans += 1
         elif char == "*":
             parts.append("[^/]*")
             shape = _Shape.REGEXP
+            stars[-1] += 1
         elif char == "?":
             parts.append("[^/]")
             shape = _Shape.REGEXP
@@ -264,13 +274,41 @@ def _compile(text: str, is_exception: bool) -> _Pattern:
             parts.append(re.escape(char))
             if char == "]":
                 shape = _Shape.REGEXP
+            if char == "/":
+                stars.append(0)
         first = False
-    regexp = re.compile("".join(parts), re.DOTALL) if shape == _Shape.REGEXP else None
+    # One spanning wildcard tries each "/" once; two stars in a segment try its (at most 255) characters
+    # in pairs: bounded. Beyond that a backtracking engine may take exponential time: RE2's is linear.
+    is_linear = spans <= 1 and max(stars) <= 2
+    regexp = _regexp("".join(parts), is_linear) if shape == _Shape.REGEXP else None
     segments = None if crosses_slash else tuple(_segment_regexp(segment) for segment in text.split("/"))
     return _Pattern(text, is_exception, shape, regexp, segments)
 
 
-def _segment_regexp(segment: str) -> re.Pattern[str] | None:
+class _Regexp(Protocol):
+    def fullmatch(self, text: str) -> object | None: ...
+
+
+def _regexp(pattern: str, is_linear: bool) -> _Regexp:
+    if is_linear:
+        return re.compile(pattern, re.DOTALL)
+    import re2  # only for patterns with several wildcards
+
+    options = re2.Options()
+    options.log_errors = False
+    options.dot_nl = True
+    try:
+        return cast(_Regexp, re2.compile(_matchable(pattern), options))
+    except re2.error:
+        raise _BadPattern("it is too large to match with") from None
+
+
+def _matchable(text: str) -> str:
+    """`text` as RE2 can take it: a lone surrogate (a byte that was not UTF-8) as U+FFFD, as Go reads it."""
+    return SURROGATE.sub("\ufffd", text) if SURROGATE.search(text) else text
+
+
+def _segment_regexp(segment: str) -> _Regexp | None:
     """A segment alone, as filepath.Match reads it (None if it holds "**"); only for patterns whose
     classes and escapes cannot match "/", so each segment is a whole pattern."""
     if "**" in segment:
@@ -292,7 +330,7 @@ def _segment_regexp(segment: str) -> re.Pattern[str] | None:
             parts.append(class_regexp)
         else:
             parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
+    return _regexp("".join(parts), is_linear=segment.count("*") <= 2)
 
 
 def _translate_class(text: str, position: int) -> tuple[str, int, bool]:

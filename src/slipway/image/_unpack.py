@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import shutil
 import stat
@@ -32,6 +33,8 @@ _XATTR_PAX_PREFIX = "SCHILY.xattr."
 _REFUSED_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_CACHED_DIRS = 256
+_MAX_MTIME_SECONDS = 2**63 // 1_000_000_000
+_NO_ID = 2**32 - 1
 _REGULAR_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE)
 
 
@@ -99,7 +102,7 @@ class Extractor:
             self._forget_dirs("")  # only between entries: an entry's code holds fds from the cache
         try:
             self._add(path, member, tar)
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: a NUL in a name, link or xattr name
             raise ArchiveError(
                 f"cannot extract layer entry {member.name!r} into {self._dest}: {err}"
             ) from err
@@ -117,7 +120,7 @@ class Extractor:
             except OSError as err:
                 raise ArchiveError(f"cannot finish directory {path!r} in {self._dest}: {err}") from err
             os.chmod(fd, member.mode & 0o7777)
-            mtime = _mtime_ns(member)
+            mtime = mtime_ns(member)
             os.utime(fd, ns=(mtime, mtime))
 
     def _add(self, path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
@@ -186,7 +189,7 @@ class Extractor:
                     view = view[os.write(fd, view) :]
             self._set_owner_and_xattrs(fd, None, member)
             os.chmod(fd, member.mode & 0o7777)  # after chown, which clears setuid/setgid
-            mtime = _mtime_ns(member)
+            mtime = mtime_ns(member)
             os.utime(fd, ns=(mtime, mtime))
         finally:
             os.close(fd)
@@ -218,7 +221,7 @@ class Extractor:
             self._replace(
                 parent_fd, path, lambda: os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent_fd)
             )
-            mtime = _mtime_ns(member)  # so packing the snapshot again gives the same whiteout entry
+            mtime = mtime_ns(member)  # so packing the snapshot again gives the same whiteout entry
             os.utime(name, ns=(mtime, mtime), dir_fd=parent_fd, follow_symlinks=False)
             return
         if path in self._written:
@@ -273,18 +276,18 @@ class Extractor:
     ) -> None:
         """Owner, mode, xattrs and mtime of an entry that cannot be opened (symlink, device, fifo)."""
         if self._is_root:
-            os.chown(base, member.uid, member.gid, dir_fd=parent_fd, follow_symlinks=False)
+            os.chown(base, *entry_owner(member), dir_fd=parent_fd, follow_symlinks=False)
         if not is_symlink:
             # fchmodat cannot refuse to follow a symlink, but `base` was just created as a device or fifo.
             os.chmod(base, member.mode & 0o7777, dir_fd=parent_fd)
         # setxattr has no dir_fd form: go through the verified parent fd's /proc link.
         self._set_owner_and_xattrs(None, f"/proc/self/fd/{parent_fd}/{base}", member)
-        mtime = _mtime_ns(member)
+        mtime = mtime_ns(member)
         os.utime(base, ns=(mtime, mtime), dir_fd=parent_fd, follow_symlinks=False)
 
     def _set_owner_and_xattrs(self, fd: int | None, path: str | None, member: tarfile.TarInfo) -> None:
         if fd is not None and self._is_root:
-            os.chown(fd, member.uid, member.gid)
+            os.chown(fd, *entry_owner(member))
         for key, value in member.pax_headers.items():
             if not key.startswith(_XATTR_PAX_PREFIX):
                 continue
@@ -346,9 +349,17 @@ def _base(path: str) -> str:
     return path.rpartition("/")[2]
 
 
-def _mtime_ns(member: tarfile.TarInfo) -> int:
-    return (
-        int(member.mtime * 1_000_000_000)
-        if isinstance(member.mtime, float)
-        else int(member.mtime) * 1_000_000_000
-    )
+def entry_owner(member: tarfile.TarInfo) -> tuple[int, int]:
+    """An entry's uid and gid; ArchiveError for ids that are none (chown reads 2**32 - 1 as "leave as is")."""
+    if not (0 <= member.uid < _NO_ID and 0 <= member.gid < _NO_ID):
+        raise ArchiveError(f"archive entry {member.name!r}: invalid owner {member.uid}:{member.gid}")
+    return member.uid, member.gid
+
+
+def mtime_ns(member: tarfile.TarInfo) -> int:
+    """An entry's modification time in nanoseconds; ArchiveError for one no file system can hold (a PAX
+    mtime of 1e400 is infinity; os.utime takes signed 64-bit nanoseconds)."""
+    mtime = member.mtime
+    if not (isinstance(mtime, int) or math.isfinite(mtime)) or abs(mtime) >= _MAX_MTIME_SECONDS:
+        raise ArchiveError(f"archive entry {member.name!r}: invalid modification time {mtime!r}")
+    return int(mtime * 1_000_000_000) if isinstance(mtime, float) else int(mtime) * 1_000_000_000

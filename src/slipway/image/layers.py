@@ -18,7 +18,15 @@ import msgspec
 from slipway.errors import ArchiveError
 from slipway.image._pack import TarStream, TreePacker
 from slipway.image._streams import DigestingReader, DigestingWriter, TarContentCounter
-from slipway.image._unpack import OPAQUE_MARKER, WHITEOUT_PREFIX, Extractor, clean_name, members
+from slipway.image._unpack import (
+    OPAQUE_MARKER,
+    WHITEOUT_PREFIX,
+    Extractor,
+    clean_name,
+    entry_owner,
+    members,
+    mtime_ns,
+)
 from slipway.image.compression import (
     CHUNK_SIZE,
     Compression,
@@ -29,8 +37,8 @@ from slipway.image.compression import (
 from slipway.image.oci import Descriptor, DiffID, Digest
 
 __all__ = [
-    "Compression", "EntryKind", "LayerEntry", "LayerInfo", "WhiteoutMode", "layer_entries", "measure_layer",
-    "measure_tree", "pack_layer", "unpack_layer",
+    "Compression", "EntryKind", "LayerEntry", "LayerInfo", "WhiteoutMode", "entry_owner", "layer_entries",
+    "measure_layer", "measure_tree", "mtime_ns", "pack_layer", "unpack_layer",
 ]  # fmt: skip
 
 WhiteoutMode = Literal["overlay", "apply"]

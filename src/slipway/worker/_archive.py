@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from slipway.errors import ArchiveError
+from slipway.image.layers import entry_owner, mtime_ns
 from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed
 from slipway.worker.rootpath import resolve_in_root
 
@@ -76,8 +77,8 @@ def _extract_member(
         member.isdir() and os.path.isdir(target) and not os.path.islink(target)
     ):
         _remove(target)
-    uid, gid = owner if owner is not None else (member.uid, member.gid)
-    mtime = int(member.mtime * 1_000_000_000)
+    uid, gid = owner if owner is not None else entry_owner(member)
+    mtime = mtime_ns(member)
     if member.isdir():
         if not os.path.lexists(target):
             os.mkdir(target, 0o700)

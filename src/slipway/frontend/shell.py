@@ -420,8 +420,9 @@ class _Scan:
         match = regex.search(_matchable(value))
         if match is None:
             return value
+        start, end = match.span()
         self.budget.spend(len(value) + len(replacement))
-        return value[: match.start()] + replacement + value[match.end() :]
+        return value[:start] + replacement + value[end:]
 
     def replace_all(self, regex: _Regex, value: str, replacement: str) -> str:
         """Go's ReplaceAllString, which BuildKit uses: $ in the replacement is a group reference, and an

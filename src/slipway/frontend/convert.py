@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Protocol, assert_never
@@ -83,6 +83,7 @@ from slipway.graph.ops import (
     Copy,
     Exec,
     GitSource,
+    HistoryChain,
     HttpSource,
     ImageSource,
     InlineSource,
@@ -104,6 +105,10 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 _NETWORKS: tuple[NetworkMode, ...] = ("default", "none", "host")
 _SCRATCH = "scratch"
+# Each stage built FROM another copies its environment and labels and each RUN carries the environment, so a
+# Dockerfile of many of them with many variables takes quadratic time and memory: bounded in all, far past
+# real ones.
+MAX_CARRIED_VARIABLES = 2 * 1024 * 1024
 _PIPES = "/dev/pipes/"  # where BuildKit mounts a RUN heredoc that starts with #!
 _GIT_URL = re.compile(r"(git@[^:/]+:|git://|ssh://)|https?://[^#?]+\.git(?:[#?].*)?\Z")
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})")
@@ -160,7 +165,8 @@ class _StageState:
     platform: Platform
     root: Vertex
     image: ImageConfig  # created and rootfs are the exporter's; history is kept in `history`
-    history: list[History]
+    inherited: Sequence[History]  # the history the stage starts from: its base image's or stage's, shared
+    history: list[History]  # the stage's own entries
     env: dict[str, str]  # what RUN sees and words expand with: the image's Env plus the ARGs set so far
     workdir: str
     user: str
@@ -173,7 +179,24 @@ class _StageState:
     total: int = 0
     onbuild: bool = False  # dispatching a base image's ONBUILD trigger
     used: set[str] = field(default_factory=set)  # ARGs the current step used
-    env_positions: dict[str, int] | None = None  # the image Env's names -> index, made at the first ENV
+    # The image Env (and its names' positions) and Labels while ENVs and LABELs edit them: made at the stage's
+    # first edit and put in `image` when it ends, so an instruction costs its own pairs, not the whole field.
+    config_env: list[str] | None = None
+    env_positions: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, str] | None = None
+
+    def finish(self) -> None:
+        """Put the Env and Labels that ENVs and LABELs edited into the image config."""
+        config = self.image.config
+        if self.config_env is not None:
+            config = msgspec.structs.replace(config, env=tuple(self.config_env))
+        if self.labels is not None:
+            config = msgspec.structs.replace(config, labels=self.labels)
+        self.image = msgspec.structs.replace(self.image, config=config)
+        self.config_env = self.labels = None
+
+    def full_history(self) -> HistoryChain:
+        return HistoryChain(self.inherited, tuple(self.history))
 
     def copy_for(self, stage: Stage, display: str) -> _StageState:
         return _StageState(
@@ -182,7 +205,8 @@ class _StageState:
             platform=self.platform,
             root=self.root,
             image=self.image,
-            history=list(self.history),
+            inherited=self.full_history(),
+            history=[],
             env=dict(self.env),
             workdir=self.workdir,
             user=self.user,
@@ -227,6 +251,7 @@ class _Converter:
         self.in_progress: set[int] = set()
         self.images: dict[tuple[str, str], BaseImage] = {}
         self.context: Vertex | None = None
+        self.carried = 0  # environment variables copied into stages and RUN steps so far
 
     # ---- stages ---------------------------------------------------------------------------------------
 
@@ -292,17 +317,18 @@ class _Converter:
         for command in stage.commands:
             self._dispatch(state, command)
         self.in_progress.discard(stage.index)
+        state.finish()
         self.finals[stage.index] = state
         self.plans[stage.index] = self._plan(state)
         return state
 
     def _plan(self, state: _StageState) -> StagePlan:
-        history = tuple(state.history)
+        history = state.full_history()
         return StagePlan(
             index=state.stage.index,
             name=state.stage.name,
             root=state.root,
-            config=msgspec.structs.replace(state.image, history=history, created=None),
+            config=msgspec.structs.replace(state.image, history=(), created=None),  # the exporter's
             history=history,
             base_layers=state.base_layers,
             location=state.stage.location,
@@ -385,6 +411,7 @@ class _Converter:
             isinstance(c, RunCommand | CopyCommand | AddCommand | WorkdirCommand) for c in stage.commands
         )
         if base.parent is not None:
+            self._carry(len(base.parent.env) + len(base.parent.args), stage.location)
             state = base.parent.copy_for(stage, display)
             state.image = msgspec.structs.replace(
                 state.image, config=msgspec.structs.replace(state.image.config, on_build=None)
@@ -438,7 +465,8 @@ class _Converter:
             platform=base.platform,
             root=root,
             image=image,
-            history=list(image.history),
+            inherited=image.history,
+            history=[],
             env=dict(item.partition("=")[::2] for item in env),
             workdir=container.working_dir or "/",
             user=container.user or "",
@@ -515,6 +543,7 @@ class _Converter:
             spec = self._parse_mount(state, text, run.location)
             mounts.append(self._run_mount(state, spec, inputs, ssh_count, run.location))
             ssh_count += spec.type == "ssh"
+        self._carry(len(state.env), run.location)
         env = tuple(f"{name}={value}" for name, value in state.env.items())
         state.used |= {name for name, value in state.args if value is not None and name in state.env}
         exec_op = Exec(
@@ -793,9 +822,11 @@ class _Converter:
             if not key:
                 raise DockerfileError("ENV: names can not be blank", command.location)
             state.env[key] = value
-        if state.env_positions is None:
-            state.env_positions = _env_positions(state.image.config.env or ())
-        self._set_config(state, env=_add_env(state.image.config.env or (), state.env_positions, pairs))
+        if state.config_env is None:
+            self._carry(len(state.image.config.env or ()), command.location)
+            state.config_env = list(state.image.config.env or ())
+            state.env_positions = _env_positions(state.config_env)
+        _add_env(state.config_env, state.env_positions, pairs)
         self._commit(state, "ENV " + " ".join(f"{key}={value}" for key, value in pairs))
 
     def _dispatch_arg(self, state: _StageState, command: ArgCommand) -> None:
@@ -824,12 +855,13 @@ class _Converter:
             )
             for pair in command.pairs
         ]
-        labels = dict(state.image.config.labels or {})
+        if state.labels is None:
+            self._carry(len(state.image.config.labels or {}), command.location)
+            state.labels = dict(state.image.config.labels or {})
         for key, value in pairs:
             if not key:
                 raise DockerfileError("LABEL: names can not be blank", command.location)
-            labels[key] = value
-        self._set_config(state, labels=labels)
+            state.labels[key] = value
         self._commit(state, "LABEL " + " ".join(f"{key}={value}" for key, value in pairs))
 
     def _dispatch_expose(self, state: _StageState, command: ExposeCommand) -> None:
@@ -923,6 +955,16 @@ class _Converter:
             location=location,
             used_args=tuple(sorted(state.used)),
         )
+
+    def _carry(self, count: int, location: SourceLocation) -> None:
+        self.carried += count
+        if self.carried > MAX_CARRIED_VARIABLES:
+            raise DockerfileError(
+                f"the stages and RUN steps up to here carry more than {MAX_CARRIED_VARIABLES:,} variables and "
+                "labels in all (each stage built FROM another copies them, each RUN carries the environment): "
+                "use fewer variables, labels, stages or RUN steps",
+                location,
+            )
 
     def _set_config(self, state: _StageState, **changes: object) -> None:
         config = msgspec.structs.replace(state.image.config, **changes)
@@ -1076,7 +1118,7 @@ def _dest_path(workdir: str, dest: str) -> str:
     return joined
 
 
-def _env_positions(env: tuple[str, ...]) -> dict[str, int]:
+def _env_positions(env: list[str]) -> dict[str, int]:
     """Where each name of an image Env is (its first item, which BuildKit's addEnv replaces)."""
     positions: dict[str, int] = {}
     for index, item in enumerate(env):
@@ -1084,20 +1126,16 @@ def _env_positions(env: tuple[str, ...]) -> dict[str, int]:
     return positions
 
 
-def _add_env(
-    env: tuple[str, ...], positions: dict[str, int], pairs: list[tuple[str, str]]
-) -> tuple[str, ...]:
-    """BuildKit's addEnv for each pair: replace the first item of that name in place, or append one.
+def _add_env(env: list[str], positions: dict[str, int], pairs: list[tuple[str, str]]) -> None:
+    """BuildKit's addEnv for each pair, in place: replace the first item of that name, or append one.
     `positions` indexes `env`'s names (and is kept up to date), so a pair costs the same however many
     variables there are: an ENV of many pairs, or many ENVs, is not quadratic."""
-    result = list(env)
     for key, value in pairs:
-        index = positions.setdefault(key, len(result))
-        if index == len(result):
-            result.append(f"{key}={value}")
+        index = positions.setdefault(key, len(env))
+        if index == len(env):
+            env.append(f"{key}={value}")
         else:
-            result[index] = f"{key}={value}"
-    return tuple(result)
+            env[index] = f"{key}={value}"
 
 
 def _escape_quotes(content: str, escape: str) -> str:

@@ -272,9 +272,10 @@ class _Parser:
         """ONBUILD's instruction, parsed like a line of its own (BuildKit's parseSubCommand)."""
         if not rest:
             return (), None
-        nested = self.node(rest, location)
-        if nested.keyword == "onbuild":
+        # Checked before the trigger is parsed: ONBUILD ONBUILD ... a thousand times would recurse as deep.
+        if _BLANKS.split(rest, maxsplit=1)[0].lower() == "onbuild":
             raise DockerfileSyntaxError("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", location)
+        nested = self.node(rest, location)
         if nested.keyword in ("from", "maintainer"):
             raise DockerfileSyntaxError(
                 f"{nested.keyword.upper()} isn't allowed as an ONBUILD trigger", location

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, overload
 
 import msgspec
 
@@ -191,6 +192,60 @@ def walk(root: Vertex) -> list[Vertex]:
     return order
 
 
+class HistoryChain(Sequence[History]):
+    """A stage's history: the history it starts from (a base image's, or another stage's), then its own
+    entries. A stage built FROM another shares that one's history instead of copying it, so a chain of ten
+    thousand stages holds each entry once, not once per stage after it."""
+
+    __slots__ = ("_base", "_length", "_own")
+
+    def __init__(self, base: Sequence[History], own: tuple[History, ...]) -> None:
+        self._base = base
+        self._own = own
+        self._length = len(base) + len(own)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[History]:
+        parts: list[Sequence[History]] = []
+        node: Sequence[History] = self
+        while isinstance(node, HistoryChain):  # iteratively: a chain may be ten thousand stages long
+            parts.append(node._own)
+            node = node._base
+        parts.append(node)
+        for part in reversed(parts):
+            yield from part
+
+    @overload
+    def __getitem__(self, index: int) -> History: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[History, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> History | tuple[History, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        if not -self._length <= index < self._length:
+            raise IndexError("history index out of range")
+        position = index % self._length
+        node: Sequence[History] = self
+        while isinstance(node, HistoryChain) and position < len(node._base):
+            node = node._base
+        if isinstance(node, HistoryChain):
+            return node._own[position - len(node._base)]
+        return node[position]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(
+            mine == theirs for mine, theirs in zip(self, other, strict=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True, slots=True)
 class StagePlan:
     """One stage as the converter resolved it: its file system, its image config, its history."""
@@ -198,10 +253,8 @@ class StagePlan:
     index: int
     name: str | None
     root: Vertex  # the stage's final file system
-    config: (
-        ImageConfig  # base config with every instruction of the stage applied; rootfs left to the exporter
-    )
-    history: tuple[History, ...]  # the base image's history plus one entry per instruction
+    config: ImageConfig  # base config with every instruction applied; history and rootfs are the exporter's
+    history: Sequence[History]  # the base image's history plus one entry per instruction
     base_layers: int = 0  # how many layers of `history`'s non-empty entries come from the base image
     location: SourceLocation | None = None
 

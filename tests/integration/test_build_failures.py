@@ -211,3 +211,23 @@ def test_an_unknown_user_is_a_clear_error(own_store: Any, make_context: Any, tmp
     assert "Traceback" not in result.stderr
     assert "nosuchuser" in result.stderr
     assert own_store("inspect", "failing:user").returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("instruction", "cut"),
+    [
+        ("RUN " + "x" * 8_000_000, "more characters)"),  # an 8 MB command line
+        ("RUN true \\\n" + " && true \\\n" * 200_000 + " && false", "more lines"),  # 200,000 continuations
+    ],
+    ids=["8-MB-line", "200000-lines"],
+)
+def test_a_huge_failing_run_prints_a_bounded_error(
+    shared_store: Any, make_context: Any, tmp_path: Path, instruction: str, cut: str
+) -> None:
+    context = make_context(tmp_path / "ctx", f"FROM busybox:test\n{instruction}\n")
+    result = shared_store.build(context)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len(result.stdout) + len(result.stderr) < 100_000, "the error is a screenful, not megabytes"
+    assert len(result.stderr.splitlines()) < 300
+    assert cut in result.stderr

@@ -184,35 +184,31 @@ def test_a_dockerfile_over_16_mib_is_refused_without_reading_it_all(tmp_path: Pa
     )
 
 
+def build(tmp_path: Path, context: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`slipway build` of `context` in a fresh store, with at most 1 GiB of address space: a Dockerfile
+    read whole into memory, or an error text of gigabytes, would fail it."""
+    return subprocess.run(
+        [sys.executable, "-m", "slipway", "--root", str(tmp_path / "root"), "build", *flags, str(context)],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (_ONE_GIB, _ONE_GIB)),
+    )
+
+
+def too_large(path: Path) -> str:
+    return f"error: {path} exceeds the maximum allowed size of 16,777,216 bytes (16 MiB, as in BuildKit)"
+
+
 def test_build_of_a_2_gb_dockerfile_fails_at_once_naming_the_file(tmp_path: Path) -> None:
     context = tmp_path / "ctx"
     context.mkdir()
     big = tmp_path / "huge.Dockerfile"
     with big.open("wb") as out:
         out.truncate(2 * 1024**3)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "slipway",
-            "--root",
-            str(tmp_path / "root"),
-            "build",
-            "-f",
-            str(big),
-            str(context),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=lambda: resource.setrlimit(
-            resource.RLIMIT_AS, (_ONE_GIB, _ONE_GIB)
-        ),  # reading it all would fail
-    )
+    result = build(tmp_path, context, "-f", str(big))
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        f"error: {big} exceeds the maximum allowed size of 16,777,216 bytes (16 MiB, as in BuildKit)"
-    ]
+    assert result.stderr.splitlines() == [too_large(big)]
 
 
 def test_a_dockerignore_over_16_mib_is_refused_naming_it(tmp_path: Path) -> None:
@@ -221,16 +217,9 @@ def test_a_dockerignore_over_16_mib_is_refused_naming_it(tmp_path: Path) -> None
     (context / "Dockerfile").write_text("FROM scratch\n")
     with (context / ".dockerignore").open("wb") as out:
         out.truncate(MAX_FILE_BYTES + 1)
-    result = subprocess.run(
-        [sys.executable, "-m", "slipway", "--root", str(tmp_path / "root"), "build", str(context)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = build(tmp_path, context)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        f"error: {context / '.dockerignore'} exceeds the maximum allowed size of 16,777,216 bytes (16 MiB, as in BuildKit)"
-    ]
+    assert result.stderr.splitlines() == [too_large(context / ".dockerignore")]
 
 
 # ---- bounded error output -----------------------------------------------------------------------------
@@ -240,12 +229,7 @@ def test_an_error_about_an_8_mb_word_prints_a_bounded_line(tmp_path: Path) -> No
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "Dockerfile").write_text("FROM scratch\nENV A=${" + "x" * 8_000_000 + "\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "slipway", "--root", str(tmp_path / "root"), "build", str(context)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = build(tmp_path, context)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert len(result.stderr) < 10_000

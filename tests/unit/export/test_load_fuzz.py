@@ -20,7 +20,7 @@ from slipway.errors import SlipwayError
 from slipway.export.docker_archive import load_archive
 from slipway.store import Store
 
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MANY = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 JSON_LEAVES = st.one_of(

@@ -16,7 +16,7 @@ from _hostile_tars import tar_streams
 from slipway.errors import SlipwayError
 from slipway.image.layers import measure_layer, unpack_layer
 
-FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MANY = settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MEDIA_TYPES = ("application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip")
 

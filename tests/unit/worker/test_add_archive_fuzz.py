@@ -15,7 +15,7 @@ from _hostile_tars import tar_streams
 from slipway.errors import SlipwayError
 from slipway.worker._archive import extract_archive, is_archive
 
-FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MANY = settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

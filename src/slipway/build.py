@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal, assert_never
+from typing import TYPE_CHECKING, BinaryIO, assert_never
 
 import msgspec
 
+from slipway.choices import DEFAULT_PLATFORM, PULL_POLICIES, NetworkMode, PullPolicy
 from slipway.errors import ArchiveError, ContextError, ExportError, ImageNotFound, RegistryError, UsageError
 from slipway.export.image import ExportOptions, export_image
 from slipway.export.specs import CacheSpec, OutputSpec
@@ -51,11 +52,6 @@ if TYPE_CHECKING:
     # slipway.registry brings httpx (about 0.2 s to import): only builds that reach a registry pay for it.
     from slipway.registry import RegistryOptions
 
-# When FROM and COPY --from images are fetched from their registry: "missing" (docker build's default),
-# "always" (docker build --pull: check for a newer version), "never" (the store only).
-PullPolicy = Literal["never", "missing", "always"]
-PULL_POLICIES: tuple[PullPolicy, ...] = ("never", "missing", "always")
-
 
 class BuildRequest(msgspec.Struct, frozen=True):
     context: Path
@@ -67,8 +63,8 @@ class BuildRequest(msgspec.Struct, frozen=True):
     labels: tuple[tuple[str, str], ...] = ()
     no_cache: bool = False
     no_cache_filter: tuple[str, ...] = ()
-    network: str = "default"
-    platform: str = "linux/amd64"
+    network: NetworkMode = "default"
+    platform: str = DEFAULT_PLATFORM
     source_date_epoch: int | None = None
     compression: str | None = None  # None: deferred in the store, gzip when the image leaves the machine
     max_parallelism: int | None = None
@@ -251,7 +247,8 @@ def _remember(
         elif isinstance(vertex.op, _STEP_OPS):  # the steps a cached build reports as CACHED
             steps.append(MemoStep(vertex.digest, vertex.meta.name, "step"))
             cache_keys.append(results[vertex.digest].cache_key)
-    record = Memo(image_id=image.id, names=names, bases=tuple(sorted(bases.items())), steps=tuple(steps))
+    shown = tuple(name for name in image.names if name in names)  # as the build reports them
+    record = Memo(image_id=image.id, names=shown, bases=tuple(sorted(bases.items())), steps=tuple(steps))
     store.remember_build(memo.key, memo.fingerprint, record, cache_keys)
 
 

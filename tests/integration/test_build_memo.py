@@ -137,53 +137,93 @@ def test_an_add_of_a_url_through_an_arg_is_never_memoized(
         thread.join()
 
 
+# Runs `slipway ARGS` in a fresh interpreter, through the fast path (main) or the click group alone (run), and
+# reports on its last stderr line whether click was imported.
+PROBE = """
+import sys
+try:
+    if sys.argv[1] == "fast":
+        from slipway.cli import main
+        main(sys.argv[2:])
+    else:
+        from slipway.cli._group import run
+        run(sys.argv[2:])
+finally:
+    print("click imported" if "click" in sys.modules else "no click", file=sys.stderr)
+"""
+
+
+def slipway_by(way: str, *args: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, way, *args], capture_output=True, text=True, check=False
+    )
+
+
+def steps(stderr: str) -> list[str]:
+    """The progress lines without their step numbers, and without the probe's last line."""
+    return [line.split(" ", 1)[1] if line.startswith("#") else line for line in stderr.splitlines()[:-1]]
+
+
 def test_the_fast_rebuild_answers_without_click_and_prints_what_click_would(
     own_store: Any, context: Path
 ) -> None:
-    import subprocess
-    import sys
-
-    own_store.build_ok(context, "-t", "memo:fast", "--network", "host")
-    by_click = own_store.build_ok(
-        context, "--network", "host", "-t", "memo:fast", "--platform", "linux/amd64"
-    )
-    probe = (
-        "import sys; from slipway.cli import main; main(sys.argv[1:]); "
-        "print('click imported' if 'click' in sys.modules else 'no click', file=sys.stderr)"
-    )
-    argv = [sys.executable, "-c", probe, "--root", str(own_store.root), "build", "--progress=plain",
-            "--tag=memo:fast", "--network", "host", str(context)]  # fmt: skip
-    fast = subprocess.run(argv, capture_output=True, text=True, check=True)
+    own_store.build_ok(context, "-t", "memo:fast", "--network", "host", "--label", "a=b")
+    args = ["--root", str(own_store.root), "build", "--progress=plain", "--tag=memo:fast", "--network", "host",
+            "--label", "a=b", str(context)]  # fmt: skip
+    fast = slipway_by("fast", *args)
+    by_click = slipway_by("click", *args)
+    assert fast.returncode == by_click.returncode == 0, fast.stderr + by_click.stderr
     assert fast.stderr.splitlines()[-1] == "no click"
-    strip = [line.split(" ", 1)[1] if line.startswith("#") else line for line in by_click.stderr.splitlines()]
-    assert [
-        line.split(" ", 1)[1] if line.startswith("#") else line for line in fast.stderr.splitlines()[:-1]
-    ] == strip
-    # A flag the fast rebuild does not read goes to click, which still answers from the memo.
-    argv_with_label = argv[:-1] + ["--label", "x=y", str(context)]
-    slow = subprocess.run(argv_with_label, capture_output=True, text=True, check=True)
-    assert slow.stderr.splitlines()[-1] == "click imported"
+    assert by_click.stderr.splitlines()[-1] == "click imported"
+    assert cached_lines(fast.stderr) == 2
+    assert steps(fast.stderr) == steps(by_click.stderr)
 
 
 def test_the_fast_path_builds_and_fails_as_the_click_command_does(own_store: Any, context: Path) -> None:
-    import subprocess
-    import sys
-
-    probe = (
-        "import sys; from slipway.cli import main\n"
-        "try:\n    main(sys.argv[1:])\n"
-        "finally:\n    print('click imported' if 'click' in sys.modules else 'no click', file=sys.stderr)\n"
-    )
-    base = [sys.executable, "-c", probe, "--root", str(own_store.root), "build", "--progress", "plain"]
-    built = subprocess.run(
-        [*base, "-t", "fast:built", str(context)], capture_output=True, text=True, check=False
-    )
+    base = ["--root", str(own_store.root), "build", "--progress", "plain"]
+    built = slipway_by("fast", *base, "-t", "fast:built", str(context))
     assert built.returncode == 0, built.stderr
     assert built.stderr.splitlines()[-1] == "no click"
     assert own_store.run_output("fast:built", "cat", "/copy.txt") == "one\n"
 
-    fast = subprocess.run([*base, "-t", "Bad Tag", str(context)], capture_output=True, text=True, check=False)
-    by_click = own_store.build(context, "-t", "Bad Tag", "--label", "forces=click")
+    fast = slipway_by("fast", *base, "-t", "Bad Tag", str(context))
+    by_click = slipway_by("click", *base, "-t", "Bad Tag", str(context))
     assert fast.returncode == by_click.returncode != 0
-    assert fast.stderr.splitlines()[-2] == by_click.stderr.splitlines()[-1]  # the same "error: ..." line
+    assert fast.stderr.splitlines()[-2] == by_click.stderr.splitlines()[-2]  # the same "error: ..." line
     assert fast.stderr.splitlines()[-1] == "no click"
+
+
+def test_a_piped_dockerfile_is_built_not_a_file_named_dash(own_store: Any, tmp_path: Path) -> None:
+    """`-f -` reads the Dockerfile from stdin, also on the fast path, also beside a file named `-`."""
+    import subprocess
+    import sys
+
+    work = tmp_path / "work"
+    (work / "ctx").mkdir(parents=True)
+    (work / "ctx" / "a").write_text("a\n")
+    (work / "ctx" / "b").write_text("b\n")
+    (work / "-").write_text("FROM scratch\nCOPY a /a\n")
+    build = [sys.executable, "-m", "slipway", "--root", str(own_store.root), "build", "-t", "x"]
+    subprocess.run([*build, "-f", "./-", "ctx"], cwd=work, capture_output=True, check=True)
+    assert "COPY a /a" in own_store.ok("history", "--no-trunc", "x").stdout
+    piped = subprocess.run(
+        [*build, "-f", "-", "ctx"],
+        cwd=work,
+        input=b"FROM scratch\nCOPY b /b\n",
+        capture_output=True,
+        check=True,
+    )
+    assert b"CACHED" not in piped.stderr
+    history = own_store.ok("history", "--no-trunc", "x").stdout
+    assert "COPY b /b" in history and "COPY a /a" not in history
+    again = subprocess.run(
+        [*build, "-f", "-", "ctx"],
+        cwd=work,
+        input=b"FROM scratch\nCOPY b /b\n",
+        capture_output=True,
+        check=True,
+    )
+    assert again.stderr.count(b"CACHED") == 1, "the same piped Dockerfile again: answered from its memo"

@@ -1,12 +1,13 @@
 """The `slipway` command line: thin click commands that parse flags, call the API and render.
 
-`main` first offers the arguments to the fast rebuild (slipway.fast_rebuild), which answers a no-op
-`slipway build` from the build memo without importing click; everything else goes to the click group
-(slipway.cli._group), whose subcommands are imported only when invoked.
+`main` first offers the arguments to the fast path (cli/_fast.py), which reads `slipway build` from the same
+flag table as the click command without importing click; everything else goes to the click group
+(cli/_group.py), whose subcommands are imported only when invoked.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
@@ -14,9 +15,9 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> Any:
-    from slipway import fast_rebuild
+    from slipway.cli import _fast
 
-    if fast_rebuild.answer(sys.argv[1:] if argv is None else argv):
+    if _fast.answer(sys.argv[1:] if argv is None else argv):
         return None
     from slipway.cli._group import run
 
@@ -24,19 +25,42 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 def entry() -> None:
-    """The `slipway` program (console script and `python -m slipway`): main(), then a prompt exit.
+    """The `slipway` program (console script and `python -m slipway`): main(), then exit.
 
     By the time main() returns, every file is closed, the store is closed and its temp dir removed; what is
     left is the interpreter taking down its modules one by one, ~10 ms that a no-op rebuild (~40 ms) would
-    otherwise spend on nothing. Errors (SystemExit, exceptions) leave the ordinary way."""
+    otherwise spend on nothing. So when `nothing_left_to_flush()` the process ends at once; otherwise (a
+    thread still running, an exit handler, a log handler) it exits the ordinary way, which runs them."""
     try:
         result = main()
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:
         # The reader went away (`slipway images | head -1`): stop quietly, as a tool killed by SIGPIPE does.
-        os._exit(128 + 13)
-    os._exit(result if isinstance(result, int) else 0)  # click returns a command's exit code, if it sets one
+        # stdout now points at /dev/null, so the interpreter's own flush at exit finds nowhere to fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + 13)
+    code = result if isinstance(result, int) else 0  # click returns a command's exit code, if it sets one
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's; elsewhere, exit the ordinary way
+    if run_exit_handlers is not None and nothing_left_to_flush():
+        run_exit_handlers()  # what the interpreter runs at exit (logging.shutdown, handlers of .pth files ...)
+        os._exit(code)
+    sys.exit(code)
+
+
+def nothing_left_to_flush() -> bool:
+    """Whether ending the process now, without the interpreter's shutdown, loses nothing: only the main thread
+    is alive (the shutdown would wait for the others), and every log handler writes to stderr or stdout, which
+    entry() flushed (another may hold records in a buffer or a file object only the shutdown closes)."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return False
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return True
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = [handler for logger in loggers for handler in getattr(logger, "handlers", ())]
+    return all(type(h) is logging.StreamHandler and h.stream in (sys.stderr, sys.stdout) for h in handlers)
 
 
 def __getattr__(name: str) -> Any:

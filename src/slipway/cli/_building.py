@@ -1,167 +1,82 @@
-"""What `slipway build` does once its flags are read: the memo, the build, what it prints. No click here: the
-click command (cli/build.py) and the fast rebuild (slipway.fast_rebuild) both call `run_build_command`."""
+"""What `slipway build` does once its flags are read: resolve them, answer from the memo or build, report.
+
+The click command (cli/build.py) and the fast path (cli/_fast.py) both call `build_command` with the same
+`BuildFlags`. Up to the memo's answer only the standard library is imported here (and the progress renderer
+when the memo answers): the build's modules load only when something is built.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
+from slipway.choices import PULL_POLICIES, PullPolicy
+from slipway.cli._build_flags import PULL_POLICY_VARIABLE, REGISTRIES_FILE, BuildFlags
 from slipway.solver.memo import MemoPlan, plan_memo
 from slipway.store import memos
 
-REGISTRIES_FILE = "registries.json"  # as slipway.registry names it; not imported: that pulls in httpx
-PULL_POLICY_VARIABLE = "SLIPWAY_PULL_POLICY"
+if TYPE_CHECKING:
+    from slipway.build import BuildOutcome, BuildRequest
+    from slipway.registry import RegistryOptions
+    from slipway.store import ImageRecord, Store
+
+__all__ = ["Outcome", "build_command", "dockerfile_location", "report_outcome"]
 
 
-def run_build_command(
-    root: Path,
-    context: Path,
-    *,
-    tags: tuple[str, ...] = (),
-    dockerfile: str | None = None,
-    target: str | None = None,
-    build_args: tuple[str, ...] = (),
-    labels: tuple[str, ...] = (),
-    no_cache: bool = False,
-    no_cache_filter: tuple[str, ...] = (),
-    network: str = "default",
-    platform: str = "linux/amd64",
-    progress: str = "auto",
-    quiet: bool = False,
-    iidfile: Path | None = None,
-    max_parallelism: int | None = None,
-    compression: str | None = None,
-    pull: bool = False,
-    insecure_registries: tuple[str, ...] = (),
-    output: str | None = None,
-    push: bool = False,
-    cache_to: tuple[str, ...] = (),
-    cache_from: tuple[str, ...] = (),
-) -> None:
-    """Build as `slipway build` with these flags (their defaults are the command's)."""
-    dockerfile_text = _read_stdin() if dockerfile == "-" else None
-    dockerfile_path = dockerfile_location(dockerfile, context) if dockerfile != "-" else None
-    resolved_args = _key_values(build_args, "--build-arg", from_environment=True)
-    resolved_labels = _key_values(labels, "--label")
-    source_date_epoch = _source_date_epoch()
-    pull_policy = _pull_policy(pull)
-    may_memoize = not (
-        no_cache or no_cache_filter or pull_policy == "always" or output or push or cache_to or cache_from
-    )
-    memo = None
-    if may_memoize:
-        options = {
-            "tags": tags, "target": target, "build_args": resolved_args, "labels": resolved_labels,
-            "network": network, "platform": platform, "compression": compression,
-            "source_date_epoch": source_date_epoch, "pull": pull_policy,
-        }  # fmt: skip
-        memo = plan_memo(context, dockerfile_path, dockerfile_text, options)
-    if memo is not None and _answer(
-        root, memo, progress="quiet" if quiet else progress, iidfile=iidfile, quiet=quiet
-    ):
+class Resolved(NamedTuple):
+    """The flags' meaning, read once: the Dockerfile (stdin is read here, and only here), the KEY=VALUE lists,
+    and the environment's settings."""
+
+    dockerfile: Path | None  # None: CONTEXT/Dockerfile, or the text below
+    dockerfile_text: str | None  # `-f -`
+    build_args: tuple[tuple[str, str], ...]
+    labels: tuple[tuple[str, str], ...]
+    source_date_epoch: int | None
+    pull: PullPolicy
+
+
+class Outcome(NamedTuple):
+    """What a build (or the memo of an identical one) made, as the command reports it."""
+
+    image_id: str | None  # None: the output made no image (type=local, type=tar)
+    names: tuple[str, ...]  # the names it now carries in the store, of those asked for
+    pushed: tuple[tuple[str, str], ...] = ()  # (name, manifest digest) of each push
+    summary: tuple[str, ...] = ()  # after a build: the image's size, and hints (a memo's answer has none)
+
+
+def build_command(root: Path, flags: BuildFlags) -> None:
+    """`slipway build` with these flags, in the store at `root`."""
+    resolved = _resolve(flags)
+    plan = _memo_plan(flags, resolved)
+    progress = "quiet" if flags.quiet else flags.progress
+    memo = memos.lookup(root, plan.key, plan.fingerprint) if plan is not None else None
+    if memo is not None:
+        _replay(memo, progress)
+        outcome = Outcome(memo.image_id, memo.names)
+    else:
+        outcome = _build(root, flags, resolved, plan)
+    report_outcome(outcome, flags)
+
+
+def report_outcome(outcome: Outcome, flags: BuildFlags) -> None:
+    """The image ID to --iidfile, and on stdout (-q) or the lines docker build ends with on stderr."""
+    if outcome.image_id is None:
         return
-    from slipway.build import BuildRequest
-    from slipway.build import build as run_build
-    from slipway.errors import RunFailed, UsageError
-    from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to, parse_output, with_push
-    from slipway.image.reference import parse_reference
-    from slipway.progress.render import format_run_failure, open_renderer
-    from slipway.store import Store
-    from slipway.worker.executor import find_runtime
-
-    for tag in tags:
-        parse_reference(tag)  # a bad -t fails before any work
-    output_spec = parse_output(output) if output is not None else OutputSpec()
-    if push:
-        output_spec = with_push(output_spec)
-    if quiet and output_spec.to_stdout:
-        raise UsageError(
-            f"-q prints the image ID on stdout, where --output {output} writes: drop one of them"
-        )
-    if output_spec.to_stdout and sys.stdout.isatty():
-        raise UsageError(
-            f"--output {output}: refusing to write a tar to the terminal; redirect stdout or use dest=FILE"
-        )
-    request = BuildRequest(
-        context=context,
-        dockerfile=dockerfile_path,
-        dockerfile_text=dockerfile_text,
-        tags=tags,
-        target=target,
-        build_args=resolved_args,
-        labels=resolved_labels,
-        no_cache=no_cache,
-        no_cache_filter=no_cache_filter,
-        network=network,
-        platform=platform,
-        source_date_epoch=source_date_epoch,
-        compression=compression,
-        max_parallelism=max_parallelism,
-        pull=pull_policy,  # type: ignore[arg-type]
-        registry=_registry_options(root, insecure_registries),
-        output=output_spec,
-        cache_to=tuple(parse_cache_to(text) for text in cache_to),
-        cache_from=tuple(parse_cache_from(text) for text in cache_from),
-    )
-    mode = "quiet" if quiet else progress
-    with Store.open(root) as store:
-        runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=root)
-        try:
-            with open_renderer(mode, sys.stderr) as events:  # type: ignore[arg-type]
-                outcome = run_build(
-                    request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer, memo=memo
-                )
-            summary = _size_lines(store, outcome.image) if outcome.image is not None and not quiet else ()
-        except RunFailed as err:
-            if err.location is not None:
-                text = dockerfile_text if dockerfile_text is not None else _read_quietly(err.location.path)
-                print(
-                    format_run_failure(
-                        text,
-                        err.location,
-                        err.argv,
-                        err.process_exit_code,
-                        err.output_tail,
-                        step_name=err.step,
-                    ),
-                    file=sys.stderr,
-                    flush=True,
-                )
-                sys.exit(1)
-            raise
-    if outcome.image is None:
-        return  # type=local and type=tar make no image: no ID to show or write
-    image_id = outcome.image.id
-    if iidfile is not None:
-        iidfile.write_text(image_id)
-    if quiet:
-        print(image_id, flush=True)
+    if flags.iidfile is not None:
+        flags.iidfile.write_text(outcome.image_id)
+    if flags.quiet:
+        print(outcome.image_id, flush=True)
         return
-    if output_spec.tags_store:
-        for name in outcome.image.names:
-            if name in {str(parse_reference(tag)) for tag in tags + output_spec.names}:
-                print(f"naming to {name} done", file=sys.stderr, flush=True)
-    print(f"writing image {image_id} done", file=sys.stderr, flush=True)
+    for name in outcome.names:
+        print(f"naming to {name} done", file=sys.stderr)
+    print(f"writing image {outcome.image_id} done", file=sys.stderr, flush=True)
     for name, digest in outcome.pushed:
         print(f"pushed {name}@{digest}", file=sys.stderr, flush=True)
-    for line in summary:
+    for line in outcome.summary:
         print(line, file=sys.stderr, flush=True)
-
-
-def _size_lines(store, image) -> tuple[str, ...]:  # noqa: ANN001 - lazy imports: Store and ImageRecord
-    """After the build: the image's size, and a hint per compiler toolchain its final stage ships."""
-    from slipway.analysis.summary import toolchain_bytes
-    from slipway.cli._humanize import human_size
-
-    name = image.names[0].removeprefix("docker.io/library/") if image.names else image.id[:19]
-    lines = [f"image {name}: {human_size(image.size, 3)}"]
-    for short, size in sorted(toolchain_bytes(store, image).items(), key=lambda item: -item[1]):
-        lines.append(
-            f"hint: the final image contains {short} ({human_size(size, 3)}): "
-            "`slipway advise` can move it to a build stage"
-        )
-    return tuple(lines)
 
 
 def dockerfile_location(option: str | None, context: Path) -> Path | None:
@@ -175,16 +90,37 @@ def dockerfile_location(option: str | None, context: Path) -> Path | None:
     return path
 
 
-def _answer(root: Path, plan: MemoPlan, *, progress: str, iidfile: Path | None, quiet: bool) -> bool:
-    """Replay the memo's build as a fully cached one; False when there is no valid memo."""
-    import time
+def _resolve(flags: BuildFlags) -> Resolved:
+    piped = flags.dockerfile == "-"
+    return Resolved(
+        dockerfile=None if piped else dockerfile_location(flags.dockerfile, flags.context),
+        dockerfile_text=_read_stdin() if piped else None,
+        build_args=_key_values(flags.build_args, "--build-arg", from_environment=True),
+        labels=_key_values(flags.labels, "--label"),
+        source_date_epoch=_source_date_epoch(),
+        pull="always" if flags.pull else _pull_policy(),
+    )
 
+
+def _memo_plan(flags: BuildFlags, resolved: Resolved) -> MemoPlan | None:
+    """None for builds no memo may answer: they skip the cache, read a registry, or write elsewhere."""
+    if flags.no_cache or flags.no_cache_filter or resolved.pull == "always":
+        return None
+    if flags.output or flags.push or flags.cache_to or flags.cache_from:
+        return None
+    options = {
+        "tags": flags.tags, "target": flags.target, "build_args": resolved.build_args, "labels": resolved.labels,
+        "network": flags.network, "platform": flags.platform, "compression": flags.compression,
+        "source_date_epoch": resolved.source_date_epoch, "pull": resolved.pull,
+    }  # fmt: skip
+    return plan_memo(flags.context, resolved.dockerfile, resolved.dockerfile_text, options)
+
+
+def _replay(memo: memos.Memo, progress: str) -> None:
+    """Show the memo's build as the fully cached build it stands for."""
     from slipway.progress.events import StepCached, StepDone, StepStarted
     from slipway.progress.render import open_renderer
 
-    memo = memos.lookup(root, plan.key, plan.fingerprint)
-    if memo is None:
-        return False
     with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
         for step in memo.steps:
             now = time.time()
@@ -195,15 +131,105 @@ def _answer(root: Path, plan: MemoPlan, *, progress: str, iidfile: Path | None, 
                 events.emit(StepCached(vertex=step.vertex, name=step.name, at=now))
         events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
         events.emit(StepDone(vertex="export", at=time.time()))
-    if iidfile is not None:
-        iidfile.write_text(memo.image_id)
-    if quiet:
-        print(memo.image_id, flush=True)
-        return True
-    for name in memo.names:
-        print(f"naming to {name} done", file=sys.stderr)
-    print(f"writing image {memo.image_id} done", file=sys.stderr, flush=True)
-    return True
+
+
+def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | None) -> Outcome:
+    from slipway.build import BuildRequest
+    from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to, parse_output, with_push
+    from slipway.image.reference import parse_reference
+
+    for tag in flags.tags:
+        parse_reference(tag)  # a bad -t fails before any work
+    output = parse_output(flags.output) if flags.output is not None else OutputSpec()
+    if flags.push:
+        output = with_push(output)
+    if flags.quiet and output.to_stdout:
+        raise _usage_error(
+            f"-q prints the image ID on stdout, where --output {flags.output} writes: drop one of them"
+        )
+    if output.to_stdout and sys.stdout.isatty():
+        raise _usage_error(
+            f"--output {flags.output}: refusing to write a tar to the terminal; redirect stdout or use dest=FILE"
+        )
+    request = BuildRequest(
+        context=flags.context,
+        dockerfile=resolved.dockerfile,
+        dockerfile_text=resolved.dockerfile_text,
+        tags=flags.tags,
+        target=flags.target,
+        build_args=resolved.build_args,
+        labels=resolved.labels,
+        no_cache=flags.no_cache,
+        no_cache_filter=flags.no_cache_filter,
+        network=flags.network,
+        platform=flags.platform,
+        source_date_epoch=resolved.source_date_epoch,
+        compression=flags.compression,
+        max_parallelism=flags.max_parallelism,
+        pull=resolved.pull,
+        registry=_registry_options(root, flags.insecure_registries),
+        output=output,
+        cache_to=tuple(parse_cache_to(text) for text in flags.cache_to),
+        cache_from=tuple(parse_cache_from(text) for text in flags.cache_from),
+    )
+    built, summary = _run(
+        root, request, "quiet" if flags.quiet else flags.progress, plan, summarize=not flags.quiet
+    )
+    if built.image is None:
+        return Outcome(None, ())
+    asked = {str(parse_reference(name)) for name in request.tags + output.names}
+    names = tuple(name for name in built.image.names if name in asked) if output.tags_store else ()
+    return Outcome(built.image.id, names, built.pushed, summary)
+
+
+def _run(
+    root: Path, request: BuildRequest, progress: str, plan: MemoPlan | None, *, summarize: bool
+) -> tuple[BuildOutcome, tuple[str, ...]]:
+    """The build itself, in the store at `root`, and its summary lines; a failing RUN shows its Dockerfile
+    excerpt."""
+    from slipway.build import build
+    from slipway.errors import RunFailed
+    from slipway.progress.render import format_run_failure, open_renderer
+    from slipway.store import Store
+    from slipway.worker.executor import find_runtime
+
+    with Store.open(root) as store:
+        runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=root)
+        try:
+            with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
+                built = build(
+                    request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer, memo=plan
+                )
+            summary = _size_lines(store, built.image) if built.image is not None and summarize else ()
+        except RunFailed as err:
+            if err.location is None:
+                raise
+            text = (
+                request.dockerfile_text
+                if request.dockerfile_text is not None
+                else _read_quietly(err.location.path)
+            )
+            failure = format_run_failure(
+                text, err.location, err.argv, err.process_exit_code, err.output_tail, step_name=err.step
+            )
+            print(failure, file=sys.stderr, flush=True)
+            sys.exit(1)
+    return built, summary
+
+
+def _size_lines(store: Store, image: ImageRecord) -> tuple[str, ...]:
+    """After the build: the image's size, and a hint per compiler toolchain its final stage ships."""
+    from slipway.analysis.summary import toolchain_bytes
+    from slipway.cli._humanize import human_size
+
+    name = image.names[0].removeprefix("docker.io/library/") if image.names else image.id[:19]
+    lines = [f"image {name}: {human_size(image.size, 3)}"]
+    for short, size in sorted(toolchain_bytes(store, image).items(), key=lambda item: -item[1]):
+        lines.append(
+            f"hint: the final image contains {short} ({human_size(size, 3)}): "
+            "`slipway advise` can move it to a build stage"
+        )
+    return tuple(lines)
 
 
 def _key_values(
@@ -234,16 +260,15 @@ def _source_date_epoch() -> int | None:
         raise _usage_error(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds") from None
 
 
-def _pull_policy(always: bool) -> str:
-    if always:
-        return "always"
+def _pull_policy() -> PullPolicy:
     value = os.environ.get(PULL_POLICY_VARIABLE) or "missing"
-    if value not in ("never", "missing", "always"):
-        raise _usage_error(f"{PULL_POLICY_VARIABLE}={value!r}: expected never, missing or always")
-    return value
+    for policy in PULL_POLICIES:
+        if value == policy:
+            return policy
+    raise _usage_error(f"{PULL_POLICY_VARIABLE}={value!r}: expected one of {', '.join(PULL_POLICIES)}")
 
 
-def _registry_options(root: Path, insecure_registries: tuple[str, ...]):  # noqa: ANN202 - lazy import
+def _registry_options(root: Path, insecure_registries: tuple[str, ...]) -> RegistryOptions | None:
     """As `slipway pull` and `push` resolve them: --insecure-registry, <root>/registries.json, $DOCKER_CONFIG."""
     docker_config = os.environ.get("DOCKER_CONFIG")
     if not insecure_registries and not docker_config and not (root / REGISTRIES_FILE).exists():

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import NamedTuple, NoReturn
 
+ROOT_VARIABLE = "SLIPWAY_ROOT"  # the store root, when --root is not given
+
 
 class AppContext(NamedTuple):
     root: Path
@@ -20,6 +22,13 @@ def default_root(explicit: str | None) -> Path:
         return Path("/var/lib/slipway")
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "slipway"
+
+
+def start_debug_logging() -> None:
+    """--debug: developer detail on stderr (the click group and the fast path alike)."""
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)7.1fms %(name)s: %(message)s")
 
 
 def exit_for(err: BaseException) -> NoReturn:

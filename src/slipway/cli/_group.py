@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
 import click
 
 from slipway import __version__
-from slipway.cli._context import AppContext, default_root, exit_for
+from slipway.cli._context import ROOT_VARIABLE, AppContext, default_root, exit_for, start_debug_logging
 from slipway.errors import SlipwayError
 
 # command name -> "module:attribute" of a click command, imported on first use.
@@ -63,7 +62,7 @@ class LazyGroup(click.Group):
 @click.option(
     "--root",
     type=click.Path(file_okay=False),
-    envvar="SLIPWAY_ROOT",
+    envvar=ROOT_VARIABLE,
     default=None,
     help="Store root (default /var/lib/slipway as root, else $XDG_DATA_HOME/slipway).",
 )
@@ -72,7 +71,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, root: str | None, debug: bool) -> None:
     """slipway: build container images from Dockerfiles, without a daemon."""
     if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)7.1fms %(name)s: %(message)s")
+        start_debug_logging()
     ctx.obj = AppContext(root=default_root(root), debug=debug)
 
 

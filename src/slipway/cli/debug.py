@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from slipway.choices import DEFAULT_PLATFORM
 from slipway.errors import UsageError
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
 from slipway.frontend.files import read_file
@@ -116,7 +117,7 @@ def _build_arg(
     metavar="NAME[=VALUE]",
     help="An ARG value (repeatable); NAME alone takes it from the environment.",
 )
-@click.option("--platform", default="linux/amd64", show_default=True, help="The target platform.")
+@click.option("--platform", default=DEFAULT_PLATFORM, show_default=True, help="The target platform.")
 @click.argument("context", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def graph(
     dockerfile: Path | None,

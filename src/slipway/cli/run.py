@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from slipway.choices import CONTAINER_NETWORKS
 from slipway.cli._context import AppContext
 from slipway.errors import UsageError
 from slipway.runner import RunRequest, parse_volume, run_container
@@ -30,7 +31,7 @@ from slipway.worker.executor import find_runtime
 @click.option("-w", "--workdir", help="Working directory inside the container.")
 @click.option("-u", "--user", help="User: name|uid[:group|gid].")
 @click.option("--entrypoint", help="Replace the image's ENTRYPOINT (and drop its CMD).")
-@click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True)
+@click.option("--network", type=click.Choice(CONTAINER_NETWORKS), default="host", show_default=True)
 @click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount HOST:CONTAINER[:ro].")
 @click.option("-i", "--interactive", is_flag=True, help="Keep stdin attached.")
 @click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")

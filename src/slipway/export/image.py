@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO, cast
 
 import msgspec
 
+from slipway.choices import Compression
 from slipway.errors import StoreError
 from slipway.graph.ops import StagePlan
 from slipway.image.layers import LayerInfo, measure_tree, pack_layer
@@ -30,8 +31,6 @@ from slipway.image.oci import (
     encode_json,
 )
 from slipway.store import ImageRecord, SnapshotRecord, Store
-
-Compression = Literal["gzip", "zstd", "none"]
 
 
 class ExportOptions(msgspec.Struct, frozen=True):

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from slipway.choices import DEFAULT_PLATFORM, NETWORK_MODES, NetworkMode
 from slipway.errors import (
     DockerfileError,
     ExpansionError,
@@ -88,7 +89,6 @@ from slipway.graph.ops import (
     ImageSource,
     InlineSource,
     Mkdir,
-    NetworkMode,
     RunMount,
     ScratchSource,
     StagePlan,
@@ -103,7 +103,6 @@ __all__ = ["BaseImage", "ConvertOptions", "ImageResolver", "convert"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ("/bin/sh", "-c")
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
-_NETWORKS: tuple[NetworkMode, ...] = ("default", "none", "host")
 _SCRATCH = "scratch"
 # Each stage built FROM another copies its environment and labels and each RUN carries the environment, so a
 # Dockerfile of many of them with many variables takes quadratic time and memory: bounded in all, far past
@@ -133,8 +132,8 @@ class ConvertOptions(msgspec.Struct, frozen=True):
     target: str | None = None  # --target (stage name, case-insensitive)
     build_args: tuple[tuple[str, str], ...] = ()  # --build-arg K=V
     labels: tuple[tuple[str, str], ...] = ()  # --label K=V, applied to the target's config
-    target_platform: str = "linux/amd64"
-    build_platform: str = "linux/amd64"
+    target_platform: str = DEFAULT_PLATFORM
+    build_platform: str = DEFAULT_PLATFORM
     network: str = "default"  # --network: default for RUNs without --network
     exclude: tuple[str, ...] = ()  # .dockerignore patterns, carried into ContextSource.exclude
 
@@ -991,14 +990,14 @@ def _option_platform(text: str, what: str) -> Platform:
 
 
 def _option_network(text: str) -> NetworkMode:
-    for mode in _NETWORKS:
+    for mode in NETWORK_MODES:
         if text == mode:
             return mode
-    raise UsageError(f"--network {text}: unsupported network mode; use {', '.join(_NETWORKS)}")
+    raise UsageError(f"--network {text}: unsupported network mode; use {', '.join(NETWORK_MODES)}")
 
 
 def _network(text: str) -> NetworkMode:
-    for mode in _NETWORKS:
+    for mode in NETWORK_MODES:
         if text == mode:
             return mode
     raise AssertionError(text)  # RunCommand checked it

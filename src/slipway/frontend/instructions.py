@@ -17,6 +17,7 @@ from typing import Literal
 
 import msgspec
 
+from slipway.choices import NETWORK_MODES
 from slipway.errors import DockerfileError, SourceLocation
 from slipway.frontend.parser import Heredoc, Instruction
 
@@ -177,8 +178,6 @@ _SIGNALS = frozenset(
 
 # strconv.Atoi's numbers (ASCII digits that fit an int); longer digit strings are no signal.
 _SIGNAL_NUMBER = re.compile(r"[0-9]{1,18}")
-
-_NETWORKS = ("default", "none", "host")
 _SECURITIES = ("sandbox", "insecure")
 
 _DURATION_UNITS = MappingProxyType(
@@ -557,8 +556,8 @@ def _parse_run(instruction: Instruction, flags: Mapping[str, FlagValue]) -> RunC
     if not command or (not instruction.json_form and not command[0].strip()):
         raise InvalidValue("needs a command to run")
     network = _string_flag(flags, "network")
-    if network is not None and network not in _NETWORKS:
-        raise InvalidValue(f"unsupported network mode {network!r}; use {', '.join(_NETWORKS)}")
+    if network is not None and network not in NETWORK_MODES:
+        raise InvalidValue(f"unsupported network mode {network!r}; use {', '.join(NETWORK_MODES)}")
     security = _string_flag(flags, "security")
     if security is not None and security not in _SECURITIES:
         raise InvalidValue(f"unsupported security mode {security!r}; use {', '.join(_SECURITIES)}")

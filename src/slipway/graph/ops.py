@@ -19,10 +19,9 @@ from typing import Literal, overload
 
 import msgspec
 
+from slipway.choices import DEFAULT_PLATFORM, NetworkMode
 from slipway.errors import SourceLocation
 from slipway.image.oci import Digest, History, ImageConfig
-
-NetworkMode = Literal["default", "none", "host"]
 
 
 class ImageSource(msgspec.Struct, frozen=True):
@@ -30,7 +29,7 @@ class ImageSource(msgspec.Struct, frozen=True):
 
     ref: str
     manifest_digest: Digest  # what the cache key of FROM depends on
-    platform: str = "linux/amd64"
+    platform: str = DEFAULT_PLATFORM
 
 
 class ScratchSource(msgspec.Struct, frozen=True):

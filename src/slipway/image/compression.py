@@ -11,11 +11,12 @@ import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 import zstandard
 from isal import igzip_threaded, isal_zlib
 
+from slipway.choices import Compression
 from slipway.errors import ArchiveError
 from slipway.image.oci import (
     MEDIA_DOCKER_LAYER,
@@ -37,7 +38,6 @@ __all__ = [
     "worker_threads",
 ]
 
-Compression = Literal["gzip", "zstd", "none"]
 
 CHUNK_SIZE = 1 << 20
 # ISA-L's levels are 0-3, not zlib's 1-9, and none reaches zlib -6 (docker's and BuildKit's gzip default).

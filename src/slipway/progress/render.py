@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from slipway.choices import PROGRESS_MODES, ProgressMode
 from slipway.progress.events import Event, EventSink
 from slipway.progress.failure import format_run_failure
 from slipway.progress.plain import PlainRenderer
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
     from slipway.progress.tty import TtyRenderer
 
 __all__ = ["ProgressMode", "QuietRenderer", "format_run_failure", "open_renderer"]
-
-ProgressMode = Literal["auto", "plain", "tty", "rawjson", "quiet"]
 
 
 class QuietRenderer:
@@ -57,7 +56,7 @@ def open_renderer(mode: ProgressMode, stream: TextIO) -> Iterator[EventSink]:
         case _:
             from slipway.errors import UsageError
 
-            raise UsageError(f"--progress {mode!r}: choose auto, plain, tty, rawjson or quiet")
+            raise UsageError(f"--progress {mode!r}: choose one of {', '.join(PROGRESS_MODES)}")
     with renderer:
         yield renderer
 

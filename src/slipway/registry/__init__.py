@@ -3,10 +3,11 @@
 from slipway.registry.client import RegistryClient
 from slipway.registry.credentials import Credentials, DockerConfig
 from slipway.registry.login import login, logout
-from slipway.registry.options import REGISTRIES_FILE, RegistryOptions, RetryPolicy, read_insecure_registries
+from slipway.registry.options import RegistryOptions, RetryPolicy, read_insecure_registries
 from slipway.registry.platforms import format_platform, host_platform, parse_platform, select_manifest
 from slipway.registry.pull import pull_image
 from slipway.registry.push import push_image
+from slipway.store import REGISTRIES_FILE
 
 __all__ = [
     "REGISTRIES_FILE",

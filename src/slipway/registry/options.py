@@ -10,8 +10,6 @@ import msgspec
 
 from slipway.errors import UsageError
 
-REGISTRIES_FILE = "registries.json"  # in the store root: {"insecure-registries": [...]}
-
 # Docker Hub's names: what users type, and the host that actually serves the distribution API.
 DOCKER_HUB_DOMAIN = "docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"

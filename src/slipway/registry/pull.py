@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import msgspec
 
+from slipway.choices import DEFAULT_PLATFORM
 from slipway.errors import ArchiveError, ImageNotFound, RegistryError
 from slipway.image.layers import LayerInfo, measure_layer
 from slipway.image.oci import (
@@ -52,7 +53,7 @@ def pull_image(
     store: Store,
     ref: str,
     *,
-    platform: str = "linux/amd64",
+    platform: str = DEFAULT_PLATFORM,
     options: RegistryOptions,
     on_event: EventSink | None = None,
 ) -> ImageRecord:

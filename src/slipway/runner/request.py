@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from slipway.choices import ContainerNetwork
 from slipway.errors import RunFailed, UsageError
 from slipway.image.oci import ContainerConfig
 from slipway.worker.executor import BindMount, ProcessSpec
@@ -30,7 +30,7 @@ class RunRequest:
     env: tuple[str, ...] = ()  # "K=V", later wins over earlier and over the image's
     workdir: str | None = None
     user: str | None = None
-    network: Literal["host", "none"] = "host"
+    network: ContainerNetwork = "host"
     volumes: tuple[VolumeBind, ...] = ()
     interactive: bool = False  # -i: keep stdin attached
     tty: bool = False  # -t

@@ -23,6 +23,7 @@ from typing import Protocol, assert_never
 
 import msgspec
 
+from slipway.choices import ContainerNetwork
 from slipway.errors import BuildCancelled, ContextError, RunFailed, SlipwayError
 from slipway.frontend.ignore import IgnoreMatcher
 from slipway.graph.ops import (
@@ -60,7 +61,7 @@ class SolveOptions:
     no_cache: bool = False
     no_cache_stages: frozenset[str] = frozenset()  # --no-cache-filter
     max_parallelism: int = field(default_factory=lambda: os.cpu_count() or 2)
-    default_network: str = "host"  # what RUN --network=default means here
+    default_network: ContainerNetwork = "host"  # what RUN --network=default means here
 
 
 class RemoteCache(Protocol):
@@ -372,7 +373,7 @@ class Solver:
         spec = ContainerSpec(
             process=ProcessSpec(args=op.args, env=op.env, cwd=op.cwd or "/", user=op.user),
             rootfs=rootfs,
-            network="none" if network == "none" else "host",
+            network=network,
             hostname=op.hostname or "buildkitsandbox",
             mounts=binds,
             tmpfs=tmpfs,

@@ -11,14 +11,24 @@ from typing import TYPE_CHECKING
 from slipway._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from slipway.store._layout import REGISTRIES_FILE
     from slipway.store._store import Store
     from slipway.store.blob_sources import BlobSources
     from slipway.store.blobs import BlobWriter
     from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
 
-__all__ = ["BlobSources", "BlobWriter", "CacheEntry", "ImageRecord", "SnapshotRecord", "Store"]
+__all__ = [
+    "REGISTRIES_FILE",
+    "BlobSources",
+    "BlobWriter",
+    "CacheEntry",
+    "ImageRecord",
+    "SnapshotRecord",
+    "Store",
+]
 
 _LAZY = {
+    "REGISTRIES_FILE": "slipway.store._layout",
     "Store": "slipway.store._store",
     "BlobSources": "slipway.store.blob_sources",
     "BlobWriter": "slipway.store.blobs",

@@ -29,6 +29,7 @@ from typing import Literal
 
 import msgspec
 
+from slipway.choices import ContainerNetwork
 from slipway.errors import BuildCancelled, RunFailed, RuntimeNotFound
 from slipway.worker.ocispec import (
     DEFAULT_PATH,
@@ -83,7 +84,7 @@ class ProcessSpec(msgspec.Struct, frozen=True):
 class ContainerSpec(msgspec.Struct, frozen=True):
     process: ProcessSpec
     rootfs: Path  # a mounted root file system (the overlay target)
-    network: Literal["host", "none"] = "host"
+    network: ContainerNetwork = "host"
     hostname: str = "slipway"
     mounts: tuple[BindMount, ...] = ()
     tmpfs: tuple[str, ...] = ()  # extra tmpfs mount points

@@ -7,9 +7,10 @@ masked and read-only paths, /dev as a tmpfs with runc's default device nodes, NO
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import msgspec
+
+from slipway.choices import ContainerNetwork
 
 __all__ = [
     "Spec",
@@ -177,7 +178,7 @@ def container_spec(
     *,
     rootfs: Path,
     hostname: str,
-    network: Literal["host", "none"],
+    network: ContainerNetwork,
     binds: tuple[tuple[Path, str, bool], ...],
     tmpfs: tuple[str, ...],
     insecure: bool,

@@ -1,0 +1,47 @@
+"""The sets of choices several rooms share, each written once (and a default): the command line, the frontend,
+the solver, the worker and the renderers import them from here. Standard library only, so the command line's
+grammar (cli/_build_flags.py) can be read without loading any room.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = [
+    "COMPRESSIONS",
+    "CONTAINER_NETWORKS",
+    "DEFAULT_PLATFORM",
+    "NETWORK_MODES",
+    "PROGRESS_MODES",
+    "PULL_POLICIES",
+    "Compression",
+    "ContainerNetwork",
+    "NetworkMode",
+    "ProgressMode",
+    "PullPolicy",
+]
+
+# What a container's network is: the host's, or none (a loopback only). slipway has no bridge networks.
+ContainerNetwork = Literal["host", "none"]
+CONTAINER_NETWORKS: tuple[ContainerNetwork, ...] = get_args(ContainerNetwork)
+
+# RUN --network and build --network: "default" is what the build's --network says, and for the build itself
+# the host's (as BuildKit's default sandbox network is a host-like one).
+NetworkMode = Literal["default", "none", "host"]
+NETWORK_MODES: tuple[NetworkMode, ...] = get_args(NetworkMode)
+
+# How a build shows its progress: "auto" is tty on a terminal, plain elsewhere.
+ProgressMode = Literal["auto", "plain", "tty", "rawjson", "quiet"]
+PROGRESS_MODES: tuple[ProgressMode, ...] = get_args(ProgressMode)
+
+# How a layer blob is compressed ("none": the tar itself).
+Compression = Literal["gzip", "zstd", "none"]
+COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
+
+# When FROM and COPY --from images are fetched from their registry: "missing" (docker build's default),
+# "always" (docker build --pull: check for a newer version), "never" (the store only).
+PullPolicy = Literal["never", "missing", "always"]
+PULL_POLICIES: tuple[PullPolicy, ...] = get_args(PullPolicy)
+
+# The platform a build targets and `debug graph` assumes unless told otherwise.
+DEFAULT_PLATFORM = "linux/amd64"

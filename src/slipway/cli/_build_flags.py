@@ -1,0 +1,112 @@
+"""The grammar of `slipway build`, written once, as data: every flag with its spellings, kind, choices, default
+and help. The click command (cli/build.py) is made from this table, and so is the parser of the fast path
+(cli/_fast.py), which reads a build without importing click; both give one `BuildFlags` value.
+
+No click here, and nothing but the standard library, slipway.choices and a name from the store's layout:
+the fast path reads this table first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from slipway.choices import (
+    COMPRESSIONS,
+    DEFAULT_PLATFORM,
+    NETWORK_MODES,
+    PROGRESS_MODES,
+    NetworkMode,
+    ProgressMode,
+)
+from slipway.store import REGISTRIES_FILE
+
+__all__ = ["BUILD_FLAGS", "CONTEXT", "PULL_POLICY_VARIABLE", "BuildFlags", "Flag"]
+
+PULL_POLICY_VARIABLE = (
+    "SLIPWAY_PULL_POLICY"  # never|missing|always: when FROM images are pulled, unless --pull
+)
+
+# "flag": present or not (no value); "value": takes a value, the last one given counts; "multiple": takes a
+# value each time it is given, all kept in order.
+Kind = Literal["flag", "value", "multiple"]
+# What a value must be: any text; a whole number of at least 1; a path that is not a directory if it exists
+# (a file to write); a path that is not a file if it exists (a directory).
+ValueType = Literal["text", "positive", "file", "directory"]
+
+
+class Flag(NamedTuple):
+    name: str  # the BuildFlags field it sets
+    aliases: tuple[str, ...]  # as typed: "-t", "--tag"
+    kind: Kind = "value"
+    type: ValueType = "text"
+    choices: tuple[str, ...] = ()  # when not empty, the only values accepted (as typed: case matters)
+    default: str | None = None  # of a "value" flag not given ("flag": False, "multiple": ())
+    metavar: str | None = None  # how help shows the value
+    help: str = ""
+
+
+# The one argument: the build context directory.
+CONTEXT = Flag("context", (), type="directory", help="The build context directory.")
+
+BUILD_FLAGS: tuple[Flag, ...] = (
+    Flag("tags", ("-t", "--tag"), "multiple", help="Name and optionally a tag (name:tag)."),
+    Flag("dockerfile", ("-f", "--file"), help="Name of the Dockerfile (default CONTEXT/Dockerfile; - for stdin)."),
+    Flag("target", ("--target",), help="Set the target build stage to build."),
+    Flag("build_args", ("--build-arg",), "multiple", metavar="KEY[=VALUE]",
+         help="Set build-time variables (KEY alone: its value from the environment)."),
+    Flag("labels", ("--label",), "multiple", metavar="KEY=VALUE", help="Set metadata for an image."),
+    Flag("no_cache", ("--no-cache",), "flag", help="Do not use cache when building the image."),
+    Flag("no_cache_filter", ("--no-cache-filter",), "multiple", metavar="STAGE", help="Do not cache the named stages."),
+    Flag("network", ("--network",), choices=NETWORK_MODES, default="default",
+         help="The network of RUN steps (default: the host's)."),
+    Flag("platform", ("--platform",), default=DEFAULT_PLATFORM, help="Target platform."),
+    Flag("progress", ("--progress",), choices=PROGRESS_MODES, default="auto",
+         help="How to show the build's progress (auto: tty on a terminal, plain elsewhere)."),
+    Flag("quiet", ("-q", "--quiet"), "flag", help="Suppress the build output and print the image ID on success."),
+    Flag("iidfile", ("--iidfile",), type="file", metavar="FILE", help="Write the image ID to the file."),
+    Flag("max_parallelism", ("--max-parallelism",), type="positive", metavar="N", help="Most RUN steps at once."),
+    Flag("compression", ("--compression",), choices=tuple(c for c in COMPRESSIONS if c != "none"),
+         help="Compress the layers now (default: the store keeps them uncompressed; a push gzips them)."),
+    Flag("pull", ("--pull",), "flag",
+         help="Always check the registry for newer FROM images (default: pull only missing ones; "
+         f"{PULL_POLICY_VARIABLE}=never|missing|always sets the default)."),
+    Flag("insecure_registries", ("--insecure-registry",), "multiple", metavar="HOST[:PORT]",
+         help=f"Allow plain HTTP (and unverified TLS) to this registry; also read from <root>/{REGISTRIES_FILE}."),
+    Flag("output", ("-o", "--output"), metavar="[type=TYPE,]dest=...",
+         help="Where the result goes, as BuildKit's --output: type=image (default), registry, docker, oci, local, "
+         "tar; DIR alone means type=local,dest=DIR."),
+    Flag("push", ("--push",), "flag", help="Push the image to each -t name (--output type=registry)."),
+    Flag("cache_to", ("--cache-to",), "multiple", metavar="type=registry,ref=REF|type=local,dest=DIR[,mode=min|max]",
+         help="Export the build cache (mode=min: the final image's steps, the default; max: every step)."),
+    Flag("cache_from", ("--cache-from",), "multiple", metavar="type=registry,ref=REF|type=local,src=DIR",
+         help="Use build cache exported by --cache-to (a REF alone means type=registry,ref=REF)."),
+)  # fmt: skip
+
+
+class BuildFlags(NamedTuple):
+    """What `slipway build` was asked, as read from its command line (both parsers give this value). Field for
+    field the table above, in its order (a test holds them together); a NamedTuple, not a dataclass, because
+    the fast path must not pay for importing dataclasses."""
+
+    context: Path
+    tags: tuple[str, ...]
+    dockerfile: str | None
+    target: str | None
+    build_args: tuple[str, ...]
+    labels: tuple[str, ...]
+    no_cache: bool
+    no_cache_filter: tuple[str, ...]
+    network: NetworkMode
+    platform: str
+    progress: ProgressMode
+    quiet: bool
+    iidfile: Path | None
+    max_parallelism: int | None
+    compression: Literal["gzip", "zstd"] | None
+    pull: bool
+    insecure_registries: tuple[str, ...]
+    output: str | None
+    push: bool
+    cache_to: tuple[str, ...]
+    cache_from: tuple[str, ...]

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from slipway.choices import PULL_POLICIES, PullPolicy
-from slipway.cli._build_flags import PULL_POLICY_VARIABLE, REGISTRIES_FILE, BuildFlags
+from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
 from slipway.solver.memo import MemoPlan, plan_memo
-from slipway.store import memos
+from slipway.store import REGISTRIES_FILE, memos
 
 if TYPE_CHECKING:
     from slipway.build import BuildOutcome, BuildRequest

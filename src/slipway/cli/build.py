@@ -15,7 +15,7 @@ from slipway.cli._context import AppContext
 __all__ = ["build"]
 
 
-def click_type(flag: Flag) -> click.ParamType:
+def click_type(flag: Flag) -> click.ParamType[Any]:
     """The click type that accepts what the table says `flag` takes."""
     if flag.choices:
         return click.Choice(flag.choices)
@@ -47,7 +47,7 @@ def click_option(flag: Flag) -> click.Option:
 
 
 @click.pass_obj
-def _build(app: AppContext, **params: Any) -> None:
+def _build(app: AppContext, /, **params: Any) -> None:
     """Build an image from a Dockerfile and a context directory."""
     build_command(app.root, BuildFlags(**params))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -49,7 +50,7 @@ def _options(app: AppContext, insecure_registries: tuple[str, ...]) -> RegistryO
     )
 
 
-def _printer(quiet: bool):  # noqa: ANN202 - a click.echo closure
+def _printer(quiet: bool) -> Callable[[str], None]:
     def emit(line: str) -> None:
         if not quiet:
             click.echo(line)

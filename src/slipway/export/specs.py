@@ -79,7 +79,7 @@ def parse_output(text: str, flag: str = "--output") -> OutputSpec:
         raise UsageError(f"{flag} {text!r}: no type=; expected one of {', '.join(OUTPUT_TYPES)}")
     if kind not in OUTPUT_TYPES:
         raise UsageError(f"{flag} {text!r}: unknown type {kind!r}; expected one of {', '.join(OUTPUT_TYPES)}")
-    output_type: OutputType = kind  # type: ignore[assignment]
+    output_type: OutputType = kind
     allowed = _ATTRIBUTES[output_type]
     for key in attributes:
         if key not in allowed:

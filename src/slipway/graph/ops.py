@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, overload
+from typing import ClassVar, Literal, overload
 
 import msgspec
 
@@ -27,6 +27,8 @@ from slipway.image.oci import Digest, History, ImageConfig
 class ImageSource(msgspec.Struct, frozen=True):
     """A base image from the store: `ref` is normalized (docker.io/library/golang:1.24)."""
 
+    op_tag: ClassVar[str] = "source.image"
+
     ref: str
     manifest_digest: Digest  # what the cache key of FROM depends on
     platform: str = DEFAULT_PLATFORM
@@ -35,9 +37,13 @@ class ImageSource(msgspec.Struct, frozen=True):
 class ScratchSource(msgspec.Struct, frozen=True):
     """The empty file system (FROM scratch)."""
 
+    op_tag: ClassVar[str] = "source.scratch"
+
 
 class ContextSource(msgspec.Struct, frozen=True):
     """The build context directory (or a named context). `exclude` holds the .dockerignore patterns."""
+
+    op_tag: ClassVar[str] = "source.context"
 
     name: str = "context"
     exclude: tuple[str, ...] = ()
@@ -46,11 +52,15 @@ class ContextSource(msgspec.Struct, frozen=True):
 class InlineSource(msgspec.Struct, frozen=True):
     """Files whose content the Dockerfile holds (COPY <<EOF heredocs): (name, content, mode)."""
 
+    op_tag: ClassVar[str] = "source.inline"
+
     files: tuple[tuple[str, str, int], ...]
 
 
 class HttpSource(msgspec.Struct, frozen=True):
     """ADD https://...: one downloaded file, named `filename` in an otherwise empty tree."""
+
+    op_tag: ClassVar[str] = "source.http"
 
     url: str
     filename: str
@@ -59,6 +69,8 @@ class HttpSource(msgspec.Struct, frozen=True):
 
 class GitSource(msgspec.Struct, frozen=True):
     """ADD git@...: a repository checkout."""
+
+    op_tag: ClassVar[str] = "source.git"
 
     url: str
     ref: str | None = None
@@ -87,6 +99,8 @@ class RunMount(msgspec.Struct, frozen=True):
 class Exec(msgspec.Struct, frozen=True):
     """RUN: `args` run in the container; the shell form arrives here already wrapped in SHELL."""
 
+    op_tag: ClassVar[str] = "exec"
+
     args: tuple[str, ...]
     env: tuple[str, ...]  # "K=V", in order; the image env plus ARGs in scope
     cwd: str
@@ -104,6 +118,8 @@ class Copy(msgspec.Struct, frozen=True):
     apply: a directory copies its contents, several sources need a directory destination.
     """
 
+    op_tag: ClassVar[str] = "copy"
+
     sources: tuple[str, ...]
     dest: str
     chown: str | None = None  # "user[:group]" resolved in the destination tree
@@ -118,6 +134,8 @@ class Copy(msgspec.Struct, frozen=True):
 
 class Mkdir(msgspec.Struct, frozen=True):
     """WORKDIR: make `path` (with parents) if it does not exist."""
+
+    op_tag: ClassVar[str] = "mkdir"
 
     path: str
     mode: int = 0o755
@@ -157,8 +175,21 @@ class Vertex:
         return hash(self.digest)
 
 
+# Part of every vertex digest, and so of every cache key and every --cache-to manifest's keys: raise it when what
+# a digest covers changes on purpose. tests/unit/graph/test_ops.py pins the digest of every op kind, so a change
+# that was not on purpose (a renamed field, a new default) fails there first.
+CACHE_KEY_VERSION = 1
+
+
 def vertex_digest(op: Op, inputs: tuple[Vertex, ...]) -> Digest:
-    definition = {"op": type(op).__name__, "def": _plain(op), "inputs": [vertex.digest for vertex in inputs]}
+    """Over the op's tag (op_tag, written out: a class rename changes no digest), its fields and its inputs'
+    digests."""
+    definition = {
+        "version": CACHE_KEY_VERSION,
+        "op": op.op_tag,
+        "def": _plain(op),
+        "inputs": [vertex.digest for vertex in inputs],
+    }
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
     return Digest("sha256:" + hashlib.sha256(text.encode()).hexdigest())
 

@@ -47,9 +47,9 @@ def members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         return  # TarFile.__init__ already read the end-of-archive block (or raised on a bad first header)
     yield first
     while True:
-        if tar.offset != tar.fileobj.tell():  # type: ignore[union-attr]
-            tar.fileobj.seek(tar.offset - 1)  # type: ignore[union-attr]  # forward only: skips unread data
-            if not tar.fileobj.read(1):  # type: ignore[union-attr]
+        if tar.offset != tar.fileobj.tell():
+            tar.fileobj.seek(tar.offset - 1)  # forward only: skips unread data
+            if not tar.fileobj.read(1):
                 raise ArchiveError("the layer tar is truncated: it ends inside an entry's data")
         try:
             member = tarfile.TarInfo.fromtarfile(tar)

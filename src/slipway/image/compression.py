@@ -49,7 +49,7 @@ GZIP_LEVEL = 2
 ZSTD_LEVEL = 3
 _MAX_THREADS = 4
 
-_ISAL_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]  # the stub types it as an instance
+_ISAL_ERROR: type[Exception] = isal_zlib.error
 _DECOMPRESSION_ERRORS = (EOFError, gzip.BadGzipFile, _ISAL_ERROR, zstandard.ZstdError)
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -102,7 +102,7 @@ def compressed_writer(
     elif compression == "zstd":
         # zstd's multi-threaded mode gives the same bytes for any worker count >= 1 (not for 0).
         compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=count, write_checksum=True)
-        writer = compressor.stream_writer(out, closefd=False)  # type: ignore[assignment]
+        writer = compressor.stream_writer(out, closefd=False)
     else:
         raise ValueError(f"unknown compression {compression!r}")
     try:
@@ -123,12 +123,12 @@ def decompressed_reader(blob: BinaryIO, media_type: str) -> Iterator[BinaryIO]:
     if head.startswith(_GZIP_MAGIC):
         inner: BinaryIO = igzip_threaded.open(source, "rb", threads=1, block_size=CHUNK_SIZE)
     elif head.startswith(_ZSTD_MAGIC):
-        inner = io.BufferedReader(_ZstdReader(source), CHUNK_SIZE)  # type: ignore[arg-type]
+        inner = io.BufferedReader(_ZstdReader(source), CHUNK_SIZE)
     else:
         inner = source
-    reader = io.BufferedReader(_Guarded(inner, media_type), CHUNK_SIZE)  # type: ignore[arg-type]
+    reader = io.BufferedReader(_Guarded(inner, media_type), CHUNK_SIZE)
     try:
-        yield reader  # type: ignore[misc]
+        yield reader
     finally:
         inner.close()
 

@@ -128,7 +128,7 @@ def unpack_layer(
         try:
             with (
                 tarfile.open(
-                    fileobj=reader,  # type: ignore[arg-type]
+                    fileobj=reader,
                     mode="r|",
                     bufsize=_TAR_READ_SIZE,
                     encoding="utf-8",

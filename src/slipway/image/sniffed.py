@@ -28,7 +28,7 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 
 CHUNK = 1 << 20
 
-_ISAL_ERROR: type[BaseException] = isal_zlib.error  # type: ignore[assignment]  # its stub calls the class an instance
+_ISAL_ERROR: type[BaseException] = isal_zlib.error
 
 # What a decompressor raises on a truncated or corrupt stream.
 DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (

@@ -267,7 +267,7 @@ class Solver:
             for mount in op.mounts:
                 if mount.input is not None and inputs[mount.input].tree is not None:
                     parts.append(self._tree_content(inputs[mount.input], (mount.source,)))
-        return combine(type(op).__name__, vertex.digest, parts)
+        return combine(op.op_tag, vertex.digest, parts)
 
     def _tree_content(self, source: Result, paths: tuple[str, ...]) -> str:
         assert source.tree is not None

@@ -413,7 +413,7 @@ class Store:
             tx.put_layer(info)
             tx.set_snapshot_layer(snapshot_id, info.diff_id, chain_id)
             if deferred:
-                if not row.committed or info.descriptor.digest != info.diff_id:
+                if not row.committed or info.descriptor.digest != Digest(info.diff_id):
                     raise StoreError(
                         f"snapshot {snapshot_id}: only an uncompressed layer of a committed snapshot can be deferred"
                     )
@@ -754,7 +754,7 @@ class _PackedStream(io.RawIOBase):
                 f"cannot pack layer {self._digest} from snapshot {self._source.id}: {self._error}"
             )
         packed = self._packed
-        if packed is None or packed.diff_id != self._digest or packed.uncompressed_size != self._size:
+        if packed is None or Digest(packed.diff_id) != self._digest or packed.uncompressed_size != self._size:
             raise _changed_snapshot(self._digest, self._source)
 
     def close(self) -> None:

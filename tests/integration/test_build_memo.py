@@ -209,21 +209,14 @@ def test_a_piped_dockerfile_is_built_not_a_file_named_dash(own_store: Any, tmp_p
     build = [sys.executable, "-m", "slipway", "--root", str(own_store.root), "build", "-t", "x"]
     subprocess.run([*build, "-f", "./-", "ctx"], cwd=work, capture_output=True, check=True)
     assert "COPY a /a" in own_store.ok("history", "--no-trunc", "x").stdout
-    piped = subprocess.run(
-        [*build, "-f", "-", "ctx"],
-        cwd=work,
-        input=b"FROM scratch\nCOPY b /b\n",
-        capture_output=True,
-        check=True,
-    )
-    assert b"CACHED" not in piped.stderr
+
+    def piped(dockerfile: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [*build, "-f", "-", "ctx"], cwd=work, input=dockerfile, capture_output=True, check=True
+        )
+
+    assert b"CACHED" not in piped(b"FROM scratch\nCOPY b /b\n").stderr
     history = own_store.ok("history", "--no-trunc", "x").stdout
     assert "COPY b /b" in history and "COPY a /a" not in history
-    again = subprocess.run(
-        [*build, "-f", "-", "ctx"],
-        cwd=work,
-        input=b"FROM scratch\nCOPY b /b\n",
-        capture_output=True,
-        check=True,
-    )
+    again = piped(b"FROM scratch\nCOPY b /b\n")
     assert again.stderr.count(b"CACHED") == 1, "the same piped Dockerfile again: answered from its memo"

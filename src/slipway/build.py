@@ -208,9 +208,16 @@ def build(
     root = graph.target.root
     with ExitStack() as resources:
         remote_cache = _import_caches(request, store, events, resources)
+        hold = resources.enter_context(store.leases.hold())  # what the build uses, kept until it is exported
         with store.temp_dir("build") as work_dir:
             solver = Solver(
-                store, Executor(runtime, work_dir), events, options, work_dir, remote_cache=remote_cache
+                store,
+                Executor(runtime, work_dir, ledger=store.leases),
+                events,
+                options,
+                work_dir,
+                hold=hold,
+                remote_cache=remote_cache,
             )
             results = solver.solve_all(root)
         with store.lease():

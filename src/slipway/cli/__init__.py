@@ -17,11 +17,32 @@ from typing import Any
 def main(argv: list[str] | None = None) -> Any:
     from slipway.cli import _fast
 
+    _interrupt_on_termination()
     if _fast.answer(sys.argv[1:] if argv is None else argv):
         return None
     from slipway.cli._group import run
 
     return run(argv)
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP stop a command as Ctrl-C does (KeyboardInterrupt: containers killed, mounts
+    undone, nothing half-made kept) rather than end the process on the spot. Left alone when ignored
+    (nohup), and in threads other than the main one (an embedding program's own handlers stay)."""
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            try:
+                signal.signal(signum, _raise_interrupt)
+            except ValueError:  # not the main thread
+                return
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    import signal
+
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def entry() -> None:

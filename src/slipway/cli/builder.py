@@ -29,6 +29,7 @@ def prune(
 ) -> None:
     """Remove build cache records and the snapshots only they kept."""
     from slipway.cli._humanize import human_size
+    from slipway.cli.images import say_gc_waits
     from slipway.store import Store
     from slipway.store.prune import PrunePolicy, prune_build_cache
 
@@ -41,7 +42,7 @@ def prune(
         what = "all build cache" if everything else "build cache that no image uses"
         click.confirm(f"WARNING! This will remove {what}. Are you sure you want to continue?", abort=True)
     with Store.open(app.root) as store:
-        removed, freed = prune_build_cache(store, policy, now=time.time())
+        removed, freed = prune_build_cache(store, policy, now=time.time(), on_wait=say_gc_waits)
     if removed:
         click.echo("Deleted build cache objects:")
         for key in removed:

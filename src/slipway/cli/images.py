@@ -194,13 +194,19 @@ def _fail_with(errors: list[str]) -> None:
 def prune_and_report(store: Store, *, all_images: bool) -> None:
     """Remove images, collect garbage, print what went and the space reclaimed (as docker prints it)."""
     removals = list(prune_images(store, all_images=all_images))
-    freed = store.gc()
+    freed = store.gc(on_wait=say_gc_waits)
     if removals:
         click.echo("Deleted Images:")
         for removal in removals:
             _echo_removal(removal, "untagged", "deleted")
         click.echo()
     click.echo(f"Total reclaimed space: {human_size(freed)}")
+
+
+def say_gc_waits(pids: list[int]) -> None:
+    """What a prune says (once) when it must wait for other slipway commands that are storing images."""
+    who = f" (process {', '.join(map(str, pids))})" if pids else ""
+    click.echo(f"waiting for another slipway command{who} to finish storing what it is writing ...", err=True)
 
 
 @click.command("prune")

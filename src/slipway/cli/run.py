@@ -14,7 +14,7 @@ from slipway.cli._context import AppContext
 from slipway.errors import UsageError
 from slipway.runner import RunRequest, parse_volume, run_container
 from slipway.store import Store
-from slipway.worker.executor import find_runtime
+from slipway.worker.executor import STOP_TIMEOUT_SECONDS, find_runtime
 
 
 @click.command(
@@ -37,6 +37,13 @@ from slipway.worker.executor import find_runtime
 @click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
 @click.option("--hostname", help="Container host name.")
 @click.option("--name", help="Container name (accepted; containers are not kept).")
+@click.option(
+    "--stop-timeout",
+    type=click.IntRange(min=0),
+    default=STOP_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Seconds the container may take to end after SIGINT/SIGTERM before it is killed.",
+)
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
@@ -54,6 +61,7 @@ def run(
     tty: bool,
     hostname: str | None,
     name: str | None,
+    stop_timeout: int,
     image: str,
     command: tuple[str, ...],
 ) -> None:
@@ -72,6 +80,7 @@ def run(
         tty=tty,
         hostname=hostname,
         name=name,
+        stop_timeout=stop_timeout,
     )
     if tty and interactive and not os.isatty(0):
         raise UsageError("the input device is not a TTY: drop -t, or run from a terminal")

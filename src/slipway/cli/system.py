@@ -130,6 +130,8 @@ def df(ctx: click.Context, format_: str | None) -> None:
 def check(ctx: click.Context) -> None:
     """Re-hash every blob and compare records with the disk; exit 1 listing the problems."""
     with open_store(ctx) as store:
+        for line in store.recovered:  # left by a killed slipway; undone on opening the store
+            click.echo(f"recovered: {line}", err=True)
         problems = store.check()
         root = store.root
     if not problems:

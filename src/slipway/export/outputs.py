@@ -95,7 +95,7 @@ def _mounted_tree(store: Store, snapshot: SnapshotRecord | None) -> Iterator[Pat
             yield view
             return
         lowers = [record.path for record in store.snapshot_chain(snapshot.id)]
-        with overlay_mount(lowers, view) as mounted:
+        with overlay_mount(lowers, view, ledger=store.leases) as mounted:
             yield mounted
 
 

@@ -36,14 +36,18 @@ def run_container(
         if not volume.source.exists():
             volume.source.mkdir(parents=True)  # as Docker does for a missing bind source
     hostname = request.hostname or secrets.token_hex(6)
-    # The lease keeps gc() from taking the image's snapshots while the container runs on them.
-    with store.lease(), store.temp_dir("run") as work:
-        snapshot = store.snapshot_for_image(image)
+    # The hold keeps gc from taking the image's snapshots while the container runs on them; unlike the gc
+    # lock, it keeps no prune waiting. Taken inside `lease()`, so no gc comes between the unpack and it.
+    with store.leases.hold() as hold, store.temp_dir("run") as work:
+        with store.lease():
+            snapshot = store.snapshot_for_image(image)
+            if snapshot is not None:
+                hold.add(snapshot.id)
         lowers = [record.path for record in store.snapshot_chain(snapshot.id)] if snapshot else []
         upper, overlay_work, rootfs = work / "upper", work / "work", work / "rootfs"
         upper.mkdir()
         overlay_work.mkdir()
-        with overlay_mount(lowers, rootfs, upper=upper, work=overlay_work):
+        with overlay_mount(lowers, rootfs, upper=upper, work=overlay_work, ledger=store.leases):
             spec = ContainerSpec(
                 process=process,
                 rootfs=rootfs,
@@ -52,9 +56,14 @@ def run_container(
                 mounts=bind_mounts(request.volumes),
             )
             log.debug("run %s: %s", request.image, process.args)
-            executor = Executor(runtime, work / "bundles")
+            executor = Executor(runtime, work / "bundles", ledger=store.leases)
             if on_output is None and timeout is None:
-                return executor.run(spec, stdio="inherit", stdin="inherit" if request.interactive else "null")
+                return executor.run(
+                    spec,
+                    stdio="inherit",
+                    stdin="inherit" if request.interactive else "null",
+                    stop_timeout=request.stop_timeout,
+                )
             timer = threading.Timer(timeout, executor.kill_all) if timeout is not None else None
             if timer is not None:
                 timer.start()

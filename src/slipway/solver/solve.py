@@ -45,7 +45,7 @@ from slipway.solver.context_hash import FileHashCache, hash_selection
 from slipway.solver.keys import combine
 from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
-from slipway.store import SnapshotRecord, Store
+from slipway.store import Hold, SnapshotRecord, Store
 from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec
 from slipway.worker.fileops import copy_files, make_directory, resolve_in_root
 from slipway.worker.snapshots import overlay_mount, sync_filesystem
@@ -108,9 +108,11 @@ class Solver:
         options: SolveOptions,
         work_dir: Path,
         *,
+        hold: Hold,
         remote_cache: RemoteCache | None = None,
     ) -> None:
         self._store = store
+        self._hold = hold  # every snapshot the build uses or makes, kept from gc until the build ends
         self._executor = executor
         self._events = events
         self._options = options
@@ -134,8 +136,10 @@ class Solver:
         try:
             results = scheduler.run(root)
         except KeyboardInterrupt as err:
+            # Ctrl-C, or SIGTERM/SIGHUP, which the command line turns into the same interrupt.
+            cause = "Ctrl-C" if not err.args else str(err.args[0])
             raise BuildCancelled(
-                "build cancelled (Ctrl-C); running steps were stopped and cleaned up"
+                f"build cancelled ({cause}); running steps were stopped and cleaned up"
             ) from err
         finally:
             self._hashes.save()
@@ -145,7 +149,16 @@ class Solver:
         """`result` with its snapshot in the store: a remote cache hit's layers are fetched now, once needed."""
         if self._remote_cache is None or result.cache_key not in self._deferred:
             return result
-        return msgspec.structs.replace(result, snapshot=self._remote_cache.load(result.cache_key))
+        with self._store.lease():
+            snapshot = self._held(self._remote_cache.load(result.cache_key))
+        return msgspec.structs.replace(result, snapshot=snapshot)
+
+    def _held(self, snapshot: SnapshotRecord | None) -> SnapshotRecord | None:
+        """`snapshot`, held for the rest of the build. Called inside `store.lease()` with the call that got
+        it, so no gc comes in between (gc waits for leases)."""
+        if snapshot is not None:
+            self._hold.add(snapshot.id)
+        return snapshot
 
     def _cancel(self) -> None:
         self._cancelled.set()
@@ -181,7 +194,8 @@ class Solver:
             raise SlipwayError(
                 f"{op.ref} changed in the store during the build ({op.manifest_digest} is gone)"
             )
-        snapshot = self._store.snapshot_for_image(image)
+        with self._store.lease():
+            snapshot = self._held(self._store.snapshot_for_image(image))
         self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
         return Result(cache_key=vertex.digest, snapshot=snapshot)
 
@@ -230,7 +244,8 @@ class Solver:
         key = self._cache_key(vertex, inputs)
         name = vertex.meta.name
         if self._may_use_cache(vertex):
-            cached = self._store.cache_lookup(key)
+            with self._store.lease():
+                cached = self._held(self._store.cache_lookup(key))
             if cached is not None:
                 self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
                 return Result(cache_key=key, snapshot=cached)
@@ -283,6 +298,7 @@ class Solver:
         log.debug("step %s: running", vertex.meta.name)
         parent = inputs[0].snapshot
         snapshot = self._store.create_snapshot(parent.id if parent else None)
+        self._hold.add(snapshot.id)  # its process's while active, the build's once committed
         committed = False
         try:
             with ExitStack() as mounts:
@@ -297,7 +313,9 @@ class Solver:
                     rootfs = step_dir / "rootfs"
                     rootfs.mkdir()
                     mounts.enter_context(
-                        overlay_mount(lowers, rootfs, upper=snapshot.path, work=snapshot.work)
+                        overlay_mount(
+                            lowers, rootfs, upper=snapshot.path, work=snapshot.work, ledger=self._store.leases
+                        )
                     )
                 if isinstance(op, Exec):
                     self._run_exec(vertex, op, inputs, rootfs, step_dir, mounts)
@@ -344,7 +362,9 @@ class Solver:
         target.mkdir()
         if source.snapshot is None:
             return target  # the empty file system
-        return mounts.enter_context(overlay_mount(self._lowers(source.snapshot), target))
+        return mounts.enter_context(
+            overlay_mount(self._lowers(source.snapshot), target, ledger=self._store.leases)
+        )
 
     @staticmethod
     def _excluder(source: Result, op: Copy) -> Callable[[str], bool] | None:

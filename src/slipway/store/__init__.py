@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from slipway.store._store import Store
     from slipway.store.blob_sources import BlobSources
     from slipway.store.blobs import BlobWriter
+    from slipway.store.leases import Hold, Lease, Leases
     from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
 
 __all__ = [
@@ -22,7 +23,10 @@ __all__ = [
     "BlobSources",
     "BlobWriter",
     "CacheEntry",
+    "Hold",
     "ImageRecord",
+    "Lease",
+    "Leases",
     "SnapshotRecord",
     "Store",
 ]
@@ -33,6 +37,9 @@ _LAZY = {
     "BlobSources": "slipway.store.blob_sources",
     "BlobWriter": "slipway.store.blobs",
     "CacheEntry": "slipway.store.records",
+    "Hold": "slipway.store.leases",
+    "Lease": "slipway.store.leases",
+    "Leases": "slipway.store.leases",
     "ImageRecord": "slipway.store.records",
     "SnapshotRecord": "slipway.store.records",
 }

@@ -13,13 +13,18 @@ _OWNER = re.compile(r"(\d+)-(\d+)")
 
 
 def process_start_time(pid: int) -> int | None:
+    """The start time of a running process `pid`; None if there is none (or only its zombie: a killed
+    process whose parent has not reaped it yet has run its last cleanup)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             text = stat.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    # Field 22; the command name (field 2) may hold spaces and parentheses, so count after the last ')'.
+    # Fields 3 (state) and 22; the command name (field 2) may hold spaces and parentheses, so count after
+    # the last ')'.
     fields = text[text.rindex(b")") + 2 :].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
     return int(fields[19])
 
 

@@ -7,7 +7,7 @@
     <root>/tmp/<pid>-<start>-<rand> one work dir per open Store; removed at close, or at the next open once
                                     its process is gone
     <root>/locks/                   flock files: gc against leases, one per chain id being unpacked, one per
-                                    deferred blob being packed
+                                    deferred blob being packed, recovery after a killed process
 
 A built layer is deferred: the build measures it (diff_id, size) and records it as an uncompressed layer
 whose blob is packed from its snapshot the first time something reads it (save, push, check). So a build
@@ -15,7 +15,12 @@ writes no layer blob at all, as Docker's own layer store keeps no compressed cop
 
 Concurrency: any number of threads and processes. Each thread has its own SQLite connection; multi-row
 changes are one transaction; gc() takes the gc lock exclusively, while add_image, snapshot_for_image and
-`lease()` hold it shared, so gc never collects what they are in the middle of storing.
+`lease()` hold it shared, so gc never collects what they are in the middle of storing. What lives longer
+(a build, a `slipway run` container) holds its snapshots through `leases` instead, which gc respects
+without waiting.
+
+Crashes: every mount and container is a lease in meta.db before it exists (leases.py), so opening a store
+first undoes what dead processes left (_recovery.py), then collects what they had half-made.
 """
 
 from __future__ import annotations
@@ -50,11 +55,19 @@ from slipway.image.oci import (
 )
 from slipway.store import memos
 from slipway.store._layout import META_DB
-from slipway.store._owners import current_owner, is_alive, parse_owner
+from slipway.store._owners import current_owner
+from slipway.store._recovery import (
+    dead_work_dirs,
+    detach_unexplained_mounts,
+    recover,
+    remove_tree,
+    unexplained_mounts,
+)
 from slipway.store.blob_sources import BlobSources
 from slipway.store.blobs import BlobStore, BlobWriter
 from slipway.store.gc import find_problems, plan_gc
-from slipway.store.locks import file_lock
+from slipway.store.leases import Leases, describe_lease
+from slipway.store.locks import file_lock, lock_holders, try_file_lock
 from slipway.store.meta import ImageRow, MetaDB, SnapshotRow, Transaction
 from slipway.store.names import find_image, tag_name
 from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
@@ -73,6 +86,9 @@ class Store:
         self._meta = meta
         self._tmp = tmp
         self._owner = owner
+        # Leases are this open store's (its work dir's name): another store open in this process has its own.
+        self.leases = Leases(meta, owner=tmp.name)
+        self.recovered: tuple[str, ...] = ()  # what opening undid of dead processes' leftovers
         self._blobs = BlobStore(root / "blobs" / "sha256", tmp)
         self._dirs = SnapshotDirs(root / "snapshots", tmp)
         self._locks = root / "locks"
@@ -87,12 +103,12 @@ class Store:
 
     @classmethod
     def open(cls, root: Path) -> Store:
-        """Make the layout, open meta.db, clean tmp/ of dead processes. Use as `with Store.open(root) as store:`."""
+        """Make the layout, open meta.db, undo what dead processes left (their leases, their work dirs under
+        tmp/, then what they half-made). Use as `with Store.open(root) as store:`."""
         root = Path(root).absolute()
         try:
             for directory in (root / "blobs" / "sha256", root / "snapshots", root / "tmp", root / "locks"):
                 directory.mkdir(parents=True, exist_ok=True)
-            _remove_dead_temp_dirs(root / "tmp")
             owner = current_owner()
             tmp = Path(tempfile.mkdtemp(prefix=f"{owner}-", dir=root / "tmp"))
         except OSError as err:
@@ -104,7 +120,13 @@ class Store:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return cls(root, meta, tmp, owner)
+        store = cls(root, meta, tmp, owner)
+        try:
+            store._recover()
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def close(self) -> None:
         if self._closed:
@@ -114,7 +136,7 @@ class Store:
         finally:
             self._closed = True
             self._meta.close()
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            remove_tree(self._tmp)
 
     def __enter__(self) -> Store:
         return self
@@ -132,7 +154,7 @@ class Store:
         try:
             yield path
         finally:
-            _remove_tree(path)
+            remove_tree(path)
 
     @contextmanager
     def lease(self) -> Iterator[None]:
@@ -513,30 +535,53 @@ class Store:
 
     # maintenance
 
-    def gc(self) -> int:
-        """Remove blobs, snapshots and layer records no image, cache record or live build needs; bytes freed.
+    def gc(self, *, on_wait: Callable[[list[int]], None] | None = None) -> int:
+        """Remove blobs, snapshots and layer records no image, cache record or live lease needs, and what dead
+        processes left (their leases, work dirs, and mounts no lease explains); bytes freed.
 
-        Waits for leases (running builds and pulls) to end. Blobs put outside a lease and not yet part of an
-        image are collected: hold `lease()` from put to add_image when gc may run at the same time."""
+        Waits for `lease()` blocks (pulls, loads, exports storing an image) to end, first calling
+        `on_wait(pids holding them)`. Blobs put outside a lease and not yet part of an image are collected:
+        hold `lease()` from put to add_image when gc may run at the same time."""
         if getattr(self._leases, "depth", 0):
             raise StoreError("gc() inside store.lease() would wait for itself; call it after the lease ends")
-        with file_lock(self._locks / "gc.lock"):
-            _remove_dead_temp_dirs(self.root / "tmp")
-            with self._meta.transaction() as tx:
-                # Listed while holding the write lock: a snapshot's row is written before its directory,
-                # so a directory listed here without a row is a crash's leftover, not one being made.
-                plan = plan_gc(tx, set(self._blobs.digests()), self._dirs.ids())
-                for snapshot_id in plan.snapshots:
-                    tx.delete_snapshot(snapshot_id)
-                for digest in plan.layer_records:
-                    tx.delete_layer(digest)
-            freed = 0
-            for snapshot_id in plan.snapshots + plan.orphaned_dirs:
-                freed += self._dirs.remove(snapshot_id)
-            for digest in plan.blobs:
-                freed += self._blobs.remove(digest)
+        lock = self._locks / "gc.lock"
+        wait = (lambda: on_wait(lock_holders(lock))) if on_wait is not None else None
+        with file_lock(lock, on_wait=wait):
+            self._recover(collect=False)
+            detach_unexplained_mounts(self.root, self.leases)
+            return self._collect()
+
+    def _collect(self) -> int:
+        """gc's collection proper; the caller holds the gc lock exclusively."""
+        with self._meta.transaction() as tx:
+            # Listed while holding the write lock: a snapshot's row is written before its directory,
+            # so a directory listed here without a row is a crash's leftover, not one being made.
+            plan = plan_gc(tx, set(self._blobs.digests()), self._dirs.ids())
+            for snapshot_id in plan.snapshots:
+                tx.delete_snapshot(snapshot_id)
+            for digest in plan.layer_records:
+                tx.delete_layer(digest)
+        freed = 0
+        for snapshot_id in plan.snapshots + plan.orphaned_dirs:
+            freed += self._dirs.remove(snapshot_id)
+        for digest in plan.blobs:
+            freed += self._blobs.remove(digest)
         log.debug("gc: %d snapshots, %d blobs, %d bytes", len(plan.snapshots), len(plan.blobs), freed)
         return freed
+
+    def _recover(self, *, collect: bool = True) -> None:
+        """Undo dead processes' leases and work dirs; then, if there were any (or an earlier recovery could
+        not), collect what they half-made (blobs of an unfinished pull, a half-removed snapshot), unless gc
+        is busy: then a later open does it."""
+        self.recovered += tuple(recover(self.root, self.leases))
+        pending = self._locks / "collect-after-crash"
+        if not collect or not (self.recovered or pending.exists()):
+            return
+        pending.touch()
+        with try_file_lock(self._locks / "gc.lock") as is_locked:
+            if is_locked:
+                self._collect()
+                pending.unlink(missing_ok=True)
 
     def check(self) -> list[str]:
         """Re-hash every blob and compare the records with the disk; the problems found, empty when healthy."""
@@ -557,6 +602,22 @@ class Store:
         problems += [
             f"orphaned snapshot directory {self._dirs.directory / str(snapshot_id)} (gc removes it)"
             for snapshot_id in sorted(self._dirs.ids() - {row.id for row in snapshots})
+        ]
+        return problems + self._lease_problems()
+
+    def _lease_problems(self) -> list[str]:
+        """What dead processes left that opening the store could not undo, and mounts no lease explains."""
+        problems = [
+            f"{describe_lease(row)}, which is gone, could not be undone (prune tries again)"
+            for row in self.leases.dead()
+        ]
+        problems += [
+            f"work dir {path} of a process that is gone could not be removed"
+            for path in dead_work_dirs(self.root / "tmp")
+        ]
+        problems += [
+            f"mount at {point} that no slipway process recorded (prune unmounts it)"
+            for point in unexplained_mounts(self.root, self.leases)
         ]
         return problems
 
@@ -788,21 +849,3 @@ def _existing_snapshot(tx: Transaction, snapshot_id: int) -> SnapshotRow:
     if row is None:
         raise StoreError(f"no snapshot {snapshot_id} in the store")
     return row
-
-
-def _remove_dead_temp_dirs(tmp: Path) -> None:
-    with os.scandir(tmp) as entries:
-        names = [entry.name for entry in entries]
-    for name in names:
-        parsed = parse_owner(name)
-        if parsed is not None and not is_alive(name):
-            _remove_tree(tmp / name)
-
-
-def _remove_tree(path: Path) -> None:
-    try:
-        shutil.rmtree(path)
-    except FileNotFoundError:
-        pass
-    except OSError as err:
-        log.debug("cannot remove %s: %s", path, err)

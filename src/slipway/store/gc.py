@@ -1,7 +1,8 @@
 """Garbage collection and consistency checks of a store: decide here, act in the Store.
 
 What is needed: every image (its manifest, config and layer blobs, and the snapshots of its chain ids),
-every cache record's snapshot, every active snapshot of a live process, the parents of those snapshots, and
+every cache record's snapshot, every active snapshot of a live process, every snapshot a live process holds
+(a lease: a running build's results, the image a `slipway run` container runs on), the parents of those, and
 the layer blobs recorded for the diff_ids of the snapshots that stay (a cached step exports them later).
 """
 
@@ -28,7 +29,8 @@ def plan_gc(tx: Transaction, blobs_on_disk: set[Digest], dirs_on_disk: set[int])
     created after it is a candidate)."""
     rows = {row.id: row for row in tx.snapshots()}
     images = tx.images()
-    doomed = set(rows) - _needed_snapshots(rows, images, tx.cache_snapshot_ids())
+    held = {snapshot_id for owner, snapshot_id in tx.held_snapshots() if is_alive(owner)}
+    doomed = set(rows) - _needed_snapshots(rows, images, tx.cache_snapshot_ids() | held)
     needed_blobs = _image_blobs(images)
     for row in rows.values():
         if row.id not in doomed and row.diff_id is not None:
@@ -71,11 +73,11 @@ def find_problems(
     return problems
 
 
-def _needed_snapshots(rows: dict[int, SnapshotRow], images: list[ImageRow], cached: set[int]) -> set[int]:
+def _needed_snapshots(rows: dict[int, SnapshotRow], images: list[ImageRow], kept: set[int]) -> set[int]:
     wanted_chains: set[str] = set()
     for image in images:
         wanted_chains.update(chain_ids(decode_json(image.config, ImageConfig).rootfs.diff_ids))
-    roots = set(cached)
+    roots = set(kept)
     for row in rows.values():
         is_wanted = (
             row.chain_id in wanted_chains if row.committed else row.owner is not None and is_alive(row.owner)

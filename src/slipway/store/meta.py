@@ -21,7 +21,16 @@ from slipway.image.layers import LayerInfo
 from slipway.image.oci import ChainID, Descriptor, DiffID, Digest
 from slipway.store import memos
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ImageRow", "MetaDB", "SnapshotRow", "Transaction", "migrate"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "ImageRow",
+    "LeaseRow",
+    "MetaDB",
+    "SnapshotRow",
+    "Transaction",
+    "migrate",
+]
 
 _BUSY_TIMEOUT_MS = 60_000
 
@@ -107,6 +116,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (registry, digest, repository)
     ) WITHOUT ROWID
     """,
+    # 5: leases (store/leases.py): what a process has mounted, started or needs kept, recorded before it does it
+    """
+    CREATE TABLE leases (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        runtime TEXT,
+        state_root TEXT,
+        created REAL NOT NULL
+    );
+    CREATE TABLE lease_snapshots (
+        lease_id INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+        snapshot_id INTEGER NOT NULL,
+        PRIMARY KEY (lease_id, snapshot_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX lease_snapshots_by_snapshot ON lease_snapshots(snapshot_id)
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -129,6 +156,16 @@ class SnapshotRow(msgspec.Struct, frozen=True):
     committed: bool
     owner: str | None
     created: float = 0.0
+
+
+class LeaseRow(msgspec.Struct, frozen=True):
+    id: int
+    owner: str  # "<pid>-<start time>-<store>": the process, and which of its open stores
+    kind: str  # leases.LeaseKind
+    target: str  # the mount point, the container id, or "" for a hold
+    runtime: str | None  # a container's OCI runtime binary and its --root
+    state_root: str | None
+    created: float
 
 
 class MetaDB:
@@ -399,6 +436,7 @@ class Transaction:
     def delete_snapshot(self, snapshot_id: int) -> None:
         memos.forget_for_snapshot(self.connection, snapshot_id)
         self.connection.execute("DELETE FROM cache WHERE snapshot_id = ?", (snapshot_id,))
+        self.connection.execute("DELETE FROM lease_snapshots WHERE snapshot_id = ?", (snapshot_id,))
         self.connection.execute("DELETE FROM deferred_layers WHERE snapshot_id = ?", (snapshot_id,))
         self.connection.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))
 
@@ -473,3 +511,41 @@ class Transaction:
         return sum(
             self.connection.execute("DELETE FROM cache WHERE key = ?", (key,)).rowcount for key in keys
         )
+
+    # leases
+
+    def insert_lease(
+        self, owner: str, kind: str, target: str, *, runtime: str | None = None, state_root: str | None = None
+    ) -> int:
+        cursor = self.connection.execute(
+            "INSERT INTO leases (owner, kind, target, runtime, state_root, created) VALUES (?, ?, ?, ?, ?, ?)",
+            (owner, kind, target, runtime, state_root, time.time()),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def delete_lease(self, lease_id: int) -> None:
+        self.connection.execute("DELETE FROM lease_snapshots WHERE lease_id = ?", (lease_id,))
+        self.connection.execute("DELETE FROM leases WHERE id = ?", (lease_id,))
+
+    def leases(self) -> list[LeaseRow]:
+        rows = self.connection.execute(
+            "SELECT id, owner, kind, target, runtime, state_root, created FROM leases ORDER BY id"
+        ).fetchall()
+        return [LeaseRow(*row) for row in rows]
+
+    def hold_snapshot(self, lease_id: int, snapshot_id: int) -> bool:
+        """Keep the snapshot for the lease; False if there is no such snapshot (any more)."""
+        cursor = self.connection.execute(
+            "INSERT OR IGNORE INTO lease_snapshots (lease_id, snapshot_id)"
+            " SELECT ?, id FROM snapshots WHERE id = ?",
+            (lease_id, snapshot_id),
+        )
+        return cursor.rowcount > 0 or self.snapshot(snapshot_id) is not None
+
+    def held_snapshots(self) -> list[tuple[str, int]]:
+        """(lease owner, snapshot id) of every snapshot a lease holds."""
+        rows = self.connection.execute(
+            "SELECT l.owner, s.snapshot_id FROM lease_snapshots s JOIN leases l ON l.id = s.lease_id"
+        ).fetchall()
+        return [(str(row[0]), int(row[1])) for row in rows]

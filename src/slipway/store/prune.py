@@ -6,6 +6,7 @@ space anyway, since the image keeps the layer. Images never lose a layer: gc() k
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slipway.store._store import Store
@@ -38,8 +39,11 @@ def choose_records(
     return chosen
 
 
-def prune_build_cache(store: Store, policy: PrunePolicy, *, now: float) -> tuple[list[str], int]:
-    """Forget the chosen records and collect what only they kept: (keys removed, bytes freed)."""
+def prune_build_cache(
+    store: Store, policy: PrunePolicy, *, now: float, on_wait: Callable[[list[int]], None] | None = None
+) -> tuple[list[str], int]:
+    """Forget the chosen records and collect what only they kept: (keys removed, bytes freed). `on_wait` as
+    for Store.gc."""
     entries = store.cache_entries()
     image_layers = {diff_id for image in store.list_images() for diff_id in image.config.rootfs.diff_ids}
     in_use = {
@@ -51,5 +55,5 @@ def prune_build_cache(store: Store, policy: PrunePolicy, *, now: float) -> tuple
     chosen = choose_records(entries, sizes, in_use, policy, now)
     # The memos of builds that used these records go with them: the next build runs its steps again.
     store.cache_forget([entry.key for entry in chosen])
-    freed = store.gc()
+    freed = store.gc(on_wait=on_wait)
     return [entry.key for entry in chosen], freed

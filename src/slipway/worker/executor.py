@@ -21,11 +21,12 @@ import stat
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, suppress
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -46,10 +47,12 @@ from slipway.worker.users import ExecUser, resolve_user
 
 __all__ = [
     "BindMount",
+    "ContainerLedger",
     "ProcessSpec",
     "ContainerSpec",
     "Runtime",
     "Executor",
+    "delete_container",
     "find_runtime",
     "RUNTIME_CHOICE_FILE",
 ]
@@ -64,6 +67,10 @@ STOP_ATTEMPTS = 10
 STOP_WAIT_SECONDS = 1.0
 CALL_TIMEOUT_SECONDS = 60
 POLL_SECONDS = 0.25  # how soon a kill_all() from another thread is acted on
+STOP_TIMEOUT_SECONDS = 10  # as `docker stop`: how long a container may take to end after a stop signal
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+FORWARDED_SIGNALS = (*TERMINAL_SIGNALS, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 HOSTS_TEMPLATE = "127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
@@ -99,14 +106,32 @@ class Runtime(msgspec.Struct, frozen=True):
 OutputSink = Callable[[int, bytes], None]
 
 
+class ContainerLedger(Protocol):
+    """Where containers are recorded: `container(...)` records one before the block starts it and forgets it
+    after the block, which deletes it; a killed slipway's containers are found there. The store's `leases`."""
+
+    def container(
+        self, container_id: str, *, runtime: Path, state_root: Path
+    ) -> AbstractContextManager[object]: ...
+
+
 class Executor:
     """Runs containers with `runtime`; bundles (and, unless `state_root` is given, the runtime's state)
-    live in fresh dirs under `work_dir`."""
+    live in fresh dirs under `work_dir`. `ledger` records each container while it may exist (None: not
+    recorded, for tests of the executor itself)."""
 
-    def __init__(self, runtime: Runtime, work_dir: Path, *, state_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        work_dir: Path,
+        *,
+        state_root: Path | None = None,
+        ledger: ContainerLedger | None,
+    ) -> None:
         self.runtime = runtime
         self.work_dir = work_dir
         self.state_root = state_root
+        self.ledger = ledger
         self._cancelled = threading.Event()
 
     def kill_all(self) -> None:
@@ -122,12 +147,14 @@ class Executor:
         on_output: OutputSink | None = None,
         stdio: Literal["capture", "inherit"] = "capture",
         stdin: Literal["inherit", "null"] = "inherit",
+        stop_timeout: float = STOP_TIMEOUT_SECONDS,
     ) -> int:
         """Run `spec` to completion; its exit code (128+N when killed by signal N).
 
         "capture": stdin is /dev/null, output goes to on_output(fd, chunk) as it comes. "inherit": the
         container uses this process's stdio (a TTY when spec.process.tty) and gets its signals; with
-        stdin="null" its stdin is /dev/null (`slipway run` without -i).
+        stdin="null" its stdin is /dev/null (`slipway run` without -i). There, as `docker stop` does, a
+        container still running `stop_timeout` seconds after a SIGINT, SIGTERM or SIGHUP is killed.
         Raises RunFailed when the container cannot start.
         """
         self._raise_if_cancelled()
@@ -140,16 +167,26 @@ class Executor:
             stubs = _absent_mount_points(spec.rootfs, rootfs_mount_points(config))
             cleanup.callback(_remove_mount_stubs, stubs)
             state_root = self.state_root or bundle / "state"
+            if self.ledger is not None:
+                cleanup.enter_context(
+                    self.ledger.container(container_id, runtime=self.runtime.path, state_root=state_root)
+                )
             argv = self._argv(state_root, bundle, "run", "--bundle", str(bundle), container_id)
+            stopping = _StopDeadline(stop_timeout)
+            # Captured output: the runtime is in its own process group and we kill it on Ctrl-C. Inherited
+            # stdio: it gets our signals, as `docker run` proxies them.
+            forwarder = _SignalForwarder(on_stop_signal=stopping.start) if stdio == "inherit" else None
+            if forwarder is not None:
+                cleanup.enter_context(forwarder)
             log.debug("run %s: %s", container_id, spec.process.args)
             process = _start(argv, bundle, stdio, stdin)
             cleanup.callback(self._stop, state_root, container_id, process)
-            on_tick = partial(self._kill_if_cancelled, state_root, container_id)
-            if stdio == "capture":
+            on_tick = partial(self._on_tick, state_root, container_id, stopping)
+            if forwarder is None:
                 code = _pump(process, on_output, on_tick)
             else:
-                with _forwarding_signals(process):
-                    code = _wait(process, on_tick)
+                forwarder.attach(process)
+                code = _wait(process, on_tick)
             log.debug("run %s: exited %d", container_id, code)
             self._raise_if_cancelled()
             self._raise_if_not_started(spec, bundle, code)
@@ -188,10 +225,12 @@ class Executor:
         if self._cancelled.is_set():
             raise BuildCancelled("cancelled: the container was killed")
 
-    def _kill_if_cancelled(self, state_root: Path, container_id: str) -> None:
-        # Called every poll tick while the container runs; repeated, as the runtime may still be
+    def _on_tick(self, state_root: Path, container_id: str, stopping: _StopDeadline) -> None:
+        # Called every poll tick while the container runs; the kill is repeated, as the runtime may still be
         # creating the container the first time.
-        if self._cancelled.is_set() and self._call(state_root, "kill", container_id, "KILL"):
+        if (self._cancelled.is_set() or stopping.is_past()) and self._call(
+            state_root, "kill", container_id, "KILL"
+        ):
             raise KeyboardInterrupt
 
     def _argv(self, state_root: Path, bundle: Path, *args: str) -> list[str]:
@@ -418,30 +457,79 @@ def _exited(process: subprocess.Popen[bytes], timeout: float) -> int | None:
     return process.wait() if ready else None
 
 
-@contextmanager
-def _forwarding_signals(process: subprocess.Popen[bytes]) -> Iterator[None]:
-    """Pass our signals on to the runtime (it proxies them to the container) while it runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    # The terminal sends INT/QUIT/HUP to its whole foreground group, the runtime included: forwarding
-    # those again would deliver them twice. They reach us alone only when we are not in that group.
-    in_foreground = _in_terminal_foreground()
-    terminal_signals = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
-
-    def forward(signum: int, _frame: object) -> None:
-        if in_foreground and signum in terminal_signals:
-            return
-        if process.poll() is None:
-            process.send_signal(signum)
-
-    forwarded = (*terminal_signals, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
-    previous = {signum: signal.signal(signum, forward) for signum in forwarded}
+def delete_container(runtime: Path, state_root: Path, container_id: str) -> None:
+    """Kill and delete a container another (killed) slipway started; a no-op if it is gone."""
+    if not state_root.is_dir():
+        return  # the runtime never got to make it, or deleted it when it ended
+    argv = [str(runtime), "--root", str(state_root), "delete", "--force", container_id]
     try:
-        yield
-    finally:
-        for signum, handler in previous.items():
+        completed = subprocess.run(
+            argv, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, capture_output=True,
+            timeout=CALL_TIMEOUT_SECONDS, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as err:
+        raise OSError(f"{' '.join(argv)} did not finish within {CALL_TIMEOUT_SECONDS} s") from err
+    if completed.returncode != 0 and (state_root / container_id).exists():
+        stderr = completed.stderr.decode(errors="replace").strip()[-500:]
+        raise OSError(f"{' '.join(argv)} exited {completed.returncode}: {stderr}")
+
+
+class _StopDeadline:
+    """When a container asked to stop (by a signal we passed on) is killed, as `docker stop` does."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._deadline: float | None = None
+
+    def start(self) -> None:
+        if self._deadline is None:  # the first stop signal counts; more do not put the kill off
+            self._deadline = time.monotonic() + self._timeout
+
+    def is_past(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+
+class _SignalForwarder:
+    """While entered (in the main thread): our signals go on to the runtime, which proxies them to the
+    container; a stop signal (INT, TERM, HUP) also calls `on_stop_signal`. Entered before the runtime starts,
+    so no signal finds the default handlers in between: what comes before `attach` is passed on then."""
+
+    def __init__(self, *, on_stop_signal: Callable[[], None]) -> None:
+        self._on_stop_signal = on_stop_signal
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending: list[int] = []
+        self._previous: dict[int, Any] = {}
+        # The terminal sends INT/QUIT/HUP to its whole foreground group, the runtime included: forwarding
+        # those again would deliver them twice. They reach us alone only when we are not in that group.
+        self._in_foreground = False
+
+    def __enter__(self) -> _SignalForwarder:
+        if threading.current_thread() is threading.main_thread():
+            self._in_foreground = _in_terminal_foreground()
+            self._previous = {signum: signal.signal(signum, self._handle) for signum in FORWARDED_SIGNALS}
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+
+    def attach(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        pending, self._pending = self._pending, []
+        for signum in pending:  # sent before the runtime ran: the terminal's group did not include it
+            self._send(signum)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if signum in STOP_SIGNALS:
+            self._on_stop_signal()
+        if self._process is None:
+            self._pending.append(signum)
+        elif not (self._in_foreground and signum in TERMINAL_SIGNALS):
+            self._send(signum)
+
+    def _send(self, signum: int) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signum)
 
 
 def _in_terminal_foreground() -> bool:

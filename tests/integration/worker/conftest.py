@@ -53,13 +53,13 @@ def layer(tmp_path: Path, worker_rootfs: Path) -> Iterator[tuple[Path, Path]]:
     upper, work, target = tmp_path / "upper", tmp_path / "work", tmp_path / "root"
     upper.mkdir()
     work.mkdir()
-    with overlay_mount([worker_rootfs], target, upper=upper, work=work) as root:
+    with overlay_mount([worker_rootfs], target, upper=upper, work=work, ledger=None) as root:
         yield root, upper
 
 
 @pytest.fixture
 def executor(tmp_path: Path, runtime: Runtime) -> Executor:
-    return Executor(runtime, tmp_path / "bundles", state_root=tmp_path / "runc-state")
+    return Executor(runtime, tmp_path / "bundles", state_root=tmp_path / "runc-state", ledger=None)
 
 
 @pytest.fixture

@@ -154,7 +154,7 @@ def test_a_root_without_etc_or_proc_gains_nothing(
     upper, work = tmp_path / "upper", tmp_path / "work"
     upper.mkdir()
     work.mkdir()
-    with overlay_mount([lower], tmp_path / "root", upper=upper, work=work) as root:
+    with overlay_mount([lower], tmp_path / "root", upper=upper, work=work, ledger=None) as root:
         spec = ContainerSpec(ProcessSpec(args=("/bin/sh", "-c", "echo made > /bin/new"), env=()), rootfs=root)
         assert executor.run(spec) == 0
     assert sorted(str(path.relative_to(upper)) for path in upper.rglob("*")) == ["bin", "bin/new"]
@@ -212,14 +212,14 @@ from slipway.worker.snapshots import overlay_mount
 lower, work_dir = Path(sys.argv[1]), Path(sys.argv[2])
 (work_dir / "upper").mkdir()
 (work_dir / "work").mkdir()
-executor = Executor(find_runtime("runc"), work_dir / "bundles", state_root=work_dir / "state")
+executor = Executor(find_runtime("runc"), work_dir / "bundles", state_root=work_dir / "state", ledger=None)
 
 def show(fd, chunk):
     sys.stdout.buffer.write(chunk)
     sys.stdout.flush()
 
 try:
-    with overlay_mount([lower], work_dir / "root", upper=work_dir / "upper", work=work_dir / "work") as root:
+    with overlay_mount([lower], work_dir / "root", upper=work_dir / "upper", work=work_dir / "work", ledger=None) as root:
         spec = ContainerSpec(ProcessSpec(args=("sh", "-c", "echo started; exec sleep 31.5"), env=()), rootfs=root)
         executor.run(spec, on_output=show)
 except KeyboardInterrupt:
@@ -295,8 +295,8 @@ from slipway.worker.snapshots import overlay_mount
 lower, work_dir, tty = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "tty"
 (work_dir / "upper").mkdir()
 (work_dir / "work").mkdir()
-executor = Executor(find_runtime("runc"), work_dir / "bundles")
-with overlay_mount([lower], work_dir / "root", upper=work_dir / "upper", work=work_dir / "work") as root:
+executor = Executor(find_runtime("runc"), work_dir / "bundles", ledger=None)
+with overlay_mount([lower], work_dir / "root", upper=work_dir / "upper", work=work_dir / "work", ledger=None) as root:
     spec = ContainerSpec(ProcessSpec(args=("sh", "-c", "tty; exit 7"), env=(), tty=tty), rootfs=root)
     sys.exit(executor.run(spec, stdio="inherit"))
 """

@@ -31,7 +31,7 @@ def test_writable_overlay_shows_the_lowers_top_first_and_writes_to_upper(
     upper, work = tmp_path / "upper", tmp_path / "work"
     upper.mkdir()
     work.mkdir()
-    with overlay_mount([bottom, top], tmp_path / "root", upper=upper, work=work) as root:
+    with overlay_mount([bottom, top], tmp_path / "root", upper=upper, work=work, ledger=None) as root:
         assert (root / "shared.txt").read_text() == "top\n"
         assert (root / "bottom-only.txt").read_text() == "b\n"
         (root / "new.txt").write_text("new\n")
@@ -48,7 +48,7 @@ def test_deleting_a_lower_file_leaves_a_whiteout_in_upper(tmp_path: Path) -> Non
     upper, work = tmp_path / "upper", tmp_path / "work"
     upper.mkdir()
     work.mkdir()
-    with overlay_mount([lower], tmp_path / "root", upper=upper, work=work) as root:
+    with overlay_mount([lower], tmp_path / "root", upper=upper, work=work, ledger=None) as root:
         (root / "gone.txt").unlink()
         assert not (root / "gone.txt").exists()
     whiteout = os.lstat(upper / "gone.txt")
@@ -61,7 +61,7 @@ def test_read_only_view_refuses_writes(tmp_path: Path, count: int, mounts_under:
     lowers = [
         make_tree(tmp_path / f"lower{index}", {f"file{index}.txt": str(index)}) for index in range(count)
     ]
-    with overlay_mount(lowers, tmp_path / "view") as view:
+    with overlay_mount(lowers, tmp_path / "view", ledger=None) as view:
         assert sorted(os.listdir(view)) == [f"file{index}.txt" for index in range(count)]
         with pytest.raises(OSError) as raised:
             (view / "new.txt").write_text("no")
@@ -74,7 +74,7 @@ def test_an_upper_with_no_lowers(tmp_path: Path) -> None:
     upper, work = tmp_path / "upper", tmp_path / "work"
     upper.mkdir()
     work.mkdir()
-    with overlay_mount([], tmp_path / "root", upper=upper, work=work) as root:
+    with overlay_mount([], tmp_path / "root", upper=upper, work=work, ledger=None) as root:
         assert os.listdir(root) == []
         (root / "file").write_text("data")
     assert (upper / "file").read_text() == "data"
@@ -83,7 +83,7 @@ def test_an_upper_with_no_lowers(tmp_path: Path) -> None:
 
 def test_unmounted_when_the_body_raises(tmp_path: Path, mounts_under: Any) -> None:
     lower = make_tree(tmp_path / "lower", {"a": "a"})
-    with pytest.raises(RuntimeError), overlay_mount([lower], tmp_path / "view") as view:
+    with pytest.raises(RuntimeError), overlay_mount([lower], tmp_path / "view", ledger=None) as view:
         assert mounts_under(view)
         raise RuntimeError("boom")
     assert mounts_under(tmp_path) == []
@@ -94,14 +94,17 @@ def test_unmounted_on_keyboard_interrupt(tmp_path: Path, mounts_under: Any) -> N
     upper, work = tmp_path / "upper", tmp_path / "work"
     upper.mkdir()
     work.mkdir()
-    with pytest.raises(KeyboardInterrupt), overlay_mount(lowers, tmp_path / "root", upper=upper, work=work):
+    with (
+        pytest.raises(KeyboardInterrupt),
+        overlay_mount(lowers, tmp_path / "root", upper=upper, work=work, ledger=None),
+    ):
         raise KeyboardInterrupt
     assert mounts_under(tmp_path) == []
 
 
 def test_unmount_is_idempotent_and_a_busy_mount_is_detached(tmp_path: Path, mounts_under: Any) -> None:
     lower = make_tree(tmp_path / "lower", {"a": "a"})
-    with overlay_mount([lower], tmp_path / "view") as view:
+    with overlay_mount([lower], tmp_path / "view", ledger=None) as view:
         held = os.open(view / "a", os.O_RDONLY)  # keeps the mount busy
         try:
             unmount(view)
@@ -114,7 +117,7 @@ def test_unmount_is_idempotent_and_a_busy_mount_is_detached(tmp_path: Path, moun
 
 def test_paths_with_colons_and_commas_are_escaped(tmp_path: Path) -> None:
     lowers = [make_tree(tmp_path / "we:ird,one", {"x": "1"}), make_tree(tmp_path / "plain", {"y": "2"})]
-    with overlay_mount(lowers, tmp_path / "view") as view:
+    with overlay_mount(lowers, tmp_path / "view", ledger=None) as view:
         assert sorted(os.listdir(view)) == ["x", "y"]
 
 
@@ -125,7 +128,7 @@ def test_a_deep_chain_under_a_long_root_mounts_with_relative_lower_dirs(
     lowers = []
     for index in range(30):
         lowers.append(make_tree(base / f"{index:03d}", {f"f{index}": str(index)}))
-    with overlay_mount(lowers, tmp_path / "view") as view:
+    with overlay_mount(lowers, tmp_path / "view", ledger=None) as view:
         assert len(os.listdir(view)) == 30
         assert (view / "f29").read_text() == "29"
     assert mounts_under(tmp_path) == []
@@ -133,6 +136,9 @@ def test_a_deep_chain_under_a_long_root_mounts_with_relative_lower_dirs(
 
 def test_too_many_layers_for_one_page_is_a_clear_error(tmp_path: Path, mounts_under: Any) -> None:
     lowers = [make_tree(tmp_path / f"{index:03d}-{'l' * 60}", {"f": str(index)}) for index in range(80)]
-    with pytest.raises(MountError, match="shorter store root"), overlay_mount(lowers, tmp_path / "view"):
+    with (
+        pytest.raises(MountError, match="shorter store root"),
+        overlay_mount(lowers, tmp_path / "view", ledger=None),
+    ):
         pass
     assert mounts_under(tmp_path) == []

@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` runs the seed example, `make test` runs the tests.
 PYTHON ?= python3
 
-.PHONY: demo test lint bench setup
+.PHONY: demo test test-slow lint bench setup
 
 setup:
 	./scripts/setup
@@ -11,6 +11,10 @@ demo: setup
 
 test: setup
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+# The long fault-injection runs (pytest's addopts leave them out of `make test`): kill -9 at 100 moments.
+test-slow: setup
+	$(PYTHON) -m pytest -q -p no:cacheprovider -m slow tests
 
 lint:
 	$(PYTHON) -m ruff check src tests benchmarks

@@ -19,22 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from integration.conftest import (
-    BUSYBOX_PATH,
-    Slipway,
-    describe,
-    make_busybox_rootfs,
-    mounts_under,
-    processes_with_argument,
-    runc_containers_under,
-    tar_directory,
-)
+import build_helpers
 
-COMMAND_TIMEOUT = 300
+helpers = build_helpers.load()
+describe = helpers.describe
+make_context = helpers.make_context
+mounts_under = helpers.mounts_under
+processes_with_argument = helpers.processes_with_argument
 
 
 @dataclass(frozen=True)
-class DirectSlipway(Slipway):
+class DirectSlipway(helpers.Slipway):  # type: ignore[name-defined]
     """The `slipway` command of integration.conftest, run as `python -m slipway` (its own PID)."""
 
     def argv(self, *args: str) -> list[str]:
@@ -52,21 +47,9 @@ class DirectSlipway(Slipway):
         )
 
 
-def make_busybox_tar(directory: Path) -> Path:
-    return tar_directory(make_busybox_rootfs(directory / "rootfs"), directory / "rootfs.tar")
-
-
 def store_with_busybox(root: Path, busybox_tar: Path) -> DirectSlipway:
     slipway = DirectSlipway(root)
-    slipway.ok(
-        "import",
-        "--change",
-        f"ENV PATH={BUSYBOX_PATH}",
-        "--change",
-        'CMD ["sh"]',
-        str(busybox_tar),
-        "busybox:test",
-    )
+    helpers.import_busybox(slipway, busybox_tar)
     return slipway
 
 
@@ -139,7 +122,7 @@ def left_on_the_host(root: Path, *process_markers: str) -> list[str]:
     """Mounts under the store root, runc containers of it, and processes with one of `process_markers` (a
     unique argument of a container's command) as argv word: what no command may leave after it ends."""
     found = [f"mount: {line}" for line in mounts_under(root)]
-    found += [f"runc container: {line}" for line in runc_containers_under(root)]
+    found += [f"runc container: {line}" for line in helpers.runc_containers_under(root)]
     found += [
         f"process {pid} ({marker})" for marker in process_markers for pid in processes_with_argument(marker)
     ]

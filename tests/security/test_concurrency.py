@@ -17,14 +17,15 @@ from _crash import (
     Output,
     assert_store_is_whole,
     clean_up_after_a_failure,
+    describe,
+    helpers,
     killed_at_the_end,
     left_on_the_host,
-    make_busybox_tar,
+    make_context,
+    processes_with_argument,
     store_with_busybox,
     wait_for,
 )
-
-from integration.conftest import describe, make_context, processes_with_argument
 
 pytestmark = pytest.mark.root
 
@@ -46,9 +47,8 @@ RUN echo "{name} $ROUND" > /round
 PRUNES = (("builder", "prune", "-af"), ("system", "prune", "-f"), ("image", "prune", "-f"))
 
 
-@pytest.fixture(scope="module")
-def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_busybox_tar(tmp_path_factory.mktemp("busybox"))
+busybox_rootfs = helpers.busybox_rootfs
+busybox_tar = helpers.busybox_tar
 
 
 @pytest.fixture
@@ -119,6 +119,7 @@ def snapshot_dirs(slipway: DirectSlipway) -> set[str]:
 
 
 def test_prune_neither_waits_for_nor_collects_under_a_running_container(slipway: DirectSlipway) -> None:
+    # As Docker's: `prune -a` keeps the images containers use; and the container's layers stay.
     run, output = start_container(slipway, IGNORES_SIGNALS)
     with killed_at_the_end(run):
         under_the_container = snapshot_dirs(slipway)
@@ -127,13 +128,18 @@ def test_prune_neither_waits_for_nor_collects_under_a_running_container(slipway:
             pruned = slipway(*prune, timeout=120)
             assert pruned.returncode == 0, describe(pruned)
             assert "waiting" not in pruned.stderr
-        assert slipway("inspect", "busybox:test").returncode != 0, "prune -a removed the image"
+        assert slipway("inspect", "busybox:test").returncode == 0, (
+            "prune -a removed an image a container runs"
+        )
+        # Without the image, only the container's own hold keeps its layers.
+        slipway.ok("rmi", "-f", "busybox:test")
+        slipway.ok("system", "prune", "-af")
         assert snapshot_dirs(slipway) == under_the_container, "the running container's root lost its layers"
         assert run.poll() is None
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=60) == 137, output.text  # ignored, so killed after --stop-timeout
     slipway.ok("system", "prune", "-af")
-    assert snapshot_dirs(slipway) == set()
+    assert snapshot_dirs(slipway) == set(), "the container is gone: its layers go"
     assert_store_is_whole(slipway)
 
 

@@ -15,14 +15,15 @@ from _crash import (
     Output,
     assert_store_is_whole,
     clean_up_after_a_failure,
+    describe,
+    helpers,
     kill_9,
     killed_at_the_end,
     left_on_the_host,
-    make_busybox_tar,
+    make_context,
+    mounts_under,
     store_with_busybox,
 )
-
-from integration.conftest import describe, make_context, mounts_under
 
 pytestmark = pytest.mark.root
 
@@ -39,9 +40,8 @@ RUN --mount=type=bind,from=tools,target=/tools --mount=type=tmpfs,target=/scratc
 QUICK_DOCKERFILE = DOCKERFILE.replace(f"sleep {LONG_STEP}", "true")
 
 
-@pytest.fixture(scope="module")
-def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_busybox_tar(tmp_path_factory.mktemp("busybox"))
+busybox_rootfs = helpers.busybox_rootfs
+busybox_tar = helpers.busybox_tar
 
 
 @pytest.fixture

@@ -93,12 +93,15 @@ def _label(image: ImageRecord) -> str:
 
 
 def prune_images(store: Store, *, all_images: bool) -> Iterator[Removal]:
-    """Remove dangling images (without names), or with `all_images` every image, leaves first: an image
-    with children goes only once its children have gone, as Docker's prune does."""
+    """Remove dangling images (without names), or with `all_images` every image no running container uses,
+    leaves first: an image with children goes only once its children have gone, as Docker's prune does."""
+    in_use = store.leases.images_in_use()
     while True:
         images = store.list_images()
         doomed = [
-            image for image in images if (all_images or not image.names) and not children_of(image, images)
+            image
+            for image in images
+            if (all_images or not image.names) and image.id not in in_use and not children_of(image, images)
         ]
         if not doomed:
             return

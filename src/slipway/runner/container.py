@@ -38,7 +38,7 @@ def run_container(
     hostname = request.hostname or secrets.token_hex(6)
     # The hold keeps gc from taking the image's snapshots while the container runs on them; unlike the gc
     # lock, it keeps no prune waiting. Taken inside `lease()`, so no gc comes between the unpack and it.
-    with store.leases.hold() as hold, store.temp_dir("run") as work:
+    with store.leases.hold(image.id) as hold, store.temp_dir("run") as work:
         with store.lease():
             snapshot = store.snapshot_for_image(image)
             if snapshot is not None:

@@ -14,10 +14,17 @@ from pathlib import Path
 
 from slipway.errors import MountError
 from slipway.store._owners import is_alive, parse_owner
-from slipway.store.leases import Leases
+from slipway.store.leases import Leases, describe_lease
 from slipway.store.locks import file_lock
 
-__all__ = ["dead_work_dirs", "detach_unexplained_mounts", "recover", "remove_tree", "unexplained_mounts"]
+__all__ = [
+    "dead_work_dirs",
+    "detach_unexplained_mounts",
+    "leftover_problems",
+    "recover",
+    "remove_tree",
+    "unexplained_mounts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,7 @@ def recover(root: Path, leases: Leases) -> list[str]:
             done += detached
             if is_clear:
                 remove_tree(path)
+                done.append(f"work dir {path} of process {path.name.split('-')[0]}, which is gone: removed")
     for line in done:
         log.debug("recovered: %s", line)
     return done
@@ -66,7 +74,27 @@ def detach_unexplained_mounts(root: Path, leases: Leases) -> None:
 
     for point in unexplained_mounts(root, leases):
         log.debug("unmounting %s, which no lease explains", point)
-        detach(point)
+        try:
+            detach(point)
+        except MountError as err:
+            log.debug("cannot detach %s: %s", point, err)  # `system check` goes on reporting it
+
+
+def leftover_problems(root: Path, leases: Leases) -> list[str]:
+    """For `check`: what dead processes left that could not be undone, and mounts no lease explains."""
+    problems = [
+        f"{describe_lease(row)}, which is gone, could not be undone (prune tries again)"
+        for row in leases.dead()
+    ]
+    problems += [
+        f"work dir {path} of a process that is gone could not be removed"
+        for path in dead_work_dirs(root / "tmp")
+    ]
+    problems += [
+        f"mount at {point} that no slipway process recorded (prune unmounts it)"
+        for point in unexplained_mounts(root, leases)
+    ]
+    return problems
 
 
 def remove_tree(path: Path) -> None:
@@ -89,7 +117,7 @@ def _detach_mounts_under(path: Path) -> tuple[list[str], bool]:
         try:
             detach(point)
         except MountError as err:
-            log.warning("cannot detach %s: %s", point, err)
+            log.debug("cannot detach %s: %s", point, err)
             is_clear = False
             continue
         done.append(f"mount at {point} in the work dir of a process that is gone: unmounted")

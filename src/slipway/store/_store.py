@@ -56,17 +56,11 @@ from slipway.image.oci import (
 from slipway.store import memos
 from slipway.store._layout import META_DB
 from slipway.store._owners import current_owner
-from slipway.store._recovery import (
-    dead_work_dirs,
-    detach_unexplained_mounts,
-    recover,
-    remove_tree,
-    unexplained_mounts,
-)
+from slipway.store._recovery import detach_unexplained_mounts, leftover_problems, recover, remove_tree
 from slipway.store.blob_sources import BlobSources
 from slipway.store.blobs import BlobStore, BlobWriter
 from slipway.store.gc import find_problems, plan_gc
-from slipway.store.leases import Leases, describe_lease
+from slipway.store.leases import Leases
 from slipway.store.locks import file_lock, lock_holders, try_file_lock
 from slipway.store.meta import ImageRow, MetaDB, SnapshotRow, Transaction
 from slipway.store.names import find_image, tag_name
@@ -603,23 +597,7 @@ class Store:
             f"orphaned snapshot directory {self._dirs.directory / str(snapshot_id)} (gc removes it)"
             for snapshot_id in sorted(self._dirs.ids() - {row.id for row in snapshots})
         ]
-        return problems + self._lease_problems()
-
-    def _lease_problems(self) -> list[str]:
-        """What dead processes left that opening the store could not undo, and mounts no lease explains."""
-        problems = [
-            f"{describe_lease(row)}, which is gone, could not be undone (prune tries again)"
-            for row in self.leases.dead()
-        ]
-        problems += [
-            f"work dir {path} of a process that is gone could not be removed"
-            for path in dead_work_dirs(self.root / "tmp")
-        ]
-        problems += [
-            f"mount at {point} that no slipway process recorded (prune unmounts it)"
-            for point in unexplained_mounts(self.root, self.leases)
-        ]
-        return problems
+        return problems + leftover_problems(self.root, self.leases)
 
     # internals
 

@@ -8,7 +8,7 @@ only after the mount is gone or the container deleted:
     mount      an overlay or bind mount at `target` (kind "overlay" or "bind")
     container  a container `target` of the OCI runtime `runtime --root state_root`
     hold       snapshots (lease_snapshots rows) gc keeps while the holder lives: a build's results, the
-               image a `slipway run` container runs on
+               image a `slipway run` container runs on (its ID the target)
 
 A lease's owner is "<pid>-<start time>-<store>" (see _owners.py): while that process lives its leases are
 its own business; once it is gone, the next store open (or gc) kills its containers, unmounts its mounts
@@ -81,10 +81,17 @@ class Leases:
             yield lease
 
     @contextmanager
-    def hold(self) -> Iterator[Hold]:
-        """A hold on snapshots (added with `Hold.add`) until the block ends."""
-        with self._leased("hold", "") as lease:
+    def hold(self, image_id: str = "") -> Iterator[Hold]:
+        """A hold on snapshots (added with `Hold.add`) until the block ends; with `image_id`, for a container
+        running that image (`image prune -a` keeps it, as Docker keeps an image a container uses)."""
+        with self._leased("hold", image_id) as lease:
             yield Hold(self._meta, lease)
+
+    def images_in_use(self) -> set[str]:
+        """The images that containers of live processes run."""
+        with self._meta.snapshot() as tx:
+            rows = tx.leases()
+        return {row.target for row in rows if row.kind == "hold" and row.target and is_alive(row.owner)}
 
     def dead(self) -> list[LeaseRow]:
         """Leases whose process is gone, containers first, then mounts deepest first: the undoing order."""
@@ -108,7 +115,7 @@ class Leases:
             try:
                 _undo(row)
             except (OSError, SlipwayError) as err:
-                log.warning("cannot undo %s: %s", describe_lease(row), err)
+                log.debug("cannot undo %s: %s", describe_lease(row), err)  # `system check` reports it
                 continue
             with self._meta.transaction() as tx:
                 tx.delete_lease(row.id)

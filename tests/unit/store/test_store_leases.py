@@ -90,7 +90,7 @@ def test_the_next_open_undoes_what_a_dead_process_leased(tmp_path: Path) -> None
 
     with Store.open(root) as store:
         assert lease_rows(root) == []
-        assert sorted(line.split(" ")[0] for line in store.recovered) == ["container", "overlay"]
+        assert sorted(line.split(" ")[0] for line in store.recovered) == ["container", "overlay", "work"]
         assert snapshot_ids(root) == set(), "the dead process's hold kept its snapshot after it died"
         assert store.check() == []
         assert len(list((root / "tmp").iterdir())) == 1, "only this open store's own work dir is left"

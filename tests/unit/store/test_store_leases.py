@@ -1,5 +1,5 @@
 """Leases: recorded for the life of their block, respected by gc while their process lives, undone by the next
-store open once it is gone; meta.db's schema upgrades from every earlier version."""
+store open once it is gone."""
 
 from __future__ import annotations
 
@@ -126,33 +126,3 @@ def test_gc_says_once_whom_it_waits_for(store: Store) -> None:
     holder.wait(timeout=60)
     assert not collector.is_alive()
     assert waits == [[holder.pid]]
-
-
-# What each schema version lacks of the next, undone on a new store to make a store of that version.
-DOWNGRADES = {
-    3: "DROP TABLE lease_snapshots; DROP TABLE leases",
-    2: "ALTER TABLE layers DROP COLUMN content_size",
-    1: "DROP TABLE deferred_layers",
-}
-
-
-@pytest.mark.parametrize("version", [3, 2, 1])
-def test_an_older_store_upgrades_and_keeps_its_rows(tmp_path: Path, version: int) -> None:
-    root = tmp_path / "root"
-    with Store.open(root) as store:
-        kept = store.commit_snapshot(store.create_snapshot(None).id)
-        store.cache_record("step", kept.id)
-    with sqlite3.connect(root / "meta.db") as connection:
-        for step in range(3, version - 1, -1):
-            connection.executescript(DOWNGRADES[step])
-        connection.execute(f"PRAGMA user_version={version}")
-    with Store.open(root) as store:
-        assert store.cache_lookup("step") == kept
-        with store.leases.hold() as hold:
-            assert hold.add(kept.id)
-        store.gc()
-        assert store.check() == []
-    with sqlite3.connect(root / "meta.db") as connection:
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(layers)")}
-        assert "content_size" in columns
-        assert connection.execute("PRAGMA user_version").fetchone()[0] > version

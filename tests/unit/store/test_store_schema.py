@@ -12,12 +12,13 @@ from slipway.store.meta import MIGRATIONS, SCHEMA_VERSION, MetaDB, migrate
 
 # What the migrations make, as SQLite describes it. A change here is a change of the on-disk format: it comes as
 # a new migration at the end of MIGRATIONS, never as an edit of a released one.
-GOLDEN_VERSION = 4
+GOLDEN_VERSION = 5
 GOLDEN = """\
 index cache_by_snapshot on cache(snapshot_id)
 index deferred_by_snapshot on deferred_layers(snapshot_id)
 index images_by_manifest on images(manifest_digest)
 index layers_by_diff_id on layers(diff_id)
+index lease_snapshots_by_snapshot on lease_snapshots(snapshot_id)
 index memo_cache_by_key on memo_cache(cache_key)
 index memos_by_image on memos(image_id)
 index names_by_image on names(image_id)
@@ -27,6 +28,8 @@ table cache: key TEXT pk1, snapshot_id INTEGER NOT NULL, created REAL NOT NULL; 
 table deferred_layers: digest TEXT NOT NULL pk1, snapshot_id INTEGER NOT NULL pk2; snapshot_id -> snapshots(id) on delete CASCADE
 table images: id TEXT pk1, manifest_digest TEXT NOT NULL, manifest BLOB NOT NULL, config BLOB NOT NULL, created TEXT NOT NULL, size INTEGER NOT NULL, added REAL NOT NULL
 table layers: digest TEXT pk1, diff_id TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL, uncompressed_size INTEGER NOT NULL, content_size INTEGER
+table lease_snapshots without rowid: lease_id INTEGER NOT NULL pk1, snapshot_id INTEGER NOT NULL pk2; lease_id -> leases(id) on delete CASCADE
+table leases: id INTEGER pk1, owner TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, runtime TEXT, state_root TEXT, created REAL NOT NULL
 table memo_cache without rowid: memo TEXT NOT NULL pk1, cache_key TEXT NOT NULL pk2; cache_key -> cache(key) on delete NO ACTION, memo -> memos(key) on delete CASCADE
 table memos: key TEXT pk1, fingerprint TEXT NOT NULL, image_id TEXT NOT NULL, names TEXT NOT NULL, bases TEXT NOT NULL, steps TEXT NOT NULL; image_id -> images(id) on delete NO ACTION
 table names: name TEXT pk1, image_id TEXT NOT NULL; image_id -> images(id) on delete CASCADE

@@ -83,6 +83,23 @@ def test_kill_9_during_a_run_leaves_nothing_once_the_next_command_runs(
     assert left_on_the_host(slipway.root, LONG_STEP) == []
 
 
+def test_a_rebuild_answered_from_its_memo_still_undoes_a_killed_build(
+    slipway: DirectSlipway, tmp_path: Path
+) -> None:
+    finished = make_context(tmp_path / "done", QUICK_DOCKERFILE, {"payload": "p"})
+    slipway.build_ok(finished, "-t", "crash:done")  # a memo: the same build again opens no store
+    with killed_at_the_end(
+        start_long_build(slipway, make_context(tmp_path / "ctx", DOCKERFILE, {"payload": "p"}))[0]
+    ) as build:
+        kill_9(build)
+    assert mounts_under(slipway.root)
+
+    again = slipway("build", "-t", "crash:done", str(finished))  # the form the memo answers
+    assert again.returncode == 0, describe(again)
+    assert left_on_the_host(slipway.root, LONG_STEP) == []
+    assert_store_is_whole(slipway, LONG_STEP)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_stop_a_build_as_ctrl_c_does(
     slipway: DirectSlipway, tmp_path: Path, stop: signal.Signals

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from slipway.store._layout import META_DB
+from slipway.store._owners import is_alive
 
 __all__ = ["Memo", "MemoStep", "forget_all", "forget_for_cache", "forget_for_image", "lookup", "put"]
 
@@ -89,6 +90,10 @@ def _read_valid(connection: sqlite3.Connection, key: str, fingerprint: str) -> M
     if not all(found.get(name, ("", ""))[0] == memo.image_id for name in memo.names):
         return None
     if connection.execute("SELECT 1 FROM images WHERE id = ?", (memo.image_id,)).fetchone() is None:
+        return None
+    # A killed slipway left mounts or containers (leases.py): the build path opens the store, which undoes them.
+    owners = {str(owner) for (owner,) in connection.execute("SELECT DISTINCT owner FROM leases")}
+    if not all(is_alive(owner) for owner in owners):
         return None
     return memo
 

@@ -22,7 +22,9 @@ from _crash import (
     left_on_the_host,
     make_context,
     mounts_under,
+    processes_with_argument,
     store_with_busybox,
+    wait_for,
 )
 
 pytestmark = pytest.mark.root
@@ -97,6 +99,18 @@ def test_a_rebuild_answered_from_its_memo_still_undoes_a_killed_build(
     again = slipway("build", "-t", "crash:done", str(finished))  # the form the memo answers
     assert again.returncode == 0, describe(again)
     assert left_on_the_host(slipway.root, LONG_STEP) == []
+    assert_store_is_whole(slipway, LONG_STEP)
+
+
+def test_kill_9_of_run_leaves_no_container_once_the_next_command_runs(slipway: DirectSlipway) -> None:
+    run = slipway.start("run", "busybox:test", "sh", "-c", f"echo container-running; exec sleep {LONG_STEP}")
+    output = Output(run)
+    with killed_at_the_end(run):
+        assert output.wait_until(lambda lines: "container-running\n" in lines), output.text
+        assert wait_for(lambda: processes_with_argument(LONG_STEP)), "the container's process never started"
+        kill_9(run)
+    assert processes_with_argument(LONG_STEP), "nothing to recover: the container ended with slipway"
+    assert len(mounts_under(slipway.root)) == 1, "the container's root"
     assert_store_is_whole(slipway, LONG_STEP)
 
 

@@ -15,7 +15,7 @@ import tarfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -220,8 +220,13 @@ def kill_and_recover(faults: Faults, kill: Kill, number: int) -> bool:
 
 @pytest.mark.parametrize("kill", DEFAULT_KILLS, ids=str)
 def test_a_kill_leaves_nothing_the_next_command_does_not_undo(faults: Faults, kill: Kill) -> None:
-    landed = kill_and_recover(faults, kill, DEFAULT_KILLS.index(kill))
-    assert landed, f"{kill.command} ended before the kill: the moment tests nothing"
+    # A command may run faster than it did when measured (the machine is shared): then the kill comes
+    # earlier, up to three times, so that one lands.
+    for attempt in range(4):
+        moment = replace(kill, fraction=kill.fraction / 2**attempt)
+        if kill_and_recover(faults, moment, DEFAULT_KILLS.index(kill)):
+            return
+    pytest.fail(f"{kill.command} ended before every kill: the moments test nothing")
 
 
 @pytest.mark.slow

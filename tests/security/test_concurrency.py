@@ -29,7 +29,6 @@ from _crash import (
 
 pytestmark = pytest.mark.root
 
-ROUNDS = 3
 # Four builds sharing their base and first steps (so their cache records and snapshots meet), each with a stage
 # read through a bind mount and COPY --from, and steps that change every round.
 DOCKERFILE = """FROM busybox:test AS base
@@ -58,12 +57,15 @@ def slipway(tmp_path: Path, busybox_tar: Path) -> Iterator[DirectSlipway]:
     clean_up_after_a_failure(store.root, SLEEPER, TRAPS_SIGNALS)
 
 
-def test_four_builds_and_a_prune_at_once_all_succeed(slipway: DirectSlipway, tmp_path: Path) -> None:
+@pytest.mark.parametrize("rounds", [2, pytest.param(12, marks=pytest.mark.slow)])
+def test_four_builds_and_a_prune_at_once_all_succeed(
+    slipway: DirectSlipway, tmp_path: Path, rounds: int
+) -> None:
     names = ("alpha", "beta", "gamma", "delta")
     contexts = {
         name: make_context(tmp_path / name, DOCKERFILE.format(name=name), {"payload": name}) for name in names
     }
-    for round_number in range(ROUNDS):
+    for round_number in range(rounds):
         builds = {
             name: slipway.start(
                 "build",

@@ -259,3 +259,56 @@ def test_a_failed_run_of_200000_continuation_lines_prints_a_screenful() -> None:
     assert "     | ... 199,982 more lines" in lines
     assert lines[-1].startswith('ERROR: failed to solve: process "/bin/sh -c truetrue')
     assert lines[-1].endswith('more characters)" did not complete successfully: exit code: 1')
+
+
+# ---- deep trees: archives and contexts ----------------------------------------------------------------
+
+
+def test_a_layer_entry_thousands_of_directories_deep_unpacks_or_is_an_archive_error(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    from slipway.errors import ArchiveError
+    from slipway.image.layers import unpack_layer
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(tarfile.TarInfo("/".join(["d"] * 3000) + "/file"), io.BytesIO(b""))
+    try:
+        unpack_layer(io.BytesIO(out.getvalue()), "application/vnd.oci.image.layer.v1.tar", tmp_path / "dest")
+    except ArchiveError as err:
+        assert "Too many open files" in str(err) or "too long" in str(err), err
+    finally:
+        remove_deep_tree(tmp_path / "dest")
+
+
+def test_a_context_thousands_of_directories_deep_is_hashed(tmp_path: Path) -> None:
+    import os
+
+    from slipway.solver.context_hash import FileHashCache, hash_selection
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    deep = context / "/".join(["d"] * 1200)  # deeper than Python recurses, shorter than PATH_MAX
+    directory = os.open(
+        context, os.O_RDONLY
+    )  # made a level at a time: pathlib's mkdir(parents=True) recurses
+    for _ in range(1200):
+        os.mkdir("d", dir_fd=directory)
+        below = os.open("d", os.O_RDONLY, dir_fd=directory)
+        os.close(directory)
+        directory = below
+    os.close(directory)
+    (deep / "file").write_text("x")
+    try:
+        cache = FileHashCache(tmp_path / "hashes")
+        first = hash_selection(context, ["."], cache=cache)
+        (deep / "file").write_text("y")
+        assert hash_selection(context, ["."], cache=cache) != first
+    finally:
+        remove_deep_tree(context)
+
+
+def remove_deep_tree(directory: Path) -> None:
+    """rm -r of a tree deeper than shutil.rmtree (and pytest's cleanup) can recurse."""
+    subprocess.run(["rm", "-rf", "--", str(directory)], check=True)

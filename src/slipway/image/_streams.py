@@ -6,6 +6,7 @@ import hashlib
 import io
 from typing import BinaryIO
 
+from slipway.errors import ArchiveError
 from slipway.image.oci import Digest
 
 
@@ -120,7 +121,10 @@ def _octal(field: bytes) -> int:
     if field[0] & 0x80:  # GNU base-256
         return int.from_bytes(field[1:], "big")
     text = field.split(b"\0", 1)[0].strip()
-    return int(text, 8) if text else 0
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise ArchiveError(f"the layer tar has a corrupt header: {text!r} is no octal number") from None
 
 
 def _pax_size(records: bytes) -> int | None:

@@ -311,14 +311,20 @@ class Extractor:
                 raise
 
     def _open_dir(self, path: str, *, create: bool) -> int:
-        """An fd of the directory `path` under dest, reached without following any symlink."""
-        if path == "":
-            return self._dest_fd
-        cached = self._dir_fds.get(path)
-        if cached is not None:
-            return cached
-        parent, _, base = path.rpartition("/")
-        parent_fd = self._open_dir(parent, create=create)
+        """An fd of the directory `path` under dest, reached without following any symlink: from the nearest
+        directory already open, one name at a time (a loop: an entry name may have thousands of parts)."""
+        below: list[str] = []
+        opened = path
+        while opened and opened not in self._dir_fds:
+            opened, _, base = opened.rpartition("/")
+            below.append(base)
+        fd = self._dir_fds[opened] if opened else self._dest_fd
+        for base in reversed(below):
+            opened = f"{opened}/{base}" if opened else base
+            fd = self._open_child(fd, base, opened, create=create)
+        return fd
+
+    def _open_child(self, parent_fd: int, base: str, path: str, *, create: bool) -> int:
         try:
             fd = os.open(base, _DIR_FLAGS, dir_fd=parent_fd)
         except FileNotFoundError:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import msgspec
 
+from slipway.errors import ContextError
+
 GLOB_CHARACTERS = frozenset("*?[\\")
 FileKey = tuple[int, int, int, int, int]
 
@@ -109,38 +111,43 @@ def hash_selection(
     can_skip_dir: Callable[[str], bool] | None = None,
 ) -> str:
     digest = hashlib.sha256()
-    for relative in selection_roots(sources):
-        digest.update(f"root {relative}\0".encode())
-        _hash_tree(root, relative, digest, cache, is_excluded, can_skip_dir)
+    try:
+        for relative in selection_roots(sources):
+            digest.update(f"root {relative}\0".encode())
+            _hash_tree(root, relative, digest, cache, is_excluded, can_skip_dir)
+    except OSError as err:  # a name too long to reach (ENAMETOOLONG), a directory that cannot be read
+        raise ContextError(f"cannot read the build context at {err.filename}: {err.strerror}") from err
     return "sha256:" + digest.hexdigest()
 
 
 def _hash_tree(
     root: Path,
-    relative: str,
+    top: str,
     digest: hashlib._Hash,
     cache: FileHashCache,
     is_excluded: Callable[[str], bool] | None,
     can_skip_dir: Callable[[str], bool] | None,
 ) -> None:
-    path = root / relative if relative else root
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        digest.update(f"missing {relative}\0".encode())
-        return
-    excluded = bool(relative) and is_excluded is not None and is_excluded(relative)
-    if not excluded:
-        _hash_entry(path, relative, info, digest, cache)
-    if not stat.S_ISDIR(info.st_mode):
-        return
-    if excluded and can_skip_dir is not None and can_skip_dir(relative):
-        return
-    with os.scandir(path) as entries:
-        names = sorted(entry.name for entry in entries)
-    for name in names:
-        child = f"{relative}/{name}" if relative else name
-        _hash_tree(root, child, digest, cache, is_excluded, can_skip_dir)
+    # Depth first in name order, with a stack rather than recursion: a context may nest thousands deep.
+    pending = [top]
+    while pending:
+        relative = pending.pop()
+        path = root / relative if relative else root
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            digest.update(f"missing {relative}\0".encode())
+            continue
+        excluded = bool(relative) and is_excluded is not None and is_excluded(relative)
+        if not excluded:
+            _hash_entry(path, relative, info, digest, cache)
+        if not stat.S_ISDIR(info.st_mode):
+            continue
+        if excluded and can_skip_dir is not None and can_skip_dir(relative):
+            continue
+        with os.scandir(path) as entries:
+            names = sorted(entry.name for entry in entries)
+        pending.extend(f"{relative}/{name}" if relative else name for name in reversed(names))
 
 
 def _hash_entry(

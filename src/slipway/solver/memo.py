@@ -24,7 +24,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -99,14 +99,24 @@ def fingerprint(dockerfile_text: str, ignore_files: Iterable[Path], context: Pat
 
 
 def _walk_metadata(directory: Path, prefix: str, digest: hashlib._Hash) -> None:
-    with os.scandir(directory) as scan:
-        entries = sorted(scan, key=lambda entry: entry.name)
-    for entry in entries:
+    # Depth first in name order, as a recursive walk, but with a stack: a context may nest thousands deep.
+    pending = [(_sorted_entries(directory), prefix)]
+    while pending:
+        entries, current_prefix = pending[-1]
+        entry = next(entries, None)
+        if entry is None:
+            pending.pop()
+            continue
         info = entry.stat(follow_symlinks=False)
-        relative = prefix + entry.name
+        relative = current_prefix + entry.name
         digest.update(
             f"{relative}\0{info.st_mode:o}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0"
             f"{info.st_ino}\n".encode("utf-8", "surrogateescape")
         )
         if stat.S_ISDIR(info.st_mode):
-            _walk_metadata(Path(entry.path), relative + "/", digest)
+            pending.append((_sorted_entries(Path(entry.path)), relative + "/"))
+
+
+def _sorted_entries(directory: Path) -> Iterator[os.DirEntry[str]]:
+    with os.scandir(directory) as scan:
+        return iter(sorted(scan, key=lambda entry: entry.name))

@@ -7,6 +7,7 @@ archive or a directory with `output`), FROM images pulled by policy, build cache
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,7 +18,15 @@ from typing import TYPE_CHECKING, BinaryIO, assert_never
 import msgspec
 
 from slipway.choices import DEFAULT_PLATFORM, PULL_POLICIES, NetworkMode, PullPolicy
-from slipway.errors import ArchiveError, ContextError, ExportError, ImageNotFound, RegistryError, UsageError
+from slipway.errors import (
+    ArchiveError,
+    ContextError,
+    DiskFull,
+    ExportError,
+    ImageNotFound,
+    RegistryError,
+    UsageError,
+)
 from slipway.export.image import ExportOptions, export_image
 from slipway.export.specs import CacheSpec, OutputSpec
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
@@ -42,7 +51,7 @@ from slipway.progress.events import BuildMessage, EventSink, StepDone, StepFaile
 from slipway.solver.memo import MemoPlan
 from slipway.solver.results import Result
 from slipway.solver.solve import SolveOptions, Solver
-from slipway.store import ImageRecord, SnapshotRecord, Store
+from slipway.store import ImageRecord, SnapshotRecord, Store, as_disk_full
 from slipway.store.memos import Memo, MemoStep
 from slipway.worker.executor import Executor, Runtime
 
@@ -51,6 +60,8 @@ if TYPE_CHECKING:
 
     # slipway.registry brings httpx (about 0.2 s to import): only builds that reach a registry pay for it.
     from slipway.registry import RegistryOptions
+
+log = logging.getLogger(__name__)
 
 
 class BuildRequest(msgspec.Struct, frozen=True):
@@ -227,7 +238,13 @@ def build(
                 entries = _cache_entries(root, results, spec, solver.materialize)
                 _export_cache(index, spec, entries, request, store, export, events)
     if memo is not None and image is not None:
-        _remember(store, memo, root, results, image, names)
+        try:
+            _remember(store, memo, root, results, image, names)
+        except DiskFull as err:  # the image is built: only the next no-op rebuild's shortcut is lost
+            log.debug("no build memo: %s", err)
+    if request.output.type in ("docker", "oci") or request.cache_to:
+        # The config and manifest blobs written for an archive or a cache export belong to no image here.
+        store.gc_if_idle()
     return BuildOutcome(image=image, graph=graph, dockerfile_text=text, pushed=pushed)
 
 
@@ -389,8 +406,11 @@ def _export(
     try:
         image, pushed = _write_output(request, names, store, stage, snapshot, options, events, stdout)
     except BaseException as err:
-        message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(err)
+        full = as_disk_full(err, store.root, _EXPORT_STEP_NAMES[output.type])
+        message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(full or err)
         events.emit(StepFailed(vertex="export", error=message, at=time.time()))
+        if full is not None:
+            raise full from err
         raise
     events.emit(StepDone(vertex="export", at=time.time()))
     return image, pushed

@@ -12,7 +12,9 @@ SlipwayError                      str(err) is the whole message; the CLI prints 
 ├── InvalidReference              an image reference that does not parse
 ├── StoreError                    the store refuses an operation
 │   ├── BlobNotFound
-│   └── DigestMismatch            content does not match its digest
+│   ├── DigestMismatch            content does not match its digest
+│   ├── DiskFull                  no space left on the store's file system (ENOSPC, EDQUOT)
+│   └── StoreDamaged              meta.db or a record in it cannot be read
 ├── ArchiveError                  a tar/archive/manifest from outside is bad or malicious
 ├── ExportError                   a build output or cache destination (--output, --cache-to) cannot be written
 ├── RuntimeNotFound               no usable OCI runtime
@@ -97,6 +99,14 @@ class BlobNotFound(StoreError):
 
 
 class DigestMismatch(StoreError):
+    pass
+
+
+class DiskFull(StoreError):
+    pass
+
+
+class StoreDamaged(StoreError):
     pass
 
 

@@ -32,14 +32,21 @@ def start_debug_logging() -> None:
 
 
 def exit_for(err: BaseException) -> NoReturn:
-    """How a command ends on a SlipwayError or Ctrl-C (the click group and the fast path alike): one line on
-    stderr and the error's exit code. Anything else is re-raised."""
+    """How a command ends on a SlipwayError, a full disk or Ctrl-C (the click group and the fast path alike):
+    one line on stderr and the error's exit code. Anything else is re-raised."""
+    import errno
+
     from slipway.errors import SlipwayError
     from slipway.progress.clip import clip_text
 
     if isinstance(err, SlipwayError):
         print(f"error: {clip_text(str(err))}", file=sys.stderr)
         sys.exit(err.exit_code)
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        # The rooms name the file system where they write; this catches a write none of them wrapped.
+        where = f" (writing {err.filename})" if err.filename else ""
+        print(f"error: {err.strerror}{where}; free some space and try again", file=sys.stderr)
+        sys.exit(1)
     if isinstance(err, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         sys.exit(130)

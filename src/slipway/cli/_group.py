@@ -10,7 +10,6 @@ import click
 
 from slipway import __version__
 from slipway.cli._context import ROOT_VARIABLE, AppContext, default_root, exit_for, start_debug_logging
-from slipway.errors import SlipwayError
 
 # command name -> "module:attribute" of a click command, imported on first use.
 COMMANDS: dict[str, str] = {
@@ -84,5 +83,5 @@ def run(argv: list[str] | None = None) -> Any:
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
-    except (SlipwayError, KeyboardInterrupt) as err:
-        exit_for(err)
+    except (Exception, KeyboardInterrupt) as err:
+        exit_for(err)  # a SlipwayError's line and exit code, a full disk's line; anything else is re-raised

@@ -2,7 +2,8 @@
 
 rmi NAME untags; the image goes with its last name unless other images are built on it (then it stays,
 untagged, as Docker keeps a parent). rmi ID removes every name and the image, but refuses an image named
-in several repositories or one with children, unless forced. Blobs and snapshots go at the store's gc().
+in several repositories or one with children, unless forced. Blobs and snapshots go at the store's gc(),
+which `rmi` and `image prune` run.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from typing import BinaryIO
 import click
 
 from slipway.cli.images import open_store
-from slipway.errors import UsageError
+from slipway.errors import ExportError, UsageError
+from slipway.export._files import replace_file
 from slipway.export.docker_archive import load_archive, write_docker_archive
 from slipway.export.oci_layout import write_oci_archive
 from slipway.export.rootfs_import import ImportOptions, import_rootfs
@@ -48,21 +49,22 @@ def _input(path: str, what: str) -> Iterator[BinaryIO]:
 
 @contextmanager
 def _output(path: str | None) -> Iterator[BinaryIO]:
-    """The file to write, made whole or not at all: written beside it, renamed into place on success."""
+    """The file to write, made whole or not at all: written beside it, renamed into place on success. A
+    failure to write it (a full disk, a path that cannot be a file) is an ExportError naming it."""
     if path is None or path == "-":
         if sys.stdout.isatty():
             raise UsageError("cowardly refusing to save to a terminal; use the -o flag or redirect")
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        try:
+            yield sys.stdout.buffer
+            sys.stdout.buffer.flush()
+        except OSError as err:
+            raise ExportError(f"cannot write the archive to stdout: {err.strerror or err}") from err
         return
-    target = Path(path)
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
-        with open(partial, "wb") as out:
+        with replace_file(Path(path)) as out:
             yield out
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    except OSError as err:
+        raise ExportError(f"cannot write {path}: {err.strerror or err}; nothing was written there") from err
 
 
 @click.command("import")

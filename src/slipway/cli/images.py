@@ -166,6 +166,7 @@ def rmi(ctx: click.Context, refs: tuple[str, ...], force: bool, no_prune: bool) 
     """Remove one or more images (Untagged: ... / Deleted: sha256:...)."""
     errors = []
     with open_store(ctx) as store:
+        deleted = False
         for ref in refs:
             try:
                 removal = remove_image(store, ref, force=force, prune_parents=not no_prune)
@@ -173,6 +174,11 @@ def rmi(ctx: click.Context, refs: tuple[str, ...], force: bool, no_prune: bool) 
                 errors.append(str(err))
                 continue
             _echo_removal(removal, "Untagged", "Deleted")
+            deleted = deleted or bool(removal.deleted)
+        if deleted:
+            # As `docker rmi` frees the layers only the image used. Not while a build, pull or run holds a
+            # lease (rmi does not wait for them): then the next gc or prune frees them.
+            store.gc_if_idle()
     _fail_with(errors)
 
 

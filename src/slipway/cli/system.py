@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
+from slipway.cli._context import AppContext
 from slipway.cli._humanize import human_size
 from slipway.cli._templates import parse_format
 from slipway.cli.images import open_store, prune_and_report
-from slipway.errors import StoreError
+from slipway.errors import StoreDamaged, StoreError
 from slipway.image.oci import ChainID, chain_ids
 from slipway.store import ImageRecord, SnapshotRecord, Store
 
@@ -129,11 +130,16 @@ def df(ctx: click.Context, format_: str | None) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Re-hash every blob and compare records with the disk; exit 1 listing the problems."""
-    with open_store(ctx) as store:
-        for line in store.recovered:  # left by a killed slipway; undone on opening the store
-            click.echo(f"recovered: {line}", err=True)
-        problems = store.check()
-        root = store.root
+    app = ctx.find_object(AppContext)
+    assert app is not None  # the `cli` group sets it before any command runs
+    root = app.root
+    try:
+        with open_store(ctx) as store:
+            for line in store.recovered:  # left by a killed slipway; undone on opening the store
+                click.echo(f"recovered: {line}", err=True)
+            problems = store.check()
+    except StoreDamaged as err:
+        problems = [str(err)]  # meta.db itself: nothing else can be checked against it
     if not problems:
         click.echo(f"No problems found in {root}.")
         return

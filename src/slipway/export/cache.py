@@ -245,7 +245,10 @@ def _write_layout(store: Store, document: _CacheDocument, directory: Path, emit:
         for descriptor in [*document.manifest.layers, document.manifest.config]:
             target = directory / blob_name(descriptor.digest)
             if not (target.is_file() and target.stat().st_size == descriptor.size):
-                with store.open_blob(descriptor.digest) as blob, replace_file(target) as out:
+                with (
+                    store.blob_stream(descriptor.digest, descriptor.size) as blob,
+                    replace_file(target) as out,
+                ):
                     shutil.copyfileobj(blob, out, READ_SIZE)
                 emit(f"writing {_kind(descriptor, document)} {descriptor.digest}")
         with replace_file(directory / blob_name(digest)) as out:

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 import msgspec
 
+from slipway.errors import ExportError
 from slipway.export._extraction import ArchiveFile, extract_archive
 from slipway.export._staging import LoadedImage, StagedImage, Staging, commit_images
 from slipway.export._tar_writer import TarPlan
@@ -27,6 +28,7 @@ from slipway.export.oci_layout import (
     INDEX_FILE,
     add_oci_layout,
     blob_name,
+    exported_blob,
     find_oci_manifest,
     stage_oci_layout,
 )
@@ -43,8 +45,8 @@ from slipway.image.oci import (
     encode_json,
 )
 from slipway.image.reference import parse_reference
-from slipway.image.sniffed import CHUNK, decompressed
-from slipway.store import Store
+from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
+from slipway.store import Store, reporting_no_space
 
 __all__ = ["DockerManifestEntry", "load_archive", "stage_docker_archive", "write_docker_archive"]
 
@@ -72,7 +74,7 @@ def write_docker_archive(store: Store, selections: list[ImageSelection], out: Bi
     with store.temp_dir("save") as work:
         for selection in selections:
             layers = [
-                _docker_layer(store, plan, work, descriptor, diff_id)
+                _docker_layer(store, selection, plan, work, descriptor, diff_id)
                 for descriptor, diff_id in zip(
                     selection.image.manifest.layers, selection.image.config.rootfs.diff_ids, strict=True
                 )
@@ -91,19 +93,35 @@ def write_docker_archive(store: Store, selections: list[ImageSelection], out: Bi
         plan.write(out)
 
 
-def _docker_layer(store: Store, plan: TarPlan, work: Path, descriptor: Descriptor, diff_id: DiffID) -> str:
+def _docker_layer(
+    store: Store,
+    selection: ImageSelection,
+    plan: TarPlan,
+    work: Path,
+    descriptor: Descriptor,
+    diff_id: DiffID,
+) -> str:
     if descriptor.media_type != MEDIA_OCI_LAYER_ZSTD:
         return blob_name(descriptor.digest)
     name = blob_name(Digest(diff_id))
     if name not in plan:
         plain = work / diff_id.partition(":")[2]
         with (
-            store.open_blob(descriptor.digest) as blob,
-            decompressed(blob) as (_, stream),
-            open(plain, "wb") as out,
+            reporting_no_space(store.root, f"saving image {selection.label}"),
+            exported_blob(store, selection, descriptor.digest, descriptor.size) as blob,
         ):
-            while chunk := stream.read(CHUNK):
-                out.write(chunk)
+            try:
+                with decompressed(blob) as (_, stream), open(plain, "wb") as out:
+                    reader = GuardedReader(stream)
+                    while chunk := reader.read(CHUNK):
+                        out.write(chunk)
+            except CorruptStream as err:
+                raise ExportError(
+                    f"cannot export image {selection.label}: its layer {descriptor.digest} does not "
+                    f"decompress ({err}); `slipway system check` lists what is damaged"
+                ) from err
+            while blob.read(CHUNK):
+                pass  # to its end, where the blob is checked against its digest
         plan.add_file(name, plain)
     return name
 
@@ -191,7 +209,7 @@ def load_archive(store: Store, source: BinaryIO, archive_name: str) -> list[Load
     Everything is read into the store's tmp/ and verified first; a bad archive raises ArchiveError and
     leaves the store as it was.
     """
-    with store.temp_dir("load") as work:
+    with store.temp_dir("load") as work, reporting_no_space(store.root, f"loading {archive_name}"):
         archive = extract_archive(source, archive_name, work)
         staging = Staging(archive)
         if MANIFEST_FILE in archive.files:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import BinaryIO
 
 import msgspec
 
+from slipway.errors import ExportError, StoreError
 from slipway.export._extraction import ExtractedArchive
 from slipway.export._staging import StagedImage, Staging
 from slipway.export._tar_writer import TarPlan
@@ -40,6 +42,7 @@ __all__ = [
     "ANNOTATION_IMAGE_NAME",
     "ANNOTATION_REF_NAME",
     "add_oci_layout",
+    "exported_blob",
     "find_oci_manifest",
     "stage_oci_layout",
     "write_oci_archive",
@@ -90,21 +93,41 @@ def add_oci_layout(store: Store, selections: list[ImageSelection], plan: TarPlan
     descriptors: list[Descriptor] = []
     for selection in selections:
         image = selection.image
-        for digest in (image.manifest_digest, image.manifest.config.digest):
-            plan.add_file(blob_name(digest), store.blob_path(digest))
-        for layer in image.manifest.layers:
-            # Streamed: a deferred layer is packed from its snapshot into the archive, never onto the disk.
-            plan.add_stream(
-                blob_name(layer.digest), layer.size, partial(store.blob_stream, layer.digest, layer.size)
-            )
+        manifest_size = _manifest_size(store, selection)
+        blobs = [
+            (image.manifest_digest, manifest_size),
+            (image.manifest.config.digest, image.manifest.config.size),
+        ]
+        blobs += [(layer.digest, layer.size) for layer in image.manifest.layers]
+        for digest, size in blobs:
+            # Streamed and checked as they are copied (a deferred layer is packed from its snapshot into the
+            # archive, never onto the disk): a blob damaged in the store fails the export, naming the image.
+            plan.add_stream(blob_name(digest), size, partial(exported_blob, store, selection, digest, size))
         base = Descriptor(
             media_type=image.manifest.media_type or MEDIA_OCI_MANIFEST,
             digest=image.manifest_digest,
-            size=store.blob_path(image.manifest_digest).stat().st_size,
+            size=manifest_size,
         )
         descriptors.extend(_named_descriptors(base, selection.names))
     index = Index(manifests=tuple(descriptors), media_type=MEDIA_OCI_INDEX)
     plan.add_bytes(INDEX_FILE, encode_json(index))
+
+
+@contextmanager
+def exported_blob(store: Store, selection: ImageSelection, digest: Digest, size: int) -> Iterator[BinaryIO]:
+    """A blob of `selection`'s image read for export; a damaged one fails with ExportError naming both."""
+    try:
+        with store.blob_stream(digest, size) as stream:
+            yield stream
+    except StoreError as err:
+        raise ExportError(f"cannot export image {selection.label}: {err}") from err
+
+
+def _manifest_size(store: Store, selection: ImageSelection) -> int:
+    try:
+        return store.blob_path(selection.image.manifest_digest).stat().st_size
+    except StoreError as err:
+        raise ExportError(f"cannot export image {selection.label}: {err}") from err
 
 
 def _named_descriptors(base: Descriptor, names: tuple[str, ...]) -> Iterator[Descriptor]:

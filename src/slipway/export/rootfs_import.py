@@ -34,7 +34,7 @@ from slipway.image.oci import (
 )
 from slipway.image.reference import parse_reference
 from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
-from slipway.store import ImageRecord, Store
+from slipway.store import ImageRecord, Store, reporting_no_space
 
 __all__ = ["ImportOptions", "import_rootfs"]
 
@@ -52,7 +52,7 @@ def import_rootfs(store: Store, source: BinaryIO, source_name: str, options: Imp
     """Import the rootfs tar read from `source` (named `source_name` in messages and history)."""
     config = apply_changes(ContainerConfig(), options.changes)  # a bad --change fails before any work
     names = [str(parse_reference(options.name))] if options.name else []
-    with store.temp_dir("import") as work:
+    with store.temp_dir("import") as work, reporting_no_space(store.root, f"importing {source_name}"):
         rootfs = work / "rootfs"
         rootfs.mkdir()
         try:

@@ -17,6 +17,11 @@ class ImageSelection:
     image: ImageRecord
     names: tuple[str, ...]  # normalized references written as the image's tags; empty: saved untagged
 
+    @property
+    def label(self) -> str:
+        """How messages name the image: its first name as asked for, else its ID."""
+        return parse_reference(self.names[0]).familiar() if self.names else self.image.id
+
 
 def select_images(store: Store, refs: Sequence[str]) -> list[ImageSelection]:
     """Resolve each ref (ImageNotFound naming it); an image asked for twice appears once with both names.

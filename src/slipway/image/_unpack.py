@@ -35,6 +35,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_CACHED_DIRS = 256
 _MAX_MTIME_SECONDS = 2**63 // 1_000_000_000
 _NO_ID = 2**32 - 1
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # left as OSError: the store turns them into DiskFull
 _REGULAR_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE)
 
 
@@ -103,6 +104,8 @@ class Extractor:
         try:
             self._add(path, member, tar)
         except (OSError, ValueError) as err:  # ValueError: a NUL in a name, link or xattr name
+            if isinstance(err, OSError) and err.errno in _NO_SPACE:
+                raise  # a full disk, not a bad layer: the caller names the file system
             raise ArchiveError(
                 f"cannot extract layer entry {member.name!r} into {self._dest}: {err}"
             ) from err
@@ -308,6 +311,11 @@ class Extractor:
                 ):
                     log.debug("cannot set xattr %s on %s: %s", name, member.name, err)
                     continue
+                if err.errno in (errno.EINVAL, errno.ERANGE, errno.E2BIG):
+                    raise ArchiveError(
+                        f"layer entry {member.name!r} has an xattr {name!r} the kernel refuses "
+                        f"({err.strerror}); refusing the layer"
+                    ) from err
                 raise
 
     def _open_dir(self, path: str, *, create: bool) -> int:

@@ -281,7 +281,8 @@ class RegistryClient:
             location = self._start_upload(repository, descriptor.digest if mount_from else None, mount_from)
             if location is None:
                 return
-            with store.open_blob(descriptor.digest) as blob:
+            # Checked against its digest as it is sent: a blob damaged in the store fails before its last byte.
+            with store.blob_stream(descriptor.digest, descriptor.size, seekable=True) as blob:
                 if descriptor.size <= self.monolithic_limit:
                     self._put_whole(repository, location, descriptor, blob, name)
                 else:

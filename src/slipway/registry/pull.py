@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
 
 from slipway.choices import DEFAULT_PLATFORM
-from slipway.errors import ArchiveError, ImageNotFound, RegistryError
+from slipway.errors import ArchiveError, ImageNotFound, RegistryError, StoreError
 from slipway.image.layers import LayerInfo, measure_layer
 from slipway.image.oci import (
     INDEX_MEDIA_TYPES,
@@ -47,6 +48,7 @@ CONFIG_MEDIA_TYPES = (MEDIA_OCI_CONFIG, MEDIA_DOCKER_CONFIG)
 
 EventSink = Callable[[str], None]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def pull_image(
@@ -105,11 +107,14 @@ def _pull(
     store.put_blob(body, expected=digest)
     names = [name] if reference.digest is None else []  # as Docker: a pull by digest tags nothing
     image = store.add_image(manifest, config, names=names, manifest_digest=digest)
-    store.blob_sources.record(
-        reference.domain,
-        reference.path,
-        [manifest.config.digest, *(layer.digest for layer in manifest.layers)],
-    )
+    try:
+        store.blob_sources.record(
+            reference.domain,
+            reference.path,
+            [manifest.config.digest, *(layer.digest for layer in manifest.layers)],
+        )
+    except StoreError as err:  # a hint for later pushes (on a full disk, say): not worth failing the pull
+        log.debug("cannot record where %s's blobs are: %s", name, err)
     if previous is not None and previous.manifest_digest == image.manifest_digest:
         emit(f"Status: Image is up to date for {reference.familiar()}")
     else:

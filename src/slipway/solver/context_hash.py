@@ -8,6 +8,7 @@ mtimes: touching a file without changing it keeps the cache. File hashes are rem
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 import threading
@@ -17,6 +18,8 @@ from pathlib import Path
 import msgspec
 
 from slipway.errors import ContextError
+
+log = logging.getLogger(__name__)
 
 GLOB_CHARACTERS = frozenset("*?[\\")
 FileKey = tuple[int, int, int, int, int]
@@ -79,9 +82,14 @@ class FileHashCache:
             # Used entries last: dict order is age, and the oldest are the first to go next time.
             data = msgspec.msgpack.encode(kept + list(self._used.items()))
         temporary = self._path.with_suffix(f".{os.getpid()}.tmp")
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, self._path)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(data)
+            os.replace(temporary, self._path)
+        except OSError as err:
+            # Only a cache (a full disk must not fail a build over it): the next build hashes the files again.
+            temporary.unlink(missing_ok=True)
+            log.debug("cannot save context hashes to %s: %s", self._path, err)
 
 
 def selection_roots(sources: Iterable[str]) -> list[str]:

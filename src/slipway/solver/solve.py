@@ -45,7 +45,7 @@ from slipway.solver.context_hash import FileHashCache, hash_selection
 from slipway.solver.keys import combine
 from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
-from slipway.store import Hold, SnapshotRecord, Store
+from slipway.store import Hold, SnapshotRecord, Store, as_disk_full, is_full, no_space
 from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec
 from slipway.worker.fileops import copy_files, make_directory, resolve_in_root
 from slipway.worker.snapshots import overlay_mount, sync_filesystem
@@ -53,6 +53,7 @@ from slipway.worker.snapshots import overlay_mount, sync_filesystem
 log = logging.getLogger(__name__)
 
 OUTPUT_TAIL_LINES = 12
+_SHOWN_LINE = 200  # characters of a failed process's last line in a one-line error
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +259,11 @@ class Solver:
         try:
             snapshot = self._run_step(vertex, tuple(self.materialize(result) for result in inputs))
         except BaseException as err:
-            message = "cancelled" if isinstance(err, KeyboardInterrupt | BuildCancelled) else str(err)
+            full = as_disk_full(err, self._store.root, name)
+            message = "cancelled" if isinstance(err, KeyboardInterrupt | BuildCancelled) else str(full or err)
             self._events.emit(StepFailed(vertex=vertex.digest, error=message, at=time.time()))
+            if full is not None:
+                raise full from err
             if isinstance(err, ContextError) and vertex.meta.location is not None:
                 # A missing COPY source is the Dockerfile line's fault as much as the context's: name both.
                 raise ContextError(f"{vertex.meta.location}: {err}") from err
@@ -421,6 +425,13 @@ class Solver:
         if exit_code != 0:
             if self._cancelled.is_set():
                 raise BuildCancelled("build cancelled")
+            if is_full(self._store.root):
+                # The process met ENOSPC writing its layer (or a cache mount): the cause, not its exit code.
+                last = tail[-1][:_SHOWN_LINE] if tail else ""
+                raise no_space(
+                    self._store.root,
+                    f"{vertex.meta.name}: its process exited with code {exit_code} ({last!r})",
+                )
             raise RunFailed(
                 f'process "{" ".join(op.args)}" did not complete successfully: exit code: {exit_code}',
                 argv=op.args,

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from slipway.store.blobs import BlobWriter
     from slipway.store.leases import Hold, Lease, Leases
     from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
+    from slipway.store.space import as_disk_full, is_full, is_no_space, no_space, reporting_no_space
 
 __all__ = [
     "REGISTRIES_FILE",
@@ -29,6 +30,11 @@ __all__ = [
     "Leases",
     "SnapshotRecord",
     "Store",
+    "as_disk_full",
+    "is_full",
+    "is_no_space",
+    "no_space",
+    "reporting_no_space",
 ]
 
 _LAZY = {
@@ -42,6 +48,11 @@ _LAZY = {
     "Leases": "slipway.store.leases",
     "ImageRecord": "slipway.store.records",
     "SnapshotRecord": "slipway.store.records",
+    "as_disk_full": "slipway.store.space",
+    "is_full": "slipway.store.space",
+    "is_no_space": "slipway.store.space",
+    "no_space": "slipway.store.space",
+    "reporting_no_space": "slipway.store.space",
 }
 
 

@@ -4,6 +4,7 @@
     <root>/snapshots/<id>/{fs,work} unpacked layer trees (snapshots.py)
     <root>/meta.db                  SQLite: images, names, layers, snapshots, cache records, build memos and
                                     registry blob locations (meta.py, memos.py, blob_sources.py)
+    <root>/meta.reserve             space held back so meta.db commits cleanups on a full disk (space.py)
     <root>/tmp/<pid>-<start>-<rand> one work dir per open Store; removed at close, or at the next open once
                                     its process is gone
     <root>/locks/                   flock files: gc against leases, one per chain id being unpacked, one per
@@ -34,13 +35,13 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 import msgspec
 
-from slipway.errors import DigestMismatch, ImageNotFound, StoreError
+from slipway.errors import DigestMismatch, DiskFull, ImageNotFound, SlipwayError, StoreError
 from slipway.image.layers import LayerInfo, measure_layer, pack_layer, unpack_layer
 from slipway.image.oci import (
     ChainID,
@@ -55,10 +56,10 @@ from slipway.image.oci import (
 )
 from slipway.store import memos
 from slipway.store._layout import META_DB
-from slipway.store._owners import current_owner
+from slipway.store._owners import current_owner, is_alive
 from slipway.store._recovery import detach_unexplained_mounts, leftover_problems, recover, remove_tree
 from slipway.store.blob_sources import BlobSources
-from slipway.store.blobs import BlobStore, BlobWriter
+from slipway.store.blobs import BlobStore, BlobWriter, CorruptBlob
 from slipway.store.gc import find_problems, plan_gc
 from slipway.store.leases import Leases
 from slipway.store.locks import file_lock, lock_holders, try_file_lock
@@ -66,20 +67,23 @@ from slipway.store.meta import ImageRow, MetaDB, SnapshotRow, Transaction
 from slipway.store.names import find_image, tag_name
 from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
 from slipway.store.snapshots import SnapshotDirs
+from slipway.store.space import OPENING_LOAN, SpaceReserve, is_no_space, no_space, reporting_no_space
 
 __all__ = ["Store"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Store:
     """One store root. Safe to share between threads; several processes may open the same root."""
 
-    def __init__(self, root: Path, meta: MetaDB, tmp: Path, owner: str) -> None:
+    def __init__(self, root: Path, meta: MetaDB, tmp: Path, owner: str, reserve: SpaceReserve) -> None:
         self.root = root
         self._meta = meta
         self._tmp = tmp
         self._owner = owner
+        self._reserve = reserve
         # Leases are this open store's (its work dir's name): another store open in this process has its own.
         self.leases = Leases(meta, owner=tmp.name)
         self.recovered: tuple[str, ...] = ()  # what opening undid of dead processes' leftovers
@@ -92,6 +96,9 @@ class Store:
         # records that wait for those syncs before they are written.
         self._syncing: dict[int, Future[None]] = {}
         self._held_records: list[tuple[str, int]] = []
+        # Blobs put so far, by any thread (a pull fetches in several): a failed lease that put some
+        # collects them (see lease). A lost increment between threads only skips that cleanup.
+        self._blobs_put = 0
         self._syncing_lock = threading.Lock()
         self.blob_sources = BlobSources(meta)
 
@@ -100,23 +107,26 @@ class Store:
         """Make the layout, open meta.db, undo what dead processes left (their leases, their work dirs under
         tmp/, then what they half-made). Use as `with Store.open(root) as store:`."""
         root = Path(root).absolute()
+        reserve = SpaceReserve(root)
         try:
             for directory in (root / "blobs" / "sha256", root / "snapshots", root / "tmp", root / "locks"):
                 directory.mkdir(parents=True, exist_ok=True)
             owner = current_owner()
-            tmp = Path(tempfile.mkdtemp(prefix=f"{owner}-", dir=root / "tmp"))
         except OSError as err:
             raise StoreError(
                 f"cannot open the store at {root}: {err}; check --root and its permissions"
             ) from err
+        tmp = _borrowing_if_full(reserve, lambda: _make_temp_dir(root, owner))
         try:
-            meta = MetaDB.open(root / META_DB)
+            meta = _borrowing_if_full(reserve, lambda: MetaDB.open(root / META_DB))
+            reserve.top_up()
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        store = cls(root, meta, tmp, owner)
+        store = cls(root, meta, tmp, owner, reserve)
         try:
-            store._recover()
+            with store._freeing_space():  # undoing what dead processes left frees space: on a full disk too
+                store._recover()
         except BaseException:
             store.close()
             raise
@@ -130,6 +140,7 @@ class Store:
         finally:
             self._closed = True
             self._meta.close()
+            self._reserve.top_up()  # what a cleanup or the opening spent, now that -wal and -shm are gone
             remove_tree(self._tmp)
 
     def __enter__(self) -> Store:
@@ -144,7 +155,8 @@ class Store:
     @contextmanager
     def temp_dir(self, prefix: str = "tmp") -> Iterator[Path]:
         """A fresh directory under <root>/tmp, removed on exit."""
-        path = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=self._tmp))
+        with reporting_no_space(self.root, "making a work directory"):
+            path = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=self._tmp))
         try:
             yield path
         finally:
@@ -155,12 +167,27 @@ class Store:
         """Keep gc() (in any thread or process) from collecting what is put inside the block: hold it from the
         first put_blob/create_snapshot of a build until add_image/cache_record. gc() waits for leases to end."""
         depth = getattr(self._leases, "depth", 0)
-        with file_lock(self._locks / "gc.lock", shared=True):
-            self._leases.depth = depth + 1
-            try:
-                yield
-            finally:
-                self._leases.depth = depth
+        blobs_before = self._blobs_put
+        try:
+            with file_lock(self._locks / "gc.lock", shared=True):
+                self._leases.depth = depth + 1
+                try:
+                    yield
+                finally:
+                    self._leases.depth = depth
+        except BaseException:
+            if depth == 0 and self._blobs_put != blobs_before:
+                self._collect_after_failure()
+            raise
+
+    def _collect_after_failure(self) -> None:
+        """The blobs a failed pull, load or import put in the store, which no image uses, go at once (with
+        any other garbage) if no other lease is held; else the next gc takes them. Never hides the failure
+        that brought us here."""
+        try:
+            self.gc_if_idle()
+        except (SlipwayError, OSError) as err:
+            log.debug("collecting after a failure: %s", err)
 
     # blobs
 
@@ -179,18 +206,24 @@ class Store:
         return self._blobs.open(digest)
 
     def read_blob(self, digest: Digest) -> bytes:
+        """The whole blob, checked against its digest (for small ones: configs, manifests)."""
         self._materialize(digest)
-        return self._blobs.read(digest)
+        with self._removing_corrupt():
+            return self._blobs.read(digest)
 
     @contextmanager
-    def blob_stream(self, digest: Digest, size: int) -> Iterator[BinaryIO]:
-        """The blob's `size` bytes to read once: from its file, or for a deferred layer packed from its snapshot
-        as it is read (nothing written to disk; StoreError at the end if the snapshot no longer packs to it).
-        For writers of archives, which copy each blob once."""
+    def blob_stream(self, digest: Digest, size: int, *, seekable: bool = False) -> Iterator[BinaryIO]:
+        """The blob's `size` bytes, for whoever copies a blob out of the store (archives, registries, cache
+        exports): checked against `digest` as they are read, so a blob damaged on disk raises DigestMismatch
+        (naming it) by the end of its copy and is never passed on whole. A deferred layer is packed from its
+        snapshot as it is read (nothing written to disk; StoreError at the end if the snapshot no longer packs
+        to it) unless `seekable` (an upload may retry): then its blob is packed into the store first."""
+        if seekable:
+            self._materialize(digest)
         source = None if self._blobs.has(digest) else self.deferred_snapshot(digest)
         if source is None:
-            with self._blobs.open(digest) as blob:
-                yield blob
+            with self._removing_corrupt(), self._blobs.verified(digest, size) as blob:
+                yield cast(BinaryIO, blob)
             return
         with _PackedStream(source, digest, size) as stream:
             yield cast(BinaryIO, stream)
@@ -206,7 +239,9 @@ class Store:
 
     def put_blob(self, data: bytes, expected: Digest | None = None) -> Digest:
         """DigestMismatch if `expected` is given and differs."""
-        return self._blobs.put(data, expected)
+        self._blobs_put += 1
+        with reporting_no_space(self.root, "writing a blob"):
+            return self._blobs.put(data, expected)
 
     @contextmanager
     def ingest(
@@ -214,7 +249,11 @@ class Store:
     ) -> Iterator[BlobWriter]:
         """`with store.ingest() as writer: writer.write(chunk)`; afterwards writer.digest/size are set and the blob
         is in place. On any exception, or a digest/size mismatch (DigestMismatch), nothing stays."""
-        with self._blobs.ingest(expected, expected_size) as writer:
+        self._blobs_put += 1
+        with (
+            reporting_no_space(self.root, "writing a blob"),
+            self._blobs.ingest(expected, expected_size) as writer,
+        ):
             yield writer
 
     # layers
@@ -324,14 +363,14 @@ class Store:
     def untag(self, name: str) -> ImageRecord | None:
         """Remove a name; the image it named (without it), or None if no image had that name."""
         tag = tag_name(name)
-        with self._meta.transaction() as tx:
+        with self._freeing_space(), self._meta.transaction() as tx:
             image_id = tx.delete_name(tag)
             row = tx.image(image_id) if image_id else None
         return _image_record(row) if row else None
 
     def remove_image(self, image: ImageRecord) -> None:
         """The record and its names; blobs and snapshots go at gc()."""
-        with self._meta.transaction() as tx:
+        with self._freeing_space(), self._meta.transaction() as tx:
             if not tx.delete_image(image.id):
                 raise ImageNotFound(f"cannot remove image {image.id}: it is not in the store")
 
@@ -386,9 +425,10 @@ class Store:
                     raise StoreError(f"cannot create a snapshot on {parent}: it is not a committed snapshot")
             snapshot_id = tx.insert_snapshot(parent, self._owner)
         try:
-            self._dirs.create(snapshot_id)
+            with reporting_no_space(self.root, f"making snapshot {snapshot_id}"):
+                self._dirs.create(snapshot_id)
         except BaseException:
-            with self._meta.transaction() as tx:
+            with self._freeing_space(), self._meta.transaction() as tx:
                 tx.delete_snapshot(snapshot_id)
             raise
         return self.get_snapshot(snapshot_id)
@@ -456,16 +496,18 @@ class Store:
 
     def remove_snapshot(self, snapshot_id: int) -> None:
         """Idempotent; StoreError if another snapshot has it as parent. Its cache records go with it."""
-        with self._meta.transaction() as tx:
-            if tx.snapshot(snapshot_id) is None:
-                return
-            children = tx.children(snapshot_id)
-            if children:
-                raise StoreError(
-                    f"cannot remove snapshot {snapshot_id}: snapshots {', '.join(map(str, children))} are built on it"
-                )
-            tx.delete_snapshot(snapshot_id)
-        self._dirs.remove(snapshot_id)
+        with self._freeing_space():
+            with self._meta.transaction() as tx:
+                if tx.snapshot(snapshot_id) is None:
+                    return
+                children = tx.children(snapshot_id)
+                if children:
+                    raise StoreError(
+                        f"cannot remove snapshot {snapshot_id}: snapshots {', '.join(map(str, children))} "
+                        "are built on it"
+                    )
+                tx.delete_snapshot(snapshot_id)
+            self._dirs.remove(snapshot_id)
 
     # build cache
 
@@ -493,7 +535,7 @@ class Store:
 
     def cache_clear(self) -> int:
         """Forget every build cache record (their snapshots go at the next gc()); how many there were."""
-        with self._meta.transaction() as tx:
+        with self._freeing_space(), self._meta.transaction() as tx:
             return tx.cache_clear()
 
     def cache_entries(self) -> list[CacheEntry]:
@@ -507,7 +549,7 @@ class Store:
 
     def cache_forget(self, keys: Sequence[str]) -> int:
         """Forget these cache records (their snapshots go at the next gc()); how many were removed."""
-        with self._meta.transaction() as tx:
+        with self._freeing_space(), self._meta.transaction() as tx:
             return tx.cache_delete(list(keys))
 
     # build memos
@@ -536,30 +578,45 @@ class Store:
         Waits for `lease()` blocks (pulls, loads, exports storing an image) to end, first calling
         `on_wait(pids holding them)`. Blobs put outside a lease and not yet part of an image are collected:
         hold `lease()` from put to add_image when gc may run at the same time."""
-        if getattr(self._leases, "depth", 0):
-            raise StoreError("gc() inside store.lease() would wait for itself; call it after the lease ends")
+        self._refuse_inside_lease()
         lock = self._locks / "gc.lock"
         wait = (lambda: on_wait(lock_holders(lock))) if on_wait is not None else None
         with file_lock(lock, on_wait=wait):
-            self._recover(collect=False)
-            detach_unexplained_mounts(self.root, self.leases)
-            return self._collect()
+            return self._collect_all()
+
+    def gc_if_idle(self) -> int | None:
+        """gc() if no `lease()` block is held now (the bytes freed), else None at once: nothing collected."""
+        self._refuse_inside_lease()
+        with try_file_lock(self._locks / "gc.lock") as is_locked:
+            return self._collect_all() if is_locked else None
+
+    def _refuse_inside_lease(self) -> None:
+        if getattr(self._leases, "depth", 0):
+            raise StoreError("gc() inside store.lease() would wait for itself; call it after the lease ends")
+
+    def _collect_all(self) -> int:
+        """What gc does once it holds the gc lock exclusively."""
+        self._recover(collect=False)
+        detach_unexplained_mounts(self.root, self.leases)
+        return self._collect()
 
     def _collect(self) -> int:
-        """gc's collection proper; the caller holds the gc lock exclusively."""
-        with self._meta.transaction() as tx:
-            # Listed while holding the write lock: a snapshot's row is written before its directory,
-            # so a directory listed here without a row is a crash's leftover, not one being made.
-            plan = plan_gc(tx, set(self._blobs.digests()), self._dirs.ids())
-            for snapshot_id in plan.snapshots:
-                tx.delete_snapshot(snapshot_id)
-            for digest in plan.layer_records:
-                tx.delete_layer(digest)
-        freed = 0
-        for snapshot_id in plan.snapshots + plan.orphaned_dirs:
-            freed += self._dirs.remove(snapshot_id)
-        for digest in plan.blobs:
-            freed += self._blobs.remove(digest)
+        """gc's collection proper; the caller holds the gc lock exclusively. It frees space, so on a full disk
+        it may spend the meta.db reserve."""
+        with self._freeing_space():
+            with self._meta.transaction() as tx:
+                # Listed while holding the write lock: a snapshot's row is written before its directory,
+                # so a directory listed here without a row is a crash's leftover, not one being made.
+                plan = plan_gc(tx, set(self._blobs.digests()), self._dirs.ids())
+                for snapshot_id in plan.snapshots:
+                    tx.delete_snapshot(snapshot_id)
+                for digest in plan.layer_records:
+                    tx.delete_layer(digest)
+            freed = 0
+            for snapshot_id in plan.snapshots + plan.orphaned_dirs:
+                freed += self._dirs.remove(snapshot_id)
+            for digest in plan.blobs:
+                freed += self._blobs.remove(digest)
         log.debug("gc: %d snapshots, %d blobs, %d bytes", len(plan.snapshots), len(plan.blobs), freed)
         return freed
 
@@ -580,26 +637,55 @@ class Store:
     def check(self) -> list[str]:
         """Re-hash every blob and compare the records with the disk; the problems found, empty when healthy."""
         with self._meta.snapshot() as tx:
+            problems = [f"damaged metadata in {self._meta.path}: {line}" for line in tx.integrity_problems()]
             images = tx.images()
             layer_blobs = {info.descriptor.digest for info in tx.all_layers()}
             snapshots = tx.snapshots()
             deferred = {Digest(digest) for digest in tx.deferred_digests()}
         on_disk = set(self._blobs.digests())
         corrupt = {digest for digest in on_disk if not self._blobs.verify(digest)}
-        problems = find_problems(images, layer_blobs, on_disk | deferred, corrupt)
+        problems += find_problems(images, layer_blobs, on_disk | deferred, corrupt)
         problems += [f"stray file {name} in {self._blobs.directory}" for name in self._blobs.strays()]
-        problems += [
+        problems += self._snapshot_problems(snapshots)
+        return problems + leftover_problems(self.root, self.leases)
+
+    def _snapshot_problems(self, snapshots: list[SnapshotRow]) -> list[str]:
+        problems = [
             f"missing snapshot directory {self._dirs.fs(row.id)}"
             for row in snapshots
             if row.committed and not self._dirs.fs(row.id).is_dir()
         ]
         problems += [
+            f"unfinished snapshot {row.id} ({self._dirs.directory / str(row.id)}) of a process that is gone "
+            "(gc removes it)"
+            for row in snapshots
+            if not row.committed and not (row.owner is not None and is_alive(row.owner))
+        ]
+        problems += [
             f"orphaned snapshot directory {self._dirs.directory / str(snapshot_id)} (gc removes it)"
             for snapshot_id in sorted(self._dirs.ids() - {row.id for row in snapshots})
         ]
-        return problems + leftover_problems(self.root, self.leases)
+        return problems
 
     # internals
+
+    @contextmanager
+    def _removing_corrupt(self) -> Iterator[None]:
+        """A blob found corrupt while read is removed (once a full re-hash agrees): its content is worth
+        nothing, and without it the next pull, load or build of its image puts a sound copy back."""
+        try:
+            yield
+        except CorruptBlob as err:
+            if self._blobs.has(err.digest) and not self._blobs.verify(err.digest):
+                self._blobs.remove(err.digest)
+                log.warning("removed corrupt blob %s", err.digest)
+                remedy = "it was removed from the store: pull, load or build its image again"
+                raise CorruptBlob(err.digest, err.path, err.reason, remedy) from err
+            raise
+
+    def _freeing_space(self) -> AbstractContextManager[None]:
+        """Around a transaction that removes records, and the deletions after it: it commits on a full disk."""
+        return self._reserve.for_cleanup()
 
     def _config_blob(self, descriptor: Descriptor, config: ImageConfig) -> bytes:
         if self._blobs.has(descriptor.digest):
@@ -692,6 +778,12 @@ class Store:
     def _unpack_snapshot(
         self, parent: SnapshotRecord | None, descriptor: Descriptor, diff_id: DiffID, chain_id: ChainID
     ) -> SnapshotRecord:
+        with reporting_no_space(self.root, f"unpacking layer {diff_id}"):
+            return self._unpack_into_snapshot(parent, descriptor, diff_id, chain_id)
+
+    def _unpack_into_snapshot(
+        self, parent: SnapshotRecord | None, descriptor: Descriptor, diff_id: DiffID, chain_id: ChainID
+    ) -> SnapshotRecord:
         snapshot = self.create_snapshot(parent.id if parent else None)
         try:
             blob_digest = descriptor.digest
@@ -779,9 +871,15 @@ class _PackedStream(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         if self._reader.closed:
             return 0
-        count = self._reader.readinto(memoryview(buffer)[: self._size - self._read]) or 0
+        view = memoryview(buffer)[: self._size - self._read]
+        count = 0
+        while count < len(view):  # a pipe returns what it holds; tarfile takes a short read for the end
+            got = self._reader.readinto(view[count:]) or 0
+            if got == 0:
+                break
+            count += got
         self._read += count
-        if count == 0 or self._read == self._size:
+        if count < len(view) or self._read == self._size:
             self._reader.close()  # a packer with more to write than recorded gets EPIPE instead of blocking
             self._thread.join()
             self._verify()
@@ -811,11 +909,12 @@ def _changed_snapshot(digest: Digest, source: SnapshotRecord) -> StoreError:
 
 
 def _image_record(row: ImageRow) -> ImageRecord:
+    manifest, config = row.decoded()
     return ImageRecord(
         id=row.id,
         manifest_digest=row.manifest_digest,
-        manifest=decode_json(row.manifest, Manifest),
-        config=decode_json(row.config, ImageConfig),
+        manifest=manifest,
+        config=config,
         names=row.names,
         created=row.created,
         size=row.size,
@@ -827,3 +926,23 @@ def _existing_snapshot(tx: Transaction, snapshot_id: int) -> SnapshotRow:
     if row is None:
         raise StoreError(f"no snapshot {snapshot_id} in the store")
     return row
+
+
+def _make_temp_dir(root: Path, owner: str) -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"{owner}-", dir=root / "tmp"))
+    except OSError as err:
+        if is_no_space(err):
+            raise no_space(root, "opening the store", err) from err
+        raise StoreError(f"cannot open the store at {root}: {err}; check --root and its permissions") from err
+
+
+def _borrowing_if_full(reserve: SpaceReserve, action: Callable[[], T]) -> T:
+    """`action()`; on a full disk, again with space lent by the reserve: the commands that free space (rmi,
+    prune) must open the store first."""
+    try:
+        return action()
+    except DiskFull:
+        if not reserve.lend(OPENING_LOAN):
+            raise
+    return action()

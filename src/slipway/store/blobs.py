@@ -14,12 +14,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from slipway.errors import BlobNotFound, DigestMismatch, StoreError
 from slipway.image.oci import Digest
 
-__all__ = ["BlobStore", "BlobWriter", "check_digest"]
+__all__ = ["BlobStore", "BlobWriter", "CorruptBlob", "VerifiedReader", "check_digest"]
 
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
 _HASH_CHUNK = 1 << 20
@@ -97,8 +97,13 @@ class BlobStore:
             raise self._not_found(digest) from err
 
     def read(self, digest: Digest) -> bytes:
+        """The whole blob, checked against its digest (for the small ones: configs, manifests)."""
         with self.open(digest) as blob:
-            return blob.read()
+            data = blob.read()
+        actual = Digest("sha256:" + hashlib.sha256(data).hexdigest())
+        if actual != digest:
+            raise CorruptBlob(digest, self.path_of(digest), f"its content is {actual}")
+        return data
 
     def put(self, data: bytes, expected: Digest | None = None) -> Digest:
         digest = Digest("sha256:" + hashlib.sha256(data).hexdigest())
@@ -191,7 +196,89 @@ class BlobStore:
         finally:
             os.close(fd)
 
+    def verified(self, digest: Digest, size: int) -> VerifiedReader:
+        """The blob's `size` bytes, checked against its digest as they are read (see VerifiedReader)."""
+        return VerifiedReader(self.open(digest), digest, size, self.path_of(digest))
+
     def _not_found(self, digest: Digest) -> BlobNotFound:
         return BlobNotFound(
             f"blob {digest} is not in the store ({self.directory}); pull or rebuild the image"
         )
+
+
+class CorruptBlob(DigestMismatch):
+    """A blob in the store whose file no longer holds its digest's content (the Store removes it)."""
+
+    def __init__(
+        self, digest: Digest, path: Path, reason: str, remedy: str = "`slipway system check` lists the damage"
+    ) -> None:
+        self.digest, self.path, self.reason = digest, path, reason
+        super().__init__(f"blob {digest} in the store ({path}) is corrupt: {reason}; {remedy}")
+
+
+class VerifiedReader(io.RawIOBase):
+    """`size` bytes of a stored blob being copied out (an archive, a registry), hashed as they are read.
+
+    The read that reaches the end raises DigestMismatch instead of handing out the last bytes of a blob that
+    no longer matches its digest, as does a read that finds the file shorter than `size`; so what a copier
+    wrote is never complete unless the blob was sound, with no second pass over it. Seeking back (a retried
+    upload) re-reads bytes already hashed; a seek forward hashes the bytes it skips."""
+
+    def __init__(self, file: BinaryIO, digest: Digest, size: int, path: Path) -> None:
+        super().__init__()
+        self._file, self._digest, self._size, self._path = file, digest, size, path
+        self._hash = hashlib.sha256()
+        self._position = 0
+        self._hashed = 0  # bytes [0, _hashed) went into _hash
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence] + offset
+        target = max(0, min(target, self._size))
+        if target > self._hashed:
+            self._file.seek(self._hashed)
+            self._position = self._hashed
+            scratch = bytearray(min(_HASH_CHUNK, target - self._hashed))
+            while self._position < target:
+                self.readinto(memoryview(scratch)[: target - self._position])
+        self._file.seek(target)
+        self._position = target
+        return target
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self._size - self._position)
+        count = 0
+        while count < wanted:  # a full count unless the file ends: tarfile takes a short read for the end
+            try:
+                got = self._file.readinto(view[count:wanted])  # type: ignore[attr-defined]
+            except OSError as err:
+                raise StoreError(f"cannot read blob {self._digest} ({self._path}): {err}") from err
+            if not got:
+                raise CorruptBlob(
+                    self._digest, self._path, f"it ends after {self._position + count} of {self._size} bytes"
+                )
+            count += got
+        end = self._position + count
+        if end > self._hashed:
+            self._hash.update(view[self._hashed - self._position : count])
+            self._hashed = end
+            if end == self._size:
+                actual = "sha256:" + self._hash.hexdigest()
+                if actual != self._digest:
+                    raise CorruptBlob(self._digest, self._path, f"its content is {actual}")
+        self._position = end
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import msgspec
 
-from slipway.image.oci import Digest, ImageConfig, Manifest, chain_ids, decode_json
+from slipway.errors import StoreDamaged
+from slipway.image.oci import Digest, chain_ids
 from slipway.store._owners import is_alive
 from slipway.store.meta import ImageRow, SnapshotRow, Transaction
 
@@ -57,7 +58,11 @@ def find_problems(
     ]
     referenced = set(layer_blobs)
     for image in images:
-        manifest = decode_json(image.manifest, Manifest)
+        try:
+            manifest, _ = image.decoded()
+        except StoreDamaged as err:
+            problems.append(str(err))
+            continue
         parts = {image.manifest_digest: "manifest", manifest.config.digest: "config"}
         parts.update({layer.digest: "layer" for layer in manifest.layers})
         for digest, part in parts.items():
@@ -76,7 +81,7 @@ def find_problems(
 def _needed_snapshots(rows: dict[int, SnapshotRow], images: list[ImageRow], kept: set[int]) -> set[int]:
     wanted_chains: set[str] = set()
     for image in images:
-        wanted_chains.update(chain_ids(decode_json(image.config, ImageConfig).rootfs.diff_ids))
+        wanted_chains.update(chain_ids(image.decoded()[1].rootfs.diff_ids))
     roots = set(kept)
     for row in rows.values():
         is_wanted = (
@@ -96,7 +101,7 @@ def _needed_snapshots(rows: dict[int, SnapshotRow], images: list[ImageRow], kept
 def _image_blobs(images: list[ImageRow]) -> set[Digest]:
     needed: set[Digest] = set()
     for image in images:
-        manifest = decode_json(image.manifest, Manifest)
+        manifest, _ = image.decoded()
         needed.add(image.manifest_digest)
         needed.add(manifest.config.digest)
         needed.update(layer.digest for layer in manifest.layers)

@@ -11,15 +11,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import msgspec
 
-from slipway.errors import StoreError
+from slipway.errors import StoreDamaged, StoreError
 from slipway.image.layers import LayerInfo
-from slipway.image.oci import ChainID, Descriptor, DiffID, Digest
+from slipway.image.oci import ChainID, Descriptor, DiffID, Digest, ImageConfig, Manifest, decode_json
 from slipway.store import memos
+from slipway.store.space import is_full, no_space
 
 __all__ = [
     "MIGRATIONS",
@@ -29,6 +30,7 @@ __all__ = [
     "MetaDB",
     "SnapshotRow",
     "Transaction",
+    "damaged",
     "migrate",
 ]
 
@@ -147,6 +149,16 @@ class ImageRow(msgspec.Struct, frozen=True):
     size: int
     names: tuple[str, ...]
 
+    def decoded(self) -> tuple[Manifest, ImageConfig]:
+        """The manifest and config documents; StoreDamaged naming the image when its bytes do not decode."""
+        try:
+            return decode_json(self.manifest, Manifest), decode_json(self.config, ImageConfig)
+        except (msgspec.DecodeError, msgspec.ValidationError) as err:
+            raise StoreDamaged(
+                f"the record of image {self.id} in meta.db is damaged ({err}); pull, load or build that image "
+                "again to rewrite it"
+            ) from err
+
 
 class SnapshotRow(msgspec.Struct, frozen=True):
     id: int
@@ -181,9 +193,15 @@ class MetaDB:
         meta = cls(path)
         try:
             connection = meta._connection()
-            connection.execute("PRAGMA journal_mode=WAL")
-            with meta.transaction() as tx:
-                migrate(tx.connection, path)
+            # Read first and write only to create or migrate: a store on a full disk must still open, so that
+            # `rmi` and `prune` can free space (a write here needs a WAL frame, which needs free space).
+            if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                connection.execute("PRAGMA journal_mode=WAL")
+                with meta.transaction() as tx:
+                    migrate(tx.connection, path)
+        except sqlite3.Error as err:
+            meta.close()
+            raise meta._error(err) from err
         except BaseException:
             meta.close()
             raise
@@ -212,10 +230,10 @@ class MetaDB:
             yield Transaction(connection)
             connection.commit()
         except sqlite3.Error as err:
-            connection.rollback()
+            _roll_back(connection)
             raise self._error(err) from err
         except BaseException:
-            connection.rollback()
+            _roll_back(connection)
             raise
 
     @contextmanager
@@ -246,18 +264,24 @@ class MetaDB:
                 connection = sqlite3.connect(
                     self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
                 )
+                connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+                connection.execute("PRAGMA foreign_keys=ON")
+                # WAL stays consistent; blobs are fsynced themselves.
+                connection.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as err:
                 raise self._error(err) from err
-            connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            connection.execute("PRAGMA foreign_keys=ON")
-            connection.execute(
-                "PRAGMA synchronous=NORMAL"
-            )  # WAL stays consistent; blobs are fsynced themselves
             self._connections.append(connection)
         self._local.connection = connection
         return connection
 
     def _error(self, err: sqlite3.Error) -> StoreError:
+        """An SQLite error as what a user can act on: a full disk, a damaged file, or the error as it is."""
+        code = getattr(err, "sqlite_errorcode", 0) & 0xFF
+        root = self.path.parent
+        if code == sqlite3.SQLITE_FULL or (code == sqlite3.SQLITE_IOERR and is_full(root)):
+            return no_space(root, f"writing the store's metadata {self.path}", err)
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return damaged(self.path, str(err))
         return StoreError(f"metadata database {self.path}: {err}")
 
 
@@ -276,11 +300,32 @@ def migrate(connection: sqlite3.Connection, path: Path, *, to: int = SCHEMA_VERS
         connection.execute(f"PRAGMA user_version={to}")
 
 
+def damaged(path: Path, reason: str) -> StoreDamaged:
+    return StoreDamaged(
+        f"the store's metadata at {path} is damaged: {reason}; restore it from a backup, or move it away "
+        f"with its -wal and -shm files to start an empty store (its images must then be pulled, loaded or "
+        "built again)"
+    )
+
+
+def _roll_back(connection: sqlite3.Connection) -> None:
+    # After SQLITE_FULL or a corrupt page SQLite may have rolled back already, or fail to: the error that
+    # brought us here is the one to report.
+    with suppress(sqlite3.Error):
+        connection.rollback()
+
+
 class Transaction:
     """Typed queries on one connection inside a transaction."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity_check finds wrong in the file (pages, indexes); empty when it is sound.
+        Not quick_check: SQLite 3.40's reports NULLs that are not there in WITHOUT ROWID tables."""
+        lines = [str(row[0]) for row in self.connection.execute("PRAGMA integrity_check")]
+        return [] if lines == ["ok"] else lines
 
     # images
 

@@ -7,6 +7,9 @@ SlipwayError                      str(err) is the whole message; the CLI prints 
 │   ├── ExpansionError            ${VAR?msg}, bad substitution, unterminated quote
 │   └── StageNotFound             --target, FROM or COPY --from names no stage
 ├── ContextError                  the build context or a COPY source is wrong
+├── UnreadableFile                a file of an image or context that slipway will not read on the host
+│   ├── NotRegularFile            a device, FIFO, socket or directory where a file was expected
+│   └── FileTooLarge              larger than the cap slipway reads such a file up to
 ├── ImageNotFound                 no such image in the store
 ├── ImageInUse                    rmi of an image another one needs
 ├── InvalidReference              an image reference that does not parse
@@ -75,6 +78,18 @@ class StageNotFound(DockerfileError):
 
 
 class ContextError(SlipwayError):
+    pass
+
+
+class UnreadableFile(SlipwayError):
+    pass
+
+
+class NotRegularFile(UnreadableFile):
+    pass
+
+
+class FileTooLarge(UnreadableFile):
     pass
 
 

@@ -17,13 +17,12 @@ import select
 import selectors
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, suppress
+from contextlib import AbstractContextManager, ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -32,6 +31,7 @@ import msgspec
 
 from slipway.choices import ContainerNetwork
 from slipway.errors import BuildCancelled, RunFailed, RuntimeNotFound
+from slipway.worker._stubs import MountStubs
 from slipway.worker.ocispec import (
     DEFAULT_PATH,
     HostLimits,
@@ -40,9 +40,8 @@ from slipway.worker.ocispec import (
     SpecFiles,
     container_spec,
     host_limits,
-    rootfs_mount_points,
 )
-from slipway.worker.rootpath import resolve_in_root
+from slipway.worker.rootpath import Root
 from slipway.worker.users import ExecUser, resolve_user
 
 __all__ = [
@@ -163,9 +162,13 @@ class Executor:
         with ExitStack() as cleanup:
             bundle = Path(tempfile.mkdtemp(prefix="run-", dir=self.work_dir))
             cleanup.callback(shutil.rmtree, bundle, ignore_errors=True)
-            config = self._write_bundle(spec, bundle, container_id)
-            stubs = _absent_mount_points(spec.rootfs, rootfs_mount_points(config))
-            cleanup.callback(_remove_mount_stubs, stubs)
+            root = cleanup.enter_context(Root(spec.rootfs))
+            config = self._write_bundle(spec, root, bundle, container_id)
+            stubs = MountStubs(root)
+            cleanup.callback(stubs.remove)
+            for mount in config.mounts:
+                # A file bind-mounted needs a file to mount on, anything else a directory.
+                stubs.make(mount.destination, is_dir=mount.type != "bind" or os.path.isdir(mount.source))
             state_root = self.state_root or bundle / "state"
             if self.ledger is not None:
                 cleanup.enter_context(
@@ -193,9 +196,9 @@ class Executor:
             return _exit_status(code)
         raise AssertionError("unreachable")  # ExitStack may swallow exceptions as far as mypy knows
 
-    def _write_bundle(self, spec: ContainerSpec, bundle: Path, container_id: str) -> Spec:
-        user = resolve_user(spec.rootfs, spec.process.user)
-        cwd = _prepare_cwd(spec.rootfs, spec.process.cwd, user)
+    def _write_bundle(self, spec: ContainerSpec, root: Root, bundle: Path, container_id: str) -> Spec:
+        user = resolve_user(root, spec.process.user)
+        cwd = _prepare_cwd(root, spec.process.cwd, user)
         files = _write_files(bundle, spec.hostname)
         plan = ProcessPlan(
             args=spec.process.args,
@@ -593,19 +596,34 @@ def _process_env(process: ProcessSpec, user: ExecUser) -> tuple[str, ...]:
     return (*extra, *process.env)
 
 
-def _prepare_cwd(rootfs: Path, cwd: str, user: ExecUser) -> str:
+def _prepare_cwd(root: Root, cwd: str, user: ExecUser) -> str:
     """Make the working directory if missing, owned by the user (as BuildKit does); it stays."""
     cwd = "/" + cwd.strip("/") if cwd else "/"
-    path = resolve_in_root(rootfs, cwd)
-    missing = []
-    probe = path
-    while not os.path.lexists(probe) and probe != rootfs:
-        missing.append(probe)
-        probe = probe.parent
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o755)
-        os.chown(directory, user.uid, user.gid)
+    _refuse_runtime_cwd(cwd, cwd)
+    try:
+        fd, _, parts = root.walk(cwd, follow_last=True, make=(0o755, (user.uid, user.gid), None))
+    except OSError as err:
+        raise RunFailed(f"cannot make the working directory {cwd}: {err.strerror or err}") from err
+    os.close(fd)
+    _refuse_runtime_cwd(cwd, "/" + "/".join(parts))
     return cwd
+
+
+# Where the runtime, not the image, decides what an entry is: below /proc (CVE-2024-21626 leaked the runtime's
+# host fds through a working directory such as /proc/self/fd/7) and /dev's links into it.
+_RUNTIME_LINKS = ("/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr")
+
+
+def _refuse_runtime_cwd(cwd: str, resolved: str) -> None:
+    inside = resolved.startswith("/proc/") or any(
+        resolved == link or resolved.startswith(link + "/") for link in _RUNTIME_LINKS
+    )
+    if inside:
+        shown = cwd if cwd == resolved else f"{cwd} (it resolves to {resolved})"
+        raise RunFailed(
+            f"working directory {shown}: refused, a directory below /proc or a /dev link into it can reach "
+            "the runtime's own file descriptors on the host (runc CVE-2024-21626)"
+        )
 
 
 def _host_limits() -> HostLimits:
@@ -630,52 +648,3 @@ def _write_files(bundle: Path, hostname: str) -> SpecFiles:
     for path in (resolv_conf, hosts, hostname_file):
         path.chmod(0o644)
     return SpecFiles(resolv_conf=resolv_conf, hosts=hosts, hostname=hostname_file)
-
-
-class MountStubs(msgspec.Struct, frozen=True):
-    """Paths the runtime will create in the root file system for mount points (deepest first per
-    mount), and the times of the existing dirs they go in: neither may change the snapshot."""
-
-    paths: tuple[Path, ...]
-    parent_times: tuple[tuple[Path, int, int], ...]
-
-
-def _absent_mount_points(rootfs: Path, destinations: tuple[str, ...]) -> MountStubs:
-    # As BuildKit's MountStubsCleaner, but the parents' times are taken before the runtime touches them.
-    absent: list[Path] = []
-    parents: dict[Path, tuple[int, int]] = {}
-    for destination in destinations:
-        path = resolve_in_root(rootfs, destination)
-        created = False
-        while path != rootfs and not os.path.lexists(path):
-            absent.append(path)
-            path, created = path.parent, True
-        if created and path not in parents:
-            info = os.stat(path)
-            parents[path] = (info.st_atime_ns, info.st_mtime_ns)
-    times = tuple((path, atime, mtime) for path, (atime, mtime) in parents.items())
-    return MountStubs(paths=tuple(absent), parent_times=times)
-
-
-def _remove_mount_stubs(stubs: MountStubs) -> None:
-    for path in stubs.paths:
-        try:
-            info = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        is_dir = stat.S_ISDIR(info.st_mode)
-        if (is_dir and _has_entries(path)) or (not is_dir and info.st_size != 0):
-            continue  # the process put something there: it belongs to the layer
-        if is_dir:
-            os.rmdir(path)
-        else:
-            os.unlink(path)
-    for path, atime, mtime in stubs.parent_times:
-        # Creating and removing a stub touched the dir: keep its times so it does not look changed.
-        with suppress(FileNotFoundError, NotADirectoryError):
-            os.utime(path, ns=(atime, mtime), follow_symlinks=False)
-
-
-def _has_entries(directory: Path) -> bool:
-    with os.scandir(directory) as entries:
-        return any(True for _ in entries)

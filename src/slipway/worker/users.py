@@ -3,16 +3,21 @@
 `resolve_user` follows runc's libcontainer/user.GetExecUser, which Docker uses for `--user` and USER:
 a numeric user is a uid even without a passwd entry, a name must exist, and supplementary groups come
 from /etc/group only when no group is given. `resolve_owner` follows BuildKit's COPY --chown.
+
+The files come from an image, so they are read inside its root and with a cap (DESIGN.md). As runc's
+GetExecUserPath ignores a passwd or group file it cannot open, one that is not a regular file (a FIFO would
+block, /dev/zero never end) counts as absent: numeric ids still work, a name is not found, and the message
+says why. A file past the cap is an error.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import msgspec
 
-from slipway.errors import ContextError, RunFailed
-from slipway.worker.rootpath import resolve_in_root
+from slipway.errors import ContextError, FileTooLarge, NotRegularFile, RunFailed
+from slipway.worker.rootpath import Root, opened
 
 __all__ = [
     "ExecUser",
@@ -26,6 +31,10 @@ __all__ = [
 ]
 
 MAX_ID = 2**31 - 1
+# Real passwd and group files are kilobytes; a few MiB leaves room for directory dumps and bounds the rest.
+ACCOUNT_FILE_LIMIT = 4 << 20
+
+RootLike = Root | str | os.PathLike[str]
 
 
 class PasswdEntry(msgspec.Struct, frozen=True):
@@ -48,13 +57,21 @@ class ExecUser(msgspec.Struct, frozen=True):
     home: str
 
 
-def read_passwd(root: Path) -> tuple[PasswdEntry, ...] | None:
-    """The entries of root's /etc/passwd; None if it has none."""
-    lines = _read_lines(root, "/etc/passwd")
-    if lines is None:
-        return None
+def read_passwd(root: RootLike) -> tuple[PasswdEntry, ...]:
+    """The entries of root's /etc/passwd (none if it has none)."""
+    with opened(root) as root_dir:
+        return _passwd_entries(_read_accounts(root_dir, "/etc/passwd", ContextError).rows)
+
+
+def read_group(root: RootLike) -> tuple[GroupEntry, ...]:
+    """The entries of root's /etc/group (none if it has none)."""
+    with opened(root) as root_dir:
+        return _group_entries(_read_accounts(root_dir, "/etc/group", ContextError).rows)
+
+
+def _passwd_entries(rows: tuple[list[str], ...]) -> tuple[PasswdEntry, ...]:
     entries = []
-    for fields in lines:
+    for fields in rows:
         if len(fields) < 4 or not fields[2].isdigit() or not fields[3].isdigit():
             continue  # a malformed line is skipped, as libcontainer does
         home = fields[5] if len(fields) > 5 else ""
@@ -62,13 +79,9 @@ def read_passwd(root: Path) -> tuple[PasswdEntry, ...] | None:
     return tuple(entries)
 
 
-def read_group(root: Path) -> tuple[GroupEntry, ...] | None:
-    """The entries of root's /etc/group; None if it has none."""
-    lines = _read_lines(root, "/etc/group")
-    if lines is None:
-        return None
+def _group_entries(rows: tuple[list[str], ...]) -> tuple[GroupEntry, ...]:
     entries = []
-    for fields in lines:
+    for fields in rows:
         if len(fields) < 3 or not fields[2].isdigit():
             continue
         members = tuple(name for name in (fields[3].split(",") if len(fields) > 3 else ()) if name)
@@ -76,34 +89,38 @@ def read_group(root: Path) -> tuple[GroupEntry, ...] | None:
     return tuple(entries)
 
 
-def resolve_user(root: Path, user: str) -> ExecUser:
+def resolve_user(root: RootLike, user: str) -> ExecUser:
     """The process identity for `user` ("", "name", "uid", "uid:gid", "name:group") in `root`.
 
     Raises RunFailed naming the user or group when a name is not in the root's files.
     """
     user_part, _, group_part = user.partition(":")
-    passwd = read_passwd(root) or ()
-    match = _find_user(passwd, user_part)
+    with opened(root) as root_dir:
+        passwd = _read_accounts(root_dir, "/etc/passwd", RunFailed)
+        groups = _read_accounts(root_dir, "/etc/group", RunFailed)
+    match = _find_user(_passwd_entries(passwd.rows), user_part)
     if match is not None:
         uid, gid, home, name = match.uid, match.gid, match.home, match.name
     elif user_part and not user_part.isdigit():
-        raise RunFailed(f"unable to find user {user_part}: no matching entries in passwd file")
+        raise RunFailed(f"unable to find user {user_part}: no matching entries in passwd file{passwd.note}")
     else:
         uid, gid, home, name = _numeric(user_part or "0", "user", RunFailed), 0, "/", ""
-    groups = read_group(root) or ()
+    group_entries = _group_entries(groups.rows)
     if group_part:
-        return ExecUser(uid, _group_id(groups, group_part, RunFailed), (), home or "/")
-    additional = tuple(group.gid for group in groups if name and name in group.members)
+        return ExecUser(
+            uid, _group_id(group_entries, group_part, RunFailed, note=groups.note), (), home or "/"
+        )
+    additional = tuple(group.gid for group in group_entries if name and name in group.members)
     return ExecUser(uid, gid, additional, home or "/")
 
 
-def lookup_user(root: Path, user: str) -> tuple[int, int, tuple[int, ...]]:
+def lookup_user(root: RootLike, user: str) -> tuple[int, int, tuple[int, ...]]:
     """uid, gid and supplementary gids of `user` in `root` (see resolve_user)."""
     resolved = resolve_user(root, user)
     return resolved.uid, resolved.gid, resolved.additional_gids
 
 
-def resolve_owner(root: Path, chown: str) -> tuple[int, int]:
+def resolve_owner(root: RootLike, chown: str) -> tuple[int, int]:
     """uid and gid for COPY --chown=user[:group]: names through root's files, numbers as they are.
 
     As BuildKit: a user name without a group takes the user's primary group, a number without a group
@@ -112,17 +129,27 @@ def resolve_owner(root: Path, chown: str) -> tuple[int, int]:
     user_part, _, group_part = chown.partition(":")
     if not user_part:
         raise ContextError(f"--chown={chown}: no user given")
-    if user_part.isdigit():
-        uid = gid = _numeric(user_part, "user")
-    else:
-        entry = _find_user(read_passwd(root) or (), user_part)
-        if entry is None:
-            raise ContextError(
-                f"--chown={chown}: unable to find user {user_part} in /etc/passwd of the destination"
+    with opened(root) as root_dir:
+        if user_part.isdigit():
+            uid = gid = _numeric(user_part, "user")
+        else:
+            passwd = _read_accounts(root_dir, "/etc/passwd", ContextError, prefix=f"--chown={chown}: ")
+            entry = _find_user(_passwd_entries(passwd.rows), user_part)
+            if entry is None:
+                raise ContextError(
+                    f"--chown={chown}: unable to find user {user_part} in /etc/passwd of the destination"
+                    + passwd.note
+                )
+            uid, gid = entry.uid, entry.gid
+        if group_part:
+            groups = _read_accounts(root_dir, "/etc/group", ContextError, prefix=f"--chown={chown}: ")
+            gid = _group_id(
+                _group_entries(groups.rows),
+                group_part,
+                ContextError,
+                prefix=f"--chown={chown}: ",
+                note=groups.note,
             )
-        uid, gid = entry.uid, entry.gid
-    if group_part:
-        gid = _group_id(read_group(root) or (), group_part, ContextError, prefix=f"--chown={chown}: ")
     return uid, gid
 
 
@@ -143,13 +170,14 @@ def _group_id(
     group_part: str,
     error: type[RunFailed] | type[ContextError],
     prefix: str = "",
+    note: str = "",
 ) -> int:
     for group in groups:
         if group.gid == int(group_part) if group_part.isdigit() else group.name == group_part:
             return group.gid
     if group_part.isdigit():
         return _numeric(group_part, "group", error)
-    raise error(f"{prefix}unable to find group {group_part}: no matching entries in group file")
+    raise error(f"{prefix}unable to find group {group_part}: no matching entries in group file{note}")
 
 
 def _numeric(text: str, what: str, error: type[RunFailed] | type[ContextError] = ContextError) -> int:
@@ -159,17 +187,28 @@ def _numeric(text: str, what: str, error: type[RunFailed] | type[ContextError] =
     return value
 
 
-def _read_lines(root: Path, name: str) -> list[list[str]] | None:
-    path = resolve_in_root(root, name)
+class _Accounts(msgspec.Struct, frozen=True):
+    rows: tuple[list[str], ...]
+    note: str = ""  # why the file counts as absent, for a "not found" message
+
+
+def _read_accounts(
+    root: Root, name: str, error: type[RunFailed] | type[ContextError], prefix: str = ""
+) -> _Accounts:
+    """The colon-separated rows of `name` in `root`; none if there is no such regular file."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
+        data = root.read(name, limit=ACCOUNT_FILE_LIMIT)
+    except NotRegularFile as err:
+        return _Accounts((), f" ({name} in the image is not a regular file: ignored, as runc does; {err})")
+    except FileTooLarge as err:
+        raise error(f"{prefix}cannot read {name} of the image: {err}") from err
     except OSError as err:
-        raise ContextError(f"cannot read {name} in {root}: {err.strerror}") from err
+        raise error(f"{prefix}cannot read {name} of the image: {err.strerror}") from err
+    if data is None:
+        return _Accounts(())
     rows = []
-    for line in text.splitlines():
+    for line in data.decode("utf-8", errors="replace").splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             rows.append(line.split(":"))
-    return rows
+    return _Accounts(tuple(rows))

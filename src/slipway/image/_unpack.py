@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from slipway.errors import ArchiveError
+from slipway.image.xattrs import requested_xattrs, set_xattr
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,10 +28,6 @@ T = TypeVar("T")
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OVERLAY_OPAQUE = "trusted.overlay.opaque"
-_XATTR_PAX_PREFIX = "SCHILY.xattr."
-# A layer must not set overlay's own attributes (a crafted trusted.overlay.redirect would make overlay
-# resolve names elsewhere in the lower layers).
-_REFUSED_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_CACHED_DIRS = 256
 _MAX_MTIME_SECONDS = 2**63 // 1_000_000_000
@@ -291,32 +288,10 @@ class Extractor:
     def _set_owner_and_xattrs(self, fd: int | None, path: str | None, member: tarfile.TarInfo) -> None:
         if fd is not None and self._is_root:
             os.chown(fd, *entry_owner(member))
-        for key, value in member.pax_headers.items():
-            if not key.startswith(_XATTR_PAX_PREFIX):
-                continue
-            name = key[len(_XATTR_PAX_PREFIX) :]
-            if name.startswith(_REFUSED_XATTR_PREFIXES):
-                log.debug("dropping xattr %s of %s", name, member.name)
-                continue
-            data = value.encode("utf-8", "surrogateescape")
-            try:
-                if fd is not None:
-                    os.setxattr(fd, name, data)
-                else:
-                    assert path is not None
-                    os.setxattr(path, name, data, follow_symlinks=False)
-            except OSError as err:
-                if err.errno in (errno.ENOTSUP, errno.EOPNOTSUPP) or (
-                    err.errno == errno.EPERM and not self._is_root
-                ):
-                    log.debug("cannot set xattr %s on %s: %s", name, member.name, err)
-                    continue
-                if err.errno in (errno.EINVAL, errno.ERANGE, errno.E2BIG):
-                    raise ArchiveError(
-                        f"layer entry {member.name!r} has an xattr {name!r} the kernel refuses "
-                        f"({err.strerror}); refusing the layer"
-                    ) from err
-                raise
+        target = fd if fd is not None else path
+        assert target is not None
+        for name, data in requested_xattrs(member.pax_headers, member.name):
+            set_xattr(target, name, data, entry=member.name, archive="layer")
 
     def _open_dir(self, path: str, *, create: bool) -> int:
         """An fd of the directory `path` under dest, reached without following any symlink: from the nearest

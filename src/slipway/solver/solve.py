@@ -46,8 +46,10 @@ from slipway.solver.keys import combine
 from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
 from slipway.store import Hold, SnapshotRecord, Store, as_disk_full, is_full, no_space
+from slipway.worker.bind_sources import bind_source
 from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec
-from slipway.worker.fileops import copy_files, make_directory, resolve_in_root
+from slipway.worker.fileops import copy_files, make_directory
+from slipway.worker.rootpath import Root, split_last
 from slipway.worker.snapshots import overlay_mount, sync_filesystem
 
 log = logging.getLogger(__name__)
@@ -213,11 +215,21 @@ class Solver:
     def _solve_inline(self, vertex: Vertex, op: InlineSource) -> Result:
         tree = self._work_dir / f"inline-{vertex.digest[7:19]}"
         tree.mkdir(parents=True, exist_ok=True)
-        for name, content, mode in op.files:
-            path = resolve_in_root(tree, name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-            path.chmod(mode)
+        with Root(tree) as root:
+            for name, content, mode in op.files:
+                head, leaf = split_last(name)
+                if not leaf:
+                    raise ContextError(f"{vertex.meta.name}: {name!r} is not a file name")
+                parent = root.make_dirs(head)
+                try:
+                    fd = os.open(
+                        leaf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=parent
+                    )
+                finally:
+                    os.close(parent)
+                with open(fd, "w", encoding="utf-8") as out:
+                    out.write(content)
+                    os.fchmod(out.fileno(), mode)
         return Result(cache_key=vertex.digest, tree=tree, origin="inline")
 
     def _solve_remote(self, vertex: Vertex, op: HttpSource | GitSource) -> Result:
@@ -456,7 +468,19 @@ class Solver:
             elif mount.type == "bind":
                 source = inputs[mount.input] if mount.input is not None else inputs[0]
                 view = self._source_view(source, step_dir / f"mount-{index}", mounts)
-                binds.append(BindMount(source=resolve_in_root(view, mount.source), target=mount.target))
+                layers = step_dir / f"bind-{index}"
+                layers.mkdir()
+                path = mounts.enter_context(
+                    bind_source(
+                        view,
+                        mount.source,
+                        layers,
+                        is_excluded=source.is_excluded,
+                        can_skip_dir=source.can_skip_dir,
+                        writable=not mount.readonly,
+                    )
+                )
+                binds.append(BindMount(source=path, target=mount.target, readonly=mount.readonly))
             else:
                 # secret and ssh mounts need a secrets provider (`--secret`), which slipway does not have yet.
                 if mount.required:

@@ -1,8 +1,10 @@
 """slipway.worker: does the work on this machine (see DESIGN.md). Import from the modules:
 
+- rootpath: Root (every host-side path into a root: openat2 RESOLVE_IN_ROOT, fd-relative, capped reads)
 - snapshots: overlay_mount, unmount (overlayfs views of snapshot chains)
+- bind_sources: bind_source (what RUN --mount=type=bind shows: .dockerignore applied, held open by fd)
 - executor: Executor, ContainerSpec, ProcessSpec, BindMount, Runtime, find_runtime (the only caller of runc/crun)
-- fileops: copy_files, make_directory, resolve_in_root, lookup_user (COPY/ADD/WORKDIR inside a root)
+- fileops: copy_files, make_directory, lookup_user (COPY/ADD/WORKDIR inside a root)
 - users: resolve_user, resolve_owner (/etc/passwd and /etc/group of a root, as Docker reads them)
 - sources: fetch_url, fetch_git (ADD of remote sources into a temp tree)
 

@@ -1,44 +1,45 @@
 """ADD of a local tar archive: detected by content, unpacked inside the extraction dir, never outside.
 
 As BuildKit's applyRootArchive: names are cleaned ("../" that leaves the extraction dir is refused),
-symlinks met on the way resolve inside the extraction dir, an entry replaces what is in its way,
-ownership comes from the archive unless --chown says otherwise, dir times are set last.
+symlinks met on the way resolve inside the extraction dir (as in the chroot Docker untars in), an entry
+replaces what is in its way, ownership comes from the archive unless --chown says otherwise, dir times are
+set last. The extraction dir is a `Root`: every entry is made by name in the fd of its parent directory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import posixpath
 import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 from slipway.errors import ArchiveError
 from slipway.image.layers import entry_owner, mtime_ns
 from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed
-from slipway.worker.rootpath import resolve_in_root
+from slipway.image.xattrs import requested_xattrs, set_xattr
+from slipway.worker.rootpath import Root, split_last
 
 __all__ = ["is_archive", "extract_archive", "open_decompressed"]
 
-XATTR_PREFIX = "SCHILY.xattr."
 DECODE_ERRORS: tuple[type[BaseException], ...] = (tarfile.TarError, ValueError, *DECOMPRESSION_ERRORS)
 
 
 @contextlib.contextmanager
-def open_decompressed(path: Path) -> Iterator[BinaryIO]:
-    """`path` read through the decompressor its first bytes call for (gzip, bzip2, xz, zstd or none)."""
-    with open(path, "rb") as raw, decompressed(raw) as (_, stream):
+def open_decompressed(raw: BinaryIO) -> Iterator[BinaryIO]:
+    """`raw`, from its start, read through the decompressor its first bytes call for (gzip, bzip2, xz, zstd or
+    none)."""
+    raw.seek(0)
+    with decompressed(raw) as (_, stream):
         yield stream
 
 
-def is_archive(path: Path) -> bool:
-    """Whether `path` is a tar archive, compressed or not: its first header block must check out."""
+def is_archive(raw: BinaryIO) -> bool:
+    """Whether `raw` is a tar archive, compressed or not: its first header block must check out."""
     try:
-        with open_decompressed(path) as stream:
+        with open_decompressed(raw) as stream:
             block = _read_exactly(stream, tarfile.BLOCKSIZE)
         tarfile.TarInfo.frombuf(block, tarfile.ENCODING, "surrogateescape")
     except DECODE_ERRORS:
@@ -46,122 +47,170 @@ def is_archive(path: Path) -> bool:
     return True
 
 
-def extract_archive(path: Path, dest: Path, *, owner: tuple[int, int] | None = None) -> None:
-    """Unpack archive `path` into the existing dir `dest`; `owner` overrides the archive's uid/gid."""
-    dir_times: list[tuple[Path, int]] = []
+def extract_archive(raw: BinaryIO, name: str, dest: Root, *, owner: tuple[int, int] | None = None) -> None:
+    """Unpack archive `raw` (named `name` in messages) into the directory `dest`; `owner` overrides the
+    archive's uid/gid."""
+    dir_times: list[tuple[str, int]] = []
     try:
-        with open_decompressed(path) as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
+        with open_decompressed(raw) as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
             for member in archive:
-                _extract_member(archive, member, dest, owner, dir_times)
+                try:
+                    _extract_member(archive, member, dest, owner, dir_times)
+                except OSError as err:
+                    raise ArchiveError(
+                        f"ADD {name}: cannot unpack entry {member.name!r}: {err.strerror}"
+                    ) from err
     except ArchiveError:
         raise
     except DECODE_ERRORS as err:
-        raise ArchiveError(f"ADD {path.name}: cannot unpack the archive: {err}") from err
+        raise ArchiveError(f"ADD {name}: cannot unpack the archive: {err}") from err
     for directory, mtime in reversed(dir_times):
-        os.utime(directory, ns=(mtime, mtime), follow_symlinks=False)
+        with contextlib.suppress(OSError):  # a later entry replaced it
+            fd = dest.open_dir(directory)
+            try:
+                os.utime(fd, ns=(mtime, mtime))
+            finally:
+                os.close(fd)
 
 
 def _extract_member(
     archive: tarfile.TarFile,
     member: tarfile.TarInfo,
-    dest: Path,
+    dest: Root,
     owner: tuple[int, int] | None,
-    dir_times: list[tuple[Path, int]],
+    dir_times: list[tuple[str, int]],
 ) -> None:
     name = _clean_name(member.name)
     if not name:
         return  # "./": the extraction dir itself keeps its metadata
-    target = _target(dest, name, follow_leaf=member.isdir())
-    _make_parents(dest, target)
-    if os.path.lexists(target) and not (
-        member.isdir() and os.path.isdir(target) and not os.path.islink(target)
-    ):
-        _remove(target)
-    uid, gid = owner if owner is not None else entry_owner(member)
-    mtime = mtime_ns(member)
-    if member.isdir():
-        if not os.path.lexists(target):
-            os.mkdir(target, 0o700)
-        dir_times.append((target, mtime))
-    elif member.isreg():
+    head, leaf = split_last(name)
+    parent_fd = _make_parents(dest, head, member)
+    try:
+        existing = _lstat(parent_fd, leaf)
+        if existing is not None and not (member.isdir() and _is_dir_or_link_to_one(existing, dest, name)):
+            _remove(parent_fd, leaf)
+        uid, gid = owner if owner is not None else entry_owner(member)
+        mtime = mtime_ns(member)
+        if member.isdir():
+            fd = _make_dirs(dest, name, 0o700, member)
+            try:
+                _apply(member, fd, uid, gid, mtime)
+            finally:
+                os.close(fd)
+            dir_times.append((name, mtime))
+            return
+        _create(archive, member, dest, parent_fd, leaf)
+        _apply_at(member, parent_fd, leaf, uid, gid, mtime)
+    finally:
+        os.close(parent_fd)
+
+
+def _create(archive: tarfile.TarFile, member: tarfile.TarInfo, dest: Root, parent_fd: int, leaf: str) -> None:
+    if member.isreg():
         source = archive.extractfile(member)
         assert source is not None  # a regular member always has content
-        with source, open(target, "xb") as out:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with source, open(os.open(leaf, flags, 0o600, dir_fd=parent_fd), "wb") as out:
             shutil.copyfileobj(source, out, 1 << 20)
     elif member.issym():
-        os.symlink(member.linkname, target)
+        os.symlink(member.linkname, leaf, dir_fd=parent_fd)
     elif member.islnk():
-        linked = _link_target(dest, member)
-        os.link(linked, target)
+        link_fd, link_name = _link_target(dest, member)
+        try:
+            os.link(link_name, leaf, src_dir_fd=link_fd, dst_dir_fd=parent_fd, follow_symlinks=False)
+        finally:
+            os.close(link_fd)
     elif member.ischr() or member.isblk() or member.isfifo():
         kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
-        os.mknod(target, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+        os.mknod(leaf, kind | 0o600, os.makedev(member.devmajor, member.devminor), dir_fd=parent_fd)
     else:
         raise ArchiveError(f"archive entry {member.name!r}: unsupported type {member.type!r}")
-    _apply(member, target, uid, gid, mtime)
 
 
-def _apply(member: tarfile.TarInfo, target: Path, uid: int, gid: int, mtime: int) -> None:
-    os.chown(target, uid, gid, follow_symlinks=False)
-    if member.issym():
-        os.utime(target, ns=(mtime, mtime), follow_symlinks=False)
-        return
-    os.chmod(target, stat.S_IMODE(member.mode))
-    for key, value in member.pax_headers.items():
-        if key.startswith(XATTR_PREFIX):
-            with contextlib.suppress(OSError):
-                os.setxattr(target, key[len(XATTR_PREFIX) :], value.encode("utf-8", "surrogateescape"))
-    if not member.isdir():
-        os.utime(target, ns=(mtime, mtime), follow_symlinks=False)
+def _apply(member: tarfile.TarInfo, fd: int, uid: int, gid: int, mtime: int) -> None:
+    """Owner, mode and xattrs of a directory open as `fd` (its times come last, from the caller)."""
+    os.chown(fd, uid, gid)
+    os.chmod(fd, stat.S_IMODE(member.mode))
+    for name, value in requested_xattrs(member.pax_headers, member.name):
+        set_xattr(fd, name, value, entry=member.name, archive="ADD archive")
+
+
+def _apply_at(member: tarfile.TarInfo, parent_fd: int, leaf: str, uid: int, gid: int, mtime: int) -> None:
+    """Owner, mode, xattrs and times of the entry `leaf` just made in `parent_fd` (never followed)."""
+    os.chown(leaf, uid, gid, dir_fd=parent_fd, follow_symlinks=False)
+    if not member.issym():
+        os.chmod(leaf, stat.S_IMODE(member.mode), dir_fd=parent_fd)  # just made here, not a symlink
+        # setxattr has no dir_fd form: the entry is named through the verified parent's fd.
+        for name, value in requested_xattrs(member.pax_headers, member.name):
+            set_xattr(
+                f"/proc/self/fd/{parent_fd}/{leaf}", name, value, entry=member.name, archive="ADD archive"
+            )
+    os.utime(leaf, ns=(mtime, mtime), dir_fd=parent_fd, follow_symlinks=False)
 
 
 def _clean_name(name: str) -> str:
-    cleaned = posixpath.normpath(name.lstrip("/"))
-    if cleaned in (".", ""):
-        return ""
-    if cleaned == ".." or cleaned.startswith("../"):
-        raise ArchiveError(f"archive path {name!r} is outside the extraction dir: refused")
-    return cleaned
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise ArchiveError(f"archive path {name!r} is outside the extraction dir: refused")
+            parts.pop()
+            continue
+        parts.append(part)
+    return "/".join(parts)
 
 
-def _target(dest: Path, name: str, *, follow_leaf: bool) -> Path:
-    if follow_leaf:
-        return resolve_in_root(dest, name)
-    parent, leaf = posixpath.split(name)
-    return resolve_in_root(dest, parent) / leaf
+def _make_parents(dest: Root, head: str, member: tarfile.TarInfo) -> int:
+    try:
+        return dest.make_dirs(head, mode=0o755)
+    except NotADirectoryError as err:
+        raise ArchiveError(f"archive entry {member.name!r}: {err.strerror}") from err
 
 
-def _link_target(dest: Path, member: tarfile.TarInfo) -> Path:
+def _make_dirs(dest: Root, name: str, mode: int, member: tarfile.TarInfo) -> int:
+    try:
+        return dest.make_dirs(name, mode=mode)
+    except NotADirectoryError as err:
+        raise ArchiveError(f"archive entry {member.name!r}: {err.strerror}") from err
+
+
+def _link_target(dest: Root, member: tarfile.TarInfo) -> tuple[int, str]:
     name = _clean_name(member.linkname)
     if not name:
         raise ArchiveError(f"archive hard link {member.name!r} points at the extraction dir itself")
-    linked = _target(dest, name, follow_leaf=False)
-    if not os.path.lexists(linked):
+    try:
+        parent_fd, leaf = dest.parent(name)
+    except OSError:
+        parent_fd, leaf = -1, ""
+    if parent_fd < 0 or not leaf or _lstat(parent_fd, leaf) is None:
+        if parent_fd >= 0:
+            os.close(parent_fd)
         raise ArchiveError(
             f"archive hard link {member.name!r}: {member.linkname!r} is not in the archive before it"
         )
-    return linked
+    return parent_fd, leaf
 
 
-def _make_parents(dest: Path, target: Path) -> None:
-    missing = []
-    probe = target.parent
-    while probe != dest and not os.path.lexists(probe):
-        missing.append(probe)
-        probe = probe.parent
-    if not os.path.isdir(probe) or os.path.islink(probe):
-        raise ArchiveError(
-            f"archive entry {target.relative_to(dest)}: /{probe.relative_to(dest)} is not a directory"
-        )
-    for directory in reversed(missing):
-        os.mkdir(directory, 0o755)
+def _is_dir_or_link_to_one(existing: os.stat_result, dest: Root, name: str) -> bool:
+    # A symlink to a directory inside the root is entered, as in the chroot Docker untars in.
+    return stat.S_ISDIR(existing.st_mode) or (stat.S_ISLNK(existing.st_mode) and dest.is_dir(name))
 
 
-def _remove(path: Path) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
+def _lstat(parent_fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _remove(parent_fd: int, name: str) -> None:
+    info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(name, dir_fd=parent_fd)  # fd-based: never follows a symlink inside
     else:
-        os.unlink(path)
+        os.unlink(name, dir_fd=parent_fd)
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:

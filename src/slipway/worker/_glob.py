@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import msgspec
 
 from slipway.errors import ContextError
-from slipway.worker.rootpath import resolve_in_root
+from slipway.worker.rootpath import Root, opened
 
 __all__ = ["SourceMatch", "expand_sources", "has_magic", "match_component"]
 
@@ -19,8 +19,7 @@ MAGIC = frozenset("*?[\\")
 
 
 class SourceMatch(msgspec.Struct, frozen=True):
-    path: Path  # on the host, resolved inside the source root
-    relative: str  # as matched, relative to the source root ("" for the root)
+    relative: str  # as matched, relative to the source root ("" for the root): open it through the Root
     kept: str  # what COPY --parents keeps: `relative`, or the part after a "/./" pivot
 
 
@@ -29,9 +28,17 @@ def has_magic(part: str) -> bool:
 
 
 def expand_sources(
-    root: Path, source: str, is_excluded: Callable[[str], bool], *, follow: bool
+    root: Root | str | os.PathLike[str], source: str, is_excluded: Callable[[str], bool], *, follow: bool
 ) -> list[SourceMatch]:
-    """What `source` names in `root`, sorted as Go's filepath.Glob; empty if nothing (not excluded) is there."""
+    """What `source` names in `root`, sorted as Go's filepath.Glob; empty if nothing (not excluded) is there.
+    `follow`: a symlink named last must lead to something (inside the root) to count."""
+    with opened(root) as root_dir:
+        return _expand(root_dir, source, is_excluded, follow=follow)
+
+
+def _expand(
+    root: Root, source: str, is_excluded: Callable[[str], bool], *, follow: bool
+) -> list[SourceMatch]:
     pivot = ""
     head, separator, _tail = source.partition("/./")
     if separator and head.strip("/."):
@@ -44,11 +51,10 @@ def expand_sources(
     for relative in candidates:
         if relative and is_excluded(relative):
             continue
-        path = _resolve(root, relative, follow=follow)
-        if not os.path.lexists(path):
+        if (root.stat(relative) if follow else root.lstat(relative)) is None:
             continue
         kept = relative[len(pivot) :].lstrip("/") if pivot and relative.startswith(pivot) else relative
-        matches.append(SourceMatch(path=path, relative=relative, kept=kept))
+        matches.append(SourceMatch(relative=relative, kept=kept))
     return matches
 
 
@@ -57,25 +63,21 @@ def match_component(pattern: str, name: str) -> bool:
     return _compile(pattern).fullmatch(name) is not None
 
 
-def _step(root: Path, candidate: str, part: str) -> list[str]:
+def _step(root: Root, candidate: str, part: str) -> list[str]:
     if not has_magic(part):
         return [f"{candidate}/{part}" if candidate else part]
-    directory = resolve_in_root(root, candidate)
     regex = _compile(part)
     try:
+        directory = root.open_dir(candidate)
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            return []
+        raise
+    try:
         names = sorted(os.listdir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    finally:
+        os.close(directory)
     return [f"{candidate}/{name}" if candidate else name for name in names if regex.fullmatch(name)]
-
-
-def _resolve(root: Path, relative: str, *, follow: bool) -> Path:
-    if not relative:
-        return root
-    if follow:
-        return resolve_in_root(root, relative)
-    parent, name = posixpath.split(relative)
-    return resolve_in_root(root, parent) / name
 
 
 def _clean(path: str) -> str:

@@ -1,8 +1,10 @@
 """COPY, ADD and WORKDIR on snapshot trees, with Docker's rules, every path resolved inside its root.
 
-Sources resolve inside `source_root` and destinations inside `dest_root` (symlinks as the container
-would follow them, never out of the root); nothing is written through a symlink: an existing entry in
-the way is replaced, so no write ever lands outside `dest_root`.
+Both trees are opened as `Root`s (worker/rootpath.py): sources resolve inside the source root and
+destinations inside the destination root, symlinks as the container would follow them, never out of the
+root. A RUN before this step may have planted any symlink in the destination, so every entry is read and
+written by name relative to the fd of its directory, reached from the root's fd; nothing is written through
+a symlink: an entry in the way is replaced.
 """
 
 from __future__ import annotations
@@ -20,37 +22,41 @@ from pathlib import Path
 
 from slipway.errors import ContextError
 from slipway.graph.ops import Copy, Mkdir
+from slipway.image.xattrs import is_refused
 from slipway.worker._archive import extract_archive, is_archive
 from slipway.worker._chmod import ModeChange, parse_chmod
-from slipway.worker._glob import expand_sources
-from slipway.worker.rootpath import resolve_in_root
+from slipway.worker._glob import SourceMatch, expand_sources
+from slipway.worker.rootpath import DIRECTORY, Made, Root, split_last
 from slipway.worker.users import lookup_user, resolve_owner
 
-__all__ = ["copy_files", "make_directory", "resolve_in_root", "lookup_user"]
+__all__ = ["copy_files", "make_directory", "lookup_user"]
 
 log = logging.getLogger(__name__)
 
-StrPath = str | os.PathLike[str]
-
 Predicate = Callable[[str], bool]
+Entry = tuple[int, str]  # (fd of the directory holding it, its name)
 COPY_CHUNK = 1 << 30
 # Files are copied by a few threads, a batch at a time: creating, filling and stamping a file are system calls
 # that release the GIL, and on 2 cores 20,000 small files copy in ~0.5 s instead of ~0.9 s.
 COPY_THREADS = 4
 COPY_BATCH = 32
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(slots=True)
 class _Copier:
-    """One COPY/ADD: the ownership and mode policy, and the hard links seen so far."""
+    """One COPY/ADD: the two roots, the ownership and mode policy, and the hard links seen so far."""
 
-    source_root: Path
-    dest_root: Path
+    source: Root
+    dest: Root
     owner: tuple[int, int] | None  # None: keep the source's
     parent_owner: tuple[int, int]  # for the dest's parents the copy has to create
     mode_change: ModeChange | None
     is_excluded: Predicate
-    links: dict[tuple[int, int], Path] = field(default_factory=dict)
+    links: dict[tuple[int, int], str] = field(
+        default_factory=dict
+    )  # source file -> its first copy (dest path)
     pool: ThreadPoolExecutor | None = None
 
 
@@ -72,153 +78,189 @@ def copy_files(
     it unless copy.unpack is True). Raises ContextError for what a user can fix.
     """
     instruction = "ADD" if copy.is_add else "COPY"
-    source_root, dest_root = Path(os.path.abspath(source_root)), Path(os.path.abspath(dest_root))
-    owner = resolve_owner(dest_root, copy.chown) if copy.chown else None
-    copier = _Copier(
-        source_root=source_root,
-        dest_root=dest_root,
-        owner=owner if owner is not None else (None if preserve_owner else (0, 0)),
-        parent_owner=owner or (0, 0),
-        mode_change=parse_chmod(copy.chmod) if copy.chmod else None,
-        is_excluded=is_excluded or (lambda _path: False),
-    )
-    matches = []
-    for source in copy.sources:
-        found = expand_sources(source_root, source, copier.is_excluded, follow=copy.follow_symlinks)
-        if not found:
-            raise ContextError(f'{instruction} failed: "/{_clean(source)}": not found')
-        matches.extend(found)
-    dest_is_dir = (
-        _names_dir(copy.dest) or copy.parents or os.path.isdir(resolve_in_root(dest_root, copy.dest))
-    )
-    if len(matches) > 1 and not dest_is_dir:
-        raise ContextError(
-            f"When using {instruction} with more than one source file, the destination must be a directory "
-            f"and end with a / ({copy.dest})"
+    with Root(source_root) as source, Root(dest_root) as dest:
+        owner = resolve_owner(dest, copy.chown) if copy.chown else None
+        copier = _Copier(
+            source=source,
+            dest=dest,
+            owner=owner if owner is not None else (None if preserve_owner else (0, 0)),
+            parent_owner=owner or (0, 0),
+            mode_change=parse_chmod(copy.chmod) if copy.chmod else None,
+            is_excluded=is_excluded or (lambda _path: False),
         )
-    unpack = copy.is_add and (copy.unpack is True or (copy.unpack is None and not remote))
-    with ThreadPoolExecutor(max_workers=COPY_THREADS, thread_name_prefix="copy") as copier.pool:
-        for match in matches:
-            _copy_match(copier, match.path, match.kept, copy, dest_is_dir=dest_is_dir, unpack=unpack)
+        matches = []
+        for pattern in copy.sources:
+            found = expand_sources(source, pattern, copier.is_excluded, follow=copy.follow_symlinks)
+            if not found:
+                raise ContextError(f'{instruction} failed: "/{_clean(pattern)}": not found')
+            matches.extend(found)
+        dest_is_dir = _names_dir(copy.dest) or copy.parents or dest.is_dir(copy.dest)
+        if len(matches) > 1 and not dest_is_dir:
+            raise ContextError(
+                f"When using {instruction} with more than one source file, the destination must be a "
+                f"directory and end with a / ({copy.dest})"
+            )
+        unpack = copy.is_add and (copy.unpack is True or (copy.unpack is None and not remote))
+        with ThreadPoolExecutor(max_workers=COPY_THREADS, thread_name_prefix="copy") as copier.pool:
+            for match in matches:
+                _copy_match(copier, match, copy, dest_is_dir=dest_is_dir, unpack=unpack)
 
 
 def make_directory(mkdir: Mkdir, root: Path) -> None:
     """WORKDIR: make `mkdir.path` with its parents inside `root`; dirs it creates get mode and owner."""
-    owner = (0, 0)
-    if mkdir.chown:
+    with Root(root) as dest:
+        owner = (0, 0)
+        if mkdir.chown:
+            try:
+                owner = resolve_owner(dest, mkdir.chown)
+            except ContextError:
+                # BuildKit makes the dir as root when USER names nobody in /etc/passwd; the RUN that
+                # needs the user reports it.
+                log.debug("WORKDIR %s: user %s unknown, dir owned by root", mkdir.path, mkdir.chown)
+        info = dest.stat(mkdir.path)
+        if info is not None and not stat.S_ISDIR(info.st_mode):
+            raise ContextError(f"WORKDIR {mkdir.path}: exists and is not a directory")
+        os.close(_make_dirs(dest, mkdir.path, owner, mode=mkdir.mode))
+
+
+def _copy_match(copier: _Copier, match: SourceMatch, copy: Copy, *, dest_is_dir: bool, unpack: bool) -> None:
+    """Copy one matched source (found at `match.relative`; --parents keeps `match.kept` of it)."""
+    open_source = copier.source.resolve if copy.follow_symlinks else copier.source.parent
+    source_dir, name = open_source(match.relative)
+    try:
+        if not name:  # the source is a directory reached as a whole (".", or through "..")
+            _copy_dir_match(copier, source_dir, match, copy)
+            return
+        info = os.stat(name, dir_fd=source_dir, follow_symlinks=False)
+        if stat.S_ISDIR(info.st_mode):
+            inner = os.open(name, DIRECTORY | os.O_NOFOLLOW, dir_fd=source_dir)
+            try:
+                _copy_dir_match(copier, inner, match, copy)
+            finally:
+                os.close(inner)
+            return
+        if unpack and stat.S_ISREG(info.st_mode) and _unpack_archive(copier, (source_dir, name), copy):
+            return
+        base = posixpath.basename(match.kept) or name
+        dest = posixpath.join(copy.dest, match.kept if copy.parents else base) if dest_is_dir else copy.dest
+        head, leaf = split_last(dest)
+        if not leaf:
+            raise ContextError(f"cannot copy {match.relative} to {dest}: the destination names a directory")
+        parent = _make_dirs(copier.dest, head, copier.parent_owner, mode=0o755)
         try:
-            owner = resolve_owner(root, mkdir.chown)
-        except ContextError:
-            # BuildKit makes the dir as root when USER names nobody in /etc/passwd; the RUN that
-            # needs the user reports it.
-            log.debug("WORKDIR %s: user %s unknown, dir owned by root", mkdir.path, mkdir.chown)
-    target = resolve_in_root(root, mkdir.path)
-    if target.exists() and not target.is_dir():
-        raise ContextError(f"WORKDIR {mkdir.path}: exists and is not a directory")
-    _make_parents(root, target, owner, mode=mkdir.mode, include_target=True)
+            _copy_entry(copier, (source_dir, name), (parent, leaf), info, "/" + _clean(dest))
+        finally:
+            os.close(parent)
+    finally:
+        os.close(source_dir)
 
 
-def _copy_match(
-    copier: _Copier, source: Path, kept: str, copy: Copy, *, dest_is_dir: bool, unpack: bool
-) -> None:
-    """Copy one matched source: `source` is its resolved path, `kept` what --parents keeps of it."""
-    info = os.lstat(source)
-    name = posixpath.basename(kept) or source.name
-    if stat.S_ISDIR(info.st_mode):
-        dest = posixpath.join(copy.dest, kept) if copy.parents else copy.dest
-        target = _prepare_dest_dir(copier, dest)
-        existed = target.exists()
-        _place_dir(copier, target, "/" + _clean(dest))
-        _copy_tree(copier, source, target, "/" + _clean(dest), _relative(copier.source_root, source))
+def _copy_dir_match(copier: _Copier, source_dir: int, match: SourceMatch, copy: Copy) -> None:
+    info = os.stat(source_dir)
+    dest = posixpath.join(copy.dest, match.kept) if copy.parents else copy.dest
+    target, existed = _dest_dir(copier, dest)
+    try:
+        _copy_tree(copier, source_dir, target, "/" + _clean(dest), match.relative)
         if not existed or copy.parents:
-            _apply_metadata(copier, source, target, info)
-        return
-    if unpack and stat.S_ISREG(info.st_mode) and is_archive(source):
-        target = _prepare_dest_dir(copier, copy.dest)
-        _place_dir(copier, target, "/" + _clean(copy.dest))
-        extract_archive(source, target, owner=copier.owner if copy.chown else None)
-        return
-    dest = posixpath.join(copy.dest, kept if copy.parents else name) if dest_is_dir else copy.dest
-    parent = resolve_in_root(copier.dest_root, posixpath.dirname(_clean(dest)))
-    _make_parents(copier.dest_root, parent, copier.parent_owner, mode=0o755, include_target=True)
-    target = parent / posixpath.basename(_clean(dest))
-    _copy_entry(copier, source, target, info)
+            _apply_metadata(copier, source_dir, target, info)
+    finally:
+        os.close(target)
 
 
-def _prepare_dest_dir(copier: _Copier, dest: str) -> Path:
-    """The host path of dir `dest` in the destination root, made with its parents if missing."""
-    target = resolve_in_root(copier.dest_root, dest)
-    _make_parents(copier.dest_root, target, copier.parent_owner, mode=0o755, include_target=False)
-    return target
+def _unpack_archive(copier: _Copier, source: Entry, copy: Copy) -> bool:
+    """ADD of a local archive: unpacked into copy.dest if `source` is one (False if it is not)."""
+    fd = os.open(source[1], _READ_FLAGS, dir_fd=source[0])
+    with open(fd, "rb") as raw:
+        if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode) or not is_archive(raw):
+            return False
+        target, _ = _dest_dir(copier, copy.dest)
+        try:
+            with Root.of_fd(target, "/" + _clean(copy.dest)) as extraction:
+                extract_archive(raw, source[1], extraction, owner=copier.owner if copy.chown else None)
+        finally:
+            os.close(target)
+    return True
 
 
-def _place_dir(copier: _Copier, target: Path, dest: str) -> None:
-    if os.path.lexists(target) and not os.path.isdir(target):
-        _remove(target)
-    if not os.path.lexists(target):
-        os.mkdir(target, 0o755)
-        os.chown(target, *copier.parent_owner)
+def _dest_dir(copier: _Copier, dest: str) -> tuple[int, bool]:
+    """An fd of directory `dest` in the destination root, made (with its parents) if missing, a non-directory
+    in its place replaced; and whether it existed."""
+    head, leaf = split_last(dest)
+    if leaf:
+        parent = _make_dirs(copier.dest, head, copier.parent_owner, mode=0o755)
+        try:
+            existing = _lstat(parent, leaf)
+            is_link_to_dir = (
+                existing is not None and stat.S_ISLNK(existing.st_mode) and copier.dest.is_dir(dest)
+            )
+            if existing is not None and not stat.S_ISDIR(existing.st_mode) and not is_link_to_dir:
+                _remove_at(parent, leaf)
+        finally:
+            os.close(parent)
+    made: list[Made] = []
+    try:
+        target = copier.dest.make_dirs(dest, mode=0o755, owner=copier.parent_owner, created=made)
+    except NotADirectoryError as err:
+        raise ContextError(f"cannot create {dest}: {err.strerror}") from err
+    return target, not made
 
 
-def _make_parents(
-    root: Path, target: Path, owner: tuple[int, int], *, mode: int, include_target: bool
-) -> None:
-    missing = []
-    probe = target if include_target else target.parent
-    while probe != root and not os.path.lexists(probe):
-        missing.append(probe)
-        probe = probe.parent
-    if not os.path.isdir(probe):
-        raise ContextError(
-            f"cannot create {_relative(root, target)}: /{_relative(root, probe)} is not a directory"
-        )
-    for directory in reversed(missing):
-        os.mkdir(directory, mode)
-        os.chown(directory, *owner)
-        os.chmod(directory, mode)  # mkdir's mode passes through the umask
+def _make_dirs(root: Root, path: str, owner: tuple[int, int], *, mode: int) -> int:
+    try:
+        return root.make_dirs(path, mode=mode, owner=owner)
+    except NotADirectoryError as err:
+        raise ContextError(f"cannot create {path}: {err.strerror}") from err
 
 
-def _copy_tree(copier: _Copier, source_dir: Path, target_dir: Path, dest: str, relative: str) -> bool:
-    """Copy the entries of `source_dir` into `target_dir` (a real dir inside the destination root,
-    `dest` in container terms); `relative` is source_dir's path in the source tree. True if any entry
-    was copied."""
+def _copy_tree(copier: _Copier, source_dir: int, target_dir: int, dest: str, relative: str) -> bool:
+    """Copy the entries of directory `source_dir` into `target_dir` (a real dir inside the destination root,
+    `dest` in container terms); `relative` is source_dir's path in the source tree. True if any entry was
+    copied."""
     copied = False
     with os.scandir(source_dir) as scan:
         entries = sorted(scan, key=lambda entry: entry.name)
-    batch: list[tuple[str, str, os.stat_result]] = []
+    batch: list[tuple[str, os.stat_result]] = []
     running: list[Future[None]] = []
-    # Plain str paths from here down: a COPY of a large context spends most of its Python time on paths.
     for entry in entries:
-        child_relative = f"{relative}/{entry.name}" if relative else entry.name
-        source = entry.path
+        name = entry.name
+        child_relative = f"{relative}/{name}" if relative else name
         info = entry.stat(follow_symlinks=False)
         excluded = copier.is_excluded(child_relative)
+        child_dest = f"{dest.rstrip('/')}/{name}"
         if stat.S_ISDIR(info.st_mode):
-            if excluded and not _has_included(copier, Path(source), child_relative):
+            if excluded and not _has_included(copier, (source_dir, name), child_relative):
                 continue
-            target = _enter_dir(copier, target_dir / entry.name, f"{dest.rstrip('/')}/{entry.name}")
-            _copy_tree(copier, Path(source), target, f"{dest.rstrip('/')}/{entry.name}", child_relative)
-            _apply_metadata(copier, source, target, info)
+            source_child = os.open(name, DIRECTORY | os.O_NOFOLLOW, dir_fd=source_dir)
+            try:
+                target_child = _enter_dir(copier, target_dir, name, child_dest)
+                try:
+                    _copy_tree(copier, source_child, target_child, child_dest, child_relative)
+                    _apply_metadata(copier, source_child, target_child, info)
+                finally:
+                    os.close(target_child)
+            finally:
+                os.close(source_child)
             copied = True
         elif not excluded:
-            target_path = os.path.join(target_dir, entry.name)
             if copier.pool is not None and stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
-                batch.append((source, target_path, info))  # hard links stay here: they need copier.links
+                batch.append((name, info))  # hard links stay here: they need copier.links
                 if len(batch) == COPY_BATCH:
-                    running.append(copier.pool.submit(_copy_batch, copier, batch))
+                    running.append(copier.pool.submit(_copy_batch, copier, source_dir, target_dir, batch))
                     batch = []
             else:
-                _copy_entry(copier, source, target_path, info)
+                _copy_entry(copier, (source_dir, name), (target_dir, name), info, child_dest)
             copied = True
-    _copy_batch(copier, batch)
-    # Every file of this dir is in place before the caller stamps the dir's times.
+    _copy_batch(copier, source_dir, target_dir, batch)
+    # Every file of this dir is in place before the caller stamps the dir's times (and closes its fds).
     _finish(running)
     return copied
 
 
-def _copy_batch(copier: _Copier, batch: list[tuple[str, str, os.stat_result]]) -> None:
-    for source, target, info in batch:
-        _copy_entry(copier, source, target, info)
+def _copy_batch(
+    copier: _Copier, source_dir: int, target_dir: int, batch: list[tuple[str, os.stat_result]]
+) -> None:
+    for name, info in batch:
+        _copy_entry(copier, (source_dir, name), (target_dir, name), info, "")
 
 
 def _finish(running: list[Future[None]]) -> None:
@@ -228,70 +270,84 @@ def _finish(running: list[Future[None]]) -> None:
         future.result()
 
 
-def _has_included(copier: _Copier, directory: Path, relative: str) -> bool:
-    for current, dirs, files in os.walk(directory):
-        base = relative + current[len(str(directory)) :]
+def _has_included(copier: _Copier, directory: Entry, relative: str) -> bool:
+    for current, dirs, files, _ in os.fwalk(directory[1], dir_fd=directory[0]):
+        base = relative + current[len(directory[1]) :]
         for name in (*dirs, *files):
             if not copier.is_excluded(f"{base}/{name}"):
                 return True
     return False
 
 
-def _enter_dir(copier: _Copier, target: Path, dest: str) -> Path:
-    """The dir to copy a source subdir into: an existing dir is merged into, a symlink to a dir is
+def _enter_dir(copier: _Copier, target_dir: int, name: str, dest: str) -> int:
+    """An fd of the dir to copy a source subdir into: an existing dir is merged into, a symlink to a dir is
     followed inside the root, anything else in the way is replaced."""
-    if os.path.islink(target):
-        resolved = resolve_in_root(copier.dest_root, dest)
-        if os.path.isdir(resolved) and not os.path.islink(resolved):
-            return resolved
-    if os.path.lexists(target) and not (os.path.isdir(target) and not os.path.islink(target)):
-        _remove(target)
-    if not os.path.lexists(target):
-        os.mkdir(target, 0o700)
-    return target
+    existing = _lstat(target_dir, name)
+    if existing is not None and stat.S_ISLNK(existing.st_mode):
+        try:
+            return copier.dest.open_dir(dest)
+        except (OSError, ContextError):
+            pass  # dangling, a loop, or not a directory: replaced below
+    if existing is not None and not stat.S_ISDIR(existing.st_mode):
+        _remove_at(target_dir, name)
+        existing = None
+    if existing is None:
+        os.mkdir(name, 0o700, dir_fd=target_dir)
+    return os.open(name, DIRECTORY | os.O_NOFOLLOW, dir_fd=target_dir)
 
 
-def _copy_entry(copier: _Copier, source: StrPath, target: StrPath, info: os.stat_result) -> None:
-    """Copy one non-directory `source` to `target` (replacing what is there, never writing through it)."""
+def _copy_entry(copier: _Copier, source: Entry, target: Entry, info: os.stat_result, dest: str) -> None:
+    """Copy one non-directory `source` to `target` (replacing what is there, never writing through it);
+    `dest` is target's path in the destination root, for a hard link to it later ("" when not linked)."""
     try:
-        created = _create_entry(copier, source, target, info)
+        created = _create_entry(copier, source, target, info, dest)
     except FileExistsError:
         # Something of the image below is in the way: replaced, never written through. Trying the
         # exclusive create first saves a stat per file on the usual path, an empty destination.
-        _remove(target)
-        created = _create_entry(copier, source, target, info)
+        _remove_at(*target)
+        created = _create_entry(copier, source, target, info, dest)
     if created:
         _apply_metadata(copier, source, target, info)
 
 
-def _create_entry(copier: _Copier, source: StrPath, target: StrPath, info: os.stat_result) -> bool:
+def _create_entry(copier: _Copier, source: Entry, target: Entry, info: os.stat_result, dest: str) -> bool:
     """Make `target` like `source` (FileExistsError if something is there); False if no metadata applies."""
     mode = info.st_mode
+    target_dir, name = target
     if stat.S_ISREG(mode):
         key = (info.st_dev, info.st_ino)
         if info.st_nlink > 1 and key in copier.links:
-            os.link(copier.links[key], target)  # a hard link in the source stays one
+            _link(copier, copier.links[key], target)  # a hard link in the source stays one
             return False
         _copy_file(copier, source, target, info)
-        if info.st_nlink > 1:
-            copier.links[key] = Path(target)
+        if info.st_nlink > 1 and dest:
+            copier.links[key] = dest
         return False  # _copy_file applied it
     elif stat.S_ISLNK(mode):
-        os.symlink(os.readlink(source), target)
+        os.symlink(os.readlink(source[1], dir_fd=source[0]), name, dir_fd=target_dir)
     elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        os.mknod(target, mode, info.st_rdev)
+        os.mknod(name, mode, info.st_rdev, dir_fd=target_dir)
     else:
-        log.debug("skipping %s: sockets are not copied", source)
+        log.debug("skipping %s: sockets are not copied", source[1])
         return False
     return True
 
 
-def _copy_file(copier: _Copier, source: StrPath, target: StrPath, info: os.stat_result) -> None:
-    """A regular file: content and metadata, through its two descriptors (one path lookup each)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    source_fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+def _link(copier: _Copier, first: str, target: Entry) -> None:
+    first_dir, first_name = copier.dest.parent(first)
     try:
-        target_fd = os.open(target, flags, 0o600)
+        os.link(first_name, target[1], src_dir_fd=first_dir, dst_dir_fd=target[0], follow_symlinks=False)
+    finally:
+        os.close(first_dir)
+
+
+def _copy_file(copier: _Copier, source: Entry, target: Entry, info: os.stat_result) -> None:
+    """A regular file: content and metadata, through its two descriptors."""
+    source_fd = os.open(source[1], _READ_FLAGS, dir_fd=source[0])
+    try:
+        if not stat.S_ISREG(os.fstat(source_fd).st_mode):
+            raise ContextError(f"{source[1]} changed while it was copied: it is no longer a regular file")
+        target_fd = os.open(target[1], _CREATE_FLAGS, 0o600, dir_fd=target[0])
         try:
             _copy_content(source_fd, target_fd, info.st_size)
             _apply_metadata(copier, source_fd, target_fd, info)
@@ -322,31 +378,40 @@ def _copy_content(source_fd: int, target_fd: int, size: int) -> None:
             shutil.copyfileobj(reader, writer)
 
 
-def _apply_metadata(
-    copier: _Copier, source: StrPath | int, target: StrPath | int, info: os.stat_result
-) -> None:
+def _apply_metadata(copier: _Copier, source: Entry | int, target: Entry | int, info: os.stat_result) -> None:
     """Owner, mode, xattrs, times: in that order, as chown clears setuid bits and file capabilities.
-    `source` and `target` are both paths (never followed) or both open descriptors."""
-    follow = isinstance(target, int)  # a descriptor is the file itself; a path is never followed
+    `source` and `target` are both open descriptors, or both (dir fd, name) entries never followed."""
     uid, gid = copier.owner if copier.owner is not None else (info.st_uid, info.st_gid)
-    os.chown(target, uid, gid, follow_symlinks=follow)
-    if not stat.S_ISLNK(info.st_mode):
-        mode = stat.S_IMODE(info.st_mode)
-        if copier.mode_change is not None:
-            mode = copier.mode_change(mode, stat.S_ISDIR(info.st_mode))
+    mode = stat.S_IMODE(info.st_mode)
+    if copier.mode_change is not None:
+        mode = copier.mode_change(mode, stat.S_ISDIR(info.st_mode))
+    times = (info.st_atime_ns, info.st_mtime_ns)
+    if isinstance(target, int):
+        assert isinstance(source, int)
+        os.chown(target, uid, gid)
         os.chmod(target, mode)
-    _copy_xattrs(source, target, follow)
-    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=follow)
+        _copy_xattrs(source, target)
+        os.utime(target, ns=times)
+        return
+    assert not isinstance(source, int)
+    target_dir, name = target
+    os.chown(name, uid, gid, dir_fd=target_dir, follow_symlinks=False)
+    if not stat.S_ISLNK(info.st_mode):
+        os.chmod(name, mode, dir_fd=target_dir)  # a device or FIFO just made here, not a symlink
+        # The xattr calls have no dir_fd form: each entry is named through its verified directory's fd.
+        _copy_xattrs(f"/proc/self/fd/{source[0]}/{source[1]}", f"/proc/self/fd/{target_dir}/{name}")
+    os.utime(name, ns=times, dir_fd=target_dir, follow_symlinks=False)
 
 
-def _copy_xattrs(source: StrPath | int, target: StrPath | int, follow: bool) -> None:
+def _copy_xattrs(source: str | int, target: str | int) -> None:
+    follow = isinstance(target, int)  # a descriptor is the file itself; a path is never followed
     try:
         names = os.listxattr(source, follow_symlinks=follow)
     except OSError:
         return
     for name in names:
-        if name.startswith("trusted.overlay."):
-            continue  # overlayfs' own bookkeeping, meaningless in another tree
+        if is_refused(name):
+            continue  # overlayfs' own bookkeeping, meaningless (or harmful) in another tree
         try:
             os.setxattr(
                 target, name, os.getxattr(source, name, follow_symlinks=follow), follow_symlinks=follow
@@ -355,11 +420,19 @@ def _copy_xattrs(source: StrPath | int, target: StrPath | int, follow: bool) -> 
             log.debug("xattr %s of %s not copied: %s", name, source, err)
 
 
-def _remove(path: StrPath) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
+def _lstat(directory: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _remove_at(directory: int, name: str) -> None:
+    info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(name, dir_fd=directory)  # fd-based: never follows a symlink inside
     else:
-        os.unlink(path)
+        os.unlink(name, dir_fd=directory)
 
 
 def _names_dir(dest: str) -> bool:
@@ -368,8 +441,3 @@ def _names_dir(dest: str) -> bool:
 
 def _clean(path: str) -> str:
     return posixpath.normpath("/" + path).lstrip("/")
-
-
-def _relative(root: Path, path: Path) -> str:
-    relative = os.path.relpath(path, root)
-    return "" if relative == "." else relative

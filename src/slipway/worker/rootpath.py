@@ -27,7 +27,6 @@ __all__ = [
     "Root",
     "opened",
     "clean_parts",
-    "resolve_in_root",
     "split_last",
     "MAX_SYMLINKS",
 ]
@@ -72,6 +71,16 @@ class Root:
         self.path = Path(path)
         self.fd = os.open(self.path, DIRECTORY | os.O_NOFOLLOW)
         self._has_openat2 = True
+
+    @classmethod
+    def of_fd(cls, fd: int, path: str | os.PathLike[str]) -> Root:
+        """A Root of the directory open as `fd` (duplicated: the caller keeps and closes its own); `path`
+        names it in messages."""
+        root = cls.__new__(cls)
+        root.path = Path(path)
+        root.fd = os.dup(fd)
+        root._has_openat2 = True
+        return root
 
     def __enter__(self) -> Root:
         return self
@@ -342,16 +351,6 @@ def opened(root: Root | str | os.PathLike[str]) -> Iterator[Root]:
         return
     with Root(root) as fresh:
         yield fresh
-
-
-def resolve_in_root(root: Path, path: str) -> Path:
-    """The host path of `path` in `root`, symlinks resolved inside it (each component reached from the
-    root's fd). Only for trees nothing else writes to while the path is used (a read-only view, a work dir
-    of slipway's own): anywhere a RUN could have run since, use a Root's fds instead."""
-    with Root(root) as opened_root:
-        fd, name, parts = opened_root.walk(path, follow_last=True)
-        os.close(fd)
-    return Path(root).joinpath(*parts, name) if name else Path(root).joinpath(*parts)
 
 
 def _kind(mode: int) -> str:

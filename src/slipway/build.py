@@ -84,6 +84,7 @@ class BuildRequest(msgspec.Struct, frozen=True):
     output: OutputSpec = OutputSpec()  # --output (and --push): the store, by default
     cache_to: tuple[CacheSpec, ...] = ()  # --cache-to: where this build's cache records go
     cache_from: tuple[CacheSpec, ...] = ()  # --cache-from: records to use after a local cache miss
+    allow: tuple[str, ...] = ()  # --allow: entitlements granted (choices.ENTITLEMENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,7 @@ def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -
         build_platform=request.platform,
         network=request.network,
         exclude=exclude,
+        entitlements=frozenset(request.allow),
     )
     if request.pull not in PULL_POLICIES:
         raise UsageError(f"pull policy {request.pull!r}: expected one of {', '.join(PULL_POLICIES)}")

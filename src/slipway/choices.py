@@ -9,6 +9,8 @@ from typing import Literal, get_args
 
 __all__ = [
     "COMPRESSIONS",
+    "ENTITLEMENTS",
+    "SECURITY_INSECURE",
     "CONTAINER_NETWORKS",
     "DEFAULT_PLATFORM",
     "NETWORK_MODES",
@@ -42,6 +44,12 @@ COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
 # "always" (docker build --pull: check for a newer version), "never" (the store only).
 PullPolicy = Literal["never", "missing", "always"]
 PULL_POLICIES: tuple[PullPolicy, ...] = get_args(PullPolicy)
+
+# What a build's caller may grant a step (build --allow), as BuildKit's entitlements: security.insecure lets
+# RUN --security=insecure run with every capability, which is root on the host in all but name; network.host
+# is accepted for docker's command line (slipway's RUN steps use the host's network already).
+SECURITY_INSECURE = "security.insecure"
+ENTITLEMENTS = ("network.host", SECURITY_INSECURE)
 
 # The platform a build targets and `debug graph` assumes unless told otherwise.
 DEFAULT_PLATFORM = "linux/amd64"

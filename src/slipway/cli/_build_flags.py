@@ -14,6 +14,7 @@ from typing import Literal, NamedTuple
 from slipway.choices import (
     COMPRESSIONS,
     DEFAULT_PLATFORM,
+    ENTITLEMENTS,
     NETWORK_MODES,
     PROGRESS_MODES,
     NetworkMode,
@@ -77,6 +78,9 @@ BUILD_FLAGS: tuple[Flag, ...] = (
          help="Where the result goes, as BuildKit's --output: type=image (default), registry, docker, oci, local, "
          "tar; DIR alone means type=local,dest=DIR."),
     Flag("push", ("--push",), "flag", help="Push the image to each -t name (--output type=registry)."),
+    Flag("allow", ("--allow",), "multiple", choices=ENTITLEMENTS, metavar="ENTITLEMENT",
+         help="Grant an entitlement: security.insecure lets RUN --security=insecure run with every capability "
+         "(network.host is accepted: RUN steps use the host's network already)."),
     Flag("cache_to", ("--cache-to",), "multiple", metavar="type=registry,ref=REF|type=local,dest=DIR[,mode=min|max]",
          help="Export the build cache (mode=min: the final image's steps, the default; max: every step)."),
     Flag("cache_from", ("--cache-from",), "multiple", metavar="type=registry,ref=REF|type=local,src=DIR",
@@ -108,5 +112,6 @@ class BuildFlags(NamedTuple):
     insecure_registries: tuple[str, ...]
     output: str | None
     push: bool
+    allow: tuple[str, ...]
     cache_to: tuple[str, ...]
     cache_from: tuple[str, ...]

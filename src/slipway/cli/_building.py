@@ -108,6 +108,8 @@ def _memo_plan(flags: BuildFlags, resolved: Resolved) -> MemoPlan | None:
         return None
     if flags.output or flags.push or flags.cache_to or flags.cache_from:
         return None
+    if flags.allow:
+        return None  # a memo of a build granted entitlements would answer the same request without them
     options = {
         "tags": flags.tags, "target": flags.target, "build_args": resolved.build_args, "labels": resolved.labels,
         "network": flags.network, "platform": flags.platform, "compression": flags.compression,
@@ -171,6 +173,7 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
         output=output,
         cache_to=tuple(parse_cache_to(text) for text in flags.cache_to),
         cache_from=tuple(parse_cache_from(text) for text in flags.cache_from),
+        allow=flags.allow,
     )
     built, summary = _run(
         root, request, "quiet" if flags.quiet else flags.progress, plan, summarize=not flags.quiet

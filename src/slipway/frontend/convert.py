@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from slipway.choices import DEFAULT_PLATFORM, NETWORK_MODES, NetworkMode
+from slipway.choices import DEFAULT_PLATFORM, NETWORK_MODES, SECURITY_INSECURE, NetworkMode
 from slipway.errors import (
     DockerfileError,
     ExpansionError,
@@ -136,6 +136,9 @@ class ConvertOptions(msgspec.Struct, frozen=True):
     build_platform: str = DEFAULT_PLATFORM
     network: str = "default"  # --network: default for RUNs without --network
     exclude: tuple[str, ...] = ()  # .dockerignore patterns, carried into ContextSource.exclude
+    entitlements: frozenset[str] = (
+        frozenset()
+    )  # --allow: what steps may be granted (frontend/entitlements.py)
 
 
 def convert(dockerfile: ParsedDockerfile, options: ConvertOptions, resolver: ImageResolver) -> BuildGraph:
@@ -534,6 +537,12 @@ class _Converter:
         self._commit(state, f"CMD {_go_quoted_list(args)}")
 
     def _dispatch_run(self, state: _StageState, run: RunCommand) -> None:
+        if run.security == "insecure" and SECURITY_INSECURE not in self.options.entitlements:
+            raise DockerfileError(
+                f"RUN --security=insecure: {SECURITY_INSECURE} is not allowed; it runs the step with every "
+                f"capability, so only the build's caller can grant it: slipway build --allow {SECURITY_INSECURE}",
+                run.location,
+            )
         inputs: list[Vertex] = [state.root]
         mounts: list[RunMount] = []
         args, summary = self._run_args(state, run, inputs, mounts)

@@ -236,6 +236,7 @@ def test_run_shell_and_exec_forms_env_cwd_user_and_network() -> None:
         'FROM alpine\nUSER nobody\nWORKDIR /w\nRUN make all\nRUN ["ls", "-l"]\n'
         "RUN --network=host --security=insecure curl x\n",
         network="none",
+        entitlements=frozenset({"security.insecure"}),
     ).target
     shell, exec_form, host = execs(plan)
     assert shell.args == ("/bin/sh", "-c", "make all")
@@ -244,6 +245,16 @@ def test_run_shell_and_exec_forms_env_cwd_user_and_network() -> None:
     assert (shell.cwd, shell.user, shell.network) == ("/w", "nobody", "none")
     assert (host.network, host.security) == ("host", "insecure")
     assert history(plan)[-1] == "RUN /bin/sh -c curl x # buildkit"
+
+
+def test_run_security_insecure_needs_the_entitlement_only_in_stages_built() -> None:
+    # As BuildKit (CVE-2024-23653): the Dockerfile may ask, only the caller of the build may grant.
+    text = "FROM alpine AS privileged\nRUN --security=insecure mount x\nFROM alpine AS plain\nRUN true\n"
+    with pytest.raises(DockerfileError, match=r"Dockerfile:2: .*security.insecure is not allowed.*--allow"):
+        build(text, target="privileged")
+    assert execs(build(text, target="plain").target)[0].security == "sandbox"
+    granted = build(text, target="privileged", entitlements=frozenset({"security.insecure"}))
+    assert execs(granted.target)[0].security == "insecure"
 
 
 def test_run_text_is_not_expanded_by_the_frontend() -> None:

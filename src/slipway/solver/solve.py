@@ -276,9 +276,13 @@ class Solver:
             self._events.emit(StepFailed(vertex=vertex.digest, error=message, at=time.time()))
             if full is not None:
                 raise full from err
-            if isinstance(err, ContextError) and vertex.meta.location is not None:
-                # A missing COPY source is the Dockerfile line's fault as much as the context's: name both.
-                raise ContextError(f"{vertex.meta.location}: {err}") from err
+            if vertex.meta.location is not None:
+                # A missing COPY source (or USER) is the Dockerfile line's fault as much as the context's (or
+                # the image's): name both. A RUN's own failure carries its location already.
+                if isinstance(err, ContextError):
+                    raise ContextError(f"{vertex.meta.location}: {err}") from err
+                if isinstance(err, RunFailed) and err.location is None:
+                    raise RunFailed(f"{vertex.meta.location}: {err}", argv=err.argv, step=err.step) from err
             raise
         self._store.cache_record(key, snapshot.id)
         self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))

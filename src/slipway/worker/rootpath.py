@@ -212,19 +212,17 @@ class Root:
             if err.errno in (*_MISSING, errno.ELOOP):
                 return None
             if err.errno in (errno.ENXIO, errno.EISDIR):  # a socket, a directory
-                raise NotRegularFile(f"{path} in {self.path} is not a regular file") from err
+                raise NotRegularFile(f"{path} is not a regular file") from err
             raise
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise NotRegularFile(f"{path} in {self.path} is {_kind(info.st_mode)}, not a regular file")
+                raise NotRegularFile(f"{path} is {_kind(info.st_mode)}, not a regular file")
             data = bytearray()
             while chunk := os.read(fd, min(1 << 20, limit + 1 - len(data))):
                 data += chunk
                 if len(data) > limit:
-                    raise FileTooLarge(
-                        f"{path} in {self.path} is larger than {_human(limit)}, the most slipway reads of it"
-                    )
+                    raise FileTooLarge(f"{path} is larger than {_human(limit)}, the most slipway reads of it")
             return bytes(data)
         finally:
             os.close(fd)

@@ -4,10 +4,11 @@
 a numeric user is a uid even without a passwd entry, a name must exist, and supplementary groups come
 from /etc/group only when no group is given. `resolve_owner` follows BuildKit's COPY --chown.
 
-The files come from an image, so they are read inside its root and with a cap (DESIGN.md). As runc's
-GetExecUserPath ignores a passwd or group file it cannot open, one that is not a regular file (a FIFO would
-block, /dev/zero never end) counts as absent: numeric ids still work, a name is not found, and the message
-says why. A file past the cap is an error.
+The files come from an image, so they are read inside its root and with a cap (DESIGN.md). One that is not
+a regular file (a FIFO would block, /dev/zero never end) is never read: for COPY --chown it counts as absent,
+as runc's GetExecUserPath ignores a file it cannot open (a name is then not found, and the message says why).
+A container is not started on such an image at all: runc itself reads both files to set up the process's
+user, and would wait on a FIFO forever. A file past the cap is an error.
 """
 
 from __future__ import annotations
@@ -98,18 +99,22 @@ def resolve_user(root: RootLike, user: str) -> ExecUser:
     with opened(root) as root_dir:
         passwd = _read_accounts(root_dir, "/etc/passwd", RunFailed)
         groups = _read_accounts(root_dir, "/etc/group", RunFailed)
+    for accounts in (passwd, groups):
+        if accounts.note:
+            raise RunFailed(
+                f"unable to find user {user_part or 'root'}{accounts.note}; the runtime reads it to set up "
+                "the process and would block or fail on it: make it a regular file or remove it"
+            )
     match = _find_user(_passwd_entries(passwd.rows), user_part)
     if match is not None:
         uid, gid, home, name = match.uid, match.gid, match.home, match.name
     elif user_part and not user_part.isdigit():
-        raise RunFailed(f"unable to find user {user_part}: no matching entries in passwd file{passwd.note}")
+        raise RunFailed(f"unable to find user {user_part}: no matching entries in passwd file")
     else:
         uid, gid, home, name = _numeric(user_part or "0", "user", RunFailed), 0, "/", ""
     group_entries = _group_entries(groups.rows)
     if group_part:
-        return ExecUser(
-            uid, _group_id(group_entries, group_part, RunFailed, note=groups.note), (), home or "/"
-        )
+        return ExecUser(uid, _group_id(group_entries, group_part, RunFailed), (), home or "/")
     additional = tuple(group.gid for group in group_entries if name and name in group.members)
     return ExecUser(uid, gid, additional, home or "/")
 
@@ -189,7 +194,7 @@ def _numeric(text: str, what: str, error: type[RunFailed] | type[ContextError] =
 
 class _Accounts(msgspec.Struct, frozen=True):
     rows: tuple[list[str], ...]
-    note: str = ""  # why the file counts as absent, for a "not found" message
+    note: str = ""  # why the file counts as absent (not a regular file), for the message
 
 
 def _read_accounts(
@@ -199,9 +204,9 @@ def _read_accounts(
     try:
         data = root.read(name, limit=ACCOUNT_FILE_LIMIT)
     except NotRegularFile as err:
-        return _Accounts((), f" ({name} in the image is not a regular file: ignored, as runc does; {err})")
+        return _Accounts((), f": in the image, {err}")
     except FileTooLarge as err:
-        raise error(f"{prefix}cannot read {name} of the image: {err}") from err
+        raise error(f"{prefix}cannot read the image's {name}: {err}") from err
     except OSError as err:
         raise error(f"{prefix}cannot read {name} of the image: {err.strerror}") from err
     if data is None:

@@ -1,0 +1,47 @@
+"""Fixtures of the security regression corpus: a fresh store with busybox, and a watch on the host.
+
+Every case attacks the host from a Dockerfile, a context or an image, so every case checks the host: canary
+files and directories in a tmp dir outside the store (what an escape would hit: the attacks aim at them by
+absolute path and by ".." chains), and checksums of a few files under /etc. Nothing may change, and nothing
+may stay mounted under the store.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from security._host import Host, helpers
+
+busybox_rootfs = helpers.busybox_rootfs
+busybox_tar = helpers.busybox_tar
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Iterator[Host]:
+    canaries = tmp_path / "host"
+    (canaries / "sub" / "b" / "c").mkdir(parents=True)  # what `mkdir -p /tmp/victim/sub/b/c` leaves
+    (canaries / "sub" / "b" / "f").touch()  # an empty file, as a file mount's stub would be
+    (canaries / "secret.txt").write_text(f"host-secret-{os.getpid()}-{os.urandom(4).hex()}\n")
+    (canaries / "empty").mkdir()
+    guard = Host(canaries)
+    guard.before = guard.state()
+    yield guard
+    guard.assert_intact()
+
+
+@pytest.fixture
+def store(tmp_path: Path, busybox_tar: Path) -> Iterator[Any]:
+    """A fresh store with busybox:test; nothing may stay mounted under it."""
+    slipway = helpers.Slipway(tmp_path / "store")
+    helpers.import_busybox(slipway, busybox_tar)
+    yield slipway
+    left = helpers.mounts_under(slipway.root)
+    for line in reversed(left):  # only so one failure does not leave mounts on the machine
+        subprocess.run(["umount", "--lazy", line.split()[1]], capture_output=True, check=False)
+    assert not left, f"left mounted: {left}"

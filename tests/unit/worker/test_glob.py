@@ -89,4 +89,6 @@ def test_follow_resolves_the_last_component_inside_the_root(source: Path) -> Non
     [followed] = expand_sources(source, "escape", lambda _path: False, follow=True)
     assert followed.relative == "escape"
     (source / "etc").rmdir()
-    assert expand_sources(source, "escape", lambda _path: False, follow=True) == []  # the host's /etc is not it
+    assert (
+        expand_sources(source, "escape", lambda _path: False, follow=True) == []
+    )  # the host's /etc is not it

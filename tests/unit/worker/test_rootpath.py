@@ -63,7 +63,9 @@ def test_directories_resolve_inside_the_root(root: Root, tree: Path, path: str, 
     assert where(root.open_dir(path)) == str(tree.joinpath(expected) if expected else tree)
 
 
-@pytest.mark.parametrize("path", ["/hostetc/passwd", "/up/etc/passwd", "/../../etc/passwd", "abs/../etc/passwd"])
+@pytest.mark.parametrize(
+    "path", ["/hostetc/passwd", "/up/etc/passwd", "/../../etc/passwd", "abs/../etc/passwd"]
+)
 def test_files_named_through_escaping_links_are_the_root_s(root: Root, path: str) -> None:
     assert root.read(path, limit=100) == b"the root's own\n"
 

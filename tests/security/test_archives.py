@@ -211,3 +211,25 @@ def test_load_of_a_malicious_outer_archive(store: Any, host: Host, tmp_path: Pat
         failure(result)
     assert not (tmp_path / "pwned").exists()
     host.assert_intact()
+
+
+def test_an_invalid_file_capability_is_a_clear_error_in_every_reader(
+    store: Any, host: Host, tmp_path: Path
+) -> None:
+    # A security.capability the kernel rejects (EINVAL) was an "[Errno 22] Invalid argument: 9" traceback;
+    # containerd and Docker refuse such a layer, naming the attribute.
+    info = member("bin/tool", mode=0o755)
+    info.pax_headers = {"SCHILY.xattr.security.capability": "\x01\x02"}
+    archive = tar_bytes([member("bin", tarfile.DIRTYPE, mode=0o755), (info, b"#!/bin/sh\n")])
+    (tmp_path / "cap.tar").write_bytes(archive)
+    (tmp_path / "cap-image.tar").write_bytes(docker_archive(archive, "cap:1"))
+    imported = store("import", str(tmp_path / "cap.tar"), "cap-import:1")
+    added = store.build(context(tmp_path / "ctx", "FROM busybox:test\nADD cap.tar /\n", {"cap.tar": archive}))
+    outcomes = [imported, added]
+    if store("load", "-i", str(tmp_path / "cap-image.tar")).returncode == 0:
+        outcomes.append(store.build(context(tmp_path / "use", "FROM cap:1\nCOPY f /f\n", {"f": "x"})))
+    for result in outcomes:
+        error = failure(result)
+        assert "security.capability" in error and "bin/tool" in error, error
+        assert "Errno" not in error
+    host.assert_intact()

@@ -141,7 +141,8 @@ class TreePacker:
                 return
             self._links[key] = name
         self.content_size += info.st_size
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # Non-blocking: what was a file when listed must not become a FIFO that stalls the pack.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             xattrs = _filtered(_xattrs(fd))
             self._header(name, _tar.REGULAR, info, mtime, size=info.st_size, xattrs=xattrs)

@@ -57,6 +57,6 @@ def set_xattr(target: int | str, name: str, value: bytes, *, entry: str, archive
             return
         reason = "an invalid value" if err.errno == errno.EINVAL else err.strerror
         raise ArchiveError(
-            f"{archive}: entry {entry!r} has an extended attribute {name} that cannot be set ({reason}); "
+            f"{archive} entry {entry!r} has an extended attribute {name} that cannot be set ({reason}); "
             "the archive is corrupt or was made for another system"
         ) from err

@@ -24,7 +24,7 @@ from typing import Protocol, assert_never
 import msgspec
 
 from slipway.choices import ContainerNetwork
-from slipway.errors import BuildCancelled, ContextError, RunFailed, SlipwayError
+from slipway.errors import ArchiveError, BuildCancelled, ContextError, RunFailed, SlipwayError
 from slipway.frontend.ignore import IgnoreMatcher
 from slipway.graph.ops import (
     ContextSource,
@@ -279,8 +279,8 @@ class Solver:
             if vertex.meta.location is not None:
                 # A missing COPY source (or USER) is the Dockerfile line's fault as much as the context's (or
                 # the image's): name both. A RUN's own failure carries its location already.
-                if isinstance(err, ContextError):
-                    raise ContextError(f"{vertex.meta.location}: {err}") from err
+                if isinstance(err, ContextError | ArchiveError):
+                    raise type(err)(f"{vertex.meta.location}: {err}") from err
                 if isinstance(err, RunFailed) and err.location is None:
                     raise RunFailed(f"{vertex.meta.location}: {err}", argv=err.argv, step=err.step) from err
             raise

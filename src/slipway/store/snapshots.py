@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -58,20 +59,18 @@ class SnapshotDirs:
 
 
 def tree_size(path: Path) -> int:
-    """Bytes of the regular files under `path` (hardlinked files counted once)."""
+    """Bytes of the regular files under `path` (hardlinked files counted once). Walked by directory fds: a
+    layer may hold a tree deeper than PATH_MAX."""
     total = 0
     seen: set[tuple[int, int]] = set()
-    stack = [os.fspath(path)]
-    while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    stat = entry.stat(follow_symlinks=False)
-                    if stat.st_nlink > 1:
-                        if (stat.st_dev, stat.st_ino) in seen:
-                            continue
-                        seen.add((stat.st_dev, stat.st_ino))
-                    total += stat.st_size
+    for _, _, names, dir_fd in os.fwalk(path):
+        for name in names:
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if info.st_nlink > 1:
+                if (info.st_dev, info.st_ino) in seen:
+                    continue
+                seen.add((info.st_dev, info.st_ino))
+            total += info.st_size
     return total

@@ -57,11 +57,9 @@ def extract_archive(raw: BinaryIO, name: str, dest: Root, *, owner: tuple[int, i
                 try:
                     _extract_member(archive, member, dest, owner, dir_times)
                 except OSError as err:
-                    raise ArchiveError(
-                        f"ADD {name}: cannot unpack entry {member.name!r}: {err.strerror}"
-                    ) from err
-    except ArchiveError:
-        raise
+                    raise ArchiveError(f"cannot unpack entry {member.name!r}: {err.strerror}") from err
+    except ArchiveError as err:
+        raise ArchiveError(f"ADD {name}: {err}") from err
     except DECODE_ERRORS as err:
         raise ArchiveError(f"ADD {name}: cannot unpack the archive: {err}") from err
     for directory, mtime in reversed(dir_times):
@@ -132,7 +130,7 @@ def _apply(member: tarfile.TarInfo, fd: int, uid: int, gid: int, mtime: int) -> 
     os.chown(fd, uid, gid)
     os.chmod(fd, stat.S_IMODE(member.mode))
     for name, value in requested_xattrs(member.pax_headers, member.name):
-        set_xattr(fd, name, value, entry=member.name, archive="ADD archive")
+        set_xattr(fd, name, value, entry=member.name, archive="archive")
 
 
 def _apply_at(member: tarfile.TarInfo, parent_fd: int, leaf: str, uid: int, gid: int, mtime: int) -> None:
@@ -143,7 +141,7 @@ def _apply_at(member: tarfile.TarInfo, parent_fd: int, leaf: str, uid: int, gid:
         # setxattr has no dir_fd form: the entry is named through the verified parent's fd.
         for name, value in requested_xattrs(member.pax_headers, member.name):
             set_xattr(
-                f"/proc/self/fd/{parent_fd}/{leaf}", name, value, entry=member.name, archive="ADD archive"
+                f"/proc/self/fd/{parent_fd}/{leaf}", name, value, entry=member.name, archive="archive"
             )
     os.utime(leaf, ns=(mtime, mtime), dir_fd=parent_fd, follow_symlinks=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,30 @@ def test_resolve_owner_errors(root: Path) -> None:
         resolve_owner(root, "ghost")
     with pytest.raises(ContextError, match="no user"):
         resolve_owner(root, ":staff")
+
+
+def test_passwd_or_group_that_is_not_a_regular_file_is_never_read(root: Path) -> None:
+    # A FIFO would block the open, /dev/zero never end: as runc ignores what it cannot open, COPY --chown
+    # sees no such file; a container (which runc would set up by reading it) is refused with the reason.
+    (root / "etc" / "passwd").unlink()
+    os.mkfifo(root / "etc" / "passwd")
+    with pytest.raises(RunFailed, match="unable to find user 1000: in the image, /etc/passwd is a FIFO"):
+        resolve_user(root, "1000")
+    with pytest.raises(ContextError, match="unable to find user app .*/etc/passwd is a FIFO"):
+        resolve_owner(root, "app")
+    assert resolve_owner(root, "42:43") == (42, 43)
+
+
+def test_an_oversized_passwd_is_an_error_naming_the_cap(root: Path) -> None:
+    (root / "etc" / "passwd").write_text("app:x:1000:1000::/:/bin/sh\n" * 200_000)
+    with pytest.raises(RunFailed, match="/etc/passwd is larger than 4 MiB"):
+        resolve_user(root, "app")
+
+
+def test_a_passwd_symlink_resolves_inside_the_root(root: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside-passwd"
+    outside.write_text("ghost:x:4242:4242::/:/bin/sh\n")
+    (root / "etc" / "passwd").unlink()
+    (root / "etc" / "passwd").symlink_to(outside)
+    with pytest.raises(RunFailed, match="unable to find user ghost"):
+        resolve_user(root, "ghost")

@@ -140,9 +140,7 @@ def _apply_at(member: tarfile.TarInfo, parent_fd: int, leaf: str, uid: int, gid:
         os.chmod(leaf, stat.S_IMODE(member.mode), dir_fd=parent_fd)  # just made here, not a symlink
         # setxattr has no dir_fd form: the entry is named through the verified parent's fd.
         for name, value in requested_xattrs(member.pax_headers, member.name):
-            set_xattr(
-                f"/proc/self/fd/{parent_fd}/{leaf}", name, value, entry=member.name, archive="archive"
-            )
+            set_xattr(f"/proc/self/fd/{parent_fd}/{leaf}", name, value, entry=member.name, archive="archive")
     os.utime(leaf, ns=(mtime, mtime), dir_fd=parent_fd, follow_symlinks=False)
 
 

@@ -20,7 +20,7 @@ from slipway.errors import ArchiveError
 from slipway.image.layers import entry_owner, mtime_ns
 from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed
 from slipway.image.xattrs import requested_xattrs, set_xattr
-from slipway.worker.rootpath import Root, split_last
+from slipway.worker.rootpath import Root, lstat_at, remove_at, split_last
 
 __all__ = ["is_archive", "extract_archive", "open_decompressed"]
 
@@ -84,9 +84,9 @@ def _extract_member(
     head, leaf = split_last(name)
     parent_fd = _make_parents(dest, head, member)
     try:
-        existing = _lstat(parent_fd, leaf)
+        existing = lstat_at(parent_fd, leaf)
         if existing is not None and not (member.isdir() and _is_dir_or_link_to_one(existing, dest, name)):
-            _remove(parent_fd, leaf)
+            remove_at(parent_fd, leaf)
         uid, gid = owner if owner is not None else entry_owner(member)
         mtime = mtime_ns(member)
         if member.isdir():
@@ -180,7 +180,7 @@ def _link_target(dest: Root, member: tarfile.TarInfo) -> tuple[int, str]:
         parent_fd, leaf = dest.parent(name)
     except OSError:
         parent_fd, leaf = -1, ""
-    if parent_fd < 0 or not leaf or _lstat(parent_fd, leaf) is None:
+    if parent_fd < 0 or not leaf or lstat_at(parent_fd, leaf) is None:
         if parent_fd >= 0:
             os.close(parent_fd)
         raise ArchiveError(
@@ -192,21 +192,6 @@ def _link_target(dest: Root, member: tarfile.TarInfo) -> tuple[int, str]:
 def _is_dir_or_link_to_one(existing: os.stat_result, dest: Root, name: str) -> bool:
     # A symlink to a directory inside the root is entered, as in the chroot Docker untars in.
     return stat.S_ISDIR(existing.st_mode) or (stat.S_ISLNK(existing.st_mode) and dest.is_dir(name))
-
-
-def _lstat(parent_fd: int, name: str) -> os.stat_result | None:
-    try:
-        return os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
-def _remove(parent_fd: int, name: str) -> None:
-    info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-    if stat.S_ISDIR(info.st_mode):
-        shutil.rmtree(name, dir_fd=parent_fd)  # fd-based: never follows a symlink inside
-    else:
-        os.unlink(name, dir_fd=parent_fd)
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:

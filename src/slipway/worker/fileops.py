@@ -26,7 +26,7 @@ from slipway.image.xattrs import is_refused
 from slipway.worker._archive import extract_archive, is_archive
 from slipway.worker._chmod import ModeChange, parse_chmod
 from slipway.worker._glob import SourceMatch, expand_sources
-from slipway.worker.rootpath import DIRECTORY, Made, Root, split_last
+from slipway.worker.rootpath import DIRECTORY, Made, Root, lstat_at, remove_at, split_last
 from slipway.worker.users import lookup_user, resolve_owner
 
 __all__ = ["copy_files", "make_directory", "lookup_user"]
@@ -189,12 +189,12 @@ def _dest_dir(copier: _Copier, dest: str) -> tuple[int, bool]:
     if leaf:
         parent = _make_dirs(copier.dest, head, copier.parent_owner, mode=0o755)
         try:
-            existing = _lstat(parent, leaf)
+            existing = lstat_at(parent, leaf)
             is_link_to_dir = (
                 existing is not None and stat.S_ISLNK(existing.st_mode) and copier.dest.is_dir(dest)
             )
             if existing is not None and not stat.S_ISDIR(existing.st_mode) and not is_link_to_dir:
-                _remove_at(parent, leaf)
+                remove_at(parent, leaf)
         finally:
             os.close(parent)
     made: list[Made] = []
@@ -282,14 +282,14 @@ def _has_included(copier: _Copier, directory: Entry, relative: str) -> bool:
 def _enter_dir(copier: _Copier, target_dir: int, name: str, dest: str) -> int:
     """An fd of the dir to copy a source subdir into: an existing dir is merged into, a symlink to a dir is
     followed inside the root, anything else in the way is replaced."""
-    existing = _lstat(target_dir, name)
+    existing = lstat_at(target_dir, name)
     if existing is not None and stat.S_ISLNK(existing.st_mode):
         try:
             return copier.dest.open_dir(dest)
         except (OSError, ContextError):
             pass  # dangling, a loop, or not a directory: replaced below
     if existing is not None and not stat.S_ISDIR(existing.st_mode):
-        _remove_at(target_dir, name)
+        remove_at(target_dir, name)
         existing = None
     if existing is None:
         os.mkdir(name, 0o700, dir_fd=target_dir)
@@ -304,7 +304,7 @@ def _copy_entry(copier: _Copier, source: Entry, target: Entry, info: os.stat_res
     except FileExistsError:
         # Something of the image below is in the way: replaced, never written through. Trying the
         # exclusive create first saves a stat per file on the usual path, an empty destination.
-        _remove_at(*target)
+        remove_at(*target)
         created = _create_entry(copier, source, target, info, dest)
     if created:
         _apply_metadata(copier, source, target, info)
@@ -418,21 +418,6 @@ def _copy_xattrs(source: str | int, target: str | int) -> None:
             )
         except OSError as err:
             log.debug("xattr %s of %s not copied: %s", name, source, err)
-
-
-def _lstat(directory: int, name: str) -> os.stat_result | None:
-    try:
-        return os.stat(name, dir_fd=directory, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
-def _remove_at(directory: int, name: str) -> None:
-    info = os.stat(name, dir_fd=directory, follow_symlinks=False)
-    if stat.S_ISDIR(info.st_mode):
-        shutil.rmtree(name, dir_fd=directory)  # fd-based: never follows a symlink inside
-    else:
-        os.unlink(name, dir_fd=directory)
 
 
 def _names_dir(dest: str) -> bool:

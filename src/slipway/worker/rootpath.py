@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ __all__ = [
     "Root",
     "opened",
     "clean_parts",
+    "lstat_at",
+    "remove_at",
     "split_last",
     "MAX_SYMLINKS",
 ]
@@ -339,6 +342,23 @@ class Root:
             path = "/" + "/".join((*names, name))
             created.append(Made(path, (info.st_dev, info.st_ino), (before.st_atime_ns, before.st_mtime_ns)))
         return info
+
+
+def lstat_at(directory: int, name: str) -> os.stat_result | None:
+    """What `name` in the open `directory` is, not followed; None if nothing."""
+    try:
+        return os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def remove_at(directory: int, name: str) -> None:
+    """Remove `name` from the open `directory`: a whole tree if it is a directory, never following a link."""
+    info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(name, dir_fd=directory)  # fd-based: never follows a symlink inside
+    else:
+        os.unlink(name, dir_fd=directory)
 
 
 @contextmanager

@@ -13,10 +13,6 @@ pytestmark = pytest.mark.root
 
 # dockerfile_image_test.go: testPullScratch. Its last step mounts the image in an LLB build through
 # BuildKit's client API; here the same mount is a Dockerfile RUN --mount=from=IMAGE.
-@pytest.mark.xfail(
-    reason="issue 13: rw bind/cache mounts: --mount=from=IMAGE,rw is writable (changes discarded)",
-    strict=True,
-)
 def test_pull_scratch(sandbox: Sandbox) -> None:
     base = sandbox.image(sandbox.context("\nFROM scratch\nLABEL foo=bar\n"))
     target = sandbox.image(

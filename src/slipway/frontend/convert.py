@@ -539,8 +539,8 @@ class _Converter:
     def _dispatch_run(self, state: _StageState, run: RunCommand) -> None:
         if run.security == "insecure" and SECURITY_INSECURE not in self.options.entitlements:
             raise DockerfileError(
-                f"RUN --security=insecure: {SECURITY_INSECURE} is not allowed; it runs the step with every "
-                f"capability, so only the build's caller can grant it: slipway build --allow {SECURITY_INSECURE}",
+                f"RUN --security=insecure: entitlement {SECURITY_INSECURE} is not allowed; it runs the step with "
+                f"every capability, so only the build's caller can grant it: slipway build --allow {SECURITY_INSECURE}",
                 run.location,
             )
         inputs: list[Vertex] = [state.root]

@@ -9,6 +9,7 @@ may stay mounted under the store.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,11 +36,19 @@ def host(tmp_path: Path) -> Iterator[Host]:
     guard.assert_intact()
 
 
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Path:
+    """A store holding busybox:test, made once: each case starts from a copy of it."""
+    slipway = helpers.Slipway(tmp_path_factory.mktemp("security-template") / "store")
+    helpers.import_busybox(slipway, busybox_tar)
+    return slipway.root
+
+
 @pytest.fixture
-def store(tmp_path: Path, busybox_tar: Path) -> Iterator[Any]:
+def store(tmp_path: Path, store_template: Path) -> Iterator[Any]:
     """A fresh store with busybox:test; nothing may stay mounted under it."""
     slipway = helpers.Slipway(tmp_path / "store")
-    helpers.import_busybox(slipway, busybox_tar)
+    shutil.copytree(store_template, slipway.root, symlinks=True)
     yield slipway
     left = helpers.mounts_under(slipway.root)
     for line in reversed(left):  # only so one failure does not leave mounts on the machine

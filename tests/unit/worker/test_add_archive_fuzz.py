@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from _hostile_tars import tar_streams
 from slipway.errors import SlipwayError
 from slipway.worker._archive import extract_archive, is_archive
+from slipway.worker.rootpath import Root
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MANY = settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,10 +27,11 @@ def extracts_or_refuses(blob: bytes) -> None:
         archive.write_bytes(blob)
         dest = root / "dest"
         dest.mkdir()
-        if is_archive(archive):
-            for owner in (None, (1000, 1000)):
-                with contextlib.suppress(SlipwayError):
-                    extract_archive(archive, dest, owner=owner)
+        with archive.open("rb") as raw, Root(dest) as dest_root:
+            if is_archive(raw):
+                for owner in (None, (1000, 1000)):
+                    with contextlib.suppress(SlipwayError):
+                        extract_archive(raw, archive.name, dest_root, owner=owner)
         assert sorted(os.listdir(root)) == ["dest", "input.tar"], "nothing is written beside the destination"
 
 

@@ -136,9 +136,7 @@ class ConvertOptions(msgspec.Struct, frozen=True):
     build_platform: str = DEFAULT_PLATFORM
     network: str = "default"  # --network: default for RUNs without --network
     exclude: tuple[str, ...] = ()  # .dockerignore patterns, carried into ContextSource.exclude
-    entitlements: frozenset[str] = (
-        frozenset()
-    )  # --allow: what steps may be granted (frontend/entitlements.py)
+    entitlements: frozenset[str] = frozenset()  # --allow: what steps may be granted (choices.ENTITLEMENTS)
 
 
 def convert(dockerfile: ParsedDockerfile, options: ConvertOptions, resolver: ImageResolver) -> BuildGraph:

@@ -479,6 +479,7 @@ class Solver:
                         view,
                         mount.source,
                         layers,
+                        ledger=self._store.leases,
                         is_excluded=source.is_excluded,
                         can_skip_dir=source.can_skip_dir,
                         writable=not mount.readonly,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from slipway.errors import ContextError
 from slipway.worker.rootpath import DIRECTORY, Root
-from slipway.worker.snapshots import overlay_mount
+from slipway.worker.snapshots import MountLedger, overlay_mount
 
 __all__ = ["bind_source"]
 
@@ -40,17 +40,18 @@ def bind_source(
     source: str,
     work: Path,
     *,
+    ledger: MountLedger | None,
     is_excluded: Predicate | None = None,
     can_skip_dir: Predicate | None = None,
     writable: bool = False,
 ) -> Iterator[Path]:
     """A path to bind-mount for `source` of `tree`, valid inside the block; `work` is an empty dir of this
-    step's for the overlay's layers."""
+    step's for the overlay's layers, `ledger` records the overlay mount (see overlay_mount)."""
     with ExitStack() as stack:
         view = tree
         if is_excluded is not None or writable:
             view = stack.enter_context(
-                _filtered_view(tree, source, work, is_excluded, can_skip_dir, writable)
+                _filtered_view(tree, source, work, ledger, is_excluded, can_skip_dir, writable)
             )
         with Root(view) as root:
             try:
@@ -70,6 +71,7 @@ def _filtered_view(
     tree: Path,
     source: str,
     work: Path,
+    ledger: MountLedger | None,
     is_excluded: Predicate | None,
     can_skip_dir: Predicate | None,
     writable: bool,
@@ -86,7 +88,7 @@ def _filtered_view(
     for directory in (upper, overlay_work):
         if directory is not None:
             directory.mkdir()
-    with overlay_mount(lowers, work / "view", upper=upper, work=overlay_work) as view:
+    with overlay_mount(lowers, work / "view", upper=upper, work=overlay_work, ledger=ledger) as view:
         yield view
 
 

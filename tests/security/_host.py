@@ -1,4 +1,7 @@
-"""What the security corpus checks on the host, and small helpers of its tests (imported as security._host)."""
+"""What the host-escape cases check on the host, and small helpers of their tests.
+
+Imported as `_host`: tests/security has no __init__.py, so pytest puts it on sys.path.
+"""
 
 from __future__ import annotations
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from security._host import Host, helpers
+from _host import Host, helpers
 
 busybox_rootfs = helpers.busybox_rootfs
 busybox_tar = helpers.busybox_tar

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from security._host import Host, context, failure
+from _host import Host, context, failure
 
 pytestmark = pytest.mark.root
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from security._host import Host, context
+from _host import Host, context
 
 pytestmark = pytest.mark.root
 

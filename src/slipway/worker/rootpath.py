@@ -13,13 +13,14 @@ A file read from a root is opened non-blocking, must be a regular file, and is r
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from slipway.errors import ContextError, FileTooLarge, NotRegularFile
 
@@ -234,24 +235,18 @@ class Root:
 
     def _openat2(self, path: str, flags: int, mode: int) -> int | None:
         """openat2 in the root; None if this kernel (or a seccomp filter) does not have it."""
-        import ctypes  # only here: a rootfs is touched long after start-up
-
-        class OpenHow(ctypes.Structure):
-            _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64))
-
+        syscall, open_how, sizeof, get_errno = _openat2_binding()
         # openat2 refuses a mode without O_CREAT/O_TMPFILE.
         creates = (
             bool(flags & os.O_CREAT) or flags & os.O_TMPFILE == os.O_TMPFILE
         )  # O_TMPFILE holds O_DIRECTORY
-        how = OpenHow(flags, mode if creates else 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
-        syscall = ctypes.CDLL(None, use_errno=True).syscall
-        syscall.restype = ctypes.c_long
+        how = open_how(flags, mode if creates else 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
         encoded = os.fsencode(path) or b"."
         for _ in range(_OPENAT2_RETRIES):
-            result = syscall(_SYS_OPENAT2, self.fd, encoded, ctypes.byref(how), ctypes.sizeof(how))
+            result = syscall(_SYS_OPENAT2, self.fd, encoded, how, sizeof)
             if result >= 0:
                 return int(result)
-            error = ctypes.get_errno()
+            error = get_errno()
             if error == errno.EAGAIN:
                 continue
             if error in (errno.ENOSYS, errno.E2BIG, errno.EPERM):  # EPERM: an old seccomp profile
@@ -359,6 +354,27 @@ def remove_at(directory: int, name: str) -> None:
         shutil.rmtree(name, dir_fd=directory)  # fd-based: never follows a symlink inside
     else:
         os.unlink(name, dir_fd=directory)
+
+
+@functools.cache
+def _openat2_binding() -> tuple[Callable[..., int], Callable[..., Any], int, Callable[[], int]]:
+    """libc's syscall(), struct open_how and its size, and errno's reader: made once, on first use (ctypes is
+    not imported at start-up)."""
+    import ctypes
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64))
+
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    syscall.restype = ctypes.c_long
+    syscall.argtypes = (
+        ctypes.c_long,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.POINTER(OpenHow),
+        ctypes.c_size_t,
+    )
+    return syscall, OpenHow, ctypes.sizeof(OpenHow), ctypes.get_errno
 
 
 @contextmanager

@@ -5,8 +5,6 @@ The click command (cli/build.py) and the fast path (cli/_fast.py) both call `bui
 when the memo answers): the build's modules load only when something is built.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import time
@@ -186,8 +184,8 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
 
 
 def _run(
-    root: Path, request: BuildRequest, progress: str, plan: MemoPlan | None, *, summarize: bool
-) -> tuple[BuildOutcome, tuple[str, ...]]:
+    root: Path, request: "BuildRequest", progress: str, plan: MemoPlan | None, *, summarize: bool
+) -> "tuple[BuildOutcome, tuple[str, ...]]":
     """The build itself, in the store at `root`, and its summary lines; a failing RUN shows its Dockerfile
     excerpt."""
     from slipway.build import build
@@ -220,7 +218,7 @@ def _run(
     return built, summary
 
 
-def _size_lines(store: Store, image: ImageRecord) -> tuple[str, ...]:
+def _size_lines(store: "Store", image: "ImageRecord") -> tuple[str, ...]:
     """After the build: the image's size, and a hint per compiler toolchain its final stage ships."""
     from slipway.analysis.summary import toolchain_bytes
     from slipway.cli._humanize import human_size
@@ -271,7 +269,7 @@ def _pull_policy() -> PullPolicy:
     raise _usage_error(f"{PULL_POLICY_VARIABLE}={value!r}: expected one of {', '.join(PULL_POLICIES)}")
 
 
-def _registry_options(root: Path, insecure_registries: tuple[str, ...]) -> RegistryOptions | None:
+def _registry_options(root: Path, insecure_registries: tuple[str, ...]) -> "RegistryOptions | None":
     """As `slipway pull` and `push` resolve them: --insecure-registry, <root>/registries.json, $DOCKER_CONFIG."""
     docker_config = os.environ.get("DOCKER_CONFIG")
     if not insecure_registries and not docker_config and not (root / REGISTRIES_FILE).exists():

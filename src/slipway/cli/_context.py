@@ -1,7 +1,5 @@
 """What every command shares: the store root and flags resolved once, passed down (no global state)."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path

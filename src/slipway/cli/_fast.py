@@ -10,13 +10,11 @@ messages stay the only ones. tests/unit/cli/test_fast.py holds that for every co
 reads the same BuildFlags.
 """
 
-from __future__ import annotations
-
 import os
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, assert_never
+from typing import assert_never
 
 from slipway.cli._build_flags import BUILD_FLAGS, CONTEXT, BuildFlags, Flag
 from slipway.cli._context import ROOT_VARIABLE
@@ -24,10 +22,9 @@ from slipway.cli._context import ROOT_VARIABLE
 __all__ = ["Invocation", "answer", "parse", "parse_build_flags"]
 
 
-class Invocation(NamedTuple):
-    root: str | None  # --root or $SLIPWAY_ROOT as given; None: the default root
-    debug: bool
-    flags: BuildFlags
+# (--root or $SLIPWAY_ROOT as given, None for the default root; --debug; the build's flags). A plain tuple: the
+# fast path runs on every build, and a NamedTuple class costs it as much as the whole parse.
+Invocation = tuple[str | None, bool, BuildFlags]
 
 
 def answer(argv: list[str]) -> bool:
@@ -36,13 +33,14 @@ def answer(argv: list[str]) -> bool:
     invocation = parse(argv, os.environ)
     if invocation is None:
         return False
+    root, debug, flags = invocation
     from slipway.cli._building import build_command
     from slipway.cli._context import default_root, exit_for, start_debug_logging
 
-    if invocation.debug:
+    if debug:
         start_debug_logging()
     try:
-        build_command(default_root(invocation.root), invocation.flags)
+        build_command(default_root(root), flags)
     except (Exception, KeyboardInterrupt) as err:
         exit_for(err)  # a SlipwayError's line and exit code, as the click group's; anything else is re-raised
     return True
@@ -74,7 +72,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Invocation | None:
     if root is not None and not _path_accepted(root, file_okay=False, dir_okay=True):
         return None
     flags = parse_build_flags(argv[index + 1 :])
-    return None if flags is None else Invocation(root, debug, flags)
+    return None if flags is None else (root, debug, flags)
 
 
 def parse_build_flags(args: Sequence[str]) -> BuildFlags | None:

@@ -9,8 +9,6 @@ They are NamedTuples, not dataclasses: a no-op rebuild renders them, and the dat
 `inspect` it imports) would cost that rebuild ~5 ms.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple, Protocol
 
 __all__ = [

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from slipway._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from slipway.store._layout import REGISTRIES_FILE
     from slipway.store._store import Store
     from slipway.store.blob_sources import BlobSources
     from slipway.store.blobs import BlobWriter
@@ -19,7 +18,15 @@ if TYPE_CHECKING:
     from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
     from slipway.store.space import as_disk_full, is_full, is_no_space, no_space, reporting_no_space
 
+# What a store keeps under its root, beside the parts _store.py lists: named here, where the parts that work
+# without a Store (the memo lookup) and other rooms (slipway.registry) find them without loading the store.
+META_DB = "meta.db"
+REGISTRIES_FILE = "registries.json"  # the user's {"insecure-registries": [...]}, read by slipway.registry
+META_RESERVE = "meta.reserve"  # space held back for meta.db on a full disk (space.py)
+
 __all__ = [
+    "META_DB",
+    "META_RESERVE",
     "REGISTRIES_FILE",
     "BlobSources",
     "BlobWriter",
@@ -38,7 +45,6 @@ __all__ = [
 ]
 
 _LAZY = {
-    "REGISTRIES_FILE": "slipway.store._layout",
     "Store": "slipway.store._store",
     "BlobSources": "slipway.store.blob_sources",
     "BlobWriter": "slipway.store.blobs",

@@ -54,8 +54,7 @@ from slipway.image.oci import (
     decode_json,
     encode_json,
 )
-from slipway.store import memos
-from slipway.store._layout import META_DB
+from slipway.store import META_DB, memos
 from slipway.store._owners import current_owner, is_alive
 from slipway.store._recovery import detach_unexplained_mounts, leftover_problems, recover, remove_tree
 from slipway.store.blob_sources import BlobSources

@@ -10,15 +10,13 @@ its steps: whatever deletes those deletes the memo in the same transaction (meta
 library, and reads meta.db on a read-only connection of its own rather than through the Store.
 """
 
-from __future__ import annotations
-
 import json
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from slipway.store._layout import META_DB
+from slipway.store import META_DB
 from slipway.store._owners import is_alive
 
 __all__ = ["Memo", "MemoStep", "forget_all", "forget_for_cache", "forget_for_image", "lookup", "put"]

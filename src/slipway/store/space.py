@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from slipway.errors import DiskFull
-from slipway.store._layout import META_RESERVE
+from slipway.store import META_RESERVE
 
 __all__ = [
     "NO_SPACE_ERRNOS",

@@ -30,7 +30,7 @@ from slipway.errors import (
 from slipway.export.image import ExportOptions, export_image
 from slipway.export.specs import CacheSpec, OutputSpec
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
-from slipway.frontend.files import read_file
+from slipway.frontend.files import dockerfile_path, read_file
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import parse
 from slipway.graph.ops import (
@@ -163,7 +163,7 @@ def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
     """The Dockerfile's text, the name shown in errors, and its path (None when read from stdin)."""
     if request.dockerfile_text is not None:
         return request.dockerfile_text, "Dockerfile", None
-    path = request.dockerfile or request.context / "Dockerfile"
+    path = dockerfile_path(request.context, request.dockerfile)
     try:
         return read_file(path), str(path), path
     except FileNotFoundError as err:
@@ -177,7 +177,7 @@ def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -
         raise ContextError(f"build context {request.context} is not a directory")
     text, shown_name, path = read_dockerfile(request)
     parsed = parse(text, path=shown_name)
-    ignore_file = find_ignore_file(request.context, path or request.context / "Dockerfile")
+    ignore_file = find_ignore_file(request.context, path or dockerfile_path(request.context, None))
     exclude = read_ignore_file(read_file(ignore_file)) if ignore_file else ()
     options = ConvertOptions(
         dockerfile=shown_name,

@@ -10,6 +10,7 @@ from typing import Literal, get_args
 __all__ = [
     "COMPRESSIONS",
     "ENTITLEMENTS",
+    "NETWORK_HOST",
     "SECURITY_INSECURE",
     "CONTAINER_NETWORKS",
     "DEFAULT_PLATFORM",
@@ -47,9 +48,10 @@ PULL_POLICIES: tuple[PullPolicy, ...] = get_args(PullPolicy)
 
 # What a build's caller may grant a step (build --allow), as BuildKit's entitlements: security.insecure lets
 # RUN --security=insecure run with every capability, which is root on the host in all but name; network.host
-# is accepted for docker's command line (slipway's RUN steps use the host's network already).
+# lets a RUN ask for the host's network by name (RUN --network=host, or build --network host).
 SECURITY_INSECURE = "security.insecure"
-ENTITLEMENTS = ("network.host", SECURITY_INSECURE)
+NETWORK_HOST = "network.host"
+ENTITLEMENTS = (NETWORK_HOST, SECURITY_INSECURE)
 
 # The platform a build targets and `debug graph` assumes unless told otherwise.
 DEFAULT_PLATFORM = "linux/amd64"

@@ -81,10 +81,6 @@ def test_expose_expansion(sandbox: Sandbox) -> None:
 
 
 # dockerfile_core_test.go: testDockerfileLowercase (moby/moby#10858)
-@pytest.mark.xfail(
-    reason="issue 13: lowercase dockerfile: a context whose only Dockerfile is 'dockerfile' is found",
-    strict=True,
-)
 def test_dockerfile_lowercase(sandbox: Sandbox) -> None:
     sandbox.build_ok(sandbox.context("\nFROM scratch\n", filename="dockerfile"))
 
@@ -186,7 +182,6 @@ RUN [ "$(id)" = "uid=1(daemon) gid=1(daemon) groups=1(daemon)" ]
 
 # dockerfile_core_test.go: testDockerfileCheckHostname (moby/buildkit#1301). Its "hostname" frontend
 # attribute has no docker CLI flag; the build-arg cases are the ones a user can ask for.
-@pytest.mark.xfail(reason="issue 13: BUILDKIT_SANDBOX_HOSTNAME sets the RUN hostname", strict=True)
 def test_dockerfile_check_hostname(sandbox: Sandbox) -> None:
     dockerfile = """
 FROM busybox

@@ -159,7 +159,6 @@ RUN --mount=from=$ttt,type=cache,target=/tmp ls
 
 
 # dockerfile_mount_test.go: testMountTmpfsSize
-@pytest.mark.xfail(reason="issue 13: tmpfs size: --mount=type=tmpfs,size= is honoured", strict=True)
 def test_mount_tmpfs_size(sandbox: Sandbox) -> None:
     dockerfile = """
 FROM busybox AS base

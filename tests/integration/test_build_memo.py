@@ -170,8 +170,8 @@ def steps(stderr: str) -> list[str]:
 def test_the_fast_rebuild_answers_without_click_and_prints_what_click_would(
     own_store: Any, context: Path
 ) -> None:
-    own_store.build_ok(context, "-t", "memo:fast", "--network", "host", "--label", "a=b")
-    args = ["--root", str(own_store.root), "build", "--progress=plain", "--tag=memo:fast", "--network", "host",
+    own_store.build_ok(context, "-t", "memo:fast", "--network", "none", "--label", "a=b")
+    args = ["--root", str(own_store.root), "build", "--progress=plain", "--tag=memo:fast", "--network", "none",
             "--label", "a=b", str(context)]  # fmt: skip
     fast = slipway_by("fast", *args)
     by_click = slipway_by("click", *args)

@@ -78,8 +78,8 @@ BUILD_FLAGS: tuple[Flag, ...] = (
          "tar; DIR alone means type=local,dest=DIR."),
     Flag("push", ("--push",), "flag", help="Push the image to each -t name (--output type=registry)."),
     Flag("allow", ("--allow",), "multiple", choices=ENTITLEMENTS, metavar="ENTITLEMENT",
-         help="Grant an entitlement: security.insecure lets RUN --security=insecure run with every capability "
-         "(network.host is accepted: RUN steps use the host's network already)."),
+         help="Grant an entitlement: security.insecure lets RUN --security=insecure run with every capability; "
+         "network.host lets RUN --network=host (or --network host) use the host's network."),
     Flag("cache_to", ("--cache-to",), "multiple", metavar="type=registry,ref=REF|type=local,dest=DIR[,mode=min|max]",
          help="Export the build cache (mode=min: the final image's steps, the default; max: every step)."),
     Flag("cache_from", ("--cache-from",), "multiple", metavar="type=registry,ref=REF|type=local,src=DIR",

@@ -10,7 +10,7 @@ import click
 from slipway.choices import DEFAULT_PLATFORM
 from slipway.errors import UsageError
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
-from slipway.frontend.files import read_file
+from slipway.frontend.files import dockerfile_path, read_file
 from slipway.frontend.parser import dump, parse
 from slipway.frontend.shell import ShellLexer
 from slipway.graph.ops import BuildGraph, Vertex, walk
@@ -127,7 +127,7 @@ def graph(
     context: Path,
 ) -> None:
     """Print the build graph of CONTEXT's Dockerfile: the stages the target needs and their steps."""
-    path = dockerfile if dockerfile is not None else context / "Dockerfile"
+    path = dockerfile_path(context, dockerfile)
     try:
         text = read_file(path)
     except OSError as err:

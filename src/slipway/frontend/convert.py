@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from slipway.choices import DEFAULT_PLATFORM, NETWORK_MODES, SECURITY_INSECURE, NetworkMode
+from slipway.choices import DEFAULT_PLATFORM, NETWORK_HOST, NETWORK_MODES, SECURITY_INSECURE, NetworkMode
 from slipway.errors import (
     DockerfileError,
     ExpansionError,
@@ -110,6 +110,8 @@ _SCRATCH = "scratch"
 MAX_CARRIED_VARIABLES = 2 * 1024 * 1024
 _PIPES = "/dev/pipes/"  # where BuildKit mounts a RUN heredoc that starts with #!
 _GIT_URL = re.compile(r"(git@[^:/]+:|git://|ssh://)|https?://[^#?]+\.git(?:[#?].*)?\Z")
+# BuildKit's build arg for the RUN containers' host name (its default is "buildkitsandbox").
+SANDBOX_HOSTNAME_ARG = "BUILDKIT_SANDBOX_HOSTNAME"
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})")
 
 
@@ -541,6 +543,14 @@ class _Converter:
                 f"every capability, so only the build's caller can grant it: slipway build --allow {SECURITY_INSECURE}",
                 run.location,
             )
+        network = _network(run.network) if run.network is not None else self.network
+        if network == "host" and NETWORK_HOST not in self.options.entitlements:
+            asked = "RUN --network=host" if run.network is not None else "build --network host"
+            raise DockerfileError(
+                f"{asked}: entitlement {NETWORK_HOST} is not allowed; only the build's caller can grant the "
+                f"host's network to a step: slipway build --allow {NETWORK_HOST}",
+                run.location,
+            )
         inputs: list[Vertex] = [state.root]
         mounts: list[RunMount] = []
         args, summary = self._run_args(state, run, inputs, mounts)
@@ -557,9 +567,10 @@ class _Converter:
             env=env + proxy_env(self.build_args, state.env),
             cwd=state.workdir or "/",
             user=state.user,
-            network=_network(run.network) if run.network is not None else self.network,
+            network=network,
             security="insecure" if run.security == "insecure" else "sandbox",
             mounts=tuple(mounts),
+            hostname=self.build_args.get(SANDBOX_HOSTNAME_ARG) or None,
         )
         name = _upper_keyword(run.original) + (f" ({summary})" if summary else "")
         state.root = Vertex(exec_op, inputs=tuple(inputs), meta=self._meta(state, name, run.location))

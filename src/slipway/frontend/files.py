@@ -10,9 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["MAX_FILE_BYTES", "read_file", "read_limited", "read_stream"]
+__all__ = ["DEFAULT_DOCKERFILE", "MAX_FILE_BYTES", "dockerfile_path", "read_file", "read_limited", "read_stream"]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
+DEFAULT_DOCKERFILE = "Dockerfile"
+
+
+def dockerfile_path(context: Path, dockerfile: Path | None) -> Path:
+    """The Dockerfile a build reads: `dockerfile` (-f), else CONTEXT/Dockerfile. As BuildKit (moby/moby#10858), a
+    file named `Dockerfile` that is not there is looked for as `dockerfile`, in the same directory."""
+    path = dockerfile or context / DEFAULT_DOCKERFILE
+    if path.name == DEFAULT_DOCKERFILE and not path.exists():
+        lowercase = path.with_name(DEFAULT_DOCKERFILE.lower())
+        if lowercase.is_file():
+            return lowercase
+    return path
 
 
 def read_file(path: Path) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from slipway.frontend.files import read_limited  # standard library only, as this module
+from slipway.frontend.files import dockerfile_path, read_limited  # standard library only, as this module
 
 __all__ = ["MEMO_KEY_VERSION", "MemoPlan", "fingerprint", "may_memoize", "plan_memo", "request_key"]
 
@@ -51,7 +51,7 @@ def plan_memo(
     inputs cannot be read (the build then says what is wrong)."""
     if not context.is_dir():
         return None
-    path = dockerfile or context / "Dockerfile"
+    path = dockerfile_path(context, dockerfile)
     text = dockerfile_text if dockerfile_text is not None else _read_dockerfile(path)
     if text is None or not may_memoize(text):
         return None

@@ -47,7 +47,7 @@ from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
 from slipway.store import Hold, SnapshotRecord, Store, as_disk_full, is_full, no_space
 from slipway.worker.bind_sources import bind_source
-from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec
+from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, TmpfsMount
 from slipway.worker.fileops import copy_files, make_directory
 from slipway.worker.rootpath import Root, split_last
 from slipway.worker.snapshots import overlay_mount, sync_filesystem
@@ -459,12 +459,12 @@ class Solver:
 
     def _run_mounts(
         self, run_mounts: tuple[RunMount, ...], inputs: tuple[Result, ...], step_dir: Path, mounts: ExitStack
-    ) -> tuple[tuple[BindMount, ...], tuple[str, ...]]:
+    ) -> tuple[tuple[BindMount, ...], tuple[TmpfsMount, ...]]:
         binds: list[BindMount] = []
-        tmpfs: list[str] = []
+        tmpfs: list[TmpfsMount] = []
         for index, mount in enumerate(run_mounts):
             if mount.type == "tmpfs":
-                tmpfs.append(mount.target)
+                tmpfs.append(TmpfsMount(mount.target, mount.size))
             elif mount.type == "cache":
                 binds.append(
                     BindMount(source=self._cache_mount_dir(mount), target=mount.target, readonly=False)

@@ -46,6 +46,7 @@ from slipway.worker.users import ExecUser, resolve_user
 
 __all__ = [
     "BindMount",
+    "TmpfsMount",
     "ContainerLedger",
     "ProcessSpec",
     "ContainerSpec",
@@ -79,6 +80,11 @@ class BindMount(msgspec.Struct, frozen=True):
     readonly: bool = True
 
 
+class TmpfsMount(msgspec.Struct, frozen=True):
+    target: str  # absolute path in the container
+    size: int | None = None  # bytes (RUN --mount=type=tmpfs,size=); None: the kernel's default, half the RAM
+
+
 class ProcessSpec(msgspec.Struct, frozen=True):
     args: tuple[str, ...]
     env: tuple[str, ...]  # "K=V"
@@ -93,7 +99,7 @@ class ContainerSpec(msgspec.Struct, frozen=True):
     network: ContainerNetwork = "host"
     hostname: str = "slipway"
     mounts: tuple[BindMount, ...] = ()
-    tmpfs: tuple[str, ...] = ()  # extra tmpfs mount points
+    tmpfs: tuple[TmpfsMount, ...] = ()  # extra tmpfs mounts
     insecure: bool = False  # RUN --security=insecure: all capabilities, no masked paths
 
 
@@ -215,7 +221,7 @@ class Executor:
             hostname=spec.hostname,
             network=spec.network,
             binds=tuple((mount.source, mount.target, mount.readonly) for mount in spec.mounts),
-            tmpfs=spec.tmpfs,
+            tmpfs=tuple((mount.target, mount.size) for mount in spec.tmpfs),
             insecure=spec.insecure,
             files=files,
             cgroups_path=f"/slipway/{container_id}",

@@ -180,7 +180,7 @@ def container_spec(
     hostname: str,
     network: ContainerNetwork,
     binds: tuple[tuple[Path, str, bool], ...],
-    tmpfs: tuple[str, ...],
+    tmpfs: tuple[tuple[str, int | None], ...],
     insecure: bool,
     files: SpecFiles,
     cgroups_path: str | None,
@@ -254,12 +254,16 @@ def _file_mounts(files: SpecFiles) -> tuple[Mount, ...]:
     )
 
 
-def _user_mounts(binds: tuple[tuple[Path, str, bool], ...], tmpfs: tuple[str, ...]) -> tuple[Mount, ...]:
+def _user_mounts(
+    binds: tuple[tuple[Path, str, bool], ...], tmpfs: tuple[tuple[str, int | None], ...]
+) -> tuple[Mount, ...]:
     mounts = [
         Mount(destination, "bind", str(source), ("rbind", "rprivate", "ro" if readonly else "rw"))
         for source, destination, readonly in binds
     ]
-    mounts += [Mount(destination, "tmpfs", "tmpfs", ("nosuid", "nodev")) for destination in tmpfs]
+    for destination, size in tmpfs:
+        options = ("nosuid", "nodev") if size is None else ("nosuid", "nodev", f"size={size}")
+        mounts.append(Mount(destination, "tmpfs", "tmpfs", options))
     return tuple(mounts)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from slipway.errors import RunFailed
-from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, Runtime
+from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, Runtime, TmpfsMount
 
 pytestmark = pytest.mark.root
 
@@ -132,7 +132,7 @@ def test_resolv_conf_hosts_and_mount_points_are_not_left_in_the_layer(
         "cat /etc/hosts /data/in.txt; test -f /etc/resolv.conf; ls -d /proc /sys /dev",
         hostname="box",
         mounts=(BindMount(data, "/data"),),
-        tmpfs=("/scratch",),
+        tmpfs=(TmpfsMount("/scratch"),),
     )
     assert code == 0
     assert "localhost" in out and "box" in out and "bound" in out

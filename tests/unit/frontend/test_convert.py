@@ -236,7 +236,7 @@ def test_run_shell_and_exec_forms_env_cwd_user_and_network() -> None:
         'FROM alpine\nUSER nobody\nWORKDIR /w\nRUN make all\nRUN ["ls", "-l"]\n'
         "RUN --network=host --security=insecure curl x\n",
         network="none",
-        entitlements=frozenset({"security.insecure"}),
+        entitlements=frozenset({"security.insecure", "network.host"}),
     ).target
     shell, exec_form, host = execs(plan)
     assert shell.args == ("/bin/sh", "-c", "make all")

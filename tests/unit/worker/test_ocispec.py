@@ -86,12 +86,15 @@ def test_insecure_gets_every_capability_the_host_has_and_no_masks() -> None:
 
 def test_user_binds_and_tmpfs() -> None:
     document = spec(
-        binds=((Path("/host/data"), "/data", True), (Path("/host/rw"), "/rw", False)), tmpfs=("/scratch",)
+        binds=((Path("/host/data"), "/data", True), (Path("/host/rw"), "/rw", False)),
+        tmpfs=(("/scratch", None), ("/sized", 128 * 1024 * 1024)),
     )
     mounts = {mount["destination"]: mount for mount in document["mounts"]}
     assert mounts["/data"]["source"] == "/host/data" and "ro" in mounts["/data"]["options"]
     assert "rw" in mounts["/rw"]["options"]
     assert mounts["/scratch"]["type"] == "tmpfs"
+    assert not any(option.startswith("size=") for option in mounts["/scratch"]["options"])
+    assert "size=134217728" in mounts["/sized"]["options"]  # RUN --mount=type=tmpfs,size=128m
 
 
 def test_host_limits_from_proc_status() -> None:

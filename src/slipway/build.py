@@ -119,7 +119,7 @@ class StoreResolver(msgspec.Struct, frozen=True):
 
     def _local(self, ref: str, platform: str) -> ImageRecord:
         try:
-            return self.store.resolve_image(ref)
+            return self.store.images.resolve(ref)
         except ImageNotFound as err:
             if self.pull == "never":
                 raise ImageNotFound(
@@ -275,7 +275,7 @@ def _remember(
             cache_keys.append(results[vertex.digest].cache_key)
     shown = tuple(name for name in image.names if name in names)  # as the build reports them
     record = Memo(image_id=image.id, names=shown, bases=tuple(sorted(bases.items())), steps=tuple(steps))
-    store.remember_build(memo.key, memo.fingerprint, record, cache_keys)
+    store.memos.remember(memo.key, memo.fingerprint, record, cache_keys)
 
 
 # -- the build cache across machines ---------------------------------------------------------------------------

@@ -177,7 +177,7 @@ def test_slipway_loads_what_docker_saved(dockerd: Dockerd, busybox_rootfs: Path,
 
 def two_layer_image(store: Store, base_id: str) -> str:
     """busybox plus a layer that adds /etc/app.conf, replaces /etc/motd and whites out /bin/cat."""
-    base = store.resolve_image(base_id)
+    base = store.images.resolve(base_id)
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in (
@@ -192,10 +192,10 @@ def two_layer_image(store: Store, base_id: str) -> str:
     blob = gzip.compress(plain, mtime=0)
     layer = LayerInfo(
         diff_id=DiffID(sha256_digest(plain)),
-        descriptor=Descriptor(media_type=MEDIA_OCI_LAYER_GZIP, digest=store.put_blob(blob), size=len(blob)),
+        descriptor=Descriptor(media_type=MEDIA_OCI_LAYER_GZIP, digest=store.blobs.put(blob), size=len(blob)),
         uncompressed_size=len(plain),
     )
-    store.record_layer(layer)
+    store.images.record_layer(layer)
     config = ImageConfig(
         architecture=base.config.architecture,
         os="linux",
@@ -205,11 +205,11 @@ def two_layer_image(store: Store, base_id: str) -> str:
     )
     data = encode_json(config)
     manifest = Manifest(
-        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(data), size=len(data)),
+        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.blobs.put(data), size=len(data)),
         layers=(*base.manifest.layers, layer.descriptor),
         media_type=MEDIA_OCI_MANIFEST,
     )
-    return store.add_image(manifest, config, ["app:1"]).id
+    return store.images.add(manifest, config, ["app:1"]).id
 
 
 def tree(directory: Path) -> dict[str, tuple[str, int, int | str]]:
@@ -231,7 +231,7 @@ def test_skopeo_and_umoci_read_the_oci_archive(busybox_rootfs: Path, tmp_path: P
     root = tmp_path / "root"
     base_id = slipway(root, "import", str(busybox_rootfs), "box:1").strip()
     with Store.open(root) as store:
-        image = store.resolve_image(two_layer_image(store, base_id))
+        image = store.images.resolve(two_layer_image(store, base_id))
     archive = tmp_path / "app.oci.tar"
     slipway(root, "save", "--format", "oci", "-o", str(archive), "app:1")
 
@@ -258,7 +258,7 @@ def test_skopeo_and_umoci_read_the_oci_archive(busybox_rootfs: Path, tmp_path: P
     ours.mkdir()
     with Store.open(root) as store:
         for layer in image.manifest.layers:
-            with store.open_blob(layer.digest) as blob:
+            with store.blobs.open(layer.digest) as blob:
                 unpack_layer(blob, layer.media_type, ours, whiteouts="apply")
     theirs = tree(bundle / "rootfs")
     assert theirs == tree(ours)

@@ -47,7 +47,7 @@ def slipway(tmp_path: Path, busybox_tar: Path) -> Slipway:
 
 def blob_paths(slipway: Slipway, ref: str) -> dict[str, Path]:
     with Store.open(slipway.root) as store:
-        image = store.resolve_image(ref)
+        image = store.images.resolve(ref)
     digests = {
         "manifest": image.manifest_digest,
         "config": image.manifest.config.digest,

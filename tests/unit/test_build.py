@@ -45,9 +45,9 @@ def add_small_image(store: Store, tmp_path: Path, name: str) -> ImageRecord:
     tree = tmp_path / "tree"
     (tree / "etc").mkdir(parents=True)
     (tree / "etc" / "hostname").write_text("slipway\n")
-    with store.ingest() as writer:
+    with store.blobs.ingest() as writer:
         layer = pack_layer(tree, writer, source_date_epoch=0)
-    store.record_layer(layer)
+    store.images.record_layer(layer)
     config = ImageConfig(architecture="amd64", os="linux", rootfs=RootFS(diff_ids=(layer.diff_id,)))
     config_bytes = encode_json(config)
     manifest = Manifest(
@@ -56,7 +56,7 @@ def add_small_image(store: Store, tmp_path: Path, name: str) -> ImageRecord:
         ),
         layers=(layer.descriptor,),
     )
-    return store.add_image(manifest, config, [name])
+    return store.images.add(manifest, config, [name])
 
 
 class Recorder:

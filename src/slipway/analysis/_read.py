@@ -164,7 +164,7 @@ def extract_files(
 def _opened(
     store: Store, digest: str, size: int, media_type: str
 ) -> Iterator[Iterator[tuple[LayerEntry, BinaryIO | None]]]:
-    with store.blob_stream(digest, size) as blob, layer_entries(blob, media_type) as entries:  # type: ignore[arg-type]
+    with store.blobs.stream(digest, size) as blob, layer_entries(blob, media_type) as entries:  # type: ignore[arg-type]
         try:
             yield entries
         except ArchiveError as err:

@@ -106,7 +106,7 @@ def _original(
 ) -> tuple[ImageRecord, str | None, str, tuple[str, ...]]:
     """The image to shrink, the Dockerfile text (None for an image), what COPY --from names, the stage names."""
     if request.image is not None:
-        image = store.resolve_image(request.image)
+        image = store.images.resolve(request.image)
         return image, None, image.names[0] if image.names else image.id, ()
     from slipway.build import BuildRequest, build
 

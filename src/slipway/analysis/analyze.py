@@ -72,7 +72,7 @@ class ImageAnalysis:
 
 def analyze(store: Store, ref: str) -> ImageAnalysis:
     """Analyse image `ref` of the store (ImageNotFound if absent), reading each layer once as a stream."""
-    image = store.resolve_image(ref)
+    image = store.images.resolve(ref)
     layers = read_layers(store, image)
     return analyze_layers(ref, image.id, [layer.entries for layer in layers], image.config.history)
 

@@ -71,7 +71,7 @@ class ImageContents:
 
 def diff(store: Store, before: str, after: str) -> ImageDiff:
     """Compare images `before` and `after` of the store (ImageNotFound names the one missing)."""
-    first, second = store.resolve_image(before), store.resolve_image(after)
+    first, second = store.images.resolve(before), store.images.resolve(after)
     return compare_images(
         contents(before, read_layers(store, first, hash_content=True, keep=_keeps, scan_go=True)),
         contents(after, read_layers(store, second, hash_content=True, keep=_keeps, scan_go=True)),

@@ -29,8 +29,8 @@ def toolchain_bytes(store: Store, image: ImageRecord) -> dict[str, int]:
     """Bytes per toolchain (by its short name: "gcc", "the Go toolchain") in the image's layers, those of at
     least HINT_MINIMUM only."""
     with store.lease():
-        top = store.snapshot_for_image(image)
-        chain = store.snapshot_chain(top.id) if top is not None else []
+        top = store.snapshots.unpack_image(image)
+        chain = store.snapshots.chain(top.id) if top is not None else []
         totals: dict[str, int] = {}
         for snapshot in chain:
             for path, size in _walk_files(str(snapshot.path)):

@@ -275,7 +275,7 @@ def history_rows(store: Store, image: ImageRecord) -> list[HistoryRow]:
     for entry in entries:
         size = 0
         if not entry.empty_layer and layer < len(diff_ids):
-            info = store.layer_by_diff_id(diff_ids[layer])
+            info = store.images.layer(diff_ids[layer])
             size = info.shown_size if info is not None else 0
             layer += 1
         rows.append(HistoryRow(None, entry.created, entry.created_by or "", size, entry.comment or ""))

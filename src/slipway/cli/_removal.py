@@ -25,21 +25,21 @@ class Removal:
 
 def remove_image(store: Store, ref: str, *, force: bool, prune_parents: bool = True) -> Removal:
     """What `rmi ref` does; ImageNotFound or ImageInUse (with what to do) when it cannot."""
-    image = store.resolve_image(ref)
+    image = store.images.resolve(ref)
     name = _name_given(ref, image)
     if name is not None:
-        store.untag(name)
+        store.images.untag(name)
         untagged: tuple[str, ...] = (parse_reference(name).familiar(),)
         if len(image.names) > 1:
             return Removal(untagged=untagged, deleted=())
-        if not force and children_of(image, store.list_images()):
+        if not force and children_of(image, store.images.list()):
             return Removal(untagged=untagged, deleted=())  # kept, untagged, for its children
     else:
         _refuse_conflicts(store, image, ref, force=force)
         for tag in image.names:
-            store.untag(tag)
+            store.images.untag(tag)
         untagged = tuple(parse_reference(tag).familiar() for tag in image.names)
-    store.remove_image(image)
+    store.images.remove(image)
     parents = _remove_unnamed_parents(store, image) if prune_parents else []
     return Removal(untagged=untagged, deleted=(image.id, *parents))
 
@@ -48,7 +48,7 @@ def _remove_unnamed_parents(store: Store, image: ImageRecord) -> list[str]:
     """As docker does: the unnamed parents the image kept, now without children, go with it."""
     removed: list[str] = []
     while True:
-        images = store.list_images()
+        images = store.images.list()
         parents = [
             other
             for other in images
@@ -57,7 +57,7 @@ def _remove_unnamed_parents(store: Store, image: ImageRecord) -> list[str]:
         if not parents:
             return removed
         for parent in parents:
-            store.remove_image(parent)
+            store.images.remove(parent)
             removed.append(parent.id)
 
 
@@ -80,7 +80,7 @@ def _refuse_conflicts(store: Store, image: ImageRecord, ref: str, *, force: bool
             f"repositories ({', '.join(parse_reference(name).familiar() for name in image.names)}); remove the "
             "names one by one, or use -f"
         )
-    children = children_of(image, store.list_images())
+    children = children_of(image, store.images.list())
     if children:
         shown = ", ".join(_label(child) for child in children)
         raise ImageInUse(
@@ -98,7 +98,7 @@ def prune_images(store: Store, *, all_images: bool) -> Iterator[Removal]:
     leaves first: an image with children goes only once its children have gone, as Docker's prune does."""
     in_use = store.leases.images_in_use()
     while True:
-        images = store.list_images()
+        images = store.images.list()
         doomed = [
             image
             for image in images
@@ -109,7 +109,7 @@ def prune_images(store: Store, *, all_images: bool) -> Iterator[Removal]:
         for image in doomed:
             untagged = []
             for name in image.names:
-                store.untag(name)
+                store.images.untag(name)
                 untagged.append(parse_reference(name).familiar())
-            store.remove_image(image)
+            store.images.remove(image)
             yield Removal(untagged=tuple(untagged), deleted=(image.id,))

@@ -83,7 +83,7 @@ def images(
     """List images: REPOSITORY TAG IMAGE ID CREATED SIZE."""
     selected = ImageFilter.parse(filters, repository)
     with open_store(ctx) as store:
-        rows = image_rows(store.list_images(), selected, show_all=show_all)
+        rows = image_rows(store.images.list(), selected, show_all=show_all)
     now = _now()
     items = [image_fields(row, now, no_trunc=no_trunc) for row in rows]
     if quiet:
@@ -109,7 +109,7 @@ def inspect(ctx: click.Context, refs: tuple[str, ...], format_: str | None, type
     with open_store(ctx) as store:
         for ref in refs:
             try:
-                documents.append(inspect_document(store.resolve_image(ref)))
+                documents.append(inspect_document(store.images.resolve(ref)))
             except SlipwayError as err:
                 errors.append(str(err))
     if format_ is None or format_.strip() == "json":
@@ -137,7 +137,7 @@ def history(
 ) -> None:
     """Show the history of an image: IMAGE CREATED CREATED BY SIZE COMMENT, newest first."""
     with open_store(ctx) as store:
-        image = store.resolve_image(ref)
+        image = store.images.resolve(ref)
         rows = history_rows(store, image)
     now = _now()
     items = [history_fields(row, now, no_trunc=no_trunc, human=human) for row in rows]
@@ -152,7 +152,7 @@ def history(
 def tag(ctx: click.Context, source: str, target: str) -> None:
     """Create a name TARGET_IMAGE that refers to SOURCE_IMAGE."""
     with open_store(ctx) as store:
-        store.tag_image(store.resolve_image(source), target)
+        store.images.tag(store.images.resolve(source), target)
 
 
 @click.command("rmi")

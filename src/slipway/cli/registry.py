@@ -93,7 +93,7 @@ def push(
     """Push an image to a registry, as NAME or as DESTINATION."""
     options = _options(app, insecure_registries)
     with Store.open(app.root) as store:
-        image = distributable(store, store.resolve_image(name))
+        image = distributable(store, store.images.resolve(name))
         digest = push_image(store, image, destination or name, options=options, on_event=_printer(quiet))
     if quiet:
         click.echo(digest)

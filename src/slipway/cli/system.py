@@ -57,7 +57,7 @@ def image_usage(store: Store, images: list[ImageRecord]) -> Usage:
     for image in images:
         for diff_id in image.config.rootfs.diff_ids:
             if diff_id not in sizes:
-                info = store.layer_by_diff_id(diff_id)
+                info = store.images.layer(diff_id)
                 sizes[diff_id] = info.shown_size if info is not None else 0
             if image.names:
                 kept.add(diff_id)
@@ -81,13 +81,13 @@ def build_cache_usage(store: Store, images: list[ImageRecord]) -> Usage:
 
 
 def _snapshots(store: Store) -> list[SnapshotRecord]:
-    # The store lists no snapshots; its layout (<root>/snapshots/<id>/) does, and get_snapshot vouches for each.
+    # The store lists no snapshots; its layout (<root>/snapshots/<id>/) does, and snapshots.get vouches for each.
     directory = store.root / "snapshots"
     found = []
     for entry in sorted(os.listdir(directory)) if directory.is_dir() else []:
         if entry.isdigit():
             try:
-                found.append(store.get_snapshot(int(entry)))
+                found.append(store.snapshots.get(int(entry)))
             except StoreError:
                 continue  # a directory gc() has not removed yet
     return found
@@ -121,7 +121,7 @@ def system() -> None:
 def df(ctx: click.Context, format_: str | None) -> None:
     """Show disk usage: TYPE TOTAL ACTIVE SIZE RECLAIMABLE for images and build cache."""
     with open_store(ctx) as store:
-        images = store.list_images()
+        images = store.images.list()
         usages = [image_usage(store, images), build_cache_usage(store, images)]
     click.echo(parse_format(format_, DF_TABLE).render([usage.fields() for usage in usages], DF_HEADERS))
 
@@ -172,7 +172,7 @@ def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
             abort=True,
         )
     with open_store(ctx) as store:
-        cleared = store.cache_clear()
+        cleared = store.cache.clear()
         if cleared:
             click.echo(f"Deleted build cache records: {cleared}")
         prune_and_report(store, all_images=all_images)

@@ -157,9 +157,9 @@ def commit_images(store: Store, images: Sequence[StagedImage]) -> list[LoadedIma
         for image in images:
             for layer in image.layers:
                 _put_layer(store, layer)
-            store.put_blob(image.config_bytes, expected=image.manifest.config.digest)
-            store.put_blob(image.manifest_bytes, expected=image.manifest_digest)
-            record = store.add_image(
+            store.blobs.put(image.config_bytes, expected=image.manifest.config.digest)
+            store.blobs.put(image.manifest_bytes, expected=image.manifest_digest)
+            record = store.images.add(
                 image.manifest, image.config, image.names, manifest_digest=image.manifest_digest
             )
             loaded.append(LoadedImage(image=record, names=image.names))
@@ -168,10 +168,10 @@ def commit_images(store: Store, images: Sequence[StagedImage]) -> list[LoadedIma
 
 def _put_layer(store: Store, layer: StagedLayer) -> None:
     descriptor = layer.info.descriptor
-    if not store.has_blob(descriptor.digest):
+    if not store.blobs.has(descriptor.digest):
         with (
             open(layer.file.path, "rb") as source,
-            store.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer,
+            store.blobs.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer,
         ):
             shutil.copyfileobj(source, writer, 1 << 20)
-    store.record_layer(layer.info)
+    store.images.record_layer(layer.info)

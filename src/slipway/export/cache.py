@@ -169,7 +169,7 @@ def export_cache(
     emit = on_event or _ignore
     emit("preparing build cache for export")
     document = _plan(store, entries, options)
-    store.put_blob(document.config_bytes)
+    store.blobs.put(document.config_bytes)
     if spec.type == "registry":
         assert spec.ref is not None
         digest = _push_cache(store, document, parse_reference(spec.ref), registry, emit)
@@ -189,7 +189,7 @@ def _plan(
     # Sorted by key: the same records give the same config and manifest digest.
     for key, snapshot in sorted(dict(entries).items()):
         chain = []
-        for record in store.snapshot_chain(snapshot.id):
+        for record in store.snapshots.chain(snapshot.id):
             if record.id not in packed:
                 packed[record.id] = ensure_layer(store, record, options)
             info = packed[record.id]
@@ -246,7 +246,7 @@ def _write_layout(store: Store, document: _CacheDocument, directory: Path, emit:
             target = directory / blob_name(descriptor.digest)
             if not (target.is_file() and target.stat().st_size == descriptor.size):
                 with (
-                    store.blob_stream(descriptor.digest, descriptor.size) as blob,
+                    store.blobs.stream(descriptor.digest, descriptor.size) as blob,
                     replace_file(target) as out,
                 ):
                     shutil.copyfileobj(blob, out, READ_SIZE)
@@ -338,15 +338,15 @@ class CacheImport:
     def load(self, key: str) -> SnapshotRecord:
         """The snapshot of `key`'s record, its missing layers fetched and unpacked, and `key` recorded locally.
         Threads loading one chain wait for one unpack (the store's chain locks)."""
-        found = self._store.cache_lookup(key)
+        found = self._store.cache.lookup(key)
         if found is not None:
             return found
         source = next(source for source in self._sources if key in source.document.records)
         layers = source.document.records[key]
         log.debug("cache %s: loading %s (%d layers)", source.where, key, len(layers))
-        snapshot = self._store.snapshot_for_layers(layers, fetch=source.fetch)
+        snapshot = self._store.snapshots.unpack_layers(layers, fetch=source.fetch)
         assert snapshot is not None  # a record has at least one layer (_checked)
-        self._record_prefixes(source, layers, self._store.snapshot_chain(snapshot.id))
+        self._record_prefixes(source, layers, self._store.snapshots.chain(snapshot.id))
         return snapshot
 
     def _record_prefixes(
@@ -360,7 +360,7 @@ class CacheImport:
         for key, record in source.document.records.items():
             depth = len(record)
             if depth <= len(digests) and [layer.descriptor.digest for layer in record] == digests[:depth]:
-                self._store.cache_record(key, chain[depth - 1].id)
+                self._store.cache.record(key, chain[depth - 1].id)
 
     def _registry_source(self, reference: Reference) -> _Source:
         from slipway.registry import RegistryClient, RegistryOptions
@@ -373,9 +373,9 @@ class CacheImport:
             reference.path, reference.digest or reference.tag or "latest", (MEDIA_OCI_MANIFEST,)
         )
         manifest = _cache_manifest(body, media_type, where)
-        if not self._store.has_blob(manifest.config.digest):
+        if not self._store.blobs.has(manifest.config.digest):
             client.fetch_blob(reference.path, manifest.config, self._store)
-        document = _checked(manifest, body, self._store.read_blob(manifest.config.digest), where)
+        document = _checked(manifest, body, self._store.blobs.read(manifest.config.digest), where)
 
         def fetch(layer: LayerInfo) -> None:
             client.fetch_blob(reference.path, layer.descriptor, self._store)
@@ -423,7 +423,7 @@ def _layout_source(store: Store, directory: Path) -> _Source:
         try:
             with (
                 open(directory / blob_name(descriptor.digest), "rb") as blob,
-                store.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer,
+                store.blobs.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer,
             ):
                 shutil.copyfileobj(blob, writer, READ_SIZE)
         except OSError as err:

@@ -2,7 +2,7 @@
 
 Layers are packed lazily: a snapshot gets its layer the first time an image needs it, so the snapshots of a
 build stage that only feeds `COPY --from` are never tarred. An image kept in the store (compression None, the
-default) only measures its new layers and defers their blobs (see Store); they are compressed when the image
+default) only measures its new layers and defers their blobs (see store/packed.py); they are compressed when the image
 leaves the machine (`distributable`, for push and cache export), as `docker push` compresses Docker's layers.
 """
 
@@ -45,14 +45,14 @@ class ExportOptions(msgspec.Struct, frozen=True):
 def ensure_layer(store: Store, snapshot: SnapshotRecord, options: ExportOptions) -> LayerInfo:
     """The layer of one snapshot, measured or packed now if no image needed it before."""
     if snapshot.diff_id is not None:
-        known = store.layers_by_diff_id(snapshot.diff_id)
+        known = store.images.layers(snapshot.diff_id)
         compressed = _compressed(known)
         preferred = compressed if options.compression is not None else known
         if preferred:
             return preferred[0]
     if options.compression is None and options.source_date_epoch is None and snapshot.committed:
         info = measure_tree(snapshot.path)
-        store.set_snapshot_layer(snapshot.id, info, deferred=True)
+        store.snapshots.set_layer(snapshot.id, info, deferred=True)
         return info
     return _pack(store, snapshot, options)
 
@@ -62,15 +62,15 @@ def _compressed(layers: list[LayerInfo]) -> list[LayerInfo]:
 
 
 def _pack(store: Store, snapshot: SnapshotRecord, options: ExportOptions) -> LayerInfo:
-    with store.ingest() as writer:
+    with store.blobs.ingest() as writer:
         info = pack_layer(
             snapshot.path,
             cast(BinaryIO, writer),
             compression=options.compression or "gzip",
             source_date_epoch=options.source_date_epoch,
         )
-    store.record_layer(info)
-    store.set_snapshot_layer(snapshot.id, info)
+    store.images.record_layer(info)
+    store.snapshots.set_layer(snapshot.id, info)
     return info
 
 
@@ -83,33 +83,33 @@ def distributable(store: Store, image: ImageRecord, compression: Compression = "
     changed = False
     with store.lease():
         for index, (layer, diff_id) in enumerate(zip(layers, image.config.rootfs.diff_ids, strict=True)):
-            source = store.deferred_snapshot(layer.digest) if layer.media_type == MEDIA_OCI_LAYER else None
+            source = store.blobs.deferred(layer.digest) if layer.media_type == MEDIA_OCI_LAYER else None
             if source is None:
                 continue
-            known = _compressed(store.layers_by_diff_id(diff_id))
+            known = _compressed(store.images.layers(diff_id))
             if known:
                 layers[index] = known[0].descriptor
             else:
-                with store.ingest() as writer:
+                with store.blobs.ingest() as writer:
                     info = pack_layer(source.path, cast(BinaryIO, writer), compression=compression)
                 if info.diff_id != diff_id:
                     raise StoreError(
                         f"layer {diff_id}: snapshot {source.id} now packs to {info.diff_id}; something changed "
                         "it after it was built; `slipway builder prune -a` and build again"
                     )
-                store.record_layer(info)
+                store.images.record_layer(info)
                 layers[index] = info.descriptor
             changed = True
         if not changed:
             return image
         manifest = msgspec.structs.replace(image.manifest, layers=tuple(layers))
-        return store.add_image(manifest, image.config)
+        return store.images.add(manifest, image.config)
 
 
 def image_layers(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions) -> list[LayerInfo]:
     if snapshot is None:
         return []
-    return [ensure_layer(store, record, options) for record in store.snapshot_chain(snapshot.id)]
+    return [ensure_layer(store, record, options) for record in store.snapshots.chain(snapshot.id)]
 
 
 def export_image(
@@ -119,10 +119,10 @@ def export_image(
     names: Sequence[str],
     options: ExportOptions,
 ) -> ImageRecord:
-    # From the first layer blob to add_image, a concurrent gc() must not collect what is not an image yet.
+    # From the first layer blob to images.add, a concurrent gc() must not collect what is not an image yet.
     with store.lease():
         manifest, config, _ = compose_manifest(store, stage, snapshot, options)
-        return store.add_image(manifest, config, names)
+        return store.images.add(manifest, config, names)
 
 
 def compose_manifest(
@@ -132,7 +132,7 @@ def compose_manifest(
     layers = image_layers(store, snapshot, options)
     config = image_config(stage, [layer.diff_id for layer in layers], _created(store, snapshot, options))
     config_bytes = encode_json(config)
-    config_digest = store.put_blob(config_bytes)
+    config_digest = store.blobs.put(config_bytes)
     manifest = Manifest(
         config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_digest, size=len(config_bytes)),
         layers=tuple(layer.descriptor for layer in layers),
@@ -148,7 +148,7 @@ def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptio
         return options.source_date_epoch
     if snapshot is None:
         return 0
-    return int(max(record.created for record in store.snapshot_chain(snapshot.id)))
+    return int(max(record.created for record in store.snapshots.chain(snapshot.id)))
 
 
 def image_config(stage: StagePlan, diff_ids: list[DiffID], created_at: int) -> ImageConfig:

@@ -117,7 +117,7 @@ def add_oci_layout(store: Store, selections: list[ImageSelection], plan: TarPlan
 def exported_blob(store: Store, selection: ImageSelection, digest: Digest, size: int) -> Iterator[BinaryIO]:
     """A blob of `selection`'s image read for export; a damaged one fails with ExportError naming both."""
     try:
-        with store.blob_stream(digest, size) as stream:
+        with store.blobs.stream(digest, size) as stream:
             yield stream
     except StoreError as err:
         raise ExportError(f"cannot export image {selection.label}: {err}") from err
@@ -125,7 +125,7 @@ def exported_blob(store: Store, selection: ImageSelection, digest: Digest, size:
 
 def _manifest_size(store: Store, selection: ImageSelection) -> int:
     try:
-        return store.blob_path(selection.image.manifest_digest).stat().st_size
+        return len(store.blobs.read(selection.image.manifest_digest))
     except StoreError as err:
         raise ExportError(f"cannot export image {selection.label}: {err}") from err
 

@@ -36,7 +36,7 @@ from slipway.image.oci import (
 )
 from slipway.image.reference import parse_reference
 from slipway.store import ImageRecord, SnapshotRecord, Store
-from slipway.worker.snapshots import overlay_mount
+from slipway.worker.snapshots import mounted
 
 __all__ = [
     "OUTPUT_TYPES",
@@ -60,7 +60,7 @@ def compose_image(
     """The image export_image would store, with its blobs in the store but no image record (no name, no entry
     in `slipway images`): for archives. The same bytes as export_image's, so the same digests."""
     manifest, config, layers = compose_manifest(store, stage, snapshot, options)
-    manifest_digest = store.put_blob(encode_json(manifest))
+    manifest_digest = store.blobs.put(encode_json(manifest))
     return ImageRecord(
         id=manifest.config.digest,
         manifest_digest=manifest_digest,
@@ -89,14 +89,9 @@ def write_archive(
 def _mounted_tree(store: Store, snapshot: SnapshotRecord | None) -> Iterator[Path]:
     """The file system of `snapshot` as one read-only directory (empty for FROM scratch)."""
     with store.temp_dir("output") as work:
-        view = work / "rootfs"
-        view.mkdir()
-        if snapshot is None:
+        plan = store.snapshots.view(snapshot.id if snapshot else None)
+        with mounted(plan, work / "rootfs", ledger=store.leases) as view:
             yield view
-            return
-        lowers = [record.path for record in store.snapshot_chain(snapshot.id)]
-        with overlay_mount(lowers, view, ledger=store.leases) as mounted:
-            yield mounted
 
 
 def write_tree_tar(

@@ -67,16 +67,16 @@ def import_rootfs(store: Store, source: BinaryIO, source_name: str, options: Imp
             raise ArchiveError(
                 f"{source_name}: the rootfs tar is truncated or corrupt ({err}); nothing was imported"
             ) from err
-        # From the first blob to add_image, a concurrent gc() must not collect what is not an image yet.
+        # From the first blob to images.add, a concurrent gc() must not collect what is not an image yet.
         with store.lease():
-            with store.ingest() as writer:
+            with store.blobs.ingest() as writer:
                 layer = pack_layer(
                     rootfs,
                     cast(BinaryIO, writer),
                     compression=options.compression,
                     source_date_epoch=options.source_date_epoch,
                 )
-            store.record_layer(layer)
+            store.images.record_layer(layer)
             return _add_image(store, layer, config, names, options, source_name)
 
 
@@ -98,7 +98,7 @@ def _add_image(
         history=(History(created=created, comment=options.message or f"Imported from {source_name}"),),
     )
     config_bytes = encode_json(image_config)
-    store.put_blob(config_bytes)
+    store.blobs.put(config_bytes)
     manifest = Manifest(
         config=Descriptor(
             media_type=MEDIA_OCI_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
@@ -106,7 +106,7 @@ def _add_image(
         layers=(layer.descriptor,),
         media_type=MEDIA_OCI_MANIFEST,
     )
-    return store.add_image(manifest, image_config, names)
+    return store.images.add(manifest, image_config, names)
 
 
 def _timestamp(source_date_epoch: int | None) -> str:

@@ -32,7 +32,7 @@ def select_images(store: Store, refs: Sequence[str]) -> list[ImageSelection]:
     images: dict[str, ImageRecord] = {}
     names: dict[str, list[str]] = {}
     for ref in refs:
-        image = store.resolve_image(ref)
+        image = store.images.resolve(ref)
         if image.id not in images:
             order.append(image.id)
             images[image.id] = image

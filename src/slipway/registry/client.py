@@ -2,7 +2,7 @@
 
 Every request goes through `_request` (authorization, one retry with a fresh token on 401, transient failures
 raised as `_Transient`) inside `_retrying` (bounded tries with exponential backoff, Retry-After honoured within
-reason). Blobs stream into `store.ingest`, which verifies digest and size and keeps nothing of a failed transfer.
+reason). Blobs stream into `store.blobs.ingest`, which verifies digest and size and keeps nothing of a failed transfer.
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ class RegistryClient:
             if location is None:
                 return
             # Checked against its digest as it is sent: a blob damaged in the store fails before its last byte.
-            with store.blob_stream(descriptor.digest, descriptor.size, seekable=True) as blob:
+            with store.blobs.stream(descriptor.digest, descriptor.size, seekable=True) as blob:
                 if descriptor.size <= self.monolithic_limit:
                     self._put_whole(repository, location, descriptor, blob, name)
                 else:
@@ -391,7 +391,7 @@ class RegistryClient:
     def _ingest(self, response: httpx.Response, descriptor: Descriptor, store: Store, name: str) -> None:
         received = 0
         try:
-            with store.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer:
+            with store.blobs.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer:
                 try:
                     for chunk in response.iter_raw(READ_SIZE):
                         if self._cancelled.is_set():

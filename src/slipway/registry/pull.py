@@ -66,7 +66,7 @@ def pull_image(
     reference = parse_reference(ref)
     wanted = parse_platform(platform)
     emit = on_event or _ignore
-    # The lease keeps a concurrent gc() from collecting the blobs fetched until add_image names them.
+    # The lease keeps a concurrent gc() from collecting the blobs fetched until images.add names them.
     with naming(reference), store.lease(), RegistryClient(reference.domain, options=options) as client:
         return _pull(client, store, reference, wanted, options, emit)
 
@@ -84,9 +84,9 @@ def _pull(
     manifest, body, digest = _resolve_manifest(client, reference, wanted)
     if manifest.config.media_type not in CONFIG_MEDIA_TYPES:
         raise RegistryError(f"{name} is not a container image: its config is {manifest.config.media_type}")
-    if not store.has_blob(manifest.config.digest):
+    if not store.blobs.has(manifest.config.digest):
         client.fetch_blob(reference.path, manifest.config, store)
-    config = _decode(store.read_blob(manifest.config.digest), ImageConfig, name, "image config")
+    config = _decode(store.blobs.read(manifest.config.digest), ImageConfig, name, "image config")
     actual = Platform(architecture=config.architecture, os=config.os, variant=config.variant)
     if not runs_on(actual, wanted):
         # As Docker: a single-platform image is pulled anyway, with a warning.
@@ -104,9 +104,9 @@ def _pull(
     emit(f"Digest: {digest}")
     previous = _existing(store, name) if reference.digest is None else None
     # The registry's bytes, not a re-encoding: the image keeps the manifest digest it has in the registry.
-    store.put_blob(body, expected=digest)
+    store.blobs.put(body, expected=digest)
     names = [name] if reference.digest is None else []  # as Docker: a pull by digest tags nothing
-    image = store.add_image(manifest, config, names=names, manifest_digest=digest)
+    image = store.images.add(manifest, config, names=names, manifest_digest=digest)
     try:
         store.blob_sources.record(
             reference.domain,
@@ -175,7 +175,7 @@ def _fetch_layers(
 ) -> None:
     missing: dict[Digest, Descriptor] = {}
     for layer in layers:
-        if store.has_blob(layer.digest):
+        if store.blobs.has(layer.digest):
             emit(f"{_short(layer.digest)}: Already exists")
         elif layer.digest not in missing:
             missing[layer.digest] = layer
@@ -191,9 +191,9 @@ def _fetch_layers(
 
 def _record_layer(store: Store, layer: Descriptor, diff_id: DiffID, name: str) -> None:
     """Checks the layer's diff_id against the config while the blob is hot in the page cache, in the fetching
-    thread, so add_image (which would measure unknown layers one after another) finds it recorded."""
+    thread, so images.add (which would measure unknown layers one after another) finds it recorded."""
     try:
-        with store.open_blob(layer.digest) as blob:
+        with store.blobs.open(layer.digest) as blob:
             measured, size, content_size = measure_layer(blob, layer.media_type)
     except ArchiveError as err:
         raise RegistryError(
@@ -204,7 +204,7 @@ def _record_layer(store: Store, layer: Descriptor, diff_id: DiffID, name: str) -
             f"{name}@{layer.digest}: the layer unpacks to {measured}, but the image config says "
             f"{diff_id}; the image is inconsistent"
         )
-    store.record_layer(
+    store.images.record_layer(
         LayerInfo(
             diff_id=measured,
             descriptor=Descriptor(media_type=layer.media_type, digest=layer.digest, size=layer.size),
@@ -216,7 +216,7 @@ def _record_layer(store: Store, layer: Descriptor, diff_id: DiffID, name: str) -
 
 def _existing(store: Store, name: str) -> ImageRecord | None:
     try:
-        return store.resolve_image(name)
+        return store.images.resolve(name)
     except ImageNotFound:
         return None
 

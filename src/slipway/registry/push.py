@@ -69,7 +69,7 @@ def _push(
     layers = list({layer.digest: layer for layer in image.manifest.layers}.values())
     transfer_all(client, layers, push_blob, options.max_parallel)
     push_blob(image.manifest.config, announce=False)
-    body = store.read_blob(image.manifest_digest)
+    body = store.blobs.read(image.manifest_digest)
     tag = reference.tag or "latest"
     digest = client.put_manifest(reference.path, tag, body, image.manifest.media_type or MEDIA_OCI_MANIFEST)
     sources.record(

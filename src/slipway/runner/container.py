@@ -9,7 +9,8 @@ import threading
 from slipway.runner.request import RunRequest, bind_mounts, plan_process
 from slipway.store import Store
 from slipway.worker.executor import ContainerSpec, Executor, OutputSink, Runtime
-from slipway.worker.snapshots import overlay_mount
+from slipway.worker.mount_plan import Overlay
+from slipway.worker.snapshots import mounted
 
 __all__ = ["run_container"]
 
@@ -30,7 +31,7 @@ def run_container(
     containers are not kept (--rm is implied). `on_output(fd, chunk)`: capture stdout and stderr instead
     (stdin is /dev/null). `timeout`: seconds after which the container is killed (BuildCancelled).
     """
-    image = store.resolve_image(request.image)
+    image = store.images.resolve(request.image)
     process = plan_process(request, image.config.config)
     for volume in request.volumes:
         if not volume.source.exists():
@@ -40,14 +41,16 @@ def run_container(
     # lock, it keeps no prune waiting. Taken inside `lease()`, so no gc comes between the unpack and it.
     with store.leases.hold(image.id) as hold, store.temp_dir("run") as work:
         with store.lease():
-            snapshot = store.snapshot_for_image(image)
+            snapshot = store.snapshots.unpack_image(image)
             if snapshot is not None:
                 hold.add(snapshot.id)
-        lowers = [record.path for record in store.snapshot_chain(snapshot.id)] if snapshot else []
         upper, overlay_work, rootfs = work / "upper", work / "work", work / "rootfs"
         upper.mkdir()
         overlay_work.mkdir()
-        with overlay_mount(lowers, rootfs, upper=upper, work=overlay_work, ledger=store.leases):
+        # The image's tree with an upper dir of the container's own: it is not kept, so it is no snapshot.
+        view = store.snapshots.view(snapshot.id if snapshot else None)
+        plan = Overlay(view.lowers, upper=upper, work=overlay_work)
+        with mounted(plan, rootfs, ledger=store.leases):
             spec = ContainerSpec(
                 process=process,
                 rootfs=rootfs,

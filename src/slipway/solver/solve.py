@@ -1,8 +1,9 @@
 """The solver: walks a build graph, looks each step up in the cache, runs what misses, reports progress.
 
-Every step that yields a file system gets a new snapshot whose parent is its input's snapshot; the step
-runs on an overlay mount (the parents as lowerdirs, the new snapshot as upperdir), so the snapshot holds
-exactly the step's changes: its layer.
+Every step that yields a file system gets a new snapshot whose parent is its input's snapshot: the store's
+snapshotter prepares it and hands out the plan of the step's root (an overlay of the parents over the new
+snapshot, or the new snapshot's tree alone), which the step mounts, runs on, unmounts and commits; so the
+snapshot holds exactly the step's changes: its layer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from slipway.graph.ops import (
     ImageSource,
     InlineSource,
     Mkdir,
+    Op,
     RunMount,
     ScratchSource,
     Vertex,
@@ -45,12 +46,12 @@ from slipway.solver.context_hash import FileHashCache, hash_selection
 from slipway.solver.keys import combine
 from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
-from slipway.store import Hold, SnapshotRecord, Store, as_disk_full, is_full, no_space
+from slipway.store import Hold, NewTree, PrepareMode, SnapshotRecord, Store, as_disk_full, is_full, no_space
 from slipway.worker.bind_sources import bind_source
 from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, TmpfsMount
 from slipway.worker.fileops import copy_files, make_directory
 from slipway.worker.rootpath import Root, split_last
-from slipway.worker.snapshots import overlay_mount, sync_filesystem
+from slipway.worker.snapshots import mounted
 
 log = logging.getLogger(__name__)
 
@@ -77,29 +78,13 @@ class RemoteCache(Protocol):
     def load(self, key: str) -> SnapshotRecord: ...
 
 
-def _writes_a_fresh_tree(copy: Copy, lowers: list[Path]) -> bool:
-    """True when a COPY creates everything it writes under a top-level name no layer below has (not even as a
-    whiteout): then overlay has nothing to merge, copy up or hide, and the copy may go straight to the upper
-    dir. --chown names need the image's /etc/passwd, so those copies keep the merged view."""
-    top = posixpath.normpath("/" + copy.dest).lstrip("/").split("/", 1)[0]
-    if not top or copy.chown is not None:
-        return False
-    return not any(os.path.lexists(os.path.join(lower, top)) for lower in lowers)
-
-
-def _in_background(function: Callable[[Path], None], path: Path) -> Future[None]:
-    future: Future[None] = Future()
-
-    def run() -> None:
-        try:
-            function(path)
-        except BaseException as err:  # handed to whoever waits on the future
-            future.set_exception(err)
-        else:
-            future.set_result(None)
-
-    threading.Thread(target=run, name="sync", daemon=True).start()
-    return future
+def _prepare_mode(op: Op) -> PrepareMode:
+    """What the step's snapshot needs below it: a COPY creates a new tree under the destination's top-level
+    name and reads nothing of the layers below, unless it has --chown (names need the image's /etc/passwd)."""
+    if not isinstance(op, Copy) or op.chown is not None:
+        return "merged"
+    top = posixpath.normpath("/" + op.dest).lstrip("/").split("/", 1)[0]
+    return NewTree(top) if top else "merged"
 
 
 class Solver:
@@ -192,13 +177,13 @@ class Solver:
     def _solve_image(self, vertex: Vertex, op: ImageSource) -> Result:
         started = time.time()
         self._events.emit(StepStarted(vertex=vertex.digest, name=vertex.meta.name, at=started))
-        image = self._store.resolve_image(op.ref)
+        image = self._store.images.resolve(op.ref)
         if image.manifest_digest != op.manifest_digest:
             raise SlipwayError(
                 f"{op.ref} changed in the store during the build ({op.manifest_digest} is gone)"
             )
         with self._store.lease():
-            snapshot = self._held(self._store.snapshot_for_image(image))
+            snapshot = self._held(self._store.snapshots.unpack_image(image))
         self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
         return Result(cache_key=vertex.digest, snapshot=snapshot)
 
@@ -258,7 +243,7 @@ class Solver:
         name = vertex.meta.name
         if self._may_use_cache(vertex):
             with self._store.lease():
-                cached = self._held(self._store.cache_lookup(key))
+                cached = self._held(self._store.cache.lookup(key))
             if cached is not None:
                 self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
                 return Result(cache_key=key, snapshot=cached)
@@ -284,7 +269,7 @@ class Solver:
                 if isinstance(err, RunFailed) and err.location is None:
                     raise RunFailed(f"{vertex.meta.location}: {err}", argv=err.argv, step=err.step) from err
             raise
-        self._store.cache_record(key, snapshot.id)
+        self._store.cache.record(key, snapshot.id)
         self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
         return Result(cache_key=key, snapshot=snapshot)
 
@@ -315,52 +300,40 @@ class Solver:
         )
 
     def _run_step(self, vertex: Vertex, inputs: tuple[Result, ...]) -> SnapshotRecord:
+        """prepare → mount the plan → run → unmount → commit; the new snapshot is removed on any failure."""
         log.debug("step %s: running", vertex.meta.name)
         parent = inputs[0].snapshot
-        snapshot = self._store.create_snapshot(parent.id if parent else None)
-        self._hold.add(snapshot.id)  # its process's while active, the build's once committed
-        committed = False
-        try:
-            with ExitStack() as mounts:
-                step_dir = self._step_dir()
-                op = vertex.op
-                lowers = self._lowers(parent)
-                if isinstance(op, Copy) and _writes_a_fresh_tree(op, lowers):
-                    # Nothing below has the destination's top directory, so the layer is exactly the copied
-                    # tree: written straight into the snapshot, without overlay's cost on every file.
-                    rootfs = snapshot.path
-                else:
-                    rootfs = step_dir / "rootfs"
-                    rootfs.mkdir()
-                    mounts.enter_context(
-                        overlay_mount(
-                            lowers, rootfs, upper=snapshot.path, work=snapshot.work, ledger=self._store.leases
-                        )
-                    )
-                if isinstance(op, Exec):
-                    self._run_exec(vertex, op, inputs, rootfs, step_dir, mounts)
-                elif isinstance(op, Copy):
-                    source_root = self._source_view(inputs[1], step_dir / "source", mounts)
-                    copy_files(
-                        op,
-                        source_root,
-                        rootfs,
-                        is_excluded=self._excluder(inputs[1], op),
-                        preserve_owner=inputs[1].origin == "fs",
-                        remote=inputs[1].origin == "remote",
-                    )
-                elif isinstance(op, Mkdir):
-                    make_directory(op, rootfs)
-                # A tree written without overlay is synced as an overlay unmount would sync it, in the
-                # background: the store holds the step's cache record until the sync is done.
-                synced = _in_background(sync_filesystem, snapshot.path) if rootfs == snapshot.path else None
-            log.debug("step %s: done, committing snapshot %d", vertex.meta.name, snapshot.id)
-            committed_snapshot = self._store.commit_snapshot(snapshot.id, synced=synced)
-            committed = True
-            return committed_snapshot
-        finally:
-            if not committed:
-                self._store.remove_snapshot(snapshot.id)
+        snapshots = self._store.snapshots
+        step_dir = self._step_dir()
+        key = f"{self._work_dir.name}/{step_dir.name}"  # unique among this open store's active snapshots
+        with ExitStack() as cleanup:
+            plan = snapshots.prepare(key, parent.id if parent else None, _prepare_mode(vertex.op))
+            cleanup.callback(snapshots.remove, key)  # a no-op once committed
+            with ExitStack() as mounts:  # unmounted before the commit
+                rootfs = mounts.enter_context(mounted(plan, step_dir / "rootfs", ledger=self._store.leases))
+                self._run_op(vertex, inputs, rootfs, step_dir, mounts)
+            log.debug("step %s: done, committing", vertex.meta.name)
+            return snapshots.commit(key, hold=self._hold)  # the build's, until it ends
+        raise AssertionError("unreachable")  # ExitStack may swallow exceptions as far as mypy knows
+
+    def _run_op(
+        self, vertex: Vertex, inputs: tuple[Result, ...], rootfs: Path, step_dir: Path, mounts: ExitStack
+    ) -> None:
+        op = vertex.op
+        if isinstance(op, Exec):
+            self._run_exec(vertex, op, inputs, rootfs, step_dir, mounts)
+        elif isinstance(op, Copy):
+            source_root = self._source_view(inputs[1], step_dir / "source", mounts)
+            copy_files(
+                op,
+                source_root,
+                rootfs,
+                is_excluded=self._excluder(inputs[1], op),
+                preserve_owner=inputs[1].origin == "fs",
+                remote=inputs[1].origin == "remote",
+            )
+        elif isinstance(op, Mkdir):
+            make_directory(op, rootfs)
 
     def _step_dir(self) -> Path:
         with self._counter_lock:
@@ -370,21 +343,12 @@ class Solver:
         path.mkdir(parents=True)
         return path
 
-    def _lowers(self, snapshot: SnapshotRecord | None) -> list[Path]:
-        if snapshot is None:
-            return []
-        return [record.path for record in self._store.snapshot_chain(snapshot.id)]
-
     def _source_view(self, source: Result, target: Path, mounts: ExitStack) -> Path:
         """A read-only view of a Copy's source: the tree itself, or a mount of the snapshot chain."""
         if source.tree is not None:
             return source.tree
-        target.mkdir()
-        if source.snapshot is None:
-            return target  # the empty file system
-        return mounts.enter_context(
-            overlay_mount(self._lowers(source.snapshot), target, ledger=self._store.leases)
-        )
+        plan = self._store.snapshots.view(source.snapshot.id if source.snapshot else None)
+        return mounts.enter_context(mounted(plan, target, ledger=self._store.leases))
 
     @staticmethod
     def _excluder(source: Result, op: Copy) -> Callable[[str], bool] | None:

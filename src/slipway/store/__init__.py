@@ -1,5 +1,8 @@
 """slipway.store: content-addressed blobs, image records, snapshots and build cache records (see DESIGN.md).
 
+A `Store` hands out its parts, each a Protocol: `store.blobs` (ContentStore), `store.images` (ImageStore),
+`store.snapshots` (Snapshotter), `store.cache` (CacheRecords), `store.memos` and `store.leases`.
+
 Loaded on first use, so that the memo lookup (slipway.store.memos, standard library only) answers a no-op
 rebuild without importing the rest of the store.
 """
@@ -12,10 +15,15 @@ from slipway._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from slipway.store._store import Store
+    from slipway.store.blob_files import BlobWriter
     from slipway.store.blob_sources import BlobSources
-    from slipway.store.blobs import BlobWriter
+    from slipway.store.blobs import ContentStore
+    from slipway.store.cache import CacheRecords
+    from slipway.store.images import ImageStore
     from slipway.store.leases import Hold, Lease, Leases
+    from slipway.store.memos import Memos
     from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
+    from slipway.store.snapshotter import NewTree, PrepareMode, Snapshotter
     from slipway.store.space import as_disk_full, is_full, is_no_space, no_space, reporting_no_space
 
 # What a store keeps under its root, beside the parts _store.py lists: named here, where the parts that work
@@ -31,11 +39,18 @@ __all__ = [
     "BlobSources",
     "BlobWriter",
     "CacheEntry",
+    "CacheRecords",
+    "ContentStore",
     "Hold",
     "ImageRecord",
+    "ImageStore",
     "Lease",
     "Leases",
+    "Memos",
+    "NewTree",
+    "PrepareMode",
     "SnapshotRecord",
+    "Snapshotter",
     "Store",
     "as_disk_full",
     "is_full",
@@ -47,13 +62,20 @@ __all__ = [
 _LAZY = {
     "Store": "slipway.store._store",
     "BlobSources": "slipway.store.blob_sources",
-    "BlobWriter": "slipway.store.blobs",
+    "BlobWriter": "slipway.store.blob_files",
     "CacheEntry": "slipway.store.records",
+    "CacheRecords": "slipway.store.cache",
+    "ContentStore": "slipway.store.blobs",
     "Hold": "slipway.store.leases",
+    "ImageRecord": "slipway.store.records",
+    "ImageStore": "slipway.store.images",
     "Lease": "slipway.store.leases",
     "Leases": "slipway.store.leases",
-    "ImageRecord": "slipway.store.records",
+    "Memos": "slipway.store.memos",
+    "NewTree": "slipway.store.snapshotter",
+    "PrepareMode": "slipway.store.snapshotter",
     "SnapshotRecord": "slipway.store.records",
+    "Snapshotter": "slipway.store.snapshotter",
     "as_disk_full": "slipway.store.space",
     "is_full": "slipway.store.space",
     "is_no_space": "slipway.store.space",

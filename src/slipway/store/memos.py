@@ -7,19 +7,33 @@ its steps: whatever deletes those deletes the memo in the same transaction (meta
 `forget_*` functions here; the foreign keys of `memo_cache` refuse a cache record deleted without them).
 
 `lookup` answers a rebuild before anything else is imported, so this module imports only the standard
-library, and reads meta.db on a read-only connection of its own rather than through the Store.
+library, and reads meta.db on a read-only connection of its own rather than through the Store. `Memos` is the
+store's part (`store.memos`): it writes them, in the store's transactions.
 """
 
 import json
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from slipway.store import META_DB
 from slipway.store._owners import is_alive
 
-__all__ = ["Memo", "MemoStep", "forget_all", "forget_for_cache", "forget_for_image", "lookup", "put"]
+if TYPE_CHECKING:
+    from slipway.store._syncs import Syncs
+    from slipway.store.meta import MetaDB
+
+__all__ = [
+    "Memo",
+    "MemoStep",
+    "Memos",
+    "forget_all",
+    "forget_for_cache",
+    "forget_for_image",
+    "lookup",
+    "put",
+]
 
 _READ_TIMEOUT_SECONDS = 5.0  # a writer holds meta.db for milliseconds; longer means something is wrong: build
 
@@ -37,6 +51,20 @@ class Memo(NamedTuple):
         tuple[str, str], ...
     ]  # (normalized reference, manifest digest) of each FROM/COPY --from image
     steps: tuple[MemoStep, ...]
+
+
+class Memos:
+    """The build memos of one open store."""
+
+    def __init__(self, meta: MetaDB, syncs: Syncs) -> None:
+        self._meta = meta
+        self._syncs = syncs
+
+    def remember(self, key: str, fingerprint: str, memo: Memo, cache_keys: Iterable[str]) -> bool:
+        """Keep the memo of a successful build; False when what it names is gone already."""
+        self._syncs.publish()  # the steps' cache records, held until their snapshots are on disk
+        with self._meta.transaction() as tx:
+            return put(tx.connection, key, fingerprint, memo, cache_keys)
 
 
 def lookup(root: Path, key: str, fingerprint: str) -> Memo | None:

@@ -44,16 +44,16 @@ def prune_build_cache(
 ) -> tuple[list[str], int]:
     """Forget the chosen records and collect what only they kept: (keys removed, bytes freed). `on_wait` as
     for Store.gc."""
-    entries = store.cache_entries()
-    image_layers = {diff_id for image in store.list_images() for diff_id in image.config.rootfs.diff_ids}
+    entries = store.cache.entries()
+    image_layers = {diff_id for image in store.images.list() for diff_id in image.config.rootfs.diff_ids}
     in_use = {
         entry.snapshot_id
         for entry in entries
-        if store.get_snapshot(entry.snapshot_id).diff_id in image_layers
+        if store.snapshots.get(entry.snapshot_id).diff_id in image_layers
     }
-    sizes = {entry.snapshot_id: store.snapshot_disk_usage(entry.snapshot_id) for entry in entries}
+    sizes = {entry.snapshot_id: store.snapshots.usage(entry.snapshot_id) for entry in entries}
     chosen = choose_records(entries, sizes, in_use, policy, now)
     # The memos of builds that used these records go with them: the next build runs its steps again.
-    store.cache_forget([entry.key for entry in chosen])
+    store.cache.forget([entry.key for entry in chosen])
     freed = store.gc(on_wait=on_wait)
     return [entry.key for entry in chosen], freed

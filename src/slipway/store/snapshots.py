@@ -2,7 +2,8 @@
 
 `fs` is the unpacked tree (an overlay lowerdir, or the upperdir while a RUN writes it); `work` is overlay's
 workdir beside it, on the same file system as overlay requires. The rows that say which snapshot is which
-live in meta.db; this module only makes and removes the directories.
+live in meta.db (the snapshotter, snapshotter.py, keeps both); this module makes and removes the directories,
+and pairs rows with them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import tempfile
 from pathlib import Path
 
 from slipway.errors import StoreError
+from slipway.store._owners import is_alive
+from slipway.store.meta import SnapshotRow
+from slipway.store.records import SnapshotRecord
 
-__all__ = ["SnapshotDirs"]
+__all__ = ["SnapshotDirs", "tree_size"]
 
 
 class SnapshotDirs:
@@ -56,6 +60,38 @@ class SnapshotDirs:
     def ids(self) -> set[int]:
         with os.scandir(self.directory) as entries:
             return {int(entry.name) for entry in entries if entry.name.isdigit()}
+
+    def record(self, row: SnapshotRow) -> SnapshotRecord:
+        """The snapshot a meta.db row describes, with its directories."""
+        return SnapshotRecord(
+            id=row.id,
+            parent=row.parent,
+            path=self.fs(row.id),
+            work=self.work(row.id),
+            chain_id=row.chain_id,
+            diff_id=row.diff_id,
+            committed=row.committed,
+            created=row.created,
+        )
+
+    def problems(self, rows: list[SnapshotRow]) -> list[str]:
+        """Rows and directories that do not agree: what `check` reports (gc removes the last two kinds)."""
+        problems = [
+            f"missing snapshot directory {self.fs(row.id)}"
+            for row in rows
+            if row.committed and not self.fs(row.id).is_dir()
+        ]
+        problems += [
+            f"unfinished snapshot {row.id} ({self.directory / str(row.id)}) of a process that is gone "
+            "(gc removes it)"
+            for row in rows
+            if not row.committed and not (row.owner is not None and is_alive(row.owner))
+        ]
+        problems += [
+            f"orphaned snapshot directory {self.directory / str(snapshot_id)} (gc removes it)"
+            for snapshot_id in sorted(self.ids() - {row.id for row in rows})
+        ]
+        return problems
 
 
 def tree_size(path: Path) -> int:

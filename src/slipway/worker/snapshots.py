@@ -1,7 +1,7 @@
 """Overlay mounts of snapshot chains: the root file system a RUN sees, and read-only views of a stage.
 
-overlayfs takes `lowerdir` top layer first; callers hand lowers bottom first, as `Store.snapshot_chain` lists
-them. Every mount is recorded in a `MountLedger` (the store's leases) before it is made and forgotten only
+overlayfs takes `lowerdir` top layer first; callers hand lowers bottom first, as the store's snapshotter plans
+them (`mounted` takes its plan). Every mount is recorded in a `MountLedger` (the store's leases) before it is made and forgotten only
 after it is unmounted, so whoever comes after a killed process finds and undoes what it left mounted.
 """
 
@@ -15,14 +15,16 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, assert_never
 
 from slipway.errors import MountError
+from slipway.worker.mount_plan import Direct, MountPlan, Overlay
 from slipway.worker.mounts import MS_BIND, MS_RDONLY, MS_REMOUNT, is_mounted, libc, mount, unmount
 
 __all__ = [
     "MountKind",
     "MountLedger",
+    "mounted",
     "overlay_mount",
     "unmount",
     "is_mounted",
@@ -76,6 +78,23 @@ def overlay_options(
             "base image into fewer layers"
         )
     return options
+
+
+@contextmanager
+def mounted(plan: MountPlan, target: Path, *, ledger: MountLedger | None) -> Iterator[Path]:
+    """The root file system `plan` describes: an overlay at `target` (made if missing), unmounted on any exit;
+    a direct plan's own tree; for the empty tree, `target` left empty."""
+    match plan:
+        case Direct():
+            yield plan.path
+        case Overlay(lowers=(), upper=None):
+            target.mkdir(parents=True, exist_ok=True)
+            yield target
+        case Overlay():
+            with overlay_mount(plan.lowers, target, upper=plan.upper, work=plan.work, ledger=ledger) as root:
+                yield root
+        case _:
+            assert_never(plan)
 
 
 @contextmanager

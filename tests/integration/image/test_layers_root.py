@@ -26,6 +26,7 @@ from slipway.image.oci import (
     sha256_digest,
 )
 from slipway.store import Store
+from slipway.worker.snapshots import mounted
 
 pytestmark = pytest.mark.root
 
@@ -158,7 +159,7 @@ def test_snapshots_of_an_image_mount_as_its_root(tmp_path: Path) -> None:
     with Store.open(tmp_path / "root") as store:
         layers = []
         for tree in (base_tree, top_tree):
-            with store.ingest() as writer:
+            with store.blobs.ingest() as writer:
                 layers.append(pack_layer(tree, writer))
         config = ImageConfig(
             architecture="amd64", os="linux", rootfs=RootFS(diff_ids=tuple(layer.diff_id for layer in layers))
@@ -170,14 +171,13 @@ def test_snapshots_of_an_image_mount_as_its_root(tmp_path: Path) -> None:
             ),
             layers=tuple(layer.descriptor for layer in layers),
         )
-        image = store.add_image(manifest, config, ["two-layers"])
-        top = store.snapshot_for_image(image)
+        image = store.images.add(manifest, config, ["two-layers"])
+        top = store.snapshots.unpack_image(image)
         assert top is not None
-        chain = store.snapshot_chain(top.id)
+        chain = store.snapshots.chain(top.id)
         assert stat.S_ISCHR(os.lstat(chain[1].path / "etc" / "remove-me").st_mode)
-        lower = [snapshot.path for snapshot in reversed(chain)]
-        scratch = store.create_snapshot(top.id)
-        with overlay(lower, scratch.path, scratch.work, tmp_path / "rootfs") as rootfs:
+        plan = store.snapshots.prepare("scratch", top.id)  # a step on the image, as the solver mounts it
+        with mounted(plan, tmp_path / "rootfs", ledger=store.leases) as rootfs:
             seen = sorted(str(path.relative_to(rootfs)) for path in rootfs.rglob("*"))
         assert seen == ["data", "data/new", "etc", "etc/keep"]
-        store.remove_snapshot(scratch.id)
+        store.snapshots.remove("scratch")

@@ -33,8 +33,8 @@ IMAGE = "runner-test:latest"
 def add_image(store: Store, rootfs: Path, config: ContainerConfig, name: str) -> None:
     buffer = io.BytesIO()
     info = pack_layer(rootfs, buffer)
-    store.put_blob(buffer.getvalue(), expected=info.descriptor.digest)
-    store.record_layer(info)
+    store.blobs.put(buffer.getvalue(), expected=info.descriptor.digest)
+    store.images.record_layer(info)
     image_config = ImageConfig(
         architecture="amd64", os="linux", rootfs=RootFS(diff_ids=(info.diff_id,)), config=config
     )
@@ -45,7 +45,7 @@ def add_image(store: Store, rootfs: Path, config: ContainerConfig, name: str) ->
         ),
         layers=(info.descriptor,),
     )
-    store.add_image(manifest, image_config, [name])
+    store.images.add(manifest, image_config, [name])
 
 
 @pytest.fixture(scope="module")

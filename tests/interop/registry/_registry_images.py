@@ -1,4 +1,4 @@
-"""Tiny real images for the registry tests, made with the store API: a rootfs dir -> pack_layer -> store.ingest ->
+"""Tiny real images for the registry tests, made with the store API: a rootfs dir -> pack_layer -> store.blobs.ingest ->
 add_image. The busybox layer runs (`echo hi`); extra layers of random bytes make each test's blobs its own."""
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def make_image(
         )
     layers = []
     for tree in trees:
-        with store.ingest() as writer:
+        with store.blobs.ingest() as writer:
             info = pack_layer(tree, writer, compression="gzip", source_date_epoch=0)
-        store.record_layer(info)
+        store.images.record_layer(info)
         layers.append(info)
     config = ImageConfig(
         architecture=architecture,
@@ -76,10 +76,10 @@ def make_image(
         ),
     )
     config_bytes = encode_json(config)
-    config_digest = store.put_blob(config_bytes)
+    config_digest = store.blobs.put(config_bytes)
     manifest = Manifest(
         config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_digest, size=len(config_bytes)),
         layers=tuple(layer.descriptor for layer in layers),
         media_type=MEDIA_OCI_MANIFEST,
     )
-    return store.add_image(manifest, config, [name] if name else [])
+    return store.images.add(manifest, config, [name] if name else [])

@@ -442,7 +442,7 @@ def skopeo_inspect(reference: str, *extra: str) -> dict[str, object]:
 
 def store_listing(store: Store) -> tuple[set[tuple[str, tuple[str, ...]]], set[str], list[str]]:
     """What a failed transfer must leave as it was: images and their names, blob files, temp files."""
-    images = {(image.id, image.names) for image in store.list_images()}
+    images = {(image.id, image.names) for image in store.images.list()}
     blobs = {path.name for path in (store.root / "blobs" / "sha256").iterdir()}
     # The store keeps a work dir of its own under tmp/ while open: what must not be left is files in it.
     temporary = [str(path) for path in (store.root / "tmp").rglob("*") if not path.is_dir()]

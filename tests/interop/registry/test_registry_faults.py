@@ -121,7 +121,7 @@ def test_pull_by_digest_refuses_a_manifest_that_does_not_match(
     proxy.faults.append(Fault("GET", f"/manifests/{pushed.manifest_digest}", "corrupt"))
     with pytest.raises(RegistryError, match=r"sent a manifest whose digest is sha256:\w+"):
         pull_image(store, f"{proxy.host}/{repository}@{pushed.manifest_digest}", options=options)
-    assert store.list_images() == []
+    assert store.images.list() == []
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def test_push_is_what_skopeo_sees_and_copies(
     assert digest == image.manifest_digest
     assert events[0] == f"The push refers to repository [{registry.host}/{repository}]"
     assert sum(line.endswith(": Pushed") for line in events) == 3
-    assert events[-1] == f"v1: digest: {digest} size: {len(store.read_blob(digest))}"
+    assert events[-1] == f"v1: digest: {digest} size: {len(store.blobs.read(digest))}"
     seen = skopeo_inspect(f"{registry.host}/{repository}:v1")
     assert seen["Digest"] == digest
     assert seen["Layers"] == [layer.digest for layer in image.manifest.layers]
@@ -47,7 +47,7 @@ def test_push_is_what_skopeo_sees_and_copies(
     index = json.loads((layout / "index.json").read_text())
     assert index["manifests"][0]["digest"] == digest
     for layer in image.manifest.layers:
-        assert (layout / "blobs" / "sha256" / layer.digest.split(":")[1]).read_bytes() == store.read_blob(
+        assert (layout / "blobs" / "sha256" / layer.digest.split(":")[1]).read_bytes() == store.blobs.read(
             layer.digest
         )
 
@@ -65,9 +65,10 @@ def test_round_trip_into_an_empty_store_keeps_digests(
         assert pulled.manifest_digest == pushed == image.manifest_digest
         assert pulled.id == image.id
         assert pulled.names == (name,)
-        assert second.resolve_image(name).id == image.id
+        assert second.images.resolve(name).id == image.id
         assert all(
-            second.read_blob(layer.digest) == store.read_blob(layer.digest) for layer in image.manifest.layers
+            second.blobs.read(layer.digest) == store.blobs.read(layer.digest)
+            for layer in image.manifest.layers
         )
         assert sum(line.endswith(": Pull complete") for line in events) == 2
         assert f"Digest: {pushed}" in events and events[-1] == name
@@ -95,7 +96,7 @@ def test_pull_what_skopeo_pushed_as_docker_schema_2(
     assert pulled.manifest_digest == seen["Digest"]  # the registry's bytes, not a re-encoding
     assert pulled.manifest.media_type == MEDIA_DOCKER_MANIFEST
     assert pulled.config.rootfs.diff_ids == image.config.rootfs.diff_ids
-    assert store.resolve_image(f"{registry.host}/{repository}@{seen['Digest']}").id == pulled.id
+    assert store.images.resolve(f"{registry.host}/{repository}@{seen['Digest']}").id == pulled.id
 
 
 def test_second_push_skips_blobs_the_registry_has(
@@ -151,7 +152,7 @@ def test_large_blob_goes_up_in_chunks(
     assert proxy.count("PATCH", "/blobs/uploads/") == 2  # 16 MiB chunks
     with Store.open(tmp_path / "second-root") as second:
         pulled = pull_image(second, name, options=options)
-        assert second.read_blob(pulled.manifest.layers[0].digest) == store.read_blob(
+        assert second.blobs.read(pulled.manifest.layers[0].digest) == store.blobs.read(
             image.manifest.layers[0].digest
         )
 
@@ -175,7 +176,7 @@ def test_index_picks_the_platform(
             Descriptor(
                 media_type=image.manifest.media_type or "",
                 digest=digest,
-                size=len(store.read_blob(digest)),
+                size=len(store.blobs.read(digest)),
                 platform=platform,
             )
         )
@@ -189,7 +190,7 @@ def test_index_picks_the_platform(
         assert pull_image(pulls, name, platform="linux/arm64", options=options).id == arm64.id
         assert pull_image(pulls, name, platform="linux/arm/v7", options=options).id == armv6.id
         assert pull_image(pulls, name, options=options).id == amd64.id
-        assert pulls.resolve_image(name).id == amd64.id
+        assert pulls.images.resolve(name).id == amd64.id
         with pytest.raises(
             RegistryError, match=r"no image for linux/s390x; it has linux/amd64, linux/arm/v6, "
         ):
@@ -205,7 +206,7 @@ def test_pull_by_digest_tags_nothing(
     pulled = pull_image(store, f"{registry.host}/{repository}@{digest}", options=options)
     assert pulled.manifest_digest == digest and pulled.names == ()
     with pytest.raises(ImageNotFound):
-        store.resolve_image(f"{registry.host}/{repository}:v1")
+        store.images.resolve(f"{registry.host}/{repository}:v1")
 
 
 def test_missing_tag_and_unreachable_registry(
@@ -224,7 +225,7 @@ def test_missing_tag_and_unreachable_registry(
             f"{registry.host}/{repository}@sha256:{'a' * 64}",
             options=options,
         )
-    assert store_listing(store)[0] == before[0] | {(i.id, i.names) for i in store.list_images()} - before[0]
+    assert store_listing(store)[0] == before[0] | {(i.id, i.names) for i in store.images.list()} - before[0]
 
 
 def test_schema1_manifest_is_refused(
@@ -253,7 +254,7 @@ def test_schema1_manifest_is_refused(
     )
     with pytest.raises(RegistryError, match="schema 1 image, which is deprecated and not supported"):
         pull_image(store, f"{proxy.host}/{repository}:old", options=options)
-    assert store.list_images() == []
+    assert store.images.list() == []
 
 
 def test_cli_push_and_pull(registry: Registry, store: Store, repository: str, tmp_path: Path) -> None:
@@ -272,7 +273,7 @@ def test_cli_push_and_pull(registry: Registry, store: Store, repository: str, tm
     assert pulled.returncode == 0, pulled.stderr
     assert pulled.stdout.splitlines()[-1] == name
     with Store.open(second_root) as second:
-        assert second.resolve_image(name).manifest_digest == image.manifest_digest
+        assert second.images.resolve(name).manifest_digest == image.manifest_digest
 
     missing = _slipway(env, "--root", str(second_root), "pull", f"{registry.host}/{repository}:missing")
     assert missing.returncode == 1
@@ -296,8 +297,8 @@ def _oci_layout(store: Store, image: ImageRecord, directory: Path) -> Path:
     blobs = directory / "blobs" / "sha256"
     blobs.mkdir(parents=True)
     for descriptor in (image.manifest.config, *image.manifest.layers):
-        (blobs / descriptor.digest.split(":")[1]).write_bytes(store.read_blob(descriptor.digest))
-    manifest = store.read_blob(image.manifest_digest)
+        (blobs / descriptor.digest.split(":")[1]).write_bytes(store.blobs.read(descriptor.digest))
+    manifest = store.blobs.read(image.manifest_digest)
     (blobs / image.manifest_digest.split(":")[1]).write_bytes(manifest)
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     (directory / "index.json").write_text(

@@ -59,10 +59,10 @@ def put_layer(store: Store, files: dict[str, bytes]) -> LayerInfo:
     blob = gzip.compress(plain, mtime=0)
     info = LayerInfo(
         diff_id=DiffID(sha256(plain)),
-        descriptor=Descriptor(media_type=MEDIA_OCI_LAYER_GZIP, digest=store.put_blob(blob), size=len(blob)),
+        descriptor=Descriptor(media_type=MEDIA_OCI_LAYER_GZIP, digest=store.blobs.put(blob), size=len(blob)),
         uncompressed_size=len(plain),
     )
-    store.record_layer(info)
+    store.images.record_layer(info)
     return info
 
 
@@ -77,7 +77,7 @@ def add_image(
     created_by: str = "COPY files /",
 ) -> ImageRecord:
     """An image of `layers` (each a dict of files) on top of `base`'s layers, tagged `names`."""
-    infos = [store.layer_by_diff_id(diff_id) for diff_id in base.config.rootfs.diff_ids] if base else []
+    infos = [store.images.layer(diff_id) for diff_id in base.config.rootfs.diff_ids] if base else []
     history = list(base.config.history) if base else []
     for files in layers:
         infos.append(put_layer(store, files))
@@ -94,12 +94,12 @@ def add_image(
     config_bytes = encode_json(image_config)
     manifest = Manifest(
         config=Descriptor(
-            media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(config_bytes), size=len(config_bytes)
+            media_type=MEDIA_OCI_CONFIG, digest=store.blobs.put(config_bytes), size=len(config_bytes)
         ),
         layers=tuple(info.descriptor for info in infos if info),
         media_type=MEDIA_OCI_MANIFEST,
     )
-    return store.add_image(manifest, image_config, names)
+    return store.images.add(manifest, image_config, names)
 
 
 def run_cli(root: Path, *args: str, input: bytes | None = None) -> Result:  # noqa: A002 - click's name

@@ -20,6 +20,7 @@ from slipway.export.cache import (
 )
 from slipway.export.image import ExportOptions
 from slipway.store import SnapshotRecord, Store
+from slipway.worker.mount_plan import Overlay
 
 OPTIONS = ExportOptions(source_date_epoch=0)
 
@@ -99,16 +100,17 @@ def other(tmp_path: Path) -> Iterator[Store]:
 
 def step(store: Store, parent: SnapshotRecord | None, files: dict[str, bytes]) -> SnapshotRecord:
     """A committed snapshot holding `files`, as a build step leaves one."""
-    snapshot = store.create_snapshot(parent.id if parent else None)
+    plan = store.snapshots.prepare("step", parent.id if parent else None)
+    assert isinstance(plan, Overlay) and plan.upper is not None
     for name, content in files.items():
-        (snapshot.path / name).write_bytes(content)
-    return store.commit_snapshot(snapshot.id)
+        (plan.upper / name).write_bytes(content)
+    return store.snapshots.commit("step")
 
 
 def files_of(store: Store, snapshot: SnapshotRecord) -> list[dict[str, bytes]]:
     return [
         {path.name: path.read_bytes() for path in record.path.iterdir()}
-        for record in store.snapshot_chain(snapshot.id)
+        for record in store.snapshots.chain(snapshot.id)
     ]
 
 
@@ -130,13 +132,13 @@ def test_records_travel_through_a_layout_directory(store: Store, other: Store, t
         assert imported.has("key-top") and imported.has("key-middle") and not imported.has("key-base")
         loaded = imported.load("key-top")
     assert files_of(other, loaded) == [{"base": b"base"}, {"middle": b"middle"}, {"top": b"top"}]
-    assert other.cache_lookup("key-top") == loaded
+    assert other.cache.lookup("key-top") == loaded
     # The step below was loaded with it: its record is local now too.
-    middle_there = other.cache_lookup("key-middle")
+    middle_there = other.cache.lookup("key-middle")
     assert middle_there is not None and middle_there.id == loaded.parent
     # The layers are the exporter's blobs, recorded: an image made there reuses them by diff_id.
-    assert [other.layer_by_diff_id(record.diff_id) for record in other.snapshot_chain(loaded.id)] == [
-        store.layer_by_diff_id(record.diff_id) for record in store.snapshot_chain(top.id)
+    assert [other.images.layer(record.diff_id) for record in other.snapshots.chain(loaded.id)] == [
+        store.images.layer(record.diff_id) for record in store.snapshots.chain(top.id)
     ]
 
 
@@ -173,7 +175,7 @@ def test_a_corrupt_layer_is_refused_when_loaded(store: Store, other: Store, tmp_
     directory = tmp_path / "cache"
     snapshot = step(store, None, {"file": b"content"})
     export_cache(store, [("key", snapshot)], CacheSpec("local", path=directory), OPTIONS)
-    layer = store.layer_by_diff_id(store.get_snapshot(snapshot.id).diff_id)  # type: ignore[arg-type]
+    layer = store.images.layer(store.snapshots.get(snapshot.id).diff_id)  # type: ignore[arg-type]
     assert layer is not None
     blob = directory / "blobs" / "sha256" / layer.descriptor.digest.split(":")[1]
     blob.write_bytes(b"x" * layer.descriptor.size)
@@ -182,7 +184,7 @@ def test_a_corrupt_layer_is_refused_when_loaded(store: Store, other: Store, tmp_
         imported.add(CacheSpec("local", path=directory))
         with pytest.raises(StoreError):
             imported.load("key")
-    assert other.cache_lookup("key") is None
+    assert other.cache.lookup("key") is None
     assert list((other.root / "snapshots").iterdir()) == []
 
 

@@ -51,13 +51,13 @@ def test_save_then_load_into_another_store_keeps_digests_and_names(store: Store,
             ("docker.io/library/base:1",),
             ("registry.local:5000/team/app:v2",),
         ]
-        again = other.resolve_image("registry.local:5000/team/app:v2")
+        again = other.images.resolve("registry.local:5000/team/app:v2")
         assert again.id == app.id
         assert again.manifest_digest == app.manifest_digest
-        assert other.read_blob(app.manifest.layers[-1].digest) == store.read_blob(
+        assert other.blobs.read(app.manifest.layers[-1].digest) == store.blobs.read(
             app.manifest.layers[-1].digest
         )
-        assert other.resolve_image("base:1").manifest_digest == base.manifest_digest
+        assert other.images.resolve("base:1").manifest_digest == base.manifest_digest
 
 
 def test_saving_twice_gives_byte_identical_archives(store: Store, tmp_path: Path) -> None:
@@ -153,10 +153,10 @@ def test_loads_a_legacy_docker_save_archive_with_shared_layer_symlinks(store: St
         [layer, layer_tar({"etc/motd": b"hi"}), layer], ["legacy:1"], share_by_symlink=True
     )
     [loaded] = load_archive(store, io.BytesIO(archive), "legacy.tar")
-    image = store.resolve_image("legacy:1")
+    image = store.images.resolve("legacy:1")
     assert loaded.image.id == image.id
-    assert store.read_blob(image.id).startswith(b'{"architecture"')  # the config bytes as docker wrote them
-    assert b"container_config" in store.read_blob(image.id)
+    assert store.blobs.read(image.id).startswith(b'{"architecture"')  # the config bytes as docker wrote them
+    assert b"container_config" in store.blobs.read(image.id)
     assert [layer.media_type for layer in image.manifest.layers] == [MEDIA_OCI_LAYER] * 3
     assert image.size == 2 + 2 + 2  # the files' bytes in each layer, as `docker images` counts them
 
@@ -182,13 +182,13 @@ def test_load_from_stdin(root: Path) -> None:
 def test_zstd_layers_get_a_plain_copy_for_docker_load(store: Store, tmp_path: Path) -> None:
     plain = layer_tar({"z": b"zzz"})
     blob = zstandard.ZstdCompressor().compress(plain)
-    descriptor = Descriptor(media_type=MEDIA_OCI_LAYER_ZSTD, digest=store.put_blob(blob), size=len(blob))
+    descriptor = Descriptor(media_type=MEDIA_OCI_LAYER_ZSTD, digest=store.blobs.put(blob), size=len(blob))
     info = LayerInfo(DiffID(sha256(plain)), descriptor, len(plain))
-    store.record_layer(info)
+    store.images.record_layer(info)
     config = ImageConfig(architecture="amd64", os="linux", rootfs=RootFS(diff_ids=(info.diff_id,)))
     data = encode_json(config)
-    config_descriptor = Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(data), size=len(data))
-    image = store.add_image(Manifest(config=config_descriptor, layers=(descriptor,)), config, ["zst:1"])
+    config_descriptor = Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.blobs.put(data), size=len(data))
+    image = store.images.add(Manifest(config=config_descriptor, layers=(descriptor,)), config, ["zst:1"])
 
     archive = save_bytes(store, "zst:1")
     files = members(archive)
@@ -198,7 +198,7 @@ def test_zstd_layers_get_a_plain_copy_for_docker_load(store: Store, tmp_path: Pa
     assert files["blobs/sha256/" + descriptor.digest.split(":")[1]] == blob
     with Store.open(tmp_path / "other") as other:
         load_archive(other, io.BytesIO(archive), "zst.tar")
-        reloaded = other.resolve_image("zst:1")
+        reloaded = other.images.resolve("zst:1")
         assert reloaded.manifest_digest == image.manifest_digest
         assert reloaded.manifest.layers[0].media_type == MEDIA_OCI_LAYER_ZSTD
 
@@ -239,4 +239,4 @@ def test_loads_a_docker_25_archive_keeping_its_oci_manifest_digest(store: Store)
     [loaded] = load_archive(store, io.BytesIO(out.getvalue()), "docker25.tar")
     assert loaded.names == ("docker.io/library/new:25",)
     assert (loaded.image.id, loaded.image.manifest_digest) == (sha256(config), sha256(manifest))
-    assert store.read_blob(loaded.image.manifest.layers[0].digest) == layer
+    assert store.blobs.read(loaded.image.manifest.layers[0].digest) == layer

@@ -17,6 +17,7 @@ from slipway.cli._humanize import human_duration, human_size
 from slipway.errors import ImageInUse
 from slipway.image.oci import MEDIA_OCI_CONFIG, ContainerConfig, Descriptor, Healthcheck, encode_json
 from slipway.store import ImageRecord, Store
+from slipway.worker.mount_plan import Overlay
 
 NOW_ISH = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -106,7 +107,7 @@ def test_images_quiet_digests_no_trunc_format_and_filters(family: dict[str, Imag
 def test_images_hides_intermediate_images_unless_all(store: Store, root: Path) -> None:
     base = add_image(store, [{"a": b"1"}], ["base:1"])
     add_image(store, [{"b": b"2"}], ["child:1"], base=base)
-    store.untag("base:1")
+    store.images.untag("base:1")
     assert lines(run_cli(root, "images", "--format", "{{.Repository}}").output) == ["child"]
     assert sorted(lines(run_cli(root, "images", "-a", "--format", "{{.Repository}}").output)) == [
         "<none>",
@@ -122,7 +123,7 @@ def test_history_shows_layers_newest_first_with_sizes(
     newest = re.split(r"\s{3,}", output[1])
     assert newest[0] == family["app"].id[7:19]
     assert newest[2] == "/bin/sh -c make install PREFIX=/usr/local/ve…"  # 44 characters and an ellipsis
-    layer = store.layer_by_diff_id(family["app"].config.rootfs.diff_ids[1])
+    layer = store.images.layer(family["app"].config.rootfs.diff_ids[1])
     assert layer is not None and newest[3] == human_size(layer.uncompressed_size, 3)
     oldest = re.split(r"\s{3,}", output[2])
     assert (
@@ -218,7 +219,7 @@ def test_rmi_refuses_a_parent_image_unless_forced(
     assert isinstance(result.exception, ImageInUse) or result.exit_code == 1
     assert "image has dependent child images" in result.stderr
     assert "app:1" in result.stderr
-    assert store.resolve_image("base:1").id == base.id
+    assert store.images.resolve("base:1").id == base.id
     forced = run_cli(root, "rmi", "-f", base.id[7:19])
     assert forced.output == f"Untagged: base:1\nDeleted: {base.id}\n"
     assert "base" not in run_cli(root, "images").output
@@ -258,7 +259,7 @@ def test_image_prune_removes_dangling_images_and_reports_space(
         result.output.split("\n")[-2],
     ]
     assert re.fullmatch(r"Total reclaimed space: [1-9][\d.]*k?B", lines(result.output)[-1])
-    assert [image.names for image in store.list_images()] == [
+    assert [image.names for image in store.images.list()] == [
         ("docker.io/library/app:1", "registry.local:5000/app:2"),
         ("docker.io/library/base:1",),
     ]
@@ -270,7 +271,7 @@ def test_image_prune_all_removes_children_before_parents(
 ) -> None:
     declined = CliRunner().invoke(cli, ["--root", str(root), "image", "prune", "-a"], input="n\n")
     assert declined.exit_code == 1 and "Are you sure you want to continue?" in declined.output
-    assert len(store.list_images()) == 3
+    assert len(store.images.list()) == 3
     result = run_cli(root, "image", "prune", "-a", "-f")
     assert lines(result.output)[:7] == [
         "Deleted Images:",
@@ -281,7 +282,7 @@ def test_image_prune_all_removes_children_before_parents(
         "untagged: base:1",
         f"deleted: {family['base'].id}",
     ]
-    assert store.list_images() == []
+    assert store.images.list() == []
     assert sorted(p.name for p in (root / "blobs" / "sha256").iterdir()) == []
 
 
@@ -351,9 +352,9 @@ def test_history_shows_empty_layer_entries_with_zero_size(store: Store, root: Pa
     data = encode_json(config)
     manifest = msgspec.structs.replace(
         image.manifest,
-        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.put_blob(data), size=len(data)),
+        config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=store.blobs.put(data), size=len(data)),
     )
-    store.add_image(manifest, config, ["hist:2"])
+    store.images.add(manifest, config, ["hist:2"])
     output = lines(run_cli(root, "history", "--format", "{{.CreatedBy}}|{{.Size}}|{{.ID}}", "hist:2").output)
     assert output == [
         f"ENV A=b|0B|{manifest.config.digest[7:19]}",
@@ -363,10 +364,11 @@ def test_history_shows_empty_layer_entries_with_zero_size(store: Store, root: Pa
 
 def test_system_df_counts_build_cache_and_system_prune_clears_it(store: Store, root: Path) -> None:
     add_image(store, [{"a": b"1"}], ["kept:1"])
-    snapshot = store.create_snapshot(None)
-    (snapshot.path / "built").write_bytes(b"r" * 4000)
-    store.commit_snapshot(snapshot.id)
-    store.cache_record("run-step-key", snapshot.id)
+    plan = store.snapshots.prepare("run-step", None)
+    assert isinstance(plan, Overlay) and plan.upper is not None
+    (plan.upper / "built").write_bytes(b"r" * 4000)
+    snapshot = store.snapshots.commit("run-step")
+    store.cache.record("run-step-key", snapshot.id)
     store.close()
     output = lines(run_cli(root, "system", "df").output)
     assert re.split(r"\s{3,}", output[2]) == ["Build Cache", "1", "0", "4kB", "4kB"]

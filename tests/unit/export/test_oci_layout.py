@@ -52,7 +52,7 @@ def test_round_trip_keeps_manifest_and_config_digests(store: Store, tmp_path: Pa
     with Store.open(tmp_path / "other") as other:
         loaded = load_archive(other, io.BytesIO(archive), "one.tar")
         assert [item.names for item in loaded] == [("docker.io/library/one:1",), ("docker.io/library/one:2",)]
-        reloaded = other.resolve_image("one:2")
+        reloaded = other.images.resolve("one:2")
         assert (reloaded.id, reloaded.manifest_digest) == (image.id, image.manifest_digest)
         assert reloaded.names == ("docker.io/library/one:1", "docker.io/library/one:2")
 
@@ -104,7 +104,7 @@ def test_a_bare_ref_name_loads_untagged_and_a_nested_index_gives_this_hosts_plat
         [loaded] = load_archive(other, io.BytesIO(out.getvalue()), "multi.tar")
         assert loaded.names == ()
         assert loaded.image.id == amd.id
-        assert [image.id for image in other.list_images()] == [amd.id]
+        assert [image.id for image in other.images.list()] == [amd.id]
 
 
 def test_saved_layer_tars_hold_the_files(store: Store) -> None:

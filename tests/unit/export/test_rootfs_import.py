@@ -59,7 +59,7 @@ def test_import_with_changes_and_message(root: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     with Store.open(root) as store:
-        image = store.resolve_image("box:1")
+        image = store.images.resolve("box:1")
         assert result.output == image.id + "\n"
         config = image.config.config
         assert config.env == ("PATH=/bin:/usr/bin", "GREETING=hello world")
@@ -74,7 +74,7 @@ def test_import_with_changes_and_message(root: Path, tmp_path: Path) -> None:
         assert len(image.manifest.layers) == 1 and image.config.os == "linux"
         unpacked = tmp_path / "unpacked"
         unpacked.mkdir()
-        with store.open_blob(image.manifest.layers[0].digest) as blob:
+        with store.blobs.open(image.manifest.layers[0].digest) as blob:
             unpack_layer(blob, image.manifest.layers[0].media_type, unpacked, whiteouts="apply")
     assert (unpacked / "bin" / "busybox").read_bytes() == b"\x7fELF fake busybox"
     assert (unpacked / "bin" / "sh").readlink() == Path("busybox")
@@ -93,8 +93,8 @@ def test_import_is_reproducible_with_source_date_epoch(
     second = run_cli(tmp_path / "b", "import", "-", input=later).output
     assert first == second and first.startswith("sha256:")
     with Store.open(tmp_path / "a") as store:
-        assert store.resolve_image("r:1").created == "2023-11-14T22:13:20Z"
-        assert [entry.comment for entry in store.resolve_image("r:1").config.history] == ["Imported from -"]
+        assert store.images.resolve("r:1").created == "2023-11-14T22:13:20Z"
+        assert [entry.comment for entry in store.images.resolve("r:1").config.history] == ["Imported from -"]
 
 
 def test_import_refuses_an_escaping_tar_and_keeps_the_store(root: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _store_images import add_image, make_layer
+from _store_images import add_image, blob_file, commit_files, make_layer, snapshot_id_of
 
 from slipway.errors import StoreError
 from slipway.store import Store
@@ -33,17 +33,17 @@ def run_python(code: str, root: Path) -> str:
 
 
 def test_gc_keeps_what_images_need_and_frees_the_rest(store: Store, tmp_path: Path) -> None:
-    shared = make_layer(store, tmp_path, {"lib/libc.so": b"c" * 10_000})
-    kept_layer = make_layer(store, tmp_path, {"kept": b"k" * 5_000})
-    gone_layer = make_layer(store, tmp_path, {"gone": b"g" * 200_000})
-    kept = add_image(store, [shared, kept_layer], ["kept"])
-    dangling = add_image(store, [shared], [], label="untagged but still an image")
-    gone = add_image(store, [shared, gone_layer], ["gone"])
-    assert store.snapshot_for_image(kept) is not None
-    gone_top = store.snapshot_for_image(gone)
+    shared = make_layer(store.blobs, tmp_path, {"lib/libc.so": b"c" * 10_000})
+    kept_layer = make_layer(store.blobs, tmp_path, {"kept": b"k" * 5_000})
+    gone_layer = make_layer(store.blobs, tmp_path, {"gone": b"g" * 200_000})
+    kept = add_image(store.images, [shared, kept_layer], ["kept"])
+    dangling = add_image(store.images, [shared], [], label="untagged but still an image")
+    gone = add_image(store.images, [shared, gone_layer], ["gone"])
+    assert store.snapshots.unpack_image(kept) is not None
+    gone_top = store.snapshots.unpack_image(gone)
     assert gone_top is not None
-    store.remove_image(gone)
-    stray = store.put_blob(b"a blob no image uses")
+    store.images.remove(gone)
+    stray = store.blobs.put(b"a blob no image uses")
 
     freed = store.gc()
 
@@ -59,47 +59,46 @@ def test_gc_keeps_what_images_need_and_frees_the_rest(store: Store, tmp_path: Pa
     assert not blob_names(store) & expected
     assert gone_top.id not in snapshot_ids(store)
     assert freed >= gone_layer.descriptor.size + 200_000  # the blob and the unpacked file
-    assert store.resolve_image("kept") == kept
-    assert store.resolve_image(dangling.id) == dangling
-    top = store.snapshot_for_image(kept)
+    assert store.images.resolve("kept") == kept
+    assert store.images.resolve(dangling.id) == dangling
+    top = store.snapshots.unpack_image(kept)
     assert top is not None and (top.path / "kept").read_bytes() == b"k" * 5_000
     assert store.check() == []
     assert store.gc() == 0
 
 
 def test_gc_keeps_cached_snapshots_and_their_layers(store: Store, tmp_path: Path) -> None:
-    snapshot = store.create_snapshot(None)
-    (snapshot.path / "built").write_text("by a RUN")
-    store.commit_snapshot(snapshot.id)
-    layer = make_layer(store, tmp_path, {"built": b"by a RUN"})
-    store.set_snapshot_layer(snapshot.id, layer)
-    store.cache_record("step-key", snapshot.id)
-    uncached = store.commit_snapshot(store.create_snapshot(None).id)
+    snapshot = commit_files(store.snapshots, {"built": b"by a RUN"})
+    layer = make_layer(store.blobs, tmp_path, {"built": b"by a RUN"})
+    store.snapshots.set_layer(snapshot.id, layer)
+    store.cache.record("step-key", snapshot.id)
+    uncached = commit_files(store.snapshots, {})
 
     store.gc()
 
-    assert store.cache_lookup("step-key") is not None
-    assert store.has_blob(layer.descriptor.digest)
+    assert store.cache.lookup("step-key") is not None
+    assert store.blobs.has(layer.descriptor.digest)
     assert uncached.id not in snapshot_ids(store)
-    assert store.cache_clear() == 1
+    assert store.cache.clear() == 1
     store.gc()
     assert snapshot_ids(store) == set()
     assert blob_names(store) == set()
 
 
 def test_gc_keeps_active_snapshots_of_live_processes_only(store: Store) -> None:
-    mine = store.create_snapshot(None)
+    mine = snapshot_id_of(store.snapshots.prepare("mine", None))
     dead = int(
         run_python(
             "import sys; from pathlib import Path; from slipway.store import Store\n"
-            "store = Store.open(Path(sys.argv[1])); print(store.create_snapshot(None).id)\n"
+            "store = Store.open(Path(sys.argv[1])); plan = store.snapshots.prepare('step', None)\n"
+            "print(plan.upper.parent.name)\n"
             "import os; os._exit(0)  # dies without cleaning up",
             store.root,
         )
     )
-    assert snapshot_ids(store) == {mine.id, dead}
+    assert snapshot_ids(store) == {mine, dead}
     store.gc()
-    assert snapshot_ids(store) == {mine.id}
+    assert snapshot_ids(store) == {mine}
 
 
 def test_open_removes_temp_dirs_of_dead_processes(tmp_path: Path) -> None:
@@ -114,7 +113,7 @@ def test_open_removes_temp_dirs_of_dead_processes(tmp_path: Path) -> None:
             "temp = scope.__enter__()\n"
             "(temp / 'work').write_text('x')\n"
             "print(temp, flush=True)\n"
-            "with store.ingest() as writer:\n"
+            "with store.blobs.ingest() as writer:\n"
             "    writer.write(b'half')\n"
             "    os._exit(1)  # killed in the middle of a build and a download\n",
             str(root),
@@ -148,16 +147,16 @@ def test_temp_dir_is_removed_on_exit(store: Store) -> None:
 
 
 def test_check_finds_corrupt_missing_and_orphaned_blobs(store: Store, tmp_path: Path) -> None:
-    layer = make_layer(store, tmp_path, {"a": b"a" * 1000})
-    image = add_image(store, [layer], ["app"])
+    layer = make_layer(store.blobs, tmp_path, {"a": b"a" * 1000})
+    image = add_image(store.images, [layer], ["app"])
     assert store.check() == []
-    path = store.blob_path(layer.descriptor.digest)
+    path = blob_file(store, layer.descriptor.digest)
     path.chmod(0o644)
     data = bytearray(path.read_bytes())
     data[100] ^= 0xFF
     path.write_bytes(bytes(data))
-    store.blob_path(image.manifest_digest).unlink()
-    orphan = store.put_blob(b"nobody uses me")
+    blob_file(store, image.manifest_digest).unlink()
+    orphan = store.blobs.put(b"nobody uses me")
     problems = store.check()
     assert any(f"corrupt blob {layer.descriptor.digest}" in problem for problem in problems)
     assert any(
@@ -179,11 +178,11 @@ def test_a_lease_keeps_gc_off_blobs_until_the_image_is_added(store: Store, tmp_p
 
     def build() -> None:
         with store.lease():
-            layer = make_layer(store, tmp_path, {"app": b"app"})
+            layer = make_layer(store.blobs, tmp_path, {"app": b"app"})
             layer_put.set()
             gc_started.wait()
             time.sleep(0.3)  # give gc the chance to run now if the lease did not hold it back
-            result.append(add_image(store, [layer], ["app"]))
+            result.append(add_image(store.images, [layer], ["app"]))
 
     builder = threading.Thread(target=build)
     builder.start()
@@ -193,5 +192,5 @@ def test_a_lease_keeps_gc_off_blobs_until_the_image_is_added(store: Store, tmp_p
     gc_started.set()
     builder.join()
     collector.join()
-    assert store.resolve_image("app") == result[0]
+    assert store.images.resolve("app") == result[0]
     assert store.check() == []

@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from _store_images import add_image, make_layer
+from _store_images import add_image, blob_file, make_layer
 
 from slipway.errors import DigestMismatch, StoreDamaged
 from slipway.image.oci import Digest
 from slipway.store import Store
-from slipway.store.blobs import CorruptBlob, VerifiedReader
+from slipway.store.blob_files import CorruptBlob, VerifiedReader
 
 
 def digest_of(data: bytes) -> Digest:
@@ -87,48 +87,48 @@ def corrupt(path: Path) -> None:
 
 
 def test_a_blob_found_corrupt_is_removed_so_the_next_put_restores_it(store: Store, tmp_path: Path) -> None:
-    layer = make_layer(store, tmp_path, {"a": os.urandom(5000)})
-    image = add_image(store, [layer], ["app"])
+    layer = make_layer(store.blobs, tmp_path, {"a": os.urandom(5000)})
+    image = add_image(store.images, [layer], ["app"])
     config = image.manifest.config
-    good = store.read_blob(config.digest)
-    corrupt(store.blob_path(config.digest))
+    good = store.blobs.read(config.digest)
+    corrupt(blob_file(store, config.digest))
 
     with pytest.raises(DigestMismatch, match="it was removed from the store"):
-        store.read_blob(config.digest)
-    assert not store.has_blob(config.digest)
+        store.blobs.read(config.digest)
+    assert not store.blobs.has(config.digest)
     assert any(f"missing blob {config.digest}" in problem for problem in store.check())
-    store.put_blob(good, expected=config.digest)
+    store.blobs.put(good, expected=config.digest)
     assert store.check() == []
 
-    corrupt(store.blob_path(layer.descriptor.digest))
+    corrupt(blob_file(store, layer.descriptor.digest))
     with (
         pytest.raises(DigestMismatch, match="removed from the store"),
-        store.blob_stream(layer.descriptor.digest, layer.descriptor.size) as stream,
+        store.blobs.stream(layer.descriptor.digest, layer.descriptor.size) as stream,
     ):
         stream.read()
-    assert not store.has_blob(layer.descriptor.digest)
+    assert not store.blobs.has(layer.descriptor.digest)
 
 
 def test_a_failed_lease_takes_back_the_blobs_it_put(store: Store, tmp_path: Path) -> None:
-    kept = add_image(store, [make_layer(store, tmp_path, {"kept": b"k"})], ["kept"])
+    kept = add_image(store.images, [make_layer(store.blobs, tmp_path, {"kept": b"k"})], ["kept"])
     before = set(os.listdir(store.root / "blobs" / "sha256"))
     with pytest.raises(RuntimeError), store.lease():
-        make_layer(store, tmp_path, {"half": os.urandom(1000)})
-        store.put_blob(b"a config that never became an image")
+        make_layer(store.blobs, tmp_path, {"half": os.urandom(1000)})
+        store.blobs.put(b"a config that never became an image")
         raise RuntimeError("the pull broke off")
     assert set(os.listdir(store.root / "blobs" / "sha256")) == before
     assert store.check() == []
-    assert store.resolve_image("kept") == kept
+    assert store.images.resolve("kept") == kept
 
 
 def test_a_failed_lease_leaves_its_blobs_while_another_lease_is_held(store: Store, tmp_path: Path) -> None:
     with Store.open(store.root) as other, other.lease():
         with pytest.raises(RuntimeError), store.lease():
-            orphan = store.put_blob(b"put while another build runs")
+            orphan = store.blobs.put(b"put while another build runs")
             raise RuntimeError("broke off")
-        assert store.has_blob(orphan)  # gc would wait for the other lease: the next gc takes it
+        assert store.blobs.has(orphan)  # gc would wait for the other lease: the next gc takes it
     store.gc()
-    assert not store.has_blob(orphan)
+    assert not store.blobs.has(orphan)
 
 
 def test_check_reports_and_gc_removes_what_dead_processes_left(store: Store) -> None:
@@ -138,9 +138,9 @@ def test_check_reports_and_gc_removes_what_dead_processes_left(store: Store) -> 
             "-c",
             "import os, sys; from pathlib import Path; from slipway.store import Store\n"
             "store = Store.open(Path(sys.argv[1]))\n"
-            "snapshot = store.create_snapshot(None)\n"
-            "(snapshot.path / 'half-copied').write_bytes(b'x' * 1000)\n"
-            "print(snapshot.id, flush=True)\n"
+            "plan = store.snapshots.prepare('step', None)\n"
+            "(plan.upper / 'half-copied').write_bytes(b'x' * 1000)\n"
+            "print(plan.upper.parent.name, flush=True)\n"
             "os._exit(1)  # killed in the middle of a step\n",
             str(store.root),
         ],
@@ -173,11 +173,11 @@ def test_a_garbage_meta_db_is_reported_as_damaged(tmp_path: Path) -> None:
 
 
 def test_a_damaged_image_record_is_reported_not_raised_by_check(store: Store, tmp_path: Path) -> None:
-    image = add_image(store, [make_layer(store, tmp_path, {"a": b"a"})], ["app"])
+    image = add_image(store.images, [make_layer(store.blobs, tmp_path, {"a": b"a"})], ["app"])
     with sqlite3.connect(store.root / "meta.db") as connection:
         connection.execute("UPDATE images SET config = ? WHERE id = ?", (b"{not json", image.id))
     with pytest.raises(StoreDamaged, match=f"the record of image {image.id} in meta.db is damaged"):
-        store.list_images()
+        store.images.list()
     assert any(f"the record of image {image.id}" in problem for problem in store.check())
 
 

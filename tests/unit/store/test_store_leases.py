@@ -19,8 +19,8 @@ import os, sys
 from pathlib import Path
 from slipway.store import Store
 store = Store.open(Path(sys.argv[1]))
-snapshot = store.create_snapshot(None)
-store.commit_snapshot(snapshot.id)
+store.snapshots.prepare("step", None)
+snapshot = store.snapshots.commit("step")
 blocks = [
     store.leases.hold(),
     store.leases.mount(Path(sys.argv[1]) / "tmp" / "never-mounted", "overlay"),
@@ -61,7 +61,8 @@ def test_a_lease_is_recorded_for_its_block_only(store: Store, tmp_path: Path) ->
 
 
 def test_gc_keeps_held_snapshots_while_the_hold_lasts(store: Store) -> None:
-    snapshot = store.commit_snapshot(store.create_snapshot(None).id)
+    store.snapshots.prepare("step", None)
+    snapshot = store.snapshots.commit("step")
     with store.leases.hold() as hold:
         assert hold.add(snapshot.id)
         store.gc()
@@ -71,10 +72,10 @@ def test_gc_keeps_held_snapshots_while_the_hold_lasts(store: Store) -> None:
 
 
 def test_a_hold_on_a_snapshot_that_is_gone_says_so(store: Store) -> None:
-    snapshot = store.create_snapshot(None)
-    store.remove_snapshot(snapshot.id)
+    gone = int(store.snapshots.prepare("step", None).upper.parent.name)  # type: ignore[union-attr]
+    store.snapshots.remove("step")
     with store.leases.hold() as hold:
-        assert not hold.add(snapshot.id)
+        assert not hold.add(gone)
 
 
 def test_the_next_open_undoes_what_a_dead_process_leased(tmp_path: Path) -> None:

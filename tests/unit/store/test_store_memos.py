@@ -14,21 +14,22 @@ from tests.unit.store._store_images import add_image, make_layer
 from slipway.errors import StoreError
 from slipway.store import ImageRecord, Store
 from slipway.store.memos import Memo, MemoStep, lookup
+from slipway.store.meta import MetaDB
 from slipway.store.prune import PrunePolicy, prune_build_cache
 
 KEY, PRINT = "request-key", "fingerprint"
 
 
 def cached_step(store: Store, key: str) -> int:
-    snapshot = store.create_snapshot(None)
-    store.commit_snapshot(snapshot.id)
-    store.cache_record(key, snapshot.id)
+    store.snapshots.prepare(key, None)
+    snapshot = store.snapshots.commit(key)
+    store.cache.record(key, snapshot.id)
     return snapshot.id
 
 
 def base_and_built(store: Store, tmp_path: Path) -> tuple[ImageRecord, ImageRecord]:
-    base = add_image(store, [make_layer(store, tmp_path / "work", {"base": b"1"})], ["base:1"])
-    built = add_image(store, [make_layer(store, tmp_path / "work", {"app": b"2"})], ["app:1"])
+    base = add_image(store.images, [make_layer(store.blobs, tmp_path / "work", {"base": b"1"})], ["base:1"])
+    built = add_image(store.images, [make_layer(store.blobs, tmp_path / "work", {"app": b"2"})], ["app:1"])
     return base, built
 
 
@@ -42,7 +43,7 @@ def remember(store: Store, base: ImageRecord, built: ImageRecord, cache_keys: tu
             MemoStep("sha256:run", "[2/2] RUN x", "step"),
         ),
     )
-    assert store.remember_build(KEY, PRINT, memo, cache_keys)
+    assert store.memos.remember(KEY, PRINT, memo, cache_keys)
     return memo
 
 
@@ -61,11 +62,11 @@ def test_a_memo_answers_while_the_store_agrees(
     assert lookup(store.root, KEY, PRINT) == memo
     assert lookup(store.root, KEY, "another fingerprint") is None
     assert lookup(store.root, "another key", PRINT) is None
-    store.untag("app:1")
+    store.images.untag("app:1")
     assert lookup(store.root, KEY, PRINT) is None, "the image lost the name the build gave it"
-    store.tag_image(built, "app:1")
+    store.images.tag(built, "app:1")
     assert lookup(store.root, KEY, PRINT) == memo
-    store.tag_image(built, "base:1")  # the base name now points at another manifest
+    store.images.tag(built, "base:1")  # the base name now points at another manifest
     assert lookup(store.root, KEY, PRINT) is None
 
 
@@ -73,9 +74,9 @@ def test_removing_the_image_removes_its_memo(
     store: Store, remembered: tuple[ImageRecord, ImageRecord, Memo]
 ) -> None:
     _, built, _ = remembered
-    store.remove_image(built)
+    store.images.remove(built)
     assert memo_rows(store) == 0
-    add_image_again = store.add_image(built.manifest, built.config, built.names)
+    add_image_again = store.images.add(built.manifest, built.config, built.names)
     assert add_image_again.id == built.id
     assert lookup(store.root, KEY, PRINT) is None, "a memo is only ever written by the build that made it"
 
@@ -87,9 +88,9 @@ def test_forgetting_a_step_cache_record_removes_the_memo(
     cached_step(store, "unrelated")
     match forget:
         case "cache_clear":
-            store.cache_clear()
+            store.cache.clear()
         case "cache_forget":
-            assert store.cache_forget(["step-2"]) == 1
+            assert store.cache.forget(["step-2"]) == 1
         case "prune":
             prune_build_cache(store, PrunePolicy(everything=True), now=0.0)
     assert memo_rows(store) == 0
@@ -100,7 +101,7 @@ def test_forgetting_an_unrelated_record_keeps_the_memo(
     store: Store, remembered: tuple[ImageRecord, ImageRecord, Memo]
 ) -> None:
     cached_step(store, "unrelated")
-    store.cache_forget(["unrelated"])
+    store.cache.forget(["unrelated"])
     store.gc()
     assert lookup(store.root, KEY, PRINT) == remembered[2]
 
@@ -109,15 +110,22 @@ def test_removing_a_cached_snapshot_removes_the_memo(store: Store, tmp_path: Pat
     base, built = base_and_built(store, tmp_path)
     snapshot_id = cached_step(store, "step-1")
     remember(store, base, built, ("step-1",))
-    store.remove_snapshot(snapshot_id)  # as gc does: the snapshot's cache records go with it, and the memo
+    meta = MetaDB.open(store.root / "meta.db")
+    try:
+        with meta.transaction() as tx:
+            tx.delete_snapshot(
+                snapshot_id
+            )  # as gc does: the snapshot's cache records go with it, and the memo
+    finally:
+        meta.close()
     assert memo_rows(store) == 0
 
 
 def test_a_memo_of_steps_without_cache_records_is_not_kept(store: Store, tmp_path: Path) -> None:
     base, built = base_and_built(store, tmp_path)
     memo = Memo(image_id=built.id, names=built.names, bases=(), steps=())
-    assert not store.remember_build(KEY, PRINT, memo, ["never-recorded"])
-    assert not store.remember_build(KEY, PRINT, memo._replace(image_id="sha256:" + "0" * 64), [])
+    assert not store.memos.remember(KEY, PRINT, memo, ["never-recorded"])
+    assert not store.memos.remember(KEY, PRINT, memo._replace(image_id="sha256:" + "0" * 64), [])
     assert memo_rows(store) == 0
 
 

@@ -68,8 +68,8 @@ def test_a_full_metadata_database_is_disk_full_and_rolled_back(store: Store) -> 
     connection.execute(f"PRAGMA max_page_count={pages}")
     with pytest.raises(DiskFull, match=f"no space left on device under {store.root}"):
         for number in range(2000):
-            store.cache_forget([])  # a cleanup: its transaction needs no new page
-            snapshot = store.create_snapshot(None)
-            store.commit_snapshot(snapshot.id)
-            store.cache_record("k" * 500 + str(number), snapshot.id)
+            store.cache.forget([])  # a cleanup: its transaction needs no new page
+            store.snapshots.prepare("step", None)
+            snapshot = store.snapshots.commit("step")
+            store.cache.record("k" * 500 + str(number), snapshot.id)
     assert store.check() == []

@@ -1,0 +1,93 @@
+"""Sync, then publish: a snapshot written without overlay is committed at once, but nothing that outlives the
+process points at it (a cache record, its layer, an image, a memo) until its tree is synced to disk."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _store_images import written_tree
+
+from slipway.image.layers import measure_tree
+from slipway.store import NewTree, Store
+from slipway.worker import snapshots as worker_snapshots
+from slipway.worker.mount_plan import Direct
+
+
+class SlowSync:
+    """syncfs as the snapshotter calls it, held until the test lets it end (or fail); counts the calls."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.error: OSError | None = None
+        self.synced: list[Path] = []
+
+    def __call__(self, path: Path) -> None:
+        assert self.release.wait(timeout=30)
+        if self.error is not None:
+            raise self.error
+        self.synced.append(path)
+
+
+@pytest.fixture
+def slow_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowSync]:
+    sync = SlowSync()
+    monkeypatch.setattr(worker_snapshots, "sync_filesystem", sync)
+    yield sync
+    sync.release.set()  # no sync thread is left waiting
+
+
+def direct_snapshot(store: Store, key: str) -> Path:
+    plan = store.snapshots.prepare(key, None, NewTree("app"))
+    assert isinstance(plan, Direct)
+    (written_tree(plan) / "app").mkdir()
+    (written_tree(plan) / "app" / "file").write_bytes(b"copied")
+    return plan.path
+
+
+def test_a_cache_record_waits_for_the_sync(tmp_path: Path, slow_sync: SlowSync) -> None:
+    root = tmp_path / "root"
+    with Store.open(root) as store:
+        tree = direct_snapshot(store, "copy")
+        snapshot = store.snapshots.commit("copy")
+        assert store.snapshots.get(snapshot.id).committed  # later steps may build on it at once
+        store.cache.record("key", snapshot.id)
+        assert store.cache.lookup("key") is None  # held: the tree may not be on disk yet
+        slow_sync.release.set()
+    assert slow_sync.synced == [tree]
+    with Store.open(root) as store:
+        found = store.cache.lookup("key")
+        assert found is not None and found.id == snapshot.id
+
+
+def test_a_layer_waits_for_the_sync(store: Store, slow_sync: SlowSync) -> None:
+    direct_snapshot(store, "copy")
+    snapshot = store.snapshots.commit("copy")
+    info = measure_tree(snapshot.path)
+    slow_sync.release.set()
+    store.snapshots.set_layer(snapshot.id, info, deferred=True)  # waits for the sync first
+    assert slow_sync.synced == [snapshot.path]
+
+
+def test_a_snapshot_written_through_overlay_needs_no_sync(store: Store, slow_sync: SlowSync) -> None:
+    store.snapshots.prepare("run", None)
+    snapshot = store.snapshots.commit("run")
+    store.cache.record("key", snapshot.id)
+    assert store.cache.lookup("key") == snapshot
+    assert slow_sync.synced == []
+
+
+def test_a_failed_sync_leaves_no_cache_record(tmp_path: Path, slow_sync: SlowSync) -> None:
+    root = tmp_path / "root"
+    store = Store.open(root)
+    direct_snapshot(store, "copy")
+    snapshot = store.snapshots.commit("copy")
+    store.cache.record("key", snapshot.id)
+    slow_sync.error = OSError(5, "Input/output error")
+    slow_sync.release.set()
+    with pytest.raises(OSError, match="Input/output error"):
+        store.close()
+    with Store.open(root) as reopened:
+        assert reopened.cache.lookup("key") is None

@@ -10,7 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["DEFAULT_DOCKERFILE", "MAX_FILE_BYTES", "dockerfile_path", "read_file", "read_limited", "read_stream"]
+__all__ = [
+    "DEFAULT_DOCKERFILE",
+    "MAX_FILE_BYTES",
+    "dockerfile_path",
+    "read_file",
+    "read_limited",
+    "read_stream",
+]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 DEFAULT_DOCKERFILE = "Dockerfile"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, assert_never
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, assert_never
 
 import msgspec
 
@@ -22,6 +22,7 @@ from slipway.errors import (
     ArchiveError,
     ContextError,
     DiskFull,
+    DockerfileError,
     ExportError,
     ImageNotFound,
     RegistryError,
@@ -29,10 +30,12 @@ from slipway.errors import (
 )
 from slipway.export.image import ExportOptions, export_image
 from slipway.export.specs import CacheSpec, OutputSpec
+from slipway.frontend.checks import CheckWarning, check_parsed, linter_for
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
+from slipway.frontend.directives import check_syntax
 from slipway.frontend.files import dockerfile_path, read_file
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
-from slipway.frontend.parser import parse
+from slipway.frontend.parser import ParsedDockerfile, parse
 from slipway.graph.ops import (
     BuildGraph,
     Copy,
@@ -47,7 +50,17 @@ from slipway.graph.ops import (
 )
 from slipway.image.oci import Digest
 from slipway.image.reference import parse_reference
-from slipway.progress.events import BuildMessage, EventSink, StepDone, StepFailed, StepLog, StepStarted
+from slipway.progress.events import (
+    BuildMessage,
+    BuildWarning,
+    EventSink,
+    StepDone,
+    StepFailed,
+    StepLog,
+    StepStarted,
+)
+from slipway.progress.failure import source_excerpt
+from slipway.progress.warnings import encode_warning
 from slipway.solver.memo import MemoPlan
 from slipway.solver.results import Result
 from slipway.solver.solve import SolveOptions, Solver
@@ -172,11 +185,69 @@ def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
         raise ContextError(f"{path} is a directory, not a Dockerfile") from err
 
 
+class Frontend(NamedTuple):
+    """What the frontend reads of a build request: the parsed Dockerfile (and its text), the conversion's
+    options, the resolver of its images and the .dockerignore patterns."""
+
+    parsed: ParsedDockerfile
+    text: str
+    options: ConvertOptions
+    resolver: StoreResolver
+    exclude: tuple[str, ...]
+
+
 def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -> tuple[BuildGraph, str]:
+    """The build graph of `request` and the Dockerfile's text; the build checks' warnings go to `events`."""
+    graph, text, _ = _checked_plan(request, store, events)
+    return graph, text
+
+
+def _checked_plan(
+    request: BuildRequest, store: Store, events: EventSink | None
+) -> tuple[BuildGraph, str, tuple[BuildWarning, ...]]:
+    """plan(), and the build checks' warnings."""
+    frontend = prepare(request, store, events)
+    linter = linter_for(frontend.parsed, dict(request.build_args), frontend.exclude)
+    try:
+        check_parsed(frontend.parsed, linter)
+        graph = convert(frontend.parsed, frontend.options, frontend.resolver, linter)
+    finally:
+        warnings = warning_events(linter.warnings, frontend.text)
+        if events is not None:
+            for warning in warnings:
+                events.emit(warning)
+    error = linter.error()  # `error=true`: warnings fail the build, before anything runs
+    if error is not None:
+        raise DockerfileError(error)
+    return graph, frontend.text, warnings
+
+
+def warning_events(warnings: Iterable[CheckWarning], text: str) -> tuple[BuildWarning, ...]:
+    """The build checks' warnings as progress events, each with the Dockerfile's lines it points at."""
+    lines = text.split("\n")
+    return tuple(
+        BuildWarning(
+            rule=warning.rule.name,
+            detail=warning.detail,
+            description=warning.rule.description,
+            url=warning.rule.url,
+            path=warning.location.path,
+            line=warning.location.line,
+            end_line=warning.location.end_line,
+            excerpt=tuple(source_excerpt(lines, warning.location)),
+            at=time.time(),
+        )
+        for warning in warnings
+    )
+
+
+def prepare(request: BuildRequest, store: Store, events: EventSink | None = None) -> Frontend:
+    """Read and parse the request's Dockerfile and .dockerignore; the options of its conversion."""
     if not request.context.is_dir():
         raise ContextError(f"build context {request.context} is not a directory")
     text, shown_name, path = read_dockerfile(request)
     parsed = parse(text, path=shown_name)
+    check_syntax(parsed, text)
     ignore_file = find_ignore_file(request.context, path or dockerfile_path(request.context, None))
     exclude = read_ignore_file(read_file(ignore_file)) if ignore_file else ()
     options = ConvertOptions(
@@ -193,7 +264,7 @@ def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -
     if request.pull not in PULL_POLICIES:
         raise UsageError(f"pull policy {request.pull!r}: expected one of {', '.join(PULL_POLICIES)}")
     resolver = StoreResolver(store, pull=request.pull, registry=request.registry, events=events)
-    return convert(parsed, options, resolver), text
+    return Frontend(parsed, text, options, resolver, exclude)
 
 
 def build(
@@ -209,7 +280,7 @@ def build(
     request's memo plan, solver/memo.py) a build that made an image leaves its memo in the store."""
     names = _output_names(request)
     _check_output(request.output, names, stdout)
-    graph, text = plan(request, store, events)
+    graph, text, warnings = _checked_plan(request, store, events)
     options = SolveOptions(
         context_dir=request.context.resolve(),
         no_cache=request.no_cache,
@@ -241,7 +312,7 @@ def build(
                 _export_cache(index, spec, entries, request, store, export, events)
     if memo is not None and image is not None:
         try:
-            _remember(store, memo, root, results, image, names)
+            _remember(store, memo, root, results, image, names, warnings)
         except DiskFull as err:  # the image is built: only the next no-op rebuild's shortcut is lost
             log.debug("no build memo: %s", err)
     if request.output.type in ("docker", "oci") or request.cache_to:
@@ -257,8 +328,9 @@ def _remember(
     results: dict[str, Result],
     image: ImageRecord,
     names: tuple[str, ...],
+    warnings: tuple[BuildWarning, ...],
 ) -> None:
-    """Leave the memo of this build, unless its graph reads the network."""
+    """Leave the memo of this build (with its warnings, to show again), unless its graph reads the network."""
     steps = []
     bases = {}
     cache_keys = []
@@ -274,6 +346,7 @@ def _remember(
             steps.append(MemoStep(vertex.digest, vertex.meta.name, "step"))
             cache_keys.append(results[vertex.digest].cache_key)
     shown = tuple(name for name in image.names if name in names)  # as the build reports them
+    steps += [MemoStep("", encode_warning(warning), "warning") for warning in warnings]
     record = Memo(image_id=image.id, names=shown, bases=tuple(sorted(bases.items())), steps=tuple(steps))
     store.memos.remember(memo.key, memo.fingerprint, record, cache_keys)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 __all__ = [
+    "CALLS",
+    "CALL_FORMATS",
     "COMPRESSIONS",
     "ENTITLEMENTS",
     "NETWORK_HOST",
@@ -17,6 +19,8 @@ __all__ = [
     "NETWORK_MODES",
     "PROGRESS_MODES",
     "PULL_POLICIES",
+    "CallFormat",
+    "CallName",
     "Compression",
     "ContainerNetwork",
     "NetworkMode",
@@ -52,6 +56,11 @@ PULL_POLICIES: tuple[PullPolicy, ...] = get_args(PullPolicy)
 SECURITY_INSECURE = "security.insecure"
 NETWORK_HOST = "network.host"
 ENTITLEMENTS = (NETWORK_HOST, SECURITY_INSECURE)
+# What `slipway build --call` evaluates instead of building ("build": the build itself), and how it answers.
+CallName = Literal["check", "outline", "targets"]
+CALLS: tuple[CallName, ...] = get_args(CallName)
+CallFormat = Literal["text", "json"]
+CALL_FORMATS: tuple[CallFormat, ...] = get_args(CallFormat)
 
 # The platform a build targets and `debug graph` assumes unless told otherwise.
 DEFAULT_PLATFORM = "linux/amd64"

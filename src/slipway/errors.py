@@ -1,12 +1,14 @@
 """Errors a user can cause or fix. A bug is not one of these: it keeps its traceback.
 
-SlipwayError                      str(err) is the whole message; the CLI prints it, exits err.exit_code
+SlipwayError                      str(err) is the whole message; the CLI prints it, exits err.exit_code;
+│                                 an error with a place in a Dockerfile carries it (err.location)
 ├── UsageError                    a flag or argument is wrong (exit 2)
 ├── DockerfileError               the Dockerfile is wrong; carries a SourceLocation
 │   ├── DockerfileSyntaxError     it does not parse
 │   ├── ExpansionError            ${VAR?msg}, bad substitution, unterminated quote
 │   └── StageNotFound             --target, FROM or COPY --from names no stage
 ├── ContextError                  the build context or a COPY source is wrong
+│   └── SourceNotFound            a COPY/ADD source is not in the tree it copies from
 ├── UnreadableFile                a file of an image or context that slipway will not read on the host
 │   ├── NotRegularFile            a device, FIFO, socket or directory where a file was expected
 │   └── FileTooLarge              larger than the cap slipway reads such a file up to
@@ -49,7 +51,15 @@ class SourceLocation:
 
 
 class SlipwayError(Exception):
+    """`message` is what went wrong; `location`, when the error has a place in a Dockerfile, where (str(err)
+    then starts with it, and `slipway build` shows the Dockerfile's lines there)."""
+
     exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str = "", location: SourceLocation | None = None) -> None:
+        self.message = message
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
 
 
 class UsageError(SlipwayError):
@@ -58,11 +68,6 @@ class UsageError(SlipwayError):
 
 class DockerfileError(SlipwayError):
     """An error in a Dockerfile. The message is prefixed with the file and line."""
-
-    def __init__(self, message: str, location: SourceLocation | None = None) -> None:
-        self.message = message
-        self.location = location
-        super().__init__(f"{location}: {message}" if location else message)
 
 
 class DockerfileSyntaxError(DockerfileError):
@@ -91,6 +96,12 @@ class NotRegularFile(UnreadableFile):
 
 class FileTooLarge(UnreadableFile):
     pass
+
+
+class SourceNotFound(ContextError):
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path  # "/missing/file", as BuildKit quotes it
 
 
 class ImageNotFound(SlipwayError):
@@ -154,12 +165,12 @@ class RunFailed(SlipwayError):
         location: SourceLocation | None = None,
         step: str = "",
     ) -> None:
+        super().__init__(message)
         self.argv = argv
         self.step = step  # the step's name in progress output, "[build 4/4] RUN go build ..."
         self.process_exit_code = exit_code
         self.output_tail = output_tail
-        self.location = location
-        super().__init__(message)
+        self.location = location  # not in str(err): the error print draws the Dockerfile excerpt
 
 
 class RegistryError(SlipwayError):

@@ -283,6 +283,10 @@ def docker_archive(image: BaseImage, destination: Path) -> Path:
     return destination
 
 
+# testInvalidDefaultArgInFrom builds FROM busybox:stable${BUSYBOX_VARIANT} with BUSYBOX_VARIANT=-musl.
+ALIASES = (("busybox:latest", "busybox:stable-musl"),)
+
+
 def make_template_store(slipway_argv: list[str], root: Path, work: Path) -> Path:
     """A store root holding busybox:latest and alpine:latest, to be copied for each test that needs its own."""
     for image in (BUSYBOX_IMAGE, ALPINE_IMAGE):
@@ -295,6 +299,11 @@ def make_template_store(slipway_argv: list[str], root: Path, work: Path) -> Path
         )
         assert loaded.returncode == 0, loaded.stderr
         archive.unlink()
+    for alias in ALIASES:  # tags BuildKit's tests pull that the stand-ins answer for
+        tagged = subprocess.run(
+            [*slipway_argv, "--root", str(root), "tag", *alias], capture_output=True, text=True, check=False
+        )
+        assert tagged.returncode == 0, tagged.stderr
     return root
 
 

@@ -209,9 +209,6 @@ COPY --from=build /dest /dest
 
 
 # dockerfile_add_test.go: testAddInvalidChmod
-@pytest.mark.xfail(
-    reason="issue 13: error wording: BuildKit's 'invalid chmod parameter' message", strict=True
-)
 def test_add_invalid_chmod(sandbox: Sandbox) -> None:
     context = sandbox.context("\nFROM scratch\nADD --chmod=64a foo /\n", file("foo", "foo-contents"))
     assert "invalid chmod parameter: '64a'. it should be octal string and between 0 and 07777" in (

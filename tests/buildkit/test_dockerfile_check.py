@@ -8,13 +8,7 @@ import pytest
 from buildkit._lint import Lint, check_linter_warnings
 from buildkit._sandbox import Sandbox, file
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.xfail(
-        reason="issue 13: build checks/lint rules (warnings at the end of a build, --call check --format json)",
-        strict=True,
-    ),
-]
+pytestmark = pytest.mark.root
 
 FROM_AS_CASING = Lint("FromAsCasing", "'as' and 'FROM' keywords' casing do not match", 2)
 MISSING_DOCKERFILE = r'failed to solve: failed to compute cache key: failed to calculate checksum of ref [^\s]+ "/Dockerfile": not found'

@@ -12,7 +12,6 @@ pytestmark = pytest.mark.root
 
 
 # dockerfile_copy_test.go: testDockerfileCopyFromArgs
-@pytest.mark.xfail(reason="issue 13: error wording: BuildKit's message for COPY --from=$VAR", strict=True)
 def test_dockerfile_copy_from_args(sandbox: Sandbox) -> None:
     context = sandbox.context("\nFROM scratch\nCOPY --from=$FOO . .\n")
     output = sandbox.build_fails(context)
@@ -324,9 +323,6 @@ COPY --from=base /out /
 
 
 # dockerfile_copy_test.go: testCopyInvalidChmod
-@pytest.mark.xfail(
-    reason="issue 13: error wording: BuildKit's 'invalid chmod parameter' message", strict=True
-)
 def test_copy_invalid_chmod(sandbox: Sandbox) -> None:
     context = sandbox.context("\nFROM scratch\nCOPY --chmod=64a foo /\n", file("foo", "foo-contents"))
     assert "invalid chmod parameter: '64a'. it should be octal string and between 0 and 07777" in (

@@ -207,9 +207,6 @@ COPY --from=base --chmod=0644 /out /out
 
 
 # dockerfile_core_test.go: testTargetMistype
-@pytest.mark.xfail(
-    reason="issue 13: error wording: 'target stage \"X\" could not be found (did you mean Y?)'", strict=True
-)
 def test_target_mistype(sandbox: Sandbox) -> None:
     dockerfile = "\nFROM scratch AS build\nCOPY Dockerfile /out\nFROM scratch\nCOPY --from=build /out /\n"
     output = sandbox.build_fails(sandbox.context(dockerfile), "--target", "bulid")

@@ -28,10 +28,6 @@ def test_mount_tmpfs(sandbox: Sandbox) -> None:
 
 
 # dockerfile_mount_test.go: testMountInvalid
-@pytest.mark.xfail(
-    reason="issue 13: error wording: 'unknown flag: --mont (did you mean mount?)', 'unexpected key', 'unsupported mount type' with did-you-mean",
-    strict=True,
-)
 def test_mount_invalid(sandbox: Sandbox) -> None:
     output = sandbox.build_fails(
         sandbox.context("\nFROM scratch\nRUN --mont=target=/mytmp,type=tmpfs /bin/true\n")
@@ -142,10 +138,6 @@ RUN --mount=type=cache,id=mycache,target=$META_PATH [ -f /tmp/meta/foo ]
 
 
 # dockerfile_mount_test.go: testMountFromError
-@pytest.mark.xfail(
-    reason="issue 13: error wording: \"'from' doesn't support variable expansion, define alias stage instead\"",
-    strict=True,
-)
 def test_mount_from_error(sandbox: Sandbox) -> None:
     dockerfile = """
 FROM busybox as test

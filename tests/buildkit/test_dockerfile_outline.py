@@ -11,10 +11,7 @@ import pytest
 from buildkit._call import call_json, source_index, sources, start_line
 from buildkit._sandbox import Sandbox
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.xfail(reason="issue 13: --call outline (--format json)", strict=True),
-]
+pytestmark = pytest.mark.root
 
 OUTLINE_ARGS = (
     '\nARG inherited=box\nARG inherited2=box2\nARG unused=abc${inherited2}\n# sfx is a suffix\nARG sfx="usy${inherited}"\n'

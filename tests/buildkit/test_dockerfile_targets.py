@@ -11,10 +11,7 @@ import pytest
 from buildkit._call import call_json, source_index, sources, start_line
 from buildkit._sandbox import Sandbox
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.xfail(reason="issue 13: --call targets (--format json)", strict=True),
-]
+pytestmark = pytest.mark.root
 
 TARGETS = (
     "\n# build defines stage for compiling the binary\nFROM alpine AS build\nRUN true\n"

@@ -26,10 +26,6 @@ CASES = (
 
 
 # errors_test.go: testErrorsSourceMap (its cases in turn)
-@pytest.mark.xfail(
-    reason="issue 13: error wording: every Dockerfile error shows the excerpt with its lines marked (multi-line included)",
-    strict=True,
-)
 def test_errors_source_map(sandbox: Sandbox) -> None:
     for name, dockerfile, error_lines in CASES:
         output = sandbox.build_fails(sandbox.context(dockerfile))

@@ -70,7 +70,10 @@ def test_a_failing_copy_names_the_missing_source(
     result = own_store.build(context, "-t", "failing:copy")
     assert result.returncode != 0
     assert "no-such-file.txt" in result.stderr
-    assert "Dockerfile:2: COPY failed" in result.stderr, "the error names the Dockerfile line"
+    assert "Dockerfile:2\n" in result.stderr and "   2 | >>> COPY no-such-file.txt /x" in result.stderr, (
+        "the error shows the Dockerfile line"
+    )
+    assert '"/no-such-file.txt": not found' in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert own_store("inspect", "failing:copy").returncode != 0
     assert_nothing_left(own_store, leftovers)

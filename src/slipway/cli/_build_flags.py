@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from slipway.choices import (
+    CALL_FORMATS,
     COMPRESSIONS,
     DEFAULT_PLATFORM,
     ENTITLEMENTS,
     NETWORK_MODES,
     PROGRESS_MODES,
+    CallFormat,
     NetworkMode,
     ProgressMode,
 )
@@ -84,6 +86,11 @@ BUILD_FLAGS: tuple[Flag, ...] = (
          help="Export the build cache (mode=min: the final image's steps, the default; max: every step)."),
     Flag("cache_from", ("--cache-from",), "multiple", metavar="type=registry,ref=REF|type=local,src=DIR",
          help="Use build cache exported by --cache-to (a REF alone means type=registry,ref=REF)."),
+    Flag("call", ("--call",), default="build", metavar="check|outline|targets[,format=json]",
+         help="Evaluate the build instead of running it: check (the build checks of every stage), outline "
+         "(the target's build arguments, secrets and ssh sockets), targets (the stages)."),
+    Flag("check", ("--check",), "flag", help='Shorthand for "--call=check".'),
+    Flag("format", ("--format",), choices=CALL_FORMATS, help="How --call answers (default: text)."),
 )  # fmt: skip
 
 
@@ -117,6 +124,9 @@ if TYPE_CHECKING:
         allow: tuple[str, ...]
         cache_to: tuple[str, ...]
         cache_from: tuple[str, ...]
+        call: str
+        check: bool
+        format: CallFormat | None
 
 else:
     BuildFlags = collections.namedtuple("BuildFlags", [CONTEXT.name, *(flag.name for flag in BUILD_FLAGS)])

@@ -18,6 +18,7 @@ from slipway.store import REGISTRIES_FILE, memos
 
 if TYPE_CHECKING:
     from slipway.build import BuildOutcome, BuildRequest
+    from slipway.export.specs import OutputSpec
     from slipway.registry import RegistryOptions
     from slipway.store import ImageRecord, Store
 
@@ -48,6 +49,14 @@ class Outcome(NamedTuple):
 def build_command(root: Path, flags: BuildFlags) -> None:
     """`slipway build` with these flags, in the store at `root`."""
     resolved = _resolve(flags)
+    if flags.check or flags.call != "build" or flags.format is not None:
+        from slipway.cli._calls import parse_call, run_call
+
+        call = parse_call("check" if flags.check else flags.call, flags.format)
+        if call is not None:
+            progress = "quiet" if flags.quiet else flags.progress
+            run_call(root, call, _request(root, flags, resolved), progress)
+            return
     plan = _memo_plan(flags, resolved)
     progress = "quiet" if flags.quiet else flags.progress
     memo = memos.lookup(root, plan.key, plan.fingerprint) if plan is not None else None
@@ -120,6 +129,7 @@ def _replay(memo: memos.Memo, progress: str) -> None:
     """Show the memo's build as the fully cached build it stands for."""
     from slipway.progress.events import StepCached, StepDone, StepStarted
     from slipway.progress.render import open_renderer
+    from slipway.progress.warnings import decode_warning
 
     with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
         for step in memo.steps:
@@ -127,6 +137,8 @@ def _replay(memo: memos.Memo, progress: str) -> None:
             if step.kind == "source":
                 events.emit(StepStarted(vertex=step.vertex, name=step.name, at=now))
                 events.emit(StepDone(vertex=step.vertex, at=now))
+            elif step.kind == "warning":
+                events.emit(decode_warning(step.name, now))
             else:
                 events.emit(StepCached(vertex=step.vertex, name=step.name, at=now))
         events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
@@ -134,8 +146,7 @@ def _replay(memo: memos.Memo, progress: str) -> None:
 
 
 def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | None) -> Outcome:
-    from slipway.build import BuildRequest
-    from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to, parse_output, with_push
+    from slipway.export.specs import OutputSpec, parse_output, with_push
     from slipway.image.reference import parse_reference
 
     for tag in flags.tags:
@@ -151,7 +162,24 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
         raise _usage_error(
             f"--output {flags.output}: refusing to write a tar to the terminal; redirect stdout or use dest=FILE"
         )
-    request = BuildRequest(
+    request = _request(root, flags, resolved, output)
+    built, summary = _run(
+        root, request, "quiet" if flags.quiet else flags.progress, plan, summarize=not flags.quiet
+    )
+    if built.image is None:
+        return Outcome(None, ())
+    asked = {str(parse_reference(name)) for name in request.tags + output.names}
+    names = tuple(name for name in built.image.names if name in asked) if output.tags_store else ()
+    return Outcome(built.image.id, names, built.pushed, summary)
+
+
+def _request(
+    root: Path, flags: BuildFlags, resolved: Resolved, output: "OutputSpec | None" = None
+) -> "BuildRequest":
+    from slipway.build import BuildRequest
+    from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to
+
+    return BuildRequest(
         context=flags.context,
         dockerfile=resolved.dockerfile,
         dockerfile_text=resolved.dockerfile_text,
@@ -168,29 +196,22 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
         max_parallelism=flags.max_parallelism,
         pull=resolved.pull,
         registry=_registry_options(root, flags.insecure_registries),
-        output=output,
+        output=output or OutputSpec(),
         cache_to=tuple(parse_cache_to(text) for text in flags.cache_to),
         cache_from=tuple(parse_cache_from(text) for text in flags.cache_from),
         allow=flags.allow,
     )
-    built, summary = _run(
-        root, request, "quiet" if flags.quiet else flags.progress, plan, summarize=not flags.quiet
-    )
-    if built.image is None:
-        return Outcome(None, ())
-    asked = {str(parse_reference(name)) for name in request.tags + output.names}
-    names = tuple(name for name in built.image.names if name in asked) if output.tags_store else ()
-    return Outcome(built.image.id, names, built.pushed, summary)
 
 
 def _run(
     root: Path, request: "BuildRequest", progress: str, plan: MemoPlan | None, *, summarize: bool
 ) -> "tuple[BuildOutcome, tuple[str, ...]]":
-    """The build itself, in the store at `root`, and its summary lines; a failing RUN shows its Dockerfile
-    excerpt."""
+    """The build itself, in the store at `root`, and its summary lines; an error that has a place in the
+    Dockerfile (a failing RUN, a parse error, a missing COPY source ...) shows the Dockerfile's lines there."""
     from slipway.build import build
-    from slipway.errors import RunFailed
-    from slipway.progress.render import format_run_failure, open_renderer
+    from slipway.errors import SlipwayError
+    from slipway.progress.failure import format_failure
+    from slipway.progress.render import open_renderer
     from slipway.store import Store
     from slipway.worker.executor import find_runtime
 
@@ -202,19 +223,15 @@ def _run(
                     request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer, memo=plan
                 )
             summary = _size_lines(store, built.image) if built.image is not None and summarize else ()
-        except RunFailed as err:
+        except SlipwayError as err:
+            # An error with a place in the Dockerfile shows it, as BuildKit does (progress/failure.py).
             if err.location is None:
                 raise
-            text = (
-                request.dockerfile_text
-                if request.dockerfile_text is not None
-                else _read_quietly(err.location.path)
-            )
-            failure = format_run_failure(
-                text, err.location, err.argv, err.process_exit_code, err.output_tail, step_name=err.step
-            )
-            print(failure, file=sys.stderr, flush=True)
-            sys.exit(1)
+            text = request.dockerfile_text
+            if text is None:
+                text = _read_quietly(err.location.path)
+            print(format_failure(err, text), file=sys.stderr, flush=True)
+            sys.exit(err.exit_code)
     return built, summary
 
 

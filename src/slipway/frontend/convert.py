@@ -31,6 +31,8 @@ from slipway.errors import (
     UsageError,
 )
 from slipway.frontend._golang import go_quote
+from slipway.frontend._hooks import ConvertHooks, NoHooks
+from slipway.frontend._suggest import did_you_mean, suggest
 from slipway.frontend.instructions import (
     AddCommand,
     ArgCommand,
@@ -141,12 +143,22 @@ class ConvertOptions(msgspec.Struct, frozen=True):
     entitlements: frozenset[str] = frozenset()  # --allow: what steps may be granted (choices.ENTITLEMENTS)
 
 
-def convert(dockerfile: ParsedDockerfile, options: ConvertOptions, resolver: ImageResolver) -> BuildGraph:
-    """The build graph of `options.target` (or the last stage), holding only the stages it needs."""
+def convert(
+    dockerfile: ParsedDockerfile,
+    options: ConvertOptions,
+    resolver: ImageResolver,
+    hooks: ConvertHooks | None = None,
+    *,
+    all_stages: bool = False,
+) -> BuildGraph:
+    """The build graph of `options.target` (or the last stage), holding only the stages it needs (every
+    stage with `all_stages`, as BuildKit's checks dispatch them). `hooks` hear what is dispatched."""
     staged = split_stages(dockerfile)
     target = select_target(staged, options.target)
-    converter = _Converter(staged, options, resolver, target)
+    converter = _Converter(staged, options, resolver, target, hooks or NoHooks())
     plan = converter.stage_plan(target)
+    for stage in staged.stages if all_stages else ():
+        converter.stage_plan(stage)
     labels = dict(plan.config.config.labels or {})
     labels.update(options.labels)
     if options.labels:
@@ -232,7 +244,12 @@ class _Converter:
     """The state of one `convert` call: options, global ARGs and the stages dispatched so far."""
 
     def __init__(
-        self, staged: StagedDockerfile, options: ConvertOptions, resolver: ImageResolver, target: Stage
+        self,
+        staged: StagedDockerfile,
+        options: ConvertOptions,
+        resolver: ImageResolver,
+        target: Stage,
+        hooks: ConvertHooks,
     ) -> None:
         self.staged = staged
         self.options = options
@@ -248,6 +265,8 @@ class _Converter:
         defaults = platform_args(self.target_platform, build_platform, target.name or "", self.build_args)
         self.globals = global_args(staged.global_args, defaults, self.build_args, self.lexer)
         self.global_names = frozenset(self.globals)
+        self.hooks = hooks
+        hooks.stages_split(staged, self.globals, defaults, self.lexer)
         self.plans: dict[int, StagePlan] = {}
         self.finals: dict[int, _StageState] = {}
         self.in_progress: set[int] = set()
@@ -310,6 +329,7 @@ class _Converter:
             raise DockerfileError(f"stage {stage.display_name!r} depends on itself (a cycle)", stage.location)
         self.in_progress.add(stage.index)
         base = self._resolve_base(stage)
+        self.hooks.stage_started(stage.index, base.parent.stage.index if base.parent is not None else None)
         triggers = self._triggers(stage, base)
         state = self._initial_state(stage, base, triggers)
         for trigger in triggers:
@@ -343,10 +363,11 @@ class _Converter:
             raise DockerfileError(f"FROM: base name {source.base!r} expands to nothing", source.location)
         platform = self.target_platform
         if source.platform is not None:
-            text, platform_used = expand_word(
-                self.lexer, source.platform, self.globals, source.location, "FROM --platform"
-            )
-            platform = _parse_platform_at(text, source.platform, source.location)
+            try:
+                text, platform_used, unmatched = self.lexer.expand_reporting(source.platform, self.globals)
+            except ExpansionError as err:
+                raise ExpansionError(f"FROM --platform: {err.message}", source.location) from None
+            platform = _parse_platform_at(text, source.platform, source.location, unmatched, self.globals)
             used |= platform_used
         used = frozenset(used & self.global_names)
         parent_stage = find_base_stage(self.staged, name, stage.index, source.location)
@@ -354,9 +375,10 @@ class _Converter:
             return _Base(platform=platform, parent=self._dispatch_stage(parent_stage), used=used)
         if name == _SCRATCH:
             return _Base(platform=platform, used=used)
-        return _Base(
-            platform=platform, image=self._resolve_image(name, platform, source.location, "FROM"), used=used
-        )
+        image = self._resolve_image(name, platform, source.location, "FROM")
+        actual = Platform(image.config.os, image.config.architecture, image.config.variant or "")
+        self.hooks.base_image(name, platform, actual, source.location)
+        return _Base(platform=platform, image=image, used=used)
 
     def _resolve_image(self, name: str, platform: Platform, location: SourceLocation, what: str) -> BaseImage:
         key = (name, str(platform))
@@ -370,7 +392,9 @@ class _Converter:
         try:
             image = self.resolver.resolve(name, str(platform))
         except (ImageNotFound, InvalidReference) as err:
-            raise type(err)(f"{location}: {what} {name}: {err}") from err
+            # A mistyped stage name reads as an image that is nowhere: say which stage it looks like.
+            stages = [stage.display_name for stage in self.staged.stages]
+            raise type(err)(did_you_mean(f"{what} {name}: {err}", name, stages), location) from err
         self.images[key] = image
         return image
 
@@ -531,6 +555,7 @@ class _Converter:
         self._commit(state, f"USER {user}")
 
     def _dispatch_cmd(self, state: _StageState, command: CmdCommand) -> None:
+        self.hooks.image_command(state.stage.index, command, state.image.config.shell or ())
         args = self._with_shell(state, command.command, command.prepend_shell)
         state.cmd_set = True
         self._set_config(state, cmd=args, args_escaped=True)
@@ -664,7 +689,16 @@ class _Converter:
         if spec.type == "tmpfs":
             return None
         if spec.from_ref:
-            return self._source_tree(state, spec.from_ref, location, f"RUN --mount from={spec.from_ref}")
+            return self._source_tree(
+                state,
+                spec.from_ref,
+                location,
+                f"RUN --mount from={spec.from_ref}",
+                lambda stage: (
+                    f"cannot mount from stage {go_quote(spec.from_ref)} to {go_quote(spec.target)}, "
+                    "stage needs to be defined before current command"
+                ),
+            )
         return self._context_vertex() if spec.type == "bind" else None
 
     def _dispatch_copy(self, state: _StageState, command: CopyCommand | AddCommand) -> None:
@@ -739,10 +773,14 @@ class _Converter:
             return remote
         if isinstance(command, AddCommand) and command.checksum is not None:
             raise DockerfileError("ADD --checksum needs an HTTP(S) or git source", location)
-        return self._copy_tree(state, command, location), {"sources": sources}
+        return self._copy_tree(state, command, sources, location), {"sources": sources}
 
     def _copy_tree(
-        self, state: _StageState, command: CopyCommand | AddCommand, location: SourceLocation
+        self,
+        state: _StageState,
+        command: CopyCommand | AddCommand,
+        sources: tuple[str, ...],
+        location: SourceLocation,
     ) -> Vertex:
         if isinstance(command, CopyCommand) and command.from_ref is not None:
             reference = command.from_ref
@@ -752,11 +790,22 @@ class _Converter:
                 literal = ""
             if literal != reference:
                 raise DockerfileError(
-                    f"COPY --from={reference}: variable expansion is not supported for --from; define a new "
-                    "stage with FROM using an ARG from the global scope as a workaround",
+                    "variable expansion is not supported for --from, define a new stage with FROM using ARG "
+                    "from global scope as a workaround",
                     location,
                 )
-            return self._source_tree(state, reference, location, f"COPY --from={reference}")
+            return self._source_tree(
+                state,
+                reference,
+                location,
+                f"COPY --from={reference}",
+                lambda stage: (
+                    f"cannot copy from stage {go_quote(reference)}, it needs to be defined before "
+                    f"current stage {go_quote(state.stage.display_name)}"
+                ),
+            )
+        for source in sources:
+            self.hooks.context_read("ADD" if isinstance(command, AddCommand) else "COPY", source, location)
         return self._context_vertex()
 
     def _remote_source(
@@ -792,13 +841,18 @@ class _Converter:
             return inline.content
         # BuildKit expands a heredoc with quotes left as they are: escape them for the word lexer.
         escaped = _escape_quotes(inline.content, self.heredoc_lexer.escape)
-        value, used = expand_word(self.heredoc_lexer, escaped, state.env, location, what)
-        state.used |= used & state.arg_names
-        return value
+        return self._expand_with(self.heredoc_lexer, state, escaped, location, what)
 
-    def _source_tree(self, state: _StageState, reference: str, location: SourceLocation, what: str) -> Vertex:
+    def _source_tree(
+        self,
+        state: _StageState,
+        reference: str,
+        location: SourceLocation,
+        what: str,
+        later: Callable[[Stage], str] | None = None,
+    ) -> Vertex:
         """The file system a --from / from= names: an earlier stage's, or an image's."""
-        stage = find_stage(self.staged, reference, state.stage.index, location, what)
+        stage = find_stage(self.staged, reference, state.stage.index, location, what, later)
         if stage is not None:
             return self._dispatch_stage(stage).root
         image = self._resolve_image(reference, self.target_platform, location, what)
@@ -815,6 +869,7 @@ class _Converter:
 
     def _dispatch_workdir(self, state: _StageState, command: WorkdirCommand) -> None:
         path = self._expand(state, command.path, command.location, "WORKDIR")
+        self.hooks.workdir_changed(state.stage.index, path, command.location)
         workdir = _join_path(state.workdir, path)
         state.workdir = workdir
         self._set_config(state, working_dir=workdir)
@@ -844,6 +899,7 @@ class _Converter:
             state.config_env = list(state.image.config.env or ())
             state.env_positions = _env_positions(state.config_env)
         _add_env(state.config_env, state.env_positions, pairs)
+        self.hooks.pairs_set(command, [key for key, _ in pairs])
         self._commit(state, "ENV " + " ".join(f"{key}={value}" for key, value in pairs))
 
     def _dispatch_arg(self, state: _StageState, command: ArgCommand) -> None:
@@ -857,6 +913,7 @@ class _Converter:
                 lexer=self.lexer,
                 location=command.location,
             )
+            self.hooks.arg_declared(state.stage.index, declaration, value, command.location)
             if value is not None:
                 state.env[declaration.name] = value
             state.args.append((declaration.name, value))
@@ -879,6 +936,7 @@ class _Converter:
             if not key:
                 raise DockerfileError("LABEL: names can not be blank", command.location)
             state.labels[key] = value
+        self.hooks.pairs_set(command, [key for key, _ in pairs])
         self._commit(state, "LABEL " + " ".join(f"{key}={value}" for key, value in pairs))
 
     def _dispatch_expose(self, state: _StageState, command: ExposeCommand) -> None:
@@ -889,6 +947,7 @@ class _Converter:
             except ExpansionError as err:
                 raise ExpansionError(f"EXPOSE: {err.message}", command.location) from None
             for word in words:
+                self.hooks.port_exposed(word, command.location)
                 ports.update(_port_keys(word, command.location))
         exposed = dict(state.image.config.exposed_ports or {})
         exposed.update({port: {} for port in ports})
@@ -912,6 +971,7 @@ class _Converter:
         self._commit(state, f"STOPSIGNAL {signal}")
 
     def _dispatch_entrypoint(self, state: _StageState, command: EntrypointCommand) -> None:
+        self.hooks.image_command(state.stage.index, command, state.image.config.shell or ())
         args = self._with_shell(state, command.command, command.prepend_shell)
         # Docker: a new ENTRYPOINT drops the CMD inherited from the base, not one set in this stage.
         changes: dict[str, object] = {"entrypoint": args or None}
@@ -921,6 +981,7 @@ class _Converter:
         self._commit(state, f"ENTRYPOINT {_go_quoted_list(args)}")
 
     def _dispatch_healthcheck(self, state: _StageState, command: HealthcheckCommand) -> None:
+        self.hooks.image_command(state.stage.index, command, state.image.config.shell or ())
         check = Healthcheck(
             test=command.test,
             interval=command.interval,
@@ -940,8 +1001,18 @@ class _Converter:
     # ---- helpers on the state -------------------------------------------------------------------------
 
     def _expand(self, state: _StageState, word: str, location: SourceLocation, what: str) -> str:
-        value, used = expand_word(self.lexer, word, state.env, location, what)
+        return self._expand_with(self.lexer, state, word, location, what)
+
+    def _expand_with(
+        self, lexer: ShellLexer, state: _StageState, word: str, location: SourceLocation, what: str
+    ) -> str:
+        try:
+            value, used, unmatched = lexer.expand_reporting(word, state.env)
+        except ExpansionError as err:
+            raise ExpansionError(f"{what}: {err.message}", location) from None
         state.used |= used & state.arg_names
+        if unmatched:
+            self.hooks.word_expanded(unmatched, state.env, state.arg_names, location)
         return value
 
     def _expand_optional(
@@ -1021,13 +1092,19 @@ def _network(text: str) -> NetworkMode:
     raise AssertionError(text)  # RunCommand checked it
 
 
-def _parse_platform_at(text: str, written: str, location: SourceLocation) -> Platform:
+def _parse_platform_at(
+    text: str, written: str, location: SourceLocation, unmatched: frozenset[str], scope: dict[str, str]
+) -> Platform:
+    """FROM --platform's value, in BuildKit's words when it is none: with a "did you mean" for a variable
+    that is not set but whose name is close to one that is."""
+    match = next(filter(None, (suggest(name, scope) for name in sorted(unmatched))), None)
+    hint = f" (did you mean {match}?)" if match else ""
     if not text:
-        raise DockerfileError(f"FROM --platform: empty platform value from expression {written!r}", location)
+        raise DockerfileError(f"empty platform value from expression {written}{hint}", location)
     try:
         return parse_platform(text)
     except ValueError as err:
-        raise DockerfileError(f"FROM --platform: {err}", location) from None
+        raise DockerfileError(f"failed to parse platform {written}: {err}{hint}", location) from None
 
 
 def _check_value(check: Callable[[str], None], value: str, location: SourceLocation, keyword: str) -> None:

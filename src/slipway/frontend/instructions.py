@@ -18,7 +18,9 @@ from typing import Literal
 import msgspec
 
 from slipway.choices import NETWORK_MODES
-from slipway.errors import DockerfileError, SourceLocation
+from slipway.errors import DockerfileError, DockerfileSyntaxError, SourceLocation
+from slipway.frontend._golang import GO_SPACE, go_quote
+from slipway.frontend._suggest import did_you_mean
 from slipway.frontend.parser import Heredoc, Instruction
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "parse_duration",
     "parse_mount",
     "parse_ram_bytes",
+    "written_keyword",
 ]
 
 MountType = Literal["bind", "cache", "tmpfs", "secret", "ssh"]
@@ -130,27 +133,15 @@ _KEYWORDS = (
     "workdir",
 )
 
+# In BuildKit's order: the first of two equally close names is the one suggested.
 _MOUNT_KEYS = (
-    "type",
-    "from",
-    "source",
-    "src",
-    "target",
-    "dst",
-    "destination",
-    "readonly",
-    "ro",
-    "readwrite",
-    "rw",
-    "id",
-    "sharing",
-    "mode",
-    "uid",
-    "gid",
-    "size",
-    "required",
-    "env",
+    *("type", "from", "source", "target", "readonly", "id", "sharing", "required", "size", "mode", "uid"),
+    *("gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env"),
 )
+_MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
+_SHARING_MODES = ("shared", "private", "locked")
+_KEYWORD_AS_WRITTEN = re.compile(f"[^{GO_SPACE}]*")
+_FROM_VARIABLE = "'from' doesn't support variable expansion, define alias stage instead"
 
 # Signal names Linux knows (moby/sys/signal's SignalMap), without the SIG prefix.
 _SIGNALS = frozenset(
@@ -390,6 +381,8 @@ FlagValue = str | bool | tuple[str, ...]
 
 def parse_command(instruction: Instruction) -> Command:
     """The typed command for one instruction; DockerfileError (with its location) when it is wrong."""
+    if instruction.keyword not in _KEYWORDS:
+        raise DockerfileSyntaxError(_unknown_instruction(instruction), instruction.location)
     try:
         return _parse(instruction)
     except InvalidValue as err:
@@ -399,10 +392,6 @@ def parse_command(instruction: Instruction) -> Command:
 
 def _parse(instruction: Instruction) -> Command:
     keyword = instruction.keyword.lower()
-    if keyword not in _KEYWORDS:
-        raise InvalidValue(
-            f"unknown instruction {instruction.keyword.upper()!r}; instructions are {', '.join(k.upper() for k in _KEYWORDS)}"
-        )
     flags = _parse_flags(keyword, instruction.flags)
     args = instruction.args
     loc, text = instruction.location, instruction.original
@@ -455,6 +444,21 @@ def _parse(instruction: Instruction) -> Command:
     raise AssertionError(keyword)  # every keyword of _KEYWORDS has a case
 
 
+def _unknown_instruction(instruction: Instruction) -> str:
+    """BuildKit's words: "dockerfile parse error on line 4: unknown instruction: BADCMD (did you mean ADD?)"."""
+    written = written_keyword(instruction.original)
+    message = f"dockerfile parse error on line {instruction.location.line}: unknown instruction: {written}"
+    return did_you_mean(message, written, (keyword.upper() for keyword in _KEYWORDS), case_sensitive=False)
+
+
+def written_keyword(original: str) -> str:
+    """An instruction's keyword as written (the parser keeps it lower-cased): what BuildKit's messages and
+    casing checks use."""
+    match = _KEYWORD_AS_WRITTEN.match(original.lstrip(GO_SPACE))
+    assert match is not None  # the pattern matches the empty string
+    return match[0]
+
+
 def _parse_flags(keyword: str, written: tuple[str, ...]) -> dict[str, FlagValue]:
     """BuildKit's BFlags.Parse: `--name=value`, booleans as `--name` or `--name=true|false`."""
     accepted = FLAGS.get(keyword, {})
@@ -482,13 +486,15 @@ def _parse_flags(keyword: str, written: tuple[str, ...]) -> dict[str, FlagValue]
 
 
 def _unknown_flag_message(keyword: str, name: str, accepted: Mapping[str, FlagKind]) -> str:
+    """BuildKit's "unknown flag: --mont (did you mean mount?)"; without a close name, what is accepted."""
+    message = did_you_mean(f"unknown flag: --{name}", name, accepted)
+    if message.endswith("?)"):
+        return message
     owners = [other.upper() for other, flags in FLAGS.items() if name in flags and other != keyword]
     where = f" (--{name} is a flag of {' and '.join(owners)})" if owners else ""
     if accepted:
-        return (
-            f"unknown flag --{name}{where}; {keyword.upper()} accepts {', '.join('--' + f for f in accepted)}"
-        )
-    return f"unknown flag --{name}{where}; {keyword.upper()} takes no flags"
+        return f"{message}{where}; {keyword.upper()} accepts {', '.join('--' + f for f in accepted)}"
+    return f"{message}{where}; {keyword.upper()} takes no flags"
 
 
 def _bool_flag(name: str, value: str, *, has_value: bool) -> bool:
@@ -670,9 +676,11 @@ def _split_sources(
 
 def check_chmod(chmod: str) -> None:
     """BuildKit's --chmod rule: octal up to 07777, or a symbolic mode such as u+x,g-w."""
-    if chmod.isdigit():
-        if any(digit in "89" for digit in chmod) or int(chmod, 8) > 0o7777:
-            raise InvalidValue(f"invalid --chmod={chmod}: an octal mode is between 0 and 07777")
+    if chmod[:1].isdigit():  # what looks like a number must be an octal one (BuildKit's words)
+        if not chmod.isdigit() or any(digit in "89" for digit in chmod) or int(chmod, 8) > 0o7777:
+            raise InvalidValue(
+                f"invalid chmod parameter: '{chmod}'. it should be octal string and between 0 and 07777"
+            )
         return
     if not _CHMOD_SYMBOLIC.fullmatch(chmod):
         raise InvalidValue(f"invalid --chmod={chmod}: use an octal mode (0755) or a symbolic one (u+x,g-w)")
@@ -860,9 +868,7 @@ def check_mount(text: str) -> None:
         if key not in _MOUNT_KEYS:
             raise InvalidValue(_unknown_mount_key(key, field))
         if key == "from" and re.search(r"\$.", value):
-            raise InvalidValue(
-                "--mount from= doesn't support variable expansion; define an alias stage instead"
-            )
+            raise InvalidValue(_FROM_VARIABLE)
         del has_value
 
 
@@ -880,9 +886,7 @@ def parse_mount(text: str, expand: Callable[[str], str]) -> MountSpec:
             readonly_auto = _mount_flag(fields, key, field) and readonly_auto
             continue
         if key == "from" and re.search(r"\$.", value):
-            raise InvalidValue(
-                "--mount from= doesn't support variable expansion; define an alias stage instead"
-            )
+            raise InvalidValue(_FROM_VARIABLE)
         if key != "from":
             value = expand(value)
         if key in ("readonly", "ro", "readwrite", "rw"):
@@ -936,9 +940,12 @@ def _mount_value(fields: dict[str, object], key: str, value: str, field: str) ->
     match key:
         case "type":
             kind = value.lower()
-            if kind not in ("bind", "cache", "tmpfs", "secret", "ssh"):
+            if kind not in _MOUNT_TYPES:
+                message = did_you_mean(
+                    f"--mount: unsupported mount type {go_quote(value)}", value, _MOUNT_TYPES
+                )
                 raise InvalidValue(
-                    f"--mount: unsupported mount type {value!r}; use bind, cache, tmpfs, secret or ssh"
+                    message if message.endswith("?)") else f"{message}; use {', '.join(_MOUNT_TYPES)}"
                 )
             fields["type"] = kind
         case "from":
@@ -965,9 +972,12 @@ def _mount_value(fields: dict[str, object], key: str, value: str, field: str) ->
         case "id":
             fields["id"] = value
         case "sharing":
-            if value.lower() not in ("shared", "private", "locked"):
+            if value.lower() not in _SHARING_MODES:
+                message = did_you_mean(
+                    f"--mount: unsupported sharing value {go_quote(value)}", value, _SHARING_MODES
+                )
                 raise InvalidValue(
-                    f"--mount: unsupported sharing value {value!r}; use shared, private or locked"
+                    message if message.endswith("?)") else f"{message}; use {', '.join(_SHARING_MODES)}"
                 )
             fields["sharing"] = value.lower()
         case "mode":
@@ -983,7 +993,8 @@ def _mount_value(fields: dict[str, object], key: str, value: str, field: str) ->
 
 
 def _unknown_mount_key(key: str, field: str) -> str:
-    return f"--mount: unexpected key {key!r} in {field!r}; keys are {', '.join(_MOUNT_KEYS)}"
+    message = did_you_mean(f"--mount: unexpected key '{key}' in '{field}'", key, _MOUNT_KEYS)
+    return message if message.endswith("?)") else f"{message}; keys are {', '.join(_MOUNT_KEYS)}"
 
 
 def _parse_go_bool(key: str, value: str) -> bool:

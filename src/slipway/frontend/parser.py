@@ -8,7 +8,6 @@ that a Dockerfile means the same here as under `docker build`; each is marked wh
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -55,6 +54,7 @@ class ParsedDockerfile(msgspec.Struct, frozen=True):
     escape: str  # "\\" or "`"
     directives: tuple[tuple[str, str], ...]  # (lower-cased name, value) for syntax/escape/check, in order
     warnings: tuple[str, ...] = ()  # e.g. empty continuation lines (BuildKit warns)
+    empty_continuations: tuple[int, ...] = ()  # the last line of each instruction with an empty continuation
 
 
 def parse(text: str | bytes, path: str = "Dockerfile") -> ParsedDockerfile:
@@ -149,6 +149,7 @@ class _Parser:
         self.is_directives_done = not directives_allowed
         self.directives: list[tuple[str, str]] = []
         self.warnings: list[str] = []
+        self.empty_continuations: list[int] = []
         self.line_count = 0
 
     def location(self, line: int, end_line: int | None = None) -> SourceLocation:
@@ -203,6 +204,7 @@ class _Parser:
             escape=self.escape,
             directives=tuple(self.directives),
             warnings=tuple(self.warnings),
+            empty_continuations=tuple(self.empty_continuations),
         )
 
     def read_directive(self, token: str, line: int) -> bool:
@@ -244,6 +246,7 @@ class _Parser:
                 parts.append(stripped[:-1] if is_continued else line)
         joined = "".join(parts)
         if has_empty_line:
+            self.empty_continuations.append(index + self.line_offset)
             self.warnings.append(
                 f"{self.location(start, index)}: empty continuation line found in: {joined} "
                 "(empty continuation lines will become errors in a future release)"
@@ -254,13 +257,18 @@ class _Parser:
         """BuildKit's newNodeFromLine: keyword, flags, then the keyword's own way to split arguments."""
         written, flags, rest = _split_command(line)
         keyword = written.lower()
-        split = _ARGUMENT_PARSERS.get(keyword)
-        if split is None and keyword != "onbuild":
-            raise DockerfileSyntaxError(_unknown_instruction(written), location)
+        if not written:
+            raise DockerfileSyntaxError(
+                "a line continuation with no instruction: remove the escape character at the end of the line",
+                location,
+            )
+        # An unknown keyword parses (with no arguments, as BuildKit's parseIgnore): the instruction is refused
+        # when it is typed (instructions.py), after the build checks have seen the lines before it.
+        split = _ARGUMENT_PARSERS.get(keyword, _no_arguments)
         nested = None
         json_form = False
         try:
-            if split is None:
+            if keyword == "onbuild":
                 args, nested = self.trigger(rest, location)
             else:
                 args, json_form = split(rest, self.escape)
@@ -351,15 +359,6 @@ def _trim_continuation(text: str, escape: str) -> tuple[str, bool]:
 def _can_contain_heredoc(instruction: Instruction) -> bool:
     target = instruction.nested if instruction.nested is not None else instruction
     return target.keyword in _HEREDOC_KEYWORDS and not target.json_form
-
-
-def _unknown_instruction(written: str) -> str:
-    if not written:
-        return "a line continuation with no instruction: remove the escape character at the end of the line"
-    known = sorted({*_ARGUMENT_PARSERS, "onbuild"})
-    close = difflib.get_close_matches(written.lower(), known, n=1)
-    hint = f" (did you mean {close[0].upper()}?)" if close else ""
-    return f"unknown instruction: {written}{hint}"
 
 
 # --- keyword and flags ---------------------------------------------------------------------------------
@@ -614,6 +613,11 @@ def _name_values(keyword: str) -> Callable[[str, str], Arguments]:
 def _names_or_name_values(rest: str, escape: str) -> Arguments:
     """ARG: the words, each `name` or `name=value`."""
     return tuple(_words(rest, escape)), False
+
+
+def _no_arguments(rest: str, escape: str) -> Arguments:
+    """An unknown instruction: its arguments are not read (BuildKit's parseIgnore)."""
+    return (), False
 
 
 def _health_config(rest: str, escape: str) -> Arguments:

@@ -98,13 +98,25 @@ class ShellLexer:
         result, _, matches = self._process(word, env, split=False)
         return result, frozenset(matches)
 
+    def expand_reporting(
+        self, word: str, env: Mapping[str, str]
+    ) -> tuple[str, frozenset[str], frozenset[str]]:
+        """The expansion, the names it used that `env` holds, and the names it looked for that `env` does
+        not hold (BuildKit's Matched and Unmatched: what build checks report as undefined)."""
+        scan = self._scan(word, env, split=False)
+        return scan.result, frozenset(scan.matches), frozenset(scan.unmatched)
+
     def _process(self, word: str, env: Mapping[str, str], *, split: bool) -> tuple[str, list[str], set[str]]:
+        scan = self._scan(word, env, split=split)
+        return scan.result, scan.words, scan.matches
+
+    def _scan(self, word: str, env: Mapping[str, str], *, split: bool) -> _Scan:
         scan = _Scan(self, word, env)
         try:
-            result, words = scan.process_until(None, self.raw_escapes, split=split)
+            scan.result, scan.words = scan.process_until(None, self.raw_escapes, split=split)
         except _LexError as err:
             raise ExpansionError(f"failed to process {go_quote(word)}: {err}") from None
-        return result, words, scan.matches
+        return scan
 
 
 class _LexError(Exception):
@@ -186,6 +198,9 @@ class _Scan:
         self.matches: set[str] = set()
         self.budget = lexer.budget
         self.depth = -1  # how many ${...} enclose the word being scanned (the whole word: none)
+        self.unmatched: set[str] = set()
+        self.result = ""
+        self.words: list[str] = []
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -300,6 +315,7 @@ class _Scan:
         if name in self.env:
             self.matches.add(name)
             return self.env[name], True
+        self.unmatched.add(name)
         return "", False
 
     def name(self) -> str:

@@ -15,12 +15,14 @@ there is an image reference. ARG scope:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 import msgspec
 
 from slipway.errors import DockerfileError, ExpansionError, SourceLocation, StageNotFound
+from slipway.frontend._golang import go_quote
+from slipway.frontend._suggest import did_you_mean
 from slipway.frontend.instructions import ArgCommand, ArgDeclaration, Command, FromCommand, parse_command
 from slipway.frontend.parser import ParsedDockerfile
 from slipway.frontend.shell import ShellLexer
@@ -71,6 +73,8 @@ _ARCH_ALIASES: Mapping[str, tuple[str, str]] = MappingProxyType(
 # A stage index as BuildKit reads one (strconv.Atoi): ASCII digits, not so many that they overflow an int.
 _STAGE_INDEX = re.compile(r"[0-9]{1,18}")
 _LISTED_STAGES = 20  # an error lists this many stages, then a count
+# containerd's specifierRe: what each /-separated part of a platform may hold.
+_PLATFORM_COMPONENT = re.compile("^[A-Za-z0-9_.-]+$")
 
 _KNOWN_OS = (
     "linux",
@@ -139,7 +143,7 @@ def split_stages(parsed: ParsedDockerfile) -> StagedDockerfile:
             )
     if not stages:
         last = parsed.instructions[-1].location if parsed.instructions else None
-        raise DockerfileError(f"{parsed.path} has no FROM instruction: there is nothing to build", last)
+        raise DockerfileError("dockerfile contains no stages to build", last)
     typed = tuple(
         Stage(index=index, name=source.stage_name, source=source, commands=tuple(commands))
         for index, (source, commands) in enumerate(stages)
@@ -154,28 +158,24 @@ def split_stages(parsed: ParsedDockerfile) -> StagedDockerfile:
 
 
 def _stages_by_name(stages: tuple[Stage, ...]) -> dict[str, Stage]:
-    named: dict[str, Stage] = {}
-    for stage in stages:
-        if stage.name is None:
-            continue
-        first = named.get(stage.name)
-        if first is not None:
-            raise DockerfileError(
-                f"duplicate stage name {stage.name!r} (first used on line {first.location.line}); "
-                "stage names must be unique",
-                stage.location,
-            )
-        named[stage.name] = stage
-    return named
+    """The stages by name. A name used twice is no error (the build check DuplicateStageName warns): as in
+    BuildKit, it names the last stage of that name."""
+    return {stage.name: stage for stage in stages if stage.name is not None}
 
 
 def find_stage(
-    staged: StagedDockerfile, reference: str, current: int, location: SourceLocation, what: str
+    staged: StagedDockerfile,
+    reference: str,
+    current: int,
+    location: SourceLocation,
+    what: str,
+    later: Callable[[Stage], str] | None = None,
 ) -> Stage | None:
     """The earlier stage `reference` names (name, case-insensitive, or index), None if it names none.
 
     A reference to the current or a later stage is an error (BuildKit cannot build it first), and so is an
-    index past the last stage; `what` says who refers (`COPY --from=build`).
+    index past the last stage; `what` says who refers (`COPY --from=build`), `later` words the error for a
+    later stage. A name used by several stages means the last of them, as in BuildKit.
     """
     stages = staged.stages
     if _STAGE_INDEX.fullmatch(reference):
@@ -185,11 +185,11 @@ def find_stage(
                 f"{what}: there is no stage {index}; stages are {_list_stages(stages)}",
                 location,
             )
-        _check_earlier(stages[index], current, location, what)
+        _check_earlier(stages[index], current, location, what, later)
         return stages[index]
     stage = staged.named.get(reference.lower())
     if stage is not None:
-        _check_earlier(stage, current, location, what)
+        _check_earlier(stage, current, location, what, later)
     return stage
 
 
@@ -204,13 +204,25 @@ def find_base_stage(
     stage = staged.named.get(name.lower())
     if stage is None or stage.index == current:
         return None
+    if stage.index > current:
+        # A name used twice (a build check warns): the last stage of that name before this one, if any.
+        earlier = (other for other in reversed(staged.stages[:current]) if other.name == stage.name)
+        stage = next(earlier, stage)
     _check_earlier(stage, current, location, f"FROM {name}")
     return stage
 
 
-def _check_earlier(stage: Stage, current: int, location: SourceLocation, what: str) -> None:
+def _check_earlier(
+    stage: Stage,
+    current: int,
+    location: SourceLocation,
+    what: str,
+    later: Callable[[Stage], str] | None = None,
+) -> None:
     if stage.index == current:
         raise StageNotFound(f"{what}: stage {stage.display_name!r} refers to itself (a cycle)", location)
+    if stage.index > current and later is not None:
+        raise StageNotFound(later(stage), location)
     if stage.index > current:
         raise StageNotFound(
             f"{what}: stage {stage.display_name!r} is defined later (line {stage.location.line}); "
@@ -236,11 +248,15 @@ def select_target(staged: StagedDockerfile, target: str | None) -> Stage:
     stage = staged.named.get(target.lower())
     if stage is not None:
         return stage
+    message = f"target stage {go_quote(target)} could not be found"
+    suggested = did_you_mean(message, target, [stage.display_name for stage in staged.stages])
+    if suggested != message:
+        raise StageNotFound(suggested)
     names = list(staged.named)
     listed = (
         f"the stages are {_listed(names)}" if names else "the Dockerfile names no stage (FROM ... AS name)"
     )
-    raise StageNotFound(f"--target {target}: no stage of that name in {staged.path}; {listed}")
+    raise StageNotFound(f"{message}; {listed}")
 
 
 # ---- ARG scope ----------------------------------------------------------------------------------------
@@ -249,6 +265,12 @@ def select_target(staged: StagedDockerfile, target: str | None) -> Stage:
 def parse_platform(text: str) -> Platform:
     """containerd's platforms.Parse, for the forms people write: os/arch[/variant], arch, os."""
     parts = [part.strip().lower() for part in text.split("/")]
+    for part in parts[:4]:
+        if text and "(" not in part and not _PLATFORM_COMPONENT.fullmatch(part):
+            raise ValueError(
+                f"{go_quote(part)} is an invalid component of {go_quote(text)}: platform specifier component "
+                f"must match {go_quote(_PLATFORM_COMPONENT.pattern)}: invalid argument"
+            )
     if not text or any(not part for part in parts) or len(parts) > 3:
         raise ValueError(f"invalid platform {text!r} (use os/arch[/variant], e.g. linux/arm64)")
     if len(parts) == 1:

@@ -13,6 +13,7 @@ from typing import NamedTuple, Protocol
 
 __all__ = [
     "BuildMessage",
+    "BuildWarning",
     "Event",
     "EventSink",
     "StepCached",
@@ -60,7 +61,27 @@ class BuildMessage(NamedTuple):
     at: float
 
 
-Event = StepStarted | StepCached | StepLog | StepDone | StepFailed | BuildMessage
+class BuildWarning(NamedTuple):
+    """A build check's warning (frontend/checks.py): renderers show them all when the build ends, as docker
+    buildx does, or pass them on (rawjson)."""
+
+    rule: str  # "StageNameCasing"
+    detail: str  # "Stage name 'Build' should be lowercase"
+    description: str  # what the rule is about
+    url: str  # its documentation, "" when it has none
+    path: str  # the Dockerfile
+    line: int
+    end_line: int
+    excerpt: tuple[str, ...]  # the Dockerfile's lines there, the warned-about ones marked
+    at: float
+
+    @property
+    def short(self) -> str:
+        """BuildKit's one-line form: "StageNameCasing: Stage name 'Build' should be lowercase (line 3)"."""
+        return f"{self.rule}: {self.detail} (line {self.line})"
+
+
+Event = StepStarted | StepCached | StepLog | StepDone | StepFailed | BuildMessage | BuildWarning
 
 
 class EventSink(Protocol):

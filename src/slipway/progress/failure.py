@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 from slipway.progress.clip import clip_line, clip_lines
 
 if TYPE_CHECKING:
-    from slipway.errors import SourceLocation
+    from slipway.errors import SlipwayError, SourceLocation
 
-__all__ = ["format_run_failure"]
+__all__ = ["format_failure", "format_located_error", "format_run_failure", "source_excerpt"]
 
 _RULE = "-" * 20
 _MARKED_LINES = 20  # of an instruction's lines, the excerpt shows this many
@@ -51,7 +51,7 @@ def format_run_failure(
     lines = dockerfile_text.split("\n")
     name = step_name if step_name is not None else _instruction_text(lines, location) or " ".join(argv)
     out = ["------", f" > {clip_line(name)}:", *clip_lines(output_tail), "------"]
-    out += _excerpt(lines, location)
+    out += source_excerpt(lines, location)
     process = _go_quote(clip_line(" ".join(argv)))
     if exit_code is None:
         out.append(
@@ -64,7 +64,42 @@ def format_run_failure(
     return "\n".join(out)
 
 
-def _excerpt(lines: list[str], location: SourceLocation) -> list[str]:
+def format_failure(error: SlipwayError, dockerfile_text: str) -> str:
+    """How a build error that has a place in the Dockerfile is shown: a failed RUN, or any other (a parse or
+    conversion error, a missing COPY source, an image not found)."""
+    from slipway.errors import RunFailed  # errors imports dataclasses: not for a no-op rebuild's imports
+
+    assert error.location is not None  # the caller shows an error without a place as one line
+    if isinstance(error, RunFailed):
+        return format_run_failure(
+            dockerfile_text,
+            error.location,
+            error.argv,
+            error.process_exit_code,
+            error.output_tail,
+            step_name=error.step or None,
+        )
+    return format_located_error(dockerfile_text, error.location, error.message)
+
+
+def format_located_error(dockerfile_text: str, location: SourceLocation, message: str) -> str:
+    """Any other build error that has a place in the Dockerfile, as BuildKit prints it: the excerpt with the
+    instruction's lines marked, then the error (without a final newline).
+
+        Dockerfile:3
+        --------------------
+           1 |     FROM busybox
+           2 |     ENV foo=bar
+           3 | >>> COPY --chmod=64a foo /
+        --------------------
+        ERROR: failed to solve: invalid chmod parameter: '64a'. it should be octal string and between 0 and 07777
+    """
+    return "\n".join(
+        [*source_excerpt(dockerfile_text.split("\n"), location), f"ERROR: failed to solve: {message}"]
+    )
+
+
+def source_excerpt(lines: list[str], location: SourceLocation) -> list[str]:
     """errdefs.Source.Print: the failing lines marked ">>>" with a little context, between rules."""
     start = location.line
     end = max(location.end_line, location.line)

@@ -25,6 +25,7 @@ from slipway.progress._lines import Line, LineSplitter
 from slipway.progress.clip import clip_line, clip_text
 from slipway.progress.events import (
     BuildMessage,
+    BuildWarning,
     Event,
     StepCached,
     StepDone,
@@ -32,6 +33,7 @@ from slipway.progress.events import (
     StepLog,
     StepStarted,
 )
+from slipway.progress.warnings import format_warnings
 
 __all__ = ["PlainRenderer", "is_cancellation"]
 
@@ -57,6 +59,7 @@ class PlainRenderer:
         self._open_group: str | None = None  # the vertex whose group was printed last and is not finished
         self._in_messages = False
         self._has_printed = False
+        self._warnings: list[BuildWarning] = []  # shown when the build ends
 
     def __enter__(self) -> PlainRenderer:
         return self
@@ -78,6 +81,8 @@ class PlainRenderer:
             for vertex in self._lines.vertices():
                 step = self._steps[vertex]
                 out += self._enter(vertex) + self._output(step, self._lines.flush(vertex))
+            out.append(format_warnings(self._warnings))
+            self._warnings.clear()
             self._stream.write("".join(out))
             self._stream.flush()
 
@@ -105,6 +110,9 @@ class PlainRenderer:
                 return self._finish(vertex, [f"#{step.number} {outcome}\n"])
             case BuildMessage(text=text):
                 return self._message(text)
+            case BuildWarning():
+                self._warnings.append(event)
+                return []
             case _:
                 assert_never(event)
 

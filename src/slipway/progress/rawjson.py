@@ -17,6 +17,7 @@ import msgspec
 
 from slipway.progress.events import (
     BuildMessage,
+    BuildWarning,
     Event,
     StepCached,
     StepDone,
@@ -28,7 +29,8 @@ from slipway.progress.events import (
 __all__ = ["RawJsonRenderer", "decode_event", "encode_event"]
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    kind.__name__: kind for kind in (StepStarted, StepCached, StepLog, StepDone, StepFailed, BuildMessage)
+    kind.__name__: kind
+    for kind in (StepStarted, StepCached, StepLog, StepDone, StepFailed, BuildMessage, BuildWarning)
 }
 
 

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from slipway.choices import PROGRESS_MODES, ProgressMode
-from slipway.progress.events import Event, EventSink
+from slipway.progress.events import BuildWarning, Event, EventSink
 from slipway.progress.failure import format_run_failure
 from slipway.progress.plain import PlainRenderer
 
@@ -20,7 +20,12 @@ __all__ = ["ProgressMode", "QuietRenderer", "format_run_failure", "open_renderer
 
 
 class QuietRenderer:
-    """Shows nothing: with --quiet the CLI prints errors, and the image ID on success."""
+    """Shows no step: with --quiet the CLI prints errors, and the image ID on success. The build checks'
+    warnings are still written to `stream` when the build ends."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._warnings: list[BuildWarning] = []
 
     def __enter__(self) -> QuietRenderer:
         return self
@@ -28,10 +33,15 @@ class QuietRenderer:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        return None
+        if self._stream is not None and self._warnings:
+            from slipway.progress.warnings import format_warnings
+
+            self._stream.write(format_warnings(self._warnings))
+            self._stream.flush()
 
     def emit(self, event: Event) -> None:
-        return None
+        if isinstance(event, BuildWarning):
+            self._warnings.append(event)
 
 
 @contextmanager
@@ -52,7 +62,7 @@ def open_renderer(mode: ProgressMode, stream: TextIO) -> Iterator[EventSink]:
 
             renderer = RawJsonRenderer(stream)
         case "quiet":
-            renderer = QuietRenderer()
+            renderer = QuietRenderer(stream)
         case _:
             from slipway.errors import UsageError
 

@@ -31,6 +31,7 @@ from slipway.progress._lines import LineSplitter
 from slipway.progress.clip import clip_line
 from slipway.progress.events import (
     BuildMessage,
+    BuildWarning,
     Event,
     StepCached,
     StepDone,
@@ -39,6 +40,7 @@ from slipway.progress.events import (
     StepStarted,
 )
 from slipway.progress.plain import is_cancellation
+from slipway.progress.warnings import format_warnings
 
 __all__ = ["TAIL_LINES", "TtyRenderer"]
 
@@ -90,6 +92,7 @@ class TtyRenderer:
             redirect_stderr=False,
         )
         self._is_closed = False
+        self._warnings: list[BuildWarning] = []  # shown under the summary
 
     def __enter__(self) -> TtyRenderer:
         self._live.start()
@@ -120,7 +123,10 @@ class TtyRenderer:
         finally:
             with self._lock:
                 summary = self._view(is_final=True)
+                warnings = format_warnings(self._warnings)
             self._console.print(summary)
+            if warnings:
+                self._console.print(Text(warnings), end="", highlight=False)
 
     def _apply(self, event: Event) -> None:
         match event:
@@ -140,6 +146,8 @@ class TtyRenderer:
                 self._end(vertex, at).error = error
             case BuildMessage(text=text):
                 self._rows.append(text)
+            case BuildWarning():
+                self._warnings.append(event)
             case _:
                 assert_never(event)
 

@@ -31,7 +31,7 @@ from slipway.frontend.files import dockerfile_path, read_limited  # standard lib
 __all__ = ["MEMO_KEY_VERSION", "MemoPlan", "fingerprint", "may_memoize", "plan_memo", "request_key"]
 
 # Part of every request key: raise it when what the key covers changes, so older memos are never matched.
-MEMO_KEY_VERSION = 1
+MEMO_KEY_VERSION = 2  # 2: memos keep the build checks' warnings
 # ADD of a remote source re-checks its content on every build: such a Dockerfile is never memoized. Matched
 # with re's own cache, compiled only for a Dockerfile that has an ADD at all (most COPY: a rebuild saves the
 # compile).

@@ -24,7 +24,7 @@ from typing import Protocol, assert_never
 import msgspec
 
 from slipway.choices import ContainerNetwork
-from slipway.errors import ArchiveError, BuildCancelled, ContextError, RunFailed, SlipwayError
+from slipway.errors import ArchiveError, BuildCancelled, ContextError, RunFailed, SlipwayError, SourceNotFound
 from slipway.frontend.ignore import IgnoreMatcher
 from slipway.graph.ops import (
     ContextSource,
@@ -261,13 +261,20 @@ class Solver:
             self._events.emit(StepFailed(vertex=vertex.digest, error=message, at=time.time()))
             if full is not None:
                 raise full from err
-            if vertex.meta.location is not None:
-                # A missing COPY source (or USER) is the Dockerfile line's fault as much as the context's (or
-                # the image's): name both. A RUN's own failure carries its location already.
-                if isinstance(err, ContextError | ArchiveError):
-                    raise type(err)(f"{vertex.meta.location}: {err}") from err
-                if isinstance(err, RunFailed) and err.location is None:
-                    raise RunFailed(f"{vertex.meta.location}: {err}", argv=err.argv, step=err.step) from err
+            if isinstance(err, RunFailed) and err.location is None:
+                # A process that could not even start (no /bin/sh in the image): the RUN's line all the same.
+                err.location, err.step = vertex.meta.location, err.step or vertex.meta.name
+            if isinstance(err, SourceNotFound):
+                # BuildKit's words, which finds it while it checksums the sources for the cache key.
+                raise ContextError(
+                    f"failed to compute cache key: failed to calculate checksum of ref {inputs[1].cache_key}: "
+                    f'"{err.path}": not found',
+                    vertex.meta.location,
+                ) from err
+            if isinstance(err, ContextError | ArchiveError) and vertex.meta.location is not None:
+                # A missing COPY source (or USER, or a bad archive) is the Dockerfile line's fault as much as the
+                # context's (or the image's): name both.
+                raise type(err)(err.message, vertex.meta.location) from err
             raise
         self._store.cache.record(key, snapshot.id)
         self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))

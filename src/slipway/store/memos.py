@@ -39,9 +39,10 @@ _READ_TIMEOUT_SECONDS = 5.0  # a writer holds meta.db for milliseconds; longer m
 
 
 class MemoStep(NamedTuple):
-    vertex: str  # the vertex digest, the id progress events carry
-    name: str  # "[2/3] COPY a.txt /a.txt"
-    kind: Literal["source", "step"]  # a FROM (shown as done) or a step (shown as CACHED)
+    vertex: str  # the vertex digest, the id progress events carry ("" for a warning)
+    name: str  # "[2/3] COPY a.txt /a.txt"; a warning: the warning (progress/warnings.py's encode_warning)
+    # a FROM (shown as done), a step (shown as CACHED), or a build check's warning (shown when the build ends)
+    kind: Literal["source", "step", "warning"]
 
 
 class Memo(NamedTuple):

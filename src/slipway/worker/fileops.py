@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slipway.errors import ContextError
+from slipway.errors import ContextError, SourceNotFound
 from slipway.graph.ops import Copy, Mkdir
 from slipway.image.xattrs import is_refused
 from slipway.worker._archive import extract_archive, is_archive
@@ -92,7 +92,8 @@ def copy_files(
         for pattern in copy.sources:
             found = expand_sources(source, pattern, copier.is_excluded, follow=copy.follow_symlinks)
             if not found:
-                raise ContextError(f'{instruction} failed: "/{_clean(pattern)}": not found')
+                missing = f"/{_clean(pattern)}"
+                raise SourceNotFound(f'{instruction} failed: "{missing}": not found', missing)
             matches.extend(found)
         dest_is_dir = _names_dir(copy.dest) or copy.parents or dest.is_dir(copy.dest)
         if len(matches) > 1 and not dest_is_dir:

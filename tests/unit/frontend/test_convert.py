@@ -584,12 +584,16 @@ def test_copy_from_by_name_index_and_image() -> None:
     [
         (
             "FROM alpine AS t\nCOPY --from=later /a /a\nFROM alpine AS later\n",
-            "stage 'later' is defined later",
+            'cannot copy from stage "later", it needs to be defined before current stage "t"',
             2,
         ),
         ("FROM alpine AS t\nCOPY --from=t /a /a\n", "refers to itself", 2),
         ("FROM alpine AS t\nCOPY --from=3 /a /a\n", "there is no stage 3", 2),
-        ("FROM alpine AS t\nRUN --mount=from=b,target=/x make\nFROM alpine AS b\n", "defined later", 2),
+        (
+            "FROM alpine AS t\nRUN --mount=from=b,target=/x make\nFROM alpine AS b\n",
+            'cannot mount from stage "b" to "/x", stage needs to be defined before current command',
+            2,
+        ),
         ("FROM b AS t\nFROM alpine AS b\n", "FROM b: stage 'b' is defined later", 1),
     ],
 )
@@ -603,7 +607,8 @@ def test_bad_stage_references_name_the_stage(text: str, message: str, line: int)
 def test_an_unknown_target_lists_the_stages() -> None:
     with pytest.raises(StageNotFound) as caught:
         build("FROM alpine AS build\nFROM scratch AS release\n", target="prod")
-    assert "--target prod" in str(caught.value) and "build, release" in str(caught.value)
+    assert 'target stage "prod" could not be found' in str(caught.value)
+    assert "build, release" in str(caught.value)
 
 
 THREE_STAGES = """\

@@ -87,7 +87,21 @@ def test_an_unknown_keyword_is_refused_with_the_known_ones() -> None:
     with pytest.raises(DockerfileError) as caught:
         parse_command(instruction)
     assert caught.value.location == location
-    assert "unknown instruction 'FLY'" in str(caught.value) and "COPY" in str(caught.value)
+    assert caught.value.message == "dockerfile parse error on line 7: unknown instruction: FLY"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("RUNN b", "unknown instruction: RUNN (did you mean RUN?)"),
+        ("fntrypoint x", "unknown instruction: fntrypoint (did you mean entrypoint?)"),
+        ("FROM x\nONBUILD FROB x", "unknown instruction: FROB"),
+    ],
+)
+def test_an_unknown_keyword_says_what_was_meant(text: str, message: str) -> None:
+    with pytest.raises(DockerfileError) as caught:
+        command(text)
+    assert message in caught.value.message
 
 
 def test_from_with_platform_and_stage_name_lower_cased() -> None:
@@ -222,7 +236,8 @@ def test_onbuild_keeps_the_trigger_text_as_docker_stores_it() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("COPY --chmown=1 a b", "unknown flag --chmown"),
+        ("COPY --chmown=1 a b", "unknown flag: --chmown (did you mean chown?)"),
+        ("COPY --frobnicate a b", "unknown flag: --frobnicate; COPY accepts --from"),
         ("RUN --from=build make", "--from is a flag of COPY"),
         ("ADD --from=build a b", "--from is a flag of COPY"),
         ("ENV --link A=1", "ENV takes no flags"),
@@ -231,7 +246,10 @@ def test_onbuild_keeps_the_trigger_text_as_docker_stores_it() -> None:
         ("COPY --from=a --from=b x y", "--from is given twice"),
         ("RUN --network=bridge make", "unsupported network mode 'bridge'"),
         ("RUN --security=root make", "unsupported security mode 'root'"),
-        ("RUN --mount=type=volume,target=/x make", "unsupported mount type 'volume'"),
+        ("RUN --mount=type=volume,target=/x make", 'unsupported mount type "volume"'),
+        ("RUN --mount=type=tmp,target=/x make", 'unsupported mount type "tmp" (did you mean tmpfs?)'),
+        ("RUN --mount=typ=tmpfs make", "unexpected key 'typ' in 'typ=tmpfs' (did you mean type?)"),
+        ("RUN --mount=from=$x,target=/x make", "'from' doesn't support variable expansion"),
         ("RUN --mount=type=cache,target=/x,colour=red make", "unexpected key 'colour'"),
         ("RUN --mount=type=bind,target=/x,uid=1 make", "uid not allowed for 'bind'"),
         ("RUN --mount=type=cache,target=/x,required make", "unexpected key 'required'"),
@@ -247,7 +265,8 @@ def test_onbuild_keeps_the_trigger_text_as_docker_stores_it() -> None:
         ("HEALTHCHECK --interval=5s NONE", "takes no flags"),
         ("HEALTHCHECK CMD", "missing command"),
         ("HEALTHCHECK CONNECT TCP 7000", "unknown type 'CONNECT'"),
-        ("COPY --chmod=999 a b", "invalid --chmod=999"),
+        ("COPY --chmod=999 a b", "invalid chmod parameter: '999'. it should be octal string"),
+        ("COPY --chmod=64a a b", "invalid chmod parameter: '64a'. it should be octal string"),
         ("COPY --chmod=rwx a b", "invalid --chmod=rwx"),
         ("COPY onlyone", "destination is missing"),
         ("ADD --checksum=sha256:" + "a" * 64 + " a b /d/", "--checksum needs exactly one source"),
@@ -258,7 +277,7 @@ def test_onbuild_keeps_the_trigger_text_as_docker_stores_it() -> None:
         ("SHELL /bin/bash -c", "JSON form"),
         ("ONBUILD ONBUILD RUN x", "chaining ONBUILD"),
         ("ONBUILD FROM alpine", "FROM isn't allowed as an ONBUILD trigger"),
-        ("ONBUILD COPY --bogus=1 a b", "unknown flag --bogus"),
+        ("ONBUILD COPY --bogus=1 a b", "unknown flag: --bogus"),
         ("FROM a AS 1st", "invalid stage name '1st'"),
         ("FROM a b", "either one or three arguments"),
         ("FROM --platform a", "--platform needs a value"),

@@ -29,8 +29,8 @@ def test_the_request_key_is_pinned() -> None:
         "platform": "linux/amd64", "compression": None, "source_date_epoch": None, "pull": "missing",
         "context": "/src/app", "dockerfile": "/src/app/Dockerfile",
     }  # fmt: skip
-    assert MEMO_KEY_VERSION == 1
-    assert request_key(request) == "e00e5feccb207228ea4a2558f7a14445dc40c48b708afe7cf1b24b56c7a4fe13"
+    assert MEMO_KEY_VERSION == 2
+    assert request_key(request) == "0e915bfca93c469e8cd388d187bc0c3232f2f3a06256dcd7d9806ad3502fd81c"
 
 
 def test_fingerprint_sees_content_metadata_and_ignore_files(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ from slipway.graph.ops import (
     Vertex,
     walk,
 )
-from slipway.image.oci import Digest
+from slipway.image.oci import Digest, ImageConfig
 from slipway.image.reference import parse_reference
 from slipway.progress.events import (
     BuildMessage,
@@ -109,12 +109,14 @@ class BuildOutcome:
 
 
 class StoreResolver(msgspec.Struct, frozen=True):
-    """Answers FROM and COPY --from image references from the local store, pulling them by `pull` policy."""
+    """Answers FROM and COPY --from image references from the local store, pulling them by `pull` policy
+    (with `config_only`, an image to evaluate, not to build: from its registry only its config is fetched)."""
 
     store: Store
     pull: PullPolicy = "never"
     registry: RegistryOptions | None = None
     events: EventSink | None = None
+    config_only: bool = False
 
     def resolve(self, ref: str, platform: str) -> BaseImage:
         if self.pull == "always":
@@ -128,11 +130,12 @@ class StoreResolver(msgspec.Struct, frozen=True):
             name = str(parse_reference(ref))
         except Exception:  # an image ID: keep it as written
             name = ref
-        return BaseImage(ref=name, manifest_digest=image.manifest_digest, config=image.config)
+        return BaseImage(ref=name, manifest_digest=image[0], config=image[1])
 
-    def _local(self, ref: str, platform: str) -> ImageRecord:
+    def _local(self, ref: str, platform: str) -> tuple[Digest, ImageConfig]:
         try:
-            return self.store.images.resolve(ref)
+            image = self.store.images.resolve(ref)
+            return image.manifest_digest, image.config
         except ImageNotFound as err:
             if self.pull == "never":
                 raise ImageNotFound(
@@ -146,8 +149,8 @@ class StoreResolver(msgspec.Struct, frozen=True):
                 f"image {ref!r} is not in the local store, and pulling it failed: {err}"
             ) from err
 
-    def _pull(self, ref: str, platform: str) -> ImageRecord:
-        from slipway.registry import RegistryOptions, pull_image
+    def _pull(self, ref: str, platform: str) -> tuple[Digest, ImageConfig]:
+        from slipway.registry import RegistryOptions, fetch_image_config, pull_image
 
         vertex = f"pull:{ref}"
         events = self.events
@@ -159,17 +162,20 @@ class StoreResolver(msgspec.Struct, frozen=True):
             if events is not None:
                 events.emit(StepLog(vertex=vertex, stream=1, data=(line + "\n").encode(), at=time.time()))
 
+        options = self.registry or RegistryOptions()
         try:
-            image = pull_image(
-                self.store, ref, platform=platform, options=self.registry or RegistryOptions(), on_event=show
-            )
+            if self.config_only:
+                found = fetch_image_config(self.store, ref, platform=platform, options=options)
+            else:
+                image = pull_image(self.store, ref, platform=platform, options=options, on_event=show)
+                found = image.manifest_digest, image.config
         except BaseException as err:
             if events is not None:
                 events.emit(StepFailed(vertex=vertex, error=str(err), at=time.time()))
             raise
         if events is not None:
             events.emit(StepDone(vertex=vertex, at=time.time()))
-        return image
+        return found
 
 
 def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
@@ -241,8 +247,11 @@ def warning_events(warnings: Iterable[CheckWarning], text: str) -> tuple[BuildWa
     )
 
 
-def prepare(request: BuildRequest, store: Store, events: EventSink | None = None) -> Frontend:
-    """Read and parse the request's Dockerfile and .dockerignore; the options of its conversion."""
+def prepare(
+    request: BuildRequest, store: Store, events: EventSink | None = None, *, config_only: bool = False
+) -> Frontend:
+    """Read and parse the request's Dockerfile and .dockerignore; the options of its conversion (and of the
+    resolver of its images: `config_only` for an evaluation, which needs their configs only)."""
     if not request.context.is_dir():
         raise ContextError(f"build context {request.context} is not a directory")
     text, shown_name, path = read_dockerfile(request)
@@ -263,7 +272,9 @@ def prepare(request: BuildRequest, store: Store, events: EventSink | None = None
     )
     if request.pull not in PULL_POLICIES:
         raise UsageError(f"pull policy {request.pull!r}: expected one of {', '.join(PULL_POLICIES)}")
-    resolver = StoreResolver(store, pull=request.pull, registry=request.registry, events=events)
+    resolver = StoreResolver(
+        store, pull=request.pull, registry=request.registry, events=events, config_only=config_only
+    )
     return Frontend(parsed, text, options, resolver, exclude)
 
 

@@ -74,7 +74,7 @@ def _targets(request: BuildRequest) -> CallAnswer:
 
 
 def _outline(request: BuildRequest, store: Store, events: EventSink | None) -> CallAnswer:
-    frontend = prepare(request, store, events)
+    frontend = prepare(request, store, events, config_only=True)
     recorder = ArgRecorder(dict(request.build_args))
     graph = convert(frontend.parsed, frontend.options, frontend.resolver, recorder)
     source = frontend.text.encode("utf-8", errors="surrogateescape")
@@ -88,7 +88,7 @@ def _check(request: BuildRequest, store: Store, events: EventSink | None) -> Cal
     linter: Linter | None = None
     error: SlipwayError | None = None
     try:
-        frontend = prepare(request, store, events)
+        frontend = prepare(request, store, events, config_only=True)
         linter = linter_for(frontend.parsed, dict(request.build_args), frontend.exclude)
         check_parsed(frontend.parsed, linter)
         convert(

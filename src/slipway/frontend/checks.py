@@ -49,6 +49,7 @@ from slipway.frontend._check_rules import (
     Rule,
 )
 from slipway.frontend._golang import GO_SPACE, go_quote
+from slipway.frontend._hooks import ConvertHooks
 from slipway.frontend._suggest import suggest
 from slipway.frontend.ignore import IgnoreMatcher, clean_path
 from slipway.frontend.instructions import (
@@ -198,7 +199,7 @@ class _StageFacts:
     last: dict[str, SourceLocation] = field(default_factory=dict)  # CMD/ENTRYPOINT/HEALTHCHECK seen last
 
 
-class Linter:
+class Linter(ConvertHooks):
     """Collects the warnings of one Dockerfile. `config` is the file's (or the build argument's); an
     instruction's `# check=` comment adds to it for the rules about that instruction (`comments` maps an
     instruction's first line to the comments above it). Implements the converter's hooks (_hooks.py)."""

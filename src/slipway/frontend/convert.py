@@ -31,7 +31,7 @@ from slipway.errors import (
     UsageError,
 )
 from slipway.frontend._golang import go_quote
-from slipway.frontend._hooks import ConvertHooks, NoHooks
+from slipway.frontend._hooks import ConvertHooks
 from slipway.frontend._suggest import did_you_mean, suggest
 from slipway.frontend.instructions import (
     AddCommand,
@@ -155,7 +155,7 @@ def convert(
     stage with `all_stages`, as BuildKit's checks dispatch them). `hooks` hear what is dispatched."""
     staged = split_stages(dockerfile)
     target = select_target(staged, options.target)
-    converter = _Converter(staged, options, resolver, target, hooks or NoHooks())
+    converter = _Converter(staged, options, resolver, target, hooks or ConvertHooks())
     plan = converter.stage_plan(target)
     for stage in staged.stages if all_stages else ():
         converter.stage_plan(stage)

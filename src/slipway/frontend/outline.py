@@ -20,7 +20,7 @@ from typing import NamedTuple, TypeVar
 import msgspec
 
 from slipway.errors import ExpansionError, SourceLocation
-from slipway.frontend._hooks import NoHooks
+from slipway.frontend._hooks import ConvertHooks
 from slipway.frontend.checks import CheckWarning
 from slipway.frontend.instructions import ArgDeclaration
 from slipway.frontend.parser import ParsedDockerfile
@@ -186,7 +186,7 @@ class Scope(NamedTuple):
     lexer: ShellLexer
 
 
-class ArgRecorder(NoHooks):
+class ArgRecorder(ConvertHooks):
     """Hooks that keep the ARGs each dispatched stage declares (BuildKit's outline capture)."""
 
     def __init__(self, build_args: Mapping[str, str]) -> None:

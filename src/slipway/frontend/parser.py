@@ -62,9 +62,9 @@ def parse(text: str | bytes, path: str = "Dockerfile") -> ParsedDockerfile:
     parser = _Parser(path, escape="\\", line_offset=0, directives_allowed=True)
     parsed = parser.run(_decode(text, path))
     if not parsed.instructions:
-        raise parser.error(
-            "file with no instructions: a Dockerfile needs at least a FROM", max(parser.line_count, 1)
-        )
+        # BuildKit's words for an empty file, and for one of comments and blank lines only.
+        empty = "the Dockerfile cannot be empty" if not text else "file with no instructions"
+        raise parser.error(f"{empty}: a Dockerfile needs at least a FROM", max(parser.line_count, 1))
     return parsed
 
 

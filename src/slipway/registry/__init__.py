@@ -5,7 +5,7 @@ from slipway.registry.credentials import Credentials, DockerConfig
 from slipway.registry.login import login, logout
 from slipway.registry.options import RegistryOptions, RetryPolicy, read_insecure_registries
 from slipway.registry.platforms import format_platform, host_platform, parse_platform, select_manifest
-from slipway.registry.pull import pull_image
+from slipway.registry.pull import fetch_image_config, pull_image
 from slipway.registry.push import push_image
 from slipway.store import REGISTRIES_FILE
 
@@ -16,6 +16,7 @@ __all__ = [
     "RegistryClient",
     "RegistryOptions",
     "RetryPolicy",
+    "fetch_image_config",
     "format_platform",
     "host_platform",
     "login",

@@ -71,6 +71,22 @@ def pull_image(
         return _pull(client, store, reference, wanted, options, emit)
 
 
+def fetch_image_config(
+    store: Store, ref: str, *, platform: str = DEFAULT_PLATFORM, options: RegistryOptions
+) -> tuple[Digest, ImageConfig]:
+    """The manifest digest and the config of `ref` for `platform`, without its layers: what BuildKit's
+    frontend resolves of a FROM image it evaluates but does not build (`build --call`). The config blob is
+    kept in the store (verified, as every blob); no image is added, so nothing is named."""
+    reference = parse_reference(ref)
+    with store.lease(), RegistryClient(reference.domain, options=options) as client:
+        manifest, _, digest = _resolve_manifest(client, reference, parse_platform(platform))
+        if manifest.config.media_type not in CONFIG_MEDIA_TYPES:
+            raise RegistryError(f"{ref} is not a container image: its config is {manifest.config.media_type}")
+        if not store.has_blob(manifest.config.digest):
+            client.fetch_blob(reference.path, manifest.config, store)
+        return digest, _decode(store.read_blob(manifest.config.digest), ImageConfig, ref, "image config")
+
+
 def _pull(
     client: RegistryClient,
     store: Store,

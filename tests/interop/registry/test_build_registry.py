@@ -60,6 +60,23 @@ def test_from_an_image_only_in_the_registry_is_pulled(
     assert base_in_registry in {f"{row.repository}:{row.tag}" for row in empty_store.images()}
 
 
+def test_an_evaluation_reads_only_the_config_of_an_image_in_the_registry(
+    empty_store: Slipway, base_in_registry: str, tmp_path: Path
+) -> None:
+    # BuildKit's outline and check resolve a FROM's config (its ENV, ONBUILD, platform), not its layers.
+    dockerfile = f"FROM {base_in_registry} AS base\nARG MODE=fast\nENV PATH=$PAHT:/opt\nRUN echo $MODE\n"
+    context = make_context(tmp_path / "ctx", dockerfile)
+    outline = empty_store.build(context, "--call", "outline", "--format", "json", env=PULL_MISSING)
+    assert outline.returncode == 0, helpers.describe(outline)
+    assert [arg["name"] for arg in json.loads(outline.stdout)["args"]] == ["MODE"]
+    check = empty_store.build(context, "--check", env=PULL_MISSING)
+    assert "Usage of undefined variable '$PAHT' (did you mean $PATH?)" in check.stdout, helpers.describe(
+        check
+    )
+    assert empty_store.images() == [], "nothing was pulled"
+    assert empty_store.build_ok(context, "-t", "evaluated:v1", env=PULL_MISSING).returncode == 0
+
+
 def test_pull_policy_never_names_the_missing_image(
     empty_store: Slipway, base_in_registry: str, tmp_path: Path
 ) -> None:

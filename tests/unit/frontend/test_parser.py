@@ -445,9 +445,13 @@ def test_an_unknown_instruction_parses_without_arguments() -> None:
     assert unknown.location == SourceLocation("app/Dockerfile", 3, 3)
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "# syntax=x\n"])
+@pytest.mark.parametrize("text", ["\n\n", "# only a comment\n", "# syntax=x\n"])
 def test_a_file_with_no_instructions_is_an_error(text: str) -> None:
     assert "file with no instructions" in syntax_error(text).message
+
+
+def test_an_empty_file_is_an_error_in_buildkit_words() -> None:
+    assert syntax_error("").message.startswith("the Dockerfile cannot be empty")
 
 
 def test_bytes_that_are_not_utf8_are_an_error_at_their_line() -> None:

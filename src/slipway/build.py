@@ -60,7 +60,7 @@ from slipway.progress.events import (
     StepStarted,
 )
 from slipway.progress.failure import source_excerpt
-from slipway.progress.warnings import encode_warning
+from slipway.progress.warnings import SHOWN_WARNINGS, encode_warning
 from slipway.solver.memo import MemoPlan
 from slipway.solver.results import Result
 from slipway.solver.solve import SolveOptions, Solver
@@ -321,7 +321,7 @@ def build(
             for index, spec in enumerate(request.cache_to):
                 entries = _cache_entries(root, results, spec, solver.materialize)
                 _export_cache(index, spec, entries, request, store, export, events)
-    if memo is not None and image is not None:
+    if memo is not None and image is not None and len(warnings) <= SHOWN_WARNINGS:  # a memo row stays small
         try:
             _remember(store, memo, root, results, image, names, warnings)
         except DiskFull as err:  # the image is built: only the next no-op rebuild's shortcut is lost

@@ -21,7 +21,11 @@ from collections.abc import Sequence
 
 from slipway.progress.events import BuildWarning
 
-__all__ = ["decode_warning", "encode_warning", "format_warnings"]
+__all__ = ["SHOWN_WARNINGS", "decode_warning", "encode_warning", "format_warnings"]
+
+# A Dockerfile of a hundred thousand MAINTAINER lines warns as often: the end of a build shows this many in
+# full, then how many more there are (rawjson passes every one on).
+SHOWN_WARNINGS = 100
 
 
 def format_warnings(warnings: Sequence[BuildWarning]) -> str:
@@ -30,13 +34,16 @@ def format_warnings(warnings: Sequence[BuildWarning]) -> str:
         return ""
     count = "1 warning found" if len(warnings) == 1 else f"{len(warnings)} warnings found"
     out = ["", f" {count}:"]
-    for warning in sorted(warnings, key=lambda warning: (warning.path, warning.line)):
+    ordered = sorted(warnings, key=lambda warning: (warning.path, warning.line))
+    for warning in ordered[:SHOWN_WARNINGS]:
         out.append(f" - {warning.short}")
         out.append(warning.description)
         if warning.url:
             out.append(f"More info: {warning.url}")
         out.extend(warning.excerpt)
         out.append("")
+    if len(ordered) > SHOWN_WARNINGS:
+        out += [f" ... and {len(ordered) - SHOWN_WARNINGS:,} more warnings", ""]
     return "\n".join(out) + "\n"
 
 

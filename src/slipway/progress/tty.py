@@ -126,7 +126,7 @@ class TtyRenderer:
                 warnings = format_warnings(self._warnings)
             self._console.print(summary)
             if warnings:
-                self._console.print(Text(warnings), end="", highlight=False)
+                self._console.print(Text(warnings), end="", soft_wrap=True, highlight=False)
 
     def _apply(self, event: Event) -> None:
         match event:

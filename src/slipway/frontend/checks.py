@@ -91,6 +91,7 @@ _NON_ENV_ARGS = frozenset({"BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STA
 # A parser directive in a comment (the comment's text, without its #).
 _COMMENT_DIRECTIVE = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\v\f\r ]*=[\t\n\v\f\r ]*(.+?)[\t\n\v\f\r ]*\Z")
 _ROOT_PATTERNS = frozenset({"*", "**", "**/*"})
+_SUGGESTION_COMPARISONS = 100_000  # names compared for "did you mean"s in one Dockerfile (under a second)
 
 
 # ---- configuration ------------------------------------------------------------------------------------
@@ -220,6 +221,7 @@ class Linter(ConvertHooks):
         self._is_root_ignored = any(pattern in _ROOT_PATTERNS for pattern in exclude)
         self._stages: dict[int, _StageFacts] = {}
         self._called: list[str] = []
+        self._comparisons_left = _SUGGESTION_COMPARISONS
 
     def report(
         self,
@@ -242,6 +244,13 @@ class Linter(ConvertHooks):
             detail += rule.hint.format(match=match)
         self._called.append(rule.name)
         self.warnings.append(CheckWarning(rule, detail, location))
+
+    def suggest(self, name: str, known: Collection[str]) -> str | None:
+        """The known name closest to `name`, while the comparisons stay within the budget: each compares with
+        every name in scope, so a Dockerfile of thousands of undefined variables among thousands of defined
+        ones would otherwise take minutes; its later warnings come without a suggestion."""
+        self._comparisons_left -= len(known)
+        return suggest(name, known) if self._comparisons_left >= 0 else None
 
     def error(self) -> str | None:
         """BuildKit's lint error when `error=true` and a rule warned: "lint violation found for rules: ..."."""
@@ -303,7 +312,7 @@ class Linter(ConvertHooks):
         for name in sorted(unmatched):
             if name in declared or name in _NON_ENV_ARGS:
                 continue
-            self.report(UNDEFINED_VAR, location, name=name, match=suggest(name, scope))
+            self.report(UNDEFINED_VAR, location, name=name, match=self.suggest(name, scope))
 
     def arg_declared(
         self, stage: int, declaration: ArgDeclaration, value: str | None, location: SourceLocation
@@ -499,7 +508,7 @@ def _check_from_word(
         return None  # the converter reports it, where the stage is built
     for name in sorted(expansion[2]):
         if name not in known:
-            linter.report(UNDEFINED_ARG_IN_FROM, location, name=name, match=suggest(name, known))
+            linter.report(UNDEFINED_ARG_IN_FROM, location, name=name, match=linter.suggest(name, known))
     return expansion
 
 

@@ -1097,14 +1097,17 @@ def _parse_platform_at(
 ) -> Platform:
     """FROM --platform's value, in BuildKit's words when it is none: with a "did you mean" for a variable
     that is not set but whose name is close to one that is."""
-    match = next(filter(None, (suggest(name, scope) for name in sorted(unmatched))), None)
-    hint = f" (did you mean {match}?)" if match else ""
+
+    def hint() -> str:
+        match = next(filter(None, (suggest(name, scope) for name in sorted(unmatched))), None)
+        return f" (did you mean {match}?)" if match else ""
+
     if not text:
-        raise DockerfileError(f"empty platform value from expression {written}{hint}", location)
+        raise DockerfileError(f"empty platform value from expression {written}{hint()}", location)
     try:
         return parse_platform(text)
     except ValueError as err:
-        raise DockerfileError(f"failed to parse platform {written}: {err}{hint}", location) from None
+        raise DockerfileError(f"failed to parse platform {written}: {err}{hint()}", location) from None
 
 
 def _check_value(check: Callable[[str], None], value: str, location: SourceLocation, keyword: str) -> None:

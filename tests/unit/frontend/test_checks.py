@@ -340,3 +340,14 @@ def test_definition_descriptions_only_when_asked_for() -> None:
     ]
     assert lint(text.replace("# check=experimental=InvalidDefinitionDescription", "# check=skip=all")) == []
     assert lint("# check=experimental=all\n# foo is foo\nARG foo=bar a=b\nFROM scratch\n") == []
+
+
+def test_suggestions_stop_when_their_budget_is_spent() -> None:
+    # Each "did you mean" compares with every name in scope: thousands of undefined variables among
+    # thousands of defined ones get their warnings, the later ones without a suggestion, in bounded time.
+    text = "FROM scratch\n" + "".join(f"ENV V{i}=$V{i - 1}x\n" for i in range(1, 1500))
+    found = lint(text)
+    assert len(found) == 1499
+    suggested = [line for line in found if "did you mean" in line]
+    assert 0 < len(suggested) < len(found)
+    assert "(did you mean $V1?)" in found[1]  # V1x: one edit from V1

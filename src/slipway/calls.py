@@ -35,6 +35,7 @@ from slipway.frontend.outline import (
 )
 from slipway.frontend.parser import parse
 from slipway.frontend.stages import split_stages
+from slipway.progress.clip import clip_line, clip_text
 from slipway.progress.events import EventSink
 from slipway.progress.failure import source_excerpt
 from slipway.store import Store
@@ -119,7 +120,7 @@ def _check_text(results: LintResults, text: str) -> str:
         out.append(f"Check complete, {count} been found!")
     for warning in warnings:
         link = f" - {warning.url}" if warning.url else ""
-        out += ["", f"WARNING: {warning.rule_name}{link}", warning.detail]
+        out += ["", f"WARNING: {warning.rule_name}{link}", clip_line(warning.detail)]
         if warning.location is not None:
             start, end = warning.location.ranges[0].start.line, warning.location.ranges[0].end.line
             out += source_excerpt(lines, SourceLocation(results.sources[0].filename, start, end))
@@ -132,4 +133,4 @@ def _error_text(error: SlipwayError | None, text: str) -> str:
     if error is None:
         return ""
     excerpt = source_excerpt(text.split("\n"), error.location) if error.location is not None else []
-    return "\n".join([error.message, *excerpt])
+    return "\n".join([clip_text(error.message), *excerpt])

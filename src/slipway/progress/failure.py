@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from slipway.progress.clip import clip_line, clip_lines
+from slipway.progress.clip import clip_line, clip_lines, clip_text
 
 if TYPE_CHECKING:
     from slipway.errors import SlipwayError, SourceLocation
@@ -94,9 +94,8 @@ def format_located_error(dockerfile_text: str, location: SourceLocation, message
         --------------------
         ERROR: failed to solve: invalid chmod parameter: '64a'. it should be octal string and between 0 and 07777
     """
-    return "\n".join(
-        [*source_excerpt(dockerfile_text.split("\n"), location), f"ERROR: failed to solve: {message}"]
-    )
+    excerpt = source_excerpt(dockerfile_text.split("\n"), location)
+    return "\n".join([*excerpt, f"ERROR: failed to solve: {clip_text(message)}"])
 
 
 def source_excerpt(lines: list[str], location: SourceLocation) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from slipway.progress.clip import clip_line
 from slipway.progress.events import BuildWarning
 
 __all__ = ["SHOWN_WARNINGS", "decode_warning", "encode_warning", "format_warnings"]
@@ -36,7 +37,7 @@ def format_warnings(warnings: Sequence[BuildWarning]) -> str:
     out = ["", f" {count}:"]
     ordered = sorted(warnings, key=lambda warning: (warning.path, warning.line))
     for warning in ordered[:SHOWN_WARNINGS]:
-        out.append(f" - {warning.short}")
+        out.append(f" - {clip_line(warning.short)}")
         out.append(warning.description)
         if warning.url:
             out.append(f"More info: {warning.url}")

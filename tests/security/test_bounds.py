@@ -233,7 +233,10 @@ def test_an_error_about_an_8_mb_word_prints_a_bounded_line(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert len(result.stderr) < 10_000
-    assert "Dockerfile:2\n" in result.stderr and "ERROR: failed to solve: ENV: failed to process" in result.stderr
+    assert (
+        "Dockerfile:2\n" in result.stderr
+        and "ERROR: failed to solve: ENV: failed to process" in result.stderr
+    )
     assert "more characters)" in result.stderr
 
 

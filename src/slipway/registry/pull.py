@@ -82,9 +82,9 @@ def fetch_image_config(
         manifest, _, digest = _resolve_manifest(client, reference, parse_platform(platform))
         if manifest.config.media_type not in CONFIG_MEDIA_TYPES:
             raise RegistryError(f"{ref} is not a container image: its config is {manifest.config.media_type}")
-        if not store.has_blob(manifest.config.digest):
+        if not store.blobs.has(manifest.config.digest):
             client.fetch_blob(reference.path, manifest.config, store)
-        return digest, _decode(store.read_blob(manifest.config.digest), ImageConfig, ref, "image config")
+        return digest, _decode(store.blobs.read(manifest.config.digest), ImageConfig, ref, "image config")
 
 
 def _pull(

@@ -57,7 +57,7 @@ class Memo(NamedTuple):
 class Memos:
     """The build memos of one open store."""
 
-    def __init__(self, meta: MetaDB, syncs: Syncs) -> None:
+    def __init__(self, meta: "MetaDB", syncs: "Syncs") -> None:
         self._meta = meta
         self._syncs = syncs
 

@@ -43,7 +43,7 @@ class Outcome(NamedTuple):
     image_id: str | None  # None: the output made no image (type=local, type=tar)
     names: tuple[str, ...]  # the names it now carries in the store, of those asked for
     pushed: tuple[tuple[str, str], ...] = ()  # (name, manifest digest) of each push
-    summary: tuple[str, ...] = ()  # after a build: the image's size, and hints (a memo's answer has none)
+    summary: tuple[str, ...] = ()  # after a build: the image's size, and hints (a memo keeps them)
 
 
 def build_command(root: Path, flags: BuildFlags) -> None:
@@ -62,7 +62,8 @@ def build_command(root: Path, flags: BuildFlags) -> None:
     memo = memos.lookup(root, plan.key, plan.fingerprint) if plan is not None else None
     if memo is not None:
         _replay(memo, progress)
-        outcome = Outcome(memo.image_id, memo.names)
+        summary = () if flags.quiet else tuple(step.name for step in memo.steps if step.kind == "summary")
+        outcome = Outcome(memo.image_id, memo.names, summary=summary)
     else:
         outcome = _build(root, flags, resolved, plan)
     report_outcome(outcome, flags)
@@ -139,7 +140,7 @@ def _replay(memo: memos.Memo, progress: str) -> None:
                 events.emit(StepDone(vertex=step.vertex, at=now))
             elif step.kind == "warning":
                 events.emit(decode_warning(step.name, now))
-            else:
+            elif step.kind == "step":
                 events.emit(StepCached(vertex=step.vertex, name=step.name, at=now))
         events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
         events.emit(StepDone(vertex="export", at=time.time()))
@@ -223,6 +224,10 @@ def _run(
                     request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer, memo=plan
                 )
             summary = _size_lines(store, built.image) if built.image is not None and summarize else ()
+            if (
+                plan is not None and summary
+            ):  # kept with the memo (a -q build computes none: its memo has none)
+                store.memos.add_summary(plan.key, plan.fingerprint, summary)
         except SlipwayError as err:
             # An error with a place in the Dockerfile shows it, as BuildKit does (progress/failure.py).
             if err.location is None:

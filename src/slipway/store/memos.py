@@ -41,8 +41,9 @@ _READ_TIMEOUT_SECONDS = 5.0  # a writer holds meta.db for milliseconds; longer m
 class MemoStep(NamedTuple):
     vertex: str  # the vertex digest, the id progress events carry ("" for a warning)
     name: str  # "[2/3] COPY a.txt /a.txt"; a warning: the warning (progress/warnings.py's encode_warning)
-    # a FROM (shown as done), a step (shown as CACHED), or a build check's warning (shown when the build ends)
-    kind: Literal["source", "step", "warning"]
+    # a FROM (shown as done), a step (shown as CACHED), a build check's warning (shown when the build ends), or
+    # a line of the build's summary (the image's size, a toolchain hint: printed after the image ID)
+    kind: Literal["source", "step", "warning", "summary"]
 
 
 class Memo(NamedTuple):
@@ -66,6 +67,18 @@ class Memos:
         self._syncs.publish()  # the steps' cache records, held until their snapshots are on disk
         with self._meta.transaction() as tx:
             return put(tx.connection, key, fingerprint, memo, cache_keys)
+
+    def add_summary(self, key: str, fingerprint: str, lines: tuple[str, ...]) -> None:
+        """Keep the summary the build printed with its memo, so that a rebuild answered by it prints it too."""
+        with self._meta.transaction() as tx:
+            row = tx.connection.execute(
+                "SELECT steps FROM memos WHERE key = ? AND fingerprint = ?", (key, fingerprint)
+            ).fetchone()
+            if row is None:
+                return  # the build left no memo (it read the network, or what it named is gone)
+            steps = [step for step in json.loads(row[0]) if step[2] != "summary"]
+            steps += [["", line, "summary"] for line in lines]
+            tx.connection.execute("UPDATE memos SET steps = ? WHERE key = ?", (json.dumps(steps), key))
 
 
 def lookup(root: Path, key: str, fingerprint: str) -> Memo | None:

@@ -141,5 +141,11 @@ def test_a_build_ends_with_the_size_line_and_a_toolchain_hint(
     assert any(line.startswith("hint: the final image contains the Go toolchain (") for line in lines), (
         result.stderr
     )
+    again = shared_store.build_ok(context, "-t", "hinted:test")  # answered by the build's memo
+    assert [line for line in again.stderr.splitlines() if line.startswith(("image ", "hint: "))] == [
+        line for line in lines if line.startswith(("image ", "hint: "))
+    ]
     quiet = shared_store.build_ok(context, "-t", "hinted:test", "--no-cache", "-q")
     assert quiet.stderr == "" and quiet.stdout.startswith("sha256:")
+    memo_quiet = shared_store.build_ok(context, "-t", "hinted:test", "-q")
+    assert memo_quiet.stderr == "" and memo_quiet.stdout == quiet.stdout

@@ -13,7 +13,6 @@ import errno
 import logging
 import os
 import posixpath
-import shutil
 import stat
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -58,6 +57,9 @@ class _Copier:
         default_factory=dict
     )  # source file -> its first copy (dest path)
     pool: ThreadPoolExecutor | None = None
+    # Source devices whose files copy_file_range refused to copy into the destination (EXDEV between file
+    # systems, ENOSYS, EOPNOTSUPP): decided by the first file of each device, not tried again for every one.
+    no_range_copy: set[int] = field(default_factory=set)
 
 
 def copy_files(
@@ -350,7 +352,7 @@ def _copy_file(copier: _Copier, source: Entry, target: Entry, info: os.stat_resu
             raise ContextError(f"{source[1]} changed while it was copied: it is no longer a regular file")
         target_fd = os.open(target[1], _CREATE_FLAGS, 0o600, dir_fd=target[0])
         try:
-            _copy_content(source_fd, target_fd, info.st_size)
+            _copy_content(copier, source_fd, target_fd, info)
             _apply_metadata(copier, source_fd, target_fd, info)
         finally:
             os.close(target_fd)
@@ -358,25 +360,37 @@ def _copy_file(copier: _Copier, source: Entry, target: Entry, info: os.stat_resu
         os.close(source_fd)
 
 
-def _copy_content(source_fd: int, target_fd: int, size: int) -> None:
-    copied = 0
-    try:
-        while copied < size:  # what the stat saw (as a context tar would): no extra call to find the end
-            count = os.copy_file_range(source_fd, target_fd, min(COPY_CHUNK, size - copied))
-            if count == 0:
-                break
-            copied += count
-    except OSError as err:
-        if err.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-            raise
+def _copy_content(copier: _Copier, source_fd: int, target_fd: int, info: os.stat_result) -> None:
+    """The file's bytes, in the kernel: copy_file_range (reflinks, server-side copies) where the two file
+    systems allow it, else sendfile; never through Python buffers (a read/write loop hands the GIL over per
+    chunk, which four copy threads turn into millions of futex calls)."""
+    size = info.st_size
+    if info.st_dev not in copier.no_range_copy:
+        try:
+            _range_copy(source_fd, target_fd, size)
+            return
+        except OSError as err:
+            if err.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            copier.no_range_copy.add(info.st_dev)
         os.lseek(source_fd, 0, os.SEEK_SET)
         os.lseek(target_fd, 0, os.SEEK_SET)
         os.ftruncate(target_fd, 0)
-        with (
-            open(source_fd, "rb", closefd=False) as reader,
-            open(target_fd, "wb", closefd=False) as writer,
-        ):
-            shutil.copyfileobj(reader, writer)
+    copied = 0
+    while copied < size:  # what the stat saw (as a context tar would)
+        count = os.sendfile(target_fd, source_fd, None, min(COPY_CHUNK, size - copied))
+        if count == 0:
+            break
+        copied += count
+
+
+def _range_copy(source_fd: int, target_fd: int, size: int) -> None:
+    copied = 0
+    while copied < size:  # what the stat saw (as a context tar would): no extra call to find the end
+        count = os.copy_file_range(source_fd, target_fd, min(COPY_CHUNK, size - copied))
+        if count == 0:
+            break
+        copied += count
 
 
 def _apply_metadata(copier: _Copier, source: Entry | int, target: Entry | int, info: os.stat_result) -> None:

@@ -9,8 +9,10 @@ import hashlib
 import io
 import lzma
 import os
+import shutil
 import stat
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -439,3 +441,32 @@ def test_make_directory(dest: Path) -> None:
     (dest / "file").write_text("x")
     with pytest.raises(ContextError, match="not a directory"):
         make_directory(Mkdir("/file"), dest)
+
+
+def test_a_context_on_another_file_system_is_copied_whole_and_the_copy_method_is_chosen_once(
+    dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A context on a tmpfs copied into a snapshot on the store's file system: copy_file_range cannot cross
+    them (EXDEV), so after the first file the rest go straight to sendfile, not one failed call per file."""
+    shm = Path("/dev/shm")
+    if os.stat(shm).st_dev == os.stat(dest).st_dev:
+        pytest.skip("/dev/shm is on the same file system as the test's tmp dir")
+    source = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        contents = {f"f{index:03}.bin": os.urandom(index * 37 + 1) for index in range(120)}
+        for name, data in contents.items():
+            (source / "tree" / name).parent.mkdir(exist_ok=True)
+            (source / "tree" / name).write_bytes(data)
+        calls = []
+        real = os.copy_file_range
+
+        def counted(*args: int) -> int:
+            calls.append(args)
+            return real(*args)
+
+        monkeypatch.setattr(os, "copy_file_range", counted)
+        copy_files(Copy(sources=("tree",), dest="/tree/"), source, dest)
+        assert {path.name: path.read_bytes() for path in (dest / "tree").iterdir()} == contents
+        assert len(calls) == 1
+    finally:
+        shutil.rmtree(source)

@@ -150,7 +150,9 @@ class Slipway(Builder):
 
     def build_argv(self, workload: Workload) -> list[str]:
         return self._cli(
-            self.root, "build", "--progress", "plain", "--network", "host",
+            # no --network host: a RUN's default network is the host's already, and naming it needs the
+            # network.host entitlement (as BuildKit), which a build memo does not answer for
+            self.root, "build", "--progress", "plain",
             "-t", workload.tag, "-f", str(workload.dockerfile), str(workload.context),
         )  # fmt: skip
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["GO_SPACE", "SURROGATE", "go_quote", "replace_surrogates"]
+__all__ = [
+    "GO_SPACE",
+    "SURROGATE",
+    "go_duration",
+    "go_list",
+    "go_quote",
+    "go_quoted_list",
+    "replace_surrogates",
+]
 
 # Go's unicode.IsSpace. Python's str.isspace differs: it also takes \x1c-\x1f.
 GO_SPACE = (
@@ -60,3 +68,40 @@ def _go_escape(char: str) -> str:
 def replace_surrogates(text: str) -> str:
     """Lone UTF-16 surrogates (from a JSON \\ud800) as U+FFFD, as Go's decoder does."""
     return SURROGATE.sub("\ufffd", text)
+
+
+def go_list(values: tuple[str, ...] | list[str]) -> str:
+    """Go's %v of a []string."""
+    return "[" + " ".join(values) + "]"
+
+
+def go_quoted_list(values: tuple[str, ...] | list[str]) -> str:
+    """Go's %q of a []string."""
+    return "[" + " ".join(go_quote(value) for value in values) + "]"
+
+
+def go_duration(nanoseconds: int) -> str:
+    """Go's time.Duration.String: "0s", "1.5s", "1m30s", "1h0m0s", "300ms"."""
+    if nanoseconds == 0:
+        return "0s"
+    sign = "-" if nanoseconds < 0 else ""
+    value = abs(nanoseconds)
+    if value < 1_000:
+        return f"{sign}{value}ns"
+    if value < 1_000_000:
+        return f"{sign}{_fraction(value, 3)}µs"
+    if value < 10**9:
+        return f"{sign}{_fraction(value, 6)}ms"
+    seconds = _fraction(value % (60 * 10**9), 9) + "s"
+    minutes_total = value // (60 * 10**9)
+    if minutes_total == 0:
+        return sign + seconds
+    hours = minutes_total // 60
+    text = f"{minutes_total % 60}m{seconds}"
+    return sign + (f"{hours}h{text}" if hours else text)
+
+
+def _fraction(value: int, digits: int) -> str:
+    whole, part = divmod(value, 10**digits)
+    decimals = f"{part:0{digits}d}".rstrip("0")
+    return f"{whole}.{decimals}" if decimals else str(whole)

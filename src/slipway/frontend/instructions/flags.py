@@ -12,15 +12,11 @@ from slipway.frontend.instructions.commands import InvalidValue
 
 _BOOL: Literal["bool"] = "bool"
 
-
 _STRING: Literal["string"] = "string"
-
 
 _STRINGS: Literal["strings"] = "strings"  # repeatable
 
-
 FlagKind = Literal["bool", "string", "strings"]
-
 
 # Exactly the flags BuildKit's dockerfile:1 frontend registers for each instruction.
 FLAGS: Mapping[str, Mapping[str, FlagKind]] = MappingProxyType(
@@ -59,7 +55,6 @@ FLAGS: Mapping[str, Mapping[str, FlagKind]] = MappingProxyType(
         ),
     }
 )
-
 
 FlagValue = str | bool | tuple[str, ...]
 

@@ -49,13 +49,10 @@ from slipway.frontend.parser import Heredoc, Instruction
 # BuildKit's validStageName, applied to the lower-cased name.
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
 
-
 # BuildKit's heredoc word: optional fd number, <<, optional -, the delimiter word (maybe quoted).
 _HEREDOC_WORD = re.compile(r"\d*<<(-?)\s*([^<]+)")
 
-
 _ONBUILD_PREFIX = re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE)
-
 
 _KEYWORDS = (
     "add",
@@ -78,12 +75,9 @@ _KEYWORDS = (
     "workdir",
 )
 
-
 _KEYWORD_AS_WRITTEN = re.compile(f"[^{GO_SPACE}]*")
 
-
 _SECURITIES = ("sandbox", "insecure")
-
 
 _MINIMUM_INTERVAL = 1_000_000  # BuildKit refuses health check durations under 1ms (0 means inherit)
 
@@ -435,3 +429,8 @@ def _parse_onbuild(instruction: Instruction) -> OnbuildCommand:
     return OnbuildCommand(
         location=instruction.location, original=instruction.original, expression=expression, trigger=trigger
     )
+
+
+def upper_keyword(text: str) -> str:
+    keyword, space, rest = text.strip().partition(" ")
+    return keyword.upper() + space + rest

@@ -17,9 +17,7 @@ from slipway.frontend.instructions.values import parse_ram_bytes
 
 MountType = Literal["bind", "cache", "tmpfs", "secret", "ssh"]
 
-
 Sharing = Literal["shared", "private", "locked"]
-
 
 # In BuildKit's order: the first of two equally close names is the one suggested.
 _MOUNT_KEYS = (
@@ -27,12 +25,9 @@ _MOUNT_KEYS = (
     *("gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env"),
 )
 
-
 _MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 
-
 _SHARING_MODES = ("shared", "private", "locked")
-
 
 _FROM_VARIABLE = "'from' doesn't support variable expansion, define alias stage instead"
 

@@ -4,8 +4,10 @@ Go durations, RAM sizes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from types import MappingProxyType
 
+from slipway.errors import DockerfileError, SourceLocation
 from slipway.frontend.instructions.commands import InvalidValue
 
 # Signal names Linux knows (moby/sys/signal's SignalMap), without the SIG prefix.
@@ -32,10 +34,8 @@ _SIGNALS = frozenset(
     )
 )
 
-
 # strconv.Atoi's numbers (ASCII digits that fit an int); longer digit strings are no signal.
 _SIGNAL_NUMBER = re.compile(r"[0-9]{1,18}")
-
 
 _DURATION_UNITS = MappingProxyType(
     {
@@ -50,12 +50,9 @@ _DURATION_UNITS = MappingProxyType(
     }
 )
 
-
 _DURATION_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)")
 
-
 _RAM_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)", re.IGNORECASE)
-
 
 _CHMOD_SYMBOLIC = re.compile(r"[ugoa]*[-+=](?:[rwxXst]*|[ugo])(?:,[ugoa]*[-+=](?:[rwxXst]*|[ugo]))*")
 
@@ -114,3 +111,10 @@ def parse_ram_bytes(text: str) -> int:
         raise ValueError(f"invalid size {text!r}")
     unit = "bkmgtp".index(match.group(2).lower() or "b")
     return int(float(match.group(1)) * (1024**unit))
+
+
+def check_value(check: Callable[[str], None], value: str, location: SourceLocation, keyword: str) -> None:
+    try:
+        check(value)
+    except InvalidValue as err:
+        raise DockerfileError(f"{keyword}: {err}", location) from None

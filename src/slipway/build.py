@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple, assert_never
 
 import msgspec
 
-from slipway.choices import DEFAULT_PLATFORM, PULL_POLICIES, NetworkMode, PullPolicy
+from slipway.choices import DEFAULT_PLATFORM, EXPORT_STEP_NAMES, PULL_POLICIES, NetworkMode, PullPolicy
 from slipway.errors import (
     ArchiveError,
     ContextError,
@@ -26,6 +26,7 @@ from slipway.errors import (
     ExportError,
     ImageNotFound,
     RegistryError,
+    SlipwayError,
     UsageError,
 )
 from slipway.export.image import ExportOptions, export_image
@@ -50,21 +51,13 @@ from slipway.graph.ops import (
 )
 from slipway.image.oci import Digest, ImageConfig
 from slipway.image.reference import parse_reference
-from slipway.progress.events import (
-    BuildMessage,
-    BuildWarning,
-    EventSink,
-    StepDone,
-    StepFailed,
-    StepLog,
-    StepStarted,
-)
+from slipway.progress.events import BuildMessage, BuildWarning, Discard, EventSink, StepReporter, step
 from slipway.progress.failure import source_excerpt
 from slipway.progress.warnings import SHOWN_WARNINGS, encode_warning
 from slipway.solver.memo import MemoPlan
 from slipway.solver.results import Result
 from slipway.solver.solve import SolveOptions, Solver
-from slipway.store import ImageRecord, SnapshotRecord, Store, as_disk_full
+from slipway.store import ImageRecord, SnapshotRecord, Store, naming_disk_full
 from slipway.store.memos import Memo, MemoStep
 from slipway.worker.executor import Executor, Runtime
 
@@ -152,30 +145,13 @@ class StoreResolver(msgspec.Struct, frozen=True):
     def _pull(self, ref: str, platform: str) -> tuple[Digest, ImageConfig]:
         from slipway.registry import RegistryOptions, fetch_image_config, pull_image
 
-        vertex = f"pull:{ref}"
-        events = self.events
-        if events is not None:
-            name = f"[internal] load metadata for {parse_reference(ref)}"
-            events.emit(StepStarted(vertex=vertex, name=name, at=time.time()))
-
-        def show(line: str) -> None:
-            if events is not None:
-                events.emit(StepLog(vertex=vertex, stream=1, data=(line + "\n").encode(), at=time.time()))
-
         options = self.registry or RegistryOptions()
-        try:
+        name = f"[internal] load metadata for {parse_reference(ref)}"
+        with step(self.events or Discard(), f"pull:{ref}", name) as pulling:
             if self.config_only:
-                found = fetch_image_config(self.store, ref, platform=platform, options=options)
-            else:
-                image = pull_image(self.store, ref, platform=platform, options=options, on_event=show)
-                found = image.manifest_digest, image.config
-        except BaseException as err:
-            if events is not None:
-                events.emit(StepFailed(vertex=vertex, error=str(err), at=time.time()))
-            raise
-        if events is not None:
-            events.emit(StepDone(vertex=vertex, at=time.time()))
-        return found
+                return fetch_image_config(self.store, ref, platform=platform, options=options)
+            image = pull_image(self.store, ref, platform=platform, options=options, on_event=pulling.log)
+            return image.manifest_digest, image.config
 
 
 def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
@@ -377,26 +353,17 @@ def _import_caches(
 
     imported = resources.enter_context(CacheImport(store, request.registry))
     for index, spec in enumerate(request.cache_from):
-        vertex = f"cache-import-{index}"
-        events.emit(
-            StepStarted(
-                vertex=vertex, name=f"importing cache manifest from {spec.describe()}", at=time.time()
-            )
-        )
-        try:
-            count = imported.add(spec)
-        except (RegistryError, ArchiveError) as err:
-            events.emit(StepDone(vertex=vertex, at=time.time()))
-            events.emit(
-                BuildMessage(
-                    text=f"WARNING: --cache-from {spec.text}: {err}; building without it", at=time.time()
-                )
-            )
-            continue
-        events.emit(
-            StepLog(vertex=vertex, stream=1, data=f"{count} cache records\n".encode(), at=time.time())
-        )
-        events.emit(StepDone(vertex=vertex, at=time.time()))
+        unread: SlipwayError | None = None
+        with step(
+            events, f"cache-import-{index}", f"importing cache manifest from {spec.describe()}"
+        ) as importing:
+            try:
+                importing.log(f"{imported.add(spec)} cache records")
+            except (RegistryError, ArchiveError) as err:
+                unread = err
+        if unread is not None:
+            warning = f"WARNING: --cache-from {spec.text}: {unread}; building without it"
+            events.emit(BuildMessage(text=warning, at=time.time()))
     return imported
 
 
@@ -432,34 +399,19 @@ def _export_cache(
 ) -> None:
     from slipway.export.cache import export_cache
 
-    vertex = f"cache-export-{index}"
     target = "registry" if spec.type == "registry" else "client directory"
-    events.emit(StepStarted(vertex=vertex, name=f"exporting cache to {target}", at=time.time()))
-
-    def show(line: str) -> None:
-        events.emit(StepLog(vertex=vertex, stream=1, data=(line + "\n").encode(), at=time.time()))
-
-    try:
+    with step(events, f"cache-export-{index}", f"exporting cache to {target}") as exporting:
         export_cache(
-            store, entries, spec, options.for_distribution(), registry=request.registry, on_event=show
+            store,
+            entries,
+            spec,
+            options.for_distribution(),
+            registry=request.registry,
+            on_event=exporting.log,
         )
-    except BaseException as err:
-        message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(err)
-        events.emit(StepFailed(vertex=vertex, error=message, at=time.time()))
-        raise
-    events.emit(StepDone(vertex=vertex, at=time.time()))
 
 
 # -- outputs --------------------------------------------------------------------------------------------------
-
-_EXPORT_STEP_NAMES = {
-    "image": "exporting to image",
-    "registry": "exporting to image",
-    "docker": "exporting to docker image format",
-    "oci": "exporting to oci image format",
-    "local": "exporting to client directory",
-    "tar": "exporting to client tarball",
-}
 
 
 def _output_names(request: BuildRequest) -> tuple[str, ...]:
@@ -487,19 +439,9 @@ def _export(
     events: EventSink,
     stdout: BinaryIO | None,
 ) -> tuple[ImageRecord | None, tuple[tuple[str, Digest], ...]]:
-    output = request.output
-    events.emit(StepStarted(vertex="export", name=_EXPORT_STEP_NAMES[output.type], at=time.time()))
-    try:
-        image, pushed = _write_output(request, names, store, stage, snapshot, options, events, stdout)
-    except BaseException as err:
-        full = as_disk_full(err, store.root, _EXPORT_STEP_NAMES[output.type])
-        message = "cancelled" if isinstance(err, KeyboardInterrupt) else str(full or err)
-        events.emit(StepFailed(vertex="export", error=message, at=time.time()))
-        if full is not None:
-            raise full from err
-        raise
-    events.emit(StepDone(vertex="export", at=time.time()))
-    return image, pushed
+    name = EXPORT_STEP_NAMES[request.output.type]
+    with step(events, "export", name) as exporting, naming_disk_full(store.root, name):
+        return _write_output(request, names, store, stage, snapshot, options, exporting, stdout)
 
 
 def _write_output(
@@ -509,14 +451,14 @@ def _write_output(
     stage: StagePlan,
     snapshot: SnapshotRecord | None,
     options: ExportOptions,
-    events: EventSink,
+    exporting: StepReporter,
     stdout: BinaryIO | None,
 ) -> tuple[ImageRecord | None, tuple[tuple[str, Digest], ...]]:
     output = request.output
     match output.type:
         case "image" | "registry":
             image = export_image(store, stage, snapshot, names, options)
-            return image, _push(store, image, names, request.registry, events) if output.push else ()
+            return image, _push(store, image, names, request.registry, exporting) if output.push else ()
         case "docker" | "oci":
             from slipway.export.outputs import compose_image, write_archive  # the archive writers: only now
 
@@ -571,20 +513,15 @@ def _push(
     image: ImageRecord,
     names: tuple[str, ...],
     registry: RegistryOptions | None,
-    events: EventSink,
+    exporting: StepReporter,
 ) -> tuple[tuple[str, Digest], ...]:
     from slipway.export.image import distributable
     from slipway.registry import RegistryOptions, push_image
 
     image = distributable(store, image)
-
-    def show(line: str) -> None:
-        events.emit(StepLog(vertex="export", stream=1, data=(line + "\n").encode(), at=time.time()))
-
     pushed = []
     for name in names:
-        show(f"pushing {name}")
-        pushed.append(
-            (name, push_image(store, image, name, options=registry or RegistryOptions(), on_event=show))
-        )
+        exporting.log(f"pushing {name}")
+        options = registry or RegistryOptions()
+        pushed.append((name, push_image(store, image, name, options=options, on_event=exporting.log)))
     return tuple(pushed)

@@ -12,6 +12,7 @@ __all__ = [
     "CALL_FORMATS",
     "COMPRESSIONS",
     "ENTITLEMENTS",
+    "EXPORT_STEP_NAMES",
     "NETWORK_HOST",
     "SECURITY_INSECURE",
     "CONTAINER_NETWORKS",
@@ -24,6 +25,8 @@ __all__ = [
     "Compression",
     "ContainerNetwork",
     "NetworkMode",
+    "OUTPUT_TYPES",
+    "OutputType",
     "ProgressMode",
     "PullPolicy",
 ]
@@ -61,6 +64,19 @@ CallName = Literal["check", "outline", "targets"]
 CALLS: tuple[CallName, ...] = get_args(CallName)
 CallFormat = Literal["text", "json"]
 CALL_FORMATS: tuple[CallFormat, ...] = get_args(CallFormat)
+
+# Where a build's result goes (--output type=...), and what its export step is called in the build's progress
+# (BuildKit's names): the build runs that step, and a memo's replay shows it again without loading an exporter.
+OutputType = Literal["image", "registry", "docker", "oci", "local", "tar"]
+OUTPUT_TYPES: tuple[OutputType, ...] = get_args(OutputType)
+EXPORT_STEP_NAMES: dict[OutputType, str] = {
+    "image": "exporting to image",
+    "registry": "exporting to image",
+    "docker": "exporting to docker image format",
+    "oci": "exporting to oci image format",
+    "local": "exporting to client directory",
+    "tar": "exporting to client tarball",
+}
 
 # The platform a build targets and `debug graph` assumes unless told otherwise.
 DEFAULT_PLATFORM = "linux/amd64"

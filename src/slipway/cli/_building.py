@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from slipway.choices import PULL_POLICIES, PullPolicy
+from slipway.choices import EXPORT_STEP_NAMES, PULL_POLICIES, PullPolicy
 from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
 from slipway.solver.memo import MemoPlan, plan_memo
 from slipway.store import REGISTRIES_FILE, memos
@@ -128,22 +128,21 @@ def _memo_plan(flags: BuildFlags, resolved: Resolved) -> MemoPlan | None:
 
 def _replay(memo: memos.Memo, progress: str) -> None:
     """Show the memo's build as the fully cached build it stands for."""
-    from slipway.progress.events import StepCached, StepDone, StepStarted
+    from slipway.progress.events import StepCached, step
     from slipway.progress.render import open_renderer
     from slipway.progress.warnings import decode_warning
 
     with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
-        for step in memo.steps:
-            now = time.time()
-            if step.kind == "source":
-                events.emit(StepStarted(vertex=step.vertex, name=step.name, at=now))
-                events.emit(StepDone(vertex=step.vertex, at=now))
-            elif step.kind == "warning":
-                events.emit(decode_warning(step.name, now))
-            elif step.kind == "step":
-                events.emit(StepCached(vertex=step.vertex, name=step.name, at=now))
-        events.emit(StepStarted(vertex="export", name="exporting to image", at=time.time()))
-        events.emit(StepDone(vertex="export", at=time.time()))
+        for memo_step in memo.steps:
+            if memo_step.kind == "source":
+                with step(events, memo_step.vertex, memo_step.name):
+                    pass
+            elif memo_step.kind == "warning":
+                events.emit(decode_warning(memo_step.name, time.time()))
+            elif memo_step.kind == "step":
+                events.emit(StepCached(vertex=memo_step.vertex, name=memo_step.name, at=time.time()))
+        with step(events, "export", EXPORT_STEP_NAMES["image"]):
+            pass
 
 
 def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | None) -> Outcome:

@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from slipway.choices import OUTPUT_TYPES, OutputType
 from slipway.errors import InvalidReference, UsageError
 from slipway.image.reference import Reference, parse_reference
 
@@ -28,8 +29,6 @@ __all__ = [
 ]
 
 CacheMode = Literal["min", "max"]
-OutputType = Literal["image", "registry", "docker", "oci", "local", "tar"]
-OUTPUT_TYPES: tuple[OutputType, ...] = ("image", "registry", "docker", "oci", "local", "tar")
 STDOUT = "-"
 
 # The attributes each exporter takes, as BuildKit names them.

@@ -35,7 +35,7 @@ from slipway.progress.events import (
 )
 from slipway.progress.warnings import format_warnings
 
-__all__ = ["PlainRenderer", "is_cancellation"]
+__all__ = ["PlainRenderer"]
 
 
 class _Step:
@@ -104,9 +104,9 @@ class PlainRenderer:
                 step = self._step(vertex)
                 took = f" {max(at - step.started, 0.0):.1f}s" if step.started is not None else ""
                 return self._finish(vertex, [f"#{step.number} DONE{took}\n"])
-            case StepFailed(vertex=vertex, error=error):
+            case StepFailed(vertex=vertex, error=error, cancelled=cancelled):
                 step = self._step(vertex)
-                outcome = "CANCELED" if is_cancellation(error) else f"ERROR: {clip_text(error)}"
+                outcome = "CANCELED" if cancelled else f"ERROR: {clip_text(error)}"
                 return self._finish(vertex, [f"#{step.number} {outcome}\n"])
             case BuildMessage(text=text):
                 return self._message(text)
@@ -170,8 +170,3 @@ def _offset(step: _Step, at: float) -> str:
     seconds = max(at - step.started, 0.0) if step.started is not None else 0.0
     precision = 3 if seconds < 10 else 2 if seconds < 100 else 1
     return f"{seconds:.{precision}f}"
-
-
-def is_cancellation(error: str) -> bool:
-    """A step stopped by Ctrl-C or a failing sibling, not by its own fault (BuildKit prints CANCELED)."""
-    return error.rstrip().lower().endswith(("cancelled", "canceled"))

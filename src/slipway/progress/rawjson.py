@@ -2,6 +2,7 @@
 
     {"type":"StepStarted","vertex":"sha256:…","name":"[stage-0 2/4] RUN make","at":1717171717.25}
     {"type":"StepLog","vertex":"sha256:…","stream":1,"data":"aGVsbG8K","at":1717171717.5}
+    {"type":"StepFailed","vertex":"sha256:…","error":"cancelled","at":1717171718.0,"cancelled":true}
 
 "type" is the event's class name and the other keys are its fields. A StepLog's `data` is base64 (standard
 alphabet, padded), so output that is not UTF-8 arrives byte for byte; `decode_event` reads a line back.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO, Union
 
 import msgspec
 
@@ -28,31 +29,45 @@ from slipway.progress.events import (
 
 __all__ = ["RawJsonRenderer", "decode_event", "encode_event"]
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    kind.__name__: kind
-    for kind in (StepStarted, StepCached, StepLog, StepDone, StepFailed, BuildMessage, BuildWarning)
-}
+EVENT_TYPES: tuple[type[Event], ...] = (
+    StepStarted,
+    StepCached,
+    StepLog,
+    StepDone,
+    StepFailed,
+    BuildMessage,
+    BuildWarning,
+)
+
+
+def _wire_type(kind: type[Event]) -> type[msgspec.Struct]:
+    """The tagged msgspec Struct an event is written as: its fields, with "type" its class name."""
+    defaults = kind._field_defaults
+    fields = [
+        (name, annotation, defaults[name]) if name in defaults else (name, annotation)
+        for name, annotation in kind.__annotations__.items()
+    ]
+    return msgspec.defstruct(
+        kind.__name__, fields, tag_field="type", tag=True, frozen=True, forbid_unknown_fields=True
+    )
+
+
+# Derived from the events' own fields, so the wire format cannot drift from them.
+_WIRE_TYPES = {kind: _wire_type(kind) for kind in EVENT_TYPES}
+_EVENT_OF_WIRE = {wire: kind for kind, wire in _WIRE_TYPES.items()}
+_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(Union[tuple(_WIRE_TYPES.values())])  # noqa: UP007
 
 
 def encode_event(event: Event) -> bytes:
     """One line of JSON (without its newline); msgspec writes bytes as base64."""
-    fields = event._asdict()
-    return msgspec.json.encode({"type": type(event).__name__, **fields})
+    return msgspec.json.encode(_WIRE_TYPES[type(event)](*event))
 
 
 def decode_event(line: bytes | str) -> Event:
-    """The event a line of `encode_event` holds. Raises msgspec.ValidationError on a line of another shape."""
-    fields = msgspec.json.decode(line, type=dict[str, object])
-    kind = fields.pop("type", None)
-    if not isinstance(kind, str) or kind not in EVENT_TYPES:
-        raise msgspec.ValidationError(f"unknown event type {kind!r}")
-    event_type = EVENT_TYPES[kind]
-    if set(fields) != set(event_type._fields):
-        raise msgspec.ValidationError(f"a {kind} event has the fields {', '.join(event_type._fields)}")
-    # Events are NamedTuples, which msgspec reads as arrays: the object's values in field order, typed.
-    return msgspec.json.decode(
-        msgspec.json.encode([fields[name] for name in event_type._fields]), type=event_type
-    )
+    """The event a line of `encode_event` holds. Raises msgspec.ValidationError on a line of another shape
+    (an unknown "type", a missing or an unknown field, a field of another type)."""
+    wire = _DECODER.decode(line)
+    return _EVENT_OF_WIRE[type(wire)](*msgspec.structs.astuple(wire))
 
 
 class RawJsonRenderer:

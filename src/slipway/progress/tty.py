@@ -39,7 +39,6 @@ from slipway.progress.events import (
     StepLog,
     StepStarted,
 )
-from slipway.progress.plain import is_cancellation
 from slipway.progress.warnings import format_warnings
 
 __all__ = ["TAIL_LINES", "TtyRenderer"]
@@ -56,6 +55,7 @@ class _Step:
     finished: float | None = None
     is_cached: bool = False
     error: str | None = None
+    is_cancelled: bool = False
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
 
     @property
@@ -142,8 +142,9 @@ class TtyRenderer:
                 self._step(vertex).tail.extend(line.text for line in self._lines.feed(event))
             case StepDone(vertex=vertex, at=at):
                 self._end(vertex, at)
-            case StepFailed(vertex=vertex, error=error, at=at):
-                self._end(vertex, at).error = error
+            case StepFailed(vertex=vertex, error=error, at=at, cancelled=cancelled):
+                step = self._end(vertex, at)
+                step.error, step.is_cancelled = error, cancelled
             case BuildMessage(text=text):
                 self._rows.append(text)
             case BuildWarning():
@@ -218,7 +219,7 @@ def _height(row: _Step | str) -> int:
 def _step_title(step: _Step) -> Text:
     name = step.name.replace("\t", " ")
     if step.error is not None:
-        if is_cancellation(step.error):
+        if step.is_cancelled:
             return Text(f" => CANCELED {name}", style="yellow")
         return Text(f" => ERROR {name}", style="red")
     if step.is_cached:

@@ -41,12 +41,21 @@ from slipway.graph.ops import (
     Vertex,
 )
 from slipway.progress.clip import MAX_OUTPUT_LINE_BYTES
-from slipway.progress.events import EventSink, StepCached, StepDone, StepFailed, StepLog, StepStarted
+from slipway.progress.events import EventSink, StepCached, StepLog, step
 from slipway.solver.context_hash import FileHashCache, hash_selection
 from slipway.solver.keys import combine
 from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
-from slipway.store import Hold, NewTree, PrepareMode, SnapshotRecord, Store, as_disk_full, is_full, no_space
+from slipway.store import (
+    Hold,
+    NewTree,
+    PrepareMode,
+    SnapshotRecord,
+    Store,
+    is_full,
+    naming_disk_full,
+    no_space,
+)
 from slipway.worker.bind_sources import bind_source
 from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, TmpfsMount
 from slipway.worker.fileops import copy_files, make_directory
@@ -175,16 +184,14 @@ class Solver:
                 assert_never(op)
 
     def _solve_image(self, vertex: Vertex, op: ImageSource) -> Result:
-        started = time.time()
-        self._events.emit(StepStarted(vertex=vertex.digest, name=vertex.meta.name, at=started))
-        image = self._store.images.resolve(op.ref)
-        if image.manifest_digest != op.manifest_digest:
-            raise SlipwayError(
-                f"{op.ref} changed in the store during the build ({op.manifest_digest} is gone)"
-            )
-        with self._store.lease():
-            snapshot = self._held(self._store.snapshots.unpack_image(image))
-        self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
+        with step(self._events, vertex.digest, vertex.meta.name):
+            image = self._store.images.resolve(op.ref)
+            if image.manifest_digest != op.manifest_digest:
+                raise SlipwayError(
+                    f"{op.ref} changed in the store during the build ({op.manifest_digest} is gone)"
+                )
+            with self._store.lease():
+                snapshot = self._held(self._store.snapshots.unpack_image(image))
         return Result(cache_key=vertex.digest, snapshot=snapshot)
 
     def _solve_context(self, vertex: Vertex, op: ContextSource) -> Result:
@@ -220,20 +227,14 @@ class Solver:
     def _solve_remote(self, vertex: Vertex, op: HttpSource | GitSource) -> Result:
         from slipway.worker import sources  # downloads are rare: import httpx only when needed
 
-        started = time.time()
-        self._events.emit(StepStarted(vertex=vertex.digest, name=vertex.meta.name, at=started))
-        tree = self._work_dir / f"remote-{vertex.digest[7:19]}"
-        tree.mkdir(parents=True, exist_ok=True)
-        try:
+        with step(self._events, vertex.digest, vertex.meta.name):
+            tree = self._work_dir / f"remote-{vertex.digest[7:19]}"
+            tree.mkdir(parents=True, exist_ok=True)
             if isinstance(op, HttpSource):
                 sources.fetch_url(op, tree)
             else:
                 sources.fetch_git(op, tree)
-        except BaseException as err:
-            self._events.emit(StepFailed(vertex=vertex.digest, error=str(err), at=time.time()))
-            raise
-        content = hash_selection(tree, [""], cache=self._hashes)
-        self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
+            content = hash_selection(tree, [""], cache=self._hashes)
         return Result(cache_key=combine("remote", vertex.digest, [content]), tree=tree, origin="remote")
 
     # -- steps that make a snapshot ------------------------------------------------------------------
@@ -252,15 +253,11 @@ class Solver:
                 self._deferred.add(key)
                 self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
                 return Result(cache_key=key)
-        self._events.emit(StepStarted(vertex=vertex.digest, name=name, at=time.time()))
         try:
-            snapshot = self._run_step(vertex, tuple(self.materialize(result) for result in inputs))
-        except BaseException as err:
-            full = as_disk_full(err, self._store.root, name)
-            message = "cancelled" if isinstance(err, KeyboardInterrupt | BuildCancelled) else str(full or err)
-            self._events.emit(StepFailed(vertex=vertex.digest, error=message, at=time.time()))
-            if full is not None:
-                raise full from err
+            with step(self._events, vertex.digest, name), naming_disk_full(self._store.root, name):
+                snapshot = self._run_step(vertex, tuple(self.materialize(result) for result in inputs))
+                self._store.cache.record(key, snapshot.id)
+        except (RunFailed, SourceNotFound, ContextError, ArchiveError) as err:
             if isinstance(err, RunFailed) and err.location is None:
                 # A process that could not even start (no /bin/sh in the image): the RUN's line all the same.
                 err.location, err.step = vertex.meta.location, err.step or vertex.meta.name
@@ -276,8 +273,6 @@ class Solver:
                 # context's (or the image's): name both.
                 raise type(err)(err.message, vertex.meta.location) from err
             raise
-        self._store.cache.record(key, snapshot.id)
-        self._events.emit(StepDone(vertex=vertex.digest, at=time.time()))
         return Result(cache_key=key, snapshot=snapshot)
 
     def _may_use_cache(self, vertex: Vertex) -> bool:

@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from slipway.store.memos import Memos
     from slipway.store.records import CacheEntry, ImageRecord, SnapshotRecord
     from slipway.store.snapshotter import NewTree, PrepareMode, Snapshotter
-    from slipway.store.space import as_disk_full, is_full, is_no_space, no_space, reporting_no_space
+    from slipway.store.space import (
+        as_disk_full,
+        is_full,
+        is_no_space,
+        naming_disk_full,
+        no_space,
+        reporting_no_space,
+    )
 
 # What a store keeps under its root, beside the parts _store.py lists: named here, where the parts that work
 # without a Store (the memo lookup) and other rooms (slipway.registry) find them without loading the store.
@@ -55,6 +62,7 @@ __all__ = [
     "as_disk_full",
     "is_full",
     "is_no_space",
+    "naming_disk_full",
     "no_space",
     "reporting_no_space",
 ]
@@ -79,6 +87,7 @@ _LAZY = {
     "as_disk_full": "slipway.store.space",
     "is_full": "slipway.store.space",
     "is_no_space": "slipway.store.space",
+    "naming_disk_full": "slipway.store.space",
     "no_space": "slipway.store.space",
     "reporting_no_space": "slipway.store.space",
 }

@@ -41,6 +41,7 @@ __all__ = [
     "as_disk_full",
     "is_full",
     "is_no_space",
+    "naming_disk_full",
     "no_space",
     "reporting_no_space",
 ]
@@ -76,6 +77,18 @@ def as_disk_full(err: BaseException, root: Path, step: str) -> DiskFull | None:
     if isinstance(err, DiskFull) and not str(err).startswith(step):
         return DiskFull(f"{step}: {err}")
     return None
+
+
+@contextmanager
+def naming_disk_full(root: Path, step: str) -> Iterator[None]:
+    """Inside a build step: a full disk (ENOSPC, or the store's DiskFull) becomes DiskFull naming `step`."""
+    try:
+        yield
+    except BaseException as err:
+        full = as_disk_full(err, root, step)
+        if full is not None:
+            raise full from err
+        raise
 
 
 @contextmanager

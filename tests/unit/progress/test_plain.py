@@ -92,5 +92,11 @@ def test_unterminated_output_of_an_unfinished_step_is_written_on_close() -> None
 
 
 def test_a_cancelled_step_says_canceled() -> None:
-    events = (StepStarted("v", "[1/1] RUN sleep 100", 0.0), StepFailed("v", "cancelled", 1.0))
+    events = (StepStarted("v", "[1/1] RUN sleep 100", 0.0), StepFailed("v", "cancelled", 1.0, cancelled=True))
     assert render(events) == "#1 [1/1] RUN sleep 100\n#1 CANCELED\n"
+
+
+def test_an_error_whose_message_ends_in_cancelled_is_an_error() -> None:
+    # Cancellation is the event's field, not a word the renderer looks for in the message.
+    events = (StepStarted("v", "[1/1] FROM x", 0.0), StepFailed("v", "registry: upload cancelled", 1.0))
+    assert render(events) == "#1 [1/1] FROM x\n#1 ERROR: registry: upload cancelled\n"

@@ -7,7 +7,7 @@ import re
 
 from rich.console import Console
 
-from slipway.progress.events import Event, StepDone, StepLog, StepStarted
+from slipway.progress.events import Event, StepDone, StepFailed, StepLog, StepStarted
 from slipway.progress.tty import TtyRenderer
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\r")
@@ -124,3 +124,14 @@ def test_live_view_drops_the_oldest_finished_steps_when_the_terminal_is_short() 
         ]
     # The summary has room for everything.
     assert len(last_frame(screen)) == 8
+
+
+def test_a_cancelled_step_is_canceled_and_a_failed_one_an_error() -> None:
+    console, screen = terminal()
+    with TtyRenderer(console, clock=lambda: 2.0) as renderer:
+        renderer.emit(StepStarted("a", "[1/2] RUN sleep 100", 0.0))
+        renderer.emit(StepStarted("b", "[2/2] FROM x", 0.0))
+        renderer.emit(StepFailed("a", "cancelled", 1.0, cancelled=True))
+        renderer.emit(StepFailed("b", "download cancelled", 1.0))
+    frame = [squeeze(line) for line in last_frame(screen)]
+    assert frame[1:] == ["=> CANCELED [1/2] RUN sleep 100 1.0s", "=> ERROR [2/2] FROM x 1.0s"]

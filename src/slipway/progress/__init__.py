@@ -1,7 +1,7 @@
 """slipway.progress: progress events and the renderers that draw them (plain, tty, rawjson, quiet).
 
-Solver and worker emit events to an `EventSink`; only renderers print. The event types load at once;
-the renderers (and rich) only when first used, so a room that merely emits events stays light.
+Solver and worker emit events to an `EventSink` (a step's through `step()`); only renderers print. The event
+types load at once; the renderers (and rich) only when first used, so a room that merely emits events stays light.
 """
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ from typing import TYPE_CHECKING
 from slipway._lazy import lazy_attributes
 from slipway.progress.events import (
     BuildMessage,
+    Discard,
     Event,
     EventSink,
     StepCached,
     StepDone,
     StepFailed,
     StepLog,
+    StepReporter,
     StepStarted,
+    step,
 )
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BuildMessage",
+    "Discard",
     "Event",
     "EventSink",
     "PlainRenderer",
@@ -39,12 +43,14 @@ __all__ = [
     "StepDone",
     "StepFailed",
     "StepLog",
+    "StepReporter",
     "StepStarted",
     "TtyRenderer",
     "decode_event",
     "encode_event",
     "format_run_failure",
     "open_renderer",
+    "step",
 ]
 
 _LAZY = {

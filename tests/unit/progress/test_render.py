@@ -133,6 +133,7 @@ def test_the_room_exports_what_it_promises() -> None:
     assert sorted(slipway.progress.__all__) == sorted(
         [
             "BuildMessage",
+            "Discard",
             "Event",
             "EventSink",
             "PlainRenderer",
@@ -143,12 +144,14 @@ def test_the_room_exports_what_it_promises() -> None:
             "StepDone",
             "StepFailed",
             "StepLog",
+            "StepReporter",
             "StepStarted",
             "TtyRenderer",
             "decode_event",
             "encode_event",
             "format_run_failure",
             "open_renderer",
+            "step",
         ]
     )
     for name in slipway.progress.__all__:

@@ -59,7 +59,8 @@ from slipway.solver.results import Result
 from slipway.solver.solve import SolveOptions, Solver
 from slipway.store import ImageRecord, SnapshotRecord, Store, naming_disk_full
 from slipway.store.memos import Memo, MemoStep
-from slipway.worker.executor import Executor, Runtime
+from slipway.worker.executor import Executor
+from slipway.worker.runtime import Runtime
 
 if TYPE_CHECKING:
     from slipway.export.cache import CacheImport

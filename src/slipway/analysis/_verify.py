@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from slipway.errors import BuildCancelled
 from slipway.runner import RunRequest, run_container
 from slipway.store import Store
-from slipway.worker.executor import Runtime
+from slipway.worker.runtime import Runtime
 
 __all__ = ["RunOutput", "compare_runs", "run_captured"]
 

@@ -25,7 +25,7 @@ from slipway.frontend.parser import ParsedDockerfile, parse
 from slipway.image.oci import ContainerConfig
 from slipway.progress.events import EventSink
 from slipway.store import ImageRecord, Store
-from slipway.worker.executor import Runtime
+from slipway.worker.runtime import Runtime
 
 __all__ = ["Advice", "AdviceRequest", "Verification", "advise"]
 

@@ -213,7 +213,7 @@ def _run(
     from slipway.progress.failure import format_failure
     from slipway.progress.render import open_renderer
     from slipway.store import Store
-    from slipway.worker.executor import find_runtime
+    from slipway.worker.runtime import find_runtime
 
     with Store.open(root) as store:
         runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=root)

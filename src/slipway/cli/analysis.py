@@ -186,7 +186,7 @@ def advise(
     from slipway.cli._analysis_views import advice_text
     from slipway.cli._building import dockerfile_location
     from slipway.progress.render import open_renderer
-    from slipway.worker.executor import find_runtime
+    from slipway.worker.runtime import find_runtime
 
     request = AdviceRequest(
         context=context,

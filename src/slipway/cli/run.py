@@ -14,7 +14,8 @@ from slipway.cli._context import AppContext
 from slipway.errors import UsageError
 from slipway.runner import RunRequest, parse_volume, run_container
 from slipway.store import Store
-from slipway.worker.executor import STOP_TIMEOUT_SECONDS, find_runtime
+from slipway.worker.executor import STOP_TIMEOUT_SECONDS
+from slipway.worker.runtime import find_runtime
 
 
 @click.command(

@@ -8,8 +8,9 @@ import threading
 
 from slipway.runner.request import RunRequest, bind_mounts, plan_process
 from slipway.store import Store
-from slipway.worker.executor import ContainerSpec, Executor, OutputSink, Runtime
+from slipway.worker.executor import ContainerSpec, Executor, OutputSink
 from slipway.worker.mount_plan import Overlay
+from slipway.worker.runtime import Runtime
 from slipway.worker.snapshots import mounted
 
 __all__ = ["run_container"]

@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from slipway.choices import ContainerNetwork
-from slipway.errors import BuildCancelled, RunFailed, RuntimeNotFound
+from slipway.errors import BuildCancelled, RunFailed
 from slipway.worker._stubs import MountStubs
 from slipway.worker.ocispec import (
     DEFAULT_PATH,
@@ -42,6 +42,7 @@ from slipway.worker.ocispec import (
     host_limits,
 )
 from slipway.worker.rootpath import Root
+from slipway.worker.runtime import CALL_TIMEOUT_SECONDS, RUNTIME_CHOICE_FILE, SAFE_PATH, Runtime, find_runtime
 from slipway.worker.users import ExecUser, resolve_user
 
 __all__ = [
@@ -53,19 +54,15 @@ __all__ = [
     "Runtime",
     "Executor",
     "delete_container",
-    "find_runtime",
+    "find_runtime",  # worker/runtime.py's, for callers of old
     "RUNTIME_CHOICE_FILE",
 ]
 
 log = logging.getLogger(__name__)
 
-SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-RUNTIME_NAMES = ("crun", "runc")
-RUNTIME_CHOICE_FILE = "runtime"  # under the store root: "<name> <path>", the probe's verdict
 OUTPUT_TAIL_LINES = 20
 STOP_ATTEMPTS = 10
 STOP_WAIT_SECONDS = 1.0
-CALL_TIMEOUT_SECONDS = 60
 POLL_SECONDS = 0.25  # how soon a kill_all() from another thread is acted on
 STOP_TIMEOUT_SECONDS = 10  # as `docker stop`: how long a container may take to end after a stop signal
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -101,11 +98,6 @@ class ContainerSpec(msgspec.Struct, frozen=True):
     mounts: tuple[BindMount, ...] = ()
     tmpfs: tuple[TmpfsMount, ...] = ()  # extra tmpfs mounts
     insecure: bool = False  # RUN --security=insecure: all capabilities, no masked paths
-
-
-class Runtime(msgspec.Struct, frozen=True):
-    name: str  # "runc" or "crun"
-    path: Path  # absolute
 
 
 OutputSink = Callable[[int, bytes], None]
@@ -303,111 +295,6 @@ class Executor:
             exit_code=code,
             output_tail=tuple(errors[-OUTPUT_TAIL_LINES:]),
         )
-
-
-def find_runtime(override: str | None = None, *, root: Path | None = None) -> Runtime:
-    """The OCI runtime to use: `override` (a name or a path) if given; else crun if a probe container
-    starts with it, else runc. With `root` (the store root) the probe's verdict is kept there."""
-    if override:
-        return _runtime_from(override)
-    choice_file = root / RUNTIME_CHOICE_FILE if root else None
-    cached = _read_choice(choice_file)
-    if cached is not None:
-        return cached
-    found = {name: path for name in RUNTIME_NAMES if (path := shutil.which(name, path=SAFE_PATH))}
-    if not found:
-        raise RuntimeNotFound("no OCI runtime found: install runc (apt-get install runc) or crun")
-    runtime = None
-    if "crun" in found and _probe(Runtime("crun", Path(found["crun"])), root):
-        runtime = Runtime("crun", Path(found["crun"]))
-    elif "runc" in found:
-        runtime = Runtime("runc", Path(found["runc"]))
-    if runtime is None:
-        raise RuntimeNotFound(
-            f"crun ({found['crun']}) cannot start containers on this machine (hybrid cgroups?) and runc "
-            "is not installed: install runc (apt-get install runc), or set SLIPWAY_RUNTIME"
-        )
-    if choice_file is not None:
-        _write_choice(choice_file, runtime)
-    return runtime
-
-
-def _runtime_from(override: str) -> Runtime:
-    if "/" in override:
-        path = Path(override).absolute()
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise RuntimeNotFound(f"SLIPWAY_RUNTIME={override}: no executable there")
-        return Runtime(path.name, path)
-    which = shutil.which(override, path=os.pathsep.join((os.environ.get("PATH", ""), SAFE_PATH)))
-    if which is None:
-        raise RuntimeNotFound(f"SLIPWAY_RUNTIME={override}: not found in PATH; install it or give a path")
-    return Runtime(override, Path(which))
-
-
-def _read_choice(choice_file: Path | None) -> Runtime | None:
-    if choice_file is None:
-        return None
-    try:
-        name, _, path = choice_file.read_text(encoding="utf-8").strip().partition(" ")
-    except FileNotFoundError:
-        return None
-    if name and path and os.access(path, os.X_OK):
-        return Runtime(name, Path(path))
-    return None  # the runtime went away: probe again
-
-
-def _write_choice(choice_file: Path, runtime: Runtime) -> None:
-    choice_file.parent.mkdir(parents=True, exist_ok=True)
-    temporary = choice_file.with_name(f".{choice_file.name}.{os.getpid()}")
-    temporary.write_text(f"{runtime.name} {runtime.path}\n", encoding="utf-8")
-    os.replace(temporary, choice_file)
-
-
-def _probe(runtime: Runtime, root: Path | None) -> bool:
-    """Whether `runtime` starts a trivial container here: the host's / read-only, running `true`."""
-    true = shutil.which("true", path=SAFE_PATH)
-    if true is None:
-        return False
-    work_dir = root / "tmp" if root else None
-    if work_dir is not None:
-        work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="probe-", dir=work_dir) as bundle_dir:
-        bundle = Path(bundle_dir)
-        container_id = f"slipway-probe-{os.urandom(4).hex()}"
-        config = {
-            "ociVersion": "1.0.2",
-            "process": {
-                "args": [true],
-                "cwd": "/",
-                "env": [f"PATH={SAFE_PATH}"],
-                "user": {"uid": 0, "gid": 0},
-            },
-            "root": {"path": "/", "readonly": True},
-            "hostname": "probe",
-            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-            "linux": {
-                "namespaces": [{"type": kind} for kind in ("pid", "mount", "ipc", "uts")],
-                "cgroupsPath": f"/slipway/{container_id}",
-            },
-        }
-        (bundle / "config.json").write_text(json.dumps(config), encoding="utf-8")
-        state = str(bundle / "state")
-        argv = [str(runtime.path), "--root", state, "run", "--bundle", str(bundle), container_id]
-        try:
-            completed = subprocess.run(
-                argv, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, capture_output=True,
-                timeout=CALL_TIMEOUT_SECONDS, check=False,
-            )  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired) as err:
-            log.debug("probe of %s failed: %s", runtime.path, err)
-            return False
-        finally:
-            subprocess.run(
-                [str(runtime.path), "--root", state, "delete", "--force", container_id],
-                env={"PATH": SAFE_PATH}, capture_output=True, check=False,
-            )  # fmt: skip
-        log.debug("probe of %s: exit %s %s", runtime.path, completed.returncode, completed.stderr[-500:])
-        return completed.returncode == 0
 
 
 def _start(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from slipway.worker.executor import Executor, Runtime, find_runtime
+from slipway.worker.executor import Executor
+from slipway.worker.runtime import Runtime, find_runtime
 from slipway.worker.snapshots import overlay_mount
 
 BUSYBOX = Path("/bin/busybox")

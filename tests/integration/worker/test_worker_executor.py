@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from slipway.errors import RunFailed
-from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, Runtime, TmpfsMount
+from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, TmpfsMount
+from slipway.worker.runtime import Runtime
 
 pytestmark = pytest.mark.root
 
@@ -382,21 +383,3 @@ def test_kill_all_stops_a_run_in_another_thread(
     assert listed.stdout.strip() == ""
     with pytest.raises(BuildCancelled):
         executor.run(ContainerSpec(ProcessSpec(args=("true",), env=()), rootfs=root))
-
-
-def test_find_runtime_probes_once_and_remembers(tmp_path: Path) -> None:
-    from slipway.errors import RuntimeNotFound
-    from slipway.worker.executor import RUNTIME_CHOICE_FILE, find_runtime
-
-    chosen = find_runtime(root=tmp_path)
-    # crun 1.8 cannot start containers on a hybrid-cgroup host; where it can, it is preferred.
-    assert chosen.name in ("runc", "crun") and chosen.path.is_absolute()
-    assert (tmp_path / RUNTIME_CHOICE_FILE).read_text().split() == [chosen.name, str(chosen.path)]
-    runc = find_runtime("runc")
-    (tmp_path / RUNTIME_CHOICE_FILE).write_text(f"remembered {runc.path}\n")
-    assert find_runtime(root=tmp_path) == Runtime("remembered", runc.path), "the probe ran again"
-    assert find_runtime(str(runc.path)) == Runtime("runc", runc.path)
-    with pytest.raises(RuntimeNotFound, match="no-such-runtime"):
-        find_runtime("no-such-runtime")
-    with pytest.raises(RuntimeNotFound, match="/no/such/runc"):
-        find_runtime("/no/such/runc")

@@ -1,13 +1,26 @@
-"""slipway.registry: the OCI distribution client: pull, push, login and logout, as Docker does them."""
+"""slipway.registry: the OCI distribution client: pull, push, login and logout, as Docker does them; and the
+resolver of a build's FROM images (the store, then a registry by pull policy).
 
-from slipway.registry.client import RegistryClient
-from slipway.registry.credentials import Credentials, DockerConfig
-from slipway.registry.login import login, logout
-from slipway.registry.options import RegistryOptions, RetryPolicy, read_insecure_registries
-from slipway.registry.platforms import format_platform, host_platform, parse_platform, select_manifest
-from slipway.registry.pull import fetch_image_config, pull_image
-from slipway.registry.push import push_image
+Names load on first use: the client brings httpx (about 0.2 s to import), which only a build or a command that
+reaches a registry pays for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slipway._lazy import lazy_attributes
 from slipway.store import REGISTRIES_FILE
+
+if TYPE_CHECKING:
+    from slipway.registry.client import RegistryClient
+    from slipway.registry.credentials import Credentials, DockerConfig
+    from slipway.registry.login import login, logout
+    from slipway.registry.options import RegistryOptions, RetryPolicy, read_insecure_registries
+    from slipway.registry.platforms import format_platform, host_platform, parse_platform, select_manifest
+    from slipway.registry.pull import fetch_image_config, pull_image
+    from slipway.registry.push import push_image
+    from slipway.registry.resolver import StoreResolver
 
 __all__ = [
     "REGISTRIES_FILE",
@@ -16,6 +29,7 @@ __all__ = [
     "RegistryClient",
     "RegistryOptions",
     "RetryPolicy",
+    "StoreResolver",
     "fetch_image_config",
     "format_platform",
     "host_platform",
@@ -27,3 +41,24 @@ __all__ = [
     "read_insecure_registries",
     "select_manifest",
 ]
+
+_LAZY = {
+    "RegistryClient": "slipway.registry.client",
+    "Credentials": "slipway.registry.credentials",
+    "DockerConfig": "slipway.registry.credentials",
+    "login": "slipway.registry.login",
+    "logout": "slipway.registry.login",
+    "RegistryOptions": "slipway.registry.options",
+    "RetryPolicy": "slipway.registry.options",
+    "read_insecure_registries": "slipway.registry.options",
+    "format_platform": "slipway.registry.platforms",
+    "host_platform": "slipway.registry.platforms",
+    "parse_platform": "slipway.registry.platforms",
+    "select_manifest": "slipway.registry.platforms",
+    "fetch_image_config": "slipway.registry.pull",
+    "pull_image": "slipway.registry.pull",
+    "push_image": "slipway.registry.push",
+    "StoreResolver": "slipway.registry.resolver",
+}
+
+__getattr__ = lazy_attributes(__name__, _LAZY)

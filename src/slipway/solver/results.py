@@ -8,7 +8,14 @@ from typing import Literal
 
 import msgspec
 
+from slipway.graph.ops import Copy, Exec, Mkdir
 from slipway.store import SnapshotRecord
+
+__all__ = ["CACHED_OPS", "Result"]
+
+# The ops whose results are cache records, looked up before they run (sources never are): what a cached build
+# reports as CACHED, and what --cache-to exports.
+CACHED_OPS = (Exec, Copy, Mkdir)
 
 
 class Result(msgspec.Struct, frozen=True):

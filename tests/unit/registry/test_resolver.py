@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from slipway.registry.resolver import StoreResolver
 from slipway.errors import ImageNotFound, RegistryError
 from slipway.image.layers import pack_layer
 from slipway.image.oci import (
@@ -22,6 +21,7 @@ from slipway.image.oci import (
 )
 from slipway.progress.events import Event, StepFailed, StepStarted
 from slipway.registry import RegistryOptions, RetryPolicy
+from slipway.registry.resolver import StoreResolver
 from slipway.store import ImageRecord, Store
 
 # One try: a refused connection on loopback is all these tests need to see.

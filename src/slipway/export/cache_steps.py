@@ -62,6 +62,7 @@ def export_caches(
     """Each --cache-to's records of the build that made `results` (its target `root`), as a step."""
     for index, spec in enumerate(specs):
         from slipway.export.cache import export_cache  # only for a build that asks for it: the writers
+
         entries = _cache_entries(root, results, spec, materialize)
         target = "registry" if spec.type == "registry" else "client directory"
         with step(events, f"cache-export-{index}", f"exporting cache to {target}") as exporting:

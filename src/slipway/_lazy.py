@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 
 
@@ -13,6 +14,10 @@ def lazy_attributes(package: str, origins: Mapping[str, str]) -> Callable[[str],
         module = origins.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(module), name)
+        value = getattr(importlib.import_module(module), name)
+        # Kept on the package: importing a submodule binds the submodule's name there, which must not hide a
+        # name of the same spelling that the submodule defines; and the next use needs no call at all.
+        setattr(sys.modules[package], name, value)
+        return value
 
     return __getattr__

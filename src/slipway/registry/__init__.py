@@ -13,9 +13,9 @@ from slipway._lazy import lazy_attributes
 from slipway.store import REGISTRIES_FILE
 
 if TYPE_CHECKING:
+    from slipway.registry._login import login, logout
     from slipway.registry.client import RegistryClient
     from slipway.registry.credentials import Credentials, DockerConfig
-    from slipway.registry.login import login, logout
     from slipway.registry.options import RegistryOptions, RetryPolicy, read_insecure_registries
     from slipway.registry.platforms import format_platform, host_platform, parse_platform, select_manifest
     from slipway.registry.pull import fetch_image_config, pull_image
@@ -46,8 +46,8 @@ _LAZY = {
     "RegistryClient": "slipway.registry.client",
     "Credentials": "slipway.registry.credentials",
     "DockerConfig": "slipway.registry.credentials",
-    "login": "slipway.registry.login",
-    "logout": "slipway.registry.login",
+    "login": "slipway.registry._login",
+    "logout": "slipway.registry._login",
     "RegistryOptions": "slipway.registry.options",
     "RetryPolicy": "slipway.registry.options",
     "read_insecure_registries": "slipway.registry.options",

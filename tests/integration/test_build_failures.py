@@ -4,6 +4,7 @@ mount, no container, no process), and the store stays usable."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -145,6 +146,10 @@ def test_ctrl_c_stops_the_build_and_leaves_nothing_behind(
 
     assert build.returncode == 130, output.text
     assert "Traceback" not in output.text
+    # The interrupted step shows as BuildKit shows it: CANCELED (StepFailed.cancelled), not as an error.
+    started = re.search(r"^#(\d+) \[\d/\d\] RUN echo starting-the-long-step", output.text, re.MULTILINE)
+    assert started is not None, output.text
+    assert f"#{started[1]} CANCELED\n" in output.text and f"#{started[1]} ERROR" not in output.text
     assert "never" not in output.text.replace("RUN echo never", "")
     assert wait_for(lambda: not leftovers.processes_with_argument(seconds), limit=10), (
         f"sleep {seconds} is left"

@@ -7,7 +7,9 @@ archive or a directory with `output`), FROM images pulled by policy, build cache
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import time
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -36,8 +38,11 @@ from slipway.progress.failure import source_excerpt
 from slipway.progress.warnings import SHOWN_WARNINGS, encode_warning
 from slipway.registry.options import RegistryOptions
 from slipway.registry.resolver import StoreResolver
+from slipway.session.secrets import SecretSource, read_secrets
+from slipway.session.ssh import SshSource, ssh_agents
 from slipway.solver.memo import MemoPlan
 from slipway.solver.results import CACHED_OPS, Result
+from slipway.solver.session_mounts import SessionInputs
 from slipway.solver.solve import SolveOptions, Solver
 from slipway.store import ImageRecord, Store
 from slipway.store.memos import Memo, MemoStep
@@ -68,6 +73,8 @@ class BuildRequest(msgspec.Struct, frozen=True):
     cache_to: tuple[CacheSpec, ...] = ()  # --cache-to: where this build's cache records go
     cache_from: tuple[CacheSpec, ...] = ()  # --cache-from: records to use after a local cache miss
     allow: tuple[str, ...] = ()  # --allow: entitlements granted (choices.ENTITLEMENTS)
+    secrets: tuple[SecretSource, ...] = ()  # --secret: read when the build starts, kept in memory only
+    ssh: tuple[SshSource, ...] = ()  # --ssh: agents lent to RUN --mount=type=ssh
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +198,7 @@ def build(
     request's memo plan, solver/memo.py) a build that made an image leaves its memo in the store."""
     names = output_names(request.tags, request.output)
     check_output(request.output, names, stdout)
+    secrets = read_secrets(request.secrets, os.environ)  # the caller's, as docker buildx reads them
     graph, text, warnings = _checked_plan(request, store, events)
     options = _solve_options(request)
     export = ExportOptions(compression=request.compression, source_date_epoch=request.source_date_epoch)  # type: ignore[arg-type]
@@ -201,12 +209,12 @@ def build(
         if request.cache_from and not request.no_cache:
             remote_cache = import_caches(store, request.cache_from, request.registry, events, resources)
         hold = resources.enter_context(store.leases.hold())  # what the build uses, kept until it is exported
-        with store.temp_dir("build") as work_dir:
+        with store.temp_dir("build") as work_dir, ssh_agents(request.ssh, work_dir) as agents:
             solver = Solver(
                 store,
                 Executor(runtime, work_dir, ledger=store.leases),
                 events,
-                options,
+                dataclasses.replace(options, session=SessionInputs(secrets, agents)),
                 work_dir,
                 hold=hold,
                 remote_cache=remote_cache,

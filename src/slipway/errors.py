@@ -25,6 +25,7 @@ SlipwayError                      str(err) is the whole message; the CLI prints 
 ├── RuntimeNotFound               no usable OCI runtime
 ├── MountError                    an overlay or bind mount failed (not root, no overlayfs, too many layers)
 ├── RunFailed                     a RUN or `slipway run` process failed; holds argv, exit code, output
+├── SecretError                   a --secret or --ssh cannot be read or used, or a RUN requires one not given
 ├── RegistryError                 a registry refused or failed a request
 │   └── AuthenticationError
 └── BuildCancelled                Ctrl-C (exit 130)
@@ -171,6 +172,10 @@ class RunFailed(SlipwayError):
         self.process_exit_code = exit_code
         self.output_tail = output_tail
         self.location = location  # not in str(err): the error print draws the Dockerfile excerpt
+
+
+class SecretError(SlipwayError):
+    pass
 
 
 class RegistryError(SlipwayError):

@@ -385,6 +385,10 @@ class Leftovers:
     def processes_in_group(group: int) -> list[int]:
         return processes_in_group(group)
 
+    @staticmethod
+    def processes_naming(directory: Path) -> list[int]:
+        return processes_naming(directory)
+
 
 @pytest.fixture
 def leftovers() -> Leftovers:
@@ -403,6 +407,22 @@ def processes_with_argument(argument: str) -> list[int]:
         except OSError:
             continue
         if wanted in words:
+            found.append(int(entry.name))
+    return found
+
+
+def processes_naming(directory: Path) -> list[int]:
+    """PIDs of processes with an argument under `directory` (a build's private ssh-agent names its dir)."""
+    prefix = str(directory.resolve()) + "/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = os.fsdecode((entry / "cmdline").read_bytes()).split("\0")
+        except OSError:
+            continue
+        if any(word.startswith(prefix) for word in words):
             found.append(int(entry.name))
     return found
 

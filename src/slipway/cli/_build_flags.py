@@ -91,6 +91,12 @@ BUILD_FLAGS: tuple[Flag, ...] = (
          "(the target's build arguments, secrets and ssh sockets), targets (the stages)."),
     Flag("check", ("--check",), "flag", help='Shorthand for "--call=check".'),
     Flag("format", ("--format",), choices=CALL_FORMATS, help="How --call answers (default: text)."),
+    Flag("secrets", ("--secret",), "multiple", metavar="id=ID[,src=FILE|,env=VAR][,type=file|env]",
+         help="Lend a secret to RUN --mount=type=secret (read from FILE or $VAR; id=ID alone: $ID if set, "
+         "else the file ID). It is mounted from memory, never stored, and not part of the cache key."),
+    Flag("ssh", ("--ssh",), "multiple", metavar="default|ID[=SOCKET|KEYFILE[,KEYFILE...]]",
+         help="Lend an SSH agent to RUN --mount=type=ssh: the agent at SOCKET ($SSH_AUTH_SOCK when none is "
+         "given), or a private agent holding the key files, for this build only."),
 )  # fmt: skip
 
 
@@ -127,6 +133,8 @@ if TYPE_CHECKING:
         call: str
         check: bool
         format: CallFormat | None
+        secrets: tuple[str, ...]
+        ssh: tuple[str, ...]
 
 else:
     BuildFlags = collections.namedtuple("BuildFlags", [CONTEXT.name, *(flag.name for flag in BUILD_FLAGS)])

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from slipway.build import BuildOutcome, BuildRequest
     from slipway.export.specs import OutputSpec
     from slipway.registry import RegistryOptions
+    from slipway.session.secrets import SecretSource
+    from slipway.session.ssh import SshSource
     from slipway.store import ImageRecord, Store
 
 __all__ = ["Outcome", "build_command", "dockerfile_location", "report_outcome"]
@@ -35,6 +37,8 @@ class Resolved(NamedTuple):
     labels: tuple[tuple[str, str], ...]
     source_date_epoch: int | None
     pull: PullPolicy
+    secrets: "tuple[SecretSource, ...]"
+    ssh: "tuple[SshSource, ...]"
 
 
 class Outcome(NamedTuple):
@@ -61,6 +65,10 @@ def build_command(root: Path, flags: BuildFlags) -> None:
     progress = "quiet" if flags.quiet else flags.progress
     memo = memos.lookup(root, plan.key, plan.fingerprint) if plan is not None else None
     if memo is not None:
+        if resolved.secrets:
+            from slipway.session.secrets import read_secrets
+
+            read_secrets(resolved.secrets, os.environ)  # an unreadable one fails the memo's answer as a build
         _replay(memo, progress)
         summary = () if flags.quiet else tuple(step.name for step in memo.steps if step.kind == "summary")
         outcome = Outcome(memo.image_id, memo.names, summary=summary)
@@ -107,7 +115,25 @@ def _resolve(flags: BuildFlags) -> Resolved:
         labels=_key_values(flags.labels, "--label"),
         source_date_epoch=_source_date_epoch(),
         pull="always" if flags.pull else _pull_policy(),
+        secrets=_secrets(flags.secrets),
+        ssh=_ssh(flags.ssh),
     )
+
+
+def _secrets(values: tuple[str, ...]) -> "tuple[SecretSource, ...]":
+    if not values:
+        return ()
+    from slipway.session.secrets import parse_secret
+
+    return tuple(parse_secret(value, os.environ) for value in values)
+
+
+def _ssh(values: tuple[str, ...]) -> "tuple[SshSource, ...]":
+    if not values:
+        return ()
+    from slipway.session.ssh import parse_ssh
+
+    return tuple(parse_ssh(value, os.environ) for value in values)
 
 
 def _memo_plan(flags: BuildFlags, resolved: Resolved) -> MemoPlan | None:
@@ -118,10 +144,15 @@ def _memo_plan(flags: BuildFlags, resolved: Resolved) -> MemoPlan | None:
         return None
     if flags.allow:
         return None  # a memo of a build granted entitlements would answer the same request without them
+    if flags.ssh:
+        return None  # an agent is checked by talking to it, which a memo's answer would skip
     options = {
         "tags": flags.tags, "target": flags.target, "build_args": resolved.build_args, "labels": resolved.labels,
         "network": flags.network, "platform": flags.platform, "compression": flags.compression,
         "source_date_epoch": resolved.source_date_epoch, "pull": resolved.pull,
+        # Which secrets were lent, not their values: a RUN that requires one fails without it (see
+        # solver/session_mounts.py), so a memo of a build that had it must not answer one that has not.
+        "secrets": [(source.id, source.file, source.env) for source in resolved.secrets],
     }  # fmt: skip
     return plan_memo(flags.context, resolved.dockerfile, resolved.dockerfile_text, options)
 
@@ -200,6 +231,8 @@ def _request(
         cache_to=tuple(parse_cache_to(text) for text in flags.cache_to),
         cache_from=tuple(parse_cache_from(text) for text in flags.cache_from),
         allow=flags.allow,
+        secrets=resolved.secrets,
+        ssh=resolved.ssh,
     )
 
 

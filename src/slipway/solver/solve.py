@@ -24,7 +24,15 @@ from typing import Protocol, assert_never
 import msgspec
 
 from slipway.choices import ContainerNetwork
-from slipway.errors import ArchiveError, BuildCancelled, ContextError, RunFailed, SlipwayError, SourceNotFound
+from slipway.errors import (
+    ArchiveError,
+    BuildCancelled,
+    ContextError,
+    RunFailed,
+    SecretError,
+    SlipwayError,
+    SourceNotFound,
+)
 from slipway.frontend.ignore import IgnoreMatcher
 from slipway.graph.ops import (
     ContextSource,
@@ -46,6 +54,7 @@ from slipway.solver.context_hash import FileHashCache, hash_selection
 from slipway.solver.keys import combine
 from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
+from slipway.solver.session_mounts import SessionInputs, check_required, session_mounts, with_variables
 from slipway.store import (
     Hold,
     NewTree,
@@ -75,6 +84,7 @@ class SolveOptions:
     no_cache_stages: frozenset[str] = frozenset()  # --no-cache-filter
     max_parallelism: int = field(default_factory=lambda: os.cpu_count() or 2)
     default_network: ContainerNetwork = "host"  # what RUN --network=default means here
+    session: SessionInputs = field(default_factory=SessionInputs)  # --secret and --ssh
 
 
 class RemoteCache(Protocol):
@@ -242,6 +252,12 @@ class Solver:
     def _solve_step(self, vertex: Vertex, inputs: tuple[Result, ...]) -> Result:
         key = self._cache_key(vertex, inputs)
         name = vertex.meta.name
+        if isinstance(vertex.op, Exec):
+            try:
+                check_required(vertex.op, self._options.session, vertex.meta.location)
+            except SecretError:
+                with step(self._events, vertex.digest, name):  # shown as the step's failure
+                    raise
         if self._may_use_cache(vertex):
             with self._store.lease():
                 cached = self._held(self._store.cache.lookup(key))
@@ -375,15 +391,19 @@ class Solver:
         mounts: ExitStack,
     ) -> None:
         binds, tmpfs = self._run_mounts(op.mounts, inputs, step_dir, mounts)
+        session = session_mounts(op, self._options.session, step_dir, mounts, self._store.leases)
         network = self._options.default_network if op.network == "default" else op.network
         spec = ContainerSpec(
-            process=ProcessSpec(args=op.args, env=op.env, cwd=op.cwd or "/", user=op.user),
+            process=ProcessSpec(
+                args=op.args, env=with_variables(op.env, session.env), cwd=op.cwd or "/", user=op.user
+            ),
             rootfs=rootfs,
             network=network,
             hostname=op.hostname or "buildkitsandbox",
-            mounts=binds,
+            mounts=binds + session.binds,
             tmpfs=tmpfs,
             insecure=op.security == "insecure",
+            bundle_dir=session.private_dir,
         )
         tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         partial = bytearray()
@@ -452,13 +472,7 @@ class Solver:
                     )
                 )
                 binds.append(BindMount(source=path, target=mount.target, readonly=mount.readonly))
-            else:
-                # secret and ssh mounts need a secrets provider (`--secret`), which slipway does not have yet.
-                if mount.required:
-                    raise SlipwayError(
-                        f"RUN --mount=type={mount.type} is not supported yet (target {mount.target})"
-                    )
-                log.debug("skipping %s mount at %s", mount.type, mount.target)
+            # secret and ssh mounts: session_mounts
         return tuple(binds), tuple(tmpfs)
 
     def _cache_mount_dir(self, mount: RunMount) -> Path:

@@ -5,7 +5,7 @@ mounts stay, its runc containers keep running, and the snapshots it was using ha
 So each of those is a row here, written before the mount is made or the container started and removed
 only after the mount is gone or the container deleted:
 
-    mount      an overlay or bind mount at `target` (kind "overlay" or "bind")
+    mount      an overlay, bind or tmpfs mount at `target` (kind "overlay", "bind" or "tmpfs")
     container  a container `target` of the OCI runtime `runtime --root state_root`
     hold       snapshots (lease_snapshots rows) gc keeps while the holder lives: a build's results, the
                image a `slipway run` container runs on (its ID the target)
@@ -33,8 +33,8 @@ __all__ = ["Hold", "Lease", "LeaseKind", "Leases", "describe_lease"]
 
 log = logging.getLogger(__name__)
 
-LeaseKind = Literal["overlay", "bind", "container", "hold"]
-MOUNT_KINDS: tuple[LeaseKind, ...] = ("overlay", "bind")
+LeaseKind = Literal["overlay", "bind", "tmpfs", "container", "hold"]
+MOUNT_KINDS: tuple[LeaseKind, ...] = ("overlay", "bind", "tmpfs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class Leases:
         self.owner = owner
 
     @contextmanager
-    def mount(self, target: Path, kind: Literal["overlay", "bind"]) -> Iterator[Lease]:
+    def mount(self, target: Path, kind: Literal["overlay", "bind", "tmpfs"]) -> Iterator[Lease]:
         """Recorded before the block (which mounts at `target` and unmounts it), forgotten after it."""
         # As the mount table shows it (symlinks in the store root resolved), to match it up there.
         with self._leased(kind, os.path.realpath(target)) as lease:

@@ -75,6 +75,7 @@ class BindMount(msgspec.Struct, frozen=True):
     source: Path
     target: str  # absolute path in the container
     readonly: bool = True
+    options: tuple[str, ...] = ()  # more mount options: "nosuid", "nodev", "noexec"
 
 
 class TmpfsMount(msgspec.Struct, frozen=True):
@@ -98,6 +99,7 @@ class ContainerSpec(msgspec.Struct, frozen=True):
     mounts: tuple[BindMount, ...] = ()
     tmpfs: tuple[TmpfsMount, ...] = ()  # extra tmpfs mounts
     insecure: bool = False  # RUN --security=insecure: all capabilities, no masked paths
+    bundle_dir: Path | None = None  # where the bundle is made (a private tmpfs: the env holds a secret)
 
 
 OutputSink = Callable[[int, bytes], None]
@@ -158,7 +160,7 @@ class Executor:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         container_id = f"slipway-{os.urandom(8).hex()}"  # not `secrets`: 2 ms of imports
         with ExitStack() as cleanup:
-            bundle = Path(tempfile.mkdtemp(prefix="run-", dir=self.work_dir))
+            bundle = Path(tempfile.mkdtemp(prefix="run-", dir=spec.bundle_dir or self.work_dir))
             cleanup.callback(shutil.rmtree, bundle, ignore_errors=True)
             root = cleanup.enter_context(Root(spec.rootfs))
             config = self._write_bundle(spec, root, bundle, container_id)
@@ -212,7 +214,7 @@ class Executor:
             rootfs=spec.rootfs,
             hostname=spec.hostname,
             network=spec.network,
-            binds=tuple((mount.source, mount.target, mount.readonly) for mount in spec.mounts),
+            binds=tuple((mount.source, mount.target, mount.readonly, mount.options) for mount in spec.mounts),
             tmpfs=tuple((mount.target, mount.size) for mount in spec.tmpfs),
             insecure=spec.insecure,
             files=files,

@@ -173,20 +173,24 @@ class ProcessPlan(msgspec.Struct, frozen=True):
     terminal: bool
 
 
+# A bind mount: (source, destination, readonly, more options such as "nosuid").
+Bind = tuple[Path, str, bool, tuple[str, ...]]
+
+
 def container_spec(
     plan: ProcessPlan,
     *,
     rootfs: Path,
     hostname: str,
     network: ContainerNetwork,
-    binds: tuple[tuple[Path, str, bool], ...],
+    binds: tuple[Bind, ...],
     tmpfs: tuple[tuple[str, int | None], ...],
     insecure: bool,
     files: SpecFiles,
     cgroups_path: str | None,
     host: HostLimits,
 ) -> Spec:
-    """The config.json of one container; `binds` are (source, destination, readonly)."""
+    """The config.json of one container; `binds` are (source, destination, readonly, more mount options)."""
     # A capability this process lacks cannot be granted: the runtime would fail at capset.
     wanted = ALL_CAPABILITIES if insecure else DEFAULT_CAPABILITIES
     capabilities = tuple(name for name in wanted if name in host.capabilities)
@@ -254,12 +258,10 @@ def _file_mounts(files: SpecFiles) -> tuple[Mount, ...]:
     )
 
 
-def _user_mounts(
-    binds: tuple[tuple[Path, str, bool], ...], tmpfs: tuple[tuple[str, int | None], ...]
-) -> tuple[Mount, ...]:
+def _user_mounts(binds: tuple[Bind, ...], tmpfs: tuple[tuple[str, int | None], ...]) -> tuple[Mount, ...]:
     mounts = [
-        Mount(destination, "bind", str(source), ("rbind", "rprivate", "ro" if readonly else "rw"))
-        for source, destination, readonly in binds
+        Mount(destination, "bind", str(source), ("rbind", "rprivate", "ro" if readonly else "rw", *extra))
+        for source, destination, readonly, extra in binds
     ]
     for destination, size in tmpfs:
         options = ("nosuid", "nodev") if size is None else ("nosuid", "nodev", f"size={size}")

@@ -40,7 +40,7 @@ MAX_OPTIONS = 4095
 # in an upper dir has no representation in an OCI layer, and the index only matters for NFS export.
 OVERLAY_FIXED_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
 
-MountKind = Literal["overlay", "bind"]
+MountKind = Literal["overlay", "bind", "tmpfs"]
 
 
 class MountLedger(Protocol):

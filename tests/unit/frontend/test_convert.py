@@ -816,3 +816,30 @@ def test_dockerfile_like_text_converts_or_fails_as_a_dockerfile_error(text: str)
 def test_any_text_converts_or_fails_as_a_dockerfile_error(text: str) -> None:
     with suppress(DockerfileError):
         build(text)
+
+
+def test_run_step_names_show_the_environment_and_mask_secret_variables() -> None:
+    # BuildKit's processCmdEnv: RUN's name shows the values of ENV and ARG; a secret variable is "****".
+    graph = build(
+        "FROM alpine\nENV TOKEN=placeholder GREETING=hi\n"
+        'RUN --mount=type=secret,id=t,env=TOKEN echo "$GREETING" $TOKEN $UNSET ${GREETING}\n'
+        "RUN echo $GREETING\n"
+    )
+    names = [vertex.meta.name for vertex in walk(graph.target.root) if isinstance(vertex.op, Exec)]
+    assert names[0].endswith('RUN --mount=type=secret,id=t,env=TOKEN echo "hi" **** $UNSET hi')
+    assert names[1].endswith("RUN echo hi")
+    masked = execs(graph.target)[0]
+    assert masked.args[-1] == 'echo "$GREETING" $TOKEN $UNSET ${GREETING}'  # what runs is unchanged
+
+
+def test_ssh_mount_sets_ssh_auth_sock_unless_the_env_has_it() -> None:
+    graph = build("FROM alpine\nRUN --mount=type=ssh,id=a,target=/a --mount=type=ssh,id=b true\n")
+    (run,) = execs(graph.target)
+    assert env_of(run)["SSH_AUTH_SOCK"] == "/a"
+    assert [mount.target for mount in run.mounts] == ["/a", "/run/buildkit/ssh_agent.1"]
+    kept = build("FROM alpine\nENV SSH_AUTH_SOCK=/mine\nRUN --mount=type=ssh true\n")
+    assert env_of(execs(kept.target)[0])["SSH_AUTH_SOCK"] == "/mine"
+    secret = build("FROM alpine\nRUN --mount=type=secret,id=tok,env=TOK true\n")
+    assert execs(secret.target)[0].mounts[0] == RunMount(
+        type="secret", target="", id="tok", mode=0o400, env="TOK"
+    )

@@ -86,12 +86,13 @@ def test_insecure_gets_every_capability_the_host_has_and_no_masks() -> None:
 
 def test_user_binds_and_tmpfs() -> None:
     document = spec(
-        binds=((Path("/host/data"), "/data", True), (Path("/host/rw"), "/rw", False)),
+        binds=((Path("/host/data"), "/data", True, ()), (Path("/host/rw"), "/rw", False, ("nosuid",))),
         tmpfs=(("/scratch", None), ("/sized", 128 * 1024 * 1024)),
     )
     mounts = {mount["destination"]: mount for mount in document["mounts"]}
     assert mounts["/data"]["source"] == "/host/data" and "ro" in mounts["/data"]["options"]
-    assert "rw" in mounts["/rw"]["options"]
+    assert "rw" in mounts["/rw"]["options"] and "nosuid" in mounts["/rw"]["options"]
+    assert "nosuid" not in mounts["/data"]["options"]
     assert mounts["/scratch"]["type"] == "tmpfs"
     assert not any(option.startswith("size=") for option in mounts["/scratch"]["options"])
     assert "size=134217728" in mounts["/sized"]["options"]  # RUN --mount=type=tmpfs,size=128m

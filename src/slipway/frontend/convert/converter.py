@@ -137,6 +137,9 @@ class Converter:
         self.lexer = ShellLexer(staged.escape, budget=budget)
         # BuildKit expands heredoc bodies with a backslash escape, always.
         self.heredoc_lexer = ShellLexer("\\", budget=budget)
+        # BuildKit's step names show the environment's values (processCmdEnv); a budget of their own: a name
+        # that cannot be expanded is shown as written.
+        self.name_lexer = ShellLexer(staged.escape, raw_quotes=True, skip_unset_env=True)
         self.build_args = dict(options.build_args)
         self.target_platform = _option_platform(options.target_platform, "--platform")
         self.network = _option_network(options.network)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slipway.choices import NETWORK_HOST, NETWORK_MODES, SECURITY_INSECURE, NetworkMode
-from slipway.errors import DockerfileError
+from slipway.errors import DockerfileError, ExpansionError
 from slipway.frontend.convert.run_mounts import expand_mount, input_index, run_mount
 from slipway.frontend.convert.state import StageState
 from slipway.frontend.instructions import RunCommand, heredoc_name
@@ -49,6 +49,9 @@ def dispatch_run(converter: Converter, state: StageState, run: RunCommand) -> No
         ssh_count += spec.type == "ssh"
     converter.carry(len(state.env), run.location)
     env = tuple(f"{name}={value}" for name, value in state.env.items())
+    ssh_targets = [mount.target for mount in mounts if mount.type == "ssh"]
+    if ssh_targets and "SSH_AUTH_SOCK" not in state.env:
+        env += (f"SSH_AUTH_SOCK={ssh_targets[0]}",)  # as BuildKit's llb: the first agent's socket
     state.used |= {name for name, value in state.args if value is not None and name in state.env}
     exec_op = Exec(
         args=tuple(args),
@@ -60,7 +63,9 @@ def dispatch_run(converter: Converter, state: StageState, run: RunCommand) -> No
         mounts=tuple(mounts),
         hostname=converter.build_args.get(SANDBOX_HOSTNAME_ARG) or None,
     )
-    name = upper_keyword(run.original) + (f" ({summary})" if summary else "")
+    name = upper_keyword(_shown_command(converter, state, run.original, mounts)) + (
+        f" ({summary})" if summary else ""
+    )
     state.root = Vertex(exec_op, inputs=tuple(inputs), meta=converter.meta(state, name, run.location))
     state.layers += 1
     converter.commit(
@@ -90,6 +95,17 @@ def _run_args(
             args = [first.content]
             summary = _summarize(first.content)
     return converter.with_shell(state, tuple(args), run.prepend_shell), summary
+
+
+def _shown_command(converter: Converter, state: StageState, text: str, mounts: list[RunMount]) -> str:
+    """A RUN's step name as BuildKit shows it: its text with the environment's values, a secret's as ****
+    (the value is never known here; the mask says where it comes from)."""
+    env = dict(state.env)
+    env.update({mount.env: "****" for mount in mounts if mount.type == "secret" and mount.env})
+    try:
+        return converter.name_lexer.expand_word(text, env)
+    except ExpansionError:
+        return text
 
 
 def _network(text: str) -> NetworkMode:

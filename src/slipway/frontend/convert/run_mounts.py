@@ -32,12 +32,14 @@ def run_mount(
     location: SourceLocation,
 ) -> RunMount:
     """BuildKit's dispatchRunMounts for one mount, with its defaults filled in."""
+    # A secret's or agent's target does not follow WORKDIR (BuildKit passes it on as written): a relative
+    # one is read from the container's root, as the runtime would.
     if spec.type == "secret":
         secret_id = spec.source or spec.id or posixpath.basename(spec.target.rstrip("/"))
         target = spec.target or ("" if spec.env else f"/run/secrets/{posixpath.basename(secret_id)}")
         return RunMount(
             type="secret",
-            target=target,
+            target=join_path("/", target) if target else "",
             id=secret_id,
             mode=0o400 if spec.mode is None else spec.mode,
             uid=spec.uid,
@@ -46,9 +48,11 @@ def run_mount(
             env=spec.env,
         )
     if spec.type == "ssh":
+        if spec.source:
+            raise DockerfileError("RUN --mount: ssh does not support source", location)
         return RunMount(
             type="ssh",
-            target=spec.target or f"/run/buildkit/ssh_agent.{ssh_count}",
+            target=join_path("/", spec.target or f"/run/buildkit/ssh_agent.{ssh_count}"),
             id=spec.id or "default",
             mode=0o600 if spec.mode is None else spec.mode,
             uid=spec.uid,

@@ -8,12 +8,12 @@ hidden by `images` without -a, as Docker hides its intermediate build images.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import msgspec
 
+from slipway._pathmatch import BadPattern, compile_pattern
 from slipway.cli._humanize import created_at, human_size, parse_time, rfc3339, since
 from slipway.errors import UsageError
 from slipway.image.oci import ContainerConfig, History
@@ -137,31 +137,11 @@ def _reference_matches(patterns: tuple[str, ...], name: str) -> bool:
 
 
 def go_path_match(pattern: str, text: str) -> bool:
-    """Go's path.Match: '*' and '?' stop at '/', '[...]' classes with '^' negation, '\\' escapes."""
-    regex = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "*":
-            regex.append("[^/]*")
-        elif char == "?":
-            regex.append("[^/]")
-        elif char == "\\" and index + 1 < len(pattern):
-            index += 1
-            regex.append(re.escape(pattern[index]))
-        elif char == "[":
-            end = pattern.find("]", index + 2)
-            if end < 0:
-                raise UsageError(f"invalid reference filter {pattern!r}: unclosed '['")
-            body = pattern[index + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            regex.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-            index = end
-        else:
-            regex.append(re.escape(char))
-        index += 1
-    return re.fullmatch("".join(regex), text) is not None
+    """Go's path.Match (slipway._pathmatch); a bad pattern is a usage error."""
+    try:
+        return compile_pattern(pattern).fullmatch(text) is not None
+    except BadPattern as err:
+        raise UsageError(f"invalid reference filter {pattern!r}: {err}") from None
 
 
 def image_fields(row: ImageRow, now: datetime, *, no_trunc: bool) -> dict[str, object]:

@@ -9,7 +9,8 @@ The rules are moby's (`patternmatcher` and `ignorefile.ReadAll`, which BuildKit 
 - a pattern that matches a directory excludes everything below it (unless a later exception matches).
 
 Patterns are translated to regular expressions once, when the matcher is made, in the same four shapes
-as moby (exact, prefix, suffix, regexp), so the corner cases agree with `docker build`. Go runs them on
+as moby (exact, prefix, suffix, regexp), so the corner cases agree with `docker build`; the
+`filepath.Match` part (wildcards, classes, escapes) is slipway._pathmatch's, shared with COPY and image filters. Go runs them on
 RE2, in linear time; Python's backtracking `re` takes time exponential in the wildcards (`*a*a*a*a*b`
 against a long name), so a pattern with several wildcards that could backtrack into one another is
 compiled by RE2 (google-re2) too, and only the simple ones, the common case, by `re`, which is faster
@@ -30,13 +31,11 @@ from typing import Protocol, cast
 
 import msgspec
 
+from slipway._pathmatch import BadPattern, translate, translate_class, translate_escape
 from slipway.errors import ContextError
-from slipway.frontend._golang import SURROGATE
+from slipway.frontend._golang import GO_SPACE, SURROGATE
 
 __all__ = ["IgnoreMatcher", "find_ignore_file", "read_ignore_file"]
-
-# Go's unicode.IsSpace, which strings.TrimSpace uses; Python's str.strip would also trim \x1c-\x1f.
-_GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 def read_ignore_file(text: str) -> tuple[str, ...]:
@@ -52,12 +51,12 @@ def read_ignore_file(text: str) -> tuple[str, ...]:
             line = line.removeprefix("\ufeff")
         if line.startswith("#"):
             continue
-        pattern = line.strip(_GO_SPACE)
+        pattern = line.strip(GO_SPACE)
         if not pattern:
             continue
         is_exception = pattern.startswith("!")
         if is_exception:
-            pattern = pattern[1:].strip(_GO_SPACE)
+            pattern = pattern[1:].strip(GO_SPACE)
         if pattern:
             pattern = clean_path(pattern)
             if len(pattern) > 1 and pattern.startswith("/"):
@@ -197,7 +196,7 @@ def _compile_patterns(patterns: tuple[str, ...]) -> tuple[_Pattern, ...]:
     compiled = []
     for raw in patterns:
         # patternmatcher.New: trim, skip empty, clean, then take the "!" off.
-        text = raw.strip(_GO_SPACE)
+        text = raw.strip(GO_SPACE)
         if not text:
             continue
         text = clean_path(text)
@@ -210,16 +209,12 @@ def _compile_patterns(patterns: tuple[str, ...]) -> tuple[_Pattern, ...]:
             text = text[1:]
         try:
             compiled.append(_compile(text, is_exception))
-        except _BadPattern as err:
+        except BadPattern as err:
             raise ContextError(
-                f".dockerignore pattern {raw.strip(_GO_SPACE)!r} is invalid: {err}; "
+                f".dockerignore pattern {raw.strip(GO_SPACE)!r} is invalid: {err}; "
                 "escape a literal '[', '*', '?' or '\\' with a backslash"
             ) from None
     return tuple(compiled)
-
-
-class _BadPattern(Exception):
-    pass
 
 
 def _compile(text: str, is_exception: bool) -> _Pattern:
@@ -235,21 +230,8 @@ def _compile(text: str, is_exception: bool) -> _Pattern:
         char = text[position]
         position += 1
         if char == "*" and text.startswith("*", position):
-            position += 1
-            if text.startswith("/", position):
-                position += 1  # "**/" is "**"
-            if position == len(text):
-                # A final "**" accepts everything below, like .gitignore.
-                if shape == _Shape.EXACT:
-                    shape = _Shape.PREFIX
-                else:
-                    parts.append(".*")
-                    shape = _Shape.REGEXP
-            else:
-                parts.append("(?:.*/)?")  # any number of segments, none too
-                shape = _Shape.REGEXP
-            if first:
-                shape = _Shape.SUFFIX
+            part, position, shape = _double_star(text, position, shape, first)
+            parts.append(part)
             spans += 1
         elif char == "*":
             parts.append("[^/]*")
@@ -259,14 +241,12 @@ def _compile(text: str, is_exception: bool) -> _Pattern:
             parts.append("[^/]")
             shape = _Shape.REGEXP
         elif char == "\\":
-            if position == len(text):
-                raise _BadPattern("it ends with a lone '\\'")
-            parts.append(re.escape(text[position]))
-            crosses_slash = crosses_slash or text[position] == "/"
-            position += 1
+            crosses_slash = crosses_slash or text.startswith("/", position)
+            escaped, position = translate_escape(text, position)
+            parts.append(escaped)
             shape = _Shape.REGEXP
         elif char == "[":
-            class_regexp, position, may_match_slash = _translate_class(text, position)
+            class_regexp, position, may_match_slash = translate_class(text, position)
             parts.append(class_regexp)
             crosses_slash = crosses_slash or may_match_slash
             shape = _Shape.REGEXP
@@ -285,6 +265,20 @@ def _compile(text: str, is_exception: bool) -> _Pattern:
     return _Pattern(text, is_exception, shape, regexp, segments)
 
 
+def _double_star(text: str, position: int, shape: _Shape, first: bool) -> tuple[str, int, _Shape]:
+    """A "**" whose second "*" is at `position`: its regexp, the position after it, the pattern's shape."""
+    position += 1
+    if text.startswith("/", position):
+        position += 1  # "**/" is "**"
+    if position == len(text) and shape == _Shape.EXACT:
+        part, shape = "", _Shape.PREFIX  # a final "**" accepts everything below, like .gitignore
+    elif position == len(text):
+        part, shape = ".*", _Shape.REGEXP
+    else:
+        part, shape = "(?:.*/)?", _Shape.REGEXP  # any number of segments, none too
+    return part, position, _Shape.SUFFIX if first else shape
+
+
 class _Regexp(Protocol):
     def fullmatch(self, text: str) -> object | None: ...
 
@@ -300,7 +294,7 @@ def _regexp(pattern: str, is_linear: bool) -> _Regexp:
     try:
         return cast(_Regexp, re2.compile(_matchable(pattern), options))
     except re2.error:
-        raise _BadPattern("it is too large to match with") from None
+        raise BadPattern("it is too large to match with") from None
 
 
 def _matchable(text: str) -> str:
@@ -309,67 +303,8 @@ def _matchable(text: str) -> str:
 
 
 def _segment_regexp(segment: str) -> _Regexp | None:
-    """A segment alone, as filepath.Match reads it (None if it holds "**"); only for patterns whose
+    """A segment alone, as path.Match reads it (None if it holds "**"); only for patterns whose
     classes and escapes cannot match "/", so each segment is a whole pattern."""
     if "**" in segment:
         return None
-    parts = []
-    position = 0
-    while position < len(segment):
-        char = segment[position]
-        position += 1
-        if char == "*":
-            parts.append("[^/]*")
-        elif char == "?":
-            parts.append("[^/]")
-        elif char == "\\":
-            parts.append(re.escape(segment[position]))  # never last: a lone "\\" fails _compile first
-            position += 1
-        elif char == "[":
-            class_regexp, position, _ = _translate_class(segment, position)
-            parts.append(class_regexp)
-        else:
-            parts.append(re.escape(char))
-    return _regexp("".join(parts), is_linear=segment.count("*") <= 2)
-
-
-def _translate_class(text: str, position: int) -> tuple[str, int, bool]:
-    """Read a `[...]` class whose "[" ends just before `position`, with filepath.Match's grammar.
-    Returns the regexp class, the position after "]", and whether the class could match "/"."""
-    is_negated = text.startswith("^", position)
-    if is_negated:
-        position += 1
-    ranges: list[tuple[str, str]] = []
-    while True:
-        if text.startswith("]", position) and ranges:
-            position += 1
-            break
-        low, position = _class_char(text, position)
-        high = low
-        if text[position] == "-":
-            high, position = _class_char(text, position + 1)
-        if low > high:
-            raise _BadPattern(f"the range {low}-{high} runs backwards")
-        ranges.append((low, high))
-    body = "".join(
-        re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}" for low, high in ranges
-    )
-    covers_slash = any(low <= "/" <= high for low, high in ranges)
-    return f"[{'^' if is_negated else ''}{body}]", position, covers_slash or is_negated
-
-
-def _class_char(text: str, position: int) -> tuple[str, int]:
-    """Go's getEsc: one class character, maybe escaped, that must be followed by more of the class."""
-    if position >= len(text):
-        raise _BadPattern("a '[' has no closing ']'")
-    if text[position] in "-]":
-        raise _BadPattern(f"a character class has a misplaced {text[position]!r}")
-    if text[position] == "\\":
-        position += 1
-        if position >= len(text):
-            raise _BadPattern("a '[' has no closing ']'")
-    char = text[position]
-    position += 1
-    if position >= len(text):
-        raise _BadPattern("a '[' has no closing ']'")
-    return char, position
+    return _regexp(translate(segment), is_linear=segment.count("*") <= 2)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from slipway._pathmatch import BadPattern, compile_pattern
 from slipway.errors import ContextError
 from slipway.worker.rootpath import Root, opened
 
@@ -85,66 +86,7 @@ def _clean(path: str) -> str:
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
-    """Translate a filepath.Match pattern: * and ? never match "/", [^...] negates, \\ escapes."""
-    out = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "\\":
-            index += 1
-            if index >= len(pattern):
-                raise ContextError(f"syntax error in pattern {pattern!r}: trailing backslash")
-            out.append(re.escape(pattern[index]))
-        elif char == "[":
-            text, index = _char_class(pattern, index)
-            out.append(text)
-            continue
-        else:
-            out.append(re.escape(char))
-        index += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
-def _char_class(pattern: str, start: int) -> tuple[str, int]:
-    index = start + 1
-    negate = index < len(pattern) and pattern[index] == "^"
-    if negate:
-        index += 1
-    ranges = []
-    first = True
-    while True:
-        if index >= len(pattern):
-            raise ContextError(f"syntax error in pattern {pattern!r}: unterminated [")
-        if pattern[index] == "]" and not first:
-            index += 1
-            break
-        low, index = _class_char(pattern, index)
-        high = low
-        if (
-            index < len(pattern)
-            and pattern[index] == "-"
-            and index + 1 < len(pattern)
-            and pattern[index + 1] != "]"
-        ):
-            high, index = _class_char(pattern, index + 1)
-            if high < low:
-                raise ContextError(f"syntax error in pattern {pattern!r}: bad range {low}-{high}")
-        ranges.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
-        first = False
-    body = "".join(ranges)
-    return (f"[^/{body}]" if negate else f"[{body}]"), index
-
-
-def _class_char(pattern: str, index: int) -> tuple[str, int]:
-    char = pattern[index]
-    if char == "\\":
-        if index + 1 >= len(pattern):
-            raise ContextError(f"syntax error in pattern {pattern!r}: trailing backslash")
-        return pattern[index + 1], index + 2
-    if char in "-]":
-        raise ContextError(f"syntax error in pattern {pattern!r}: {char!r} must be escaped in [...]")
-    return char, index + 1
+    try:
+        return compile_pattern(pattern)
+    except BadPattern as err:
+        raise ContextError(f"syntax error in pattern {pattern!r}: {err}") from None

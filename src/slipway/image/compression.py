@@ -6,7 +6,6 @@ Both outputs are deterministic: the same input bytes give the same blob whatever
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from contextlib import contextmanager, suppress
 from typing import BinaryIO
 
 import zstandard
-from isal import igzip_threaded, isal_zlib
+from isal import igzip_threaded
 
 from slipway.choices import Compression
 from slipway.errors import ArchiveError
@@ -25,6 +24,7 @@ from slipway.image.oci import (
     MEDIA_OCI_LAYER_GZIP,
     MEDIA_OCI_LAYER_ZSTD,
 )
+from slipway.image.sniffed import GuardedReader, decompressed
 
 __all__ = [
     "CHUNK_SIZE",
@@ -49,10 +49,6 @@ GZIP_LEVEL = 2
 ZSTD_LEVEL = 3
 _MAX_THREADS = 4
 
-_ISAL_ERROR: type[Exception] = isal_zlib.error
-_DECOMPRESSION_ERRORS = (EOFError, gzip.BadGzipFile, _ISAL_ERROR, zstandard.ZstdError)
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 _MEDIA_TYPES: dict[Compression, str] = {
     "gzip": MEDIA_OCI_LAYER_GZIP,
@@ -116,109 +112,12 @@ def compressed_writer(
 
 @contextmanager
 def decompressed_reader(blob: BinaryIO, media_type: str) -> Iterator[BinaryIO]:
-    """The uncompressed bytes of a layer blob. The format is sniffed from its first bytes, as docker does; the
-    media type only names the blob in errors. A truncated or corrupt stream raises ArchiveError on read."""
-    head = _read_exactly(blob, 4)
-    source: BinaryIO = _Prefixed(head, blob)  # type: ignore[assignment]
-    if head.startswith(_GZIP_MAGIC):
-        inner: BinaryIO = igzip_threaded.open(source, "rb", threads=1, block_size=CHUNK_SIZE)
-    elif head.startswith(_ZSTD_MAGIC):
-        inner = io.BufferedReader(_ZstdReader(source), CHUNK_SIZE)
-    else:
-        inner = source
-    reader = io.BufferedReader(_Guarded(inner, media_type), CHUNK_SIZE)
-    try:
-        yield reader
-    finally:
-        inner.close()
+    """The uncompressed bytes of a layer blob. The format is sniffed from its first bytes, as docker does
+    (slipway.image.sniffed); the media type only names the blob in errors. A truncated or corrupt stream
+    raises ArchiveError on read."""
 
+    def corrupt(err: BaseException) -> ArchiveError:
+        return ArchiveError(f"layer blob ({media_type}) is truncated or corrupt: {err}; fetch or rebuild it")
 
-def _read_exactly(blob: BinaryIO, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = blob.read(size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-class _Prefixed(io.RawIOBase):
-    """`head` then the rest of `source`: sniffing must not need a seekable blob."""
-
-    def __init__(self, head: bytes, source: BinaryIO) -> None:
-        self._head = head
-        self._source = source
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        if self._head:
-            count = min(len(self._head), len(view))
-            view[:count] = self._head[:count]
-            self._head = self._head[count:]
-            return count
-        data = self._source.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-
-class _ZstdReader(io.RawIOBase):
-    """Decompresses one or more zstd frames and, unlike zstandard's stream_reader, notices a cut-off frame."""
-
-    def __init__(self, source: BinaryIO) -> None:
-        self._source = source
-        self._decompressor = zstandard.ZstdDecompressor()
-        self._frame = self._decompressor.decompressobj()
-        self._in_frame = False
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        while not self._pending:
-            compressed = self._source.read(CHUNK_SIZE)
-            if not compressed:
-                if self._in_frame:
-                    raise EOFError("zstd stream ended inside a frame")
-                return 0
-            self._pending = self._feed(compressed)
-        count = min(len(view), len(self._pending))
-        view[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
-
-    def _feed(self, compressed: bytes) -> bytes:
-        output = []
-        while compressed:
-            self._in_frame = True
-            output.append(self._frame.decompress(compressed))
-            if not self._frame.eof:
-                break
-            self._in_frame = False
-            compressed = self._frame.unused_data
-            self._frame = self._decompressor.decompressobj()
-        return b"".join(output)
-
-
-class _Guarded(io.RawIOBase):
-    """Turns a decompressor's complaint into ArchiveError naming the blob."""
-
-    def __init__(self, inner: BinaryIO, media_type: str) -> None:
-        self._inner = inner
-        self._media_type = media_type
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        try:
-            return self._inner.readinto(buffer)  # type: ignore[attr-defined, no-any-return]
-        except _DECOMPRESSION_ERRORS as err:
-            raise ArchiveError(
-                f"layer blob ({self._media_type}) is truncated or corrupt: {err}; fetch or rebuild it"
-            ) from err
+    with decompressed(blob) as (_, stream):
+        yield io.BufferedReader(GuardedReader(stream, corrupt), CHUNK_SIZE)

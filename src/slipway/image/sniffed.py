@@ -12,12 +12,12 @@ import bz2
 import io
 import lzma
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO, Literal, Protocol
 
 import zstandard
-from isal import igzip, isal_zlib
+from isal import igzip_threaded, isal_zlib
 
 Compression = Literal["gzip", "zstd", "bzip2", "xz", "none"]
 
@@ -49,22 +49,24 @@ class CorruptStream(Exception):
     """A decompressor failed on the input (not on our side): callers turn it into an ArchiveError."""
 
 
-class GuardedReader(io.RawIOBase):
-    """Reads from a decompressing stream; its failures become CorruptStream, so a failing disk is not
-    mistaken for a bad archive (both raise OSError otherwise)."""
+def _corrupt(err: BaseException) -> CorruptStream:
+    return CorruptStream(str(err) or type(err).__name__)
 
-    def __init__(self, source: Readable) -> None:
+
+class GuardedReader(io.RawIOBase):
+    """Reads from a decompressing stream; its failures become CorruptStream (or what `wrap` makes of them),
+    so a failing disk is not mistaken for a bad archive (both raise OSError otherwise)."""
+
+    def __init__(self, source: Readable, wrap: Callable[[BaseException], Exception] = _corrupt) -> None:
         self._source = source
+        self._wrap = wrap
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
-        try:
-            data = self._source.read(len(view))
-        except DECOMPRESSION_ERRORS as err:
-            raise CorruptStream(str(err) or type(err).__name__) from err
+        data = self.read(len(view))
         view[: len(data)] = data
         return len(data)
 
@@ -72,7 +74,7 @@ class GuardedReader(io.RawIOBase):
         try:
             return self._source.read(size)
         except DECOMPRESSION_ERRORS as err:
-            raise CorruptStream(str(err) or type(err).__name__) from err
+            raise self._wrap(err) from err
 
 
 def sniff(head: bytes) -> Compression:
@@ -148,14 +150,20 @@ class ZstdReader(io.RawIOBase):
         return b"".join(output)
 
 
-def read_head(source: BinaryIO) -> tuple[bytes, BinaryIO]:
-    """The first bytes of `source` and a reader that still yields them."""
-    head = b""
-    while len(head) < 8:  # a pipe may hand out fewer bytes than asked
-        chunk = source.read(8 - len(head))
+def read_exactly(source: Readable, size: int) -> bytes:
+    """`size` bytes of `source`, fewer only at its end: a pipe may hand out fewer bytes than asked."""
+    data = b""
+    while len(data) < size:
+        chunk = source.read(size - len(data))
         if not chunk:
             break
-        head += chunk
+        data += chunk
+    return data
+
+
+def read_head(source: BinaryIO) -> tuple[bytes, BinaryIO]:
+    """The first bytes of `source` and a reader that still yields them."""
+    head = read_exactly(source, 8)
     return head, io.BufferedReader(PrefixedReader(head, source), CHUNK)
 
 
@@ -168,7 +176,8 @@ def decompressed(source: BinaryIO) -> Iterator[tuple[Compression, BinaryIO]]:
     # The readers are closed in the `finally` below, whichever one it is.
     match compression:
         case "gzip":
-            reader = igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+            # Decompressed in a thread of its own (ISA-L releases the GIL) while the caller reads the tar.
+            reader = igzip_threaded.open(stream, "rb", threads=1, block_size=CHUNK)
         case "zstd":
             reader = io.BufferedReader(ZstdReader(stream), CHUNK)
         case "bzip2":

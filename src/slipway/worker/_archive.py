@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from slipway.errors import ArchiveError
 from slipway.image.layers import entry_owner, mtime_ns
-from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed
+from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed, read_exactly
 from slipway.image.xattrs import requested_xattrs, set_xattr
 from slipway.worker.rootpath import Root, lstat_at, remove_at, split_last
 
@@ -40,7 +40,7 @@ def is_archive(raw: BinaryIO) -> bool:
     """Whether `raw` is a tar archive, compressed or not: its first header block must check out."""
     try:
         with open_decompressed(raw) as stream:
-            block = _read_exactly(stream, tarfile.BLOCKSIZE)
+            block = read_exactly(stream, tarfile.BLOCKSIZE)
         tarfile.TarInfo.frombuf(block, tarfile.ENCODING, "surrogateescape")
     except DECODE_ERRORS:
         return False
@@ -192,13 +192,3 @@ def _link_target(dest: Root, member: tarfile.TarInfo) -> tuple[int, str]:
 def _is_dir_or_link_to_one(existing: os.stat_result, dest: Root, name: str) -> bool:
     # A symlink to a directory inside the root is entered, as in the chroot Docker untars in.
     return stat.S_ISDIR(existing.st_mode) or (stat.S_ISLNK(existing.st_mode) and dest.is_dir(name))
-
-
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = stream.read(size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data

@@ -6,11 +6,11 @@ The value is buildx's: `NAME[,format=json|text][,ignorestatus=true]`; `--format`
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from slipway._fields import BadFields, split_fields
 from slipway.choices import CALL_FORMATS, CALLS, CallFormat, CallName
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ def parse_call(value: str, format_option: CallFormat | None = None) -> Call | No
     from slipway.errors import UsageError
 
     try:
-        fields = next(csv.reader([value], strict=True), [])
-    except csv.Error as err:
+        fields = split_fields(value)
+    except BadFields as err:
         raise UsageError(f"--call {value!r}: {err}") from None
     name, ignore_status = "", False
     format_: str = format_option or "text"

@@ -5,13 +5,13 @@ Kept apart from the exporters so that a build that writes nothing but an image i
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
+from slipway._fields import BadFields, key_value, split_fields
 from slipway.choices import OUTPUT_TYPES, OutputType
 from slipway.errors import InvalidReference, UsageError
 from slipway.image.reference import Reference, parse_reference
@@ -65,7 +65,7 @@ class OutputSpec(msgspec.Struct, frozen=True):
 
 def parse_output(text: str, flag: str = "--output") -> OutputSpec:
     """BuildKit's CSV form (`type=oci,dest=out.tar`, quotes allowed: `"name=a,b"`), or a bare DIR / `-`."""
-    fields = _csv_fields(text, flag)
+    fields = _csv_fields(text, flag, "type=local,dest=DIR")
     if len(fields) == 1 and "=" not in fields[0]:
         return (
             OutputSpec(type="tar", dest=STDOUT)
@@ -110,25 +110,23 @@ def with_push(spec: OutputSpec) -> OutputSpec:
     return OutputSpec(type=spec.type, dest=spec.dest, names=spec.names, push=True)
 
 
-def _csv_fields(text: str, flag: str) -> list[str]:
+def _csv_fields(text: str, flag: str, example: str) -> list[str]:
     try:
-        rows = list(csv.reader([text]))
-    except csv.Error as err:
+        fields = [field.strip() for field in split_fields(text)]
+    except BadFields as err:
         raise UsageError(f"{flag} {text!r}: {err}") from err
-    fields = [field.strip() for field in rows[0]] if rows else []
-    if not fields or not any(fields):
-        raise UsageError(f"{flag} needs a value, e.g. type=local,dest=DIR")
+    if not any(fields):
+        raise UsageError(f"{flag} needs a value, e.g. {example}")
     return fields
 
 
 def _attributes(fields: Sequence[str], text: str, flag: str) -> dict[str, str]:
     attributes: dict[str, str] = {}
     for field in fields:
-        key, separator, value = field.partition("=")
-        key = key.strip().lower()
-        if not separator or not key:
+        pair = key_value(field)
+        if pair is None or not pair[0]:
             raise UsageError(f"{flag} {text!r}: {field!r} is not KEY=VALUE")
-        attributes[key] = value.strip()
+        attributes[pair[0]] = pair[1].strip()
     return attributes
 
 
@@ -164,17 +162,10 @@ def parse_cache_from(text: str) -> CacheSpec:
 
 
 def _parse_cache(text: str, flag: str, *, path_key: str, attributes: tuple[str, ...]) -> CacheSpec:
-    fields = [field.strip() for row in csv.reader([text]) for field in row]
-    if not any(fields):
-        raise UsageError(f"{flag} needs a value, e.g. type=registry,ref=REGISTRY/REPOSITORY:TAG")
+    fields = _csv_fields(text, flag, "type=registry,ref=REGISTRY/REPOSITORY:TAG")
     if len(fields) == 1 and "=" not in fields[0]:
         fields = ["type=registry", f"ref={fields[0]}"]  # buildx: a bare value is a registry ref
-    values: dict[str, str] = {}
-    for field in fields:
-        key, separator, value = field.partition("=")
-        if not separator or not key.strip():
-            raise UsageError(f"{flag} {text!r}: {field!r} is not KEY=VALUE")
-        values[key.strip().lower()] = value.strip()
+    values = _attributes(fields, text, flag)
     kind = values.pop("type", "")
     if kind not in ("registry", "local"):
         raise UsageError(

@@ -3,13 +3,13 @@ written, read once expanded."""
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable
 from typing import Literal
 
 import msgspec
 
+from slipway._fields import BadFields, split_fields
 from slipway.frontend._golang import go_quote
 from slipway.frontend._suggest import did_you_mean
 from slipway.frontend.instructions.commands import InvalidValue
@@ -105,12 +105,12 @@ def mount_from(text: str) -> str | None:
 
 def _mount_fields(text: str) -> list[str]:
     try:
-        rows = list(csv.reader([text], strict=True))
-    except csv.Error as err:
+        fields = split_fields(text)
+    except BadFields as err:
         raise InvalidValue(f"--mount={text}: failed to parse the comma-separated fields ({err})") from None
-    if not rows or not rows[0]:
+    if not fields:
         raise InvalidValue("--mount needs fields, e.g. --mount=type=cache,target=/root/.cache")
-    return rows[0]
+    return fields
 
 
 def _mount_flag(fields: dict[str, object], key: str, field: str) -> bool:

@@ -22,7 +22,7 @@ from slipway.analysis._verify import RunOutput, compare_runs, run_captured
 from slipway.analysis.analyze import ContentShare, analyze_layers
 from slipway.errors import DockerfileError, SlipwayError
 from slipway.frontend.parser import ParsedDockerfile, parse
-from slipway.image.oci import ContainerConfig
+from slipway.image.oci import DEFAULT_PATH, ContainerConfig
 from slipway.progress.events import EventSink
 from slipway.store import ImageRecord, Store
 from slipway.worker.runtime import Runtime
@@ -32,7 +32,6 @@ __all__ = ["Advice", "AdviceRequest", "Verification", "advise"]
 CA_BUNDLES = ("etc/ssl/certs/ca-certificates.crt", "etc/pki/tls/certs/ca-bundle.crt", "etc/ssl/cert.pem")
 LOADER_CACHE = "etc/ld.so.cache"
 NOTHING_TO_GAIN = 0.9  # a rewrite keeping this share of the image or more is not worth offering
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,21 +8,19 @@ out with '..', no hardlink to outside, no entry through a symlink the same layer
 
 from __future__ import annotations
 
-import hashlib
-import io
 import posixpath
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from slipway.errors import ArchiveError
+from slipway.image._streams import DigestingReader
 from slipway.image.oci import DiffID
 from slipway.image.sniffed import (
     CHUNK,
     Compression,
     CorruptStream,
     GuardedReader,
-    Readable,
     decompressed,
 )
 
@@ -33,24 +31,6 @@ class LayerFacts:
     uncompressed_size: int
     compression: Compression
     content_size: int  # the regular files' bytes (see LayerInfo)
-
-
-class _HashingReader(io.RawIOBase):
-    def __init__(self, source: Readable) -> None:
-        self._source = source
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = self._source.read(len(view))
-        view[: len(data)] = data
-        self.hash.update(data)
-        self.size += len(data)
-        return len(data)
 
 
 def _escapes(name: str) -> bool:
@@ -91,7 +71,7 @@ def check_layer(path: Path, where: str) -> LayerFacts:
     rules = _EntryRules(where)
     content_size = 0
     with open(path, "rb") as blob, decompressed(blob) as (compression, stream):
-        hashing = _HashingReader(GuardedReader(stream))
+        hashing = DigestingReader(GuardedReader(stream))  # type: ignore[arg-type]
         try:
             with tarfile.open(fileobj=hashing, mode="r|") as tar:
                 for member in tar:
@@ -106,7 +86,7 @@ def check_layer(path: Path, where: str) -> LayerFacts:
                 f"{where}: the layer is truncated or corrupt ({err}); refusing the archive"
             ) from err
     return LayerFacts(
-        diff_id=DiffID("sha256:" + hashing.hash.hexdigest()),
+        diff_id=DiffID(hashing.digest),
         uncompressed_size=hashing.size,
         compression=compression,
         content_size=content_size,

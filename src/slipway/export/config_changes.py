@@ -16,11 +16,9 @@ from types import MappingProxyType
 import msgspec
 
 from slipway.errors import UsageError
-from slipway.image.oci import ContainerConfig
+from slipway.image.oci import DEFAULT_SHELL, ContainerConfig
 
 __all__ = ["SUPPORTED_CHANGES", "apply_changes"]
-
-DEFAULT_SHELL = ("/bin/sh", "-c")
 
 
 def apply_changes(config: ContainerConfig, changes: Sequence[str]) -> ContainerConfig:

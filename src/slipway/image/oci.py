@@ -17,6 +17,11 @@ ChainID = NewType("ChainID", str)  # identity of a stack of layers, per the OCI 
 
 T = TypeVar("T")
 
+# The PATH a container gets when its image's Env sets none (BuildKit's and docker's default), and the shell
+# a shell-form command runs with when the image's config names none.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 
 from slipway.choices import ContainerNetwork
+from slipway.image.oci import DEFAULT_PATH
 
 __all__ = [
     "Spec",
@@ -26,7 +27,6 @@ __all__ = [
 ]
 
 OCI_VERSION = "1.0.2"
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 DEFAULT_CAPABILITIES = (
     "CAP_CHOWN",

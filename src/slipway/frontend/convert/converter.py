@@ -77,10 +77,8 @@ from slipway.frontend.stages import (
     split_stages,
 )
 from slipway.graph.ops import BuildGraph, ContextSource, ImageSource, StagePlan, StepMeta, Vertex
-from slipway.image.oci import History
+from slipway.image.oci import DEFAULT_SHELL, History
 from slipway.image.reference import parse_reference
-
-DEFAULT_SHELL = ("/bin/sh", "-c")
 
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 

@@ -12,13 +12,10 @@ from slipway.frontend.convert.options import BaseImage
 from slipway.frontend.instructions import AddCommand, Command, CopyCommand, RunCommand, WorkdirCommand
 from slipway.frontend.stages import Platform, Stage
 from slipway.graph.ops import HistoryChain, ImageSource, ScratchSource, StepMeta, Vertex
-from slipway.image.oci import ContainerConfig, History, ImageConfig, RootFS
+from slipway.image.oci import DEFAULT_PATH, ContainerConfig, History, ImageConfig, RootFS
 
 if TYPE_CHECKING:
     from slipway.frontend.convert.converter import Converter
-
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(slots=True)

@@ -225,6 +225,16 @@ class _Scan:
             self.raw_escapes = saved
             self.depth -= 1
 
+    def process_to(self, stop: str, raw_escapes: bool, missing: str) -> str:
+        """The text up to `stop` (consumed); a word that ends first is a syntax error naming `missing`."""
+        try:
+            text, _ = self.process_until(stop, raw_escapes)
+        except _LexError:
+            if not self.peek():
+                raise _LexError(f"syntax error: missing {missing}") from None
+            raise
+        return text
+
     def _process_until(self, stop: str | None, words: _Words) -> tuple[str, list[str]]:
         result: list[str] = []
         text, escape = self.text, self.escape
@@ -379,13 +389,8 @@ class _Scan:
         is_pattern = operator in ("#", "%")
         if null_is_unset and is_pattern:
             raise _LexError(f"unsupported modifier ({modifier}) in substitution")
-        try:
-            # A pattern keeps its escapes: they decide which * and ? are literal.
-            word, _ = self.process_until("}", is_pattern)
-        except _LexError:
-            if not self.peek():
-                raise _LexError("syntax error: missing '}'") from None
-            raise
+        # A pattern keeps its escapes: they decide which * and ? are literal.
+        word = self.process_to("}", is_pattern, "'}'")
         value, found = self.lookup(name)
         if self.lexer.skip_unset_env and not found:
             return "${" + name + modifier + word + "}"
@@ -415,18 +420,8 @@ class _Scan:
         replace_all = self.peek() == "/"
         if replace_all:
             self.pos += 1
-        try:
-            pattern, _ = self.process_until("/", True)
-        except _LexError:
-            if not self.peek():
-                raise _LexError("syntax error: missing '/' in ${}") from None
-            raise
-        try:
-            replacement, _ = self.process_until("}", True)
-        except _LexError:
-            if not self.peek():
-                raise _LexError("syntax error: missing '}'") from None
-            raise
+        pattern = self.process_to("/", True, "'/' in ${}")
+        replacement = self.process_to("}", True, "'}'")
         value, found = self.lookup(name)
         if self.lexer.skip_unset_env and not found:
             return "${" + name + "/" + pattern + "/" + replacement + "}"

@@ -1,9 +1,10 @@
 """Reading streams that may be compressed: sniffed by their magic bytes, decompressed as they are read.
 
 Archives, rootfs tars and ADD's local archives come from outside with no trustworthy media type, so the
-content decides (export's archive readers and the worker's ADD share this).
+content decides; layer blobs are sniffed too, as docker does (the one reader family: export's archive
+readers, the worker's ADD and image/compression's layer reader all open their streams here).
 Every failure of a decompressor (truncated, corrupt) surfaces as one of `DECOMPRESSION_ERRORS`, which
-the callers wrap into an ArchiveError naming the archive.
+`GuardedReader` turns into CorruptStream, or into the caller's own ArchiveError naming the stream.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """Go's path.Match, translated once for .dockerignore, COPY sources and image filters: the cases of Go's own
-path/match_test.go, through the translator and through COPY's and the image filter's callers (the
-.dockerignore matcher runs them in tests/unit/frontend/test_ignore.py)."""
+path/match_test.go, through the translator and through each of its callers."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ import pytest
 from slipway._pathmatch import BadPattern, compile_pattern
 from slipway.cli._image_views import go_path_match
 from slipway.errors import ContextError, UsageError
+from slipway.frontend.ignore import IgnoreMatcher
 from slipway.worker._glob import match_component
 
 BAD = None  # path.ErrBadPattern
@@ -96,3 +96,13 @@ def test_copy_sources_and_image_filters_match_as_go_does(
     else:
         assert match_component(pattern, name) is expected
         assert go_path_match(pattern, name) is expected
+
+
+# moby's TestMatch runs Go's cases through the .dockerignore matcher, where a pattern that matches a parent
+# directory excludes what is below it.
+MOBY_DIFFERS = {("a*", "ab/c"): True}
+
+
+@pytest.mark.parametrize(("pattern", "name", "expected"), [case for case in GO_CASES if case[2] is not None])
+def test_dockerignore_matches_as_moby_does(pattern: str, name: str, expected: bool) -> None:
+    assert IgnoreMatcher((pattern,)).matches(name) is MOBY_DIFFERS.get((pattern, name), expected)

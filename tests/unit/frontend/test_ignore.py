@@ -272,53 +272,8 @@ def test_moby_multi_pattern_table(patterns: tuple[str, ...], path: str, expected
     assert IgnoreMatcher(patterns).matches(path) is (expected != FAIL)
 
 
-# Go's filepath.Match tests, as moby runs them through its matcher (TestMatch).
-GO_MATCH = [
-    ("abc", "abc", True),
-    ("*", "abc", True),
-    ("*c", "abc", True),
-    ("a*", "a", True),
-    ("a*", "abc", True),
-    ("a*", "ab/c", True),
-    ("a*/b", "abc/b", True),
-    ("a*/b", "a/c/b", False),
-    ("a*b*c*d*e*/f", "axbxcxdxe/f", True),
-    ("a*b*c*d*e*/f", "axbxcxdxexxx/f", True),
-    ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", False),
-    ("a*b*c*d*e*/f", "axbxcxdxexxx/fff", False),
-    ("a*b?c*x", "abxbbxdbxebxczzx", True),
-    ("a*b?c*x", "abxbbxdbxebxczzy", False),
-    ("ab[c]", "abc", True),
-    ("ab[b-d]", "abc", True),
-    ("ab[e-g]", "abc", False),
-    ("ab[^c]", "abc", False),
-    ("ab[^b-d]", "abc", False),
-    ("ab[^e-g]", "abc", True),
-    ("a\\*b", "a*b", True),
-    ("a\\*b", "ab", False),
-    ("a?b", "a☺b", True),
-    ("a[^a]b", "a☺b", True),
-    ("a???b", "a☺b", False),
-    ("a[^a][^a][^a]b", "a☺b", False),
-    ("[a-ζ]*", "α", True),
-    ("*[a-ζ]", "A", False),
-    ("a?b", "a/b", False),
-    ("a*b", "a/b", False),
-    ("[\\]a]", "]", True),
-    ("[\\-]", "-", True),
-    ("[x\\-]", "x", True),
-    ("[x\\-]", "-", True),
-    ("[x\\-]", "z", False),
-    ("[\\-x]", "x", True),
-    ("[\\-x]", "-", True),
-    ("[\\-x]", "a", False),
-    ("*x", "xxx", True),
-]
-
-
-@pytest.mark.parametrize(("pattern", "path", "expected"), GO_MATCH)
-def test_go_filepath_match_table(pattern: str, path: str, expected: bool) -> None:
-    assert IgnoreMatcher((pattern,)).matches(path) is expected
+# Go's filepath.Match tests, as moby runs them through its matcher (TestMatch), are in
+# tests/unit/test_pathmatch.py with the other users of the translation.
 
 
 @pytest.mark.parametrize(

@@ -119,5 +119,5 @@ def decompressed_reader(blob: BinaryIO, media_type: str) -> Iterator[BinaryIO]:
     def corrupt(err: BaseException) -> ArchiveError:
         return ArchiveError(f"layer blob ({media_type}) is truncated or corrupt: {err}; fetch or rebuild it")
 
-    with decompressed(blob) as (_, stream):
+    with decompressed(blob, gzip_thread=True) as (_, stream):
         yield io.BufferedReader(GuardedReader(stream, corrupt), CHUNK_SIZE)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import BinaryIO, Literal, Protocol
 
 import zstandard
-from isal import igzip_threaded, isal_zlib
+from isal import igzip, igzip_threaded, isal_zlib
 
 Compression = Literal["gzip", "zstd", "bzip2", "xz", "none"]
 
@@ -169,16 +169,22 @@ def read_head(source: BinaryIO) -> tuple[bytes, BinaryIO]:
 
 
 @contextmanager
-def decompressed(source: BinaryIO) -> Iterator[tuple[Compression, BinaryIO]]:
-    """The uncompressed bytes of `source`, whichever of gzip, zstd, bzip2, xz or none it is."""
+def decompressed(source: BinaryIO, *, gzip_thread: bool = False) -> Iterator[tuple[Compression, BinaryIO]]:
+    """The uncompressed bytes of `source`, whichever of gzip, zstd, bzip2, xz or none it is.
+
+    `gzip_thread`: gzip is decompressed ahead of the reader in a thread of its own, in blocks, for a stream
+    read whole (a layer); a stream cut short then fails at its first read, not after the bytes before the
+    cut, so whoever sniffs an archive by its first block (ADD) reads without it."""
     head, stream = read_head(source)
     compression = sniff(head)
     reader: BinaryIO
     # The readers are closed in the `finally` below, whichever one it is.
     match compression:
         case "gzip":
-            # Decompressed in a thread of its own (ISA-L releases the GIL) while the caller reads the tar.
-            reader = igzip_threaded.open(stream, "rb", threads=1, block_size=CHUNK)
+            if gzip_thread:  # ISA-L releases the GIL: decompressing overlaps with reading the tar
+                reader = igzip_threaded.open(stream, "rb", threads=1, block_size=CHUNK)
+            else:
+                reader = igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
         case "zstd":
             reader = io.BufferedReader(ZstdReader(stream), CHUNK)
         case "bzip2":

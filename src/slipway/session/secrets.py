@@ -6,10 +6,11 @@ it is never part of a cache key, a layer, the build memo or a progress event. St
 command line reads these flags before it knows whether a memo answers the build.
 """
 
-import csv
 import os
 from collections.abc import Mapping
 from typing import Literal, NamedTuple
+
+from slipway._fields import BadFields, key_value, split_fields
 
 __all__ = ["MAX_SECRET_BYTES", "SecretSource", "SecretValues", "parse_secret", "read_secrets"]
 
@@ -52,16 +53,16 @@ def parse_secret(text: str, environ: Mapping[str, str]) -> SecretSource:
     `type=env` makes `src=` a variable's name; with neither, the variable named ID if it is set, else the file
     named ID."""
     try:
-        rows = list(csv.reader([text], strict=True))
-    except csv.Error as err:
+        written = split_fields(text)
+    except BadFields as err:
         raise _error(f"--secret {text!r}: cannot read its comma-separated fields ({err})") from None
     fields: dict[str, str] = {}
     kind: Literal["file", "env", ""] = ""
-    for field in rows[0] if rows else ():
-        key, separator, value = field.partition("=")
-        key = key.strip().lower()
-        if not separator:
+    for field in written:
+        pair = key_value(field)
+        if pair is None:
             raise _error(f"--secret {text!r}: invalid field {field!r}: it must be a key=value pair")
+        key, value = pair
         if key == "type":
             if value not in ("file", "env"):
                 raise _error(f"--secret {text!r}: unsupported secret type {value!r}; use file or env")

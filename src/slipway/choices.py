@@ -5,6 +5,7 @@ grammar (cli/_build_flags.py) can be read without loading any room.
 
 from __future__ import annotations
 
+import os
 from typing import Literal, get_args
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "PULL_POLICIES",
     "CallFormat",
     "CallName",
+    "ROOTLESS_VARIABLE",
+    "is_rootless",
     "Compression",
     "ContainerNetwork",
     "NetworkMode",
@@ -77,6 +80,16 @@ EXPORT_STEP_NAMES: dict[OutputType, str] = {
     "local": "exporting to client directory",
     "tar": "exporting to client tarball",
 }
+
+# Set by a rootless slipway once it is root in its own user namespace (worker/userns.py), to the user's uid: the
+# store is the user's, runc runs rootless, and `--network default` gets a namespace of its own.
+ROOTLESS_VARIABLE = "SLIPWAY_ROOTLESS"
+
+
+def is_rootless() -> bool:
+    """Whether this slipway runs rootless, as root of the user namespace worker/userns.py made."""
+    return ROOTLESS_VARIABLE in os.environ
+
 
 # The platform a build targets and `debug graph` assumes unless told otherwise.
 DEFAULT_PLATFORM = "linux/amd64"

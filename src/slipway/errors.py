@@ -23,6 +23,7 @@ SlipwayError                      str(err) is the whole message; the CLI prints 
 ├── ArchiveError                  a tar/archive/manifest from outside is bad or malicious
 ├── ExportError                   a build output or cache destination (--output, --cache-to) cannot be written
 ├── RuntimeNotFound               no usable OCI runtime
+├── RootlessError                 a rootless slipway cannot set up its user namespace (no subuid range, ...)
 ├── MountError                    an overlay or bind mount failed (not root, no overlayfs, too many layers)
 ├── RunFailed                     a RUN or `slipway run` process failed; holds argv, exit code, output
 ├── SecretError                   a --secret or --ssh cannot be read or used, or a RUN requires one not given
@@ -146,6 +147,10 @@ class ExportError(SlipwayError):
 
 
 class RuntimeNotFound(SlipwayError):
+    pass
+
+
+class RootlessError(SlipwayError):
     pass
 
 

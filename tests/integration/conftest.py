@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from rootless_user import User, command_as, slipway_command, unprivileged_user
+
 REPO = Path(__file__).resolve().parents[2]
 BUSYBOX = Path("/bin/busybox")
 GO_ROOT = Path("/usr/lib/go-1.19")
@@ -125,6 +127,62 @@ class Slipway:
     @staticmethod
     def layer_members(layer: bytes) -> list[tarfile.TarInfo]:
         return layer_members(layer)
+
+
+@dataclass(frozen=True)
+class RootlessSlipway(Slipway):
+    """The `slipway` command run by an unprivileged user (tests/rootless_user.py), on a store of theirs."""
+
+    user: User
+
+    def __call__(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        input: str | None = None,
+        timeout: float = COMMAND_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        argv = command_as(self.user, [*slipway_command(), "--root", str(self.root), *args], env=env, cwd=cwd)
+        return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def give(self, path: Path) -> Path:
+        """Copy `path` (a file or a tree) into the user's home, theirs to read; the copy's path."""
+        target = self.user.home / "given" / path.name
+        target.parent.mkdir(exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, target, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(path, target)
+        subprocess.run(
+            ["chown", "-R", "-h", f"{self.user.uid}:{self.user.gid}", str(target.parent)], check=True
+        )
+        return target
+
+
+@pytest.fixture(scope="session")
+def rootless_user() -> Iterator[User]:
+    """An unprivileged user with a subordinate id range, for the session (removed after)."""
+    if os.geteuid() != 0:
+        pytest.fail("the rootless tests make a user and need root to do it: run them as root")
+    for tool in ("newuidmap", "newgidmap"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: install uidmap (scripts/setup does)")
+    with unprivileged_user("slwrl") as user:
+        yield user
+
+
+def rootless_store(user: User, busybox_tar: Path, name: str = "store") -> RootlessSlipway:
+    """A store of `user`'s (under their home) holding busybox:test, imported by them."""
+    slipway = RootlessSlipway(user.home / name, user)
+    import_busybox(slipway, slipway.give(busybox_tar))
+    return slipway
+
+
+@pytest.fixture(scope="session")
+def shared_rootless_store(rootless_user: User, busybox_tar: Path) -> RootlessSlipway:
+    """The rootless twin of `shared_store`: the session's unprivileged user's store, with busybox:test."""
+    return rootless_store(rootless_user, busybox_tar, "shared-store")
 
 
 @dataclass(frozen=True)
@@ -312,10 +370,8 @@ def own_store(tmp_path: Path, busybox_tar: Path) -> Iterator[Slipway]:
 
 
 @pytest.fixture(scope="session")
-def golang_image(
-    shared_store: Slipway, busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    """golang:1.24 in the shared store: the busybox rootfs plus the host's Go toolchain."""
+def golang_tar(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rootfs tar of golang:1.24: the busybox rootfs plus the host's Go toolchain."""
     if not (GO_ROOT / "bin" / "go").is_file():
         pytest.fail(f"{GO_ROOT} is missing: install golang-go (scripts/setup does)")
     work = tmp_path_factory.mktemp("golang")
@@ -324,8 +380,19 @@ def golang_image(
     add_go_toolchain(rootfs)
     archive = tar_directory(rootfs, work / "rootfs.tar")
     shutil.rmtree(rootfs)
-    shared_store.ok("import", "--change", GO_ENV, "--change", 'CMD ["sh"]', str(archive), "golang:1.24")
-    archive.unlink()
+    return archive
+
+
+@pytest.fixture(scope="session")
+def golang_env() -> str:
+    """The ENV of golang:1.24 (`slipway import --change`)."""
+    return GO_ENV
+
+
+@pytest.fixture(scope="session")
+def golang_image(shared_store: Slipway, golang_tar: Path) -> str:
+    """golang:1.24 in the shared store."""
+    shared_store.ok("import", "--change", GO_ENV, "--change", 'CMD ["sh"]', str(golang_tar), "golang:1.24")
     return "golang:1.24"
 
 

@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 from typing import NamedTuple, NoReturn
 
+from slipway.choices import ROOTLESS_VARIABLE
+
 ROOT_VARIABLE = "SLIPWAY_ROOT"  # the store root, when --root is not given
 
 
@@ -16,7 +18,8 @@ class AppContext(NamedTuple):
 def default_root(explicit: str | None) -> Path:
     if explicit:
         return Path(explicit).absolute()
-    if os.geteuid() == 0:
+    # Rootless slipway is root in its own user namespace (worker/userns.py), where the store is still the user's.
+    if os.geteuid() == 0 and ROOTLESS_VARIABLE not in os.environ:
         return Path("/var/lib/slipway")
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "slipway"

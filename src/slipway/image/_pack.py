@@ -16,10 +16,10 @@ from typing import BinaryIO
 from slipway.errors import ArchiveError
 from slipway.image import _tar
 from slipway.image.oci import DiffID
+from slipway.image.xattrs import overlay_opaque_xattr
 
 WHITEOUT_PREFIX = b".wh."
 OPAQUE_MARKER = b".wh..wh..opq"
-OVERLAY_OPAQUE = b"trusted.overlay.opaque"
 # Overlay's own bookkeeping (origin, impure, redirect, nlink, opaque...) and the host's SELinux labels are
 # properties of this machine's file system, not of the image.
 _DROPPED_XATTR_PREFIXES = (b"trusted.overlay.", b"user.overlay.", b"security.selinux")
@@ -90,6 +90,7 @@ class TreePacker:
         self.content_size = 0  # the bytes of the regular files, each hard-linked file once (see LayerInfo)
         self._epoch = source_date_epoch
         self._links: dict[tuple[int, int], bytes] = {}
+        self._opaque_xattr = overlay_opaque_xattr().encode()
 
     def pack(self, directory: bytes) -> None:
         self._pack_directory(directory, b"")
@@ -114,7 +115,7 @@ class TreePacker:
             self._pack_file(path, name, info, mtime)
         elif stat.S_ISDIR(mode):
             xattrs = _xattrs(path)
-            is_opaque = xattrs.pop(OVERLAY_OPAQUE, None) == b"y"
+            is_opaque = xattrs.pop(self._opaque_xattr, None) == b"y"
             self._header(name + b"/", _tar.DIRECTORY, info, mtime, xattrs=_filtered(xattrs))
             if is_opaque:
                 self._stream.write(_tar.encode_header(name + b"/" + OPAQUE_MARKER, _tar.REGULAR, mtime=mtime))

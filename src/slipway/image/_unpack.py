@@ -19,15 +19,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from slipway.choices import is_rootless
 from slipway.errors import ArchiveError
-from slipway.image.xattrs import requested_xattrs, set_xattr
+from slipway.image.xattrs import overlay_opaque_xattr, requested_xattrs, set_xattr
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
-OVERLAY_OPAQUE = "trusted.overlay.opaque"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_CACHED_DIRS = 256
 _MAX_MTIME_SECONDS = 2**63 // 1_000_000_000
@@ -80,6 +80,8 @@ class Extractor:
         self._dest = dest
         self._whiteouts = whiteouts
         self._is_root = os.geteuid() == 0
+        # In a user namespace the kernel makes no device nodes: skipped, as Docker and Podman do there.
+        self._makes_devices = not is_rootless()
         self._dest_fd = os.open(dest, _DIR_FLAGS)
         self._dir_fds: dict[str, int] = {}
         self._written: set[str] = set()
@@ -153,6 +155,8 @@ class Extractor:
         elif member.issym():
             self._replace(parent_fd, path, lambda: os.symlink(member.linkname, base, dir_fd=parent_fd))
             self._set_metadata_at(parent_fd, base, member, is_symlink=True)
+        elif (member.ischr() or member.isblk()) and not self._makes_devices:
+            log.debug("rootless: device node %s skipped", path)
         elif member.ischr() or member.isblk():
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
             device = os.makedev(member.devmajor, member.devminor)
@@ -235,7 +239,7 @@ class Extractor:
     def _opaque(self, directory: str) -> None:
         if self._whiteouts == "overlay":
             fd = self._open_dir(directory, create=True)
-            os.setxattr(fd, OVERLAY_OPAQUE, b"y")
+            os.setxattr(fd, overlay_opaque_xattr(), b"y")
             return
         try:
             fd = self._open_dir(directory, create=False)

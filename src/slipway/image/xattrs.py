@@ -16,15 +16,29 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 
+from slipway.choices import is_rootless
 from slipway.errors import ArchiveError
 
-__all__ = ["PAX_PREFIX", "REFUSED_PREFIXES", "is_refused", "requested_xattrs", "set_xattr"]
+__all__ = [
+    "PAX_PREFIX",
+    "REFUSED_PREFIXES",
+    "is_refused",
+    "overlay_opaque_xattr",
+    "requested_xattrs",
+    "set_xattr",
+]
 
 log = logging.getLogger(__name__)
 
 PAX_PREFIX = "SCHILY.xattr."
 REFUSED_PREFIXES = ("trusted.overlay.", "user.overlay.")
 _SKIPPED = (errno.ENOTSUP, errno.EOPNOTSUPP)
+
+
+def overlay_opaque_xattr() -> str:
+    """The xattr that marks an opaque directory in an upper dir: rootless slipway mounts overlay with userxattr
+    (the kernel keeps `trusted.*` for the host's root), so its snapshots use overlay's `user.*` names."""
+    return "user.overlay.opaque" if is_rootless() else "trusted.overlay.opaque"
 
 
 def is_refused(name: str) -> bool:

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
-from slipway.choices import ContainerNetwork
+from slipway.choices import ContainerNetwork, is_rootless
 from slipway.errors import BuildCancelled, RunFailed
 from slipway.worker._stubs import MountStubs
 from slipway.worker.ocispec import (
@@ -42,7 +42,14 @@ from slipway.worker.ocispec import (
     host_limits,
 )
 from slipway.worker.rootpath import Root
-from slipway.worker.runtime import CALL_TIMEOUT_SECONDS, RUNTIME_CHOICE_FILE, SAFE_PATH, Runtime, find_runtime
+from slipway.worker.runtime import (
+    CALL_TIMEOUT_SECONDS,
+    ROOTLESS_ARGS,
+    RUNTIME_CHOICE_FILE,
+    SAFE_PATH,
+    Runtime,
+    find_runtime,
+)
 from slipway.worker.users import ExecUser, resolve_user
 
 __all__ = [
@@ -218,8 +225,9 @@ class Executor:
             tmpfs=tuple((mount.target, mount.size) for mount in spec.tmpfs),
             insecure=spec.insecure,
             files=files,
-            cgroups_path=f"/slipway/{container_id}",
-            host=_host_limits(),
+            cgroups_path=None if self.runtime.rootless else f"/slipway/{container_id}",
+            host=_host_limits(self.runtime.rootless),
+            rootless=self.runtime.rootless,
         )
         (bundle / "config.json").write_bytes(msgspec.json.encode(config))
         return config
@@ -240,6 +248,7 @@ class Executor:
         log_file = bundle / "runtime.log"
         return [
             str(self.runtime.path),
+            *self.runtime.global_args(),
             "--root",
             str(state_root),
             "--log",
@@ -274,7 +283,7 @@ class Executor:
 
     def _call(self, state_root: Path, *args: str) -> bool:
         """Run one runtime command to completion (errors only logged); True if Ctrl-C came meanwhile."""
-        argv = [str(self.runtime.path), "--root", str(state_root), *args]
+        argv = [str(self.runtime.path), *self.runtime.global_args(), "--root", str(state_root), *args]
         process = subprocess.Popen(
             argv, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, process_group=0,
@@ -359,7 +368,8 @@ def delete_container(runtime: Path, state_root: Path, container_id: str) -> None
     """Kill and delete a container another (killed) slipway started; a no-op if it is gone."""
     if not state_root.is_dir():
         return  # the runtime never got to make it, or deleted it when it ended
-    argv = [str(runtime), "--root", str(state_root), "delete", "--force", container_id]
+    rootless = ROOTLESS_ARGS if is_rootless() else ()
+    argv = [str(runtime), *rootless, "--root", str(state_root), "delete", "--force", container_id]
     try:
         completed = subprocess.run(
             argv, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, capture_output=True,
@@ -521,13 +531,13 @@ def _refuse_runtime_cwd(cwd: str, resolved: str) -> None:
         )
 
 
-def _host_limits() -> HostLimits:
+def _host_limits(rootless: bool) -> HostLimits:
     status = Path("/proc/self/status").read_text(encoding="utf-8")
     try:
         nr_open = int(Path("/proc/sys/fs/nr_open").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         nr_open = 1048576
-    return host_limits(status, resource.getrlimit(resource.RLIMIT_NOFILE)[1], nr_open)
+    return host_limits(status, resource.getrlimit(resource.RLIMIT_NOFILE)[1], nr_open, rootless=rootless)
 
 
 def _write_files(bundle: Path, hostname: str) -> SpecFiles:

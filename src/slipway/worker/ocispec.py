@@ -189,6 +189,7 @@ def container_spec(
     files: SpecFiles,
     cgroups_path: str | None,
     host: HostLimits,
+    rootless: bool = False,
 ) -> Spec:
     """The config.json of one container; `binds` are (source, destination, readonly, more mount options)."""
     # A capability this process lacks cannot be granted: the runtime would fail at capset.
@@ -211,7 +212,8 @@ def container_spec(
     device_rules = (DeviceRule(allow=insecure, access="rwm"),)
     linux = Linux(
         namespaces=tuple(Namespace(kind) for kind in namespaces),
-        resources=Resources(devices=device_rules),
+        # Rootless: no cgroups to write device rules into (the user namespace makes no devices anyway).
+        resources=Resources(devices=() if rootless else device_rules),
         cgroups_path=cgroups_path,
         masked_paths=() if insecure else MASKED_PATHS,
         readonly_paths=() if insecure else READONLY_PATHS,
@@ -221,7 +223,9 @@ def container_spec(
         process=process,
         root=Root(path=str(rootfs)),
         hostname=hostname,
-        mounts=_system_mounts(insecure) + _file_mounts(files) + _user_mounts(binds, tmpfs),
+        mounts=_system_mounts(insecure, rootless and network == "host")
+        + _file_mounts(files)
+        + _user_mounts(binds, tmpfs),
         linux=linux,
     )
 
@@ -231,8 +235,23 @@ def rootfs_mount_points(spec: Spec) -> tuple[str, ...]:
     return tuple(mount.destination for mount in spec.mounts)
 
 
-def _system_mounts(insecure: bool) -> tuple[Mount, ...]:
+def _system_mounts(insecure: bool, host_sysfs: bool) -> tuple[Mount, ...]:
     sys_mode = "rw" if insecure else "ro"
+    if host_sysfs:
+        # A user namespace may mount sysfs only with a network namespace of its own: on the host's network it
+        # gets the host's /sys bound read-only, as runc's rootless spec does (cgroups included, read-only).
+        # /sys/fs/cgroup is bound again (already there through rbind) so that the mount points, and so the stub
+        # dirs made for them and the layer a RUN leaves, are those of a root build.
+        bound = ("rbind", "nosuid", "noexec", "nodev", "ro")
+        sys_mounts = (
+            Mount("/sys", "bind", "/sys", bound),
+            Mount("/sys/fs/cgroup", "bind", "/sys/fs/cgroup", bound),
+        )
+    else:
+        sys_mounts = (
+            Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", sys_mode)),
+            Mount("/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", sys_mode)),
+        )
     return (
         Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
         Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
@@ -244,8 +263,7 @@ def _system_mounts(insecure: bool) -> tuple[Mount, ...]:
         ),
         Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
         Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
-        Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", sys_mode)),
-        Mount("/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", sys_mode)),
+        *sys_mounts,
     )
 
 
@@ -269,13 +287,15 @@ def _user_mounts(binds: tuple[Bind, ...], tmpfs: tuple[tuple[str, int | None], .
     return tuple(mounts)
 
 
-def host_limits(status: str, nofile_hard: int, nr_open: int) -> HostLimits:
-    """HostLimits from /proc/self/status text, the current NOFILE hard limit and fs.nr_open."""
+def host_limits(status: str, nofile_hard: int, nr_open: int, *, rootless: bool = False) -> HostLimits:
+    """HostLimits from /proc/self/status text, the current NOFILE hard limit and fs.nr_open. Rootless, the
+    capabilities are the user namespace's, and raising a hard limit needs CAP_SYS_RESOURCE on the host."""
     permitted = 0
     for line in status.splitlines():
         if line.startswith("CapPrm:"):
             permitted = int(line.split()[1], 16)
     capabilities = frozenset(name for bit, name in enumerate(ALL_CAPABILITIES) if permitted >> bit & 1)
     # Raising a hard limit needs CAP_SYS_RESOURCE; without it the container keeps ours.
-    ceiling = min(NOFILE, nr_open) if "CAP_SYS_RESOURCE" in capabilities else min(NOFILE, nofile_hard)
+    can_raise = "CAP_SYS_RESOURCE" in capabilities and not rootless
+    ceiling = min(NOFILE, nr_open) if can_raise else min(NOFILE, nofile_hard)
     return HostLimits(capabilities=capabilities, nofile=ceiling)

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import msgspec
 
+from slipway.choices import is_rootless
 from slipway.errors import RuntimeNotFound
 
 __all__ = [
     "CALL_TIMEOUT_SECONDS",
+    "ROOTLESS_ARGS",
     "RUNTIME_CHOICE_FILE",
     "RUNTIME_NAMES",
     "SAFE_PATH",
@@ -37,14 +39,30 @@ RUNTIME_CHOICE_FILE = "runtime"  # under the store root: "<name> <path>", the pr
 CALL_TIMEOUT_SECONDS = 60
 
 
+ROOTLESS_ARGS = ("--rootless=true",)
+
+
 class Runtime(msgspec.Struct, frozen=True):
     name: str  # "runc" or "crun"
     path: Path  # absolute
+    # Run as root of slipway's own user namespace (worker/userns.py): no cgroups, the host's NOFILE ceiling.
+    rootless: bool = False
+
+    def global_args(self) -> tuple[str, ...]:
+        """Flags before the runtime's command: rootless mode said outright, as the runtime's own guess (from
+        our euid, which is 0 in the namespace) would have it write cgroups it may not."""
+        return ROOTLESS_ARGS if self.rootless else ()
 
 
 def find_runtime(override: str | None = None, *, root: Path | None = None) -> Runtime:
     """The OCI runtime to use: `override` (a name or a path) if given; else crun if a probe container
-    starts with it, else runc. With `root` (the store root) the probe's verdict is kept there."""
+    starts with it, else runc. With `root` (the store root) the probe's verdict is kept there. Rootless, the
+    runtime runs in rootless mode."""
+    runtime = _chosen_runtime(override, root)
+    return msgspec.structs.replace(runtime, rootless=True) if is_rootless() else runtime
+
+
+def _chosen_runtime(override: str | None, root: Path | None) -> Runtime:
     if override:
         return _runtime_from(override)
     choice_file = root / RUNTIME_CHOICE_FILE if root else None

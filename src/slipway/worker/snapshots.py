@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Literal, Protocol, assert_never
 
+from slipway.choices import is_rootless
 from slipway.errors import MountError
 from slipway.worker.mount_plan import Direct, MountPlan, Overlay
 from slipway.worker.mounts import MS_BIND, MS_RDONLY, MS_REMOUNT, is_mounted, libc, mount, unmount
@@ -39,6 +40,9 @@ MAX_OPTIONS = 4095
 # Fixed knobs so behaviour does not depend on the host's module defaults: a redirect or metacopy xattr
 # in an upper dir has no representation in an OCI layer, and the index only matters for NFS export.
 OVERLAY_FIXED_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
+# In a user namespace overlay keeps its bookkeeping in user.* xattrs (trusted.* is the host root's), and refuses
+# userxattr with redirect_dir=off, which follows redirects found in lowers: nofollow never does.
+OVERLAY_ROOTLESS_OPTIONS = "index=off,redirect_dir=nofollow,metacopy=off,userxattr"
 
 MountKind = Literal["overlay", "bind", "tmpfs"]
 
@@ -69,7 +73,7 @@ def overlay_options(
     parts = [f"lowerdir={lowerdir}"]
     if upper is not None and work is not None:
         parts += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}"]
-    parts.append(OVERLAY_FIXED_OPTIONS)
+    parts.append(OVERLAY_ROOTLESS_OPTIONS if is_rootless() else OVERLAY_FIXED_OPTIONS)
     options = ",".join(parts)
     if len(options.encode()) > MAX_OPTIONS:
         raise MountError(

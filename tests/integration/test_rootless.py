@@ -1,0 +1,279 @@
+"""Rootless slipway: `slipway build` and `slipway run` as an ordinary user (a fresh one, with a subordinate id
+range, made for the session), checked against root builds of the same Dockerfiles, and against the host:
+nothing it does reaches files its user could not touch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rootless_user import command_as, slipway_command, unprivileged_user
+
+pytestmark = pytest.mark.root
+
+SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
+EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
+
+OWNERS_DOCKERFILE = """\
+FROM busybox:epoch
+RUN echo 'alice:x:2000:2000::/home/alice:/bin/sh' >> /etc/passwd && echo 'alice:x:2000:' >> /etc/group \\
+ && mkdir -p /data/deep/er /home/alice && echo hi > /data/deep/er/file && chown -R alice:alice /data /home/alice \\
+ && cp /bin/busybox /usr/bin/setuid-tool && chmod 4755 /usr/bin/setuid-tool \\
+ && mkdir /shared && chmod 3777 /shared && mkfifo /data/fifo && chown 65000:3 /data/fifo \\
+ && rm -rf /home/app && ln -s /data/deep /data/link && chown -h 77:88 /data/link
+COPY --chown=1234:5678 payload.txt /copied/
+COPY --chmod=4710 payload.txt /copied/setuid-copy
+USER alice
+RUN touch /home/alice/mine && mkdir /home/alice/sub
+"""
+
+
+def owners_archive(path: Path) -> Path:
+    """A tar with many owners, modes and kinds, as an ADD source."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for index, (name, uid, gid, mode) in enumerate(
+            [
+                ("srv", 0, 0, 0o755),
+                ("srv/www", 33, 33, 0o750),
+                ("srv/www/index.html", 33, 33, 0o640),
+                ("srv/app", 1000, 1000, 0o2775),
+                ("srv/app/run", 1000, 50, 0o4755),
+                ("srv/nobody", 65534, 65534, 0o600),
+                ("srv/high", 60001, 60002, 0o644),
+                ("srv/tmp", 0, 0, 0o1777),
+            ]
+        ):
+            info = tarfile.TarInfo(name)
+            info.uid, info.gid, info.mode, info.mtime = uid, gid, mode, 1600000000 + index
+            if name.count("/") == 0 or name in ("srv/www", "srv/app", "srv/tmp"):
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                data = f"{name}\n".encode()
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("srv/app/current")
+        link.type, link.linkname, link.uid, link.gid = tarfile.SYMTYPE, "run", 1000, 1000
+        tar.addfile(link)
+    return path
+
+
+@pytest.fixture
+def owners_context(tmp_path: Path, make_context: Any) -> Path:
+    return make_context(tmp_path / "owners", OWNERS_DOCKERFILE, {"payload.txt": "payload\n"})
+
+
+def import_at_epoch(slipway: Any, archive: Path, name: str, *changes: str) -> None:
+    """Import a base image with SOURCE_DATE_EPOCH: its config, so every image on it, is then the same in any
+    store (the import's time and the archive's path are in its history)."""
+    flags = [word for change in changes for word in ("--change", change)]
+    slipway.ok("import", *flags, str(archive), name, env=EPOCH)
+
+
+@pytest.fixture
+def epoch_stores(own_store: Any, shared_rootless_store: Any, busybox_tar: Path) -> tuple[Any, Any]:
+    """A root store and the rootless one, both with busybox:epoch."""
+    archive = shared_rootless_store.give(busybox_tar)  # one path for both: it is in the image's history
+    for slipway in (own_store, shared_rootless_store):
+        import_at_epoch(slipway, archive, "busybox:epoch", "ENV PATH=/bin:/usr/bin")
+    return own_store, shared_rootless_store
+
+
+def layer_differences(
+    root_store: Any, root_ref: str, rootless_store: Any, rootless_ref: str, *, ignored: str | None = None
+) -> list[str]:
+    """What differs between two images: config fields, and layer entries (metadata and content) outside
+    `ignored` (a path prefix)."""
+    work = rootless_store.user.home
+    root_config, rootless_config = root_store.inspect(root_ref), rootless_store.inspect(rootless_ref)
+    found = [
+        f"config {key}: root {root_config[key]!r}, rootless {rootless_config.get(key)!r}"
+        for key in ("Config", "Architecture", "Os")
+        if root_config[key] != rootless_config.get(key)
+    ]
+    root_layers = root_store.saved_layers(root_ref, work)
+    rootless_layers = rootless_store.saved_layers(rootless_ref, work)
+    if len(root_layers) != len(rootless_layers):
+        return [*found, f"{len(root_layers)} layers as root, {len(rootless_layers)} rootless"]
+    for index, (root, rootless) in enumerate(zip(root_layers, rootless_layers, strict=True)):
+        root_entries, rootless_entries = layer_entries(root, ignored), layer_entries(rootless, ignored)
+        found += [f"layer {index}: root {entry}" for entry in sorted(root_entries - rootless_entries)]
+        found += [f"layer {index}: rootless {entry}" for entry in sorted(rootless_entries - root_entries)]
+    return found
+
+
+def layer_entries(layer: bytes, ignored: str | None) -> set[tuple[Any, ...]]:
+    entries = set()
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        for member in tar:
+            if ignored is not None and member.name.lstrip("./").startswith(ignored):
+                continue
+            data = tar.extractfile(member) if member.isfile() else None
+            digest = hashlib.sha256(data.read()).hexdigest() if data is not None else ""
+            pax = tuple(sorted(member.pax_headers.items()))
+            entries.add(
+                (
+                    member.name,
+                    member.type,
+                    oct(member.mode),
+                    member.uid,
+                    member.gid,
+                    member.mtime,
+                    member.linkname,
+                    digest,
+                    pax,
+                )
+            )
+    return entries
+
+
+def built_id(slipway: Any, context: Path, tag: str) -> str:
+    slipway.build_ok(context, "-t", tag, env=EPOCH)
+    image_id: str = slipway.image_id(tag)
+    return image_id
+
+
+def test_owners_modes_and_setuid_give_the_root_build_digest(
+    epoch_stores: tuple[Any, Any], owners_context: Path
+) -> None:
+    own_store, shared_rootless_store = epoch_stores
+    root_id = built_id(own_store, owners_context, "owners:root")
+    rootless_id = built_id(
+        shared_rootless_store, shared_rootless_store.give(owners_context), "owners:rootless"
+    )
+    assert rootless_id == root_id, layer_differences(
+        own_store, "owners:root", shared_rootless_store, "owners:rootless"
+    )
+    listing = shared_rootless_store.run_output(
+        "owners:rootless", "ls", "-ln", "/data/deep/er", "/usr/bin", "/copied"
+    )
+    assert " 2000     2000 " in listing  # alice's file
+    assert "-rwsr-xr-x" in listing  # the setuid tool
+    assert " 1234     5678 " in listing  # COPY --chown
+
+
+def test_add_of_an_archive_with_many_owners_gives_the_root_build_digest(
+    epoch_stores: tuple[Any, Any], tmp_path: Path, make_context: Any
+) -> None:
+    own_store, shared_rootless_store = epoch_stores
+    context = make_context(tmp_path / "add", "FROM busybox:epoch\nADD owners.tar /\nRUN ls -lnR /srv\n")
+    owners_archive(context / "owners.tar")
+    root_id = built_id(own_store, context, "add:root")
+    rootless_id = built_id(shared_rootless_store, shared_rootless_store.give(context), "add:rootless")
+    assert rootless_id == root_id, layer_differences(
+        own_store, "add:root", shared_rootless_store, "add:rootless"
+    )
+    listing = shared_rootless_store.run_output("add:rootless", "ls", "-lnd", "/srv/nobody", "/srv/app/run")
+    assert " 65534    65534 " in listing
+    assert "-rwsr-xr-x    1 1000     50 " in listing
+
+
+def test_the_seed_gives_the_root_build_digests_and_prints_the_greeting(
+    own_store: Any, shared_rootless_store: Any, golang_tar: Path, golang_env: str
+) -> None:
+    golang = ("golang:1.24", golang_env, 'CMD ["sh"]')
+    archive = shared_rootless_store.give(golang_tar)
+    for slipway in (own_store, shared_rootless_store):
+        import_at_epoch(slipway, archive, *golang)
+    seed = shared_rootless_store.give(SEED)
+    for dockerfile, tag in (("multiStageFromScratch", "frmscratch:v2"), ("singleStage", "frmscratch:v1")):
+        own_store.build_ok(SEED, "-t", tag, "-f", str(SEED / dockerfile), env=EPOCH)
+        shared_rootless_store.build_ok(seed, "-t", tag, "-f", str(seed / dockerfile), env=EPOCH)
+    assert shared_rootless_store.image_id("frmscratch:v2") == own_store.image_id("frmscratch:v2"), (
+        layer_differences(own_store, "frmscratch:v2", shared_rootless_store, "frmscratch:v2")
+    )
+    # v1 keeps Go's build cache, whose trim.txt holds the time of the build: two root builds differ there too.
+    assert (
+        layer_differences(
+            own_store, "frmscratch:v1", shared_rootless_store, "frmscratch:v1", ignored="tmp/gocache/"
+        )
+        == []
+    )
+    assert (
+        shared_rootless_store.run_output("frmscratch:v2").splitlines()[0] == "Hello from a multi-stage build!"
+    )
+    assert (
+        shared_rootless_store.run_output("frmscratch:v1").splitlines()[0] == "Hello from a multi-stage build!"
+    )
+
+
+def test_the_store_is_the_users_own_by_default_and_nothing_stays_mounted(
+    shared_rootless_store: Any, busybox_tar: Path, tmp_path: Path, make_context: Any, leftovers: Any
+) -> None:
+    user = shared_rootless_store.user
+    tar = shared_rootless_store.give(busybox_tar)
+    context = shared_rootless_store.give(
+        make_context(tmp_path / "mine", "FROM busybox:mine\nRUN echo made > /made\n")
+    )
+    for args in (("import", str(tar), "busybox:mine"), ("build", "-q", "-t", "made", str(context))):
+        argv = command_as(user, [*slipway_command(), *args])  # no --root: the default store
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+    store = user.home / ".local" / "share" / "slipway"
+    assert (store / "meta.db").stat().st_uid == user.uid
+    assert leftovers.mounts_under(user.home) == []
+    assert leftovers.runc_containers_under(user.home) == []
+
+
+def test_a_user_without_subordinate_ids_is_told_how_to_add_them() -> None:
+    with unprivileged_user("slwno", subids=False) as user:
+        result = subprocess.run(
+            command_as(user, [*slipway_command(), "images"]), capture_output=True, text=True
+        )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert (
+        "/etc/subuid" in lines[0]
+        and f"usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user.name}" in lines[0]
+    )
+
+
+def test_a_context_symlink_to_etc_shadow_copies_no_host_secret(
+    shared_rootless_store: Any, tmp_path: Path, make_context: Any
+) -> None:
+    context = shared_rootless_store.give(
+        make_context(tmp_path / "shadow", "FROM busybox:test\nCOPY secret /secret\nRUN cat /secret || true\n")
+    )
+    (context / "secret").symlink_to("/etc/shadow")
+    result = shared_rootless_store.build(context, "-t", "shadow")
+    shadow = Path("/etc/shadow").read_text()
+    root_line = next(line for line in shadow.splitlines() if line.startswith("root:"))
+    assert root_line not in result.stdout + result.stderr
+    if result.returncode == 0:
+        assert root_line not in shared_rootless_store.run_output("shadow", "cat", "/secret")
+
+
+def test_copy_through_a_symlink_to_another_users_host_directory_stays_in_the_image(
+    shared_rootless_store: Any, tmp_path: Path, make_context: Any
+) -> None:
+    victim = Path(os.environ.get("TMPDIR", "/tmp")) / f"slipway-victim-{os.getpid()}"
+    victim.mkdir()
+    victim.chmod(0o777)  # writable by anyone on the host: only the path resolution keeps the COPY out
+    try:
+        dockerfile = f"FROM busybox:test\nRUN mkdir -p {victim.parent} && ln -s {victim} /escape\nCOPY pwned /escape/pwned\n"
+        context = shared_rootless_store.give(
+            make_context(tmp_path / "escape", dockerfile, {"pwned": "pwned\n"})
+        )
+        shared_rootless_store.build_ok(context, "-t", "escape")
+        assert list(victim.iterdir()) == []
+        assert shared_rootless_store.run_output("escape", "cat", f"{victim}/pwned") == "pwned\n"
+    finally:
+        for entry in victim.iterdir():
+            entry.unlink()
+        victim.rmdir()
+
+
+def test_run_as_the_user_prints_and_exits_with_the_containers_code(shared_rootless_store: Any) -> None:
+    assert shared_rootless_store.run_output("busybox:test", "echo", "hello") == "hello\n"
+    result = shared_rootless_store("run", "--rm", "busybox:test", "sh", "-c", "id -u; exit 3")
+    assert result.returncode == 3
+    assert result.stdout == "0\n"

@@ -19,7 +19,14 @@ from typing import BinaryIO, NamedTuple
 
 import msgspec
 
-from slipway.choices import DEFAULT_PLATFORM, PULL_POLICIES, NetworkMode, PullPolicy
+from slipway.choices import (
+    DEFAULT_PLATFORM,
+    PULL_POLICIES,
+    ContainerNetwork,
+    NetworkMode,
+    PullPolicy,
+    is_rootless,
+)
 from slipway.errors import ContextError, DiskFull, DockerfileError, UsageError
 from slipway.export.cache_steps import export_caches, import_caches
 from slipway.export.exporter import ExportTarget, check_output, export_result, output_names
@@ -96,6 +103,8 @@ def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
         raise ContextError(f"no Dockerfile at {path}: name one with -f FILE") from err
     except IsADirectoryError as err:
         raise ContextError(f"{path} is a directory, not a Dockerfile") from err
+    except PermissionError as err:
+        raise ContextError(f"cannot read the Dockerfile {path}: {err.strerror}") from err
 
 
 class Frontend(NamedTuple):
@@ -159,7 +168,11 @@ def prepare(
 ) -> Frontend:
     """Read and parse the request's Dockerfile and .dockerignore; the options of its conversion (and of the
     resolver of its images: `config_only` for an evaluation, which needs their configs only)."""
-    if not request.context.is_dir():
+    try:
+        is_directory = request.context.is_dir()
+    except OSError as err:  # EACCES: a rootless user's build of a directory they may not read
+        raise ContextError(f"build context {request.context}: {err.strerror}") from err
+    if not is_directory:
         raise ContextError(f"build context {request.context} is not a directory")
     text, shown_name, path = read_dockerfile(request)
     parsed = parse(text, path=shown_name)
@@ -243,8 +256,21 @@ def _solve_options(request: BuildRequest) -> SolveOptions:
         no_cache=request.no_cache,
         no_cache_stages=frozenset(stage.lower() for stage in request.no_cache_filter),
         max_parallelism=request.max_parallelism or SolveOptions(context_dir=request.context).max_parallelism,
-        default_network="none" if request.network == "none" else "host",
+        default_network=_default_network(request.network),
     )
+
+
+def _default_network(network: NetworkMode) -> ContainerNetwork:
+    """What RUN --network=default is: as the build's --network says; for its "default", the host's network as
+    root (BuildKit's default sandbox is host-like), and rootless a private one with outbound access through
+    slirp4netns (as rootless BuildKit's), or the host's where slirp4netns cannot run (BuildKit's "auto")."""
+    if network == "default":
+        if not is_rootless():
+            return "host"
+        from slipway.worker.network import private_network_available
+
+        return "private" if private_network_available() else "host"
+    return network
 
 
 def _remember(

@@ -34,8 +34,9 @@ __all__ = [
     "PullPolicy",
 ]
 
-# What a container's network is: the host's, or none (a loopback only). slipway has no bridge networks.
-ContainerNetwork = Literal["host", "none"]
+# What a container's network is: the host's, none (a loopback only), or private (a namespace of its own with
+# outbound access through slirp4netns: a rootless build's default). slipway has no bridge networks.
+ContainerNetwork = Literal["host", "none", "private"]
 CONTAINER_NETWORKS: tuple[ContainerNetwork, ...] = get_args(ContainerNetwork)
 
 # RUN --network and build --network: "default" is what the build's --network says, and for the build itself

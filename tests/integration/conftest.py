@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,17 +147,27 @@ class RootlessSlipway(Slipway):
         argv = command_as(self.user, [*slipway_command(), "--root", str(self.root), *args], env=env, cwd=cwd)
         return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, check=False)
 
+    def build(self, context: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """As root's, on a copy of the context that the user can read (paths into it in `args` follow)."""
+        cwd = kwargs.pop("cwd", None)
+        source = context if context.is_absolute() else (cwd or Path.cwd()) / context
+        given = self.give(source)
+        args = tuple(arg.replace(str(source), str(given)) for arg in args)
+        return super().build(given, *args, **kwargs)
+
     def give(self, path: Path) -> Path:
-        """Copy `path` (a file or a tree) into the user's home, theirs to read; the copy's path."""
-        target = self.user.home / "given" / path.name
-        target.parent.mkdir(exist_ok=True)
+        """Copy `path` (a file or a tree) into the user's home, theirs to read; the copy's path. A path in
+        their home already is given as it is."""
+        if path.is_relative_to(self.user.home):
+            return path
+        (self.user.home / "given").mkdir(exist_ok=True)
+        target = Path(tempfile.mkdtemp(dir=self.user.home / "given")) / path.name
         if path.is_dir():
-            shutil.copytree(path, target, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(path, target, symlinks=True)
         else:
             shutil.copy2(path, target)
-        subprocess.run(
-            ["chown", "-R", "-h", f"{self.user.uid}:{self.user.gid}", str(target.parent)], check=True
-        )
+        owner = f"{self.user.uid}:{self.user.gid}"
+        subprocess.run(["chown", "-R", "-h", owner, str(target.parent)], check=True)
         return target
 
 
@@ -349,9 +360,25 @@ def import_busybox(slipway: Slipway, busybox_tar: Path, name: str = "busybox:tes
     return result.stdout.strip()
 
 
+BUILDERS = ("root", "rootless")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `rootless_too` that builds in the shared store runs twice: as root, and as an ordinary user
+    (rootless slipway, on the user's own store)."""
+    if metafunc.definition.get_closest_marker("rootless_too") and "shared_store" in metafunc.fixturenames:
+        metafunc.parametrize("shared_store", BUILDERS, indirect=True)
+
+
 @pytest.fixture(scope="session")
-def shared_store(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Slipway:
-    """A store shared by the tests that only build and read (unique image names per test), with busybox:test."""
+def shared_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path
+) -> Slipway:
+    """A store shared by the tests that only build and read (unique image names per test), with busybox:test;
+    the rootless user's for the rootless runs of tests marked `rootless_too`."""
+    if getattr(request, "param", "root") == "rootless":
+        rootless: Slipway = request.getfixturevalue("shared_rootless_store")
+        return rootless
     slipway = Slipway(tmp_path_factory.mktemp("shared") / "store")
     import_busybox(slipway, busybox_tar)
     return slipway

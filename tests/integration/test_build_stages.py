@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.rootless_too]
 
 
 def test_an_unused_stage_never_runs(shared_store: Any, make_context: Any, tmp_path: Path, token: str) -> None:

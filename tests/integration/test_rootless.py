@@ -5,11 +5,15 @@ nothing it does reaches files its user could not touch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
+import socket
 import subprocess
 import tarfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +281,96 @@ def test_run_as_the_user_prints_and_exits_with_the_containers_code(shared_rootle
     result = shared_rootless_store("run", "--rm", "busybox:test", "sh", "-c", "id -u; exit 3")
     assert result.returncode == 3
     assert result.stdout == "0\n"
+
+
+# -- the network of a rootless RUN ------------------------------------------------------------------------
+
+TUN = Path("/dev/net/tun")
+
+
+@contextlib.contextmanager
+def tun_mode(mode: int) -> Iterator[None]:
+    """/dev/net/tun with `mode` for the block. Debian's udev makes it 0666 (slirp4netns, as any user, needs
+    it); some machines keep it 0600: both cases are tried, and the mode is put back after."""
+    previous = TUN.stat().st_mode & 0o777
+    TUN.chmod(mode)
+    try:
+        yield
+    finally:
+        TUN.chmod(previous)
+
+
+@contextlib.contextmanager
+def loopback_server(answer: bytes) -> Iterator[int]:
+    """A TCP server on the host's 127.0.0.1 that sends `answer` to whoever connects; its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+NETWORK_PROBE = """\
+FROM busybox:test
+ARG PORT
+RUN ip addr show; ip route; cat /etc/resolv.conf; nc 127.0.0.1 $PORT </dev/null || echo host-loopback-refused
+"""
+
+
+def probe_network(slipway: Any, context: Path, port: int, *args: str) -> str:
+    result = slipway.build_ok(context, "--no-cache", "--build-arg", f"PORT={port}", *args)
+    return result.stdout + result.stderr
+
+
+def test_default_network_is_a_private_namespace_with_an_outbound_route(
+    shared_rootless_store: Any, tmp_path: Path, make_context: Any
+) -> None:
+    context = shared_rootless_store.give(make_context(tmp_path / "net", NETWORK_PROBE))
+    with tun_mode(0o666), loopback_server(b"answer-from-the-host\n") as port:
+        output = probe_network(shared_rootless_store, context, port)
+    assert "inet 10.0.2.100/24" in output and "tap0" in output  # slirp4netns' side of the namespace
+    assert "default via 10.0.2.2 dev tap0" in output  # outbound traffic leaves through slirp4netns
+    assert "nameserver 10.0.2.3" in output  # its DNS forwarder
+    assert "host-loopback-refused" in output  # the host's 127.0.0.1 services stay out of reach
+    assert "answer-from-the-host" not in output
+    assert running_slirp4netns() == []
+
+
+def running_slirp4netns() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and b"slirp4netns" in (entry / "cmdline").read_bytes().split(b"\0")[0]:
+                found.append(int(entry.name))
+    return found
+
+
+def test_host_network_reaches_the_hosts_loopback_and_default_falls_back_to_it_without_tun(
+    shared_rootless_store: Any, tmp_path: Path, make_context: Any
+) -> None:
+    context = shared_rootless_store.give(make_context(tmp_path / "net", NETWORK_PROBE))
+    with tun_mode(0o666), loopback_server(b"answer-from-the-host\n") as port:
+        output = probe_network(
+            shared_rootless_store, context, port, "--network", "host", "--allow", "network.host"
+        )
+    assert "answer-from-the-host" in output
+    assert "tap0" not in output
+    with tun_mode(0o600), loopback_server(b"answer-from-the-host\n") as port:
+        output = probe_network(shared_rootless_store, context, port)
+    assert "answer-from-the-host" in output  # as BuildKit's "auto": the host's network where slirp cannot run

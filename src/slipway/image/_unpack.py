@@ -105,8 +105,9 @@ class Extractor:
         except (OSError, ValueError) as err:  # ValueError: a NUL in a name, link or xattr name
             if isinstance(err, OSError) and err.errno in _NO_SPACE:
                 raise  # a full disk, not a bad layer: the caller names the file system
+            reason = owner_error(member, err) if isinstance(err, OSError) else str(err)
             raise ArchiveError(
-                f"cannot extract layer entry {member.name!r} into {self._dest}: {err}"
+                f"cannot extract layer entry {member.name!r} into {self._dest}: {reason}"
             ) from err
 
     def finish(self) -> None:
@@ -347,6 +348,18 @@ def entry_owner(member: tarfile.TarInfo) -> tuple[int, int]:
     if not (0 <= member.uid < _NO_ID and 0 <= member.gid < _NO_ID):
         raise ArchiveError(f"archive entry {member.name!r}: invalid owner {member.uid}:{member.gid}")
     return member.uid, member.gid
+
+
+def owner_error(member: tarfile.TarInfo, err: OSError) -> str:
+    """Why an entry could not be written: for a rootless slipway, chown's EINVAL means an owner outside the ids its
+    user namespace maps (the user's subordinate range), which a bigger range fixes; else the kernel's words."""
+    if err.errno == errno.EINVAL and is_rootless():
+        return (
+            f"owner {member.uid}:{member.gid} is outside the ids a rootless build can store (0 to the size of "
+            "the user's /etc/subuid and /etc/subgid ranges); give the user a larger range "
+            "(usermod --add-subuids, --add-subgids) or build as root"
+        )
+    return str(err.strerror or err)
 
 
 def mtime_ns(member: tarfile.TarInfo) -> int:

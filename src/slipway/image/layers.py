@@ -26,6 +26,7 @@ from slipway.image._unpack import (
     entry_owner,
     members,
     mtime_ns,
+    owner_error,
 )
 from slipway.image.compression import (
     CHUNK_SIZE,
@@ -38,7 +39,7 @@ from slipway.image.oci import Descriptor, DiffID, Digest
 
 __all__ = [
     "Compression", "EntryKind", "LayerEntry", "LayerInfo", "WhiteoutMode", "entry_owner", "layer_entries",
-    "measure_layer", "measure_tree", "mtime_ns", "pack_layer", "unpack_layer",
+    "measure_layer", "measure_tree", "mtime_ns", "owner_error", "pack_layer", "unpack_layer",
 ]  # fmt: skip
 
 WhiteoutMode = Literal["overlay", "apply"]

@@ -49,7 +49,10 @@ def plan_memo(
     """The plan for a build of `context` with the Dockerfile at `dockerfile` (None: CONTEXT/Dockerfile) or
     `dockerfile_text` (`-f -`), and the result-changing `options`; None when it may not be memoized or its
     inputs cannot be read (the build then says what is wrong)."""
-    if not context.is_dir():
+    try:
+        if not context.is_dir():
+            return None
+    except OSError:  # unreadable (EACCES): the build says so
         return None
     path = dockerfile_path(context, dockerfile)
     text = dockerfile_text if dockerfile_text is not None else _read_dockerfile(path)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from slipway.errors import ArchiveError
-from slipway.image.layers import entry_owner, mtime_ns
+from slipway.image.layers import entry_owner, mtime_ns, owner_error
 from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed, read_exactly
 from slipway.image.xattrs import requested_xattrs, set_xattr
 from slipway.worker.rootpath import Root, lstat_at, remove_at, split_last
@@ -57,7 +57,9 @@ def extract_archive(raw: BinaryIO, name: str, dest: Root, *, owner: tuple[int, i
                 try:
                     _extract_member(archive, member, dest, owner, dir_times)
                 except OSError as err:
-                    raise ArchiveError(f"cannot unpack entry {member.name!r}: {err.strerror}") from err
+                    raise ArchiveError(
+                        f"cannot unpack entry {member.name!r}: {owner_error(member, err)}"
+                    ) from err
     except ArchiveError as err:
         raise ArchiveError(f"ADD {name}: {err}") from err
     except DECODE_ERRORS as err:

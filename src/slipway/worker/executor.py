@@ -32,6 +32,7 @@ import msgspec
 from slipway.choices import ContainerNetwork, is_rootless
 from slipway.errors import BuildCancelled, RunFailed
 from slipway.worker._stubs import MountStubs
+from slipway.worker.network import DNS_SERVER, private_network
 from slipway.worker.ocispec import (
     DEFAULT_PATH,
     HostLimits,
@@ -170,7 +171,8 @@ class Executor:
             bundle = Path(tempfile.mkdtemp(prefix="run-", dir=spec.bundle_dir or self.work_dir))
             cleanup.callback(shutil.rmtree, bundle, ignore_errors=True)
             root = cleanup.enter_context(Root(spec.rootfs))
-            config = self._write_bundle(spec, root, bundle, container_id)
+            network = cleanup.enter_context(private_network()) if spec.network == "private" else None
+            config = self._write_bundle(spec, root, bundle, container_id, network)
             stubs = MountStubs(root)
             cleanup.callback(stubs.remove)
             for mount in config.mounts:
@@ -203,10 +205,12 @@ class Executor:
             return _exit_status(code)
         raise AssertionError("unreachable")  # ExitStack may swallow exceptions as far as mypy knows
 
-    def _write_bundle(self, spec: ContainerSpec, root: Root, bundle: Path, container_id: str) -> Spec:
+    def _write_bundle(
+        self, spec: ContainerSpec, root: Root, bundle: Path, container_id: str, network: Path | None
+    ) -> Spec:
         user = resolve_user(root, spec.process.user)
         cwd = _prepare_cwd(root, spec.process.cwd, user)
-        files = _write_files(bundle, spec.hostname)
+        files = _write_files(bundle, spec.hostname, dns_server=DNS_SERVER if network is not None else None)
         plan = ProcessPlan(
             args=spec.process.args,
             env=_process_env(spec.process, user),
@@ -228,6 +232,7 @@ class Executor:
             cgroups_path=None if self.runtime.rootless else f"/slipway/{container_id}",
             host=_host_limits(self.runtime.rootless),
             rootless=self.runtime.rootless,
+            network_path=network,
         )
         (bundle / "config.json").write_bytes(msgspec.json.encode(config))
         return config
@@ -540,10 +545,15 @@ def _host_limits(rootless: bool) -> HostLimits:
     return host_limits(status, resource.getrlimit(resource.RLIMIT_NOFILE)[1], nr_open, rootless=rootless)
 
 
-def _write_files(bundle: Path, hostname: str) -> SpecFiles:
+def _write_files(bundle: Path, hostname: str, *, dns_server: str | None) -> SpecFiles:
+    """The bundle's resolv.conf (the host's, or `dns_server` alone: a private network reaches no host address),
+    hosts and hostname."""
     resolv_conf = bundle / "resolv.conf"
     try:
-        shutil.copyfile("/etc/resolv.conf", resolv_conf)
+        if dns_server is not None:
+            resolv_conf.write_text(f"nameserver {dns_server}\n", encoding="utf-8")
+        else:
+            shutil.copyfile("/etc/resolv.conf", resolv_conf)
     except FileNotFoundError:
         resolv_conf.write_bytes(b"")
     hosts = bundle / "hosts"

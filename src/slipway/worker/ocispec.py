@@ -115,8 +115,9 @@ class Mount(msgspec.Struct, frozen=True):
     options: tuple[str, ...] = ()
 
 
-class Namespace(msgspec.Struct, frozen=True):
+class Namespace(msgspec.Struct, frozen=True, omit_defaults=True):
     type: str
+    path: str | None = None  # join this one (a private network's) rather than make a fresh one
 
 
 class DeviceRule(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -190,8 +191,12 @@ def container_spec(
     cgroups_path: str | None,
     host: HostLimits,
     rootless: bool = False,
+    network_path: Path | None = None,
 ) -> Spec:
-    """The config.json of one container; `binds` are (source, destination, readonly, more mount options)."""
+    """The config.json of one container; `binds` are (source, destination, readonly, more mount options); a
+    private network joins the namespace at `network_path`."""
+    if (network == "private") != (network_path is not None):
+        raise ValueError("a private network, and only that, needs the path of its namespace")
     # A capability this process lacks cannot be granted: the runtime would fail at capset.
     wanted = ALL_CAPABILITIES if insecure else DEFAULT_CAPABILITIES
     capabilities = tuple(name for name in wanted if name in host.capabilities)
@@ -204,14 +209,17 @@ def container_spec(
         capabilities=Capabilities(capabilities, capabilities, capabilities),
         rlimits=(Rlimit("RLIMIT_NOFILE", host.nofile, host.nofile),),
     )
-    namespaces = ["pid", "ipc", "uts", "mount"]
-    if network != "host":
-        namespaces.append("network")  # a fresh one: runc brings up only lo
-    # insecure: every device allowed, as BuildKit's entitlement; else deny all, and runc appends its
+    namespaces = [Namespace(kind) for kind in ("pid", "ipc", "uts", "mount")]
+    if network == "none":
+        namespaces.append(Namespace("network"))  # a fresh one: runc brings up only lo
+    elif network == "private":
+        namespaces.append(
+            Namespace("network", str(network_path))
+        )  # insecure: every device allowed, as BuildKit's entitlement; else deny all, and runc appends its
     # allow rules for the default nodes (null, zero, full, random, urandom, tty, pts).
     device_rules = (DeviceRule(allow=insecure, access="rwm"),)
     linux = Linux(
-        namespaces=tuple(Namespace(kind) for kind in namespaces),
+        namespaces=tuple(namespaces),
         # Rootless: no cgroups to write device rules into (the user namespace makes no devices anyway).
         resources=Resources(devices=() if rootless else device_rules),
         cgroups_path=cgroups_path,

@@ -155,6 +155,10 @@ class RootlessSlipway(Slipway):
         args = tuple(arg.replace(str(source), str(given)) for arg in args)
         return super().build(given, *args, **kwargs)
 
+    def saved_layers(self, ref: str, work: Path) -> list[bytes]:
+        """As root's, saved where the user may write (their home)."""
+        return super().saved_layers(ref, self.user.home)
+
     def give(self, path: Path) -> Path:
         """Copy `path` (a file or a tree) into the user's home, theirs to read; the copy's path. A path in
         their home already is given as it is."""

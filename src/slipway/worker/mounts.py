@@ -15,6 +15,7 @@ import os
 import time
 from pathlib import Path
 
+from slipway.choices import is_rootless
 from slipway.errors import MountError
 
 __all__ = ["detach", "is_mounted", "libc", "mount", "mount_points_under", "unmount"]
@@ -42,7 +43,12 @@ def mount(source: str, target: Path, fstype: str | None, flags: int, data: str |
     if result != 0:
         code = ctypes.get_errno()
         hint = ""
-        if code == errno.EPERM:
+        if code == errno.EPERM and is_rootless():
+            hint = (
+                f": the kernel ({os.uname().release}) refuses this mount in a user namespace; rootless builds "
+                "need Linux >= 5.11 for overlayfs there, or build as root"
+            )
+        elif code == errno.EPERM:
             hint = ": mounting needs root (CAP_SYS_ADMIN)"
         elif code == errno.ENODEV:
             hint = ": this kernel has no overlayfs (modprobe overlay)"

@@ -6,10 +6,11 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import click
 
-from slipway.choices import CONTAINER_NETWORKS
+from slipway.choices import CONTAINER_NETWORKS, ContainerNetwork
 from slipway.cli._context import AppContext
 from slipway.errors import UsageError
 from slipway.runner import RunRequest, parse_volume, run_container
@@ -32,7 +33,13 @@ from slipway.worker.runtime import find_runtime
 @click.option("-w", "--workdir", help="Working directory inside the container.")
 @click.option("-u", "--user", help="User: name|uid[:group|gid].")
 @click.option("--entrypoint", help="Replace the image's ENTRYPOINT (and drop its CMD).")
-@click.option("--network", type=click.Choice(CONTAINER_NETWORKS), default="host", show_default=True)
+@click.option(
+    "--network",
+    type=click.Choice(CONTAINER_NETWORKS),
+    default="host",
+    show_default=True,
+    help="host: the host's; none: loopback only; private: its own, with outbound access (slirp4netns).",
+)
 @click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount HOST:CONTAINER[:ro].")
 @click.option("-i", "--interactive", is_flag=True, help="Keep stdin attached.")
 @click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
@@ -75,7 +82,7 @@ def run(
         env=tuple(_resolve_env(variables)),
         workdir=workdir,
         user=user,
-        network="none" if network == "none" else "host",
+        network=cast(ContainerNetwork, network),
         volumes=tuple(parse_volume(volume) for volume in volumes),
         interactive=interactive,
         tty=tty,

@@ -137,14 +137,21 @@ def _unshare_mapped(argvs: list[list[str]]) -> None:
 
 
 def _run_map_helpers(argvs: list[list[str]], report: int) -> int:
-    try:
-        for argv in argvs:
-            completed = subprocess.run(argv, env={"PATH": HELPER_PATH}, capture_output=True, check=False)
-            if completed.returncode != 0:
-                tail = completed.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    try:  # both at once: each is a setuid exec, the longest part of the set-up
+        helpers = [
+            subprocess.Popen(
+                argv, env={"PATH": HELPER_PATH}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            for argv in argvs
+        ]
+        failed = 0
+        for argv, helper in zip(argvs, helpers, strict=True):
+            _, stderr = helper.communicate()
+            if helper.returncode != 0 and not failed:
+                tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
                 os.write(report, f"{Path(argv[0]).name}: {tail[0]}".encode())
-                return 1
-        return 0
+                failed = 1
+        return failed
     except BaseException as err:  # the forked helper must never return into the caller's code
         os.write(report, str(err).encode())
         return 1

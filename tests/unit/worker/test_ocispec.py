@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
 from slipway.worker.ocispec import (
     ALL_CAPABILITIES,
@@ -105,3 +106,36 @@ def test_host_limits_from_proc_status() -> None:
     assert limits.nofile == 20000  # without CAP_SYS_RESOURCE the hard limit cannot be raised
     everything = host_limits("CapPrm:\t000001ffffffffff\n", nofile_hard=1024, nr_open=524288)
     assert everything.nofile == 524288 and everything.capabilities == frozenset(ALL_CAPABILITIES)
+
+
+def test_rootless_on_the_hosts_network_binds_sys_and_writes_no_cgroups() -> None:
+    document = spec(rootless=True, cgroups_path=None)
+    assert "cgroupsPath" not in document["linux"]
+    assert document["linux"]["resources"]["devices"] == []
+    mounts = {mount["destination"]: mount for mount in document["mounts"]}
+    # A user namespace may not mount sysfs for a network namespace it does not own: /sys is the host's, bound.
+    assert mounts["/sys"]["type"] == "bind" and mounts["/sys"]["source"] == "/sys"
+    assert "ro" in mounts["/sys"]["options"]
+    # The same mount points as a root build's, so a RUN leaves the same stub directories in its layer.
+    assert [mount["destination"] for mount in document["mounts"]] == [
+        mount["destination"] for mount in spec()["mounts"]
+    ]
+
+
+def test_rootless_with_a_network_namespace_of_its_own_mounts_sysfs() -> None:
+    document = spec(rootless=True, cgroups_path=None, network="none")
+    mounts = {mount["destination"]: mount for mount in document["mounts"]}
+    assert mounts["/sys"]["type"] == "sysfs"
+
+
+def test_a_private_network_joins_the_namespace_it_is_given() -> None:
+    document = spec(network="private", network_path=Path("/proc/42/ns/net"))
+    assert document["linux"]["namespaces"][-1] == {"type": "network", "path": "/proc/42/ns/net"}
+    with pytest.raises(ValueError):
+        spec(network="private")
+
+
+def test_rootless_keeps_the_hosts_nofile_limit_it_cannot_raise() -> None:
+    status = "CapPrm:\t000001ffffffffff\n"
+    assert host_limits(status, 4096, 1048576).nofile == 1048576
+    assert host_limits(status, 4096, 1048576, rootless=True).nofile == 4096

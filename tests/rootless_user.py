@@ -59,15 +59,15 @@ def unprivileged_user(prefix: str, *, subids: bool = True) -> Iterator[User]:
 def command_as(
     user: User, argv: list[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> list[str]:
-    """argv that runs `argv` (its first word a path) as `user` in `cwd` (default: the home), with the test's
-    interpreter and source tree reachable, HOME set and `env` added."""
+    """argv that runs `argv` (its first word a path) as `user` in `cwd` (default: where it is started), with the
+    test's interpreter and source tree reachable, HOME set, `env` added and the PASSED_ON variables of the
+    environment it is started with passed on."""
     environment = {
-        "PWD": str(cwd or user.home),
         "HOME": str(user.home),
         "USER": user.name,
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "PYTHONPATH": str(REPO / "src"),
-        **{key: value for key, value in os.environ.items() if key in PASSED_ON},
+        **({"PWD": str(cwd)} if cwd is not None else {}),
         **(env or {}),
     }
     exposed = sorted(
@@ -120,13 +120,15 @@ def _main(args: list[str]) -> None:
     paths = [Path(item) for item in args[2:split]]
     rest = args[split + 1 :]
     split = rest.index("--")
-    environment = dict(item.split("=", 1) for item in rest[:split])
+    passed_on = {key: value for key, value in os.environ.items() if key in PASSED_ON}
+    environment = {**passed_on, **dict(item.split("=", 1) for item in rest[:split])}
     argv = rest[split + 1 :]
     _expose(paths)
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)
-    os.chdir(environment["PWD"])
+    if "PWD" in environment:
+        os.chdir(environment["PWD"])
     os.execve(argv[0], argv, environment)
 
 

@@ -8,44 +8,12 @@ loopback, so they run here always. Its matrix grants the `network.host` entitlem
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 
 from buildkit._sandbox import Sandbox
+from loopback_server import echo_server
 
 pytestmark = pytest.mark.root
-
-
-@contextmanager
-def echo_server(message: bytes) -> Iterator[int]:
-    """echoserver.NewTestServer: each connection to 127.0.0.1:PORT gets `message`; yields the port."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.sendall(message)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
 
 
 # dockerfile_runnetwork_test.go: testRunDefaultNetwork

@@ -136,16 +136,9 @@ class RootlessSlipway(Slipway):
 
     user: User
 
-    def __call__(
-        self,
-        *args: str,
-        cwd: Path | None = None,
-        input: str | None = None,
-        timeout: float = COMMAND_TIMEOUT,
-        env: Mapping[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        argv = command_as(self.user, [*slipway_command(), "--root", str(self.root), *args], env=env, cwd=cwd)
-        return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, check=False)
+    def argv(self, *args: str) -> list[str]:
+        # The command's environment (`env=`) reaches slipway through the launcher (rootless_user.PASSED_ON).
+        return command_as(self.user, [*slipway_command(), "--root", str(self.root), *args])
 
     def build(self, context: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """As root's, on a copy of the context that the user can read (paths into it in `args` follow)."""

@@ -9,16 +9,15 @@ import contextlib
 import hashlib
 import io
 import os
-import socket
 import subprocess
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from loopback_server import echo_server
 from rootless_user import command_as, slipway_command, unprivileged_user
 
 pytestmark = pytest.mark.root
@@ -300,32 +299,6 @@ def tun_mode(mode: int) -> Iterator[None]:
         TUN.chmod(previous)
 
 
-@contextlib.contextmanager
-def loopback_server(answer: bytes) -> Iterator[int]:
-    """A TCP server on the host's 127.0.0.1 that sends `answer` to whoever connects; its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.sendall(answer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
-
-
 NETWORK_PROBE = """\
 FROM busybox:test
 ARG PORT
@@ -342,7 +315,7 @@ def test_default_network_is_a_private_namespace_with_an_outbound_route(
     shared_rootless_store: Any, tmp_path: Path, make_context: Any
 ) -> None:
     context = shared_rootless_store.give(make_context(tmp_path / "net", NETWORK_PROBE))
-    with tun_mode(0o666), loopback_server(b"answer-from-the-host\n") as port:
+    with tun_mode(0o666), echo_server(b"answer-from-the-host\n") as port:
         output = probe_network(shared_rootless_store, context, port)
     assert "inet 10.0.2.100/24" in output and "tap0" in output  # slirp4netns' side of the namespace
     assert "default via 10.0.2.2 dev tap0" in output  # outbound traffic leaves through slirp4netns
@@ -365,12 +338,12 @@ def test_host_network_reaches_the_hosts_loopback_and_default_falls_back_to_it_wi
     shared_rootless_store: Any, tmp_path: Path, make_context: Any
 ) -> None:
     context = shared_rootless_store.give(make_context(tmp_path / "net", NETWORK_PROBE))
-    with tun_mode(0o666), loopback_server(b"answer-from-the-host\n") as port:
+    with tun_mode(0o666), echo_server(b"answer-from-the-host\n") as port:
         output = probe_network(
             shared_rootless_store, context, port, "--network", "host", "--allow", "network.host"
         )
     assert "answer-from-the-host" in output
     assert "tap0" not in output
-    with tun_mode(0o600), loopback_server(b"answer-from-the-host\n") as port:
+    with tun_mode(0o600), echo_server(b"answer-from-the-host\n") as port:
         output = probe_network(shared_rootless_store, context, port)
     assert "answer-from-the-host" in output  # as BuildKit's "auto": the host's network where slirp cannot run

@@ -226,18 +226,25 @@ def test_the_store_is_the_users_own_by_default_and_nothing_stays_mounted(
     assert leftovers.runc_containers_under(user.home) == []
 
 
-def test_a_user_without_subordinate_ids_is_told_how_to_add_them() -> None:
+def test_a_user_without_subordinate_ids_is_told_how_to_add_them_and_still_gets_help() -> None:
     with unprivileged_user("slwno", subids=False) as user:
-        result = subprocess.run(
-            command_as(user, [*slipway_command(), "images"]), capture_output=True, text=True
-        )
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert (
-        "/etc/subuid" in lines[0]
-        and f"usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user.name}" in lines[0]
-    )
+        results = {
+            words: subprocess.run(
+                command_as(user, [*slipway_command(), *words]), capture_output=True, text=True
+            )
+            for words in (("images",), ("build", "."), ("--help",), ("build", "--help"))
+        }
+    for words in (("images",), ("build", ".")):
+        result = results[words]
+        assert result.returncode == 1, result
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        hint = f"usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user.name}"
+        assert "/etc/subuid" in lines[0] and hint in lines[0]
+    for words in (("--help",), ("build", "--help")):
+        assert results[words].returncode == 0 and results[words].stdout.startswith("Usage: slipway"), results[
+            words
+        ]
 
 
 def test_a_context_symlink_to_etc_shadow_copies_no_host_secret(

@@ -17,27 +17,12 @@ from typing import Any
 def main(argv: list[str] | None = None) -> Any:
     from slipway.cli import _fast
 
-    if os.geteuid() != 0:
-        _enter_user_namespace()
     _interrupt_on_termination()
     if _fast.answer(sys.argv[1:] if argv is None else argv):
         return None
     from slipway.cli._group import run
 
     return run(argv)
-
-
-def _enter_user_namespace() -> None:
-    """Rootless: before anything else (one thread, nothing open), become root of a user namespace mapping the
-    user's subordinate ids (worker/userns.py). Root never comes here: its start-up stays as it was."""
-    from slipway.cli._context import exit_for
-    from slipway.errors import SlipwayError
-    from slipway.worker.userns import enter
-
-    try:
-        enter()
-    except SlipwayError as err:
-        exit_for(err)
 
 
 def _interrupt_on_termination() -> None:

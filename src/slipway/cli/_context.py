@@ -25,6 +25,36 @@ def default_root(explicit: str | None) -> Path:
     return Path(data_home) / "slipway"
 
 
+# Commands that never touch the store: a user without subordinate ids may still ask for help or log in.
+STORELESS_COMMANDS = frozenset({"debug", "login", "logout"})
+
+
+def enter_user_namespace(command: str | None, args: list[str]) -> None:
+    """Rootless: before `command` (with `args`) touches the store, while this process has one thread, become
+    root of a user namespace mapping the user's subordinate ids (worker/userns.py). Root never gets past the
+    first test, and help, `debug`, `login` and `logout` need none."""
+    if os.geteuid() == 0 or ROOTLESS_VARIABLE in os.environ:
+        return
+    if command is None or command in STORELESS_COMMANDS or _asks_for_help(args):
+        return
+    from slipway.worker.userns import enter
+
+    try:
+        enter()
+    except Exception as err:  # a RootlessError: its line, and the exit code
+        exit_for(err)
+
+
+def _asks_for_help(args: list[str]) -> bool:
+    """Whether -h/--help comes among the options before the first other word (a later one is the container's)."""
+    for arg in args:
+        if arg in ("-h", "--help"):
+            return True
+        if not arg.startswith("-") or arg == "--":
+            return False
+    return False
+
+
 def start_debug_logging() -> None:
     """--debug: developer detail on stderr (the click group and the fast path alike)."""
     import logging

@@ -35,10 +35,11 @@ def answer(argv: list[str]) -> bool:
         return False
     root, debug, flags = invocation
     from slipway.cli._building import build_command
-    from slipway.cli._context import default_root, exit_for, start_debug_logging
+    from slipway.cli._context import default_root, enter_user_namespace, exit_for, start_debug_logging
 
     if debug:
         start_debug_logging()
+    enter_user_namespace("build", argv[argv.index("build") + 1 :])
     try:
         build_command(default_root(root), flags)
     except (Exception, KeyboardInterrupt) as err:

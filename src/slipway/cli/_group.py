@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from slipway import __version__
-from slipway.cli._context import ROOT_VARIABLE, AppContext, default_root, exit_for, start_debug_logging
+from slipway.cli._context import (
+    ROOT_VARIABLE,
+    AppContext,
+    default_root,
+    enter_user_namespace,
+    exit_for,
+    start_debug_logging,
+)
 
 # command name -> "module:attribute" of a click command, imported on first use.
 COMMANDS: dict[str, str] = {
@@ -71,12 +78,16 @@ def cli(ctx: click.Context, root: str | None, debug: bool) -> None:
     """slipway: build container images from Dockerfiles, without a daemon."""
     if debug:
         start_debug_logging()
+    command = ctx.invoked_subcommand
+    words: list[str] = ctx.obj if isinstance(ctx.obj, list) else []  # run() hands the command line in
+    enter_user_namespace(command, words[words.index(command) + 1 :] if command in words else [])
     ctx.obj = AppContext(root=default_root(root), debug=debug)
 
 
 def run(argv: list[str] | None = None) -> Any:
     try:
-        return cli.main(args=argv, prog_name="slipway", standalone_mode=False)
+        words = sys.argv[1:] if argv is None else argv
+        return cli.main(args=argv, prog_name="slipway", standalone_mode=False, obj=list(words))
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -27,6 +27,7 @@ from slipway.choices import (
     PullPolicy,
     is_rootless,
 )
+from slipway.epoch import parse_epoch
 from slipway.errors import ContextError, DiskFull, DockerfileError, UsageError
 from slipway.export.cache_steps import export_caches, import_caches
 from slipway.export.exporter import ExportTarget, check_output, export_result, output_names
@@ -38,6 +39,7 @@ from slipway.frontend.directives import check_syntax
 from slipway.frontend.files import dockerfile_path, read_file
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import ParsedDockerfile, parse
+from slipway.frontend.source_epoch import RemoteEpoch
 from slipway.graph.ops import BuildGraph, GitSource, HttpSource, ImageSource, Vertex, walk
 from slipway.image.oci import Digest
 from slipway.progress.events import BuildWarning, EventSink
@@ -51,7 +53,7 @@ from slipway.solver.memo import MemoPlan
 from slipway.solver.results import CACHED_OPS, Result
 from slipway.solver.session_mounts import SessionInputs
 from slipway.solver.solve import SolveOptions, Solver
-from slipway.store import ImageRecord, Store
+from slipway.store import ImageRecord, SnapshotRecord, Store
 from slipway.store.memos import Memo, MemoStep
 from slipway.worker.executor import Executor
 from slipway.worker.runtime import Runtime
@@ -71,7 +73,7 @@ class BuildRequest(msgspec.Struct, frozen=True):
     no_cache_filter: tuple[str, ...] = ()
     network: NetworkMode = "default"
     platform: str = DEFAULT_PLATFORM
-    source_date_epoch: int | None = None
+    source_date_epoch: int | None = None  # SOURCE_DATE_EPOCH from the environment: times, layer files clamped
     compression: str | None = None  # None: deferred in the store, gzip when the image leaves the machine
     max_parallelism: int | None = None
     pull: PullPolicy = "missing"
@@ -90,6 +92,7 @@ class BuildOutcome:
     graph: BuildGraph
     dockerfile_text: str = field(repr=False)
     pushed: tuple[tuple[str, Digest], ...] = ()  # (name, manifest digest) of each push
+    snapshot: SnapshotRecord | None = None  # the final file system the image was made of
 
 
 def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
@@ -130,9 +133,12 @@ def _checked_plan(
     """plan(), and the build checks' warnings."""
     frontend = prepare(request, store, events)
     linter = linter_for(frontend.parsed, dict(request.build_args), frontend.exclude)
+    remote_epoch = _remote_epoch(store)
     try:
         check_parsed(frontend.parsed, linter)
-        graph = convert(frontend.parsed, frontend.options, frontend.resolver, linter)
+        graph = convert(
+            frontend.parsed, frontend.options, frontend.resolver, linter, remote_epoch=remote_epoch
+        )
     finally:
         warnings = warning_events(linter.warnings, frontend.text)
         if events is not None:
@@ -142,6 +148,18 @@ def _checked_plan(
     if error is not None:
         raise DockerfileError(error)
     return graph, frontend.text, warnings
+
+
+def _remote_epoch(store: Store) -> RemoteEpoch:
+    """Dates the URL of a SOURCE_DATE_EPOCH stage (frontend/source_epoch.py), downloaded into the store."""
+
+    def epoch(url: str, checksum: str | None) -> int | None:
+        from slipway.worker.sources import http_epoch  # httpx: only for the builds that need it
+
+        with store.temp_dir("epoch") as tree:
+            return http_epoch(HttpSource(url=url, filename="source", checksum=checksum), tree)
+
+    return epoch
 
 
 def warning_events(warnings: Iterable[CheckWarning], text: str) -> tuple[BuildWarning, ...]:
@@ -214,7 +232,7 @@ def build(
     secrets = read_secrets(request.secrets, os.environ)  # the caller's, as docker buildx reads them
     graph, text, warnings = _checked_plan(request, store, events)
     options = _solve_options(request)
-    export = ExportOptions(compression=request.compression, source_date_epoch=request.source_date_epoch)  # type: ignore[arg-type]
+    export = export_options(request, graph)
     target = ExportTarget(request.output, names, export, request.registry)
     root = graph.target.root
     with ExitStack() as resources:
@@ -239,7 +257,8 @@ def build(
             export_caches(
                 store, request.cache_to, root, results, solver.materialize, export, request.registry, events
             )
-    if memo is not None and image is not None and len(warnings) <= SHOWN_WARNINGS:  # a memo row stays small
+    # A memo row stays small; an epoch a stage's URL gave is asked for again on every build.
+    if memo is not None and image is not None and len(warnings) <= SHOWN_WARNINGS and graph.epoch_url is None:
         try:
             _remember(store, memo, root, results, image, names, warnings)
         except DiskFull as err:  # the image is built: only the next no-op rebuild's shortcut is lost
@@ -247,7 +266,26 @@ def build(
     if request.output.type in ("docker", "oci") or request.cache_to:
         # The config and manifest blobs written for an archive or a cache export belong to no image here.
         store.gc_if_idle()
-    return BuildOutcome(image=image, graph=graph, dockerfile_text=text, pushed=pushed)
+    return BuildOutcome(image=image, graph=graph, dockerfile_text=text, pushed=pushed, snapshot=snapshot)
+
+
+def export_options(request: BuildRequest, graph: BuildGraph) -> ExportOptions:
+    """BuildKit's exporter epoch: the output's source-date-epoch= if given, else the environment's
+    SOURCE_DATE_EPOCH, else the build's (--build-arg or ARG). The layers' file times are clamped to it with
+    rewrite-timestamp=true; the environment's also clamps the snapshots' own layers (reproducible builds)."""
+    output = request.output
+    if output.source_date_epoch is not None:
+        epoch = parse_epoch(output.source_date_epoch)  # checked by parse_output
+    elif request.source_date_epoch is not None:
+        epoch = request.source_date_epoch
+    else:
+        epoch = graph.epoch
+    return ExportOptions(
+        compression=request.compression,  # type: ignore[arg-type]
+        source_date_epoch=epoch,
+        rewrite_timestamp=output.rewrite_timestamp,
+        layer_epoch=request.source_date_epoch,
+    )
 
 
 def _solve_options(request: BuildRequest) -> SolveOptions:

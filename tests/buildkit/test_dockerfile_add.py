@@ -26,10 +26,6 @@ def digest_of(data: bytes) -> str:
 
 
 # dockerfile_add_test.go: testDockerfileADDFromURL
-@pytest.mark.xfail(
-    reason="issue 13: remote ADD revalidation: a rebuild asks the server with HEAD (ETag/If-Modified-Since), not GET",
-    strict=True,
-)
 def test_dockerfile_add_from_url(sandbox: Sandbox, http_server: RecordingServer) -> None:
     mod_time = datetime.now(UTC) - timedelta(hours=24)  # avoid false positive with current time
     http_server.responses["/foo"] = Response(b"content1", etag=os.urandom(8).hex())
@@ -156,10 +152,6 @@ def test_dockerfile_add_chown_archive(sandbox: Sandbox) -> None:
 
 
 # dockerfile_add_test.go: testDockerfileAddArchiveWildcard
-@pytest.mark.xfail(
-    reason="issue 13: one source argument whose wildcard matches several files is one source (the must-end-with-/ rule counts arguments)",
-    strict=True,
-)
 def test_dockerfile_add_archive_wildcard(sandbox: Sandbox) -> None:
     context = sandbox.context(
         "\nFROM scratch\nADD *.tar /dest\n",
@@ -221,7 +213,6 @@ def test_add_invalid_chmod(sandbox: Sandbox) -> None:
 
 
 # dockerfile_add_test.go: testAddChecksum (its subtests in turn)
-@pytest.mark.xfail(reason="issue 13: ADD --checksum expansion (--checksum=${VAR})", strict=True)
 def test_add_checksum(sandbox: Sandbox, http_server: RecordingServer) -> None:
     content = b"content1"
     http_server.responses["/foo"] = Response(content, etag=os.urandom(8).hex())

@@ -75,7 +75,6 @@ COPY --from=base /out/ /
 
 
 # dockerfile_args_test.go: testTargetStageNameArg
-@pytest.mark.xfail(reason="issue 13: TARGETSTAGE is 'default' without --target", strict=True)
 def test_target_stage_name_arg(sandbox: Sandbox) -> None:
     context = sandbox.context(TARGET_STAGE_DOCKERFILE)
     out = sandbox.export(context, "--target", "foo")
@@ -96,10 +95,6 @@ def test_target_stage_name_arg(sandbox: Sandbox) -> None:
 
 
 # dockerfile_args_test.go: testBuiltinArgs
-@pytest.mark.xfail(
-    reason="issue 13: cache keys of proxy args: a changed HTTP_PROXY build arg must not invalidate RUN",
-    strict=True,
-)
 def test_builtin_args(own_sandbox: Sandbox) -> None:
     dockerfile = """
 FROM busybox AS build

@@ -158,10 +158,6 @@ def registry_manifest(registry: str, repository: str, tag: str) -> dict[str, obj
 
 
 # dockerfile_cache_test.go: testImageManifestCacheImportExport
-@pytest.mark.xfail(
-    reason="issue 13: --cache-to type=registry,oci-mediatypes=true (an OCI image manifest whose config is BuildKit's cache config)",
-    strict=True,
-)
 def test_image_manifest_cache_import_export(own_sandbox: Sandbox, registry: str) -> None:
     context = own_sandbox.context(UNIQUE_DOCKERFILE, file("foo", "foobar"))
     target = f"{registry}/buildkit/testexportdf-{own_sandbox.name}:latest"
@@ -212,9 +208,6 @@ def test_reproducible_ids(sandbox: Sandbox) -> None:
 
 
 # dockerfile_cache_test.go: testImportExportReproducibleIDs
-@pytest.mark.xfail(
-    reason="issue 13: an image rebuilt from imported cache (--cache-from) keeps its image ID", strict=True
-)
 def test_import_export_reproducible_ids(own_sandbox: Sandbox, registry: str) -> None:
     context = own_sandbox.context(REPRODUCIBLE_DOCKERFILE, file("foo", "foobar"))
     cache = f"{registry}/test/dockerfileexpids-{own_sandbox.name}:cache"
@@ -252,7 +245,6 @@ def test_no_cache(own_sandbox: Sandbox) -> None:
 
 
 # dockerfile_cache_test.go: testCacheMountModeNoCache (moby/buildkit#5305)
-@pytest.mark.xfail(reason="issue 13: --no-cache also starts cache mounts empty", strict=True)
 def test_cache_mount_mode_no_cache(own_sandbox: Sandbox) -> None:
     dockerfile = """
 FROM busybox AS base

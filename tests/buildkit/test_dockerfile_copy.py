@@ -135,10 +135,6 @@ RUN {
 
 
 # dockerfile_copy_test.go: testCopyChownExistingDir
-@pytest.mark.xfail(
-    reason="issue 13: COPY --from keeps 0:0 on a destination dir it creates (testCopyChownExistingDir)",
-    strict=True,
-)
 def test_copy_chown_existing_dir(sandbox: Sandbox) -> None:
     context = sandbox.context(
         COPY_CHOWN_EXISTING_DIR, symlink("Dockerfile.web", "Dockerfile"), filename="Dockerfile.web"
@@ -148,10 +144,6 @@ def test_copy_chown_existing_dir(sandbox: Sandbox) -> None:
 
 
 # dockerfile_copy_test.go: testCopyWildcardCache
-@pytest.mark.xfail(
-    reason="issue 13: cache keys: a context file that `COPY foo*` does not match must not invalidate it",
-    strict=True,
-)
 def test_copy_wildcard_cache(own_sandbox: Sandbox) -> None:
     dockerfile = """
 FROM busybox AS base
@@ -172,9 +164,6 @@ COPY --from=base unique /
 
 
 # dockerfile_copy_test.go: testEmptyWildcard
-@pytest.mark.xfail(
-    reason="issue 13: a wildcard that matches nothing is no error when another source matches", strict=True
-)
 def test_empty_wildcard(sandbox: Sandbox) -> None:
     context = sandbox.context("\nFROM scratch\nCOPY foo nomatch* /\n", file("foo", "contents0"))
     assert (sandbox.export(context) / "foo").read_text() == "contents0"
@@ -220,7 +209,6 @@ COPY --from=build /sub2/foo bar
 
 
 # dockerfile_copy_test.go: testCopySocket
-@pytest.mark.xfail(reason="issue 13: a socket in the context is copied as BuildKit copies it", strict=True)
 def test_copy_socket(sandbox: Sandbox) -> None:
     context = sandbox.context("\nFROM scratch\nCOPY . /\n", unix_socket("socket.sock"))
     copied = (sandbox.export(context) / "socket.sock").lstat()
@@ -286,9 +274,6 @@ COPY --from=base /out /
 
 
 # dockerfile_copy_test.go: testCopyChmod
-@pytest.mark.xfail(
-    reason="issue 13: COPY --chmod parents: directories it creates take that mode", strict=True
-)
 def test_copy_chmod(sandbox: Sandbox) -> None:
     dockerfile = """
 FROM busybox AS base

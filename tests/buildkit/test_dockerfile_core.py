@@ -161,9 +161,6 @@ def test_user(sandbox: Sandbox) -> None:
 
 
 # dockerfile_core_test.go: testUserAdditionalGids (CVE-2023-25173)
-@pytest.mark.xfail(
-    reason="issue 13: supplementary groups: root's groups include gid 0 without USER", strict=True
-)
 def test_user_additional_gids(sandbox: Sandbox) -> None:
     dockerfile = """
 # Mimics the tests in https://github.com/containerd/containerd/commit/3eda46af12b1deedab3d0802adb2e81cb3521950

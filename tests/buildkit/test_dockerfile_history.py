@@ -15,10 +15,6 @@ pytestmark = pytest.mark.root
 
 
 # dockerfile_history_test.go: testExportedHistory
-@pytest.mark.xfail(
-    reason="issue 13: image history: EXPOSE recorded as BuildKit writes it ('EXPOSE [1234/udp 2375/tcp 5000/tcp]')",
-    strict=True,
-)
 def test_exported_history(sandbox: Sandbox) -> None:
     # using multi-stage to test that history is scoped to one stage
     dockerfile = """

@@ -47,10 +47,6 @@ def test_dockerfile_scratch_config(sandbox: Sandbox) -> None:
 
 
 # dockerfile_image_test.go: testOCILayoutMultiname (moby/buildkit#5572)
-@pytest.mark.xfail(
-    reason="issue 13: -o type=oci,tar=false (an OCI layout directory) and several names in one name= attribute",
-    strict=True,
-)
 def test_oci_layout_multiname(sandbox: Sandbox) -> None:
     context = sandbox.context("\nFROM scratch\nCOPY <<EOF /foo\nhello\nEOF\n")
 

@@ -45,10 +45,6 @@ def test_mount_invalid(sandbox: Sandbox) -> None:
 
 
 # dockerfile_mount_test.go: testMountRWCache
-@pytest.mark.xfail(
-    reason="issue 13: rw bind/cache mounts: --mount=from=STAGE,rw is writable (changes discarded)",
-    strict=True,
-)
 def test_mount_rw_cache(own_sandbox: Sandbox) -> None:
     dockerfile = """
 from busybox AS build

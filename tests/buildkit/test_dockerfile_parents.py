@@ -98,7 +98,6 @@ eot
 
 
 # dockerfile_parents_test.go: testCopyRelativeParents
-@pytest.mark.xfail(reason="issue 13: COPY --parents with ** and several wildcards", strict=True)
 def test_copy_relative_parents(sandbox: Sandbox) -> None:
     context = sandbox.context(RELATIVE_PARENTS)
     for target in ("middle", "end", "start", "double", "wildcard", "doublewildcard", "doubleinputs"):
@@ -153,10 +152,6 @@ eot
 
 
 # dockerfile_parents_test.go: testCopyParentsMissingDirectory
-@pytest.mark.xfail(
-    reason="issue 13: COPY --parents with a wildcard that matches nothing is no error (the missing-source wording is BuildKit's)",
-    strict=True,
-)
 def test_copy_parents_missing_directory(sandbox: Sandbox) -> None:
     context = sandbox.context(MISSING_DIRECTORY)
     for target, error in (

@@ -48,10 +48,6 @@ def tar_context(*files: tuple[str, str, int]) -> bytes:
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochWithoutExporter
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH given as --build-arg sets the image's created and history times",
-    strict=True,
-)
 def test_source_date_epoch_without_exporter(sandbox: Sandbox) -> None:
     context = sandbox.context("\nFROM scratch\nENTRYPOINT foo bar\nCOPY Dockerfile .\n")
     epoch = 1700000001
@@ -70,10 +66,6 @@ def export_rewritten(sandbox: Sandbox, context: object, *args: str, attributes: 
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochDockerfileDefault
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH: -o type=oci,rewrite-timestamp=true clamps layer times to the epoch",
-    strict=True,
-)
 def test_source_date_epoch_dockerfile_default(sandbox: Sandbox) -> None:
     archive = export_rewritten(sandbox, sandbox.context(WITH_DEFAULT.format(OCTOBER_2015)))
     assert len(archive.manifest()["layers"]) == 1
@@ -81,10 +73,6 @@ def test_source_date_epoch_dockerfile_default(sandbox: Sandbox) -> None:
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochDockerfileDefaultOverride
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH: -o type=oci,rewrite-timestamp=true clamps layer times to the epoch",
-    strict=True,
-)
 def test_source_date_epoch_dockerfile_default_override(sandbox: Sandbox) -> None:
     context = sandbox.context(WITH_DEFAULT.format(1700000001))
     archive = export_rewritten(sandbox, context, "--build-arg", "SOURCE_DATE_EPOCH=1700000002")
@@ -93,10 +81,6 @@ def test_source_date_epoch_dockerfile_default_override(sandbox: Sandbox) -> None
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochDockerfileDefaultReset
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH: -o type=oci,rewrite-timestamp=true clamps layer times to the epoch",
-    strict=True,
-)
 def test_source_date_epoch_dockerfile_default_reset(sandbox: Sandbox) -> None:
     context = sandbox.context(WITH_DEFAULT.format(OCTOBER_2015))
     archive = export_rewritten(sandbox, context, attributes=",source-date-epoch=")
@@ -105,10 +89,6 @@ def test_source_date_epoch_dockerfile_default_reset(sandbox: Sandbox) -> None:
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochDockerfileDefaultInvalid
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH: an invalid ARG default is refused ('invalid SOURCE_DATE_EPOCH: ...')",
-    strict=True,
-)
 def test_source_date_epoch_dockerfile_default_invalid(sandbox: Sandbox) -> None:
     context = sandbox.context(WITH_DEFAULT.format("not-a-timestamp"))
     destination = sandbox.fresh("oci") / "out.tar"
@@ -193,10 +173,6 @@ def test_source_date_epoch_context_http_archive(sandbox: Sandbox, http_server: R
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochContextLocalUnset
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH: -o type=oci,rewrite-timestamp=true clamps layer times to the epoch",
-    strict=True,
-)
 def test_source_date_epoch_context_local_unset(sandbox: Sandbox) -> None:
     context = sandbox.context("FROM scratch\nCOPY Dockerfile /\n")
     archive = export_rewritten(sandbox, context, "--build-arg", "SOURCE_DATE_EPOCH=context")
@@ -205,10 +181,6 @@ def test_source_date_epoch_context_local_unset(sandbox: Sandbox) -> None:
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochStageHTTPArchive
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH taken from a stage (ARG SOURCE_DATE_EPOCH=STAGE) and -o rewrite-timestamp=true",
-    strict=True,
-)
 def test_source_date_epoch_stage_http_archive(sandbox: Sandbox, http_server: RecordingServer) -> None:
     newest = 1700000402
     http_server.responses["/src.tar"] = Response(tar_context(("foo", "bar", newest)), etag="src")
@@ -227,10 +199,6 @@ RUN echo -n "$SOURCE_DATE_EPOCH" >/epoch
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochStageOverride
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH: -o type=oci,rewrite-timestamp=true clamps layer times to the epoch",
-    strict=True,
-)
 def test_source_date_epoch_stage_override(sandbox: Sandbox, http_server: RecordingServer) -> None:
     http_server.responses["/src.tar"] = Response(tar_context(("foo", "bar", 1700000501)), etag="src")
     dockerfile = f"""
@@ -248,10 +216,6 @@ COPY Dockerfile .
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochStageInvalid
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH taken from a stage: a stage that is not source-only is refused",
-    strict=True,
-)
 def test_source_date_epoch_stage_invalid(sandbox: Sandbox) -> None:
     dockerfile = """
 ARG SOURCE_DATE_EPOCH=mysource

@@ -18,9 +18,6 @@ def test_workdir_creates_dir(sandbox: Sandbox) -> None:
 
 
 # dockerfile_workdir_test.go: testWorkdirSourceDateEpochReproducible
-@pytest.mark.xfail(
-    reason="issue 13: SOURCE_DATE_EPOCH given as --build-arg clamps the image's timestamps", strict=True
-)
 def test_workdir_source_date_epoch_reproducible(own_sandbox: Sandbox) -> None:
     context = own_sandbox.context("\nFROM alpine\nWORKDIR /mydir\n")
     epoch = "1673364896"  # 2023-01-10T15:34:56Z

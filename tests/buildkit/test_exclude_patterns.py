@@ -111,10 +111,6 @@ def check_output(out: Path) -> None:
 
 
 # exclude_patterns_test.go: testExcludedFilesOnCopy (#4439)
-@pytest.mark.xfail(
-    reason="issue 13: --exclude that excludes everything, a wildcard source matching several files is one source; issue 15: git sources (ADD of a git URL)",
-    strict=True,
-)
 def test_excluded_files_on_copy(sandbox: Sandbox) -> None:
     source = sandbox.context(
         None,

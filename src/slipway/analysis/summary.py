@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterator
 
 from slipway.analysis._content import classify
-from slipway.store import ImageRecord, Store
+from slipway.store import ImageRecord, SnapshotRecord, Store
 
 __all__ = ["HINT_MINIMUM", "toolchain_bytes"]
 
@@ -25,11 +25,12 @@ PROBED = ("usr", "root", "opt")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def toolchain_bytes(store: Store, image: ImageRecord) -> dict[str, int]:
+def toolchain_bytes(store: Store, image: ImageRecord, built: SnapshotRecord | None = None) -> dict[str, int]:
     """Bytes per toolchain (by its short name: "gcc", "the Go toolchain") in the image's layers, those of at
-    least HINT_MINIMUM only."""
+    least HINT_MINIMUM only. `built`: the snapshot the build made the image of (whose layers an export may
+    have rewritten), read instead of unpacking the image."""
     with store.lease():
-        top = store.snapshots.unpack_image(image)
+        top = built if built is not None else store.snapshots.unpack_image(image)
         chain = store.snapshots.chain(top.id) if top is not None else []
         totals: dict[str, int] = {}
         for snapshot in chain:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from slipway.choices import EXPORT_STEP_NAMES, PULL_POLICIES, PullPolicy
 from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
+from slipway.epoch import EPOCH_ARG, environment_epoch
 from slipway.solver.memo import MemoPlan, plan_memo
 from slipway.store import REGISTRIES_FILE, memos
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from slipway.registry import RegistryOptions
     from slipway.session.secrets import SecretSource
     from slipway.session.ssh import SshSource
-    from slipway.store import ImageRecord, Store
+    from slipway.store import Store
 
 __all__ = ["Outcome", "build_command", "dockerfile_location", "report_outcome"]
 
@@ -35,7 +36,7 @@ class Resolved(NamedTuple):
     dockerfile_text: str | None  # `-f -`
     build_args: tuple[tuple[str, str], ...]
     labels: tuple[tuple[str, str], ...]
-    source_date_epoch: int | None
+    source_date_epoch: int | None  # the environment's: image times, and every layer's file times clamped
     pull: PullPolicy
     secrets: "tuple[SecretSource, ...]"
     ssh: "tuple[SshSource, ...]"
@@ -108,12 +109,18 @@ def dockerfile_location(option: str | None, context: Path) -> Path | None:
 
 def _resolve(flags: BuildFlags) -> Resolved:
     piped = flags.dockerfile == "-"
+    build_args = _key_values(flags.build_args, "--build-arg", from_environment=True)
+    epoch = environment_epoch(os.environ)
+    if any(name == EPOCH_ARG for name, _ in build_args):
+        epoch = None  # as buildx: the environment's SOURCE_DATE_EPOCH is the build arg's default
+    elif epoch is not None:
+        build_args += ((EPOCH_ARG, str(epoch)),)
     return Resolved(
         dockerfile=None if piped else dockerfile_location(flags.dockerfile, flags.context),
         dockerfile_text=_read_stdin() if piped else None,
-        build_args=_key_values(flags.build_args, "--build-arg", from_environment=True),
+        build_args=build_args,
         labels=_key_values(flags.labels, "--label"),
-        source_date_epoch=_source_date_epoch(),
+        source_date_epoch=epoch,
         pull="always" if flags.pull else _pull_policy(),
         secrets=_secrets(flags.secrets),
         ssh=_ssh(flags.ssh),
@@ -255,7 +262,7 @@ def _run(
                 built = build(
                     request, store=store, runtime=runtime, events=events, stdout=sys.stdout.buffer, memo=plan
                 )
-            summary = _size_lines(store, built.image) if built.image is not None and summarize else ()
+            summary = _size_lines(store, built) if summarize else ()
             if (
                 plan is not None and summary
             ):  # kept with the memo (a -q build computes none: its memo has none)
@@ -272,14 +279,20 @@ def _run(
     return built, summary
 
 
-def _size_lines(store: "Store", image: "ImageRecord") -> tuple[str, ...]:
+def _size_lines(store: "Store", built: "BuildOutcome") -> tuple[str, ...]:
     """After the build: the image's size, and a hint per compiler toolchain its final stage ships."""
     from slipway.analysis.summary import toolchain_bytes
     from slipway.cli._humanize import human_size
 
+    image = built.image
+    if image is None:
+        return ()
+
     name = image.names[0].removeprefix("docker.io/library/") if image.names else image.id[:19]
     lines = [f"image {name}: {human_size(image.size, 3)}"]
-    for short, size in sorted(toolchain_bytes(store, image).items(), key=lambda item: -item[1]):
+    for short, size in sorted(
+        toolchain_bytes(store, image, built.snapshot).items(), key=lambda item: -item[1]
+    ):
         lines.append(
             f"hint: the final image contains {short} ({human_size(size, 3)}): "
             "`slipway advise` can move it to a build stage"
@@ -303,16 +316,6 @@ def _key_values(
             rest = os.environ[key]
         pairs.append((key, rest))
     return tuple(pairs)
-
-
-def _source_date_epoch() -> int | None:
-    value = os.environ.get("SOURCE_DATE_EPOCH")
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise _usage_error(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds") from None
 
 
 def _pull_policy() -> PullPolicy:

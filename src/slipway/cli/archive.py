@@ -12,6 +12,7 @@ from typing import BinaryIO
 import click
 
 from slipway.cli.images import open_store
+from slipway.epoch import environment_epoch
 from slipway.errors import ExportError, UsageError
 from slipway.export._files import replace_file
 from slipway.export.docker_archive import load_archive, write_docker_archive
@@ -19,15 +20,6 @@ from slipway.export.oci_layout import write_oci_archive
 from slipway.export.rootfs_import import ImportOptions, import_rootfs
 from slipway.export.selection import select_images
 from slipway.image.reference import parse_reference
-
-
-def _source_date_epoch() -> int | None:
-    text = os.environ.get("SOURCE_DATE_EPOCH")
-    if not text:
-        return None
-    if not text.isdigit():
-        raise UsageError(f"SOURCE_DATE_EPOCH={text!r} is not a number of seconds since 1970")
-    return int(text)
 
 
 @contextmanager
@@ -82,7 +74,7 @@ def import_(
     if name is not None:
         parse_reference(name)  # a bad name fails before the tar is read
     options = ImportOptions(
-        name=name, changes=changes, message=message, source_date_epoch=_source_date_epoch()
+        name=name, changes=changes, message=message, source_date_epoch=environment_epoch(os.environ)
     )
     with open_store(ctx) as store, _input(source, "import") as stream:
         record = import_rootfs(store, stream, source, options)

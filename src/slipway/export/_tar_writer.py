@@ -7,7 +7,9 @@ the order of the store leaks into the bytes.
 from __future__ import annotations
 
 import io
+import os
 import posixpath
+import shutil
 import tarfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -79,6 +81,26 @@ class TarPlan:
                         size = source.seek(0, io.SEEK_END)
                         source.seek(0)
                         tar.addfile(_header(name, tarfile.REGTYPE, 0o644, size), source)
+
+    def write_directory(self, dest: Path) -> None:
+        """The same entries as files under `dest` (an OCI layout directory, `-o type=oci,tar=false`); each
+        file is written beside its name and renamed into place, so a reader never sees half of one."""
+        for name in sorted(self._entries):
+            entry = self._entries[name]
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.partial")
+            with open(partial, "wb") as out:
+                if entry.data is not None:
+                    out.write(entry.data)
+                elif entry.stream is not None:
+                    with entry.stream() as stream:
+                        shutil.copyfileobj(stream, out, COPY_BUFFER)
+                else:
+                    assert entry.path is not None
+                    with open(entry.path, "rb") as source:
+                        shutil.copyfileobj(source, out, COPY_BUFFER)
+            os.replace(partial, target)
 
 
 def _header(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:

@@ -3,8 +3,9 @@
     --cache-to   type=registry,ref=REF[,mode=min|max]   type=local,dest=DIR[,mode=min|max]
     --cache-from type=registry,ref=REF                   type=local,src=DIR        REF (= type=registry,ref=REF)
 
-The exported cache is an OCI artifact: an image manifest whose config (MEDIA_CACHE_CONFIG) lists records
-{cache key, the layer chain of the step's snapshot, bottom first}, and whose layers are the blobs those records
+The exported cache is an OCI artifact, as BuildKit's with image-manifest=true: an image manifest whose config
+(MEDIA_CACHE_CONFIG, BuildKit's cacheconfig.v0: export/_cache_config.py) lists records {cache key, the layer
+chain of the step's snapshot, when it ran}, and whose layers are the blobs those records
 need, packed by the image exporter's `ensure_layer`: the very blobs of the images, so an image rebuilt from the
 cache on another machine has the same layer digests. In a directory it is an OCI image layout, tagged "latest".
 
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from slipway.errors import ArchiveError, ExportError
+from slipway.export._cache_config import MEDIA_CACHE_CONFIG, ChainRecord, decode_config, encode_config
 from slipway.export._files import replace_file
 from slipway.export.image import ExportOptions, ensure_layer
 from slipway.export.oci_layout import ANNOTATION_REF_NAME, blob_name
@@ -37,7 +39,6 @@ from slipway.image.oci import (
     MEDIA_OCI_INDEX,
     MEDIA_OCI_MANIFEST,
     Descriptor,
-    DiffID,
     Digest,
     Index,
     Manifest,
@@ -53,11 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MEDIA_CACHE_CONFIG",
-    "CacheConfig",
     "CacheImport",
-    "CacheLayer",
     "CacheMode",
-    "CacheRecord",
     "CacheSpec",
     "export_cache",
     "parse_cache_from",
@@ -66,7 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MEDIA_CACHE_CONFIG = "application/vnd.slipway.cache.config.v1+json"
 LAYOUT_TAG = "latest"  # the tag of the cache in a directory, as BuildKit's local cache names it
 MAX_DOCUMENT_BYTES = 64 << 20  # manifest or config from outside: more than this is not a cache
 READ_SIZE = 1 << 20
@@ -80,75 +77,33 @@ Emit = Callable[[str], None]
 # --- the format ----------------------------------------------------------------------------------------------
 
 
-class CacheLayer(msgspec.Struct, frozen=True, omit_defaults=True):
-    digest: Digest  # the blob, one of the manifest's layers
-    diff_id: DiffID = msgspec.field(name="diffID")
-    uncompressed_size: int = msgspec.field(name="uncompressedSize")
-    content_size: int | None = msgspec.field(default=None, name="contentSize")  # see LayerInfo
-
-
-class CacheRecord(msgspec.Struct, frozen=True):
-    key: str  # the solver's cache key of a step
-    layers: tuple[Digest, ...]  # the step's snapshot chain, bottom layer first
-
-
-class CacheConfig(msgspec.Struct, frozen=True):
-    layers: tuple[CacheLayer, ...]
-    records: tuple[CacheRecord, ...]
-
-
 @dataclass(frozen=True, slots=True)
 class _CacheDocument:
-    """A cache as a manifest, its config and the layers (LayerInfo) by blob digest, checked against each other."""
+    """A cache as a manifest, its config and its records by key, checked against each other."""
 
     manifest: Manifest
     manifest_bytes: bytes
-    config: CacheConfig
     config_bytes: bytes
-    layers: dict[Digest, LayerInfo]
-    records: dict[str, tuple[LayerInfo, ...]]
+    records: dict[str, ChainRecord]
 
 
-def _document(layers: Sequence[LayerInfo], records: Sequence[CacheRecord]) -> _CacheDocument:
-    config = CacheConfig(
-        layers=tuple(
-            CacheLayer(info.descriptor.digest, info.diff_id, info.uncompressed_size, info.content_size)
-            for info in layers
-        ),
-        records=tuple(records),
-    )
-    config_bytes = encode_json(config)
+def _document(records: Sequence[ChainRecord]) -> _CacheDocument:
+    config_bytes = encode_config(records)
+    layers = {info.descriptor.digest: info.descriptor for record in records for info in record.layers}
     manifest = Manifest(
         config=Descriptor(
             media_type=MEDIA_CACHE_CONFIG, digest=sha256_digest(config_bytes), size=len(config_bytes)
         ),
-        layers=tuple(info.descriptor for info in layers),
+        layers=tuple(layers.values()),
         media_type=MEDIA_OCI_MANIFEST,
     )
     return _checked(manifest, encode_json(manifest), config_bytes, "the exported cache")
 
 
 def _checked(manifest: Manifest, manifest_bytes: bytes, config_bytes: bytes, where: str) -> _CacheDocument:
-    try:
-        config = decode_json(config_bytes, CacheConfig)
-    except (msgspec.DecodeError, msgspec.ValidationError) as err:
-        raise ArchiveError(f"{where}: the cache config is not valid: {err}") from err
     descriptors = {descriptor.digest: descriptor for descriptor in manifest.layers}
-    layers: dict[Digest, LayerInfo] = {}
-    for layer in config.layers:
-        descriptor = descriptors.get(layer.digest)
-        if descriptor is None:
-            raise ArchiveError(f"{where}: the cache config lists layer {layer.digest}, the manifest does not")
-        layers[layer.digest] = LayerInfo(
-            layer.diff_id, descriptor, layer.uncompressed_size, layer.content_size
-        )
-    records: dict[str, tuple[LayerInfo, ...]] = {}
-    for record in config.records:
-        missing = [digest for digest in record.layers if digest not in layers]
-        if missing or not record.layers:
-            raise ArchiveError(f"{where}: cache record {record.key} names layers the cache does not hold")
-        records[record.key] = tuple(layers[digest] for digest in record.layers)
-    return _CacheDocument(manifest, manifest_bytes, config, config_bytes, layers, records)
+    records = {record.key: record for record in decode_config(config_bytes, descriptors, where)}
+    return _CacheDocument(manifest, manifest_bytes, config_bytes, records)
 
 
 # --- export --------------------------------------------------------------------------------------------------
@@ -184,19 +139,16 @@ def _plan(
     store: Store, entries: Sequence[tuple[str, SnapshotRecord]], options: ExportOptions
 ) -> _CacheDocument:
     packed: dict[int, LayerInfo] = {}  # by snapshot id: chains share their lower snapshots
-    layers: dict[Digest, LayerInfo] = {}
-    records: list[CacheRecord] = []
+    records: list[ChainRecord] = []
     # Sorted by key: the same records give the same config and manifest digest.
     for key, snapshot in sorted(dict(entries).items()):
         chain = []
         for record in store.snapshots.chain(snapshot.id):
             if record.id not in packed:
                 packed[record.id] = ensure_layer(store, record, options)
-            info = packed[record.id]
-            layers.setdefault(info.descriptor.digest, info)
-            chain.append(info.descriptor.digest)
-        records.append(CacheRecord(key=key, layers=tuple(chain)))
-    return _document(list(layers.values()), records)
+            chain.append(packed[record.id])
+        records.append(ChainRecord(key, tuple(chain), snapshot.created or None))
+    return _document(records)
 
 
 def _push_cache(
@@ -342,12 +294,12 @@ class CacheImport:
         if found is not None:
             return found
         source = next(source for source in self._sources if key in source.document.records)
-        layers = source.document.records[key]
+        layers = source.document.records[key].layers
         log.debug("cache %s: loading %s (%d layers)", source.where, key, len(layers))
         snapshot = self._store.snapshots.unpack_layers(layers, fetch=source.fetch)
         assert snapshot is not None  # a record has at least one layer (_checked)
         self._record_prefixes(source, layers, self._store.snapshots.chain(snapshot.id))
-        return snapshot
+        return self._store.snapshots.get(snapshot.id)  # with the created time the record gave it
 
     def _record_prefixes(
         self, source: _Source, layers: tuple[LayerInfo, ...], chain: list[SnapshotRecord]
@@ -358,9 +310,14 @@ class CacheImport:
             return  # not one snapshot per layer: nothing to pair
         digests = [layer.descriptor.digest for layer in layers]
         for key, record in source.document.records.items():
-            depth = len(record)
-            if depth <= len(digests) and [layer.descriptor.digest for layer in record] == digests[:depth]:
+            depth = len(record.layers)
+            if (
+                0 < depth <= len(digests)
+                and [info.descriptor.digest for info in record.layers] == digests[:depth]
+            ):
                 self._store.cache.record(key, chain[depth - 1].id)
+                if record.created is not None:
+                    self._store.snapshots.set_created(chain[depth - 1].id, record.created)
 
     def _registry_source(self, reference: Reference) -> _Source:
         from slipway.registry import RegistryClient, RegistryOptions
@@ -393,9 +350,7 @@ def _cache_manifest(body: bytes, media_type: str, where: str) -> Manifest:
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         raise ArchiveError(f"{where}: the cache manifest is not valid: {err}") from err
     if manifest.config.media_type != MEDIA_CACHE_CONFIG:
-        raise ArchiveError(
-            f"{where} is not a slipway build cache: its config is a {manifest.config.media_type}"
-        )
+        raise ArchiveError(f"{where} is not a build cache: its config is a {manifest.config.media_type}")
     if manifest.config.size > MAX_DOCUMENT_BYTES:
         raise ArchiveError(
             f"{where}: the cache config is {manifest.config.size} bytes, more than a cache holds"

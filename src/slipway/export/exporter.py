@@ -82,9 +82,14 @@ def _write_output(
             image = export_image(store, stage, snapshot, names, options)
             return Exported(image, _push(store, image, target, exporting) if output.push else ())
         case "docker" | "oci":
-            from slipway.export.outputs import compose_image, write_archive  # the archive writers: only now
+            from slipway.export.outputs import compose_image, write_archive, write_layout_directory
 
             image = compose_image(store, stage, snapshot, options.for_distribution())
+            if not output.tar:
+                assert output.dest is not None  # parse_output requires it
+                with _writing(output):
+                    write_layout_directory(store, image, names, Path(output.dest))
+                return Exported(image)
             with _destination(output, stdout) as out:
                 write_archive(store, image, names, output.type, out)
             return Exported(image)

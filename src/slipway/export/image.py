@@ -17,7 +17,7 @@ import msgspec
 from slipway.choices import Compression
 from slipway.errors import StoreError
 from slipway.graph.ops import StagePlan
-from slipway.image.layers import LayerInfo, measure_tree, pack_layer
+from slipway.image.layers import LayerInfo, compress_layer, measure_tree, pack_layer
 from slipway.image.oci import (
     MEDIA_OCI_CONFIG,
     MEDIA_OCI_LAYER,
@@ -35,11 +35,22 @@ from slipway.store import ImageRecord, SnapshotRecord, Store
 
 class ExportOptions(msgspec.Struct, frozen=True):
     compression: Compression | None = None  # None: deferred, uncompressed layers for the local store
-    source_date_epoch: int | None = None
+    source_date_epoch: int | None = None  # the image's created time, and its new history entries'
+    # BuildKit's rewrite-timestamp: the file times of the layers built here (not the base image's) clamped to
+    # the epoch, each such layer a blob of its own (the snapshot's layer stays as it was built).
+    rewrite_timestamp: bool = False
+    # SOURCE_DATE_EPOCH from the environment (slipway's reproducible builds): a snapshot's own layer, when it
+    # is first packed, has its file times clamped to it, so images and exported caches share those blobs.
+    layer_epoch: int | None = None
 
     def for_distribution(self) -> ExportOptions:
         """For what leaves the machine (archives, registries): gzip unless a compression was asked for."""
-        return self if self.compression is not None else ExportOptions("gzip", self.source_date_epoch)
+        return self if self.compression is not None else msgspec.structs.replace(self, compression="gzip")
+
+    @property
+    def clamp(self) -> int | None:
+        """The time layer files are clamped to, if they are."""
+        return self.source_date_epoch if self.rewrite_timestamp else None
 
 
 def ensure_layer(store: Store, snapshot: SnapshotRecord, options: ExportOptions) -> LayerInfo:
@@ -50,27 +61,38 @@ def ensure_layer(store: Store, snapshot: SnapshotRecord, options: ExportOptions)
         preferred = compressed if options.compression is not None else known
         if preferred:
             return preferred[0]
-    if options.compression is None and options.source_date_epoch is None and snapshot.committed:
+        as_stored = [info for info in known if store.blobs.deferred(info.descriptor.digest) is None]
+        if as_stored and options.compression is not None:
+            # A layer that came as a blob (a base image's): compressed as it is, so its diff_id stays; its
+            # tree packed again would be other bytes (another tar's order), another diff_id.
+            return _compress_blob(store, as_stored[0], options.compression)
+    if options.compression is None and options.layer_epoch is None and snapshot.committed:
         info = measure_tree(snapshot.path)
         store.snapshots.set_layer(snapshot.id, info, deferred=True)
         return info
-    return _pack(store, snapshot, options)
+    info = _pack(store, snapshot, options.compression or "gzip", options.layer_epoch)
+    store.snapshots.set_layer(snapshot.id, info)
+    return info
 
 
 def _compressed(layers: list[LayerInfo]) -> list[LayerInfo]:
     return [info for info in layers if info.descriptor.media_type != MEDIA_OCI_LAYER]
 
 
-def _pack(store: Store, snapshot: SnapshotRecord, options: ExportOptions) -> LayerInfo:
+def _compress_blob(store: Store, info: LayerInfo, compression: Compression) -> LayerInfo:
+    source = info.descriptor
+    with store.blobs.stream(source.digest, source.size) as tar, store.blobs.ingest() as writer:
+        compressed = compress_layer(tar, cast(BinaryIO, writer), info, compression)
+    store.images.record_layer(compressed)
+    return compressed
+
+
+def _pack(store: Store, snapshot: SnapshotRecord, compression: Compression, clamp: int | None) -> LayerInfo:
     with store.blobs.ingest() as writer:
         info = pack_layer(
-            snapshot.path,
-            cast(BinaryIO, writer),
-            compression=options.compression or "gzip",
-            source_date_epoch=options.source_date_epoch,
+            snapshot.path, cast(BinaryIO, writer), compression=compression, source_date_epoch=clamp
         )
     store.images.record_layer(info)
-    store.snapshots.set_layer(snapshot.id, info)
     return info
 
 
@@ -106,10 +128,20 @@ def distributable(store: Store, image: ImageRecord, compression: Compression = "
         return store.images.add(manifest, image.config)
 
 
-def image_layers(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions) -> list[LayerInfo]:
+def image_layers(
+    store: Store, snapshot: SnapshotRecord | None, options: ExportOptions, image_layers: int = 0
+) -> list[LayerInfo]:
+    """The layers of the chain ending at `snapshot`; the first `image_layers` are the base image's, which a
+    timestamp rewrite leaves as they are (as BuildKit leaves the base image's diff IDs)."""
     if snapshot is None:
         return []
-    return [ensure_layer(store, record, options) for record in store.snapshots.chain(snapshot.id)]
+    clamp = options.clamp
+    return [
+        ensure_layer(store, record, options)
+        if clamp is None or index < image_layers
+        else _pack(store, record, options.compression or "gzip", clamp)
+        for index, record in enumerate(store.snapshots.chain(snapshot.id))
+    ]
 
 
 def export_image(
@@ -129,8 +161,10 @@ def compose_manifest(
     store: Store, stage: StagePlan, snapshot: SnapshotRecord | None, options: ExportOptions
 ) -> tuple[Manifest, ImageConfig, list[LayerInfo]]:
     """The image's layers (packed as needed) and config blob in the store, and the manifest naming them."""
-    layers = image_layers(store, snapshot, options)
-    config = image_config(stage, [layer.diff_id for layer in layers], _created(store, snapshot, options))
+    layers = image_layers(store, snapshot, options, stage.image_layers)
+    config = image_config(
+        stage, [layer.diff_id for layer in layers], _created(store, snapshot, options, stage.image_layers)
+    )
     config_bytes = encode_json(config)
     config_digest = store.blobs.put(config_bytes)
     manifest = Manifest(
@@ -141,14 +175,15 @@ def compose_manifest(
     return manifest, config, layers
 
 
-def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions) -> int:
-    """SOURCE_DATE_EPOCH, else when the newest step of the image ran: a fully cached rebuild then gives the
-    same image ID, as BuildKit's does."""
+def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions, image_layers: int) -> int:
+    """SOURCE_DATE_EPOCH, else when the newest step of the image ran (not when its base image was unpacked
+    here): a fully cached rebuild, or one from an imported cache, then gives the same image ID, as BuildKit's."""
     if options.source_date_epoch is not None:
         return options.source_date_epoch
     if snapshot is None:
         return 0
-    return int(max(record.created for record in store.snapshots.chain(snapshot.id)))
+    chain = store.snapshots.chain(snapshot.id)
+    return int(max(record.created for record in chain[image_layers:] or chain))
 
 
 def image_config(stage: StagePlan, diff_ids: list[DiffID], created_at: int) -> ImageConfig:

@@ -14,6 +14,7 @@ import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import BinaryIO
 
 import msgspec
@@ -46,6 +47,7 @@ __all__ = [
     "find_oci_manifest",
     "stage_oci_layout",
     "write_oci_archive",
+    "write_oci_directory",
 ]
 
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
@@ -146,6 +148,13 @@ def write_oci_archive(store: Store, selections: list[ImageSelection], out: Binar
     plan = TarPlan()
     add_oci_layout(store, selections, plan)
     plan.write(out)
+
+
+def write_oci_directory(store: Store, selections: list[ImageSelection], dest: Path) -> None:
+    """The same layout as files in directory `dest` (what `skopeo copy oci:` and umoci read)."""
+    plan = TarPlan()
+    add_oci_layout(store, selections, plan)
+    plan.write_directory(dest)
 
 
 # --- reading ---------------------------------------------------------------------------------------------

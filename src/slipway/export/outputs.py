@@ -25,7 +25,7 @@ from slipway.errors import ArchiveError, UsageError
 from slipway.export._files import replace_file
 from slipway.export.docker_archive import write_docker_archive
 from slipway.export.image import ExportOptions, compose_manifest
-from slipway.export.oci_layout import write_oci_archive
+from slipway.export.oci_layout import write_oci_archive, write_oci_directory
 from slipway.export.selection import ImageSelection
 from slipway.export.specs import OUTPUT_TYPES, OutputSpec, OutputType, parse_output, with_push
 from slipway.graph.ops import StagePlan
@@ -47,6 +47,7 @@ __all__ = [
     "replace_file",
     "with_push",
     "write_archive",
+    "write_layout_directory",
     "write_tree",
     "write_tree_tar",
 ]
@@ -75,11 +76,20 @@ def compose_image(
 def write_archive(
     store: Store, image: ImageRecord, names: Sequence[str], kind: Literal["docker", "oci"], out: BinaryIO
 ) -> None:
-    selection = [ImageSelection(image=image, names=tuple(str(parse_reference(name)) for name in names))]
+    selection = _selection(image, names)
     if kind == "docker":
         write_docker_archive(store, selection, out)
     else:
         write_oci_archive(store, selection, out)
+
+
+def write_layout_directory(store: Store, image: ImageRecord, names: Sequence[str], dest: Path) -> None:
+    """`-o type=oci,tar=false`: the OCI layout as a directory."""
+    write_oci_directory(store, _selection(image, names), dest)
+
+
+def _selection(image: ImageRecord, names: Sequence[str]) -> list[ImageSelection]:
+    return [ImageSelection(image=image, names=tuple(str(parse_reference(name)) for name in names))]
 
 
 # --- file trees ----------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import msgspec
 
 from slipway._fields import BadFields, key_value, split_fields
 from slipway.choices import OUTPUT_TYPES, OutputType
+from slipway.epoch import parse_epoch
 from slipway.errors import InvalidReference, UsageError
 from slipway.image.reference import Reference, parse_reference
 
@@ -32,13 +33,14 @@ CacheMode = Literal["min", "max"]
 STDOUT = "-"
 
 # The attributes each exporter takes, as BuildKit names them.
+_EPOCH = ("source-date-epoch", "rewrite-timestamp")
 _ATTRIBUTES: dict[OutputType, tuple[str, ...]] = {
-    "image": ("name", "push"),
-    "registry": ("name", "push"),
-    "docker": ("dest", "name"),
-    "oci": ("dest", "name"),
+    "image": ("name", "push", *_EPOCH),
+    "registry": ("name", "push", *_EPOCH),
+    "docker": ("dest", "name", *_EPOCH),
+    "oci": ("dest", "name", "tar", *_EPOCH),
     "local": ("dest",),
-    "tar": ("dest",),
+    "tar": ("dest", "source-date-epoch"),
 }
 
 
@@ -47,6 +49,11 @@ class OutputSpec(msgspec.Struct, frozen=True):
     dest: str | None = None  # a path, or "-" for stdout (docker, oci, tar)
     names: tuple[str, ...] = ()  # name=, besides -t
     push: bool = False
+    # source-date-epoch=, as written (checked): the image's time instead of the build's SOURCE_DATE_EPOCH; ""
+    # unsets it. None: not given.
+    source_date_epoch: str | None = None
+    rewrite_timestamp: bool = False  # rewrite-timestamp=true: the layers' file times clamped to the epoch
+    tar: bool = True  # type=oci,tar=false: dest is a directory, the OCI layout's files in it
 
     @property
     def makes_image(self) -> bool:
@@ -92,13 +99,30 @@ def parse_output(text: str, flag: str = "--output") -> OutputSpec:
         except InvalidReference as err:
             raise UsageError(f"{flag} {text!r}: name {name!r}: {err}") from err
     push = _boolean(attributes.get("push", "false"), flag, text) or output_type == "registry"
+    epoch = attributes.get("source-date-epoch")
+    if epoch is not None:
+        try:
+            parse_epoch(epoch)
+        except ValueError as err:
+            raise UsageError(f"{flag} {text!r}: source-date-epoch={epoch!r}: {err}") from None
     dest = attributes.get("dest")
     if output_type in ("docker", "oci", "local", "tar") and not dest:
         hint = "DIR" if output_type == "local" else "FILE (or dest=- for stdout)"
         raise UsageError(f"{flag} {text!r}: type={output_type} needs dest={hint}")
     if output_type == "local" and dest == STDOUT:
         raise UsageError(f"{flag} {text!r}: type=local writes a directory; for stdout use type=tar,dest=-")
-    return OutputSpec(type=output_type, dest=dest, names=names, push=push)
+    tar = _boolean(attributes.get("tar", "true"), flag, text)
+    if not tar and dest == STDOUT:
+        raise UsageError(f"{flag} {text!r}: tar=false writes a directory; name it with dest=DIR")
+    return OutputSpec(
+        type=output_type,
+        dest=dest,
+        names=names,
+        push=push,
+        source_date_epoch=epoch,
+        rewrite_timestamp=_boolean(attributes.get("rewrite-timestamp", "false"), flag, text),
+        tar=tar,
+    )
 
 
 def with_push(spec: OutputSpec) -> OutputSpec:
@@ -107,7 +131,7 @@ def with_push(spec: OutputSpec) -> OutputSpec:
         raise UsageError(
             f"--push and --output type={spec.type} cannot be used together (push needs type=image)"
         )
-    return OutputSpec(type=spec.type, dest=spec.dest, names=spec.names, push=True)
+    return msgspec.structs.replace(spec, push=True)
 
 
 def _csv_fields(text: str, flag: str, example: str) -> list[str]:
@@ -153,8 +177,15 @@ class CacheSpec(msgspec.Struct, frozen=True):
         return str(self.ref if self.type == "registry" else self.path)
 
 
+# BuildKit's format choices for --cache-to; slipway writes the one they name when true (OCI media types, an
+# image manifest), and no other.
+_CACHE_FORMAT = ("oci-mediatypes", "image-manifest")
+
+
 def parse_cache_to(text: str) -> CacheSpec:
-    return _parse_cache(text, "--cache-to", path_key="dest", attributes=("ref", "dest", "mode"))
+    return _parse_cache(
+        text, "--cache-to", path_key="dest", attributes=("ref", "dest", "mode", *_CACHE_FORMAT)
+    )
 
 
 def parse_cache_from(text: str) -> CacheSpec:
@@ -181,6 +212,9 @@ def _parse_cache(text: str, flag: str, *, path_key: str, attributes: tuple[str, 
             raise UsageError(
                 f"{flag} {text!r}: type={kind} has no attribute {key!r}; it takes {', '.join(usable)}"
             )
+    for key in _CACHE_FORMAT:
+        if key in values and not _boolean(values[key], flag, text):
+            raise UsageError(f"{flag} {text!r}: {key}=false: slipway writes its cache with {key}=true only")
     mode = values.get("mode", "min")
     if mode not in ("min", "max"):
         raise UsageError(f"{flag} {text!r}: mode={mode!r}; expected min or max")

@@ -97,9 +97,13 @@ class RunMount(msgspec.Struct, frozen=True):
 
 
 class Exec(msgspec.Struct, frozen=True):
-    """RUN: `args` run in the container; the shell form arrives here already wrapped in SHELL."""
+    """RUN: `args` run in the container; the shell form arrives here already wrapped in SHELL.
+
+    `proxy_env` (HTTP_PROXY ... from --build-arg) reaches the process but not the digest: as BuildKit's
+    ProxyEnv, a changed proxy does not invalidate the step."""
 
     op_tag: ClassVar[str] = "exec"
+    unhashed: ClassVar[frozenset[str]] = frozenset({"proxy_env"})
 
     args: tuple[str, ...]
     env: tuple[str, ...]  # "K=V", in order; the image env plus ARGs in scope
@@ -109,6 +113,12 @@ class Exec(msgspec.Struct, frozen=True):
     security: Literal["sandbox", "insecure"] = "sandbox"
     mounts: tuple[RunMount, ...] = ()
     hostname: str | None = None
+    proxy_env: tuple[str, ...] = ()  # "K=V", after `env`
+
+    @property
+    def process_env(self) -> tuple[str, ...]:
+        """What the process sees: the env, then the proxy variables."""
+        return self.env + self.proxy_env
 
 
 class Copy(msgspec.Struct, frozen=True):
@@ -133,13 +143,16 @@ class Copy(msgspec.Struct, frozen=True):
 
 
 class Mkdir(msgspec.Struct, frozen=True):
-    """WORKDIR: make `path` (with parents) if it does not exist."""
+    """WORKDIR: make `path` (with parents) if it does not exist; the dirs it makes get time `created` (the
+    build's SOURCE_DATE_EPOCH) if set."""
 
     op_tag: ClassVar[str] = "mkdir"
+    added_fields: ClassVar[frozenset[str]] = frozenset({"created"})
 
     path: str
     mode: int = 0o755
     chown: str | None = None
+    created: int | None = None
 
 
 Op = ImageSource | ScratchSource | ContextSource | InlineSource | HttpSource | GitSource | Exec | Copy | Mkdir
@@ -184,10 +197,18 @@ CACHE_KEY_VERSION = 1
 def vertex_digest(op: Op, inputs: tuple[Vertex, ...]) -> Digest:
     """Over the op's tag (op_tag, written out: a class rename changes no digest), its fields and its inputs'
     digests."""
+    # `unhashed` fields reach the worker only; `added_fields` came after digests were pinned: hashed when set,
+    # so the steps that do not use them keep their digests (and caches).
+    unhashed: frozenset[str] = getattr(op, "unhashed", frozenset())
+    added: frozenset[str] = getattr(op, "added_fields", frozenset())
     definition = {
         "version": CACHE_KEY_VERSION,
         "op": op.op_tag,
-        "def": _plain(op),
+        "def": {
+            name: _plain(getattr(op, name))
+            for name in op.__struct_fields__
+            if name not in unhashed and not (name in added and getattr(op, name) is None)
+        },
         "inputs": [vertex.digest for vertex in inputs],
     }
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
@@ -286,6 +307,9 @@ class StagePlan:
     config: ImageConfig  # base config with every instruction applied; history and rootfs are the exporter's
     history: Sequence[History]  # the base image's history plus one entry per instruction
     base_layers: int = 0  # how many layers of `history`'s non-empty entries come from the base image
+    image_layers: int = (
+        0  # how many come from the image the stage (or the stage it is built FROM) starts FROM
+    )
     location: SourceLocation | None = None
 
 
@@ -295,3 +319,5 @@ class BuildGraph:
 
     target: StagePlan
     stages: tuple[StagePlan, ...]
+    epoch: int | None = None  # SOURCE_DATE_EPOCH: image and history times, WORKDIR's dirs
+    epoch_url: str | None = None  # where `epoch` came from, when a stage's ADD dates the build

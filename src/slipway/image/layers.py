@@ -7,6 +7,7 @@ Both directions stream: memory does not grow with the layer size, and the compre
 from __future__ import annotations
 
 import os
+import shutil
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,8 +39,8 @@ from slipway.image.compression import (
 from slipway.image.oci import Descriptor, DiffID, Digest
 
 __all__ = [
-    "Compression", "EntryKind", "LayerEntry", "LayerInfo", "WhiteoutMode", "entry_owner", "layer_entries",
-    "measure_layer", "measure_tree", "mtime_ns", "owner_error", "pack_layer", "unpack_layer",
+    "Compression", "EntryKind", "LayerEntry", "LayerInfo", "WhiteoutMode", "compress_layer", "entry_owner",
+    "layer_entries", "measure_layer", "measure_tree", "mtime_ns", "owner_error", "pack_layer", "unpack_layer",
 ]  # fmt: skip
 
 WhiteoutMode = Literal["overlay", "apply"]
@@ -95,6 +96,17 @@ def pack_layer(
         media_type=media_type_of(compression), digest=digesting.digest, size=digesting.size
     )
     return LayerInfo(diff_id, descriptor, stream.size, packer.content_size)
+
+
+def compress_layer(tar: BinaryIO, out: BinaryIO, info: LayerInfo, compression: Compression) -> LayerInfo:
+    """The uncompressed layer `info` (read from `tar`) compressed into `out`: the same tar, the same diff_id."""
+    digesting = DigestingWriter(out)
+    with compressed_writer(compression, digesting) as compressed:  # type: ignore[arg-type]
+        shutil.copyfileobj(tar, compressed, CHUNK_SIZE)
+    descriptor = Descriptor(
+        media_type=media_type_of(compression), digest=digesting.digest, size=digesting.size
+    )
+    return LayerInfo(info.diff_id, descriptor, info.uncompressed_size, info.content_size)
 
 
 def measure_tree(directory: Path) -> LayerInfo:

@@ -18,6 +18,8 @@ from pathlib import Path
 import msgspec
 
 from slipway.errors import ContextError
+from slipway.solver._cache_file import replace_cache_file
+from slipway.worker.fileops import expand_sources
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +83,7 @@ class FileHashCache:
             )
             # Used entries last: dict order is age, and the oldest are the first to go next time.
             data = msgspec.msgpack.encode(kept + list(self._used.items()))
-        temporary = self._path.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(data)
-            os.replace(temporary, self._path)
-        except OSError as err:
-            # Only a cache (a full disk must not fail a build over it): the next build hashes the files again.
-            temporary.unlink(missing_ok=True)
-            log.debug("cannot save context hashes to %s: %s", self._path, err)
+        replace_cache_file(self._path, data)
 
 
 def selection_roots(sources: Iterable[str]) -> list[str]:
@@ -110,6 +104,28 @@ def selection_roots(sources: Iterable[str]) -> list[str]:
     return sorted(set(roots))
 
 
+def _selected(root: Path, sources: Iterable[str], is_excluded: Callable[[str], bool] | None) -> list[str]:
+    """selection_roots, with each glob's matches in place of the directory above it: as BuildKit checksums a
+    wildcard, a file the glob does not match changes no cache key."""
+    plain = []
+    matched = []
+    for source in sources:
+        if GLOB_CHARACTERS & set(source):
+            found = expand_sources(root, source, is_excluded or _nothing, follow=True)
+            matched += [match.relative for match in found]
+        else:
+            plain.append(source)
+    return sorted(set(selection_roots(plain)).union(matched))
+
+
+def _literal(path: str) -> str:
+    return "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
+def _nothing(_path: str) -> bool:
+    return False
+
+
 def hash_selection(
     root: Path,
     sources: Iterable[str],
@@ -117,10 +133,13 @@ def hash_selection(
     cache: FileHashCache,
     is_excluded: Callable[[str], bool] | None = None,
     can_skip_dir: Callable[[str], bool] | None = None,
+    patterns: bool = True,
 ) -> str:
+    """The content of what `sources` select in `root` (globs, unless `patterns` is False: paths as written)."""
     digest = hashlib.sha256()
     try:
-        for relative in selection_roots(sources):
+        selected = _selected(root, sources, is_excluded) if patterns else [_literal(path) for path in sources]
+        for relative in selected:
             digest.update(f"root {relative}\0".encode())
             _hash_tree(root, relative, digest, cache, is_excluded, can_skip_dir)
     except OSError as err:  # a name too long to reach (ENAMETOOLONG), a directory that cannot be read

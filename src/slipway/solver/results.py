@@ -31,3 +31,4 @@ class Result(msgspec.Struct, frozen=True):
     is_excluded: Callable[[str], bool] | None = None  # hides ignored context files
     can_skip_dir: Callable[[str], bool] | None = None
     origin: Literal["fs", "context", "inline", "remote"] = "fs"  # COPY keeps owners only from file systems
+    fetch: Callable[[], Path] | None = None  # makes `tree` when a step needs it (a download not made yet)

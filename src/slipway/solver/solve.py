@@ -14,10 +14,10 @@ import os
 import posixpath
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections import Counter, deque
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol, assert_never
 
@@ -55,6 +55,7 @@ from slipway.solver.keys import combine
 from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
 from slipway.solver.session_mounts import SessionInputs, check_required, session_mounts, with_variables
+from slipway.solver.validators import Validator, Validators
 from slipway.store import (
     Hold,
     NewTree,
@@ -125,12 +126,14 @@ class Solver:
         self._options = options
         self._work_dir = work_dir  # removed by the caller when the build ends
         self._hashes = FileHashCache(store.root / "cache" / "context-hashes.msgpack")
+        self._validators = Validators(store.root / "cache" / "url-validators.msgpack")
         self._run_slots = threading.Semaphore(max(1, options.max_parallelism))
         self._cancelled = threading.Event()
         self._counter = 0
         self._counter_lock = threading.Lock()
         self._remote_cache = remote_cache
         self._deferred: set[str] = set()  # cache keys of remote hits whose layers are not fetched yet
+        self._emptied_caches: set[str] = set()  # cache mounts this --no-cache build started empty
 
     def solve(self, root: Vertex) -> Result:
         return self.materialize(self.solve_all(root)[root.digest])
@@ -150,10 +153,14 @@ class Solver:
             ) from err
         finally:
             self._hashes.save()
+            self._validators.save()
         return results
 
     def materialize(self, result: Result) -> Result:
-        """`result` with its snapshot in the store: a remote cache hit's layers are fetched now, once needed."""
+        """`result` with its snapshot in the store (a remote cache hit's layers are fetched now, once needed),
+        or its tree (a download the server said had not changed is made now)."""
+        if result.fetch is not None:
+            return msgspec.structs.replace(result, tree=result.fetch(), fetch=None)
         if self._remote_cache is None or result.cache_key not in self._deferred:
             return result
         with self._store.lease():
@@ -237,15 +244,26 @@ class Solver:
     def _solve_remote(self, vertex: Vertex, op: HttpSource | GitSource) -> Result:
         from slipway.worker import sources  # downloads are rare: import httpx only when needed
 
+        tree = self._work_dir / f"remote-{vertex.digest[7:19]}"
+        tree.mkdir(parents=True, exist_ok=True)
+        known = self._validators.get(vertex.digest) if self._may_use_cache(vertex) else None
         with step(self._events, vertex.digest, vertex.meta.name):
-            tree = self._work_dir / f"remote-{vertex.digest[7:19]}"
-            tree.mkdir(parents=True, exist_ok=True)
-            if isinstance(op, HttpSource):
-                sources.fetch_url(op, tree)
-            else:
+            if (
+                isinstance(op, HttpSource)
+                and known
+                and sources.is_unchanged(op.url, known.etag, known.last_modified)
+            ):
+                # As BuildKit's HTTP source: the server says it is what it was; downloaded only if a step needs it.
+                fetch = partial(_downloaded_tree, op, tree)
+                return Result(cache_key=known.content_key, origin="remote", fetch=fetch)
+            download = sources.download(op, tree) if isinstance(op, HttpSource) else None
+            if isinstance(op, GitSource):
                 sources.fetch_git(op, tree)
             content = hash_selection(tree, [""], cache=self._hashes)
-        return Result(cache_key=combine("remote", vertex.digest, [content]), tree=tree, origin="remote")
+        key = combine("remote", vertex.digest, [content])
+        if download is not None and (download.etag or download.last_modified):
+            self._validators.put(vertex.digest, Validator(download.etag, download.last_modified, key))
+        return Result(cache_key=key, tree=tree, origin="remote")
 
     # -- steps that make a snapshot ------------------------------------------------------------------
 
@@ -258,12 +276,16 @@ class Solver:
             except SecretError:
                 with step(self._events, vertex.digest, name):  # shown as the step's failure
                     raise
+        content_key = None
         if self._may_use_cache(vertex):
             with self._store.lease():
                 cached = self._held(self._store.cache.lookup(key))
+            if cached is None and (content_key := self._content_key(vertex, inputs)) is not None:
+                with self._store.lease():
+                    cached = self._held(self._store.cache.lookup(content_key))
             if cached is not None:
                 self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
-                return Result(cache_key=key, snapshot=cached)
+                return Result(cache_key=content_key or key, snapshot=cached)
             if self._remote_cache is not None and self._remote_cache.has(key):
                 # Deferred: a build stage whose COPY --from hits never needs its own layers fetched.
                 self._deferred.add(key)
@@ -289,6 +311,10 @@ class Solver:
                 # context's (or the image's): name both.
                 raise type(err)(err.message, vertex.meta.location) from err
             raise
+        if content_key is not None:
+            # The steps after this one key on its content key: a rebuild that hits by content keeps them.
+            self._store.cache.record(content_key, snapshot.id)
+            key = content_key
         return Result(cache_key=key, snapshot=snapshot)
 
     def _may_use_cache(self, vertex: Vertex) -> bool:
@@ -299,13 +325,57 @@ class Solver:
     def _cache_key(self, vertex: Vertex, inputs: tuple[Result, ...]) -> str:
         op = vertex.op
         parts = [result.cache_key for result in inputs]
-        if isinstance(op, Copy) and len(inputs) > 1 and inputs[1].tree is not None:
+        # A download's key covers its content already: a revalidated one (tree not made yet) keeps the key.
+        if (
+            isinstance(op, Copy)
+            and len(inputs) > 1
+            and inputs[1].tree is not None
+            and inputs[1].origin != "remote"
+        ):
             parts.append(self._tree_content(inputs[1], op.sources))
         if isinstance(op, Exec):
             for mount in op.mounts:
                 if mount.input is not None and inputs[mount.input].tree is not None:
                     parts.append(self._tree_content(inputs[mount.input], (mount.source,)))
         return combine(op.op_tag, vertex.digest, parts)
+
+    def _content_key(self, vertex: Vertex, inputs: tuple[Result, ...]) -> str | None:
+        """BuildKit's content-based cache of RUN's bind mounts of a stage or an image: the key with each such
+        input replaced by the content of the path mounted from it. A mount has no output, so nothing else of
+        its input can reach the step. Asked only when the plain key misses; None when no mount allows it."""
+        op = vertex.op
+        if not isinstance(op, Exec):
+            return None
+        uses = Counter(mount.input for mount in op.mounts if mount.input)
+        mounted = {
+            mount.input: mount.source
+            for mount in op.mounts
+            if mount.type == "bind"
+            and mount.input
+            and uses[mount.input] == 1
+            and inputs[mount.input].tree is None
+        }
+        if not mounted:
+            return None
+        parts = [result.cache_key for index, result in enumerate(inputs) if index not in mounted]
+        for index, path in sorted(mounted.items()):
+            parts.append(f"{index} {path} {self._mounted_content(inputs[index], path)}")
+        return combine("exec-content", vertex.digest, parts)
+
+    def _mounted_content(self, source: Result, path: str) -> str:
+        """The content hash of `path` in `source`'s file system, resolved inside it as bind_source resolves a
+        mount's source (a symlink on the way never leads out of it)."""
+        with ExitStack() as mounts:
+            view = self._source_view(self.materialize(source), self._step_dir() / "content", mounts)
+            with Root(view) as root:
+                try:
+                    fd, name, parts = root.walk(path, follow_last=True)
+                except OSError:
+                    return "missing"
+                os.close(fd)
+            resolved = "/".join((*parts, name))
+            # A throwaway file-hash cache: the view's device number is this mount's only.
+            return hash_selection(view, [resolved], cache=FileHashCache(), patterns=False)
 
     def _tree_content(self, source: Result, paths: tuple[str, ...]) -> str:
         assert source.tree is not None
@@ -346,9 +416,11 @@ class Solver:
                 op,
                 source_root,
                 rootfs,
-                is_excluded=self._excluder(inputs[1], op),
+                is_excluded=inputs[1].is_excluded,
+                exclude=IgnoreMatcher(op.exclude).matches if op.exclude else None,
                 preserve_owner=inputs[1].origin == "fs",
                 remote=inputs[1].origin == "remote",
+                from_context=inputs[1].origin == "context",
             )
         elif isinstance(op, Mkdir):
             make_directory(op, rootfs)
@@ -368,19 +440,6 @@ class Solver:
         plan = self._store.snapshots.view(source.snapshot.id if source.snapshot else None)
         return mounts.enter_context(mounted(plan, target, ledger=self._store.leases))
 
-    @staticmethod
-    def _excluder(source: Result, op: Copy) -> Callable[[str], bool] | None:
-        checks = []
-        if source.is_excluded is not None:
-            checks.append(source.is_excluded)
-        if op.exclude:
-            checks.append(IgnoreMatcher(op.exclude).matches)
-        if not checks:
-            return None
-        if len(checks) == 1:
-            return checks[0]
-        return lambda path: any(check(path) for check in checks)
-
     def _run_exec(
         self,
         vertex: Vertex,
@@ -390,12 +449,14 @@ class Solver:
         step_dir: Path,
         mounts: ExitStack,
     ) -> None:
-        binds, tmpfs = self._run_mounts(op.mounts, inputs, step_dir, mounts)
+        # --no-cache (and --no-cache-filter) start the step's cache mounts empty too, as BuildKit does.
+        fresh_caches = not self._may_use_cache(vertex)
+        binds, tmpfs = self._run_mounts(op.mounts, inputs, step_dir, mounts, fresh_caches=fresh_caches)
         session = session_mounts(op, self._options.session, step_dir, mounts, self._store.leases)
         network = self._options.default_network if op.network == "default" else op.network
         spec = ContainerSpec(
             process=ProcessSpec(
-                args=op.args, env=with_variables(op.env, session.env), cwd=op.cwd or "/", user=op.user
+                args=op.args, env=with_variables(op.process_env, session.env), cwd=op.cwd or "/", user=op.user
             ),
             rootfs=rootfs,
             network=network,
@@ -444,7 +505,13 @@ class Solver:
             )
 
     def _run_mounts(
-        self, run_mounts: tuple[RunMount, ...], inputs: tuple[Result, ...], step_dir: Path, mounts: ExitStack
+        self,
+        run_mounts: tuple[RunMount, ...],
+        inputs: tuple[Result, ...],
+        step_dir: Path,
+        mounts: ExitStack,
+        *,
+        fresh_caches: bool,
     ) -> tuple[tuple[BindMount, ...], tuple[TmpfsMount, ...]]:
         binds: list[BindMount] = []
         tmpfs: list[TmpfsMount] = []
@@ -453,7 +520,11 @@ class Solver:
                 tmpfs.append(TmpfsMount(mount.target, mount.size))
             elif mount.type == "cache":
                 binds.append(
-                    BindMount(source=self._cache_mount_dir(mount), target=mount.target, readonly=False)
+                    BindMount(
+                        source=self._cache_mount_dir(mount, fresh=fresh_caches),
+                        target=mount.target,
+                        readonly=False,
+                    )
                 )
             elif mount.type == "bind":
                 source = inputs[mount.input] if mount.input is not None else inputs[0]
@@ -475,9 +546,16 @@ class Solver:
             # secret and ssh mounts: session_mounts
         return tuple(binds), tuple(tmpfs)
 
-    def _cache_mount_dir(self, mount: RunMount) -> Path:
+    def _cache_mount_dir(self, mount: RunMount, *, fresh: bool) -> Path:
+        """The cache mount's directory; with `fresh`, emptied the first time this build uses it: the build's
+        steps see what it writes there, and so do the builds after it."""
         name = hashlib.sha256((mount.id or mount.target).encode()).hexdigest()[:32]
         path = self._store.root / "cache-mounts" / name
+        with self._counter_lock:
+            if fresh and name not in self._emptied_caches:
+                self._emptied_caches.add(name)
+                with suppress(FileNotFoundError):  # moved into the work dir, which the build removes
+                    path.rename(self._work_dir / f"discarded-cache-{name}")
         path.mkdir(parents=True, exist_ok=True)
         if mount.mode is not None:
             path.chmod(mount.mode)
@@ -486,3 +564,11 @@ class Solver:
                 path, mount.uid if mount.uid is not None else -1, mount.gid if mount.gid is not None else -1
             )
         return path
+
+
+def _downloaded_tree(source: HttpSource, tree: Path) -> Path:
+    """`tree`, with `source` downloaded into it."""
+    from slipway.worker import sources
+
+    sources.fetch_url(source, tree)
+    return tree

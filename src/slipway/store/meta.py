@@ -464,6 +464,9 @@ class Transaction:
         rows = self._snapshots("WHERE chain_id = ? AND committed = 1 ORDER BY id LIMIT 1", (chain_id,))
         return rows[0] if rows else None
 
+    def set_snapshot_created(self, snapshot_id: int, created: float) -> None:
+        self.connection.execute("UPDATE snapshots SET created = ? WHERE id = ?", (created, snapshot_id))
+
     def set_snapshot_layer(self, snapshot_id: int, diff_id: str, chain_id: str) -> None:
         self.connection.execute(
             "UPDATE snapshots SET diff_id = ?, chain_id = ? WHERE id = ?", (diff_id, chain_id, snapshot_id)

@@ -86,6 +86,8 @@ class Snapshotter(Protocol):
         self, snapshot_id: int, info: LayerInfo, *, deferred: bool = False
     ) -> SnapshotRecord: ...
 
+    def set_created(self, snapshot_id: int, created: float) -> None: ...  # when its step ran, as a cache says
+
     def usage(self, snapshot_id: int) -> int: ...  # bytes its own tree holds on disk
 
 
@@ -214,6 +216,13 @@ class Snapshots:
                 tx.put_deferred_layer(info.descriptor.digest, snapshot_id)
             row = _existing(tx, snapshot_id)
         return self._dirs.record(row)
+
+    def set_created(self, snapshot_id: int, created: float) -> None:
+        """When the step that made the snapshot ran, as the build that exported its cache record says: an image
+        rebuilt from an imported cache keeps its created time, and so its ID."""
+        with self._meta.transaction() as tx:
+            _existing(tx, snapshot_id)
+            tx.set_snapshot_created(snapshot_id, created)
 
     def usage(self, snapshot_id: int) -> int:
         total = 0

@@ -5,7 +5,7 @@
 - bind_sources: bind_source (what RUN --mount=type=bind shows: .dockerignore applied, held open by fd)
 - executor: Executor, ContainerSpec, ProcessSpec, BindMount (runs containers: the caller of runc/crun)
 - runtime: Runtime, find_runtime (which OCI runtime: SLIPWAY_RUNTIME, else crun if its probe starts, else runc)
-- fileops: copy_files, make_directory, lookup_user (COPY/ADD/WORKDIR inside a root)
+- fileops: copy_files, make_directory, lookup_user (COPY/ADD/WORKDIR inside a root), expand_sources (their globs)
 - users: resolve_user, resolve_owner (/etc/passwd and /etc/group of a root, as Docker reads them)
 - sources: fetch_url, fetch_git (ADD of remote sources into a temp tree)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from slipway.errors import ContextError
 
-__all__ = ["ModeChange", "parse_chmod"]
+__all__ = ["ModeChange", "octal_chmod", "parse_chmod"]
 
 ModeChange = Callable[[int, bool], int]  # (current mode bits, is a directory) -> new mode bits
 
@@ -17,9 +17,14 @@ CLAUSE = re.compile(r"([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)")
 ACTION = re.compile(r"([-+=])([ugo]|[rwxXst]*)")
 
 
+def octal_chmod(text: str) -> int | None:
+    """The mode of an octal --chmod ("755"); None for a symbolic one."""
+    return int(text, 8) if re.fullmatch(r"[0-7]{1,4}", text) else None
+
+
 def parse_chmod(text: str) -> ModeChange:
-    if re.fullmatch(r"[0-7]{1,4}", text):
-        value = int(text, 8)
+    value = octal_chmod(text)
+    if value is not None:
         return lambda _mode, _is_dir: value
     clauses = []
     for clause in text.split(","):

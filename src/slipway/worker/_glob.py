@@ -40,23 +40,63 @@ def expand_sources(
 def _expand(
     root: Root, source: str, is_excluded: Callable[[str], bool], *, follow: bool
 ) -> list[SourceMatch]:
-    pivot = ""
-    head, separator, _tail = source.partition("/./")
+    # COPY --parents' pivot ("a/*/./b/**/c"): what comes before "/./" is matched first, and --parents keeps
+    # the paths below each of its matches (BuildKit copies from each with the rest as an include pattern).
+    head, separator, tail = source.partition("/./")
     if separator and head.strip("/."):
-        pivot = _clean(head)
-    pattern = _clean(source)
-    candidates = [""]
-    for part in pattern.split("/") if pattern else []:
-        candidates = [found for candidate in candidates for found in _step(root, candidate, part)]
+        tops, pattern = _glob(root, [""], _clean(head)), _clean(tail)
+    else:
+        tops, pattern = [""], _clean(source)
     matches = []
-    for relative in candidates:
-        if relative and is_excluded(relative):
-            continue
-        if (root.stat(relative) if follow else root.lstat(relative)) is None:
-            continue
-        kept = relative[len(pivot) :].lstrip("/") if pivot and relative.startswith(pivot) else relative
-        matches.append(SourceMatch(relative=relative, kept=kept))
+    for top in tops:
+        for relative in _glob(root, [top], pattern):
+            if relative and is_excluded(relative):
+                continue
+            if (root.stat(relative) if follow else root.lstat(relative)) is None:
+                continue
+            kept = relative[len(top) :].lstrip("/") if top else relative
+            matches.append(SourceMatch(relative=relative, kept=kept))
     return matches
+
+
+def _glob(root: Root, candidates: list[str], pattern: str) -> list[str]:
+    """The paths below `candidates` that `pattern` names, each once; existence is the caller's to check."""
+    parts = pattern.split("/") if pattern else []
+    for index, part in enumerate(parts):
+        if part == "**":
+            # Any number of directories (none too); last in the pattern, everything below.
+            is_last = index == len(parts) - 1
+            candidates = [found for candidate in candidates for found in _below(root, candidate, is_last)]
+        else:
+            candidates = [found for candidate in candidates for found in _step(root, candidate, part)]
+    return list(dict.fromkeys(candidates))
+
+
+def _below(root: Root, top: str, is_last: bool) -> list[str]:
+    """`top` and the directories below it (symlinks not followed); with `is_last`, its entries instead."""
+    found = [] if is_last else [top]
+    pending = [top]
+    while pending:  # a stack, not recursion: a tree may nest thousands deep
+        directory = pending.pop()
+        try:
+            fd = root.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                continue
+            raise
+        try:
+            with os.scandir(fd) as entries:
+                children = sorted((entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries)
+        finally:
+            os.close(fd)
+        for name, is_dir in children:
+            path = f"{directory}/{name}" if directory else name
+            if is_last:
+                found.append(path)
+            elif is_dir:
+                found.append(path)
+                pending.append(path)
+    return found
 
 
 def match_component(pattern: str, name: str) -> bool:

@@ -23,12 +23,12 @@ from slipway.errors import ContextError, SourceNotFound
 from slipway.graph.ops import Copy, Mkdir
 from slipway.image.xattrs import is_refused
 from slipway.worker._archive import extract_archive, is_archive
-from slipway.worker._chmod import ModeChange, parse_chmod
-from slipway.worker._glob import SourceMatch, expand_sources
+from slipway.worker._chmod import ModeChange, octal_chmod, parse_chmod
+from slipway.worker._glob import SourceMatch, expand_sources, has_magic
 from slipway.worker.rootpath import DIRECTORY, Made, Root, lstat_at, remove_at, split_last
 from slipway.worker.users import lookup_user, resolve_owner
 
-__all__ = ["copy_files", "make_directory", "lookup_user"]
+__all__ = ["copy_files", "expand_sources", "lookup_user", "make_directory"]
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,10 @@ class _Copier:
     dest: Root
     owner: tuple[int, int] | None  # None: keep the source's
     parent_owner: tuple[int, int]  # for the dest's parents the copy has to create
+    parent_mode: int  # their mode: an octal --chmod's (BuildKit >= 0.12, fsutil's MkdirAll), else 0755
     mode_change: ModeChange | None
     is_excluded: Predicate
+    sockets_as_files: bool  # a socket of the build context arrives as an empty file (BuildKit's transfer)
     links: dict[tuple[int, int], str] = field(
         default_factory=dict
     )  # source file -> its first copy (dest path)
@@ -68,16 +70,19 @@ def copy_files(
     dest_root: Path,
     *,
     is_excluded: Predicate | None = None,
+    exclude: Predicate | None = None,
     preserve_owner: bool = False,
     remote: bool = False,
+    from_context: bool = False,
 ) -> None:
     """Carry out `copy` from `source_root` into `dest_root`, as Docker's COPY/ADD.
 
-    `is_excluded(relative path)` hides source paths (.dockerignore, --exclude); it must answer for every
-    path, children of an excluded dir included (as Docker's pattern matcher does: its exceptions can
-    re-include a file below an excluded dir). `preserve_owner`: keep the source's uid/gid (COPY --from)
+    `is_excluded(relative path)` hides source paths (.dockerignore); it must answer for every path, children
+    of an excluded dir included (as Docker's pattern matcher does: its exceptions can re-include a file below
+    an excluded dir). `exclude` (--exclude) answers the same for paths relative to each source it filters. `preserve_owner`: keep the source's uid/gid (COPY --from)
     instead of 0:0 (the build context). `remote`: the source tree came from a URL (ADD does not unpack
-    it unless copy.unpack is True). Raises ContextError for what a user can fix.
+    it unless copy.unpack is True). `from_context`: the source is the build context, whose sockets arrive as
+    empty files. Raises ContextError for what a user can fix.
     """
     instruction = "ADD" if copy.is_add else "COPY"
     with Root(source_root) as source, Root(dest_root) as dest:
@@ -87,26 +92,52 @@ def copy_files(
             dest=dest,
             owner=owner if owner is not None else (None if preserve_owner else (0, 0)),
             parent_owner=owner or (0, 0),
+            parent_mode=_parent_mode(copy.chmod),
             mode_change=parse_chmod(copy.chmod) if copy.chmod else None,
             is_excluded=is_excluded or (lambda _path: False),
+            sockets_as_files=from_context,
         )
         matches = []
         for pattern in copy.sources:
             found = expand_sources(source, pattern, copier.is_excluded, follow=copy.follow_symlinks)
-            if not found:
+            if not found and not has_magic(
+                pattern
+            ):  # a wildcard may match nothing (BuildKit's AllowEmptyWildcard)
                 missing = f"/{_clean(pattern)}"
                 raise SourceNotFound(f'{instruction} failed: "{missing}": not found', missing)
             matches.extend(found)
         dest_is_dir = _names_dir(copy.dest) or copy.parents or dest.is_dir(copy.dest)
-        if len(matches) > 1 and not dest_is_dir:
+        # The rule counts source arguments: one whose wildcard matches several files is one source.
+        if len(copy.sources) > 1 and not dest_is_dir:
             raise ContextError(
                 f"When using {instruction} with more than one source file, the destination must be a "
                 f"directory and end with a / ({copy.dest})"
             )
         unpack = copy.is_add and (copy.unpack is True or (copy.unpack is None and not remote))
+        if copy.parents and not matches:
+            os.close(_dest_dir(copier, copy.dest)[0])  # BuildKit copies the (empty) selection all the same
+        ignored = copier.is_excluded
         with ThreadPoolExecutor(max_workers=COPY_THREADS, thread_name_prefix="copy") as copier.pool:
             for match in matches:
+                copier.is_excluded = _excluded_below(match, copy.parents, ignored, exclude)
                 _copy_match(copier, match, copy, dest_is_dir=dest_is_dir, unpack=unpack)
+
+
+def _excluded_below(
+    match: SourceMatch, parents: bool, ignored: Predicate, exclude: Predicate | None
+) -> Predicate:
+    """What one source hides: .dockerignore's paths are the tree's, --exclude's are relative to the source
+    (BuildKit's ExcludePatterns; with --parents, to the pivot), and never hide the source itself."""
+    if exclude is None:
+        return ignored
+    top = match.relative[: len(match.relative) - len(match.kept)] if parents else match.relative
+    prefix = top.rstrip("/") + "/" if top.strip("/") else ""
+    skip = len(prefix)
+
+    def is_excluded(path: str) -> bool:
+        return ignored(path) or (path.startswith(prefix) and path != top and exclude(path[skip:]))
+
+    return is_excluded
 
 
 def make_directory(mkdir: Mkdir, root: Path) -> None:
@@ -123,7 +154,22 @@ def make_directory(mkdir: Mkdir, root: Path) -> None:
         info = dest.stat(mkdir.path)
         if info is not None and not stat.S_ISDIR(info.st_mode):
             raise ContextError(f"WORKDIR {mkdir.path}: exists and is not a directory")
-        os.close(_make_dirs(dest, mkdir.path, owner, mode=mkdir.mode))
+        made: list[Made] = []
+        os.close(_make_dirs(dest, mkdir.path, owner, mode=mkdir.mode, created=made))
+        if mkdir.created is not None:
+            _stamp(dest, made, mkdir.created)
+
+
+def _stamp(root: Root, made: list[Made], seconds: int) -> None:
+    """Give the dirs just made this time (all made first: making a child changes its parent's times)."""
+    for directory in made:
+        fd = root.open(directory.path, DIRECTORY | os.O_NOFOLLOW)
+        try:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) == directory.identity:  # still the dir this step made
+                os.utime(fd, (seconds, seconds))
+        finally:
+            os.close(fd)
 
 
 def _copy_match(copier: _Copier, match: SourceMatch, copy: Copy, *, dest_is_dir: bool, unpack: bool) -> None:
@@ -149,7 +195,7 @@ def _copy_match(copier: _Copier, match: SourceMatch, copy: Copy, *, dest_is_dir:
         head, leaf = split_last(dest)
         if not leaf:
             raise ContextError(f"cannot copy {match.relative} to {dest}: the destination names a directory")
-        parent = _make_dirs(copier.dest, head, copier.parent_owner, mode=0o755)
+        parent = _make_dirs(copier.dest, head, copier.parent_owner, mode=copier.parent_mode)
         try:
             _copy_entry(copier, (source_dir, name), (parent, leaf), info, "/" + _clean(dest))
         finally:
@@ -161,10 +207,12 @@ def _copy_match(copier: _Copier, match: SourceMatch, copy: Copy, *, dest_is_dir:
 def _copy_dir_match(copier: _Copier, source_dir: int, match: SourceMatch, copy: Copy) -> None:
     info = os.stat(source_dir)
     dest = posixpath.join(copy.dest, match.kept) if copy.parents else copy.dest
-    target, existed = _dest_dir(copier, dest)
+    target, _ = _dest_dir(copier, dest)
     try:
         _copy_tree(copier, source_dir, target, "/" + _clean(dest), match.relative)
-        if not existed or copy.parents:
+        # A directory's contents are copied; the destination dir made for them keeps the copy's owner and
+        # mode (0:0 and 0755 by default, as BuildKit's MkdirAll makes it), not the source dir's.
+        if copy.parents:
             _apply_metadata(copier, source_dir, target, info)
     finally:
         os.close(target)
@@ -190,7 +238,7 @@ def _dest_dir(copier: _Copier, dest: str) -> tuple[int, bool]:
     in its place replaced; and whether it existed."""
     head, leaf = split_last(dest)
     if leaf:
-        parent = _make_dirs(copier.dest, head, copier.parent_owner, mode=0o755)
+        parent = _make_dirs(copier.dest, head, copier.parent_owner, mode=copier.parent_mode)
         try:
             existing = lstat_at(parent, leaf)
             is_link_to_dir = (
@@ -202,15 +250,22 @@ def _dest_dir(copier: _Copier, dest: str) -> tuple[int, bool]:
             os.close(parent)
     made: list[Made] = []
     try:
-        target = copier.dest.make_dirs(dest, mode=0o755, owner=copier.parent_owner, created=made)
+        target = copier.dest.make_dirs(dest, mode=copier.parent_mode, owner=copier.parent_owner, created=made)
     except NotADirectoryError as err:
         raise ContextError(f"cannot create {dest}: {err.strerror}") from err
     return target, not made
 
 
-def _make_dirs(root: Root, path: str, owner: tuple[int, int], *, mode: int) -> int:
+def _parent_mode(chmod: str | None) -> int:
+    mode = octal_chmod(chmod) if chmod else None
+    return 0o755 if mode is None else mode & 0o777  # Go's os.Chmod of a plain FileMode keeps these bits
+
+
+def _make_dirs(
+    root: Root, path: str, owner: tuple[int, int], *, mode: int, created: list[Made] | None = None
+) -> int:
     try:
-        return root.make_dirs(path, mode=mode, owner=owner)
+        return root.make_dirs(path, mode=mode, owner=owner, created=created)
     except NotADirectoryError as err:
         raise ContextError(f"cannot create {path}: {err.strerror}") from err
 
@@ -328,10 +383,12 @@ def _create_entry(copier: _Copier, source: Entry, target: Entry, info: os.stat_r
         return False  # _copy_file applied it
     elif stat.S_ISLNK(mode):
         os.symlink(os.readlink(source[1], dir_fd=source[0]), name, dir_fd=target_dir)
-    elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+    elif stat.S_ISSOCK(mode) and copier.sockets_as_files:
+        os.close(os.open(name, _CREATE_FLAGS, stat.S_IMODE(mode), dir_fd=target_dir))
+    elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
         os.mknod(name, mode, info.st_rdev, dir_fd=target_dir)
     else:
-        log.debug("skipping %s: sockets are not copied", source[1])
+        log.debug("skipping %s: unknown file type %o", source[1], stat.S_IFMT(mode))
         return False
     return True
 

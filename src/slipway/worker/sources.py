@@ -14,7 +14,9 @@ import os
 import posixpath
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -22,7 +24,7 @@ import httpx
 from slipway.errors import ContextError
 from slipway.graph.ops import GitSource, HttpSource
 
-__all__ = ["fetch_url", "fetch_git", "download_name"]
+__all__ = ["Download", "download", "download_name", "fetch_git", "fetch_url", "http_epoch", "is_unchanged"]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,59 @@ def download_name(url: str) -> str:
     return name if name not in ("", ".", "..") else "index.html"
 
 
+class Download(NamedTuple):
+    path: Path
+    modified: float | None  # the server's Last-Modified, in seconds (the file's mtime too)
+    etag: str | None
+    last_modified: str | None  # the Last-Modified header as the server wrote it
+
+
 def fetch_url(source: HttpSource, tree: Path) -> Path:
     """Download `source.url` into `tree` as `source.filename`; checks `source.checksum` if given."""
+    return download(source, tree).path
+
+
+def is_unchanged(url: str, etag: str | None, last_modified: str | None) -> bool:
+    """Whether the server says `url` is what it was when it sent this ETag or Last-Modified: a HEAD with
+    If-None-Match / If-Modified-Since (BuildKit's HTTP source asks so on a rebuild). No answer is a change."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    if not headers:
+        return False  # nothing to ask with
+    try:
+        with httpx.Client(follow_redirects=True, timeout=TIMEOUT) as client:
+            response = client.head(url, headers=headers)
+    except httpx.HTTPError as err:
+        log.debug("HEAD %s: %s", url, err)
+        return False
+    if response.status_code == 304:
+        return True
+    return response.status_code < 300 and etag is not None and response.headers.get("etag") == etag
+
+
+def http_epoch(source: HttpSource, tree: Path) -> int | None:
+    """BuildKit's SOURCE_DATE_EPOCH of an HTTP source: its Last-Modified, else the newest regular file of the
+    (maybe compressed) tar it serves; None when it is neither dated nor an archive. Downloaded into `tree`."""
+    downloaded = download(source, tree)
+    if downloaded.modified is not None:
+        return int(downloaded.modified)
+    newest: int | None = None
+    try:
+        with tarfile.open(downloaded.path, "r:*") as archive:
+            for member in archive:
+                if member.isreg():
+                    newest = int(member.mtime) if newest is None else max(newest, int(member.mtime))
+    except (tarfile.TarError, OSError, EOFError):
+        return None  # not an archive: BuildKit's allowNonArchive
+    return newest
+
+
+def download(source: HttpSource, tree: Path) -> Download:
+    """`source.url` downloaded into `tree` as `source.filename` (its checksum checked), with what the server
+    said of it."""
     name = source.filename or download_name(source.url)
     if "/" in name or name in (".", ".."):
         raise ContextError(f"ADD {source.url}: {name!r} is not a file name")
@@ -56,7 +109,9 @@ def fetch_url(source: HttpSource, tree: Path) -> Path:
                 raise ContextError(
                     f"ADD {source.url}: the server answered {response.status_code} {response.reason_phrase}"
                 )
-            modified = _last_modified(response.headers.get("last-modified"))
+            header = response.headers.get("last-modified")
+            modified = _last_modified(header)
+            etag = response.headers.get("etag")
             with open(partial, "wb") as out:
                 for chunk in response.iter_bytes(CHUNK):
                     digest.update(chunk)
@@ -72,7 +127,7 @@ def fetch_url(source: HttpSource, tree: Path) -> Path:
     if modified is not None:
         os.utime(partial, (modified, modified))
     os.replace(partial, target)
-    return target
+    return Download(target, modified, etag, header)
 
 
 def fetch_git(source: GitSource, tree: Path) -> Path:

@@ -113,10 +113,13 @@ def resolve_user(root: RootLike, user: str) -> ExecUser:
     else:
         uid, gid, home, name = _numeric(user_part or "0", "user", RunFailed), 0, "/", ""
     group_entries = _group_entries(groups.rows)
+    # The primary group is a supplementary group too, as containerd sets them since CVE-2023-25173: a
+    # process that drops its gid must not keep a group it was never given.
     if group_part:
-        return ExecUser(uid, _group_id(group_entries, group_part, RunFailed), (), home or "/")
-    additional = tuple(group.gid for group in group_entries if name and name in group.members)
-    return ExecUser(uid, gid, additional, home or "/")
+        gid = _group_id(group_entries, group_part, RunFailed)
+        return ExecUser(uid, gid, (gid,), home or "/")
+    members = (group.gid for group in group_entries if name and name in group.members)
+    return ExecUser(uid, gid, tuple(dict.fromkeys((gid, *members))), home or "/")
 
 
 def lookup_user(root: RootLike, user: str) -> tuple[int, int, tuple[int, ...]]:

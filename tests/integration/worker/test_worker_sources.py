@@ -15,10 +15,11 @@ import pytest
 
 from slipway.errors import ContextError
 from slipway.graph.ops import GitSource, HttpSource
-from slipway.worker.sources import download_name, fetch_git, fetch_url
+from slipway.worker.sources import download, download_name, fetch_git, fetch_url, is_unchanged
 
 PAYLOAD = b"downloaded bytes\n"
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
+ETAG = '"v1"'
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -37,6 +38,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(PAYLOAD)
 
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's name)
+        # The validators a rebuild sends: this server knows one ETag and one time.
+        unchanged = self.headers.get("If-None-Match") == ETAG or self.headers.get("If-Modified-Since") == (
+            LAST_MODIFIED
+        )
+        self.send_response(304 if unchanged else 200)
+        self.send_header("ETag", ETAG)
+        self.end_headers()
+
     def log_message(self, *_args: object) -> None:
         pass
 
@@ -51,6 +61,16 @@ def server() -> Iterator[str]:
     finally:
         httpd.shutdown()
         thread.join()
+
+
+def test_a_rebuild_asks_the_server_with_the_validators_it_was_given(server: str, tmp_path: Path) -> None:
+    got = download(HttpSource(url=f"{server}/files/a", filename="a"), tmp_path)
+    assert (got.last_modified, got.etag) == (LAST_MODIFIED, None)
+    assert is_unchanged(f"{server}/files/a", None, LAST_MODIFIED)
+    assert is_unchanged(f"{server}/files/a", ETAG, None)
+    assert is_unchanged(f"{server}/files/a", '"other"', None) is False
+    assert is_unchanged(f"{server}/files/a", None, None) is False  # nothing to ask with: download again
+    assert is_unchanged("http://127.0.0.1:9/gone", ETAG, None) is False  # no answer is a change
 
 
 def test_a_download_is_one_file_with_mode_0600_and_the_server_s_mtime(server: str, tmp_path: Path) -> None:

@@ -305,7 +305,7 @@ def test_max_cache_makes_every_step_cached_on_another_store(
     assert second.run_output("app:v1", "cat", "/app/artifact", "/app/note.txt") == "source\nnote\n"
     # The COPY --from hit, so the build stage's own layers were never fetched.
     cache = registry_manifest(ref) if kind == "registry" else layout_manifest(tmp_path / "cache")
-    assert cache["config"]["mediaType"] == "application/vnd.slipway.cache.config.v1+json"
+    assert cache["config"]["mediaType"] == "application/vnd.buildkit.cacheconfig.v0"
     build_stage_only = {layer["digest"] for layer in cache["layers"]} - image_layers(first, "app:v1")
     assert len(build_stage_only) == 2  # COPY src.txt and the RUN
     assert not build_stage_only & blob_digests(second)

@@ -35,6 +35,7 @@ OPTIONS = ExportOptions(source_date_epoch=0)
         ),
         ("type=local,dest=cache-dir", CacheSpec("local", path=Path("cache-dir"))),
         ("type=local,dest=d,mode=min", CacheSpec("local", path=Path("d"))),
+        ("type=local,dest=d,oci-mediatypes=true,image-manifest=true", CacheSpec("local", path=Path("d"))),
     ],
 )
 def test_parse_cache_to(text: str, expected: CacheSpec) -> None:
@@ -68,6 +69,8 @@ def test_parse_cache_from(text: str, expected: CacheSpec) -> None:
         ("--cache-to", "type=local", "type=local needs dest=DIR"),
         ("--cache-to", "type=local,src=x", "type=local has no attribute 'src'; it takes dest, mode"),
         ("--cache-to", "type=registry,ref=a/b,mode=all", "mode='all'; expected min or max"),
+        ("--cache-to", "type=registry,ref=a/b,oci-mediatypes=false", "oci-mediatypes=true only"),
+        ("--cache-from", "type=registry,ref=a/b,image-manifest=true", "has no attribute 'image-manifest'"),
         ("--cache-to", "type=registry,ref=a/b@sha256:" + "0" * 64, "a cache is written to a tag"),
         ("--cache-to", "type=s3,bucket=x", "unsupported type 's3'"),
         ("--cache-to", "type=inline", "unsupported type 'inline'"),
@@ -125,7 +128,7 @@ def test_records_travel_through_a_layout_directory(store: Store, other: Store, t
     )
 
     manifest = json.loads((directory / "blobs" / "sha256" / digest.split(":")[1]).read_bytes())
-    assert manifest["config"]["mediaType"] == MEDIA_CACHE_CONFIG
+    assert manifest["config"]["mediaType"] == MEDIA_CACHE_CONFIG == "application/vnd.buildkit.cacheconfig.v0"
     assert len(manifest["layers"]) == 3
     with CacheImport(other) as imported:
         assert imported.add(CacheSpec("local", path=directory)) == 2

@@ -25,6 +25,12 @@ from slipway.export.outputs import OutputSpec, parse_output, with_push
         ("TYPE=tar, dest=fs.tar", OutputSpec(type="tar", dest="fs.tar")),
         ("out/dir", OutputSpec(type="local", dest="out/dir")),
         ("-", OutputSpec(type="tar", dest="-")),
+        (
+            "type=oci,dest=o.tar,rewrite-timestamp=true,source-date-epoch=5",
+            OutputSpec(type="oci", dest="o.tar", source_date_epoch="5", rewrite_timestamp=True),
+        ),
+        ("type=image,source-date-epoch=", OutputSpec(source_date_epoch="")),
+        ("type=oci,dest=layout,tar=false", OutputSpec(type="oci", dest="layout", tar=False)),
     ],
 )
 def test_parse_output(text: str, expected: OutputSpec) -> None:
@@ -40,6 +46,10 @@ def test_parse_output(text: str, expected: OutputSpec) -> None:
         ("type=docker", "type=docker needs dest=FILE (or dest=- for stdout)"),
         ("type=local,dest=-", "for stdout use type=tar,dest=-"),
         ("type=tar,dest=x,name=a", "type=tar has no attribute 'name'; it takes dest"),
+        ("type=local,dest=x,rewrite-timestamp=true", "type=local has no attribute 'rewrite-timestamp'"),
+        ("type=oci,dest=-,tar=false", "tar=false writes a directory; name it with dest=DIR"),
+        ("type=docker,dest=x,tar=false", "type=docker has no attribute 'tar'"),
+        ("type=oci,dest=x,source-date-epoch=soon", "source-date-epoch='soon': not a whole number of seconds"),
         ("type=image,push=perhaps", "'perhaps' is not true or false"),
         ("type=image,name=UPPER:case", "name 'UPPER:case'"),
         ("type=image,push", "'push' is not KEY=VALUE"),

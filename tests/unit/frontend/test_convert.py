@@ -83,7 +83,8 @@ def execs(plan: StagePlan) -> list[Exec]:
 
 
 def env_of(op: Exec) -> dict[str, str]:
-    return dict(item.partition("=")[::2] for item in op.env)
+    """What the step's process sees."""
+    return dict(item.partition("=")[::2] for item in op.process_env)
 
 
 def digests(graph: BuildGraph) -> list[str]:
@@ -200,7 +201,7 @@ def test_history_has_buildkits_created_by_text_and_empty_layer_marks() -> None:
         "USER app",
         "WORKDIR /work",
         "WORKDIR /work/sub",
-        "EXPOSE map[53/udp:{} 80/tcp:{} 8000/tcp:{} 8001/tcp:{}]",
+        "EXPOSE [53/udp 80/tcp 8000/tcp 8001/tcp]",
         "VOLUME [/data 10]",
         "STOPSIGNAL SIGINT",
         "SHELL [/bin/bash -c]",
@@ -542,6 +543,9 @@ def test_proxy_args_reach_run_only_when_given_and_never_the_history() -> None:
     assert env_of(proxied)["HTTPS_PROXY"] == "http://proxy:3128"
     assert env_of(proxied)["https_proxy"] == "http://proxy:3128"
     assert not any("proxy" in line.lower() for line in history(plan))
+    # As BuildKit's ProxyEnv: another proxy is the same step, its cache kept.
+    other = build(text, build_args=(("HTTPS_PROXY", "http://other:3128"),)).target
+    assert other.root.digest == plan.root.digest == build(text).target.root.digest
 
 
 # ---- stages ---------------------------------------------------------------------------------------------

@@ -24,6 +24,21 @@ def test_content_not_mtime_decides(tmp_path: Path) -> None:
     assert hash_selection(tmp_path, ["a.txt"], cache=FileHashCache()) != first
 
 
+def test_a_file_a_glob_does_not_match_changes_no_key(tmp_path: Path) -> None:
+    # BuildKit checksums a wildcard's matches (testCopyWildcardCache): `COPY foo*` ignores bar.
+    for name in ("foo1", "foo2", "bar"):
+        (tmp_path / name).write_text(name)
+    first = hash_selection(tmp_path, ["foo*"], cache=FileHashCache())
+    (tmp_path / "bar").write_text("changed")
+    (tmp_path / "other").write_text("new")
+    assert hash_selection(tmp_path, ["foo*"], cache=FileHashCache()) == first
+    (tmp_path / "foo3").write_text("a new match")
+    second = hash_selection(tmp_path, ["foo*"], cache=FileHashCache())
+    assert second != first
+    (tmp_path / "foo2").write_text("changed")
+    assert hash_selection(tmp_path, ["foo*"], cache=FileHashCache()) != second
+
+
 def test_excluded_files_do_not_count(tmp_path: Path) -> None:
     (tmp_path / "keep").write_text("k")
     (tmp_path / "skip").write_text("s")

@@ -80,6 +80,24 @@ def test_the_parents_pivot(source: Path) -> None:
     assert [match.kept for match in plain] == ["src/y/two.go"]
 
 
+def test_a_pivot_may_hold_wildcards_and_the_rest_double_stars(source: Path) -> None:
+    # BuildKit: the part before "/./" is matched first; --parents keeps what is below each of its matches.
+    found = expand_sources(source, "s*/./*/**/*.go", lambda _path: False, follow=True)
+    assert [(match.relative, match.kept) for match in found] == [
+        ("src/x/one.go", "x/one.go"),
+        ("src/y/two.go", "y/two.go"),
+    ]
+
+
+def test_double_star_matches_any_number_of_directories(source: Path) -> None:
+    (source / "src/y/deep/er").mkdir(parents=True)
+    (source / "src/y/deep/er/four.go").write_text("4")
+    assert relatives(source, "**/*.go") == ["src/x/one.go", "src/y/two.go", "src/y/deep/er/four.go"]
+    assert relatives(source, "src/**/*.go") == ["src/x/one.go", "src/y/two.go", "src/y/deep/er/four.go"]
+    assert relatives(source, "src/**/er") == ["src/y/deep/er"]
+    assert relatives(source, "src/y/**") == ["src/y/deep", "src/y/three.txt", "src/y/two.go"]
+
+
 def test_follow_resolves_the_last_component_inside_the_root(source: Path) -> None:
     (source / "escape").symlink_to("/etc")
     assert expand_sources(source, "escape/passwd", lambda _path: False, follow=True) == []

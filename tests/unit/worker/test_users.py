@@ -33,19 +33,20 @@ def root(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# The primary group leads the supplementary groups (containerd since CVE-2023-25173, as BuildKit runs steps).
 @pytest.mark.parametrize(
     ("user", "expected"),
     [
-        ("", ExecUser(0, 0, (10,), "/root")),
-        ("root", ExecUser(0, 0, (10,), "/root")),
-        ("app", ExecUser(1000, 1000, (10, 50), "/home/app")),
-        ("1000", ExecUser(1000, 1000, (10, 50), "/home/app")),
-        ("svc", ExecUser(1001, 50, (), "/srv")),
-        ("app:staff", ExecUser(1000, 50, (), "/home/app")),
-        ("app:0", ExecUser(1000, 0, (), "/home/app")),
-        ("1000:777", ExecUser(1000, 777, (), "/home/app")),
-        ("4242", ExecUser(4242, 0, (), "/")),
-        ("4242:4242", ExecUser(4242, 4242, (), "/")),
+        ("", ExecUser(0, 0, (0, 10), "/root")),
+        ("root", ExecUser(0, 0, (0, 10), "/root")),
+        ("app", ExecUser(1000, 1000, (1000, 10, 50), "/home/app")),
+        ("1000", ExecUser(1000, 1000, (1000, 10, 50), "/home/app")),
+        ("svc", ExecUser(1001, 50, (50,), "/srv")),
+        ("app:staff", ExecUser(1000, 50, (50,), "/home/app")),
+        ("app:0", ExecUser(1000, 0, (0,), "/home/app")),
+        ("1000:777", ExecUser(1000, 777, (777,), "/home/app")),
+        ("4242", ExecUser(4242, 0, (0,), "/")),
+        ("4242:4242", ExecUser(4242, 4242, (4242,), "/")),
     ],
 )
 def test_resolve_user(root: Path, user: str, expected: ExecUser) -> None:
@@ -60,8 +61,8 @@ def test_unknown_names_are_errors(root: Path) -> None:
 
 
 def test_a_root_without_passwd_takes_numbers_only(tmp_path: Path) -> None:
-    assert resolve_user(tmp_path, "") == ExecUser(0, 0, (), "/")
-    assert resolve_user(tmp_path, "1000:1000") == ExecUser(1000, 1000, (), "/")
+    assert resolve_user(tmp_path, "") == ExecUser(0, 0, (0,), "/")
+    assert resolve_user(tmp_path, "1000:1000") == ExecUser(1000, 1000, (1000,), "/")
     with pytest.raises(RunFailed, match="unable to find user app"):
         resolve_user(tmp_path, "app")
 

@@ -55,13 +55,16 @@ def dispatch_workdir(converter: Converter, state: StageState, command: WorkdirCo
     meta = converter.meta(
         state, converter.step_text(state, command.original, command.location), command.location
     )
-    state.root = Vertex(Mkdir(path=workdir, chown=state.user or None), inputs=(state.root,), meta=meta)
+    mkdir = Mkdir(
+        path=workdir, chown=state.user or None, created=converter.epoch
+    )  # BuildKit's WithCreatedTime
+    state.root = Vertex(mkdir, inputs=(state.root,), meta=meta)
     state.layers += 1
     converter.commit(state, f"WORKDIR {workdir}", layer=True)
 
 
 def dispatch_expose(converter: Converter, state: StageState, command: ExposeCommand) -> None:
-    ports: set[str] = set()
+    ports: list[str] = []
     for written in command.ports:
         try:
             words = converter.lexer.expand_words(written, state.env)
@@ -69,12 +72,12 @@ def dispatch_expose(converter: Converter, state: StageState, command: ExposeComm
             raise ExpansionError(f"EXPOSE: {err.message}", command.location) from None
         for word in words:
             converter.hooks.port_exposed(word, command.location)
-            ports.update(_port_keys(word, command.location))
+            ports.extend(_port_keys(word, command.location))
     exposed = dict(state.image.config.exposed_ports or {})
     exposed.update({port: {} for port in ports})
     converter.set_config(state, exposed_ports=exposed)
-    # BuildKit prints the Go map of this instruction's ports (sorted keys).
-    converter.commit(state, "EXPOSE map[" + " ".join(f"{port}:{{}}" for port in sorted(ports)) + "]")
+    # BuildKit prints the Go slice of this instruction's ports, in the order of its sorted words.
+    converter.commit(state, f"EXPOSE {go_list(ports)}")
 
 
 def dispatch_volume(converter: Converter, state: StageState, command: VolumeCommand) -> None:

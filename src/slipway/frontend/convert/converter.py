@@ -11,6 +11,7 @@ from typing import assert_never
 import msgspec
 
 from slipway.choices import NETWORK_MODES, NetworkMode
+from slipway.epoch import EPOCH_ARG
 from slipway.errors import (
     DockerfileError,
     ExpansionError,
@@ -63,6 +64,7 @@ from slipway.frontend.instructions import (
 from slipway.frontend.instructions.parse import upper_keyword
 from slipway.frontend.parser import ParsedDockerfile, parse_instruction_line
 from slipway.frontend.shell import ExpansionBudget, ShellLexer
+from slipway.frontend.source_epoch import RemoteEpoch, StageEpochSource, epoch_value, resolve_epoch
 from slipway.frontend.stages import (
     Platform,
     Stage,
@@ -97,12 +99,14 @@ def convert(
     hooks: ConvertHooks | None = None,
     *,
     all_stages: bool = False,
+    remote_epoch: RemoteEpoch | None = None,
 ) -> BuildGraph:
     """The build graph of `options.target` (or the last stage), holding only the stages it needs (every
-    stage with `all_stages`, as BuildKit's checks dispatch them). `hooks` hear what is dispatched."""
+    stage with `all_stages`, as BuildKit's checks dispatch them). `hooks` hear what is dispatched;
+    `remote_epoch` dates a SOURCE_DATE_EPOCH stage (frontend/source_epoch.py), which is unknown without it."""
     staged = split_stages(dockerfile)
     target = select_target(staged, options.target)
-    converter = Converter(staged, options, resolver, target, hooks or ConvertHooks())
+    converter = Converter(staged, options, resolver, target, hooks or ConvertHooks(), remote_epoch)
     plan = converter.stage_plan(target)
     for stage in staged.stages if all_stages else ():
         converter.stage_plan(stage)
@@ -114,7 +118,13 @@ def convert(
     stages = tuple(
         plan if index == target.index else other for index, other in sorted(converter.plans.items())
     )
-    return BuildGraph(target=plan, stages=stages)
+    source = converter.epoch_source
+    return BuildGraph(
+        target=plan,
+        stages=stages,
+        epoch=converter.epoch,
+        epoch_url=source.url if source is not None else None,
+    )
 
 
 class Converter:
@@ -127,6 +137,7 @@ class Converter:
         resolver: ImageResolver,
         target: Stage,
         hooks: ConvertHooks,
+        remote_epoch: RemoteEpoch | None = None,
     ) -> None:
         self.staged = staged
         self.options = options
@@ -142,8 +153,11 @@ class Converter:
         self.target_platform = _option_platform(options.target_platform, "--platform")
         self.network = _option_network(options.network)
         build_platform = _option_platform(options.build_platform, "build platform")
-        defaults = platform_args(self.target_platform, build_platform, target.name or "", self.build_args)
+        # BuildKit's TARGETSTAGE: --target as written, else the last stage's name, else "default".
+        target_stage = options.target or target.name or "default"
+        defaults = platform_args(self.target_platform, build_platform, target_stage, self.build_args)
         self.globals = global_args(staged.global_args, defaults, self.build_args, self.lexer)
+        self.epoch, self.epoch_source = self._source_date_epoch(remote_epoch)
         self.global_names = frozenset(self.globals)
         self.hooks = hooks
         hooks.stages_split(staged, self.globals, defaults, self.lexer)
@@ -153,6 +167,20 @@ class Converter:
         self.images: dict[tuple[str, str], BaseImage] = {}
         self.context: Vertex | None = None
         self.carried = 0  # environment variables copied into stages and RUN steps so far
+
+    def _source_date_epoch(self, remote: RemoteEpoch | None) -> tuple[int | None, StageEpochSource | None]:
+        """The build's SOURCE_DATE_EPOCH, resolved once; from then on the ARG holds it in seconds (or is
+        unset), as BuildKit's setBuildArgValue leaves it."""
+        value = epoch_value(self.build_args, self.globals)
+        if value is None:
+            return None, None
+        epoch, source = resolve_epoch(value, self.staged, self.build_args, self.globals, self.lexer, remote)
+        for scope in (self.build_args, self.globals):
+            if EPOCH_ARG in scope and epoch is None:
+                del scope[EPOCH_ARG]
+            elif EPOCH_ARG in scope:
+                scope[EPOCH_ARG] = str(epoch)
+        return epoch, source
 
     def stage_plan(self, stage: Stage) -> StagePlan:
         for needed in self._dispatch_order(stage):
@@ -231,6 +259,7 @@ class Converter:
             config=msgspec.structs.replace(state.image, history=(), created=None),  # the exporter's
             history=history,
             base_layers=state.base_layers,
+            image_layers=state.image_layers,
             location=state.stage.location,
         )
 

@@ -78,7 +78,10 @@ def _copy_source(
     one tree: paths of the context or --from, one URL, one git repository, or here-documents.
     """
     keyword = "ADD" if isinstance(command, AddCommand) else "COPY"
-    remotes = [(source, _remote_source(converter, command, source, location)) for source in sources]
+    checksum = None
+    if isinstance(command, AddCommand):
+        checksum = converter.expand_optional(state, command.checksum, location, "ADD --checksum")
+    remotes = [(source, _remote_source(converter, command, source, checksum, location)) for source in sources]
     kinds = {"remote " + source if remote else "local" for source, remote in remotes}
     if command.inline:
         kinds.add("here-document")
@@ -138,7 +141,11 @@ def _copy_tree(
 
 
 def _remote_source(
-    converter: Converter, command: CopyCommand | AddCommand, source: str, location: SourceLocation
+    converter: Converter,
+    command: CopyCommand | AddCommand,
+    source: str,
+    checksum: str | None,
+    location: SourceLocation,
 ) -> tuple[Vertex, dict[str, object]] | None:
     """ADD's URL and git sources (COPY refuses them); None for a path in the source tree."""
     is_git = _GIT_URL.match(source) is not None
@@ -153,7 +160,6 @@ def _remote_source(
         ref, _, subdirectory = fragment.partition(":")
         git = GitSource(url=url, ref=ref or None, keep_git_dir=bool(command.keep_git_dir))
         return Vertex(git), {"sources": (subdirectory.strip("/") or ".",), "unpack": False}
-    checksum = command.checksum
     if checksum is not None and not _DIGEST.fullmatch(checksum):
         raise DockerfileError(f"ADD --checksum={checksum}: expected sha256:<64 hex digits>", location)
     filename = posixpath.basename(urlsplit(source).path) or "__unnamed__"

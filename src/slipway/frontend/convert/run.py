@@ -55,7 +55,8 @@ def dispatch_run(converter: Converter, state: StageState, run: RunCommand) -> No
     state.used |= {name for name, value in state.args if value is not None and name in state.env}
     exec_op = Exec(
         args=tuple(args),
-        env=env + proxy_env(converter.build_args, state.env),
+        env=env,
+        proxy_env=proxy_env(converter.build_args, state.env),
         cwd=state.workdir or "/",
         user=state.user,
         network=network,

@@ -36,6 +36,7 @@ class StageState:
     arg_names: set[str]  # the names in `args`: a lookup per expanded word must not scan them all
     layers: int  # layers under `root`
     base_layers: int
+    image_layers: int  # of those, the base image's (FROM an image, through any FROM <stage>)
     cmd_set: bool = False  # a CMD in this stage: ENTRYPOINT keeps it
     step: int = 0
     total: int = 0
@@ -76,6 +77,7 @@ class StageState:
             arg_names=set(self.arg_names),
             layers=self.layers,
             base_layers=self.layers,
+            image_layers=self.image_layers,
         )
 
 
@@ -157,6 +159,7 @@ def _fresh_state(
         arg_names=set(),
         layers=layers,
         base_layers=layers,
+        image_layers=layers,
         total=total,
     )
 

@@ -1,4 +1,5 @@
-"""Shared fixtures. Integration tests need root, overlayfs and runc: CI runs them as root, for real."""
+"""Shared fixtures. Tests marked `root` need root, overlayfs and runc: CI runs them as root, for real; elsewhere
+a machine without them skips those tests with the reason (tests/prerequisites.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
+import prerequisites
+
 CONFORMANCE = Path(__file__).resolve().parent / "conformance" / "data"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked `root` on a machine that cannot mount or run containers: skipped, or an error in CI."""
+    if item.get_closest_marker("root") is not None:
+        prerequisites.require_containers()
 
 
 @pytest.fixture

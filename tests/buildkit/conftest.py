@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from types import ModuleType
 
 import pytest
 
+import prerequisites
 from buildkit._http import RecordingServer, running_server
 from buildkit._images import copy_store, make_template_store
 from buildkit._sandbox import Sandbox, helpers
@@ -21,8 +21,7 @@ from buildkit._sandbox import Sandbox, helpers
 @pytest.fixture(scope="session")
 def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store root with busybox:latest and alpine:latest, made once; tests get copies of it."""
-    if os.geteuid() != 0:
-        pytest.fail("the BuildKit suite needs root (overlayfs and runc): run it as root")
+    prerequisites.require_containers()
     work = tmp_path_factory.mktemp("bk-template")
     return make_template_store(helpers.slipway_argv(), work / "store", work)
 

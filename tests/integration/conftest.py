@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+import prerequisites
 from rootless_user import User, command_as, slipway_command, unprivileged_user
 
 REPO = Path(__file__).resolve().parents[2]
@@ -338,10 +339,8 @@ def tar_directory(rootfs: Path, archive: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if os.geteuid() != 0:
-        pytest.fail("the integration tests need root (overlayfs and runc): run them as root")
-    if not BUSYBOX.is_file():
-        pytest.fail(f"{BUSYBOX} is missing: install busybox-static (scripts/setup does)")
+    prerequisites.require_containers()
+    prerequisites.require_file(BUSYBOX, "busybox-static")
     return make_busybox_rootfs(tmp_path_factory.mktemp("busybox") / "rootfs")
 
 
@@ -396,8 +395,7 @@ def own_store(tmp_path: Path, busybox_tar: Path) -> Iterator[Slipway]:
 @pytest.fixture(scope="session")
 def golang_tar(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The rootfs tar of golang:1.24: the busybox rootfs plus the host's Go toolchain."""
-    if not (GO_ROOT / "bin" / "go").is_file():
-        pytest.fail(f"{GO_ROOT} is missing: install golang-go (scripts/setup does)")
+    prerequisites.require_file(GO_ROOT / "bin" / "go", "golang-go")
     work = tmp_path_factory.mktemp("golang")
     rootfs = work / "rootfs"
     shutil.copytree(busybox_rootfs, rootfs, symlinks=True)

@@ -11,7 +11,6 @@ import gzip
 import io
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import prerequisites
 from slipway.image.layers import LayerInfo, unpack_layer
 from slipway.image.oci import (
     MEDIA_OCI_CONFIG,
@@ -65,9 +65,8 @@ class Dockerd:
 
 @pytest.fixture(scope="session")
 def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
-    for tool in ("dockerd", "skopeo", "umoci"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not installed: run scripts/setup")
+    for tool, package in (("dockerd", "docker.io"), ("skopeo", "skopeo"), ("umoci", "umoci")):
+        prerequisites.require_tool(tool, package)
     directory = tmp_path_factory.mktemp("dockerd")
     daemon = Dockerd(socket=directory / "docker.sock")
     argv = [
@@ -99,8 +98,7 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
 @pytest.fixture(scope="session")
 def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A rootfs tar: /bin/busybox (static) and symlinks to it, /etc/motd, /tmp."""
-    if not BUSYBOX.is_file():
-        pytest.fail("busybox-static is not installed: run scripts/setup")
+    prerequisites.require_file(BUSYBOX, "busybox-static")
     path = tmp_path_factory.mktemp("rootfs") / "busybox-rootfs.tar"
     with tarfile.open(path, "w") as tar:
         for name, mode in (("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777)):

@@ -13,7 +13,6 @@ import dataclasses
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tarfile
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 import build_helpers
+import prerequisites
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -63,8 +63,8 @@ class Docker:
 
 @pytest.fixture(scope="module")
 def docker(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Iterator[Docker]:
-    if not DOCKER.is_file() or shutil.which("dockerd") is None:
-        pytest.fail("docker.io is not installed: scripts/setup installs it")
+    prerequisites.require_file(DOCKER, "docker.io")
+    prerequisites.require_tool("dockerd", "docker.io")
     directory = tmp_path_factory.mktemp("dockerd")
     client = Docker(directory / "docker.sock", directory / "client-config")
     client.config_dir.mkdir()

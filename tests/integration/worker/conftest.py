@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import prerequisites
 from slipway.worker.executor import Executor
 from slipway.worker.runtime import Runtime, find_runtime
 from slipway.worker.snapshots import overlay_mount
@@ -35,10 +35,8 @@ def make_rootfs(rootfs: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def worker_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if os.geteuid() != 0:
-        pytest.fail("the worker's integration tests need root (overlayfs and runc)")
-    if not BUSYBOX.is_file():
-        pytest.fail(f"{BUSYBOX} is missing: install busybox-static (scripts/setup does)")
+    prerequisites.require_containers()
+    prerequisites.require_file(BUSYBOX, "busybox-static")
     return make_rootfs(tmp_path_factory.mktemp("worker") / "rootfs")
 
 

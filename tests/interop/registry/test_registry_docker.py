@@ -11,18 +11,17 @@ import pytest
 from _registry_images import make_image
 from _registry_servers import Dockerd, Registry, running_dockerd
 
+import prerequisites
 from slipway.image.oci import MEDIA_DOCKER_MANIFEST
 from slipway.registry import RegistryOptions, pull_image, push_image
 from slipway.store import Store
 
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(shutil.which("dockerd") is None, reason="needs dockerd"),
-]
+pytestmark = pytest.mark.interop
 
 
 @pytest.fixture(scope="module")
 def dockerd(registry: Registry) -> Iterator[Dockerd]:
+    prerequisites.require_tool("dockerd", "docker.io")
     # A short directory: the socket path must fit in sun_path (108 bytes).
     directory = Path(tempfile.mkdtemp(prefix="slipway-dockerd-"))
     try:

@@ -19,7 +19,6 @@ from typing import NamedTuple
 
 import msgspec
 
-from slipway.build import BuildRequest, prepare, read_dockerfile
 from slipway.choices import CallName
 from slipway.errors import BuildCancelled, SlipwayError, SourceLocation
 from slipway.frontend.checks import Linter, check_parsed, linter_for
@@ -35,6 +34,7 @@ from slipway.frontend.outline import (
 )
 from slipway.frontend.parser import parse
 from slipway.frontend.stages import split_stages
+from slipway.pipeline import BuildRequest, prepare, read_dockerfile
 from slipway.progress.clip import clip_line, clip_text
 from slipway.progress.events import EventSink
 from slipway.progress.failure import source_excerpt

@@ -107,7 +107,7 @@ def _original(
     if request.image is not None:
         image = store.images.resolve(request.image)
         return image, None, image.names[0] if image.names else image.id, ()
-    from slipway.build import BuildRequest, build
+    from slipway.pipeline import BuildRequest, build
 
     outcome = build(
         BuildRequest(
@@ -230,7 +230,7 @@ def _verified(
     image: ImageRecord,
     advice: Advice,
 ) -> Advice:
-    from slipway.build import BuildRequest, build
+    from slipway.pipeline import BuildRequest, build
 
     assert advice.dockerfile is not None
     try:

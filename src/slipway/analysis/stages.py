@@ -66,7 +66,7 @@ def _edge_kind(vertex: Vertex, position: int) -> str:
 
 def stage_graph(store: Store, dockerfile: Path, context: Path, target_size: int | None = None) -> StageGraph:
     """The stages of `dockerfile` the last stage needs; `target_size`: the size of the last stage's image."""
-    from slipway.build import BuildRequest, plan
+    from slipway.pipeline import BuildRequest, plan
 
     request = BuildRequest(context=context, dockerfile=dockerfile, pull="never")
     graph, _ = plan(request, store)

@@ -14,18 +14,19 @@ from typing import TYPE_CHECKING, NamedTuple
 from slipway.choices import EXPORT_STEP_NAMES, PULL_POLICIES, PullPolicy
 from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
 from slipway.epoch import EPOCH_ARG, environment_epoch
+from slipway.frontend.files import dockerfile_location
 from slipway.solver.memo import MemoPlan, plan_memo
 from slipway.store import REGISTRIES_FILE, memos
 
 if TYPE_CHECKING:
-    from slipway.build import BuildOutcome, BuildRequest
     from slipway.export.specs import OutputSpec
+    from slipway.pipeline import BuildOutcome, BuildRequest
     from slipway.registry import RegistryOptions
     from slipway.session.secrets import SecretSource
     from slipway.session.ssh import SshSource
     from slipway.store import Store
 
-__all__ = ["Outcome", "build_command", "dockerfile_location", "report_outcome"]
+__all__ = ["Outcome", "build_command", "report_outcome"]
 
 
 class Resolved(NamedTuple):
@@ -94,17 +95,6 @@ def report_outcome(outcome: Outcome, flags: BuildFlags) -> None:
         print(f"pushed {name}@{digest}", file=sys.stderr, flush=True)
     for line in outcome.summary:
         print(line, file=sys.stderr, flush=True)
-
-
-def dockerfile_location(option: str | None, context: Path) -> Path | None:
-    """The Dockerfile `-f` names (None: CONTEXT/Dockerfile); not for `-f -`. docker resolves a relative -f
-    against the working directory, then against the context."""
-    if not option:
-        return None
-    path = Path(option)
-    if not path.is_absolute() and not path.exists():
-        return context / option
-    return path
 
 
 def _resolve(flags: BuildFlags) -> Resolved:
@@ -214,8 +204,8 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
 def _request(
     root: Path, flags: BuildFlags, resolved: Resolved, output: "OutputSpec | None" = None
 ) -> "BuildRequest":
-    from slipway.build import BuildRequest
     from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to
+    from slipway.pipeline import BuildRequest
 
     return BuildRequest(
         context=flags.context,
@@ -248,8 +238,8 @@ def _run(
 ) -> "tuple[BuildOutcome, tuple[str, ...]]":
     """The build itself, in the store at `root`, and its summary lines; an error that has a place in the
     Dockerfile (a failing RUN, a parse error, a missing COPY source ...) shows the Dockerfile's lines there."""
-    from slipway.build import build
     from slipway.errors import SlipwayError
+    from slipway.pipeline import build
     from slipway.progress.failure import format_failure
     from slipway.progress.render import open_renderer
     from slipway.store import Store

@@ -14,7 +14,7 @@ from slipway._fields import BadFields, split_fields
 from slipway.choices import CALL_FORMATS, CALLS, CallFormat, CallName
 
 if TYPE_CHECKING:
-    from slipway.build import BuildRequest
+    from slipway.pipeline import BuildRequest
 
 __all__ = ["Call", "parse_call", "run_call"]
 

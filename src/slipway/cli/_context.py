@@ -6,23 +6,21 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 from slipway.choices import ROOTLESS_VARIABLE
+from slipway.store import ROOT_VARIABLE, default_root
 
-ROOT_VARIABLE = "SLIPWAY_ROOT"  # the store root, when --root is not given
+__all__ = [
+    "ROOT_VARIABLE",
+    "AppContext",
+    "default_root",
+    "enter_user_namespace",
+    "exit_for",
+    "start_debug_logging",
+]
 
 
 class AppContext(NamedTuple):
     root: Path
     debug: bool = False
-
-
-def default_root(explicit: str | None) -> Path:
-    if explicit:
-        return Path(explicit).absolute()
-    # Rootless slipway is root in its own user namespace (worker/userns.py), where the store is still the user's.
-    if os.geteuid() == 0 and ROOTLESS_VARIABLE not in os.environ:
-        return Path("/var/lib/slipway")
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "slipway"
 
 
 # Commands that never touch the store: a user without subordinate ids may still ask for help or log in.

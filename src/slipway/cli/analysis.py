@@ -184,7 +184,7 @@ def advise(
     from slipway.analysis.advise import AdviceRequest
     from slipway.analysis.advise import advise as advise_image
     from slipway.cli._analysis_views import advice_text
-    from slipway.cli._building import dockerfile_location
+    from slipway.frontend.files import dockerfile_location
     from slipway.progress.render import open_renderer
     from slipway.worker.runtime import find_runtime
 

@@ -13,6 +13,7 @@ from typing import BinaryIO
 __all__ = [
     "DEFAULT_DOCKERFILE",
     "MAX_FILE_BYTES",
+    "dockerfile_location",
     "dockerfile_path",
     "read_file",
     "read_limited",
@@ -21,6 +22,17 @@ __all__ = [
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 DEFAULT_DOCKERFILE = "Dockerfile"
+
+
+def dockerfile_location(option: str | None, context: Path) -> Path | None:
+    """The Dockerfile `-f` names (None: CONTEXT/Dockerfile); not for `-f -`. docker resolves a relative -f
+    against the working directory, then against the context."""
+    if not option:
+        return None
+    path = Path(option)
+    if not path.is_absolute() and not path.exists():
+        return context / option
+    return path
 
 
 def dockerfile_path(context: Path, dockerfile: Path | None) -> Path:

@@ -9,6 +9,8 @@ rebuild without importing the rest of the store.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slipway._lazy import lazy_attributes
@@ -38,11 +40,14 @@ if TYPE_CHECKING:
 META_DB = "meta.db"
 REGISTRIES_FILE = "registries.json"  # the user's {"insecure-registries": [...]}, read by slipway.registry
 META_RESERVE = "meta.reserve"  # space held back for meta.db on a full disk (space.py)
+ROOT_VARIABLE = "SLIPWAY_ROOT"  # the store root, when --root is not given
+
 
 __all__ = [
     "META_DB",
     "META_RESERVE",
     "REGISTRIES_FILE",
+    "ROOT_VARIABLE",
     "BlobSources",
     "BlobWriter",
     "CacheEntry",
@@ -60,6 +65,7 @@ __all__ = [
     "Snapshotter",
     "Store",
     "as_disk_full",
+    "default_root",
     "is_full",
     "is_no_space",
     "naming_disk_full",
@@ -91,6 +97,21 @@ _LAZY = {
     "no_space": "slipway.store.space",
     "reporting_no_space": "slipway.store.space",
 }
+
+
+def default_root(explicit: str | None = None) -> Path:
+    """The store root: `explicit` (--root, or $SLIPWAY_ROOT, as given), else /var/lib/slipway for root and
+    $XDG_DATA_HOME/slipway (~/.local/share/slipway) for anyone else. Here, beside the store's file names, so
+    the command line (its fast path too) and the Python API find the same store without loading it."""
+    from slipway.choices import ROOTLESS_VARIABLE  # here: the memo lookup imports this package, not choices
+
+    if explicit:
+        return Path(explicit).absolute()
+    # Rootless slipway is root in its own user namespace (worker/userns.py), where the store is still the user's.
+    if os.geteuid() == 0 and ROOTLESS_VARIABLE not in os.environ:
+        return Path("/var/lib/slipway")
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "slipway"
 
 
 __getattr__ = lazy_attributes(__name__, _LAZY)

@@ -22,6 +22,6 @@ def test_every_exported_name_is_what_it_promises_even_after_its_modules_loaded()
 
 
 def test_the_resolver_loads_no_http_client() -> None:
-    code = "import sys, slipway.registry.resolver, slipway.build; print('httpx' in sys.modules)"
+    code = "import sys, slipway.registry.resolver, slipway.pipeline; print('httpx' in sys.modules)"
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert answer.stdout.strip() == "False"

@@ -1,5 +1,7 @@
-"""The public build API: a Dockerfile and a context in, an image out (in the store by default; a registry, an
-archive or a directory with `output`), FROM images pulled by policy, build cache shared through registries.
+"""The build pipeline: a Dockerfile and a context in, through the frontend, the solver and the exporter, an image
+out (in the store by default; a registry, an archive or a directory with `output`), FROM images pulled by
+policy, build cache shared through registries. `slipway.build` (the public API, slipway/_api/builds.py) and
+`slipway build` call it:
 
     with Store.open(root) as store:
         outcome = build(BuildRequest(context=Path(".")), store=store, runtime=find_runtime(), events=sink)
@@ -93,6 +95,7 @@ class BuildOutcome:
     dockerfile_text: str = field(repr=False)
     pushed: tuple[tuple[str, Digest], ...] = ()  # (name, manifest digest) of each push
     snapshot: SnapshotRecord | None = None  # the final file system the image was made of
+    names: tuple[str, ...] = ()  # the names the image now carries in the store, of those asked for
 
 
 def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
@@ -257,16 +260,19 @@ def build(
             export_caches(
                 store, request.cache_to, root, results, solver.materialize, export, request.registry, events
             )
+    kept = tuple(name for name in image.names if name in names) if image and request.output.tags_store else ()
     # A memo row stays small; an epoch a stage's URL gave is asked for again on every build.
     if memo is not None and image is not None and len(warnings) <= SHOWN_WARNINGS and graph.epoch_url is None:
         try:
-            _remember(store, memo, root, results, image, names, warnings)
+            _remember(store, memo, root, results, image, kept, warnings)
         except DiskFull as err:  # the image is built: only the next no-op rebuild's shortcut is lost
             log.debug("no build memo: %s", err)
     if request.output.type in ("docker", "oci") or request.cache_to:
         # The config and manifest blobs written for an archive or a cache export belong to no image here.
         store.gc_if_idle()
-    return BuildOutcome(image=image, graph=graph, dockerfile_text=text, pushed=pushed, snapshot=snapshot)
+    return BuildOutcome(
+        image=image, graph=graph, dockerfile_text=text, pushed=pushed, snapshot=snapshot, names=kept
+    )
 
 
 def export_options(request: BuildRequest, graph: BuildGraph) -> ExportOptions:
@@ -320,7 +326,8 @@ def _remember(
     names: tuple[str, ...],
     warnings: tuple[BuildWarning, ...],
 ) -> None:
-    """Leave the memo of this build (with its warnings, to show again), unless its graph reads the network."""
+    """Leave the memo of this build (its image known by `names`, with its warnings, to show again), unless its
+    graph reads the network."""
     steps = []
     bases = {}
     cache_keys = []
@@ -335,7 +342,6 @@ def _remember(
         elif isinstance(vertex.op, CACHED_OPS):  # the steps a cached build reports as CACHED
             steps.append(MemoStep(vertex.digest, vertex.meta.name, "step"))
             cache_keys.append(results[vertex.digest].cache_key)
-    shown = tuple(name for name in image.names if name in names)  # as the build reports them
     steps += [MemoStep("", encode_warning(warning), "warning") for warning in warnings]
-    record = Memo(image_id=image.id, names=shown, bases=tuple(sorted(bases.items())), steps=tuple(steps))
+    record = Memo(image_id=image.id, names=names, bases=tuple(sorted(bases.items())), steps=tuple(steps))
     store.memos.remember(memo.key, memo.fingerprint, record, cache_keys)

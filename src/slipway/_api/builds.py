@@ -1,0 +1,121 @@
+"""`slipway.build`: `slipway build`'s flags as keyword arguments, a typed result instead of printed lines.
+
+The keywords are the flag table's names (cli/_build_flags.py), with Python's types where the command line has
+text: `build_args` and `labels` are mappings, `pull` is the pull policy itself. What only a terminal needs is
+left out (-q, --iidfile: the result holds the ID), and so is the environment: SOURCE_DATE_EPOCH and
+SLIPWAY_PULL_POLICY are the command line's to read, here they are the `source_date_epoch` and `pull` keywords.
+tests/unit/test_public_api.py holds the keywords to the table.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from slipway._api.registries import registry_options
+from slipway._api.stores import Image, Store, image_of, opened, runtime_for
+from slipway.choices import DEFAULT_PLATFORM, NetworkMode, ProgressMode, PullPolicy
+from slipway.image.oci import Digest
+
+if TYPE_CHECKING:
+    from slipway.pipeline import BuildRequest
+    from slipway.store import Store as StoreRoom
+
+__all__ = ["BuildResult", "build"]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    image: Image | None  # None when the output makes no image (type=local, type=tar)
+    names: tuple[str, ...] = ()  # the names it now carries in the store, of those asked for
+    pushed: tuple[tuple[str, Digest], ...] = ()  # (name, manifest digest) of each push
+
+    @property
+    def image_id(self) -> Digest | None:
+        return self.image.id if self.image is not None else None
+
+    @property
+    def size(self) -> int | None:
+        """The image's unpacked size in bytes, the SIZE of `slipway images`."""
+        return self.image.size if self.image is not None else None
+
+
+def build(
+    context: str | os.PathLike[str] = ".",
+    *,
+    tags: Sequence[str] = (),
+    dockerfile: str | os.PathLike[str] | None = None,
+    target: str | None = None,
+    build_args: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    no_cache: bool = False,
+    no_cache_filter: Sequence[str] = (),
+    network: NetworkMode = "default",
+    platform: str = DEFAULT_PLATFORM,
+    progress: ProgressMode = "quiet",
+    max_parallelism: int | None = None,
+    compression: Literal["gzip", "zstd"] | None = None,
+    pull: PullPolicy = "missing",
+    insecure_registries: Sequence[str] = (),
+    output: str | None = None,
+    push: bool = False,
+    allow: Sequence[str] = (),
+    cache_to: Sequence[str] = (),
+    cache_from: Sequence[str] = (),
+    source_date_epoch: int | None = None,
+    store: Store | None = None,
+) -> BuildResult:
+    """Build the Dockerfile in `context` (or `dockerfile`: a relative path is found from the working
+    directory, then from the context, as `-f`) as `slipway build` does, into `store` (default: the default
+    root's). `progress` draws on stderr ("quiet": nothing). `output`, `cache_to` and `cache_from` take the
+    flags' text ("type=local,dest=out"); `pull` is "missing" (the default), "always" (--pull) or "never".
+
+    A failing RUN raises slipway.errors.RunFailed, holding its argv, exit code, output tail and Dockerfile
+    line; every error is a slipway.errors.SlipwayError.
+    """
+    from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to, parse_output, with_push
+    from slipway.frontend.files import dockerfile_location
+    from slipway.pipeline import BuildRequest
+
+    directory = Path(context)
+    spec = parse_output(output) if output is not None else OutputSpec()
+    with opened(store) as room:
+        request = BuildRequest(
+            context=directory,
+            dockerfile=dockerfile_location(os.fspath(dockerfile) if dockerfile else None, directory),
+            tags=tuple(tags),
+            target=target,
+            build_args=tuple((build_args or {}).items()),
+            labels=tuple((labels or {}).items()),
+            no_cache=no_cache,
+            no_cache_filter=tuple(no_cache_filter),
+            network=network,
+            platform=platform,
+            source_date_epoch=source_date_epoch,
+            compression=compression,
+            max_parallelism=max_parallelism,
+            pull=pull,
+            registry=registry_options(room.root, insecure_registries),
+            output=with_push(spec) if push else spec,
+            cache_to=tuple(parse_cache_to(text) for text in cache_to),
+            cache_from=tuple(parse_cache_from(text) for text in cache_from),
+            allow=tuple(allow),
+        )
+        return _build(request, room, progress)
+
+
+def _build(request: BuildRequest, room: StoreRoom, progress: ProgressMode) -> BuildResult:
+    """The pipeline (imported only now: it loads every room) with its progress drawn as asked."""
+    from slipway.pipeline import build as run_pipeline
+    from slipway.progress.render import open_renderer
+
+    with open_renderer(progress, sys.stderr) as events:
+        outcome = run_pipeline(
+            request, store=room, runtime=runtime_for(room.root), events=events, stdout=sys.stdout.buffer
+        )
+    image = image_of(outcome.image) if outcome.image is not None else None
+    return BuildResult(image=image, names=outcome.names, pushed=outcome.pushed)

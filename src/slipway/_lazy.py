@@ -1,7 +1,5 @@
 """Packages whose names load on first use (PEP 562), so that importing one part of a room stays cheap."""
 
-from __future__ import annotations
-
 import importlib
 import sys
 from collections.abc import Callable, Mapping

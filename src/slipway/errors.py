@@ -37,6 +37,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+__all__ = [
+    "ArchiveError",
+    "AuthenticationError",
+    "BlobNotFound",
+    "BuildCancelled",
+    "ContextError",
+    "DigestMismatch",
+    "DiskFull",
+    "DockerfileError",
+    "DockerfileSyntaxError",
+    "ExpansionError",
+    "ExportError",
+    "FileTooLarge",
+    "ImageInUse",
+    "ImageNotFound",
+    "InvalidReference",
+    "MountError",
+    "NotRegularFile",
+    "RegistryError",
+    "RunFailed",
+    "RuntimeNotFound",
+    "SlipwayError",
+    "SourceLocation",
+    "SourceNotFound",
+    "StageNotFound",
+    "StoreDamaged",
+    "StoreError",
+    "UnreadableFile",
+    "UsageError",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class SourceLocation:

@@ -394,7 +394,7 @@ def own_store(tmp_path: Path, busybox_tar: Path) -> Iterator[Slipway]:
 
 @pytest.fixture(scope="session")
 def golang_tar(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The rootfs tar of golang:1.24: the busybox rootfs plus the host's Go toolchain."""
+    """The rootfs tar of golang:1.24: the busybox rootfs plus the host's Go toolchain (import_golang)."""
     prerequisites.require_file(GO_ROOT / "bin" / "go", "golang-go")
     work = tmp_path_factory.mktemp("golang")
     rootfs = work / "rootfs"
@@ -403,6 +403,11 @@ def golang_tar(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -
     archive = tar_directory(rootfs, work / "rootfs.tar")
     shutil.rmtree(rootfs)
     return archive
+
+
+def import_golang(slipway: Slipway, golang_tar: Path) -> str:
+    slipway.ok("import", "--change", GO_ENV, "--change", 'CMD ["sh"]', str(golang_tar), "golang:1.24")
+    return "golang:1.24"
 
 
 @pytest.fixture(scope="session")
@@ -414,8 +419,7 @@ def golang_env() -> str:
 @pytest.fixture(scope="session")
 def golang_image(shared_store: Slipway, golang_tar: Path) -> str:
     """golang:1.24 in the shared store."""
-    shared_store.ok("import", "--change", GO_ENV, "--change", 'CMD ["sh"]', str(golang_tar), "golang:1.24")
-    return "golang:1.24"
+    return import_golang(shared_store, golang_tar)
 
 
 # -- what a build leaves behind ------------------------------------------------------------------------

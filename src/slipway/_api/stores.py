@@ -17,7 +17,7 @@ from slipway.image.oci import ContainerConfig, DiffID, Digest, History, ImageCon
 from slipway.store import ROOT_VARIABLE, default_root
 from slipway.store import Store as StoreRoom
 from slipway.store.records import ImageRecord
-from slipway.worker.executor import Runtime, find_runtime
+from slipway.worker.runtime import Runtime, find_runtime
 
 __all__ = ["RUNTIME_VARIABLE", "Image", "Layer", "Store", "image_of", "opened", "runtime_for"]
 

@@ -16,12 +16,11 @@ from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
 from slipway.epoch import EPOCH_ARG, environment_epoch
 from slipway.frontend.files import dockerfile_location
 from slipway.solver.memo import MemoPlan, plan_memo
-from slipway.store import REGISTRIES_FILE, memos
+from slipway.store import memos
 
 if TYPE_CHECKING:
     from slipway.export.specs import OutputSpec
     from slipway.pipeline import BuildOutcome, BuildRequest
-    from slipway.registry import RegistryOptions
     from slipway.session.secrets import SecretSource
     from slipway.session.ssh import SshSource
     from slipway.store import Store
@@ -196,14 +195,13 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
     )
     if built.image is None:
         return Outcome(None, ())
-    asked = {str(parse_reference(name)) for name in request.tags + output.names}
-    names = tuple(name for name in built.image.names if name in asked) if output.tags_store else ()
-    return Outcome(built.image.id, names, built.pushed, summary)
+    return Outcome(built.image.id, built.names, built.pushed, summary)
 
 
 def _request(
     root: Path, flags: BuildFlags, resolved: Resolved, output: "OutputSpec | None" = None
 ) -> "BuildRequest":
+    from slipway._api.registries import registry_options
     from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to
     from slipway.pipeline import BuildRequest
 
@@ -223,7 +221,7 @@ def _request(
         compression=flags.compression,
         max_parallelism=flags.max_parallelism,
         pull=resolved.pull,
-        registry=_registry_options(root, flags.insecure_registries),
+        registry=registry_options(root, flags.insecure_registries),
         output=output or OutputSpec(),
         cache_to=tuple(parse_cache_to(text) for text in flags.cache_to),
         cache_from=tuple(parse_cache_from(text) for text in flags.cache_from),
@@ -238,15 +236,15 @@ def _run(
 ) -> "tuple[BuildOutcome, tuple[str, ...]]":
     """The build itself, in the store at `root`, and its summary lines; an error that has a place in the
     Dockerfile (a failing RUN, a parse error, a missing COPY source ...) shows the Dockerfile's lines there."""
+    from slipway._api.stores import runtime_for
     from slipway.errors import SlipwayError
     from slipway.pipeline import build
     from slipway.progress.failure import format_failure
     from slipway.progress.render import open_renderer
     from slipway.store import Store
-    from slipway.worker.runtime import find_runtime
 
     with Store.open(root) as store:
-        runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=root)
+        runtime = runtime_for(root)
         try:
             with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
                 built = build(
@@ -314,22 +312,6 @@ def _pull_policy() -> PullPolicy:
         if value == policy:
             return policy
     raise _usage_error(f"{PULL_POLICY_VARIABLE}={value!r}: expected one of {', '.join(PULL_POLICIES)}")
-
-
-def _registry_options(root: Path, insecure_registries: tuple[str, ...]) -> "RegistryOptions | None":
-    """As `slipway pull` and `push` resolve them: --insecure-registry, <root>/registries.json, $DOCKER_CONFIG."""
-    docker_config = os.environ.get("DOCKER_CONFIG")
-    if not insecure_registries and not docker_config and not (root / REGISTRIES_FILE).exists():
-        return (
-            None  # the defaults: importing slipway.registry (httpx) is left to builds that reach a registry
-        )
-    from slipway.registry import RegistryOptions, read_insecure_registries
-
-    configured = read_insecure_registries(root / REGISTRIES_FILE)
-    return RegistryOptions(
-        insecure_registries=tuple(dict.fromkeys(insecure_registries + configured)),
-        docker_config=Path(docker_config) if docker_config else None,
-    )
 
 
 def _read_stdin() -> str:

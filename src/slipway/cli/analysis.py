@@ -178,15 +178,14 @@ def advise(
     svg: Path | None,
 ) -> None:
     """Rewrite a single-stage build as a multi-stage one whose final image holds only what its program needs."""
-    import os
     import shlex
 
+    from slipway._api.stores import runtime_for
     from slipway.analysis.advise import AdviceRequest
     from slipway.analysis.advise import advise as advise_image
     from slipway.cli._analysis_views import advice_text
     from slipway.frontend.files import dockerfile_location
     from slipway.progress.render import open_renderer
-    from slipway.worker.runtime import find_runtime
 
     request = AdviceRequest(
         context=context,
@@ -201,7 +200,7 @@ def advise(
     )
     root = _root(ctx)
     with Store.open(root) as store:
-        runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=root)
+        runtime = runtime_for(root)
         with open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
             result = advise_image(request, store=store, runtime=runtime, events=events)
     if write is not None and result.dockerfile is not None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import click
 
+from slipway._api.registries import registry_options
 from slipway.cli._context import AppContext
 from slipway.errors import UsageError
 from slipway.export.image import distributable
@@ -20,7 +19,6 @@ from slipway.registry import (
     host_platform,
     pull_image,
     push_image,
-    read_insecure_registries,
 )
 from slipway.registry import (
     login as login_to,
@@ -42,12 +40,7 @@ insecure_option = click.option(
 
 
 def _options(app: AppContext, insecure_registries: tuple[str, ...]) -> RegistryOptions:
-    configured = read_insecure_registries(app.root / REGISTRIES_FILE)
-    docker_config = os.environ.get("DOCKER_CONFIG")
-    return RegistryOptions(
-        insecure_registries=tuple(dict.fromkeys(insecure_registries + configured)),
-        docker_config=Path(docker_config) if docker_config else None,
-    )
+    return registry_options(app.root, insecure_registries) or RegistryOptions()
 
 
 def _printer(quiet: bool) -> Callable[[str], None]:

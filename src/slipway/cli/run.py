@@ -10,13 +10,13 @@ from typing import cast
 
 import click
 
+from slipway._api.stores import runtime_for
 from slipway.choices import CONTAINER_NETWORKS, ContainerNetwork
 from slipway.cli._context import AppContext
 from slipway.errors import UsageError
 from slipway.runner import RunRequest, parse_volume, run_container
 from slipway.store import Store
 from slipway.worker.executor import STOP_TIMEOUT_SECONDS
-from slipway.worker.runtime import find_runtime
 
 
 @click.command(
@@ -97,7 +97,7 @@ def run(
         # run without one, as a plain pipe, rather than fail.
         click.echo("warning: -t ignored: no terminal to attach the container's TTY to", err=True)
         request = replace(request, tty=False)
-    runtime = find_runtime(os.environ.get("SLIPWAY_RUNTIME") or None, root=app.root)
+    runtime = runtime_for(app.root)
     with Store.open(app.root) as store:
         code = run_container(request, store=store, runtime=runtime)
     sys.exit(code)

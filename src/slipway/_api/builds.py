@@ -69,14 +69,10 @@ def build(
     source_date_epoch: int | None = None,
     store: Store | None = None,
 ) -> BuildResult:
-    """Build the Dockerfile in `context` (or `dockerfile`: a relative path is found from the working
-    directory, then from the context, as `-f`) as `slipway build` does, into `store` (default: the default
-    root's). `progress` draws on stderr ("quiet": nothing). `output`, `cache_to` and `cache_from` take the
-    flags' text ("type=local,dest=out"); `pull` is "missing" (the default), "always" (--pull) or "never".
-
-    A failing RUN raises slipway.errors.RunFailed, holding its argv, exit code, output tail and Dockerfile
-    line; every error is a slipway.errors.SlipwayError.
-    """
+    """Build the Dockerfile in `context` (or `dockerfile`, found as `-f` finds it) as `slipway build` does,
+    into `store` (default: the default root's). `progress` draws on stderr. `output`, `cache_to` and
+    `cache_from` take the flags' text ("type=local,dest=out"). A failing RUN raises errors.RunFailed (argv,
+    exit code, output tail, Dockerfile line); every error is a slipway.SlipwayError."""
     from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to, parse_output, with_push
     from slipway.frontend.files import dockerfile_location
     from slipway.pipeline import BuildRequest

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+import prerequisites
 from slipway.store import Store
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
@@ -431,6 +432,7 @@ def running_dockerd(directory: Path, insecure_registries: list[str]) -> Iterator
 
 
 def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
+    prerequisites.require_tool("skopeo", "skopeo")
     return subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -7,14 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _registry_servers import Proxy, Registry, running_proxy, running_registry
+from _registry_servers import REGISTRY_BINARY, Proxy, Registry, running_proxy, running_registry
 
+import prerequisites
 from slipway.registry import RegistryOptions, RetryPolicy
 from slipway.store import Store
 
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    prerequisites.require_file(Path(REGISTRY_BINARY), "docker-registry")
     with running_registry(tmp_path_factory.mktemp("registry")) as server:
         yield server
 

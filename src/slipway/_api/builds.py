@@ -22,7 +22,10 @@ from slipway.choices import DEFAULT_PLATFORM, NetworkMode, ProgressMode, PullPol
 from slipway.image.oci import Digest
 
 if TYPE_CHECKING:
+    from slipway.export.specs import OutputSpec
     from slipway.pipeline import BuildRequest
+    from slipway.session.secrets import SecretSource
+    from slipway.session.ssh import SshSource
     from slipway.store import Store as StoreRoom
 
 __all__ = ["BuildResult", "build"]
@@ -66,19 +69,19 @@ def build(
     allow: Sequence[str] = (),
     cache_to: Sequence[str] = (),
     cache_from: Sequence[str] = (),
+    secrets: Sequence[str] = (),
+    ssh: Sequence[str] = (),
     source_date_epoch: int | None = None,
     store: Store | None = None,
 ) -> BuildResult:
-    """Build the Dockerfile in `context` (or `dockerfile`, found as `-f` finds it) as `slipway build` does,
-    into `store` (default: the default root's). `progress` draws on stderr. `output`, `cache_to` and
-    `cache_from` take the flags' text ("type=local,dest=out"). A failing RUN raises errors.RunFailed (argv,
-    exit code, output tail, Dockerfile line); every error is a slipway.SlipwayError."""
-    from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to, parse_output, with_push
+    """As `slipway build`, into `store` (default: the default root's); `progress` draws on stderr. `output`,
+    `cache_to`, `cache_from`, `secrets`, `ssh` take the flags' text. A failing RUN raises errors.RunFailed."""
+    from slipway.export.specs import parse_cache_from, parse_cache_to
     from slipway.frontend.files import dockerfile_location
     from slipway.pipeline import BuildRequest
 
     directory = Path(context)
-    spec = parse_output(output) if output is not None else OutputSpec()
+    lent_secrets, lent_ssh = _lent(secrets, ssh)
     with opened(store) as room:
         request = BuildRequest(
             context=directory,
@@ -96,12 +99,33 @@ def build(
             max_parallelism=max_parallelism,
             pull=pull,
             registry=registry_options(room.root, insecure_registries),
-            output=with_push(spec) if push else spec,
+            output=_output_spec(output, push),
             cache_to=tuple(parse_cache_to(text) for text in cache_to),
             cache_from=tuple(parse_cache_from(text) for text in cache_from),
             allow=tuple(allow),
+            secrets=lent_secrets,
+            ssh=lent_ssh,
         )
         return _build(request, room, progress)
+
+
+def _output_spec(output: str | None, push: bool) -> OutputSpec:
+    from slipway.export.specs import OutputSpec, parse_output, with_push
+
+    spec = parse_output(output) if output is not None else OutputSpec()
+    return with_push(spec) if push else spec
+
+
+def _lent(
+    secrets: Sequence[str], ssh: Sequence[str]
+) -> tuple[tuple[SecretSource, ...], tuple[SshSource, ...]]:
+    """--secret and --ssh as `slipway build` reads them (an env= secret names this process's variable)."""
+    from slipway.session.secrets import parse_secret
+    from slipway.session.ssh import parse_ssh
+
+    return tuple(parse_secret(text, os.environ) for text in secrets), tuple(
+        parse_ssh(text, os.environ) for text in ssh
+    )
 
 
 def _build(request: BuildRequest, room: StoreRoom, progress: ProgressMode) -> BuildResult:

@@ -25,19 +25,21 @@ PUBLIC = {
         "run",
     ],
     "slipway.errors": [
-        "ArchiveError", "AuthenticationError", "BlobNotFound", "BuildCancelled", "ContextError", "DigestMismatch",
-        "DiskFull", "DockerfileError", "DockerfileSyntaxError", "ExpansionError", "ExportError", "FileTooLarge",
-        "ImageInUse", "ImageNotFound", "InvalidReference", "MountError", "NotRegularFile", "RegistryError",
-        "RunFailed", "RuntimeNotFound", "SlipwayError", "SourceLocation", "SourceNotFound", "StageNotFound",
-        "StoreDamaged", "StoreError", "UnreadableFile", "UsageError",
+        "ArchiveError", "AuthenticationError", "BlobNotFound", "BuildCancelled", "ContextError",
+        "DigestMismatch", "DiskFull", "DockerfileError", "DockerfileSyntaxError", "ExpansionError",
+        "ExportError", "FileTooLarge", "ImageInUse", "ImageNotFound", "InvalidReference", "MountError",
+        "NotRegularFile", "RegistryError", "RunFailed", "RuntimeNotFound", "SlipwayError", "SourceLocation",
+        "SourceNotFound", "StageNotFound", "StoreDamaged", "StoreError", "UnreadableFile", "UsageError",
     ],
     "slipway.choices": [
         "CALLS", "CALL_FORMATS", "COMPRESSIONS", "ENTITLEMENTS", "EXPORT_STEP_NAMES", "NETWORK_HOST",
         "SECURITY_INSECURE", "CONTAINER_NETWORKS", "DEFAULT_PLATFORM", "NETWORK_MODES", "PROGRESS_MODES",
-        "PULL_POLICIES", "CallFormat", "CallName", "Compression", "ContainerNetwork", "NetworkMode",
-        "OUTPUT_TYPES", "OutputType", "ProgressMode", "PullPolicy",
+        "PULL_POLICIES", "CallFormat", "CallName", "ROOTLESS_VARIABLE", "is_rootless", "Compression",
+        "ContainerNetwork", "NetworkMode", "OUTPUT_TYPES", "OutputType", "ProgressMode", "PullPolicy",
     ],
-    "slipway.analysis": ["ContentShare", "ImageAnalysis", "LayerSummary", "PathSize", "analyze"],
+    "slipway.analysis": [
+        "ContentShare", "ImageAnalysis", "LayerSummary", "PathSize", "analyze",
+    ],
     "slipway.progress": [
         "BuildMessage", "Discard", "Event", "EventSink", "PlainRenderer", "ProgressMode", "QuietRenderer",
         "RawJsonRenderer", "StepCached", "StepDone", "StepFailed", "StepLog", "StepReporter", "StepStarted",
@@ -48,7 +50,9 @@ PUBLIC = {
         "StoreResolver", "fetch_image_config", "format_platform", "host_platform", "login", "logout",
         "parse_platform", "pull_image", "push_image", "read_insecure_registries", "select_manifest",
     ],
-    "slipway.runner": ["RunRequest", "VolumeBind", "merge_env", "parse_volume", "plan_process", "run_container"],
+    "slipway.runner": [
+        "RunRequest", "VolumeBind", "merge_env", "parse_volume", "plan_process", "run_container",
+    ],
     "slipway.store": [
         "META_DB", "META_RESERVE", "REGISTRIES_FILE", "ROOT_VARIABLE", "BlobSources", "BlobWriter",
         "CacheEntry", "CacheRecords", "ContentStore", "Hold", "ImageRecord", "ImageStore", "Lease", "Leases",

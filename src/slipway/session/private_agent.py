@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from slipway.errors import SecretError
+from slipway.worker.runtime import SAFE_PATH
 
 __all__ = ["private_agent"]
 
-SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 AGENT_SOCKET = "agent.sock"
 STOP_WAIT_SECONDS = 5
 # The agent's command: tell the agent's PID (ssh-agent sets SSH_AGENT_PID for it), then wait for the pipe to end.

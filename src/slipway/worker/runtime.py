@@ -33,6 +33,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Where slipway looks for the host tools it runs (runc, git, ssh-agent): never the caller's PATH.
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUNTIME_NAMES = ("crun", "runc")
 RUNTIME_CHOICE_FILE = "runtime"  # under the store root: "<name> <path>", the probe's verdict

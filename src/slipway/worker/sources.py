@@ -23,12 +23,12 @@ import httpx
 
 from slipway.errors import ContextError
 from slipway.graph.ops import GitSource, HttpSource
+from slipway.worker.runtime import SAFE_PATH
 
 __all__ = ["Download", "download", "download_name", "fetch_git", "fetch_url", "http_epoch", "is_unchanged"]
 
 log = logging.getLogger(__name__)
 
-SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TIMEOUT = httpx.Timeout(60.0, connect=30.0)
 CHUNK = 1 << 20
 GIT_TIMEOUT_SECONDS = 600

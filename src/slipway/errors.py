@@ -24,6 +24,7 @@ SlipwayError                      str(err) is the whole message; the CLI prints 
 ├── ExportError                   a build output or cache destination (--output, --cache-to) cannot be written
 ├── RuntimeNotFound               no usable OCI runtime
 ├── RootlessError                 a rootless slipway cannot set up its user namespace (no subuid range, ...)
+├── PlatformNotRunnable           a RUN or `slipway run` for a platform this machine cannot execute (no emulator)
 ├── MountError                    an overlay or bind mount failed (not root, no overlayfs, too many layers)
 ├── RunFailed                     a RUN or `slipway run` process failed; holds argv, exit code, output
 ├── SecretError                   a --secret or --ssh cannot be read or used, or a RUN requires one not given
@@ -182,6 +183,10 @@ class RuntimeNotFound(SlipwayError):
 
 
 class RootlessError(SlipwayError):
+    pass
+
+
+class PlatformNotRunnable(SlipwayError):
     pass
 
 

@@ -22,7 +22,6 @@ from typing import BinaryIO, NamedTuple
 import msgspec
 
 from slipway.choices import (
-    DEFAULT_PLATFORM,
     PULL_POLICIES,
     ContainerNetwork,
     NetworkMode,
@@ -32,8 +31,15 @@ from slipway.choices import (
 from slipway.epoch import parse_epoch
 from slipway.errors import ContextError, DiskFull, DockerfileError, UsageError
 from slipway.export.cache_steps import export_caches, import_caches
-from slipway.export.exporter import ExportTarget, check_output, export_result, output_names
+from slipway.export.exporter import (
+    ExportTarget,
+    check_output,
+    export_platform_results,
+    export_result,
+    output_names,
+)
 from slipway.export.image import ExportOptions
+from slipway.export.platforms import PlatformImage, check_platforms_output
 from slipway.export.specs import CacheSpec, OutputSpec
 from slipway.frontend.checks import CheckWarning, check_parsed, linter_for
 from slipway.frontend.convert import ConvertOptions, convert
@@ -43,13 +49,15 @@ from slipway.frontend.ignore import find_ignore_file, read_ignore_file
 from slipway.frontend.parser import ParsedDockerfile, parse
 from slipway.frontend.source_epoch import RemoteEpoch
 from slipway.graph.ops import BuildGraph, GitSource, HttpSource, ImageSource, Vertex, walk
-from slipway.image.oci import Digest
+from slipway.graph.run_limits import RunLimits
+from slipway.image.oci import Descriptor, Digest
+from slipway.image.platforms import format_platform, host_platform, parse_platform, split_platforms
 from slipway.progress.events import BuildWarning, EventSink
 from slipway.progress.failure import source_excerpt
 from slipway.progress.warnings import SHOWN_WARNINGS, encode_warning
 from slipway.registry.options import RegistryOptions
 from slipway.registry.resolver import StoreResolver
-from slipway.session.secrets import SecretSource, read_secrets
+from slipway.session.secrets import SecretSource, SecretValues, read_secrets
 from slipway.session.ssh import SshSource, ssh_agents
 from slipway.solver.memo import MemoPlan
 from slipway.solver.results import CACHED_OPS, Result
@@ -74,7 +82,7 @@ class BuildRequest(msgspec.Struct, frozen=True):
     no_cache: bool = False
     no_cache_filter: tuple[str, ...] = ()
     network: NetworkMode = "default"
-    platform: str = DEFAULT_PLATFORM
+    platform: str | None = None  # os/arch[/variant], or several with commas; None: this machine's
     source_date_epoch: int | None = None  # SOURCE_DATE_EPOCH from the environment: times, layer files clamped
     compression: str | None = None  # None: deferred in the store, gzip when the image leaves the machine
     max_parallelism: int | None = None
@@ -86,6 +94,8 @@ class BuildRequest(msgspec.Struct, frozen=True):
     allow: tuple[str, ...] = ()  # --allow: entitlements granted (choices.ENTITLEMENTS)
     secrets: tuple[SecretSource, ...] = ()  # --secret: read when the build starts, kept in memory only
     ssh: tuple[SshSource, ...] = ()  # --ssh: agents lent to RUN --mount=type=ssh
+    run_limits: RunLimits | None = None  # --add-host, --shm-size, --ulimit: for every RUN
+    annotations: tuple[tuple[str, str], ...] = ()  # --annotation: the image manifest's
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,7 @@ class BuildOutcome:
     pushed: tuple[tuple[str, Digest], ...] = ()  # (name, manifest digest) of each push
     snapshot: SnapshotRecord | None = None  # the final file system the image was made of
     names: tuple[str, ...] = ()  # the names the image now carries in the store, of those asked for
+    index: Descriptor | None = None  # several platforms: their image index (`image` is the first platform's)
 
 
 def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
@@ -131,10 +142,15 @@ def plan(request: BuildRequest, store: Store, events: EventSink | None = None) -
 
 
 def _checked_plan(
-    request: BuildRequest, store: Store, events: EventSink | None
+    request: BuildRequest,
+    store: Store,
+    events: EventSink | None,
+    *,
+    show_platform: bool = False,
+    warn: bool = True,
 ) -> tuple[BuildGraph, str, tuple[BuildWarning, ...]]:
-    """plan(), and the build checks' warnings."""
-    frontend = prepare(request, store, events)
+    """plan(), and the build checks' warnings (shown unless not `warn`)."""
+    frontend = prepare(request, store, events, show_platform=show_platform)
     linter = linter_for(frontend.parsed, dict(request.build_args), frontend.exclude)
     remote_epoch = _remote_epoch(store)
     try:
@@ -144,7 +160,7 @@ def _checked_plan(
         )
     finally:
         warnings = warning_events(linter.warnings, frontend.text)
-        if events is not None:
+        if events is not None and warn:
             for warning in warnings:
                 events.emit(warning)
     error = linter.error()  # `error=true`: warnings fail the build, before anything runs
@@ -185,7 +201,12 @@ def warning_events(warnings: Iterable[CheckWarning], text: str) -> tuple[BuildWa
 
 
 def prepare(
-    request: BuildRequest, store: Store, events: EventSink | None = None, *, config_only: bool = False
+    request: BuildRequest,
+    store: Store,
+    events: EventSink | None = None,
+    *,
+    config_only: bool = False,
+    show_platform: bool = False,
 ) -> Frontend:
     """Read and parse the request's Dockerfile and .dockerignore; the options of its conversion (and of the
     resolver of its images: `config_only` for an evaluation, which needs their configs only)."""
@@ -205,11 +226,15 @@ def prepare(
         target=request.target,
         build_args=request.build_args,
         labels=request.labels,
-        target_platform=request.platform,
-        build_platform=request.platform,
+        target_platform=request.platform
+        if request.platform is not None
+        else format_platform(host_platform()),
+        build_platform=format_platform(host_platform()),  # where RUN steps run natively
         network=request.network,
         exclude=exclude,
         entitlements=frozenset(request.allow),
+        show_platform=show_platform,
+        run_limits=request.run_limits,
     )
     if request.pull not in PULL_POLICIES:
         raise UsageError(f"pull policy {request.pull!r}: expected one of {', '.join(PULL_POLICIES)}")
@@ -228,50 +253,68 @@ def build(
     stdout: BinaryIO | None = None,
     memo: MemoPlan | None = None,
 ) -> BuildOutcome:
-    """Build `request`; `stdout` receives an output whose dest is "-" (type=tar/docker/oci). With `memo` (the
-    request's memo plan, solver/memo.py) a build that made an image leaves its memo in the store."""
+    """Build `request` (for each of its platforms); `stdout` receives an output whose dest is "-"
+    (type=tar/docker/oci). With `memo` (the request's memo plan, solver/memo.py) a build that made an image
+    leaves its memo in the store."""
     names = output_names(request.tags, request.output)
     check_output(request.output, names, stdout)
     secrets = read_secrets(request.secrets, os.environ)  # the caller's, as docker buildx reads them
-    graph, text, warnings = _checked_plan(request, store, events)
-    options = _solve_options(request)
+    plans = _plan_platforms(request, store, events)
+    graph, text, warnings = plans[0][1:]
     export = export_options(request, graph)
     target = ExportTarget(request.output, names, export, request.registry)
-    root = graph.target.root
+    roots = [each.target.root for _, each, _, _ in plans]
+    index = None
     with ExitStack() as resources:
-        remote_cache = None
-        if request.cache_from and not request.no_cache:
-            remote_cache = import_caches(store, request.cache_from, request.registry, events, resources)
-        hold = resources.enter_context(store.leases.hold())  # what the build uses, kept until it is exported
-        with store.temp_dir("build") as work_dir, ssh_agents(request.ssh, work_dir) as agents:
-            solver = Solver(
-                store,
-                Executor(runtime, work_dir, ledger=store.leases),
-                events,
-                dataclasses.replace(options, session=SessionInputs(secrets, agents)),
-                work_dir,
-                hold=hold,
-                remote_cache=remote_cache,
-            )
-            results = solver.solve_all(root)
+        solver, results = _solve(request, store, runtime, events, resources, roots, secrets)
         with store.lease():
-            snapshot = solver.materialize(results[root.digest]).snapshot
-            image, pushed = export_result(store, graph.target, snapshot, target, events, stdout)
+            snapshot = solver.materialize(results[roots[0].digest]).snapshot
+            if len(plans) == 1:
+                image, pushed = export_result(store, graph.target, snapshot, target, events, stdout)
+            else:
+                items = [
+                    PlatformImage(
+                        platform, each.target, solver.materialize(results[each.target.root.digest]).snapshot
+                    )
+                    for platform, each, _, _ in plans
+                ]
+                exported = export_platform_results(store, items, target, events, stdout)
+                image, pushed, index = (exported.images or (None,))[0], exported.pushed, exported.index
+            # The cache of a build for several platforms: the first platform's steps.
             export_caches(
-                store, request.cache_to, root, results, solver.materialize, export, request.registry, events
+                store,
+                request.cache_to,
+                roots[0],
+                results,
+                solver.materialize,
+                export,
+                request.registry,
+                events,
             )
     kept = tuple(name for name in image.names if name in names) if image and request.output.tags_store else ()
     # A memo row stays small; an epoch a stage's URL gave is asked for again on every build.
-    if memo is not None and image is not None and len(warnings) <= SHOWN_WARNINGS and graph.epoch_url is None:
+    if (
+        memo is not None
+        and image is not None
+        and index is None
+        and len(warnings) <= SHOWN_WARNINGS
+        and graph.epoch_url is None
+    ):
         try:
-            _remember(store, memo, root, results, image, kept, warnings)
+            _remember(store, memo, roots[0], results, image, kept, warnings)
         except DiskFull as err:  # the image is built: only the next no-op rebuild's shortcut is lost
             log.debug("no build memo: %s", err)
     if request.output.type in ("docker", "oci") or request.cache_to:
         # The config and manifest blobs written for an archive or a cache export belong to no image here.
         store.gc_if_idle()
     return BuildOutcome(
-        image=image, graph=graph, dockerfile_text=text, pushed=pushed, snapshot=snapshot, names=kept
+        image=image,
+        graph=graph,
+        dockerfile_text=text,
+        pushed=pushed,
+        snapshot=snapshot,
+        names=kept,
+        index=index,
     )
 
 
@@ -291,7 +334,61 @@ def export_options(request: BuildRequest, graph: BuildGraph) -> ExportOptions:
         source_date_epoch=epoch,
         rewrite_timestamp=output.rewrite_timestamp,
         layer_epoch=request.source_date_epoch,
+        annotations=request.annotations,
     )
+
+
+def _plan_platforms(
+    request: BuildRequest, store: Store, events: EventSink
+) -> list[tuple[str, BuildGraph, str, tuple[BuildWarning, ...]]]:
+    """The build graph for each platform asked (--platform a,b): one plan, or one per platform whose step
+    names start with it; the build checks warn once."""
+    asked = request.platform if request.platform is not None else format_platform(host_platform())
+    # As BuildKit names them (its output directories, its step names): "linux/arm" is "linux/arm/v7".
+    platforms = tuple(format_platform(parse_platform(text)) for text in split_platforms(asked))
+    if len(platforms) == 1:
+        return [(asked, *_checked_plan(request, store, events))]
+    check_platforms_output(request.output)
+    return [
+        (
+            platform,
+            *_checked_plan(
+                msgspec.structs.replace(request, platform=platform),
+                store,
+                events,
+                show_platform=True,
+                warn=position == 0,
+            ),
+        )
+        for position, platform in enumerate(platforms)
+    ]
+
+
+def _solve(
+    request: BuildRequest,
+    store: Store,
+    runtime: Runtime,
+    events: EventSink,
+    resources: ExitStack,
+    roots: list[Vertex],
+    secrets: SecretValues,
+) -> tuple[Solver, dict[str, Result]]:
+    """Run the build graphs of `roots` (together: their steps in parallel where the graphs allow)."""
+    remote_cache = None
+    if request.cache_from and not request.no_cache:
+        remote_cache = import_caches(store, request.cache_from, request.registry, events, resources)
+    hold = resources.enter_context(store.leases.hold())  # what the build uses, kept until it is exported
+    with store.temp_dir("build") as work_dir, ssh_agents(request.ssh, work_dir) as agents:
+        solver = Solver(
+            store,
+            Executor(runtime, work_dir, ledger=store.leases),
+            events,
+            dataclasses.replace(_solve_options(request), session=SessionInputs(secrets, agents)),
+            work_dir,
+            hold=hold,
+            remote_cache=remote_cache,
+        )
+        return solver, solver.solve_all(*roots)
 
 
 def _solve_options(request: BuildRequest) -> SolveOptions:

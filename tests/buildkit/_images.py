@@ -15,6 +15,7 @@ Each image is written as a `docker save` archive (config, manifest.json, one lay
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -26,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BUSYBOX = Path("/bin/busybox")
+# Debian's busybox-static for arm64, unpacked there by scripts/setup (scripts/foreign-busybox): the arm64
+# busybox image of the multi-platform tests, whose RUN steps run under qemu-user-static.
+ARM64_BUSYBOX = Path("/usr/local/lib/slipway-tests/arm64/busybox")
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Fixed times keep the archives (and so the image IDs) the same on every run.
 EPOCH = "2024-09-26T21:31:42Z"
@@ -174,6 +178,9 @@ class BaseImage:
     cmd: tuple[str, ...]
     history: str
     extra_files: tuple[tuple[str, str], ...] = ()
+    binary: Path = BUSYBOX
+    architecture: str = "amd64"
+    variant: str | None = None
 
 
 BUSYBOX_IMAGE = BaseImage(
@@ -196,6 +203,13 @@ ALPINE_IMAGE = BaseImage(
         ("etc/os-release", 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.22.1\n'),
     ),
 )
+
+
+def arm64_image(image: BaseImage) -> BaseImage:
+    """`image` made of the arm64 busybox: the same name, for linux/arm64 (a store keeps both platforms)."""
+    if not ARM64_BUSYBOX.is_file():
+        raise FileNotFoundError(f"{ARM64_BUSYBOX} is missing: run scripts/setup (scripts/foreign-busybox)")
+    return dataclasses.replace(image, binary=ARM64_BUSYBOX, architecture="arm64", variant="v8")
 
 
 def applets() -> list[str]:
@@ -231,7 +245,8 @@ def layer_tar(image: BaseImage) -> bytes:
         directory("var/spool")
         directory("var/spool/mail")
         directory("var/www", owner=33)
-        regular("bin/busybox", BUSYBOX.read_bytes(), 0o755)
+        # The applet list is the host busybox's: Debian ships one busybox version for every architecture.
+        regular("bin/busybox", image.binary.read_bytes(), 0o755)
         for applet in applets():
             if image.applets_as_symlinks:
                 link(f"bin/{applet}", "busybox", hard=False)
@@ -253,7 +268,8 @@ def docker_archive(image: BaseImage, destination: Path) -> Path:
     layer = layer_tar(image)
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     config = {
-        "architecture": "amd64",
+        "architecture": image.architecture,
+        **({"variant": image.variant} if image.variant else {}),
         "os": "linux",
         "created": EPOCH,
         "config": {"Env": [DEFAULT_PATH], "Cmd": list(image.cmd)},
@@ -290,21 +306,26 @@ ALIASES = (("busybox:latest", "busybox:stable-musl"),)
 def make_template_store(slipway_argv: list[str], root: Path, work: Path) -> Path:
     """A store root holding busybox:latest and alpine:latest, to be copied for each test that needs its own."""
     for image in (BUSYBOX_IMAGE, ALPINE_IMAGE):
-        archive = docker_archive(image, work / (image.name.split(":")[0] + ".tar"))
-        loaded = subprocess.run(
-            [*slipway_argv, "--root", str(root), "load", "-q", "-i", str(archive)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert loaded.returncode == 0, loaded.stderr
-        archive.unlink()
+        load_image(slipway_argv, root, image, work)
     for alias in ALIASES:  # tags BuildKit's tests pull that the stand-ins answer for
         tagged = subprocess.run(
             [*slipway_argv, "--root", str(root), "tag", *alias], capture_output=True, text=True, check=False
         )
         assert tagged.returncode == 0, tagged.stderr
     return root
+
+
+def load_image(slipway_argv: list[str], root: Path, image: BaseImage, work: Path) -> None:
+    """Load `image` into the store at `root` (as a `docker save` archive: its config as the official one's)."""
+    archive = docker_archive(image, work / (image.name.split(":")[0] + f"-{image.architecture}.tar"))
+    loaded = subprocess.run(
+        [*slipway_argv, "--root", str(root), "load", "-q", "-i", str(archive)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    archive.unlink()
 
 
 def copy_store(template: Path, destination: Path) -> Path:

@@ -109,7 +109,7 @@ def pushed_platform_files(
 
 # dockerfile_cache_test.go: testCacheMultiPlatformImportExport
 @pytest.mark.xfail(
-    reason="issue 15: multi-platform builds (--platform linux/amd64,linux/arm/v7) with inline cache",
+    reason="issue 13: cache export (--cache-to type=inline, here of a linux/amd64,linux/arm/v7 build)",
     strict=True,
 )
 def test_cache_multi_platform_import_export(own_sandbox: Sandbox, registry: str) -> None:

@@ -23,9 +23,6 @@ def test_cmd_shell(sandbox: Sandbox) -> None:
 
 
 # dockerfile_cmd_test.go: testDefaultShellAndPath
-@pytest.mark.xfail(
-    reason="issue 15: multi-platform builds (--platform windows/amd64,linux/amd64)", strict=True
-)
 def test_default_shell_and_path(sandbox: Sandbox) -> None:
     context = sandbox.context("\nFROM scratch\nENTRYPOINT foo bar\nCOPY Dockerfile .\n")
     archive = sandbox.export_oci(context, "--platform", "windows/amd64,linux/amd64")

@@ -20,9 +20,6 @@ def test_tar_exporter_basic(sandbox: Sandbox) -> None:
 
 
 # dockerfile_export_test.go: testTarExporterMulti
-@pytest.mark.xfail(
-    reason="issue 15: multi-platform builds (--platform linux/amd64,darwin/amd64)", strict=True
-)
 def test_tar_exporter_multi(sandbox: Sandbox) -> None:
     dockerfile = "\nFROM scratch AS stage-linux\nCOPY foo forlinux\n\nFROM scratch AS stage-darwin\nCOPY bar fordarwin\n\nFROM stage-$TARGETOS\n"
     context = sandbox.context(dockerfile, file("foo", "data"), file("bar", "data2"))
@@ -34,9 +31,6 @@ def test_tar_exporter_multi(sandbox: Sandbox) -> None:
 
 
 # dockerfile_export_test.go: testExportMultiPlatform
-@pytest.mark.xfail(
-    reason="issue 15: multi-platform builds (--platform windows/amd64,linux/arm,linux/s390x)", strict=True
-)
 def test_export_multi_platform(sandbox: Sandbox) -> None:
     dockerfile = "\nFROM scratch\nARG TARGETARCH\nARG TARGETPLATFORM\nLABEL target=$TARGETPLATFORM\nCOPY arch-$TARGETARCH whoami\n"
     context = sandbox.context(

@@ -73,10 +73,6 @@ def test_oci_layout_multiname(sandbox: Sandbox) -> None:
 
 
 # dockerfile_image_test.go: testMultiNilRefsOCIExporter
-@pytest.mark.xfail(
-    reason="issue 15: multi-platform builds (--platform linux/arm64,linux/amd64 as one OCI index)",
-    strict=True,
-)
 def test_multi_nil_refs_oci_exporter(sandbox: Sandbox) -> None:
     archive = sandbox.export_oci(sandbox.context("FROM scratch"), "--platform", "linux/arm64,linux/amd64")
     assert len(archive.index["manifests"]) == 1

@@ -55,7 +55,7 @@ EOF
 
 # dockerfile_platform_test.go: testPlatformWithOSVersion
 @pytest.mark.xfail(
-    reason="issue 15: multi-platform builds (platforms with an OS version, one index)", strict=True
+    reason="issue 15: several --output values (type=local and a push in one build)", strict=True
 )
 def test_platform_with_os_version(sandbox: Sandbox, registry: str) -> None:
     first, second = "windows(1.2.3)/bar", "windows(1.1.0)/bar"
@@ -97,7 +97,6 @@ def test_platform_with_os_version(sandbox: Sandbox, registry: str) -> None:
 
 
 # dockerfile_platform_test.go: testMaintainBaseOSVersion
-@pytest.mark.xfail(reason="issue 15: multi-platform builds (a platform with an OS version)", strict=True)
 def test_maintain_base_os_version(sandbox: Sandbox, registry: str) -> None:
     target = f"{registry}/buildkit/testplatformwithosversion-1-{sandbox.name}:latest"
     dockerfile = "\nFROM scratch\nARG TARGETPLATFORM\nCOPY <<EOF /platform\n${TARGETPLATFORM}\nEOF\n"

@@ -14,7 +14,6 @@ pytestmark = pytest.mark.root
 
 
 # dockerfile_resources_test.go: testShmSize
-@pytest.mark.xfail(reason="issue 15: the build flags of docker buildx: --shm-size", strict=True)
 def test_shm_size(sandbox: Sandbox) -> None:
     dockerfile = "\nFROM busybox AS base\nRUN mount | grep /dev/shm > /shmsize\nFROM scratch\nCOPY --from=base /shmsize /\n"
     out = sandbox.export(sandbox.context(dockerfile), "--shm-size", "134217728")
@@ -22,7 +21,6 @@ def test_shm_size(sandbox: Sandbox) -> None:
 
 
 # dockerfile_resources_test.go: testUlimit
-@pytest.mark.xfail(reason="issue 15: the build flags of docker buildx: --ulimit", strict=True)
 def test_ulimit(sandbox: Sandbox) -> None:
     dockerfile = "\nFROM busybox AS base\nRUN ulimit -n > /ulimit\nFROM scratch\nCOPY --from=base /ulimit /\n"
     out = sandbox.export(sandbox.context(dockerfile), "--ulimit", "nofile=1062:1062")

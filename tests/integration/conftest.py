@@ -201,6 +201,7 @@ class ImageRow:
     image_id: str
     created: str
     size: str
+    platform: str = ""  # the PLATFORM column, shown when a store holds other platforms than this machine's
 
     @property
     def size_bytes(self) -> float:
@@ -208,13 +209,13 @@ class ImageRow:
 
 
 def parse_images_table(text: str) -> list[ImageRow]:
-    """Rows of `slipway images` (Docker's columns: REPOSITORY TAG IMAGE ID CREATED SIZE)."""
+    """Rows of `slipway images` (Docker's columns: REPOSITORY TAG IMAGE ID CREATED SIZE [PLATFORM])."""
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines and lines[0].split()[:2] == ["REPOSITORY", "TAG"], text
     rows = []
     for line in lines[1:]:
         cells = re.split(r"\s{2,}", line.strip())
-        assert len(cells) == 5, f"not 5 columns: {line!r}"
+        assert len(cells) == len(lines[0].split()) - 1, f"not a row of {lines[0]!r}: {line!r}"  # IMAGE ID
         rows.append(ImageRow(*cells))
     return rows
 

@@ -48,7 +48,7 @@ PUBLIC = {
     "slipway.registry": [
         "REGISTRIES_FILE", "Credentials", "DockerConfig", "RegistryClient", "RegistryOptions", "RetryPolicy",
         "StoreResolver", "fetch_image_config", "format_platform", "host_platform", "login", "logout",
-        "parse_platform", "pull_image", "push_image", "read_insecure_registries", "select_manifest",
+        "parse_platform", "pull_image", "push_image", "push_index", "read_insecure_registries", "select_manifest",
     ],
     "slipway.runner": [
         "RunRequest", "VolumeBind", "merge_env", "parse_volume", "plan_process", "run_container",

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from slipway.choices import (
     CALL_FORMATS,
     COMPRESSIONS,
-    DEFAULT_PLATFORM,
     ENTITLEMENTS,
     NETWORK_MODES,
     PROGRESS_MODES,
@@ -62,7 +61,8 @@ BUILD_FLAGS: tuple[Flag, ...] = (
     Flag("no_cache_filter", ("--no-cache-filter",), "multiple", metavar="STAGE", help="Do not cache the named stages."),
     Flag("network", ("--network",), choices=NETWORK_MODES, default="default",
          help="The network of RUN steps (default: the host's)."),
-    Flag("platform", ("--platform",), default=DEFAULT_PLATFORM, help="Target platform."),
+    Flag("platform", ("--platform",), metavar="OS/ARCH[/VARIANT][,...]",
+         help="Target platform, or several (one image index); default: this machine's."),
     Flag("progress", ("--progress",), choices=PROGRESS_MODES, default="auto",
          help="How to show the build's progress (auto: tty on a terminal, plain elsewhere)."),
     Flag("quiet", ("-q", "--quiet"), "flag", help="Suppress the build output and print the image ID on success."),
@@ -97,6 +97,27 @@ BUILD_FLAGS: tuple[Flag, ...] = (
     Flag("ssh", ("--ssh",), "multiple", metavar="default|ID[=SOCKET|KEYFILE[,KEYFILE...]]",
          help="Lend an SSH agent to RUN --mount=type=ssh: the agent at SOCKET ($SSH_AUTH_SOCK when none is "
          "given), or a private agent holding the key files, for this build only."),
+    Flag("add_hosts", ("--add-host",), "multiple", metavar="HOST:IP",
+         help="Add a line to the /etc/hosts of RUN steps."),
+    Flag("shm_size", ("--shm-size",), metavar="SIZE",
+         help="Size of /dev/shm in RUN steps (bytes, or with a unit: 128m, 1g; default 64m)."),
+    Flag("ulimits", ("--ulimit",), "multiple", metavar="TYPE=SOFT[:HARD]",
+         help="A resource limit of RUN steps (nofile=1024:2048, nproc=512, core=-1 ...)."),
+    Flag("annotations", ("--annotation",), "multiple", metavar="[manifest:]KEY=VALUE",
+         help="Add an annotation to the image manifest (of every platform's image)."),
+    Flag("provenance", ("--provenance",), metavar="false",
+         help="Accepted for docker buildx scripts: slipway attaches no provenance attestation (a value other "
+         "than false warns that none is made)."),
+    Flag("sbom", ("--sbom",), metavar="false",
+         help="Accepted for docker buildx scripts: slipway attaches no SBOM attestation (a value other than "
+         "false warns that none is made)."),
+    Flag("load", ("--load",), "flag",
+         help="Accepted for docker buildx scripts: the image goes to slipway's store, as it does by default "
+         "(there is no daemon to load it into); not with an --output of another type."),
+    Flag("rm", ("--rm",), "flag",
+         help="Accepted for docker build scripts: no container outlives its step in slipway, whatever is given."),
+    Flag("force_rm", ("--force-rm",), "flag",
+         help="Accepted for docker build scripts: no container outlives its step in slipway, failed or not."),
 )  # fmt: skip
 
 
@@ -117,7 +138,7 @@ if TYPE_CHECKING:
         no_cache: bool
         no_cache_filter: tuple[str, ...]
         network: NetworkMode
-        platform: str
+        platform: str | None
         progress: ProgressMode
         quiet: bool
         iidfile: Path | None
@@ -135,6 +156,15 @@ if TYPE_CHECKING:
         format: CallFormat | None
         secrets: tuple[str, ...]
         ssh: tuple[str, ...]
+        add_hosts: tuple[str, ...]
+        shm_size: str | None
+        ulimits: tuple[str, ...]
+        annotations: tuple[str, ...]
+        provenance: str | None
+        sbom: str | None
+        load: bool
+        rm: bool
+        force_rm: bool
 
 else:
     BuildFlags = collections.namedtuple("BuildFlags", [CONTEXT.name, *(flag.name for flag in BUILD_FLAGS)])

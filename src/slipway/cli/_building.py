@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from slipway.choices import EXPORT_STEP_NAMES, PULL_POLICIES, PullPolicy
 from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
+from slipway.cli._buildx_flags import check_load, manifest_annotations, run_limits, warn_attestations
 from slipway.epoch import EPOCH_ARG, environment_epoch
 from slipway.frontend.files import dockerfile_location
 from slipway.solver.memo import MemoPlan, plan_memo
@@ -54,6 +55,7 @@ class Outcome(NamedTuple):
 def build_command(root: Path, flags: BuildFlags) -> None:
     """`slipway build` with these flags, in the store at `root`."""
     resolved = _resolve(flags)
+    warn_attestations(flags)
     if flags.check or flags.call != "build" or flags.format is not None:
         from slipway.cli._calls import parse_call, run_call
 
@@ -149,6 +151,8 @@ def _memo_plan(flags: BuildFlags, resolved: Resolved) -> MemoPlan | None:
         # Which secrets were lent, not their values: a RUN that requires one fails without it (see
         # solver/session_mounts.py), so a memo of a build that had it must not answer one that has not.
         "secrets": [(source.id, source.file, source.env) for source in resolved.secrets],
+        "add_hosts": flags.add_hosts, "shm_size": flags.shm_size, "ulimits": flags.ulimits,
+        "annotations": flags.annotations,
     }  # fmt: skip
     return plan_memo(flags.context, resolved.dockerfile, resolved.dockerfile_text, options)
 
@@ -181,6 +185,7 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
     output = parse_output(flags.output) if flags.output is not None else OutputSpec()
     if flags.push:
         output = with_push(output)
+    check_load(flags, output)
     if flags.quiet and output.to_stdout:
         raise _usage_error(
             f"-q prints the image ID on stdout, where --output {flags.output} writes: drop one of them"
@@ -195,7 +200,9 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
     )
     if built.image is None:
         return Outcome(None, ())
-    return Outcome(built.image.id, built.names, built.pushed, summary)
+    # Several platforms: the image index stands for the build, as docker's containerd store shows it.
+    image_id = built.index.digest if built.index is not None else built.image.id
+    return Outcome(image_id, built.names, built.pushed, summary)
 
 
 def _request(
@@ -228,6 +235,8 @@ def _request(
         allow=flags.allow,
         secrets=resolved.secrets,
         ssh=resolved.ssh,
+        run_limits=run_limits(flags),
+        annotations=manifest_annotations(flags),
     )
 
 

@@ -17,6 +17,7 @@ from slipway._pathmatch import BadPattern, compile_pattern
 from slipway.cli._humanize import created_at, human_size, parse_time, rfc3339, since
 from slipway.errors import UsageError
 from slipway.image.oci import ContainerConfig, History
+from slipway.image.platforms import format_platform, image_platform
 from slipway.image.reference import parse_reference
 from slipway.store import ImageRecord, Store
 
@@ -161,6 +162,7 @@ def image_fields(row: ImageRow, now: datetime, *, no_trunc: bool) -> dict[str, o
         "Tag": row.tag,
         "UniqueSize": "N/A",
         "VirtualSize": human_size(image.size),
+        "Platform": format_platform(image_platform(image.config)),
     }
 
 
@@ -176,6 +178,7 @@ IMAGE_HEADERS = {
     "SharedSize": "SHARED SIZE",
     "UniqueSize": "UNIQUE SIZE",
     "VirtualSize": "VIRTUAL SIZE",
+    "Platform": "PLATFORM",
 }
 
 

@@ -19,6 +19,7 @@ from slipway.export.docker_archive import load_archive, write_docker_archive
 from slipway.export.oci_layout import write_oci_archive
 from slipway.export.rootfs_import import ImportOptions, import_rootfs
 from slipway.export.selection import select_images
+from slipway.image.platforms import parse_platform
 from slipway.image.reference import parse_reference
 
 
@@ -66,15 +67,29 @@ def _output(path: str | None) -> Iterator[BinaryIO]:
     "-c", "--change", "changes", multiple=True, help="Apply a Dockerfile instruction to the image config."
 )
 @click.option("-m", "--message", help="Set the history comment of the imported image.")
+@click.option(
+    "--platform", help="The platform the files are for, os/arch[/variant] (default: this machine's)."
+)
 @click.pass_context
 def import_(
-    ctx: click.Context, source: str, name: str | None, changes: tuple[str, ...], message: str | None
+    ctx: click.Context,
+    source: str,
+    name: str | None,
+    changes: tuple[str, ...],
+    message: str | None,
+    platform: str | None,
 ) -> None:
     """Import a root file system tar (plain, gzip, zstd, bzip2, xz) as a one-layer image; print its ID."""
     if name is not None:
         parse_reference(name)  # a bad name fails before the tar is read
+    if platform is not None:
+        parse_platform(platform)  # so does a bad platform
     options = ImportOptions(
-        name=name, changes=changes, message=message, source_date_epoch=environment_epoch(os.environ)
+        name=name,
+        changes=changes,
+        message=message,
+        source_date_epoch=environment_epoch(os.environ),
+        platform=platform,
     )
     with open_store(ctx) as store, _input(source, "import") as stream:
         record = import_rootfs(store, stream, source, options)

@@ -15,8 +15,8 @@ from slipway.frontend.parser import dump, parse
 from slipway.frontend.shell import ShellLexer
 from slipway.graph.ops import BuildGraph, Vertex, walk
 from slipway.image.oci import ImageConfig, RootFS, sha256_digest
+from slipway.image.platforms import format_platform, host_platform
 from slipway.image.reference import parse_reference
-from slipway.registry.platforms import format_platform, host_platform
 
 
 @click.group()

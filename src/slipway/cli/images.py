@@ -25,6 +25,7 @@ from slipway.cli._image_views import (
 from slipway.cli._removal import Removal, prune_images, remove_image
 from slipway.cli._templates import go_json, parse_format, parse_template
 from slipway.errors import SlipwayError
+from slipway.image.platforms import format_platform, host_platform
 from slipway.store import Store
 
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -89,7 +90,11 @@ def images(
     if quiet:
         output = parse_format("{{.ID}}", "")
     else:
-        output = parse_format(format_, IMAGES_TABLE_DIGESTS if digests else IMAGES_TABLE)
+        table = IMAGES_TABLE_DIGESTS if digests else IMAGES_TABLE
+        # A store with images of other platforms than this machine's (a name holding several) says which is which.
+        if any(item["Platform"] != format_platform(host_platform()) for item in items):
+            table += "\t{{.Platform}}"
+        output = parse_format(format_, table)
     _echo_output(output.render(items, IMAGE_HEADERS))
 
 

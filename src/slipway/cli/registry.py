@@ -9,8 +9,8 @@ import click
 
 from slipway._api.registries import registry_options
 from slipway.cli._context import AppContext
-from slipway.errors import UsageError
-from slipway.export.image import distributable
+from slipway.errors import SlipwayError, UsageError
+from slipway.export.image import compose_index, distributable
 from slipway.registry import (
     REGISTRIES_FILE,
     Credentials,
@@ -19,6 +19,7 @@ from slipway.registry import (
     host_platform,
     pull_image,
     push_image,
+    push_index,
 )
 from slipway.registry import (
     login as login_to,
@@ -26,7 +27,7 @@ from slipway.registry import (
 from slipway.registry import (
     logout as logout_from,
 )
-from slipway.store import Store
+from slipway.store import ImageRecord, Store
 
 DOCKER_HUB = "docker.io"
 
@@ -83,13 +84,36 @@ def pull(
 def push(
     app: AppContext, name: str, destination: str | None, quiet: bool, insecure_registries: tuple[str, ...]
 ) -> None:
-    """Push an image to a registry, as NAME or as DESTINATION."""
+    """Push an image to a registry, as NAME or as DESTINATION (a NAME that holds images of several platforms:
+    them all, and their image index as the tag)."""
     options = _options(app, insecure_registries)
     with Store.open(app.root) as store:
-        image = distributable(store, store.images.resolve(name))
-        digest = push_image(store, image, destination or name, options=options, on_event=_printer(quiet))
+        image = store.images.resolve(name)
+        members = _members(store, name)
+        if len(members) > 1:
+            shipped = [distributable(store, member) for member in members]
+            index, _ = compose_index(store, shipped)
+            digest = push_index(
+                store, shipped, index, destination or name, options=options, on_event=_printer(quiet)
+            )
+        else:
+            digest = push_image(
+                store,
+                distributable(store, image),
+                destination or name,
+                options=options,
+                on_event=_printer(quiet),
+            )
     if quiet:
         click.echo(digest)
+
+
+def _members(store: Store, name: str) -> list[ImageRecord]:
+    """The images a name holds, one per platform; [] for what is not a name (an image ID, name@digest)."""
+    try:
+        return store.images.members(name)
+    except SlipwayError:
+        return []
 
 
 @click.command()

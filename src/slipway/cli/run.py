@@ -14,6 +14,7 @@ from slipway._api.stores import runtime_for
 from slipway.choices import CONTAINER_NETWORKS, ContainerNetwork
 from slipway.cli._context import AppContext
 from slipway.errors import UsageError
+from slipway.image.platforms import parse_platform
 from slipway.runner import RunRequest, parse_volume, run_container
 from slipway.store import Store
 from slipway.worker.executor import STOP_TIMEOUT_SECONDS
@@ -46,6 +47,9 @@ from slipway.worker.executor import STOP_TIMEOUT_SECONDS
 @click.option("--hostname", help="Container host name.")
 @click.option("--name", help="Container name (accepted; containers are not kept).")
 @click.option(
+    "--platform", help="Run IMAGE's image for this platform, os/arch[/variant] (under emulation if foreign)."
+)
+@click.option(
     "--stop-timeout",
     type=click.IntRange(min=0),
     default=STOP_TIMEOUT_SECONDS,
@@ -69,6 +73,7 @@ def run(
     tty: bool,
     hostname: str | None,
     name: str | None,
+    platform: str | None,
     stop_timeout: int,
     image: str,
     command: tuple[str, ...],
@@ -88,6 +93,7 @@ def run(
         tty=tty,
         hostname=hostname,
         name=name,
+        platform=parse_platform(platform) if platform else None,
         stop_timeout=stop_timeout,
     )
     if tty and interactive and not os.isatty(0):

@@ -160,7 +160,10 @@ def commit_images(store: Store, images: Sequence[StagedImage]) -> list[LoadedIma
             store.blobs.put(image.config_bytes, expected=image.manifest.config.digest)
             store.blobs.put(image.manifest_bytes, expected=image.manifest_digest)
             record = store.images.add(
-                image.manifest, image.config, image.names, manifest_digest=image.manifest_digest
+                image.manifest,
+                image.config,
+                image.names,
+                manifest_digest=image.manifest_digest,
             )
             loaded.append(LoadedImage(image=record, names=image.names))
     return loaded

@@ -3,7 +3,7 @@ pushed on request), a docker or OCI archive, a directory, or a tar of the final 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +11,8 @@ from typing import BinaryIO, NamedTuple, assert_never
 
 from slipway.choices import EXPORT_STEP_NAMES
 from slipway.errors import ExportError, UsageError
-from slipway.export.image import ExportOptions, distributable, export_image
+from slipway.export.image import ExportOptions, compose_index, distributable, export_image
+from slipway.export.platforms import PlatformImage, PlatformsExport, export_platforms
 from slipway.export.specs import OutputSpec
 from slipway.graph.ops import StagePlan
 from slipway.image.oci import Digest
@@ -20,7 +21,14 @@ from slipway.progress.events import EventSink, StepReporter, step
 from slipway.registry.options import RegistryOptions
 from slipway.store import ImageRecord, SnapshotRecord, Store, naming_disk_full
 
-__all__ = ["ExportTarget", "Exported", "check_output", "export_result", "output_names"]
+__all__ = [
+    "ExportTarget",
+    "Exported",
+    "check_output",
+    "export_platform_results",
+    "export_result",
+    "output_names",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +155,42 @@ def _push(
         exporting.log(f"pushing {name}")
         pushed.append((name, push_image(store, image, name, options=options, on_event=exporting.log)))
     return tuple(pushed)
+
+
+def export_platform_results(
+    store: Store,
+    items: Sequence[PlatformImage],
+    target: ExportTarget,
+    events: EventSink,
+    stdout: BinaryIO | None = None,
+) -> PlatformsExport:
+    """The "export" step of a build for several platforms: their results as one image index
+    (export/platforms.py), written where `target` says."""
+    output = target.output
+    name = EXPORT_STEP_NAMES[output.type]
+    with step(events, "export", name) as exporting, naming_disk_full(store.root, name), _writing(output):
+
+        def push(images: Sequence[ImageRecord], name: str) -> Digest:
+            return _push_index(store, images, name, target, exporting)
+
+        return export_platforms(
+            store,
+            output,
+            target.names,
+            items,
+            target.options,
+            open_destination=lambda: _destination(output, stdout),
+            push=push,
+        )
+
+
+def _push_index(
+    store: Store, images: Sequence[ImageRecord], name: str, target: ExportTarget, exporting: StepReporter
+) -> Digest:
+    from slipway.registry.push import push_index  # httpx: only when pushing
+
+    shipped = [distributable(store, image) for image in images]
+    body, _ = compose_index(store, shipped)
+    exporting.log(f"pushing {name}")
+    options = target.registry or RegistryOptions()
+    return push_index(store, shipped, body, name, options=options, on_event=exporting.log)

@@ -20,15 +20,19 @@ from slipway.graph.ops import StagePlan
 from slipway.image.layers import LayerInfo, compress_layer, measure_tree, pack_layer
 from slipway.image.oci import (
     MEDIA_OCI_CONFIG,
+    MEDIA_OCI_INDEX,
     MEDIA_OCI_LAYER,
     MEDIA_OCI_MANIFEST,
     Descriptor,
     DiffID,
     History,
     ImageConfig,
+    Index,
     Manifest,
+    Platform,
     RootFS,
     encode_json,
+    sha256_digest,
 )
 from slipway.store import ImageRecord, SnapshotRecord, Store
 
@@ -42,6 +46,7 @@ class ExportOptions(msgspec.Struct, frozen=True):
     # SOURCE_DATE_EPOCH from the environment (slipway's reproducible builds): a snapshot's own layer, when it
     # is first packed, has its file times clamped to it, so images and exported caches share those blobs.
     layer_epoch: int | None = None
+    annotations: tuple[tuple[str, str], ...] = ()  # --annotation: the manifest's
 
     def for_distribution(self) -> ExportOptions:
         """For what leaves the machine (archives, registries): gzip unless a compression was asked for."""
@@ -154,7 +159,8 @@ def export_image(
     # From the first layer blob to images.add, a concurrent gc() must not collect what is not an image yet.
     with store.lease():
         manifest, config, _ = compose_manifest(store, stage, snapshot, options)
-        return store.images.add(manifest, config, names)
+        # A build's result is all its names hold: no image of another platform from an earlier build stays.
+        return store.images.add(manifest, config, names, replace_platforms=True)
 
 
 def compose_manifest(
@@ -171,6 +177,7 @@ def compose_manifest(
         config=Descriptor(media_type=MEDIA_OCI_CONFIG, digest=config_digest, size=len(config_bytes)),
         layers=tuple(layer.descriptor for layer in layers),
         media_type=MEDIA_OCI_MANIFEST,
+        annotations=dict(options.annotations) or None,
     )
     return manifest, config, layers
 
@@ -222,3 +229,24 @@ def _fit_history(history: tuple[History, ...], layer_count: int) -> tuple[Histor
 
 def _timestamp(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def compose_index(store: Store, images: Sequence[ImageRecord]) -> tuple[bytes, Descriptor]:
+    """The OCI image index of `images` (one per platform, in order): its bytes and its descriptor. Each entry's
+    platform is its config's, as a registry's index says which manifest runs where."""
+    entries = []
+    for image in images:
+        config = image.config
+        platform = Platform(
+            architecture=config.architecture,
+            os=config.os,
+            variant=config.variant,
+            os_version=config.os_version,
+        )
+        size = len(store.blobs.read(image.manifest_digest))
+        media_type = image.manifest.media_type or MEDIA_OCI_MANIFEST
+        entries.append(
+            Descriptor(media_type=media_type, digest=image.manifest_digest, size=size, platform=platform)
+        )
+    data = encode_json(Index(manifests=tuple(entries), media_type=MEDIA_OCI_INDEX))
+    return data, Descriptor(media_type=MEDIA_OCI_INDEX, digest=sha256_digest(data), size=len(data))

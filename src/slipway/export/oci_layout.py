@@ -10,7 +10,6 @@ Read as untrusted input: every blob is checked against its descriptor before it 
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -23,6 +22,7 @@ from slipway.errors import ExportError, StoreError
 from slipway.export._extraction import ExtractedArchive
 from slipway.export._staging import StagedImage, Staging
 from slipway.export._tar_writer import TarPlan
+from slipway.export.image import compose_index
 from slipway.export.selection import ImageSelection
 from slipway.image.oci import (
     INDEX_MEDIA_TYPES,
@@ -36,8 +36,9 @@ from slipway.image.oci import (
     Manifest,
     encode_json,
 )
+from slipway.image.platforms import host_platform
 from slipway.image.reference import parse_reference
-from slipway.store import Store
+from slipway.store import ImageRecord, Store
 
 __all__ = [
     "ANNOTATION_IMAGE_NAME",
@@ -57,28 +58,9 @@ INDEX_FILE = "index.json"
 LAYOUT_VERSION = b'{"imageLayoutVersion":"1.0.0"}'
 MAX_INDEX_DEPTH = 4
 
-# platform.machine() -> GOARCH, the names image platforms use.
-GOARCH = {
-    "x86_64": "amd64",
-    "amd64": "amd64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "armv7l": "arm",
-    "i686": "386",
-    "i386": "386",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-}
-
 
 class _LayoutFile(msgspec.Struct, frozen=True):
     image_layout_version: str = msgspec.field(name="imageLayoutVersion")
-
-
-def host_architecture() -> str:
-    machine = platform.machine()
-    return GOARCH.get(machine, machine)
 
 
 def blob_name(digest: Digest) -> str:
@@ -93,23 +75,34 @@ def add_oci_layout(store: Store, selections: list[ImageSelection], plan: TarPlan
     """Put the layout of `selections` (every blob, oci-layout, index.json) into `plan`."""
     plan.add_bytes(LAYOUT_FILE, LAYOUT_VERSION)
     descriptors: list[Descriptor] = []
+    written: set[Digest] = set()
     for selection in selections:
-        image = selection.image
-        manifest_size = _manifest_size(store, selection)
-        blobs = [
-            (image.manifest_digest, manifest_size),
-            (image.manifest.config.digest, image.manifest.config.size),
-        ]
-        blobs += [(layer.digest, layer.size) for layer in image.manifest.layers]
-        for digest, size in blobs:
-            # Streamed and checked as they are copied (a deferred layer is packed from its snapshot into the
-            # archive, never onto the disk): a blob damaged in the store fails the export, naming the image.
-            plan.add_stream(blob_name(digest), size, partial(exported_blob, store, selection, digest, size))
-        base = Descriptor(
-            media_type=image.manifest.media_type or MEDIA_OCI_MANIFEST,
-            digest=image.manifest_digest,
-            size=manifest_size,
-        )
+        for image in selection.platforms or (selection.image,):
+            manifest_size = _manifest_size(store, selection, image)
+            blobs = [
+                (image.manifest_digest, manifest_size),
+                (image.manifest.config.digest, image.manifest.config.size),
+            ]
+            blobs += [(layer.digest, layer.size) for layer in image.manifest.layers]
+            for digest, size in blobs:
+                if digest in written:  # a layer two platforms share (a COPY into FROM scratch) goes in once
+                    continue
+                written.add(digest)
+                # Streamed and checked as they are copied (a deferred layer is packed from its snapshot into
+                # the archive, never onto the disk): a blob damaged in the store fails the export, naming it.
+                plan.add_stream(
+                    blob_name(digest), size, partial(exported_blob, store, selection, digest, size)
+                )
+        if selection.platforms:
+            data, base = compose_index(store, selection.platforms)
+            plan.add_bytes(blob_name(base.digest), data)
+        else:
+            image = selection.image
+            base = Descriptor(
+                media_type=image.manifest.media_type or MEDIA_OCI_MANIFEST,
+                digest=image.manifest_digest,
+                size=_manifest_size(store, selection, image),
+            )
         descriptors.extend(_named_descriptors(base, selection.names))
     index = Index(manifests=tuple(descriptors), media_type=MEDIA_OCI_INDEX)
     plan.add_bytes(INDEX_FILE, encode_json(index))
@@ -125,9 +118,9 @@ def exported_blob(store: Store, selection: ImageSelection, digest: Digest, size:
         raise ExportError(f"cannot export image {selection.label}: {err}") from err
 
 
-def _manifest_size(store: Store, selection: ImageSelection) -> int:
+def _manifest_size(store: Store, selection: ImageSelection, image: ImageRecord) -> int:
     try:
-        return len(store.blobs.read(selection.image.manifest_digest))
+        return len(store.blobs.read(image.manifest_digest))
     except StoreError as err:
         raise ExportError(f"cannot export image {selection.label}: {err}") from err
 
@@ -198,7 +191,7 @@ def _for_this_platform(staging: Staging, index: Index, where: str, *, nested: bo
     with_platform = [d for d in index.manifests if d.platform is not None]
     if not with_platform:
         return list(index.manifests[:1])
-    architecture = host_architecture()
+    architecture = host_platform().architecture
     matching = [
         d
         for d in with_platform

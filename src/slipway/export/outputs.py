@@ -17,14 +17,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from slipway.errors import ArchiveError, UsageError
 from slipway.export._files import replace_file
 from slipway.export.docker_archive import write_docker_archive
-from slipway.export.image import ExportOptions, compose_manifest
+from slipway.export.image import ExportOptions, compose_index, compose_manifest
 from slipway.export.oci_layout import write_oci_archive, write_oci_directory
 from slipway.export.selection import ImageSelection
 from slipway.export.specs import OUTPUT_TYPES, OutputSpec, OutputType, parse_output, with_push
@@ -32,6 +32,7 @@ from slipway.graph.ops import StagePlan
 from slipway.image.layers import pack_layer, unpack_layer
 from slipway.image.oci import (
     MEDIA_OCI_LAYER,
+    Descriptor,
     encode_json,
 )
 from slipway.image.reference import parse_reference
@@ -48,8 +49,10 @@ __all__ = [
     "with_push",
     "write_archive",
     "write_layout_directory",
+    "write_index_archive",
     "write_tree",
     "write_tree_tar",
+    "write_trees_tar",
 ]
 
 # --- images that are not kept in the store -------------------------------------------------------------------
@@ -92,6 +95,15 @@ def _selection(image: ImageRecord, names: Sequence[str]) -> list[ImageSelection]
     return [ImageSelection(image=image, names=tuple(str(parse_reference(name)) for name in names))]
 
 
+def write_index_archive(
+    store: Store, images: Sequence[ImageRecord], names: Sequence[str], out: BinaryIO
+) -> Descriptor:
+    """An OCI layout archive of one image index of `images` (one per platform) under `names`; its descriptor."""
+    named = tuple(str(parse_reference(name)) for name in names)
+    write_oci_archive(store, [ImageSelection(image=images[0], names=named, platforms=tuple(images))], out)
+    return compose_index(store, images)[1]
+
+
 # --- file trees ----------------------------------------------------------------------------------------------
 
 
@@ -110,6 +122,21 @@ def write_tree_tar(
     """The final file system as one uncompressed tar (type=tar); deterministic, mtimes clamped to the epoch."""
     with _mounted_tree(store, snapshot) as view:
         pack_layer(view, out, compression="none", source_date_epoch=source_date_epoch)
+
+
+def write_trees_tar(
+    store: Store,
+    trees: Sequence[tuple[str, SnapshotRecord | None]],
+    out: BinaryIO,
+    source_date_epoch: int | None,
+) -> None:
+    """Several final file systems as one tar, each under its directory name (type=tar of several platforms)."""
+    with store.temp_dir("output") as work, ExitStack() as mounts:
+        top = work / "trees"
+        for name, snapshot in trees:
+            plan = store.snapshots.view(snapshot.id if snapshot else None)
+            mounts.enter_context(mounted(plan, top / name, ledger=store.leases))
+        pack_layer(top, out, compression="none", source_date_epoch=source_date_epoch)
 
 
 def write_tree(store: Store, snapshot: SnapshotRecord | None, dest: Path) -> None:

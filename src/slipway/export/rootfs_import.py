@@ -17,7 +17,6 @@ from typing import BinaryIO, cast
 
 from slipway.errors import ArchiveError
 from slipway.export.config_changes import apply_changes
-from slipway.export.oci_layout import host_architecture
 from slipway.image.layers import Compression, LayerInfo, pack_layer, unpack_layer
 from slipway.image.oci import (
     MEDIA_OCI_CONFIG,
@@ -32,6 +31,7 @@ from slipway.image.oci import (
     encode_json,
     sha256_digest,
 )
+from slipway.image.platforms import host_platform, parse_platform
 from slipway.image.reference import parse_reference
 from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
 from slipway.store import ImageRecord, Store, reporting_no_space
@@ -46,6 +46,7 @@ class ImportOptions:
     message: str | None = None  # the history comment; default "Imported from <source>"
     compression: Compression = "gzip"
     source_date_epoch: int | None = None  # created time and mtime clamp, for reproducible imports
+    platform: str | None = None  # os/arch[/variant] the image is for; None: this machine's
 
 
 def import_rootfs(store: Store, source: BinaryIO, source_name: str, options: ImportOptions) -> ImageRecord:
@@ -89,9 +90,11 @@ def _add_image(
     source_name: str,
 ) -> ImageRecord:
     created = _timestamp(options.source_date_epoch)
+    platform = parse_platform(options.platform) if options.platform else host_platform()
     image_config = ImageConfig(
-        architecture=host_architecture(),
-        os="linux",
+        architecture=platform.architecture,
+        os=platform.os,
+        variant=platform.variant if platform.variant and platform.architecture != "amd64" else None,
         created=created,
         config=config,
         rootfs=RootFS(diff_ids=(layer.diff_id,)),

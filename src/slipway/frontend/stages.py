@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 
 import msgspec
 
-from slipway.errors import DockerfileError, ExpansionError, SourceLocation, StageNotFound
+from slipway.errors import DockerfileError, ExpansionError, SourceLocation, StageNotFound, UsageError
 from slipway.frontend._golang import go_quote
 from slipway.frontend._suggest import did_you_mean
 from slipway.frontend.instructions import ArgCommand, ArgDeclaration, Command, FromCommand, parse_command
 from slipway.frontend.parser import ParsedDockerfile
 from slipway.frontend.shell import ShellLexer
+from slipway.image import platforms
 
 __all__ = [
     "PLATFORM_ARGS",
@@ -50,44 +50,21 @@ PLATFORM_ARGS = (
     "BUILDOS",
     "BUILDARCH",
     "BUILDVARIANT",
+    "BUILDOSVERSION",
     "TARGETPLATFORM",
     "TARGETOS",
     "TARGETARCH",
     "TARGETVARIANT",
+    "TARGETOSVERSION",
     "TARGETSTAGE",
 )
 PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
 
-# containerd's platforms.Normalize for the architectures people write.
-_ARCH_ALIASES: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {
-        "x86_64": ("amd64", ""),
-        "x86-64": ("amd64", ""),
-        "aarch64": ("arm64", ""),
-        "armhf": ("arm", "v7"),
-        "armel": ("arm", "v6"),
-        "i386": ("386", ""),
-        "i686": ("386", ""),
-    }
-)
 # A stage index as BuildKit reads one (strconv.Atoi): ASCII digits, not so many that they overflow an int.
 _STAGE_INDEX = re.compile(r"[0-9]{1,18}")
 _LISTED_STAGES = 20  # an error lists this many stages, then a count
 # containerd's specifierRe: what each /-separated part of a platform may hold.
 _PLATFORM_COMPONENT = re.compile("^[A-Za-z0-9_.-]+$")
-
-_KNOWN_OS = (
-    "linux",
-    "windows",
-    "darwin",
-    "freebsd",
-    "netbsd",
-    "openbsd",
-    "solaris",
-    "illumos",
-    "aix",
-    "plan9",
-)
 
 
 class Stage(msgspec.Struct, frozen=True):
@@ -118,9 +95,11 @@ class Platform(msgspec.Struct, frozen=True):
     os: str
     architecture: str
     variant: str = ""
+    os_version: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.os}/{self.architecture}"
+        os_name = f"{self.os}({self.os_version})" if self.os_version else self.os
+        text = f"{os_name}/{self.architecture}"
         return f"{text}/{self.variant}" if self.variant else text
 
 
@@ -263,26 +242,24 @@ def select_target(staged: StagedDockerfile, target: str | None) -> Stage:
 
 
 def parse_platform(text: str) -> Platform:
-    """containerd's platforms.Parse, for the forms people write: os/arch[/variant], arch, os."""
-    parts = [part.strip().lower() for part in text.split("/")]
-    for part in parts[:4]:
-        if text and "(" not in part and not _PLATFORM_COMPONENT.fullmatch(part):
+    """containerd's platforms.Parse (image/platforms.py), in the form the platform ARGs show: "linux/arm/v7",
+    "linux/arm64" (its v8 is implied), "windows(10.0.20348)/amd64"; ValueError when it does not parse."""
+    for part in text.lower().split("/")[:4]:
+        if text and "(" not in part and not _PLATFORM_COMPONENT.fullmatch(part.strip()):
             raise ValueError(
                 f"{go_quote(part)} is an invalid component of {go_quote(text)}: platform specifier component "
                 f"must match {go_quote(_PLATFORM_COMPONENT.pattern)}: invalid argument"
             )
-    if not text or any(not part for part in parts) or len(parts) > 3:
-        raise ValueError(f"invalid platform {text!r} (use os/arch[/variant], e.g. linux/arm64)")
-    if len(parts) == 1:
-        if parts[0] in _KNOWN_OS:
-            return Platform(os=parts[0], architecture="amd64")
-        parts = ["linux", parts[0]]
-    architecture, variant = _ARCH_ALIASES.get(parts[1], (parts[1], ""))
-    if len(parts) == 3:
-        variant = parts[2]
-    if architecture == "arm64" and variant == "v8":
-        variant = ""
-    return Platform(os=parts[0], architecture=architecture, variant=variant)
+    try:
+        parsed = platforms.parse_platform(text)
+    except UsageError as err:
+        raise ValueError(str(err)) from None
+    return Platform(
+        os=parsed.os,
+        architecture=parsed.architecture,
+        variant=platforms.shown_variant(parsed) or "",
+        os_version=parsed.os_version or "",
+    )
 
 
 def platform_args(
@@ -294,10 +271,12 @@ def platform_args(
         "BUILDOS": build.os,
         "BUILDARCH": build.architecture,
         "BUILDVARIANT": build.variant,
+        "BUILDOSVERSION": build.os_version,
         "TARGETPLATFORM": str(target),
         "TARGETOS": target.os,
         "TARGETARCH": target.architecture,
         "TARGETVARIANT": target.variant,
+        "TARGETOSVERSION": target.os_version,
         "TARGETSTAGE": target_stage,
     }
     return {name: build_args.get(name, value) for name, value in values.items()}

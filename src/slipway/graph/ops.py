@@ -21,6 +21,7 @@ import msgspec
 
 from slipway.choices import DEFAULT_PLATFORM, NetworkMode
 from slipway.errors import SourceLocation
+from slipway.graph.run_limits import RunLimits
 from slipway.image.oci import Digest, History, ImageConfig
 
 
@@ -104,6 +105,7 @@ class Exec(msgspec.Struct, frozen=True):
 
     op_tag: ClassVar[str] = "exec"
     unhashed: ClassVar[frozenset[str]] = frozenset({"proxy_env"})
+    added_fields: ClassVar[frozenset[str]] = frozenset({"platform", "limits"})
 
     args: tuple[str, ...]
     env: tuple[str, ...]  # "K=V", in order; the image env plus ARGs in scope
@@ -114,6 +116,8 @@ class Exec(msgspec.Struct, frozen=True):
     mounts: tuple[RunMount, ...] = ()
     hostname: str | None = None
     proxy_env: tuple[str, ...] = ()  # "K=V", after `env`
+    platform: str | None = None  # os/arch[/variant] when not the build machine's: the RUN is emulated
+    limits: RunLimits | None = None  # --add-host, --shm-size, --ulimit of the build (None: none given)
 
     @property
     def process_env(self) -> tuple[str, ...]:
@@ -223,13 +227,21 @@ def _plain(value: object) -> object:
     return value
 
 
-def walk(root: Vertex) -> list[Vertex]:
-    """Every vertex `root` needs, each once, inputs before the vertices that read them (depth first, in
-    input order). Iterative: a chain of ten thousand steps is as deep as the walk goes."""
+def walk(root: Vertex, *more: Vertex) -> list[Vertex]:
+    """Every vertex `root` (and `more` roots: a build for several platforms) needs, each once, inputs before the
+    vertices that read them (depth first, in input order). Iterative: a chain of ten thousand steps is as deep
+    as the walk goes."""
     order: list[Vertex] = []
     seen = {root.digest}
     pending: list[tuple[Vertex, int]] = [(root, 0)]  # a vertex and the next of its inputs to visit
-    while pending:
+    roots = list(reversed(more))
+    while pending or roots:
+        if not pending:
+            next_root = roots.pop()
+            if next_root.digest in seen:
+                continue
+            seen.add(next_root.digest)
+            pending.append((next_root, 0))
         vertex, position = pending[-1]
         if position == len(vertex.inputs):
             pending.pop()

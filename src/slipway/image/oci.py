@@ -130,6 +130,7 @@ class ImageConfig(msgspec.Struct, frozen=True, omit_defaults=True):
     os: str
     rootfs: RootFS
     variant: str | None = None
+    os_version: str | None = msgspec.field(default=None, name="os.version")
     created: str | None = None
     author: str | None = None
     config: ContainerConfig = ContainerConfig()

@@ -13,13 +13,13 @@ from slipway._lazy import lazy_attributes
 from slipway.store import REGISTRIES_FILE
 
 if TYPE_CHECKING:
+    from slipway.image.platforms import format_platform, host_platform, parse_platform, select_manifest
     from slipway.registry._login import login, logout
     from slipway.registry.client import RegistryClient
     from slipway.registry.credentials import Credentials, DockerConfig
     from slipway.registry.options import RegistryOptions, RetryPolicy, read_insecure_registries
-    from slipway.registry.platforms import format_platform, host_platform, parse_platform, select_manifest
     from slipway.registry.pull import fetch_image_config, pull_image
-    from slipway.registry.push import push_image
+    from slipway.registry.push import push_image, push_index
     from slipway.registry.resolver import StoreResolver
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "parse_platform",
     "pull_image",
     "push_image",
+    "push_index",
     "read_insecure_registries",
     "select_manifest",
 ]
@@ -51,13 +52,14 @@ _LAZY = {
     "RegistryOptions": "slipway.registry.options",
     "RetryPolicy": "slipway.registry.options",
     "read_insecure_registries": "slipway.registry.options",
-    "format_platform": "slipway.registry.platforms",
-    "host_platform": "slipway.registry.platforms",
-    "parse_platform": "slipway.registry.platforms",
-    "select_manifest": "slipway.registry.platforms",
+    "format_platform": "slipway.image.platforms",
+    "host_platform": "slipway.image.platforms",
+    "parse_platform": "slipway.image.platforms",
+    "select_manifest": "slipway.image.platforms",
     "fetch_image_config": "slipway.registry.pull",
     "pull_image": "slipway.registry.pull",
     "push_image": "slipway.registry.push",
+    "push_index": "slipway.registry.push",
     "StoreResolver": "slipway.registry.resolver",
 }
 

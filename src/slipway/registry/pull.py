@@ -29,12 +29,12 @@ from slipway.image.oci import (
     Platform,
     decode_json,
 )
+from slipway.image.platforms import format_platform, parse_platform, runs_on, select_manifest
 from slipway.image.reference import Reference, parse_reference
 from slipway.registry._naming import naming
 from slipway.registry._parallel import transfer_all
 from slipway.registry.client import SCHEMA1_MEDIA_TYPES, RegistryClient
 from slipway.registry.options import RegistryOptions
-from slipway.registry.platforms import format_platform, parse_platform, runs_on, select_manifest
 from slipway.store import ImageRecord, Store
 
 MANIFEST_ACCEPT = (

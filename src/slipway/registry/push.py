@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from slipway.errors import InvalidReference
-from slipway.image.oci import MEDIA_OCI_MANIFEST, Descriptor, Digest
+from slipway.image.oci import MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, Descriptor, Digest
 from slipway.image.reference import Reference, parse_reference
 from slipway.registry._naming import naming
 from slipway.registry._parallel import transfer_all
@@ -32,6 +32,30 @@ def push_image(
         return _push(client, store, image, reference, options, emit)
 
 
+def push_index(
+    store: Store,
+    images: Sequence[ImageRecord],
+    index: bytes,
+    ref: str,
+    *,
+    options: RegistryOptions,
+    on_event: EventSink | None = None,
+) -> Digest:
+    """Pushes `images` (one per platform) by digest, then `index` (their OCI image index) as `ref` (a tag);
+    the index's digest. The images must be distributable (their layers compressed) already."""
+    reference = parse_reference(ref)
+    if reference.digest is not None:
+        raise InvalidReference(f"cannot push to {ref}: a digest reference names content; push to a tag")
+    emit = on_event or _ignore
+    with naming(reference), RegistryClient(reference.domain, options=options, push=True) as client:
+        for image in images:
+            _push(client, store, image, reference, options, emit, tag=image.manifest_digest)
+        tag = reference.tag or "latest"
+        digest = client.put_manifest(reference.path, tag, index, MEDIA_OCI_INDEX)
+        emit(f"{tag}: digest: {digest} size: {len(index)}")
+        return digest
+
+
 def _push(
     client: RegistryClient,
     store: Store,
@@ -39,7 +63,10 @@ def _push(
     reference: Reference,
     options: RegistryOptions,
     emit: EventSink,
+    *,
+    tag: str | None = None,
 ) -> Digest:
+    """Push `image`'s blobs, then its manifest as `tag` (default: the reference's tag, or latest)."""
     emit(f"The push refers to repository [{reference.repository}]")
     sources = store.blob_sources
     siblings = _sibling_repositories(image, reference)
@@ -70,7 +97,7 @@ def _push(
     transfer_all(client, layers, push_blob, options.max_parallel)
     push_blob(image.manifest.config, announce=False)
     body = store.blobs.read(image.manifest_digest)
-    tag = reference.tag or "latest"
+    tag = tag or reference.tag or "latest"
     digest = client.put_manifest(reference.path, tag, body, image.manifest.media_type or MEDIA_OCI_MANIFEST)
     sources.record(
         reference.domain, reference.path, [image.manifest.config.digest, *(layer.digest for layer in layers)]

@@ -9,6 +9,7 @@ from slipway.choices import PullPolicy
 from slipway.errors import ImageNotFound, RegistryError
 from slipway.frontend.convert import BaseImage
 from slipway.image.oci import Digest, ImageConfig
+from slipway.image.platforms import format_platform, image_platform, parse_platform, runs_on
 from slipway.image.reference import parse_reference
 from slipway.progress.events import Discard, EventSink, step
 from slipway.registry.options import RegistryOptions
@@ -43,10 +44,15 @@ class StoreResolver(msgspec.Struct, frozen=True):
 
     def _local(self, ref: str, platform: str) -> tuple[Digest, ImageConfig]:
         try:
-            image = self.store.images.resolve(ref)
+            image = self.store.images.resolve(ref, parse_platform(platform))
             return image.manifest_digest, image.config
         except ImageNotFound as err:
             if self.pull == "never":
+                other = self._other_platform(ref)
+                if other is not None:
+                    # As BuildKit: the base is used, the build checks warn (InvalidBaseImagePlatform) and the
+                    # converter refuses a RUN on it, whose programs are not the build platform's.
+                    return other
                 raise ImageNotFound(
                     f"image {ref!r} is not in the local store and the pull policy is never; get it with "
                     f"`slipway pull {ref}`, `slipway load -i FILE` or `slipway import ROOTFS.tar {ref}`"
@@ -58,6 +64,13 @@ class StoreResolver(msgspec.Struct, frozen=True):
                 f"image {ref!r} is not in the local store, and pulling it failed: {err}"
             ) from err
 
+    def _other_platform(self, ref: str) -> tuple[Digest, ImageConfig] | None:
+        try:
+            image = self.store.images.resolve(ref)
+        except ImageNotFound:
+            return None
+        return image.manifest_digest, image.config
+
     def _pull(self, ref: str, platform: str) -> tuple[Digest, ImageConfig]:
         from slipway.registry.pull import fetch_image_config, pull_image  # httpx: only when pulling
 
@@ -65,6 +78,14 @@ class StoreResolver(msgspec.Struct, frozen=True):
         name = f"[internal] load metadata for {parse_reference(ref)}"
         with step(self.events or Discard(), f"pull:{ref}", name) as pulling:
             if self.config_only:
-                return fetch_image_config(self.store, ref, platform=platform, options=options)
-            image = pull_image(self.store, ref, platform=platform, options=options, on_event=pulling.log)
-            return image.manifest_digest, image.config
+                found = fetch_image_config(self.store, ref, platform=platform, options=options)
+            else:
+                image = pull_image(self.store, ref, platform=platform, options=options, on_event=pulling.log)
+                found = image.manifest_digest, image.config
+        actual = image_platform(found[1])
+        if not runs_on(actual, parse_platform(platform)):
+            # docker pulls such an image with a warning; a build on it would be another platform's image.
+            raise ImageNotFound(
+                f"image {ref!r} in its registry is for {format_platform(actual)} only, not for {platform}"
+            )
+        return found

@@ -6,8 +6,10 @@ import logging
 import secrets
 import threading
 
+from slipway.image.platforms import image_platform
 from slipway.runner.request import RunRequest, bind_mounts, plan_process
 from slipway.store import Store
+from slipway.worker.emulation import check_runnable
 from slipway.worker.executor import ContainerSpec, Executor, OutputSink
 from slipway.worker.mount_plan import Overlay
 from slipway.worker.runtime import Runtime
@@ -32,7 +34,8 @@ def run_container(
     containers are not kept (--rm is implied). `on_output(fd, chunk)`: capture stdout and stderr instead
     (stdin is /dev/null). `timeout`: seconds after which the container is killed (BuildCancelled).
     """
-    image = store.images.resolve(request.image)
+    image = store.images.resolve(request.image, request.platform)
+    check_runnable(image_platform(image.config))  # another architecture's programs need an emulator
     process = plan_process(request, image.config.config)
     for volume in request.volumes:
         if not volume.source.exists():

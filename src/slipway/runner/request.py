@@ -7,7 +7,7 @@ from pathlib import Path
 
 from slipway.choices import ContainerNetwork
 from slipway.errors import RunFailed, UsageError
-from slipway.image.oci import ContainerConfig
+from slipway.image.oci import ContainerConfig, Platform
 from slipway.worker.executor import STOP_TIMEOUT_SECONDS, BindMount, ProcessSpec
 
 __all__ = ["RunRequest", "VolumeBind", "plan_process", "merge_env", "parse_volume"]
@@ -36,6 +36,7 @@ class RunRequest:
     tty: bool = False  # -t
     hostname: str | None = None
     name: str | None = None  # accepted as Docker's; containers are not kept, so it names nothing
+    platform: Platform | None = None  # --platform: the name's image for it (None: the one the name shows)
     stop_timeout: int = STOP_TIMEOUT_SECONDS  # seconds to end in after SIGINT/SIGTERM, then killed
 
 

@@ -31,8 +31,8 @@ class Scheduler(Generic[R]):
         self._workers = max(1, workers)
         self._on_interrupt = on_interrupt
 
-    def run(self, root: Vertex) -> dict[str, R]:
-        order = walk(root)
+    def run(self, root: Vertex, *more: Vertex) -> dict[str, R]:
+        order = walk(root, *more)
         results: dict[str, R] = {}
         # Each vertex counts the inputs it still waits for; a finished one tells only its readers, so a graph
         # of many steps costs time in proportion to its edges, not steps times steps.

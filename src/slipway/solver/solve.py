@@ -28,10 +28,13 @@ from slipway.errors import (
     ArchiveError,
     BuildCancelled,
     ContextError,
+    ImageNotFound,
+    PlatformNotRunnable,
     RunFailed,
     SecretError,
     SlipwayError,
     SourceNotFound,
+    UsageError,
 )
 from slipway.frontend.ignore import IgnoreMatcher
 from slipway.graph.ops import (
@@ -48,6 +51,8 @@ from slipway.graph.ops import (
     ScratchSource,
     Vertex,
 )
+from slipway.graph.run_limits import RunLimits
+from slipway.image.platforms import parse_platform
 from slipway.progress.clip import MAX_OUTPUT_LINE_BYTES
 from slipway.progress.events import EventSink, StepCached, StepLog, step
 from slipway.solver.context_hash import FileHashCache, hash_selection
@@ -67,6 +72,7 @@ from slipway.store import (
     no_space,
 )
 from slipway.worker.bind_sources import bind_source
+from slipway.worker.emulation import check_runnable
 from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, TmpfsMount
 from slipway.worker.fileops import copy_files, make_directory
 from slipway.worker.rootpath import Root, split_last
@@ -138,13 +144,14 @@ class Solver:
     def solve(self, root: Vertex) -> Result:
         return self.materialize(self.solve_all(root)[root.digest])
 
-    def solve_all(self, root: Vertex) -> dict[str, Result]:
-        """Every vertex's result, by vertex digest; remote cache hits among them are not materialized."""
+    def solve_all(self, root: Vertex, *more: Vertex) -> dict[str, Result]:
+        """Every vertex's result, by vertex digest; remote cache hits among them are not materialized. `more`
+        roots (a build for several platforms) are solved with `root`, in parallel where the graph allows."""
         scheduler: Scheduler[Result] = Scheduler(
             self._solve_vertex, workers=max(4, self._options.max_parallelism * 2), on_interrupt=self._cancel
         )
         try:
-            results = scheduler.run(root)
+            results = scheduler.run(root, *more)
         except KeyboardInterrupt as err:
             # Ctrl-C, or SIGTERM/SIGHUP, which the command line turns into the same interrupt.
             cause = "Ctrl-C" if not err.args else str(err.args[0])
@@ -202,7 +209,10 @@ class Solver:
 
     def _solve_image(self, vertex: Vertex, op: ImageSource) -> Result:
         with step(self._events, vertex.digest, vertex.meta.name):
-            image = self._store.images.resolve(op.ref)
+            try:
+                image = self._store.images.resolve(op.ref, parse_platform(op.platform))
+            except ImageNotFound:
+                image = self._store.images.resolve(op.ref)  # another platform's, used as the frontend warned
             if image.manifest_digest != op.manifest_digest:
                 raise SlipwayError(
                     f"{op.ref} changed in the store during the build ({op.manifest_digest} is gone)"
@@ -390,6 +400,8 @@ class Solver:
     def _run_step(self, vertex: Vertex, inputs: tuple[Result, ...]) -> SnapshotRecord:
         """prepare → mount the plan → run → unmount → commit; the new snapshot is removed on any failure."""
         log.debug("step %s: running", vertex.meta.name)
+        if isinstance(vertex.op, Exec) and vertex.op.platform is not None:
+            _check_emulation(vertex, vertex.op.platform)
         parent = inputs[0].snapshot
         snapshots = self._store.snapshots
         step_dir = self._step_dir()
@@ -465,6 +477,7 @@ class Solver:
             tmpfs=tmpfs,
             insecure=op.security == "insecure",
             bundle_dir=session.private_dir,
+            limits=op.limits or RunLimits(),
         )
         tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         partial = bytearray()
@@ -572,3 +585,13 @@ def _downloaded_tree(source: HttpSource, tree: Path) -> Path:
 
     sources.fetch_url(source, tree)
     return tree
+
+
+def _check_emulation(vertex: Vertex, platform: str) -> None:
+    """A RUN for another platform needs an emulator: without one it must fail here, naming what to install,
+    never run the image's programs some other way."""
+    where = f"{vertex.meta.location}: " if vertex.meta.location else ""
+    try:
+        check_runnable(parse_platform(platform))
+    except (PlatformNotRunnable, UsageError) as err:
+        raise PlatformNotRunnable(f"{where}{vertex.meta.name}: {err}") from None

@@ -18,12 +18,22 @@ from typing import Protocol
 
 import msgspec
 
-from slipway.errors import DigestMismatch, ImageNotFound, StoreError
+from slipway.errors import DigestMismatch, ImageNotFound, SlipwayError, StoreError
 from slipway.image.layers import LayerInfo, measure_layer
-from slipway.image.oci import Descriptor, DiffID, Digest, ImageConfig, Manifest, decode_json, encode_json
+from slipway.image.oci import (
+    Descriptor,
+    DiffID,
+    Digest,
+    ImageConfig,
+    Manifest,
+    Platform,
+    decode_json,
+    encode_json,
+)
+from slipway.image.platforms import format_platform, host_platform, image_platform, select_image
 from slipway.store._syncs import Syncs
 from slipway.store.blobs import ContentStore
-from slipway.store.meta import ImageRow, MetaDB
+from slipway.store.meta import ImageRow, MetaDB, Transaction
 from slipway.store.names import find_image, tag_name
 from slipway.store.records import ImageRecord
 from slipway.store.space import SpaceReserve
@@ -41,15 +51,25 @@ class ImageStore(Protocol):
         names: Sequence[str] = (),
         *,
         manifest_digest: Digest | None = None,
+        replace_platforms: bool = False,
     ) -> ImageRecord: ...
 
-    def resolve(self, ref: str) -> ImageRecord: ...  # a name, an ID or prefix, name@digest; ImageNotFound
+    # a name, an ID or prefix, name@digest (for a name, its image for `platform`); ImageNotFound
+    def resolve(self, ref: str, platform: Platform | None = None) -> ImageRecord: ...
+
+    def members(self, name: str) -> builtins.list[ImageRecord]: ...  # a name's images, one per platform
+
+    def set_members(
+        self, name: str, images: Sequence[ImageRecord]
+    ) -> None: ...  # exactly these, the 1st shown
 
     def list(self) -> builtins.list[ImageRecord]: ...  # newest first
 
     def tag(self, image: ImageRecord, name: str) -> None: ...
 
-    def untag(self, name: str) -> ImageRecord | None: ...  # the image it named, or None
+    def untag(
+        self, name: str, image: ImageRecord | None = None
+    ) -> ImageRecord | None: ...  # see Images.untag
 
     def remove(self, image: ImageRecord) -> None: ...  # ImageNotFound if gone already
 
@@ -84,11 +104,14 @@ class Images:
         names: Sequence[str] = (),
         *,
         manifest_digest: Digest | None = None,
+        replace_platforms: bool = False,
     ) -> ImageRecord:
         """Store the config and manifest blobs, record the layers' diff_ids and tag `names`, in one transaction.
 
         Every layer blob must be in the store already (StoreError otherwise). A name that pointed at another
-        image moves; the old image stays, untagged. To keep digests of images from outside byte-exact, put the
+        image moves; the old image stays, untagged. A name holds one image per platform: it keeps its images of
+        other platforms (busybox pulled for arm64 and for amd64 is both), unless `replace_platforms` (a build:
+        its result is all the name holds). To keep digests of images from outside byte-exact, put the
         original config (and manifest) bytes in the content store first: a config blob already stored under
         `manifest.config.digest` is used as is, and `manifest_digest` names the stored manifest blob.
         """
@@ -122,16 +145,18 @@ class Images:
                 size=sum(info.shown_size for info in layers),
                 names=(),
             )
-            return image_record(self._put(row, layers, tags))
+            return image_record(self._put(row, layers, tags, replace_platforms))
 
-    def _put(self, row: ImageRow, layers: builtins.list[LayerInfo], tags: builtins.list[str]) -> ImageRow:
+    def _put(
+        self, row: ImageRow, layers: builtins.list[LayerInfo], tags: builtins.list[str], replace: bool
+    ) -> ImageRow:
         with self._meta.transaction() as tx:
             previous = tx.image(row.id)
             for info in layers:
                 tx.put_layer(info)
             tx.put_image(row)
             for tag in tags:
-                tx.set_name(tag, row.id)
+                _name_image(tx, tag, row, replace=replace)
             stored = tx.image(row.id)
             old_manifest = previous.manifest_digest if previous is not None else row.manifest_digest
             if old_manifest != row.manifest_digest and not tx.images_by_manifest(old_manifest):
@@ -141,14 +166,41 @@ class Images:
         assert stored is not None
         return stored
 
-    def resolve(self, ref: str) -> ImageRecord:
+    def resolve(self, ref: str, platform: Platform | None = None) -> ImageRecord:
         """A name ("golang:1.24"), a full or unique-prefix image ID ("sha256:ab12...", "ab12"), or
-        "name@sha256:<manifest digest>"; ImageNotFound naming `ref` otherwise."""
+        "name@sha256:<manifest digest>"; ImageNotFound naming `ref` otherwise. With `platform`, a name
+        answers with its image that runs there (the exact variant first), never another platform's."""
+        name = _name_in(ref.strip())
         with self._meta.snapshot() as tx:
             row = find_image(tx, ref.strip())
+            members = tx.name_members(name) if row is not None and name and platform is not None else []
         if row is None:
             raise ImageNotFound(f"no image {ref!r} in the store; `slipway images` lists the images there")
-        return image_record(row)
+        if platform is None:
+            return image_record(row)
+        named = members or [row]
+        chosen = select_image(named, platform, lambda m: image_platform(m.decoded()[1]))
+        if chosen is None:
+            have = ", ".join(sorted({format_platform(image_platform(m.decoded()[1])) for m in named}))
+            raise ImageNotFound(
+                f"image {ref!r} is in the store for {have}, not for {format_platform(platform)}; pull or load "
+                f"it for that platform (slipway pull --platform {format_platform(platform)} {ref})"
+            )
+        return image_record(chosen)
+
+    def members(self, name: str) -> builtins.list[ImageRecord]:
+        """The images `name` holds, one per platform, the one it shows first; [] for no such name."""
+        with self._meta.snapshot() as tx:
+            rows = tx.name_members(tag_name(name))
+        return [image_record(row) for row in rows]
+
+    def set_members(self, name: str, images: Sequence[ImageRecord]) -> None:
+        """`name` holds exactly `images` (a multi-platform build's), and shows the first."""
+        tag = tag_name(name)
+        with self._meta.transaction() as tx:
+            tx.delete_name(tag)
+            for image in reversed(images):
+                tx.set_name(tag, image.id)
 
     def list(self) -> builtins.list[ImageRecord]:
         """Newest first, as `docker images` orders them."""
@@ -159,15 +211,21 @@ class Images:
     def tag(self, image: ImageRecord, name: str) -> None:
         tag = tag_name(name)
         with self._meta.transaction() as tx:
-            if tx.image(image.id) is None:
+            row = tx.image(image.id)
+            if row is None:
                 raise ImageNotFound(f"cannot tag {image.id} as {tag}: the image is no longer in the store")
-            tx.set_name(tag, image.id)
+            _name_image(tx, tag, row, replace=False)
 
-    def untag(self, name: str) -> ImageRecord | None:
-        """Remove a name; the image it named (without it), or None if no image had that name."""
+    def untag(self, name: str, image: ImageRecord | None = None) -> ImageRecord | None:
+        """Remove a name (with every platform's image it held); the image it showed (without it), or None if
+        no image had that name. With `image`: only that image leaves the name, which keeps its others."""
         tag = tag_name(name)
         with self._reserve.for_cleanup(), self._meta.transaction() as tx:
-            image_id = tx.delete_name(tag)
+            if image is not None:
+                tx.drop_member(tag, image.id)
+                image_id: str | None = image.id
+            else:
+                image_id = tx.delete_name(tag)
             row = tx.image(image_id) if image_id else None
         return image_record(row) if row else None
 
@@ -258,3 +316,29 @@ def image_record(row: ImageRow) -> ImageRecord:
         created=row.created,
         size=row.size,
     )
+
+
+def _name_image(tx: Transaction, name: str, row: ImageRow, *, replace: bool) -> None:
+    """`name` shows `row`; unless `replace`, it keeps its images of other platforms, and then goes on
+    showing its image for this machine, if it has one (as docker picks the host's image of an index)."""
+    platform = image_platform(row.decoded()[1])
+    native = None
+    for member in tx.name_members(name):
+        if member.id == row.id:
+            continue
+        member_platform = image_platform(member.decoded()[1])
+        if replace or member_platform == platform:
+            tx.drop_member(name, member.id)
+        elif member_platform == host_platform():
+            native = member
+    tx.set_name(name, row.id)
+    if native is not None and platform != host_platform():
+        tx.set_name(name, native.id)
+
+
+def _name_in(ref: str) -> str | None:
+    """The stored name `ref` would be, or None when it is not a name (an ID, name@digest)."""
+    try:
+        return tag_name(ref)
+    except SlipwayError:
+        return None

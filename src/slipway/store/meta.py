@@ -136,6 +136,16 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX lease_snapshots_by_snapshot ON lease_snapshots(snapshot_id)
     """,
+    # 6: the images a name holds, one per platform (names: the one it shows, the newest); store/images.py
+    """
+    CREATE TABLE name_members (
+        name TEXT NOT NULL,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        PRIMARY KEY (name, image_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX name_members_by_image ON name_members(image_id);
+    INSERT INTO name_members (name, image_id) SELECT name, image_id FROM names
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -356,20 +366,56 @@ class Transaction:
         found = self.connection.execute("SELECT image_id FROM names WHERE name = ?", (name,)).fetchone()
         return self.image(found[0]) if found else None
 
+    def name_members(self, name: str) -> list[ImageRow]:
+        """The images `name` holds (one per platform), the one it shows first."""
+        return self._images(
+            "WHERE id IN (SELECT image_id FROM name_members WHERE name = ?)"
+            " ORDER BY id = (SELECT image_id FROM names WHERE name = ?) DESC, added",
+            (name, name),
+        )
+
     def delete_image(self, image_id: str) -> bool:
         memos.forget_for_image(self.connection, image_id)
+        shown = [
+            row[0]
+            for row in self.connection.execute("SELECT name FROM names WHERE image_id = ?", (image_id,))
+        ]
         self.connection.execute("DELETE FROM names WHERE image_id = ?", (image_id,))
+        self.connection.execute("DELETE FROM name_members WHERE image_id = ?", (image_id,))
+        for name in shown:
+            self._show_another(name)
         return self.connection.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount > 0
 
     def set_name(self, name: str, image_id: str) -> None:
+        """`name` shows `image_id` and holds it, beside the images it holds already (see drop_member)."""
         self.connection.execute(
             "INSERT INTO names (name, image_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET image_id=excluded.image_id",
             (name, image_id),
         )
+        self.connection.execute(
+            "INSERT OR IGNORE INTO name_members (name, image_id) VALUES (?, ?)", (name, image_id)
+        )
+
+    def drop_member(self, name: str, image_id: str) -> None:
+        """`name` no longer holds `image_id`; if it showed it, it shows another of its images, if any."""
+        self.connection.execute("DELETE FROM name_members WHERE name = ? AND image_id = ?", (name, image_id))
+        deleted = self.connection.execute(
+            "DELETE FROM names WHERE name = ? AND image_id = ?", (name, image_id)
+        ).rowcount
+        if deleted:
+            self._show_another(name)
+
+    def _show_another(self, name: str) -> None:
+        other = self.connection.execute(
+            "SELECT image_id FROM name_members WHERE name = ? LIMIT 1", (name,)
+        ).fetchone()
+        if other is not None:
+            self.connection.execute("INSERT INTO names (name, image_id) VALUES (?, ?)", (name, other[0]))
 
     def delete_name(self, name: str) -> str | None:
-        """Remove a name; the image it pointed at."""
+        """Remove a name, with every image it held; the image it showed."""
         found = self.connection.execute("SELECT image_id FROM names WHERE name = ?", (name,)).fetchone()
+        self.connection.execute("DELETE FROM name_members WHERE name = ?", (name,))
         if found is None:
             return None
         self.connection.execute("DELETE FROM names WHERE name = ?", (name,))
@@ -378,7 +424,7 @@ class Transaction:
     def _images(self, clause: str, parameters: tuple[object, ...]) -> list[ImageRow]:
         rows = self.connection.execute(
             "SELECT id, manifest_digest, manifest, config, created, size,"
-            " (SELECT group_concat(name, char(10)) FROM names WHERE image_id = images.id) FROM images "
+            " (SELECT group_concat(name, char(10)) FROM name_members WHERE image_id = images.id) FROM images "
             + clause,
             parameters,
         ).fetchall()

@@ -31,6 +31,7 @@ import msgspec
 
 from slipway.choices import ContainerNetwork, is_rootless
 from slipway.errors import BuildCancelled, RunFailed
+from slipway.graph.run_limits import RunLimits
 from slipway.worker._stubs import MountStubs
 from slipway.worker.network import DNS_SERVER, private_network
 from slipway.worker.ocispec import (
@@ -108,6 +109,7 @@ class ContainerSpec(msgspec.Struct, frozen=True):
     tmpfs: tuple[TmpfsMount, ...] = ()  # extra tmpfs mounts
     insecure: bool = False  # RUN --security=insecure: all capabilities, no masked paths
     bundle_dir: Path | None = None  # where the bundle is made (a private tmpfs: the env holds a secret)
+    limits: RunLimits = RunLimits()  # build --add-host, --shm-size, --ulimit
 
 
 OutputSink = Callable[[int, bytes], None]
@@ -210,7 +212,12 @@ class Executor:
     ) -> Spec:
         user = resolve_user(root, spec.process.user)
         cwd = _prepare_cwd(root, spec.process.cwd, user)
-        files = _write_files(bundle, spec.hostname, dns_server=DNS_SERVER if network is not None else None)
+        files = _write_files(
+            bundle,
+            spec.hostname,
+            dns_server=DNS_SERVER if network is not None else None,
+            extra_hosts=spec.limits.extra_hosts,
+        )
         plan = ProcessPlan(
             args=spec.process.args,
             env=_process_env(spec.process, user),
@@ -233,6 +240,8 @@ class Executor:
             host=_host_limits(self.runtime.rootless),
             rootless=self.runtime.rootless,
             network_path=network,
+            shm_size=spec.limits.shm_size,
+            ulimits=tuple((limit.type, limit.soft, limit.hard) for limit in spec.limits.ulimits),
         )
         (bundle / "config.json").write_bytes(msgspec.json.encode(config))
         return config
@@ -545,9 +554,11 @@ def _host_limits(rootless: bool) -> HostLimits:
     return host_limits(status, resource.getrlimit(resource.RLIMIT_NOFILE)[1], nr_open, rootless=rootless)
 
 
-def _write_files(bundle: Path, hostname: str, *, dns_server: str | None) -> SpecFiles:
+def _write_files(
+    bundle: Path, hostname: str, *, dns_server: str | None, extra_hosts: tuple[tuple[str, str], ...] = ()
+) -> SpecFiles:
     """The bundle's resolv.conf (the host's, or `dns_server` alone: a private network reaches no host address),
-    hosts and hostname."""
+    hosts (with --add-host's lines) and hostname."""
     resolv_conf = bundle / "resolv.conf"
     try:
         if dns_server is not None:
@@ -557,7 +568,8 @@ def _write_files(bundle: Path, hostname: str, *, dns_server: str | None) -> Spec
     except FileNotFoundError:
         resolv_conf.write_bytes(b"")
     hosts = bundle / "hosts"
-    hosts.write_text(HOSTS_TEMPLATE.format(hostname=hostname), encoding="utf-8")
+    extra = "".join(f"{address}\t{host}\n" for host, address in extra_hosts)  # as docker's --add-host
+    hosts.write_text(HOSTS_TEMPLATE.format(hostname=hostname) + extra, encoding="utf-8")
     hostname_file = bundle / "hostname"
     hostname_file.write_text(hostname + "\n", encoding="utf-8")
     for path in (resolv_conf, hosts, hostname_file):

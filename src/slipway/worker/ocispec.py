@@ -192,9 +192,12 @@ def container_spec(
     host: HostLimits,
     rootless: bool = False,
     network_path: Path | None = None,
+    shm_size: int | None = None,
+    ulimits: tuple[tuple[str, int, int], ...] = (),
 ) -> Spec:
     """The config.json of one container; `binds` are (source, destination, readonly, more mount options); a
-    private network joins the namespace at `network_path`."""
+    private network joins the namespace at `network_path`; `shm_size` in bytes (default 64 MiB); `ulimits`
+    (RLIMIT_*, soft, hard) over the default NOFILE."""
     if (network == "private") != (network_path is not None):
         raise ValueError("a private network, and only that, needs the path of its namespace")
     # A capability this process lacks cannot be granted: the runtime would fail at capset.
@@ -207,7 +210,7 @@ def container_spec(
         env=plan.env,
         cwd=plan.cwd,
         capabilities=Capabilities(capabilities, capabilities, capabilities),
-        rlimits=(Rlimit("RLIMIT_NOFILE", host.nofile, host.nofile),),
+        rlimits=_rlimits(host, ulimits),
     )
     namespaces = [Namespace(kind) for kind in ("pid", "ipc", "uts", "mount")]
     if network == "none":
@@ -231,7 +234,7 @@ def container_spec(
         process=process,
         root=Root(path=str(rootfs)),
         hostname=hostname,
-        mounts=_system_mounts(insecure, rootless and network == "host")
+        mounts=_system_mounts(insecure, rootless and network == "host", shm_size)
         + _file_mounts(files)
         + _user_mounts(binds, tmpfs),
         linux=linux,
@@ -243,8 +246,16 @@ def rootfs_mount_points(spec: Spec) -> tuple[str, ...]:
     return tuple(mount.destination for mount in spec.mounts)
 
 
-def _system_mounts(insecure: bool, host_sysfs: bool) -> tuple[Mount, ...]:
+def _rlimits(host: HostLimits, ulimits: tuple[tuple[str, int, int], ...]) -> tuple[Rlimit, ...]:
+    limits = {"RLIMIT_NOFILE": Rlimit("RLIMIT_NOFILE", host.nofile, host.nofile)}
+    for kind, soft, hard in ulimits:
+        limits[kind] = Rlimit(kind, hard=hard, soft=soft)
+    return tuple(limits.values())
+
+
+def _system_mounts(insecure: bool, host_sysfs: bool, shm_size: int | None = None) -> tuple[Mount, ...]:
     sys_mode = "rw" if insecure else "ro"
+    shm = f"size={shm_size // 1024}k" if shm_size else "size=65536k"
     if host_sysfs:
         # A user namespace may mount sysfs only with a network namespace of its own: on the host's network it
         # gets the host's /sys bound read-only, as runc's rootless spec does (cgroups included, read-only).
@@ -269,7 +280,7 @@ def _system_mounts(insecure: bool, host_sysfs: bool) -> tuple[Mount, ...]:
             "devpts",
             ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
         ),
-        Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
+        Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", shm)),
         Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
         *sys_mounts,
     )

@@ -10,8 +10,9 @@ from pathlib import Path
 from _archive_images import add_image, layer_tar, run_cli, sha256
 
 from slipway.export.docker_archive import load_archive
-from slipway.export.oci_layout import host_architecture, write_oci_archive
+from slipway.export.oci_layout import write_oci_archive
 from slipway.export.selection import select_images
+from slipway.image.platforms import host_platform
 from slipway.store import Store
 
 
@@ -75,7 +76,7 @@ def test_a_bare_ref_name_loads_untagged_and_a_nested_index_gives_this_hosts_plat
     arm = add_image(store, [{"arch": b"arm64"}])
     files = files_of(save_oci(store, amd.id, arm.id))
     manifests = json.loads(files["index.json"])["manifests"]
-    here = host_architecture()
+    here = host_platform().architecture
     manifests[0]["platform"] = {"architecture": here, "os": "linux"}
     manifests[1]["platform"] = {"architecture": "s390x" if here != "s390x" else "arm64", "os": "linux"}
     nested = json.dumps(

@@ -136,10 +136,12 @@ def test_predefined_platform_args_from_the_options_and_build_args() -> None:
         "BUILDOS": "custom",
         "BUILDARCH": "amd64",
         "BUILDVARIANT": "",
+        "BUILDOSVERSION": "",
         "TARGETPLATFORM": "linux/arm/v7",
         "TARGETOS": "linux",
         "TARGETARCH": "arm",
         "TARGETVARIANT": "v7",
+        "TARGETOSVERSION": "",
         "TARGETSTAGE": "app",
     }
 

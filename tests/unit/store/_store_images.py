@@ -47,10 +47,14 @@ def make_layer(
 
 
 def image_parts(
-    layers: Sequence[LayerInfo], *, created: str = "2024-01-01T00:00:00Z", label: str = ""
+    layers: Sequence[LayerInfo],
+    *,
+    created: str = "2024-01-01T00:00:00Z",
+    label: str = "",
+    architecture: str = "amd64",
 ) -> tuple[Manifest, ImageConfig]:
     config = ImageConfig(
-        architecture="amd64",
+        architecture=architecture,
         os="linux",
         created=created,
         rootfs=RootFS(diff_ids=tuple(layer.diff_id for layer in layers)),

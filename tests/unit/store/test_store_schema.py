@@ -12,7 +12,7 @@ from slipway.store.meta import MIGRATIONS, SCHEMA_VERSION, MetaDB, migrate
 
 # What the migrations make, as SQLite describes it. A change here is a change of the on-disk format: it comes as
 # a new migration at the end of MIGRATIONS, never as an edit of a released one.
-GOLDEN_VERSION = 5
+GOLDEN_VERSION = 6
 GOLDEN = """\
 index cache_by_snapshot on cache(snapshot_id)
 index deferred_by_snapshot on deferred_layers(snapshot_id)
@@ -21,6 +21,7 @@ index layers_by_diff_id on layers(diff_id)
 index lease_snapshots_by_snapshot on lease_snapshots(snapshot_id)
 index memo_cache_by_key on memo_cache(cache_key)
 index memos_by_image on memos(image_id)
+index name_members_by_image on name_members(image_id)
 index names_by_image on names(image_id)
 index snapshots_by_chain on snapshots(chain_id)
 index snapshots_by_parent on snapshots(parent)
@@ -32,6 +33,7 @@ table lease_snapshots without rowid: lease_id INTEGER NOT NULL pk1, snapshot_id 
 table leases: id INTEGER pk1, owner TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, runtime TEXT, state_root TEXT, created REAL NOT NULL
 table memo_cache without rowid: memo TEXT NOT NULL pk1, cache_key TEXT NOT NULL pk2; cache_key -> cache(key) on delete NO ACTION, memo -> memos(key) on delete CASCADE
 table memos: key TEXT pk1, fingerprint TEXT NOT NULL, image_id TEXT NOT NULL, names TEXT NOT NULL, bases TEXT NOT NULL, steps TEXT NOT NULL; image_id -> images(id) on delete NO ACTION
+table name_members without rowid: name TEXT NOT NULL pk1, image_id TEXT NOT NULL pk2; image_id -> images(id) on delete CASCADE
 table names: name TEXT pk1, image_id TEXT NOT NULL; image_id -> images(id) on delete CASCADE
 table registry_blobs without rowid: registry TEXT NOT NULL pk1, repository TEXT NOT NULL pk3, digest TEXT NOT NULL pk2
 table snapshots: id INTEGER pk1, parent INTEGER, chain_id TEXT, diff_id TEXT, committed INTEGER NOT NULL DEFAULT 0, owner TEXT, created REAL NOT NULL; parent -> snapshots(id) on delete NO ACTION

@@ -82,6 +82,8 @@ from slipway.graph.ops import BuildGraph, ContextSource, ImageSource, StagePlan,
 from slipway.image.oci import DEFAULT_SHELL, History
 from slipway.image.reference import parse_reference
 
+WINDOWS_SHELL = ("cmd", "/S", "/C")  # BuildKit's default shell for a windows/* stage
+
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 
 _SCRATCH = "scratch"
@@ -152,10 +154,10 @@ class Converter:
         self.build_args = dict(options.build_args)
         self.target_platform = _option_platform(options.target_platform, "--platform")
         self.network = _option_network(options.network)
-        build_platform = _option_platform(options.build_platform, "build platform")
+        self.build_platform = _option_platform(options.build_platform, "build platform")
         # BuildKit's TARGETSTAGE: --target as written, else the last stage's name, else "default".
         target_stage = options.target or target.name or "default"
-        defaults = platform_args(self.target_platform, build_platform, target_stage, self.build_args)
+        defaults = platform_args(self.target_platform, self.build_platform, target_stage, self.build_args)
         self.globals = global_args(staged.global_args, defaults, self.build_args, self.lexer)
         self.epoch, self.epoch_source = self._source_date_epoch(remote_epoch)
         self.global_names = frozenset(self.globals)
@@ -428,7 +430,9 @@ class Converter:
     def with_shell(self, state: StageState, args: tuple[str, ...], prepend_shell: bool) -> tuple[str, ...]:
         if not prepend_shell:
             return args
-        shell = state.image.config.shell or DEFAULT_SHELL
+        shell = state.image.config.shell or (
+            WINDOWS_SHELL if state.platform.os == "windows" else DEFAULT_SHELL
+        )
         return (*shell, " ".join(args))
 
     def step_text(self, state: StageState, original: str, location: SourceLocation) -> str:

@@ -7,6 +7,7 @@ from typing import Protocol
 import msgspec
 
 from slipway.choices import DEFAULT_PLATFORM
+from slipway.graph.run_limits import RunLimits
 from slipway.image.oci import Digest, ImageConfig
 
 
@@ -34,3 +35,5 @@ class ConvertOptions(msgspec.Struct, frozen=True):
     network: str = "default"  # --network: default for RUNs without --network
     exclude: tuple[str, ...] = ()  # .dockerignore patterns, carried into ContextSource.exclude
     entitlements: frozenset[str] = frozenset()  # --allow: what steps may be granted (choices.ENTITLEMENTS)
+    show_platform: bool = False  # step names start with the stage's platform (a build for several platforms)
+    run_limits: RunLimits | None = None  # --add-host, --shm-size, --ulimit: every RUN's

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slipway.choices import NETWORK_HOST, NETWORK_MODES, SECURITY_INSECURE, NetworkMode
-from slipway.errors import DockerfileError, ExpansionError
+from slipway.errors import DockerfileError, ExpansionError, SourceLocation
 from slipway.frontend.convert.run_mounts import expand_mount, input_index, run_mount
 from slipway.frontend.convert.state import StageState
 from slipway.frontend.instructions import RunCommand, heredoc_name
 from slipway.frontend.instructions.parse import upper_keyword
-from slipway.frontend.stages import proxy_env
+from slipway.frontend.stages import parse_platform, proxy_env
 from slipway.graph.ops import Exec, InlineSource, RunMount, Vertex
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ def dispatch_run(converter: Converter, state: StageState, run: RunCommand) -> No
             f"host's network to a step: slipway build --allow {NETWORK_HOST}",
             run.location,
         )
+    _check_runs_on_its_image(state, run.location)
     inputs: list[Vertex] = [state.root]
     mounts: list[RunMount] = []
     args, summary = _run_args(converter, state, run, inputs, mounts)
@@ -63,6 +64,10 @@ def dispatch_run(converter: Converter, state: StageState, run: RunCommand) -> No
         security="insecure" if run.security == "insecure" else "sandbox",
         mounts=tuple(mounts),
         hostname=converter.build_args.get(SANDBOX_HOSTNAME_ARG) or None,
+        # A RUN for another platform than the build machine's runs under an emulator; its result is not
+        # the native one's, so the platform is part of the step's digest (native: left out, as before).
+        platform=None if state.platform == converter.build_platform else str(state.platform),
+        limits=converter.options.run_limits,
     )
     name = upper_keyword(_shown_command(converter, state, run.original, mounts)) + (
         f" ({summary})" if summary else ""
@@ -72,6 +77,24 @@ def dispatch_run(converter: Converter, state: StageState, run: RunCommand) -> No
     converter.commit(
         state, f"RUN {_run_command_string(args, state.args, state.env)}", layer=True, buildkit=True
     )
+
+
+def _check_runs_on_its_image(state: StageState, location: SourceLocation) -> None:
+    """A RUN runs the stage's image's programs: on a base image of another platform than the stage's (used
+    with BuildKit's InvalidBaseImagePlatform warning) it would run them as that platform, and make an image
+    whose TARGETPLATFORM lies; refused."""
+    image = state.image
+    try:
+        actual = parse_platform("/".join(filter(None, (image.os, image.architecture, image.variant))))
+    except ValueError:
+        return  # a config without a platform: nothing to compare
+    wanted = state.platform
+    if (actual.os, actual.architecture, actual.variant) != (wanted.os, wanted.architecture, wanted.variant):
+        raise DockerfileError(
+            f"RUN: the stage's base image is for {actual}, not {wanted}: its programs would not run as "
+            f"{wanted}; get the image for {wanted} (slipway pull --platform {wanted} IMAGE) or build for {actual}",
+            location,
+        )
 
 
 def _run_args(

@@ -92,6 +92,8 @@ class StageBase(msgspec.Struct, frozen=True):
 
 def initial_state(converter: Converter, stage: Stage, base: StageBase, triggers: list[Command]) -> StageState:
     display = stage.display_name if len(converter.staged.stages) > 1 else ""
+    if converter.options.show_platform:  # a multi-platform build's steps, as BuildKit names them
+        display = f"{base.platform} {display}".rstrip()
     total = len(triggers) + sum(
         isinstance(c, RunCommand | CopyCommand | AddCommand | WorkdirCommand) for c in stage.commands
     )
@@ -139,10 +141,10 @@ def _fresh_state(
 ) -> StageState:
     container = image.config
     env = list(container.env or ())
-    if not any(item.partition("=")[0] == "PATH" for item in env):
-        env.append(f"PATH={DEFAULT_PATH}")  # BuildKit makes sure PATH is always set
+    if base.platform.os != "windows" and not any(item.partition("=")[0] == "PATH" for item in env):
+        env.append(f"PATH={DEFAULT_PATH}")  # BuildKit makes sure PATH is always set (not on Windows)
     image = msgspec.structs.replace(
-        image, created=None, config=msgspec.structs.replace(container, env=tuple(env), on_build=None)
+        image, created=None, config=msgspec.structs.replace(container, env=tuple(env) or None, on_build=None)
     )
     return StageState(
         stage=stage,
@@ -170,8 +172,11 @@ def _scratch_image(platform: Platform) -> ImageConfig:
         architecture=platform.architecture,
         os=platform.os,
         variant=platform.variant or None,
+        os_version=platform.os_version or None,
         rootfs=RootFS(),
-        config=ContainerConfig(env=(f"PATH={DEFAULT_PATH}",), working_dir="/"),
+        config=ContainerConfig(
+            env=None if platform.os == "windows" else (f"PATH={DEFAULT_PATH}",), working_dir="/"
+        ),
     )
 
 

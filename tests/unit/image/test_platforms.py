@@ -4,7 +4,7 @@ import pytest
 
 from slipway.errors import UsageError
 from slipway.image.oci import Descriptor, Digest, Platform
-from slipway.registry.platforms import format_platform, parse_platform, runs_on, select_manifest
+from slipway.image.platforms import format_platform, host_platform, parse_platform, runs_on, select_manifest
 
 
 def entry(name: str, platform: Platform | None) -> Descriptor:
@@ -60,10 +60,16 @@ def test_amd64_variants_accept_older_ones_only() -> None:
 
 
 def test_parse_and_format() -> None:
-    assert format_platform(parse_platform("linux/aarch64")) == "linux/arm64/v8"
+    assert format_platform(parse_platform("linux/aarch64")) == "linux/arm64"  # v8 is what arm64 means
+    assert format_platform(parse_platform("linux/arm/v6")) == "linux/arm/v6"
     assert format_platform(parse_platform("Linux/AMD64")) == "linux/amd64"
     assert format_platform(parse_platform("linux/amd64/v3")) == "linux/amd64/v3"
-    for bad in ("linux", "linux/", "a/b/c/d", ""):
+    assert format_platform(parse_platform("linux/arm")) == "linux/arm/v7"  # containerd's normalization
+    assert format_platform(parse_platform("arm64")) == "linux/arm64"
+    assert parse_platform("linux") == host_platform()
+    assert format_platform(parse_platform("windows(10.0.20348)/amd64")) == "windows(10.0.20348)/amd64"
+    assert parse_platform("windows(1.2.3)/bar").os_version == "1.2.3"
+    for bad in ("foo", "linux/", "a/b/c/d", "", "win(dows/amd64"):
         with pytest.raises(UsageError, match="invalid platform"):
             parse_platform(bad)
 

@@ -63,7 +63,19 @@ PUBLIC = {
 
 # The flags of `slipway build` that slipway.build leaves out: what only a terminal needs (the result holds the
 # image ID), and --call/--check/--format, which evaluate the build instead of running it (slipway/calls.py).
-NOT_BUILD_KEYWORDS = {"quiet", "iidfile", "call", "check", "format"}
+# What only a command line means: output it prints, and buildx flags accepted without effect in a daemonless store.
+NOT_BUILD_KEYWORDS = {
+    "quiet",
+    "iidfile",
+    "call",
+    "check",
+    "format",
+    "load",
+    "rm",
+    "force_rm",
+    "provenance",
+    "sbom",
+}
 # Keywords of slipway.build beyond the flag table: what the command line reads from the environment or --root.
 API_ONLY_KEYWORDS = {"source_date_epoch", "store"}
 # Defaults of its own: a library draws nothing unless asked; `pull` takes the policy --pull and

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Literal
 
 from slipway._api.registries import registry_options
 from slipway._api.stores import Image, Store, image_of, opened, runtime_for
-from slipway.choices import DEFAULT_PLATFORM, NetworkMode, ProgressMode, PullPolicy
+from slipway.choices import NetworkMode, ProgressMode, PullPolicy
 from slipway.image.oci import Digest
 
 if TYPE_CHECKING:
     from slipway.export.specs import OutputSpec
+    from slipway.graph.run_limits import read_run_limits
     from slipway.pipeline import BuildRequest
     from slipway.session.secrets import SecretSource
     from slipway.session.ssh import SshSource
@@ -58,7 +59,7 @@ def build(
     no_cache: bool = False,
     no_cache_filter: Sequence[str] = (),
     network: NetworkMode = "default",
-    platform: str = DEFAULT_PLATFORM,
+    platform: str | None = None,
     progress: ProgressMode = "quiet",
     max_parallelism: int | None = None,
     compression: Literal["gzip", "zstd"] | None = None,
@@ -71,12 +72,17 @@ def build(
     cache_from: Sequence[str] = (),
     secrets: Sequence[str] = (),
     ssh: Sequence[str] = (),
+    add_hosts: Sequence[str] = (),
+    shm_size: str | None = None,
+    ulimits: Sequence[str] = (),
+    annotations: Sequence[str] = (),
     source_date_epoch: int | None = None,
     store: Store | None = None,
 ) -> BuildResult:
     """As `slipway build`, into `store` (default: the default root's); `progress` draws on stderr. `output`,
-    `cache_to`, `cache_from`, `secrets`, `ssh` take the flags' text. A failing RUN raises errors.RunFailed."""
-    from slipway.export.specs import parse_cache_from, parse_cache_to
+    `cache_to`, `cache_from`, `secrets`, `ssh`, `add_hosts`, `shm_size`, `ulimits`, `annotations` take the flags'
+    text; `platform` None is this machine's. A failing RUN raises errors.RunFailed."""
+    from slipway.export.specs import parse_annotations, parse_cache_from, parse_cache_to
     from slipway.frontend.files import dockerfile_location
     from slipway.pipeline import BuildRequest
 
@@ -105,6 +111,8 @@ def build(
             allow=tuple(allow),
             secrets=lent_secrets,
             ssh=lent_ssh,
+            run_limits=read_run_limits(add_hosts, shm_size, ulimits),
+            annotations=parse_annotations(annotations),
         )
         return _build(request, room, progress)
 

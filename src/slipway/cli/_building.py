@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from slipway.choices import EXPORT_STEP_NAMES, PULL_POLICIES, PullPolicy
 from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
-from slipway.cli._buildx_flags import check_load, manifest_annotations, run_limits, warn_attestations
+from slipway.cli._buildx_flags import check_load, warn_attestations
 from slipway.epoch import EPOCH_ARG, environment_epoch
 from slipway.frontend.files import dockerfile_location
 from slipway.solver.memo import MemoPlan, plan_memo
@@ -209,7 +209,8 @@ def _request(
     root: Path, flags: BuildFlags, resolved: Resolved, output: "OutputSpec | None" = None
 ) -> "BuildRequest":
     from slipway._api.registries import registry_options
-    from slipway.export.specs import OutputSpec, parse_cache_from, parse_cache_to
+    from slipway.export.specs import OutputSpec, parse_annotations, parse_cache_from, parse_cache_to
+    from slipway.graph.run_limits import read_run_limits
     from slipway.pipeline import BuildRequest
 
     return BuildRequest(
@@ -235,8 +236,8 @@ def _request(
         allow=flags.allow,
         secrets=resolved.secrets,
         ssh=resolved.ssh,
-        run_limits=run_limits(flags),
-        annotations=manifest_annotations(flags),
+        run_limits=read_run_limits(flags.add_hosts, flags.shm_size, flags.ulimits),
+        annotations=parse_annotations(flags.annotations),
     )
 
 

@@ -1,6 +1,7 @@
-"""The build flags `docker buildx build` scripts pass beyond docker build's: read into what the build takes
-(--add-host, --shm-size, --ulimit, --annotation), or accepted with what they mean without a daemon (--load,
---provenance, --sbom; --rm and --force-rm need nothing: no container outlives its step)."""
+"""The build flags `docker buildx build` scripts pass beyond docker build's that mean little without a daemon:
+--load (the store is where an image goes anyway), --provenance and --sbom; --rm and --force-rm need nothing (no
+container outlives its step). --add-host, --shm-size, --ulimit are read by graph/run_limits.py, --annotation
+by export/specs.py, for the command line and `slipway.build` alike."""
 
 from __future__ import annotations
 
@@ -12,47 +13,10 @@ from slipway.errors import UsageError
 if TYPE_CHECKING:
     from slipway.cli._build_flags import BuildFlags
     from slipway.export.specs import OutputSpec
-    from slipway.graph.run_limits import RunLimits
 
-__all__ = ["manifest_annotations", "check_load", "run_limits", "warn_attestations"]
+__all__ = ["check_load", "warn_attestations"]
 
-# buildx's annotation levels; the image manifest's is the one a store image has.
-_MANIFEST = "manifest"
-_OTHER_LEVELS = ("index", "manifest-descriptor", "index-descriptor")
 _DISABLED = ("false", "0", "off")
-
-
-def run_limits(flags: BuildFlags) -> RunLimits | None:
-    """--add-host, --shm-size, --ulimit as one value; None when none is given (the RUN digests stay as they
-    were before the flags existed)."""
-    if not (flags.add_hosts or flags.shm_size is not None or flags.ulimits):
-        return None
-    from slipway.graph.run_limits import RunLimits, parse_add_host, parse_shm_size, parse_ulimit
-
-    return RunLimits(
-        extra_hosts=tuple(parse_add_host(text) for text in flags.add_hosts),
-        shm_size=parse_shm_size(flags.shm_size) if flags.shm_size is not None else None,
-        ulimits=tuple(parse_ulimit(text) for text in flags.ulimits),
-    )
-
-
-def manifest_annotations(flags: BuildFlags) -> tuple[tuple[str, str], ...]:
-    """--annotation [manifest:]KEY=VALUE, in order (a key given twice: the last value)."""
-    found: dict[str, str] = {}
-    for text in flags.annotations:
-        key, separator, value = text.partition("=")
-        level, colon, rest = key.partition(":")
-        if colon and (level in _OTHER_LEVELS or level.startswith(("manifest[", "index["))):
-            raise UsageError(
-                f"--annotation {text}: slipway sets manifest annotations only; write {rest}={value} or "
-                f"manifest:{rest}={value}"
-            )
-        if colon and level == _MANIFEST:
-            key = rest
-        if not separator or not key:
-            raise UsageError(f"--annotation {text!r}: expected [manifest:]KEY=VALUE")
-        found[key] = value
-    return tuple(found.items())
 
 
 def check_load(flags: BuildFlags, output: OutputSpec) -> None:

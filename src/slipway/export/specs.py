@@ -24,12 +24,16 @@ __all__ = [
     "OutputSpec",
     "OutputType",
     "parse_cache_from",
+    "parse_annotations",
     "parse_cache_to",
     "parse_output",
     "with_push",
 ]
 
 CacheMode = Literal["min", "max"]
+# buildx's annotation levels; the image manifest's is the one a store image has.
+_MANIFEST = "manifest"
+_OTHER_LEVELS = ("index", "manifest-descriptor", "index-descriptor")
 STDOUT = "-"
 
 # The attributes each exporter takes, as BuildKit names them.
@@ -238,3 +242,22 @@ def _reference(ref: str, flag: str, text: str) -> Reference:
     if reference.digest is not None and flag == "--cache-to":
         raise UsageError(f"{flag} {text!r}: a cache is written to a tag, not a digest")
     return reference
+
+
+def parse_annotations(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """--annotation [manifest:]KEY=VALUE, in order (a key given twice: the last value)."""
+    found: dict[str, str] = {}
+    for text in texts:
+        key, separator, value = text.partition("=")
+        level, colon, rest = key.partition(":")
+        if colon and (level in _OTHER_LEVELS or level.startswith(("manifest[", "index["))):
+            raise UsageError(
+                f"--annotation {text}: slipway sets manifest annotations only; write {rest}={value} or "
+                f"manifest:{rest}={value}"
+            )
+        if colon and level == _MANIFEST:
+            key = rest
+        if not separator or not key:
+            raise UsageError(f"--annotation {text!r}: expected [manifest:]KEY=VALUE")
+        found[key] = value
+    return tuple(found.items())

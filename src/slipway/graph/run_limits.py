@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 
 import msgspec
 
 from slipway.errors import UsageError
 
-__all__ = ["RunLimits", "Ulimit", "ULIMIT_TYPES", "parse_add_host", "parse_shm_size", "parse_ulimit"]
+__all__ = [
+    "RunLimits",
+    "Ulimit",
+    "ULIMIT_TYPES",
+    "parse_add_host",
+    "parse_shm_size",
+    "parse_ulimit",
+    "read_run_limits",
+]
 
 # docker's --ulimit names -> the RLIMIT_* the OCI runtime sets.
 ULIMIT_TYPES = {
@@ -51,6 +60,20 @@ class RunLimits(msgspec.Struct, frozen=True):
     extra_hosts: tuple[tuple[str, str], ...] = ()  # (host, ip)
     shm_size: int | None = None  # bytes; None: 64 MiB, as docker
     ulimits: tuple[Ulimit, ...] = ()
+
+
+def read_run_limits(
+    add_hosts: Sequence[str] = (), shm_size: str | None = None, ulimits: Sequence[str] = ()
+) -> RunLimits | None:
+    """--add-host, --shm-size, --ulimit as one value; None when none is given (the RUN digests stay as they
+    were before the flags existed)."""
+    if not (add_hosts or shm_size is not None or ulimits):
+        return None
+    return RunLimits(
+        extra_hosts=tuple(parse_add_host(text) for text in add_hosts),
+        shm_size=parse_shm_size(shm_size) if shm_size is not None else None,
+        ulimits=tuple(parse_ulimit(text) for text in ulimits),
+    )
 
 
 def parse_add_host(text: str) -> tuple[str, str]:

@@ -280,16 +280,8 @@ def build(
                 ]
                 exported = export_platform_results(store, items, target, events, stdout)
                 image, pushed, index = (exported.images or (None,))[0], exported.pushed, exported.index
-            # The cache of a build for several platforms: the first platform's steps.
             export_caches(
-                store,
-                request.cache_to,
-                roots[0],
-                results,
-                solver.materialize,
-                export,
-                request.registry,
-                events,
+                store, request.cache_to, roots, results, solver.materialize, export, request.registry, events
             )
     kept = tuple(name for name in image.names if name in names) if image and request.output.tags_store else ()
     # A memo row stays small; an epoch a stage's URL gave is asked for again on every build.

@@ -239,3 +239,17 @@ def test_a_docker_archive_of_two_platforms_is_refused(store: Any, tmp_path: Path
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines() == [failed.stderr.strip()] and "type=oci" in failed.stderr
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_a_cache_exported_by_a_two_platform_build_holds_both_platforms_steps(
+    store: Any, tmp_path: Path
+) -> None:
+    directory, cache = context(tmp_path, PRINT_MACHINE), tmp_path / "cache"
+    both = ("--platform", "linux/amd64,linux/arm64", "--progress", "plain")
+    store.build_ok(directory, *both, "--cache-to", f"type=local,dest={cache}")
+    store.ok("system", "prune", "-f")  # the store's own step cache gone: only the exported one can answer
+    rebuilt = store.build_ok(directory, *both, "--cache-from", f"type=local,src={cache}")
+    log = rebuilt.stdout + rebuilt.stderr
+    for platform, machine in (("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")):
+        assert f"machine={machine} " not in log, log  # the RUN did not run again
+        assert f"[{platform} 2/2] RUN" in log

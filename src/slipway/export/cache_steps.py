@@ -4,7 +4,7 @@ export/cache.py's readers and writers (which load only for a build that asks for
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
@@ -52,18 +52,19 @@ def import_caches(
 def export_caches(
     store: Store,
     specs: tuple[CacheSpec, ...],
-    root: Vertex,
+    roots: Sequence[Vertex],
     results: dict[str, Result],
     materialize: Callable[[Result], Result],
     options: ExportOptions,
     registry: RegistryOptions | None,
     events: EventSink,
 ) -> None:
-    """Each --cache-to's records of the build that made `results` (its target `root`), as a step."""
+    """Each --cache-to's records of the build that made `results` (its targets `roots`: one per platform), as
+    a step."""
     for index, spec in enumerate(specs):
         from slipway.export.cache import export_cache  # only for a build that asks for it: the writers
 
-        entries = _cache_entries(root, results, spec, materialize)
+        entries = _cache_entries(roots, results, spec, materialize)
         target = "registry" if spec.type == "registry" else "client directory"
         with step(events, f"cache-export-{index}", f"exporting cache to {target}") as exporting:
             distributed = options.for_distribution()
@@ -71,20 +72,25 @@ def export_caches(
 
 
 def _cache_entries(
-    root: Vertex, results: dict[str, Result], spec: CacheSpec, materialize: Callable[[Result], Result]
+    roots: Sequence[Vertex],
+    results: dict[str, Result],
+    spec: CacheSpec,
+    materialize: Callable[[Result], Result],
 ) -> list[tuple[str, SnapshotRecord]]:
-    """mode=min: the steps whose layers make the final image (the chain of inputs[0] from the target);
-    mode=max: every step the build ran, in every stage, those feeding COPY --from and RUN --mount too."""
-    if spec.mode == "max":
-        vertices = [vertex for vertex in walk(root) if isinstance(vertex.op, CACHED_OPS)]
-    else:
-        vertices = []
+    """mode=min: the steps whose layers make the final images (the chain of inputs[0] from each target);
+    mode=max: every step the build ran, in every stage, those feeding COPY --from and RUN --mount too. A step
+    two platforms share (a `FROM --platform=$BUILDPLATFORM` stage) is one record."""
+    vertices: dict[str, Vertex] = {}
+    for root in roots:
+        if spec.mode == "max":
+            vertices.update((vertex.digest, vertex) for vertex in walk(root) if isinstance(vertex.op, CACHED_OPS))
+            continue
         vertex = root
         while isinstance(vertex.op, CACHED_OPS):
-            vertices.append(vertex)
+            vertices.setdefault(vertex.digest, vertex)
             vertex = vertex.inputs[0]
     entries = []
-    for vertex in vertices:
+    for vertex in vertices.values():
         result = materialize(results[vertex.digest])
         if result.snapshot is not None:
             entries.append((result.cache_key, result.snapshot))

@@ -253,3 +253,16 @@ def test_a_cache_exported_by_a_two_platform_build_holds_both_platforms_steps(
     for platform, machine in (("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")):
         assert f"machine={machine} " not in log, log  # the RUN did not run again
         assert f"[{platform} 2/2] RUN" in log
+
+
+def test_rmi_of_a_two_platform_name_removes_both_images(store: Any, tmp_path: Path) -> None:
+    store.build_ok(
+        context(tmp_path, PRINT_MACHINE), "--platform", "linux/amd64,linux/arm64", "-t", "both:rmi"
+    )
+    before = {row.image_id for row in store.images()}
+    removed = store.ok("rmi", "both:rmi").stdout.splitlines()
+    assert removed[0] == "Untagged: both:rmi"
+    assert len([line for line in removed if line.startswith("Deleted: ")]) == 2, removed
+    after = store.images()
+    assert not [row for row in after if row.repository in ("both", "<none>")], after  # nothing left dangling
+    assert len(before) - len({row.image_id for row in after}) == 2

@@ -28,20 +28,34 @@ def remove_image(store: Store, ref: str, *, force: bool, prune_parents: bool = T
     image = store.images.resolve(ref)
     name = _name_given(ref, image)
     if name is not None:
+        others = [member for member in store.images.members(name) if member.id != image.id]
         store.images.untag(name)
         untagged: tuple[str, ...] = (parse_reference(name).familiar(),)
+        platforms = _remove_unnamed(store, others, name)  # the name's images for other platforms go with it
         if len(image.names) > 1:
-            return Removal(untagged=untagged, deleted=())
+            return Removal(untagged=untagged, deleted=platforms)
         if not force and children_of(image, store.images.list()):
-            return Removal(untagged=untagged, deleted=())  # kept, untagged, for its children
+            return Removal(untagged=untagged, deleted=platforms)  # kept, untagged, for its children
     else:
+        platforms = ()
         _refuse_conflicts(store, image, ref, force=force)
         for tag in image.names:
             store.images.untag(tag)
         untagged = tuple(parse_reference(tag).familiar() for tag in image.names)
     store.images.remove(image)
     parents = _remove_unnamed_parents(store, image) if prune_parents else []
-    return Removal(untagged=untagged, deleted=(image.id, *parents))
+    return Removal(untagged=untagged, deleted=(image.id, *parents, *platforms))
+
+
+def _remove_unnamed(store: Store, images: list[ImageRecord], name: str) -> tuple[str, ...]:
+    """Of `images` (a name's members for other platforms, read before `name` was removed), those left with no
+    name and no children: a multi-platform name goes whole, as an index does in docker's containerd store."""
+    removed = []
+    for image in images:
+        if set(image.names) <= {name} and not children_of(image, store.images.list()):
+            store.images.remove(image)
+            removed.append(image.id)
+    return tuple(removed)
 
 
 def _remove_unnamed_parents(store: Store, image: ImageRecord) -> list[str]:

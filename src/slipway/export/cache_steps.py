@@ -83,7 +83,9 @@ def _cache_entries(
     vertices: dict[str, Vertex] = {}
     for root in roots:
         if spec.mode == "max":
-            vertices.update((vertex.digest, vertex) for vertex in walk(root) if isinstance(vertex.op, CACHED_OPS))
+            vertices.update(
+                (vertex.digest, vertex) for vertex in walk(root) if isinstance(vertex.op, CACHED_OPS)
+            )
             continue
         vertex = root
         while isinstance(vertex.op, CACHED_OPS):

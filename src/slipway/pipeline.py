@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +88,8 @@ class BuildRequest(msgspec.Struct, frozen=True):
     max_parallelism: int | None = None
     pull: PullPolicy = "missing"
     registry: RegistryOptions | None = None  # None: defaults (plain HTTP for loopback registries only)
-    output: OutputSpec = OutputSpec()  # --output (and --push): the store, by default
+    # --output (each, with --push and --load: export/specs.build_outputs): the store, by default
+    outputs: tuple[OutputSpec, ...] = (OutputSpec(),)
     cache_to: tuple[CacheSpec, ...] = ()  # --cache-to: where this build's cache records go
     cache_from: tuple[CacheSpec, ...] = ()  # --cache-from: records to use after a local cache miss
     allow: tuple[str, ...] = ()  # --allow: entitlements granted (choices.ENTITLEMENTS)
@@ -256,34 +257,43 @@ def build(
     """Build `request` (for each of its platforms); `stdout` receives an output whose dest is "-"
     (type=tar/docker/oci). With `memo` (the request's memo plan, solver/memo.py) a build that made an image
     leaves its memo in the store."""
-    names = output_names(request.tags, request.output)
-    check_output(request.output, names, stdout)
+    targets = _export_targets(request, stdout)
     secrets = read_secrets(request.secrets, os.environ)  # the caller's, as docker buildx reads them
     plans = _plan_platforms(request, store, events)
     graph, text, warnings = plans[0][1:]
-    export = export_options(request, graph)
-    target = ExportTarget(request.output, names, export, request.registry)
     roots = [each.target.root for _, each, _, _ in plans]
-    index = None
+    image: ImageRecord | None = None
+    pushed: tuple[tuple[str, Digest], ...] = ()
+    index: Descriptor | None = None
     with ExitStack() as resources:
         solver, results = _solve(request, store, runtime, events, resources, roots, secrets)
         with store.lease():
             snapshot = solver.materialize(results[roots[0].digest]).snapshot
-            if len(plans) == 1:
-                image, pushed = export_result(store, graph.target, snapshot, target, events, stdout)
-            else:
-                items = [
-                    PlatformImage(
-                        platform, each.target, solver.materialize(results[each.target.root.digest]).snapshot
-                    )
-                    for platform, each, _, _ in plans
-                ]
-                exported = export_platform_results(store, items, target, events, stdout)
-                image, pushed, index = (exported.images or (None,))[0], exported.pushed, exported.index
+            items = [
+                PlatformImage(
+                    platform, each.target, solver.materialize(results[each.target.root.digest]).snapshot
+                )
+                for platform, each, _, _ in plans
+            ]
+            for target in targets:  # the image the build reports: the first output's that made one
+                made, made_pushed, made_index = _export(store, items, target(graph), events, stdout)
+                image, index = image or made, index or made_index
+                pushed += made_pushed
             export_caches(
-                store, request.cache_to, roots, results, solver.materialize, export, request.registry, events
+                store,
+                request.cache_to,
+                roots,
+                results,
+                solver.materialize,
+                export_options(request, graph, request.outputs[0]),
+                request.registry,
+                events,
             )
-    kept = tuple(name for name in image.names if name in names) if image and request.output.tags_store else ()
+    # The names the image carries in the store, of those an output that keeps it there was given.
+    names = {
+        name for output in request.outputs if output.tags_store for name in output_names(request.tags, output)
+    }
+    kept = tuple(name for name in image.names if name in names) if image else ()
     # A memo row stays small; an epoch a stage's URL gave is asked for again on every build.
     if (
         memo is not None
@@ -296,7 +306,7 @@ def build(
             _remember(store, memo, roots[0], results, image, kept, warnings)
         except DiskFull as err:  # the image is built: only the next no-op rebuild's shortcut is lost
             log.debug("no build memo: %s", err)
-    if request.output.type in ("docker", "oci") or request.cache_to:
+    if any(output.type in ("docker", "oci") for output in request.outputs) or request.cache_to:
         # The config and manifest blobs written for an archive or a cache export belong to no image here.
         store.gc_if_idle()
     return BuildOutcome(
@@ -310,11 +320,42 @@ def build(
     )
 
 
-def export_options(request: BuildRequest, graph: BuildGraph) -> ExportOptions:
+def _export_targets(
+    request: BuildRequest, stdout: BinaryIO | None
+) -> list[Callable[[BuildGraph], ExportTarget]]:
+    """Each output's target once the build's graph is known (its epoch), checked before anything runs; the
+    first output's export step is "export", the others' "export-N"."""
+
+    def target(position: int, output: OutputSpec) -> Callable[[BuildGraph], ExportTarget]:
+        names = output_names(request.tags, output)
+        check_output(output, names, stdout)
+        step_id = "export" if position == 0 else f"export-{position}"
+        return lambda graph: ExportTarget(
+            output, names, export_options(request, graph, output), request.registry, step_id
+        )
+
+    return [target(position, output) for position, output in enumerate(request.outputs)]
+
+
+def _export(
+    store: Store,
+    items: list[PlatformImage],
+    target: ExportTarget,
+    events: EventSink,
+    stdout: BinaryIO | None,
+) -> tuple[ImageRecord | None, tuple[tuple[str, Digest], ...], Descriptor | None]:
+    """One output's export: the image (the first platform's), what was pushed, the index of several."""
+    if len(items) == 1:
+        image, pushed = export_result(store, items[0].stage, items[0].snapshot, target, events, stdout)
+        return image, pushed, None
+    exported = export_platform_results(store, items, target, events, stdout)
+    return (exported.images or (None,))[0], exported.pushed, exported.index
+
+
+def export_options(request: BuildRequest, graph: BuildGraph, output: OutputSpec) -> ExportOptions:
     """BuildKit's exporter epoch: the output's source-date-epoch= if given, else the environment's
     SOURCE_DATE_EPOCH, else the build's (--build-arg or ARG). The layers' file times are clamped to it with
     rewrite-timestamp=true; the environment's also clamps the snapshots' own layers (reproducible builds)."""
-    output = request.output
     if output.source_date_epoch is not None:
         epoch = parse_epoch(output.source_date_epoch)  # checked by parse_output
     elif request.source_date_epoch is not None:
@@ -340,7 +381,8 @@ def _plan_platforms(
     platforms = tuple(format_platform(parse_platform(text)) for text in split_platforms(asked))
     if len(platforms) == 1:
         return [(asked, *_checked_plan(request, store, events))]
-    check_platforms_output(request.output)
+    for output in request.outputs:
+        check_platforms_output(output)
     return [
         (
             platform,

@@ -54,9 +54,6 @@ EOF
 
 
 # dockerfile_platform_test.go: testPlatformWithOSVersion
-@pytest.mark.xfail(
-    reason="issue 15: several --output values (type=local and a push in one build)", strict=True
-)
 def test_platform_with_os_version(sandbox: Sandbox, registry: str) -> None:
     first, second = "windows(1.2.3)/bar", "windows(1.1.0)/bar"
     target = f"{registry}/buildkit/testplatformwithosversion-{sandbox.name}:latest"

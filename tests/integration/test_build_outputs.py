@@ -51,6 +51,25 @@ def test_local_output_has_the_files_and_applies_whiteouts(
     assert [row.repository for row in own_store.images()] == ["busybox"]
 
 
+def test_several_outputs_in_one_build_each_get_the_result(
+    own_store: Any, context: Path, tmp_path: Path
+) -> None:
+    dest, archive = tmp_path / "out", tmp_path / "image.tar"
+    result = own_store.build_ok(
+        context, "-t", "several:v1", "-o", f"type=local,dest={dest}", "-o", f"type=docker,dest={archive}",
+        "-o", "type=image", "--progress", "plain",
+    )  # fmt: skip
+    assert (dest / "app" / "note.txt").read_text() == "from the context\n"
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert manifest[0]["RepoTags"] == ["several:v1"]
+    assert own_store.run_output("several:v1", "cat", "/app/hello") == "hello\n"
+    log = result.stderr
+    steps = ("exporting to client directory", "exporting to docker image format", "exporting to image")
+    assert all(name in log for name in steps), log
+    assert log.count("RUN echo hello") == 1  # one build, three exports
+
+
 def test_short_form_is_a_local_directory(own_store: Any, context: Path, tmp_path: Path) -> None:
     own_store.build_ok(context, "-o", str(tmp_path / "short"))
 
@@ -124,7 +143,7 @@ def test_iidfile_holds_the_id_of_an_archived_image(own_store: Any, context: Path
         ),
         (("--output", "type=image,push=maybe"), "'maybe' is not true or false"),
         (("--push",), "pushing needs a name to push to"),
-        (("--push", "-o", "type=tar,dest=x.tar"), "--push and --output type=tar cannot be used together"),
+        (("-o", "type=tar,dest=-", "-o", "type=oci,dest=-"), "only one output can write to stdout"),
         (("-q", "-o", "-"), "-q prints the image ID on stdout"),
         (("--cache-to", "type=registry"), "--cache-to 'type=registry': type=registry needs ref="),
         (("--cache-from", "type=gha"), "--cache-from 'type=gha': unsupported type 'gha'"),

@@ -23,7 +23,6 @@ from slipway.image.oci import Digest
 
 if TYPE_CHECKING:
     from slipway.export.specs import OutputSpec
-    from slipway.graph.run_limits import read_run_limits
     from slipway.pipeline import BuildRequest
     from slipway.session.secrets import SecretSource
     from slipway.session.ssh import SshSource
@@ -65,7 +64,7 @@ def build(
     compression: Literal["gzip", "zstd"] | None = None,
     pull: PullPolicy = "missing",
     insecure_registries: Sequence[str] = (),
-    output: str | None = None,
+    output: str | Sequence[str] = (),
     push: bool = False,
     allow: Sequence[str] = (),
     cache_to: Sequence[str] = (),
@@ -84,6 +83,7 @@ def build(
     text; `platform` None is this machine's. A failing RUN raises errors.RunFailed."""
     from slipway.export.specs import parse_annotations, parse_cache_from, parse_cache_to
     from slipway.frontend.files import dockerfile_location
+    from slipway.graph.run_limits import read_run_limits
     from slipway.pipeline import BuildRequest
 
     directory = Path(context)
@@ -105,7 +105,7 @@ def build(
             max_parallelism=max_parallelism,
             pull=pull,
             registry=registry_options(room.root, insecure_registries),
-            output=_output_spec(output, push),
+            outputs=_outputs(output, push),
             cache_to=tuple(parse_cache_to(text) for text in cache_to),
             cache_from=tuple(parse_cache_from(text) for text in cache_from),
             allow=tuple(allow),
@@ -117,11 +117,12 @@ def build(
         return _build(request, room, progress)
 
 
-def _output_spec(output: str | None, push: bool) -> OutputSpec:
-    from slipway.export.specs import OutputSpec, parse_output, with_push
+def _outputs(output: str | Sequence[str], push: bool) -> tuple[OutputSpec, ...]:
+    """`output`: one --output's text, or several."""
+    from slipway.export.specs import build_outputs, parse_output
 
-    spec = parse_output(output) if output is not None else OutputSpec()
-    return with_push(spec) if push else spec
+    texts = [output] if isinstance(output, str) else list(output)
+    return build_outputs([parse_output(text) for text in texts], push=push)
 
 
 def _lent(

@@ -75,10 +75,11 @@ BUILD_FLAGS: tuple[Flag, ...] = (
          f"{PULL_POLICY_VARIABLE}=never|missing|always sets the default)."),
     Flag("insecure_registries", ("--insecure-registry",), "multiple", metavar="HOST[:PORT]",
          help=f"Allow plain HTTP (and unverified TLS) to this registry; also read from <root>/{REGISTRIES_FILE}."),
-    Flag("output", ("-o", "--output"), metavar="[type=TYPE,]dest=...",
+    Flag("output", ("-o", "--output"), "multiple", metavar="[type=TYPE,]dest=...",
          help="Where the result goes, as BuildKit's --output: type=image (default), registry, docker, oci, local, "
-         "tar; DIR alone means type=local,dest=DIR."),
-    Flag("push", ("--push",), "flag", help="Push the image to each -t name (--output type=registry)."),
+         "tar; DIR alone means type=local,dest=DIR. Give it again to write several."),
+    Flag("push", ("--push",), "flag",
+         help="Push the image to each -t name (--output type=registry; added to another --output)."),
     Flag("allow", ("--allow",), "multiple", choices=ENTITLEMENTS, metavar="ENTITLEMENT",
          help="Grant an entitlement: security.insecure lets RUN --security=insecure run with every capability; "
          "network.host lets RUN --network=host (or --network host) use the host's network."),
@@ -112,8 +113,8 @@ BUILD_FLAGS: tuple[Flag, ...] = (
          help="Accepted for docker buildx scripts: slipway attaches no SBOM attestation (a value other than "
          "false warns that none is made)."),
     Flag("load", ("--load",), "flag",
-         help="Accepted for docker buildx scripts: the image goes to slipway's store, as it does by default "
-         "(there is no daemon to load it into); not with an --output of another type."),
+         help="For docker buildx scripts: the image goes to slipway's store, as it does by default (there is "
+         "no daemon to load it into); with an --output of another type, to the store as well."),
     Flag("rm", ("--rm",), "flag",
          help="Accepted for docker build scripts: no container outlives its step in slipway, whatever is given."),
     Flag("force_rm", ("--force-rm",), "flag",
@@ -146,7 +147,7 @@ if TYPE_CHECKING:
         compression: Literal["gzip", "zstd"] | None
         pull: bool
         insecure_registries: tuple[str, ...]
-        output: str | None
+        output: tuple[str, ...]
         push: bool
         allow: tuple[str, ...]
         cache_to: tuple[str, ...]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from slipway.choices import EXPORT_STEP_NAMES, PULL_POLICIES, PullPolicy
 from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
-from slipway.cli._buildx_flags import check_load, warn_attestations
+from slipway.cli._buildx_flags import warn_attestations
 from slipway.epoch import EPOCH_ARG, environment_epoch
 from slipway.frontend.files import dockerfile_location
 from slipway.solver.memo import MemoPlan, plan_memo
@@ -177,24 +177,22 @@ def _replay(memo: memos.Memo, progress: str) -> None:
 
 
 def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | None) -> Outcome:
-    from slipway.export.specs import OutputSpec, parse_output, with_push
+    from slipway.export.specs import build_outputs, parse_output
     from slipway.image.reference import parse_reference
 
     for tag in flags.tags:
         parse_reference(tag)  # a bad -t fails before any work
-    output = parse_output(flags.output) if flags.output is not None else OutputSpec()
-    if flags.push:
-        output = with_push(output)
-    check_load(flags, output)
-    if flags.quiet and output.to_stdout:
-        raise _usage_error(
-            f"-q prints the image ID on stdout, where --output {flags.output} writes: drop one of them"
-        )
-    if output.to_stdout and sys.stdout.isatty():
-        raise _usage_error(
-            f"--output {flags.output}: refusing to write a tar to the terminal; redirect stdout or use dest=FILE"
-        )
-    request = _request(root, flags, resolved, output)
+    outputs = build_outputs([parse_output(text) for text in flags.output], push=flags.push, load=flags.load)
+    for text, output in zip(flags.output, outputs, strict=False):
+        if flags.quiet and output.to_stdout:
+            raise _usage_error(
+                f"-q prints the image ID on stdout, where --output {text} writes: drop one of them"
+            )
+        if output.to_stdout and sys.stdout.isatty():
+            raise _usage_error(
+                f"--output {text}: refusing to write a tar to the terminal; redirect stdout or use dest=FILE"
+            )
+    request = _request(root, flags, resolved, outputs)
     built, summary = _run(
         root, request, "quiet" if flags.quiet else flags.progress, plan, summarize=not flags.quiet
     )
@@ -206,7 +204,7 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
 
 
 def _request(
-    root: Path, flags: BuildFlags, resolved: Resolved, output: "OutputSpec | None" = None
+    root: Path, flags: BuildFlags, resolved: Resolved, outputs: "tuple[OutputSpec, ...]" = ()
 ) -> "BuildRequest":
     from slipway._api.registries import registry_options
     from slipway.export.specs import OutputSpec, parse_annotations, parse_cache_from, parse_cache_to
@@ -230,7 +228,7 @@ def _request(
         max_parallelism=flags.max_parallelism,
         pull=resolved.pull,
         registry=registry_options(root, flags.insecure_registries),
-        output=output or OutputSpec(),
+        outputs=outputs or (OutputSpec(),),
         cache_to=tuple(parse_cache_to(text) for text in flags.cache_to),
         cache_from=tuple(parse_cache_from(text) for text in flags.cache_from),
         allow=flags.allow,

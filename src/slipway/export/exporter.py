@@ -39,6 +39,7 @@ class ExportTarget:
     names: tuple[str, ...]  # output_names(): -t and name=, normalized
     options: ExportOptions
     registry: RegistryOptions | None = None  # None: defaults (plain HTTP for loopback registries only)
+    step_id: str = "export"  # of its progress step: "export-1" and on for a build's further outputs
 
 
 class Exported(NamedTuple):
@@ -72,7 +73,7 @@ def export_result(
     """The "export" step: the target stage's result (`snapshot`, its config from `stage`) written where `target`
     says; `stdout` receives an output whose dest is "-"."""
     name = EXPORT_STEP_NAMES[target.output.type]
-    with step(events, "export", name) as exporting, naming_disk_full(store.root, name):
+    with step(events, target.step_id, name) as exporting, naming_disk_full(store.root, name):
         return _write_output(store, stage, snapshot, target, exporting, stdout)
 
 
@@ -168,7 +169,11 @@ def export_platform_results(
     (export/platforms.py), written where `target` says."""
     output = target.output
     name = EXPORT_STEP_NAMES[output.type]
-    with step(events, "export", name) as exporting, naming_disk_full(store.root, name), _writing(output):
+    with (
+        step(events, target.step_id, name) as exporting,
+        naming_disk_full(store.root, name),
+        _writing(output),
+    ):
 
         def push(images: Sequence[ImageRecord], name: str) -> Digest:
             return _push_index(store, images, name, target, exporting)

@@ -27,7 +27,7 @@ from slipway.export.docker_archive import write_docker_archive
 from slipway.export.image import ExportOptions, compose_index, compose_manifest
 from slipway.export.oci_layout import write_oci_archive, write_oci_directory
 from slipway.export.selection import ImageSelection
-from slipway.export.specs import OUTPUT_TYPES, OutputSpec, OutputType, parse_output, with_push
+from slipway.export.specs import OUTPUT_TYPES, OutputSpec, OutputType, parse_output
 from slipway.graph.ops import StagePlan
 from slipway.image.layers import pack_layer, unpack_layer
 from slipway.image.oci import (
@@ -46,7 +46,6 @@ __all__ = [
     "compose_image",
     "parse_output",
     "replace_file",
-    "with_push",
     "write_archive",
     "write_layout_directory",
     "write_index_archive",

@@ -24,10 +24,10 @@ __all__ = [
     "OutputSpec",
     "OutputType",
     "parse_cache_from",
+    "build_outputs",
     "parse_annotations",
     "parse_cache_to",
     "parse_output",
-    "with_push",
 ]
 
 CacheMode = Literal["min", "max"]
@@ -129,13 +129,22 @@ def parse_output(text: str, flag: str = "--output") -> OutputSpec:
     )
 
 
-def with_push(spec: OutputSpec) -> OutputSpec:
-    """`--push`: as buildx, push=true on an image output; no other output can be pushed."""
-    if spec.type not in ("image", "registry"):
-        raise UsageError(
-            f"--push and --output type={spec.type} cannot be used together (push needs type=image)"
-        )
-    return msgspec.structs.replace(spec, push=True)
+def build_outputs(
+    outputs: Sequence[OutputSpec], *, push: bool = False, load: bool = False
+) -> tuple[OutputSpec, ...]:
+    """Every --output of a build, with --push and --load as buildx reads them: no --output is the store
+    (type=image); --push sets push=true on each image output, or adds one that pushes when there is none;
+    --load adds the store when no output keeps the image there (there is no daemon to load it into)."""
+    chosen = list(outputs) or [OutputSpec()]
+    if push:
+        chosen = [msgspec.structs.replace(spec, push=True) if spec.tags_store else spec for spec in chosen]
+        if not any(spec.tags_store for spec in chosen):
+            chosen.append(OutputSpec(push=True))
+    if load and not any(spec.tags_store for spec in chosen):
+        chosen.append(OutputSpec())
+    if sum(spec.to_stdout for spec in chosen) > 1:
+        raise UsageError("--output: only one output can write to stdout (dest=-)")
+    return tuple(chosen)
 
 
 def _csv_fields(text: str, flag: str, example: str) -> list[str]:

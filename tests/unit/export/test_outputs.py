@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from slipway.errors import UsageError
-from slipway.export.outputs import OutputSpec, parse_output, with_push
+from slipway.export.outputs import OutputSpec, parse_output
+from slipway.export.specs import build_outputs
 
 
 @pytest.mark.parametrize(
@@ -63,10 +64,19 @@ def test_bad_outputs_are_usage_errors_naming_the_flag(text: str, message: str) -
     assert str(raised.value).startswith("--output")
 
 
-def test_push_turns_an_image_output_into_a_pushed_one() -> None:
-    assert with_push(OutputSpec()) == OutputSpec(push=True)
-    with pytest.raises(UsageError, match="--push and --output type=local cannot be used together"):
-        with_push(OutputSpec(type="local", dest="out"))
+def test_push_and_load_as_buildx_reads_them_with_the_outputs() -> None:
+    local = OutputSpec(type="local", dest="out")
+    assert build_outputs([]) == (OutputSpec(),)  # none: the store
+    assert build_outputs([], push=True) == (OutputSpec(push=True),)
+    # --push sets push on each image output, or adds one when there is none.
+    assert build_outputs([OutputSpec(), local], push=True) == (OutputSpec(push=True), local)
+    assert build_outputs([local], push=True) == (local, OutputSpec(push=True))
+    # --load: the store, added to an output that does not keep the image there.
+    assert build_outputs([local], load=True) == (local, OutputSpec())
+    assert build_outputs([OutputSpec(push=True)], load=True) == (OutputSpec(push=True),)
+    tar_out = OutputSpec(type="tar", dest="-")
+    with pytest.raises(UsageError, match="only one output can write to stdout"):
+        build_outputs([tar_out, OutputSpec(type="oci", dest="-")])
 
 
 def test_what_each_type_makes() -> None:

@@ -128,3 +128,23 @@ def test_a_bind_from_a_stage_climbing_out_stays_in_the_stage(store: Any, host: H
     output = build_output(store, tmp_path / "ctx", dockerfile, {})
     assert "stage-root" in output and host.secret not in output
     host.assert_intact()
+
+
+def test_a_copy_source_through_a_context_symlink_is_hashed_inside_the_context(
+    store: Any, tmp_path: Path
+) -> None:
+    """COPY follows a context symlink inside the context; the step's cache key must read the same file, never
+    the host's (a link to /proc or a huge log would make every build read it)."""
+    outside = tmp_path / "host-side"
+    outside.mkdir()
+    (outside / "file").write_text("outside-1\n")
+    mirrored = str(outside).lstrip("/") + "/file"
+    directory = context(tmp_path / "ctx", "FROM busybox:test\nCOPY link/file /file\n", {mirrored: "inside\n"})
+    (directory / "link").symlink_to(outside)
+    store.build_ok(directory, "-t", "linked:v1")
+    assert store.run_output("linked:v1", "cat", "/file") == "inside\n"
+    (outside / "file").write_text("outside-2: the host's file changed, the context did not\n")
+    (directory / "unrelated.txt").write_text("a context change, so that the build is solved again\n")
+    again = store.build_ok(directory, "-t", "linked:v1", "--progress", "plain")
+    number = again.stderr.split(" COPY link/file /file", 1)[0].rsplit("#", 1)[1].split()[0]
+    assert f"#{number} CACHED" in again.stderr, again.stderr

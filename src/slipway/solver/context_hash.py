@@ -7,6 +7,7 @@ mtimes: touching a file without changing it keeps the cache. File hashes are rem
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -20,6 +21,7 @@ import msgspec
 from slipway.errors import ContextError
 from slipway.solver._cache_file import replace_cache_file
 from slipway.worker.fileops import expand_sources
+from slipway.worker.rootpath import Root
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,14 @@ class FileHashCache:
                 self._used[key] = known
                 return known
         digest = hashlib.sha256()
-        with open(path, "rb") as file:
+        # Never follows a link swapped in since the lstat, never blocks on a FIFO: the file stat'ed or nothing.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as file:
+            opened = os.fstat(fd)
+            if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino) or not stat.S_ISREG(
+                opened.st_mode
+            ):
+                raise ContextError(f"{path} changed while the build read it")
             while chunk := file.read(1 << 20):
                 digest.update(chunk)
         value = digest.hexdigest()
@@ -139,12 +148,33 @@ def hash_selection(
     digest = hashlib.sha256()
     try:
         selected = _selected(root, sources, is_excluded) if patterns else [_literal(path) for path in sources]
-        for relative in selected:
-            digest.update(f"root {relative}\0".encode())
-            _hash_tree(root, relative, digest, cache, is_excluded, can_skip_dir)
+        with Root(root) as inside:
+            for relative in selected:
+                digest.update(f"root {relative}\0".encode())
+                resolved = _resolved(inside, relative)
+                if resolved is None:
+                    digest.update(f"missing {relative}\0".encode())
+                    continue
+                _hash_tree(root, resolved, digest, cache, is_excluded, can_skip_dir)
     except OSError as err:  # a name too long to reach (ENAMETOOLONG), a directory that cannot be read
         raise ContextError(f"cannot read the build context at {err.filename}: {err.strerror}") from err
     return "sha256:" + digest.hexdigest()
+
+
+def _resolved(root: Root, relative: str) -> str | None:
+    """`relative` with its symlinks followed inside `root`, as COPY follows them (a link to "/etc" leads to
+    the root's etc, never the host's): a path of real directories, which the walk below reads without
+    following anything. None if nothing is there."""
+    try:
+        fd, name, parts = root.walk(relative, follow_last=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return None
+        raise
+    os.close(fd)
+    return "/".join((*parts, name)) if name else "/".join(parts)
 
 
 def _hash_tree(
@@ -161,7 +191,7 @@ def _hash_tree(
         relative = pending.pop()
         path = root / relative if relative else root
         try:
-            info = os.lstat(path)
+            info = os.lstat(path)  # every directory above it is real (see _resolved): nothing is followed
         except FileNotFoundError:
             digest.update(f"missing {relative}\0".encode())
             continue

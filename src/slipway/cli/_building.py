@@ -100,7 +100,7 @@ def report_outcome(outcome: Outcome, flags: BuildFlags) -> None:
 
 def _resolve(flags: BuildFlags) -> Resolved:
     piped = flags.dockerfile == "-"
-    build_args = _key_values(flags.build_args, "--build-arg", from_environment=True)
+    build_args = key_values(flags.build_args, "--build-arg", from_environment=True)
     epoch = environment_epoch(os.environ)
     if any(name == EPOCH_ARG for name, _ in build_args):
         epoch = None  # as buildx: the environment's SOURCE_DATE_EPOCH is the build arg's default
@@ -110,7 +110,7 @@ def _resolve(flags: BuildFlags) -> Resolved:
         dockerfile=None if piped else dockerfile_location(flags.dockerfile, flags.context),
         dockerfile_text=_read_stdin() if piped else None,
         build_args=build_args,
-        labels=_key_values(flags.labels, "--label"),
+        labels=key_values(flags.labels, "--label"),
         source_date_epoch=epoch,
         pull="always" if flags.pull else _pull_policy(),
         secrets=_secrets(flags.secrets),
@@ -296,9 +296,11 @@ def _size_lines(store: "Store", built: "BuildOutcome") -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _key_values(
+def key_values(
     values: tuple[str, ...], flag: str, *, from_environment: bool = False
 ) -> tuple[tuple[str, str], ...]:
+    """KEY=VALUE flags (--build-arg, --label) as docker build reads them, for every command that takes them;
+    with `from_environment`, a bare KEY takes the environment's value and is skipped where it has none."""
     pairs = []
     for value in values:
         key, separator, rest = value.partition("=")

@@ -139,7 +139,12 @@ def diff(ctx: click.Context, before: str, after: str, format_: str) -> None:
 @click.argument("context", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default CONTEXT/Dockerfile).")
 @click.option("--image", help="Advise on this image of the store instead of building a Dockerfile.")
-@click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables (KEY=VALUE).")
+@click.option(
+    "--build-arg",
+    "build_args",
+    multiple=True,
+    help="Set build-time variables (KEY=VALUE; KEY alone: from the environment).",
+)
 @click.option("--target", help="The stage to build and shrink (default the last).")
 @click.option("--base", default="scratch", show_default=True, help="The base of the new final stage.")
 @click.option("--write", "write", help="Write the multi-stage Dockerfile to this file ('-' for stdout).")
@@ -184,6 +189,7 @@ def advise(
     from slipway.analysis.advise import AdviceRequest
     from slipway.analysis.advise import advise as advise_image
     from slipway.cli._analysis_views import advice_text
+    from slipway.cli._building import key_values
     from slipway.frontend.files import dockerfile_location
     from slipway.progress.render import open_renderer
 
@@ -191,7 +197,7 @@ def advise(
         context=context,
         dockerfile=dockerfile_location(dockerfile, context),
         image=image,
-        build_args=tuple(_key_value(item) for item in build_args),
+        build_args=key_values(build_args, "--build-arg", from_environment=True),
         target=target,
         base=base,
         verify=verify,
@@ -219,10 +225,3 @@ def advise(
         _write_pictures(pictures.advice_pictures(result), html, svg, "slipway advise")
     if result.dockerfile is None:
         sys.exit(1)
-
-
-def _key_value(text: str) -> tuple[str, str]:
-    key, separator, value = text.partition("=")
-    if not key or not separator:
-        raise UsageError(f"--build-arg {text!r}: expected KEY=VALUE")
-    return key, value

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from slipway.choices import DEFAULT_PLATFORM
+from slipway.cli._building import key_values
 from slipway.errors import UsageError
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
 from slipway.frontend.files import dockerfile_path, read_file
@@ -86,17 +86,7 @@ class _UnresolvedImages:
 def _build_arg(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[tuple[str, str], ...]:
-    pairs: list[tuple[str, str]] = []
-    for value in values:
-        name, has_value, setting = value.partition("=")
-        if not name:
-            raise click.BadParameter(f"{value!r} has no name: write NAME=VALUE", ctx=ctx, param=param)
-        if not has_value:
-            if name not in os.environ:
-                continue  # docker build leaves an ARG alone when NAME is not in the environment either
-            setting = os.environ[name]
-        pairs.append((name, setting))
-    return tuple(pairs)
+    return key_values(values, "--build-arg", from_environment=True)
 
 
 @debug.command("graph")

@@ -54,8 +54,9 @@ PUBLIC = {
         "RunRequest", "VolumeBind", "merge_env", "parse_volume", "plan_process", "run_container",
     ],
     "slipway.store": [
-        "META_DB", "META_RESERVE", "REGISTRIES_FILE", "ROOT_VARIABLE", "BlobSources", "BlobWriter",
-        "CacheEntry", "CacheRecords", "ContentStore", "Hold", "ImageRecord", "ImageStore", "Lease", "Leases",
+        "META_DB", "META_RESERVE", "REGISTRIES_FILE", "ROOT_VARIABLE", "BlobBatch", "BlobIngester", "BlobSources",
+        "BlobWriter",
+        "CacheEntry", "CacheRecords", "ChunkSink", "ContentStore", "Hold", "ImageRecord", "ImageStore", "Lease", "Leases",
         "Memos", "NewTree", "PrepareMode", "SnapshotRecord", "Snapshotter", "Store", "as_disk_full",
         "default_root", "is_full", "is_no_space", "naming_disk_full", "no_space", "reporting_no_space",
     ],

@@ -331,11 +331,11 @@ class CacheImport:
         )
         manifest = _cache_manifest(body, media_type, where)
         if not self._store.blobs.has(manifest.config.digest):
-            client.fetch_blob(reference.path, manifest.config, self._store)
+            client.fetch_blob(reference.path, manifest.config, self._store.blobs)
         document = _checked(manifest, body, self._store.blobs.read(manifest.config.digest), where)
 
         def fetch(layer: LayerInfo) -> None:
-            client.fetch_blob(reference.path, layer.descriptor, self._store)
+            client.fetch_blob(reference.path, layer.descriptor, self._store.blobs)
 
         return _Source(where=where, document=document, fetch=fetch)
 

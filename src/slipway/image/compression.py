@@ -111,13 +111,13 @@ def compressed_writer(
 
 
 @contextmanager
-def decompressed_reader(blob: BinaryIO, media_type: str) -> Iterator[BinaryIO]:
+def decompressed_reader(blob: BinaryIO, media_type: str, *, ahead: bool = True) -> Iterator[BinaryIO]:
     """The uncompressed bytes of a layer blob. The format is sniffed from its first bytes, as docker does
     (slipway.image.sniffed); the media type only names the blob in errors. A truncated or corrupt stream
-    raises ArchiveError on read."""
+    raises ArchiveError on read. `ahead`: gzip is decompressed in a thread of its own, ahead of the reader."""
 
     def corrupt(err: BaseException) -> ArchiveError:
         return ArchiveError(f"layer blob ({media_type}) is truncated or corrupt: {err}; fetch or rebuild it")
 
-    with decompressed(blob, gzip_thread=True) as (_, stream):
+    with decompressed(blob, gzip_thread=ahead) as (_, stream):
         yield io.BufferedReader(GuardedReader(stream, corrupt), CHUNK_SIZE)

@@ -158,10 +158,13 @@ def unpack_layer(
     return DiffID(reader.digest)
 
 
-def measure_layer(blob: BinaryIO, media_type: str) -> tuple[DiffID, int, int]:
+def measure_layer(
+    blob: BinaryIO, media_type: str, *, decompress_ahead: bool = True
+) -> tuple[DiffID, int, int]:
     """The diff_id, uncompressed size and content size (see LayerInfo) of a layer blob, read once;
-    ArchiveError if it is truncated or corrupt."""
-    with decompressed_reader(blob, media_type) as stream:
+    ArchiveError if it is truncated or corrupt. `decompress_ahead`: gzip in a thread of its own (not for a
+    caller that is itself a thread beside the blob's writer: see tap.py)."""
+    with decompressed_reader(blob, media_type, ahead=decompress_ahead) as stream:
         reader = DigestingReader(stream)
         counter = TarContentCounter()
         buffer = bytearray(CHUNK_SIZE)

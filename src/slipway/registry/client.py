@@ -2,7 +2,8 @@
 
 Every request goes through `_request` (authorization, one retry with a fresh token on 401, transient failures
 raised as `_Transient`) inside `_retrying` (bounded tries with exponential backoff, Retry-After honoured within
-reason). Blobs stream into `store.blobs.ingest`, which verifies digest and size and keeps nothing of a failed transfer.
+reason). Blobs stream into an ingester (the content store, or a batch of it), which verifies digest and size and
+keeps nothing of a failed transfer.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from slipway.image.oci import Descriptor, Digest
 from slipway.registry.auth import Authorizer, Challenge, Token, challenge_of, fetch_token, repository_scope
 from slipway.registry.credentials import Credentials, DockerConfig
 from slipway.registry.options import RegistryOptions, api_host
-from slipway.store import Store
+from slipway.store import BlobIngester, Store
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +245,9 @@ class RegistryClient:
         self._check(response, name, "blob check")
         return True
 
-    def fetch_blob(self, repository: str, descriptor: Descriptor, store: Store) -> None:
-        """Streams the blob into the store, which verifies digest and size; nothing stays of a failed fetch."""
+    def fetch_blob(self, repository: str, descriptor: Descriptor, into: BlobIngester) -> None:
+        """Streams the blob into `into` (store.blobs, or a batch), which verifies digest and size; nothing stays
+        of a failed fetch. Each try is a fresh `into.ingest`."""
         name = f"{self.domain}/{repository}@{descriptor.digest}"
 
         def attempt() -> None:
@@ -259,7 +261,7 @@ class RegistryClient:
             )
             with contextlib.closing(response):
                 self._check(response, name, "blob")
-                self._ingest(response, descriptor, store, name)
+                self._ingest(response, descriptor, into, name)
 
         self._retrying(attempt)
 
@@ -388,10 +390,12 @@ class RegistryClient:
 
     # -- downloads ---------------------------------------------------------------------------------------------
 
-    def _ingest(self, response: httpx.Response, descriptor: Descriptor, store: Store, name: str) -> None:
+    def _ingest(
+        self, response: httpx.Response, descriptor: Descriptor, into: BlobIngester, name: str
+    ) -> None:
         received = 0
         try:
-            with store.blobs.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer:
+            with into.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer:
                 try:
                     for chunk in response.iter_raw(READ_SIZE):
                         if self._cancelled.is_set():

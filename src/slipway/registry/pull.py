@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from functools import partial
+from typing import BinaryIO, TypeVar
 
 import msgspec
 
@@ -31,11 +32,12 @@ from slipway.image.oci import (
 )
 from slipway.image.platforms import format_platform, parse_platform, runs_on, select_manifest
 from slipway.image.reference import Reference, parse_reference
+from slipway.registry._measured import Measured
 from slipway.registry._naming import naming
 from slipway.registry._parallel import transfer_all
 from slipway.registry.client import SCHEMA1_MEDIA_TYPES, RegistryClient
 from slipway.registry.options import RegistryOptions
-from slipway.store import ImageRecord, Store
+from slipway.store import BlobBatch, ImageRecord, Store
 
 MANIFEST_ACCEPT = (
     MEDIA_OCI_INDEX,
@@ -83,7 +85,7 @@ def fetch_image_config(
         if manifest.config.media_type not in CONFIG_MEDIA_TYPES:
             raise RegistryError(f"{ref} is not a container image: its config is {manifest.config.media_type}")
         if not store.blobs.has(manifest.config.digest):
-            client.fetch_blob(reference.path, manifest.config, store)
+            client.fetch_blob(reference.path, manifest.config, store.blobs)
         return digest, _decode(store.blobs.read(manifest.config.digest), ImageConfig, ref, "image config")
 
 
@@ -100,29 +102,21 @@ def _pull(
     manifest, body, digest = _resolve_manifest(client, reference, wanted)
     if manifest.config.media_type not in CONFIG_MEDIA_TYPES:
         raise RegistryError(f"{name} is not a container image: its config is {manifest.config.media_type}")
-    if not store.blobs.has(manifest.config.digest):
-        client.fetch_blob(reference.path, manifest.config, store)
-    config = _decode(store.blobs.read(manifest.config.digest), ImageConfig, name, "image config")
-    actual = Platform(architecture=config.architecture, os=config.os, variant=config.variant)
-    if not runs_on(actual, wanted):
-        # As Docker: a single-platform image is pulled anyway, with a warning.
-        emit(
-            f"WARNING: the image's platform ({format_platform(actual)}) does not match the requested platform "
-            f"({format_platform(wanted)})"
+    # Every blob of the pull is written without a sync of its own and made visible at the batch's end, all
+    # with one sync; the image record that names them comes after (store/blob_batch.py).
+    with store.blobs.batch() as batch:
+        config = _fetch_config(client, store, batch, reference, manifest.config)
+        _check_config(config, manifest, wanted, name, emit)
+        expected = dict(zip((layer.digest for layer in manifest.layers), config.rootfs.diff_ids, strict=True))
+        measured = _fetch_layers(
+            client, store, batch, reference.path, manifest.layers, expected, options.max_parallel, emit
         )
-    if len(config.rootfs.diff_ids) != len(manifest.layers):
-        raise RegistryError(
-            f"{name}: the manifest has {len(manifest.layers)} layers but the image config "
-            f"lists {len(config.rootfs.diff_ids)} diff_ids"
-        )
-    expected = dict(zip((layer.digest for layer in manifest.layers), config.rootfs.diff_ids, strict=True))
-    _fetch_layers(client, store, reference.path, manifest.layers, expected, options.max_parallel, emit)
+        # The registry's bytes, not a re-encoding: the image keeps the manifest digest it has in the registry.
+        batch.put(body, expected=digest)
     emit(f"Digest: {digest}")
     previous = _existing(store, name) if reference.digest is None else None
-    # The registry's bytes, not a re-encoding: the image keeps the manifest digest it has in the registry.
-    store.blobs.put(body, expected=digest)
     names = [name] if reference.digest is None else []  # as Docker: a pull by digest tags nothing
-    image = store.images.add(manifest, config, names=names, manifest_digest=digest)
+    image = store.images.add(manifest, config, names=names, manifest_digest=digest, measured=measured)
     try:
         store.blob_sources.record(
             reference.domain,
@@ -180,15 +174,48 @@ def _resolve_manifest(
     return manifest, body, digest
 
 
+def _fetch_config(
+    client: RegistryClient, store: Store, batch: BlobBatch, reference: Reference, descriptor: Descriptor
+) -> ImageConfig:
+    name = str(reference)
+    if store.blobs.has(descriptor.digest):
+        data = store.blobs.read(descriptor.digest)
+    else:
+        fetched = Measured(batch, _read_all, "slipway-config")
+        client.fetch_blob(reference.path, descriptor, fetched)
+        data = fetched.result
+    return _decode(data, ImageConfig, name, "image config")
+
+
+def _check_config(
+    config: ImageConfig, manifest: Manifest, wanted: Platform, name: str, emit: EventSink
+) -> None:
+    actual = Platform(architecture=config.architecture, os=config.os, variant=config.variant)
+    if not runs_on(actual, wanted):
+        # As Docker: a single-platform image is pulled anyway, with a warning.
+        emit(
+            f"WARNING: the image's platform ({format_platform(actual)}) does not match the requested platform "
+            f"({format_platform(wanted)})"
+        )
+    if len(config.rootfs.diff_ids) != len(manifest.layers):
+        raise RegistryError(
+            f"{name}: the manifest has {len(manifest.layers)} layers but the image config "
+            f"lists {len(config.rootfs.diff_ids)} diff_ids"
+        )
+
+
 def _fetch_layers(
     client: RegistryClient,
     store: Store,
+    batch: BlobBatch,
     repository: str,
     layers: Sequence[Descriptor],
     diff_ids: dict[Digest, DiffID],
     max_parallel: int,
     emit: EventSink,
-) -> None:
+) -> list[LayerInfo]:
+    """The missing layers fetched into `batch`, several at once, each measured as it arrives (its diff_id
+    checked against the config's): what images.add records for them."""
     missing: dict[Digest, Descriptor] = {}
     for layer in layers:
         if store.blobs.has(layer.digest):
@@ -196,38 +223,36 @@ def _fetch_layers(
         elif layer.digest not in missing:
             missing[layer.digest] = layer
             emit(f"{_short(layer.digest)}: Pulling fs layer")
+    measured: list[LayerInfo] = []
 
     def fetch(layer: Descriptor) -> None:
-        client.fetch_blob(repository, layer, store)
-        _record_layer(store, layer, diff_ids[layer.digest], f"{client.domain}/{repository}")
+        where = f"{client.domain}/{repository}@{layer.digest}"
+        fetched = Measured(
+            batch,
+            partial(measure_layer, media_type=layer.media_type, decompress_ahead=False),
+            f"slipway-measure-{_short(layer.digest)}",
+        )
+        try:
+            client.fetch_blob(repository, layer, fetched)
+        except ArchiveError as err:
+            raise RegistryError(f"{where}: the layer is not a valid {layer.media_type}: {err}") from err
+        diff_id, size, content_size = fetched.result
+        if diff_id != diff_ids[layer.digest]:
+            raise RegistryError(
+                f"{where}: the layer unpacks to {diff_id}, but the image config says "
+                f"{diff_ids[layer.digest]}; the image is inconsistent"
+            )
+        measured.append(
+            LayerInfo(diff_id=diff_id, descriptor=layer, uncompressed_size=size, content_size=content_size)
+        )
         emit(f"{_short(layer.digest)}: Pull complete")
 
     transfer_all(client, list(missing.values()), fetch, max_parallel)
+    return measured
 
 
-def _record_layer(store: Store, layer: Descriptor, diff_id: DiffID, name: str) -> None:
-    """Checks the layer's diff_id against the config while the blob is hot in the page cache, in the fetching
-    thread, so images.add (which would measure unknown layers one after another) finds it recorded."""
-    try:
-        with store.blobs.open(layer.digest) as blob:
-            measured, size, content_size = measure_layer(blob, layer.media_type)
-    except ArchiveError as err:
-        raise RegistryError(
-            f"{name}@{layer.digest}: the layer is not a valid {layer.media_type}: {err}"
-        ) from err
-    if measured != diff_id:
-        raise RegistryError(
-            f"{name}@{layer.digest}: the layer unpacks to {measured}, but the image config says "
-            f"{diff_id}; the image is inconsistent"
-        )
-    store.images.record_layer(
-        LayerInfo(
-            diff_id=measured,
-            descriptor=Descriptor(media_type=layer.media_type, digest=layer.digest, size=layer.size),
-            uncompressed_size=size,
-            content_size=content_size,
-        )
-    )
+def _read_all(stream: BinaryIO) -> bytes:
+    return stream.read()
 
 
 def _existing(store: Store, name: str) -> ImageRecord | None:

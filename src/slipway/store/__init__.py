@@ -17,9 +17,10 @@ from slipway._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from slipway.store._store import Store
+    from slipway.store.blob_batch import BlobBatch
     from slipway.store.blob_files import BlobWriter
     from slipway.store.blob_sources import BlobSources
-    from slipway.store.blobs import ContentStore
+    from slipway.store.blobs import BlobIngester, ChunkSink, ContentStore
     from slipway.store.cache import CacheRecords
     from slipway.store.images import ImageStore
     from slipway.store.leases import Hold, Lease, Leases
@@ -48,10 +49,13 @@ __all__ = [
     "META_RESERVE",
     "REGISTRIES_FILE",
     "ROOT_VARIABLE",
+    "BlobBatch",
+    "BlobIngester",
     "BlobSources",
     "BlobWriter",
     "CacheEntry",
     "CacheRecords",
+    "ChunkSink",
     "ContentStore",
     "Hold",
     "ImageRecord",
@@ -75,10 +79,13 @@ __all__ = [
 
 _LAZY = {
     "Store": "slipway.store._store",
+    "BlobBatch": "slipway.store.blob_batch",
+    "BlobIngester": "slipway.store.blobs",
     "BlobSources": "slipway.store.blob_sources",
     "BlobWriter": "slipway.store.blob_files",
     "CacheEntry": "slipway.store.records",
     "CacheRecords": "slipway.store.cache",
+    "ChunkSink": "slipway.store.blobs",
     "ContentStore": "slipway.store.blobs",
     "Hold": "slipway.store.leases",
     "ImageRecord": "slipway.store.records",

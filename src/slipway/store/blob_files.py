@@ -12,12 +12,13 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from slipway.errors import BlobNotFound, DigestMismatch, StoreError
 from slipway.image.oci import Digest
+from slipway.store.blob_batch import BlobBatch, blob_batch
 
 __all__ = ["BlobFiles", "BlobWriter", "CorruptBlob", "VerifiedReader", "check_digest"]
 
@@ -57,9 +58,10 @@ class BlobWriter(io.BufferedIOBase):
         self.size += count
         return count
 
-    def _finish(self) -> Digest:
+    def _finish(self, *, sync: bool = True) -> Digest:
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if sync:
+            os.fsync(self._file.fileno())
         self._file.close()
         self.close()
         self.digest = Digest("sha256:" + self._hash.hexdigest())
@@ -122,25 +124,49 @@ class BlobFiles:
     def ingest(
         self, expected: Digest | None = None, expected_size: int | None = None
     ) -> Iterator[BlobWriter]:
+        with self.written(expected) as (temp, writer):
+            yield writer
+            digest = self.finish(writer, expected, expected_size, sync=True)
+            if self.place(temp, digest):
+                self.sync_directory()
+
+    def batch(self) -> AbstractContextManager[BlobBatch]:
+        """Blobs written now and made visible together with one sync (blob_batch.py)."""
+        return blob_batch(self, self._tmp)
+
+    @contextmanager
+    def written(self, expected: Digest | None = None) -> Iterator[tuple[Path, BlobWriter]]:
+        """A temp file (in the store's tmp) and its writer; the caller `finish`es it and places or moves the
+        file inside the block. Whatever is still there when the block ends is removed."""
         if expected is not None:
             check_digest(expected)
         fd, temp_name = tempfile.mkstemp(prefix="ingest-", dir=self._tmp)
         temp = Path(temp_name)
         writer = BlobWriter(os.fdopen(fd, "wb"))
         try:
-            yield writer
-            digest = writer._finish()
-            self._check(digest, writer.size, expected, expected_size)
-            final = self.path_of(digest)
-            if final.is_file():
-                return  # same content already in place; the temp file goes in `finally`
-            os.chmod(temp, _BLOB_MODE)
-            os.rename(temp, final)
-            self._sync_directory()
+            yield temp, writer
         finally:
             writer._discard()
             with suppress(FileNotFoundError):
                 temp.unlink()
+
+    def finish(
+        self, writer: BlobWriter, expected: Digest | None, expected_size: int | None, *, sync: bool
+    ) -> Digest:
+        """Close a written blob (fsynced if `sync`) and check its digest and size (DigestMismatch)."""
+        digest = writer._finish(sync=sync)
+        self._check(digest, writer.size, expected, expected_size)
+        return digest
+
+    def place(self, path: Path, digest: Digest) -> bool:
+        """Rename a verified (and synced) file into place as blob `digest`; False when that blob is there
+        already (then `path` stays for its owner to remove). The directory still wants a sync."""
+        final = self.path_of(digest)
+        if final.is_file():
+            return False
+        os.chmod(path, _BLOB_MODE)
+        os.rename(path, final)
+        return True
 
     def remove(self, digest: Digest) -> int:
         """Delete a blob; the bytes freed (0 if it was not there)."""
@@ -189,7 +215,7 @@ class BlobFiles:
                 "or changed; fetch it again"
             )
 
-    def _sync_directory(self) -> None:
+    def sync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(fd)

@@ -17,14 +17,27 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
 from slipway.image.oci import Digest
+from slipway.store.blob_batch import BlobBatch
 from slipway.store.blob_files import BlobFiles, BlobWriter, CorruptBlob
 from slipway.store.packed import Packer
 from slipway.store.records import SnapshotRecord
 from slipway.store.space import reporting_no_space
 
-__all__ = ["Blobs", "ContentStore"]
+__all__ = ["BlobIngester", "Blobs", "ChunkSink", "ContentStore"]
 
 log = logging.getLogger(__name__)
+
+
+class ChunkSink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class BlobIngester(Protocol):
+    """Where a transfer streams a blob: the content store itself, or a batch of it."""
+
+    def ingest(
+        self, expected: Digest | None = None, expected_size: int | None = None
+    ) -> AbstractContextManager[ChunkSink]: ...
 
 
 class ContentStore(Protocol):
@@ -47,6 +60,8 @@ class ContentStore(Protocol):
     def put(
         self, data: bytes, expected: Digest | None = None
     ) -> Digest: ...  # DigestMismatch if not `expected`
+
+    def batch(self) -> AbstractContextManager[BlobBatch]: ...  # ingests made visible together, with one sync
 
     def remove(self, digest: Digest) -> int: ...  # bytes freed; 0 if absent
 
@@ -110,6 +125,15 @@ class Blobs:
             self._files.ingest(expected, expected_size) as writer,
         ):
             yield writer
+
+    @contextmanager
+    def batch(self) -> Iterator[BlobBatch]:
+        """`with blobs.batch() as batch:` ingest, put or adopt blobs, from several threads if need be; they
+        are in place once the block ends, all synced with one sync (blob_batch.py). On any exception, nothing
+        of the batch stays."""
+        self.ingests += 1
+        with reporting_no_space(self._root, "writing blobs"), self._files.batch() as batch:
+            yield batch
 
     def put(self, data: bytes, expected: Digest | None = None) -> Digest:
         self.ingests += 1

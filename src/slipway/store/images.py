@@ -52,6 +52,7 @@ class ImageStore(Protocol):
         *,
         manifest_digest: Digest | None = None,
         replace_platforms: bool = False,
+        measured: Sequence[LayerInfo] = (),
     ) -> ImageRecord: ...
 
     # a name, an ID or prefix, name@digest (for a name, its image for `platform`); ImageNotFound
@@ -105,6 +106,7 @@ class Images:
         *,
         manifest_digest: Digest | None = None,
         replace_platforms: bool = False,
+        measured: Sequence[LayerInfo] = (),
     ) -> ImageRecord:
         """Store the config and manifest blobs, record the layers' diff_ids and tag `names`, in one transaction.
 
@@ -114,6 +116,8 @@ class Images:
         its result is all the name holds). To keep digests of images from outside byte-exact, put the
         original config (and manifest) bytes in the content store first: a config blob already stored under
         `manifest.config.digest` is used as is, and `manifest_digest` names the stored manifest blob.
+        `measured`: layers the caller measured as it wrote their blobs (a pull, a load), recorded in the same
+        transaction instead of read back; a layer neither measured nor recorded before is read and measured.
         """
         self._syncs.publish()  # the image points at its snapshots' chains: their trees are on disk first
         tags = [tag_name(name) for name in names]
@@ -132,8 +136,9 @@ class Images:
         with self._lease():
             config_bytes = self._config_blob(manifest.config, config)
             manifest_bytes, digest = self._manifest_blob(manifest, manifest_digest)
+            given = {info.descriptor.digest: info for info in measured}
             layers = [
-                self._layer_info(layer, diff_id)
+                self._layer_info(layer, diff_id, given.get(layer.digest))
                 for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)
             ]
             row = ImageRow(
@@ -279,9 +284,14 @@ class Images:
             raise DigestMismatch(f"the manifest blob {digest} in the store is not the manifest given to add")
         return data, digest
 
-    def _layer_info(self, descriptor: Descriptor, diff_id: DiffID) -> LayerInfo:
-        with self._meta.snapshot() as tx:
-            known = tx.layer(descriptor.digest)
+    def _layer_info(self, descriptor: Descriptor, diff_id: DiffID, known: LayerInfo | None) -> LayerInfo:
+        if known is not None and known.descriptor.size != descriptor.size:
+            raise DigestMismatch(
+                f"layer {descriptor.digest} is {known.descriptor.size} bytes; the manifest says {descriptor.size}"
+            )
+        if known is None:
+            with self._meta.snapshot() as tx:
+                known = tx.layer(descriptor.digest)
         if known is None:
             with self._blobs.open(descriptor.digest) as blob:
                 size = os.fstat(blob.fileno()).st_size

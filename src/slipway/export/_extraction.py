@@ -2,8 +2,10 @@
 
 The archive is untrusted: entry names are checked before anything is written, and nothing is written
 under an entry's own name. Each regular file goes to a numbered file in the work directory, hashed as it
-is copied; the result maps normalized entry names to those files. Symlinks and hardlinks (docker save
-links layers shared between images) are resolved inside the archive, never on disk.
+is copied and checked as a layer in a tap's thread at the same time (_layer_check.py: which files are layers
+is known only once manifest.json or index.json is read, which may come last); the result maps normalized
+entry names to those files. Symlinks and hardlinks (docker save links layers shared between images) are
+resolved inside the archive, never on disk.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from types import MappingProxyType
 from typing import BinaryIO
 
 from slipway.errors import ArchiveError
+from slipway.export._layer_check import LayerFacts, LayerRefused, layer_facts
 from slipway.image.oci import Digest
 from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
+from slipway.image.tap import tapped
 
 MAX_LINK_DEPTH = 40
 
@@ -29,6 +33,7 @@ class ArchiveFile:
     path: Path  # where its bytes are, in the work directory
     digest: Digest  # sha256 of those bytes
     size: int
+    layer: LayerFacts | LayerRefused  # what it is as a layer, or why it is none
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +120,15 @@ class _Extractor:
         size = 0
         source = tar.extractfile(member)
         assert source is not None  # a regular file always has a reader
-        with source, open(path, "wb") as out:
+        with source, open(path, "wb") as out, tapped(layer_facts, name="slipway-layer-check") as tap:
             while chunk := source.read(CHUNK):
                 digest.update(chunk)
+                tap.write(chunk)
                 out.write(chunk)
                 size += len(chunk)
-        return ArchiveFile(path=path, digest=Digest("sha256:" + digest.hexdigest()), size=size)
+        return ArchiveFile(
+            path=path, digest=Digest("sha256:" + digest.hexdigest()), size=size, layer=tap.result
+        )
 
     def finish(self) -> ExtractedArchive:
         self._refuse_paths_through_symlinks()

@@ -4,6 +4,9 @@
 unpacks later (on first use), so the check happens here instead: a malicious layer never enters the store.
 The rules are the unpacker's (`slipway.image.layers.unpack_layer`): no absolute names, nothing climbing
 out with '..', no hardlink to outside, no entry through a symlink the same layer made.
+
+The check reads a stream: the archive's reader runs it on every file as it extracts it (a tap, so the
+bytes pass once), before it knows which files are layers; a file that is none (a config) gets the reason.
 """
 
 from __future__ import annotations
@@ -11,9 +14,8 @@ from __future__ import annotations
 import posixpath
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
-from slipway.errors import ArchiveError
 from slipway.image._streams import DigestingReader
 from slipway.image.oci import DiffID
 from slipway.image.sniffed import (
@@ -38,9 +40,12 @@ def _escapes(name: str) -> bool:
     return name.startswith("/") or normal == ".." or normal.startswith("../")
 
 
+class LayerRefused(Exception):  # noqa: N818 - a verdict, turned into ArchiveError where the entry is known
+    """Why a file is not a layer slipway takes: "entry 'x' has an absolute name", "the layer is truncated..."."""
+
+
 class _EntryRules:
-    def __init__(self, where: str) -> None:
-        self.where = where
+    def __init__(self) -> None:
         self.symlinks: set[str] = set()
 
     def check(self, member: tarfile.TarInfo) -> None:
@@ -63,16 +68,16 @@ class _EntryRules:
             self.symlinks.discard(normal)
 
     def _refuse(self, name: str, why: str) -> None:
-        raise ArchiveError(f"{self.where}: entry {name!r} {why}; refusing the archive")
+        raise LayerRefused(f"entry {name!r} {why}")
 
 
-def check_layer(path: Path, where: str) -> LayerFacts:
-    """Hash and check the layer blob at `path`; `where` names archive and entry in messages."""
-    rules = _EntryRules(where)
+def layer_facts(blob: BinaryIO) -> LayerFacts | LayerRefused:
+    """Hash and check the layer blob read from `blob` (to its end); why it is refused, if it is."""
+    rules = _EntryRules()
     content_size = 0
-    with open(path, "rb") as blob, decompressed(blob) as (compression, stream):
-        hashing = DigestingReader(GuardedReader(stream))  # type: ignore[arg-type]
-        try:
+    try:
+        with decompressed(blob) as (compression, stream):
+            hashing = DigestingReader(GuardedReader(stream))  # type: ignore[arg-type]
             with tarfile.open(fileobj=hashing, mode="r|") as tar:
                 for member in tar:
                     rules.check(member)
@@ -81,10 +86,10 @@ def check_layer(path: Path, where: str) -> LayerFacts:
             # tarfile stops at the end-of-archive blocks; the diff_id covers every byte after them too.
             while hashing.read(CHUNK):
                 pass
-        except (CorruptStream, tarfile.TarError) as err:
-            raise ArchiveError(
-                f"{where}: the layer is truncated or corrupt ({err}); refusing the archive"
-            ) from err
+    except (CorruptStream, tarfile.TarError) as err:
+        return LayerRefused(f"the layer is truncated or corrupt ({err})")
+    except LayerRefused as refused:
+        return refused
     return LayerFacts(
         diff_id=DiffID(hashing.digest),
         uncompressed_size=hashing.size,

@@ -7,17 +7,15 @@ of the archive has passed does `commit_images` touch the store, so a refused arc
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
 from slipway.errors import ArchiveError, InvalidReference
 from slipway.export._extraction import ArchiveFile, ExtractedArchive, normalize_name
-from slipway.export._layer_check import LayerFacts, check_layer
+from slipway.export._layer_check import LayerRefused
 from slipway.image.layers import LayerInfo
 from slipway.image.oci import (
     MEDIA_OCI_LAYER,
@@ -63,11 +61,10 @@ class LoadedImage:
 
 
 class Staging:
-    """Checks for one archive; remembers each layer file's facts, since images often share layers."""
+    """Checks for one archive (its files were measured as layers as they were extracted)."""
 
     def __init__(self, archive: ExtractedArchive) -> None:
         self.archive = archive
-        self._facts: dict[Path, LayerFacts] = {}
 
     def fail(self, message: str) -> ArchiveError:
         return ArchiveError(f"{self.archive.name}: {message}; nothing was loaded")
@@ -115,10 +112,9 @@ class Staging:
         self, entry: str, found: ArchiveFile, descriptor: Descriptor | None, diff_id: DiffID
     ) -> StagedLayer:
         """A layer file checked against the diff_id its image config gives."""
-        facts = self._facts.get(found.path)
-        if facts is None:
-            facts = check_layer(found.path, f"{self.archive.name}: layer {entry!r}")
-            self._facts[found.path] = facts
+        facts = found.layer
+        if isinstance(facts, LayerRefused):
+            raise ArchiveError(f"{self.archive.name}: layer {entry!r}: {facts}; refusing the archive")
         if facts.diff_id != diff_id:
             raise self.fail(
                 f"layer {entry!r} unpacks to diff_id {facts.diff_id}, but the image config says {diff_id}"
@@ -150,31 +146,26 @@ class Staging:
 
 
 def commit_images(store: Store, images: Sequence[StagedImage]) -> list[LoadedImage]:
-    """Copy verified images into the store: layer blobs first, then the original config and manifest bytes
-    (so their digests stay), then the image records and names. The lease keeps a concurrent gc() off them."""
+    """Move verified images into the store: their blobs in one batch (the layer files extracted into the
+    store's tmp are moved, not copied; one sync for all), the original config and manifest bytes among them
+    (so their digests stay), then the image records and names, with the layers as measured on extraction.
+    The lease keeps a concurrent gc() off them."""
     loaded = []
     with store.lease():
+        with store.blobs.batch() as batch:
+            for image in images:
+                for layer in image.layers:
+                    if not store.blobs.has(layer.info.descriptor.digest):
+                        batch.adopt(layer.file.path, layer.info.descriptor.digest)
+                batch.put(image.config_bytes, expected=image.manifest.config.digest)
+                batch.put(image.manifest_bytes, expected=image.manifest_digest)
         for image in images:
-            for layer in image.layers:
-                _put_layer(store, layer)
-            store.blobs.put(image.config_bytes, expected=image.manifest.config.digest)
-            store.blobs.put(image.manifest_bytes, expected=image.manifest_digest)
             record = store.images.add(
                 image.manifest,
                 image.config,
                 image.names,
                 manifest_digest=image.manifest_digest,
+                measured=[layer.info for layer in image.layers],
             )
             loaded.append(LoadedImage(image=record, names=image.names))
     return loaded
-
-
-def _put_layer(store: Store, layer: StagedLayer) -> None:
-    descriptor = layer.info.descriptor
-    if not store.blobs.has(descriptor.digest):
-        with (
-            open(layer.file.path, "rb") as source,
-            store.blobs.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer,
-        ):
-            shutil.copyfileobj(source, writer, 1 << 20)
-    store.images.record_layer(layer.info)

@@ -50,10 +50,11 @@ class BlobBatch:
             self._stage(temp, digest)
 
     def put(self, data: bytes, expected: Digest | None = None) -> Digest:
-        with self.ingest(expected, len(data)) as writer:
-            writer.write(data)
-        assert writer.digest is not None
-        return writer.digest
+        digest = self._files.digest_of(data, expected)
+        if not self._files.has(digest):
+            with self.ingest(digest, len(data)) as writer:
+                writer.write(data)
+        return digest
 
     def adopt(self, path: Path, digest: Digest) -> None:
         """Stage a file this process wrote under the store's tmp and hashed as it wrote it (an archive's entry):

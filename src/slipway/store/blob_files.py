@@ -108,16 +108,21 @@ class BlobFiles:
         return data
 
     def put(self, data: bytes, expected: Digest | None = None) -> Digest:
+        digest = self.digest_of(data, expected)
+        if self.has(digest):
+            return digest
+        with self.ingest(expected=digest, expected_size=len(data)) as writer:
+            writer.write(data)
+        return digest
+
+    def digest_of(self, data: bytes, expected: Digest | None) -> Digest:
+        """The digest of `data`, which must be `expected` when given (DigestMismatch)."""
         digest = Digest("sha256:" + hashlib.sha256(data).hexdigest())
         if expected is not None and expected != digest:
             raise DigestMismatch(
                 f"blob content is {digest}, not the expected {expected} ({len(data)} bytes): the source is corrupt "
                 "or changed; fetch it again"
             )
-        if self.has(digest):
-            return digest
-        with self.ingest(expected=digest, expected_size=len(data)) as writer:
-            writer.write(data)
         return digest
 
     @contextmanager

@@ -132,7 +132,7 @@ class Blobs:
         are in place once the block ends, all synced with one sync (blob_batch.py). On any exception, nothing
         of the batch stays."""
         self.ingests += 1
-        with reporting_no_space(self._root, "writing blobs"), self._files.batch() as batch:
+        with reporting_no_space(self._root, "writing a blob"), self._files.batch() as batch:
             yield batch
 
     def put(self, data: bytes, expected: Digest | None = None) -> Digest:

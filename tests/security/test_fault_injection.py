@@ -73,6 +73,7 @@ DEFAULT_KILLS = (
     Kill("save", fraction=0.5),
     Kill("load", fraction=0.5),
     Kill("pull", fraction=0.5),
+    Kill("pull", fraction=0.9),  # late: in its blob batch's sync and renames, or before the image record
     Kill("push", fraction=0.5),
     Kill("prune", fraction=0.5),
 )

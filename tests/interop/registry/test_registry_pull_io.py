@@ -3,7 +3,6 @@ as it arrives), and the whole pull syncs its data once and the blobs directory o
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,29 +17,19 @@ from slipway.registry import pull as registry_pull
 from slipway.store import Store
 from slipway.store import images as store_images
 from slipway.store.blob_files import BlobFiles
-from slipway.worker import snapshots as worker_snapshots
+from sync_counts import SyncCounts
 
 pytestmark = pytest.mark.interop
 
 
-class DiskCounts:
-    """os.fsync and syncfs calls, blob files opened for reading (by digest) and layer measures during a block."""
+class DiskCounts(SyncCounts):
+    """Syncs, blob files opened for reading (by digest) and layer measures from now on."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.fsyncs = 0
-        self.syncfs = 0
+        super().__init__(monkeypatch)
         self.opened: Counter[str] = Counter()
         self.measured = 0
-        real_fsync, real_syncfs = os.fsync, worker_snapshots.sync_filesystem
         real_open, real_measure = BlobFiles.open, image_layers.measure_layer
-
-        def fsync(fd: int) -> None:
-            self.fsyncs += 1
-            real_fsync(fd)
-
-        def syncfs(path: Path) -> None:
-            self.syncfs += 1
-            real_syncfs(path)
 
         def open_blob(files: BlobFiles, digest: str):  # type: ignore[no-untyped-def]
             self.opened[digest] += 1
@@ -50,8 +39,6 @@ class DiskCounts:
             self.measured += 1
             return real_measure(*args, **kwargs)
 
-        monkeypatch.setattr(os, "fsync", fsync)
-        monkeypatch.setattr(worker_snapshots, "sync_filesystem", syncfs)
         monkeypatch.setattr(BlobFiles, "open", open_blob)
         for module in (image_layers, registry_pull, store_images):  # each imported it by name
             monkeypatch.setattr(module, "measure_layer", measure)
@@ -81,7 +68,7 @@ def test_a_pull_writes_each_blob_once_and_syncs_once(
 
     layers = [layer.digest for layer in image.manifest.layers]
     assert len(layers) == 4
-    assert counts.syncfs == 1  # every blob's bytes, once
+    assert len(counts.syncfs) == 1  # every blob's bytes, once
     assert counts.fsyncs == 1  # the blobs directory, once, after the renames
     assert not any(counts.opened[digest] for digest in layers)  # no layer read back from the disk
     assert counts.measured == len(layers)  # each measured once, as it arrived
@@ -98,4 +85,4 @@ def test_a_pull_of_layers_already_there_fetches_and_syncs_nothing_more(
     pull_image(empty_store, pushed, options=options)
     counts = DiskCounts(monkeypatch)
     pull_image(empty_store, pushed, options=options)
-    assert counts.syncfs == 0 and counts.fsyncs == 0 and counts.measured == 0
+    assert not counts.syncfs and counts.fsyncs == 0 and counts.measured == 0

@@ -17,27 +17,19 @@ from slipway.export import _extraction
 from slipway.export.docker_archive import load_archive, write_docker_archive
 from slipway.export.selection import select_images
 from slipway.store import Store
-from slipway.worker import snapshots as worker_snapshots
+from sync_counts import SyncCounts
 
 BIG = 256 << 10  # layer files are bigger than this; configs and manifests far smaller
 
 
-class DiskCounts:
+class DiskCounts(SyncCounts):
+    """Syncs, archive files checked as layers, and big files under the store opened for reading."""
+
     def __init__(self, monkeypatch: pytest.MonkeyPatch, store_root: Path) -> None:
-        self.fsyncs = 0
-        self.syncfs = 0
+        super().__init__(monkeypatch)
         self.checked = 0
-        self.big_reads: list[str] = []  # big files under the store opened for reading
-        real_fsync, real_syncfs = os.fsync, worker_snapshots.sync_filesystem
+        self.big_reads: list[str] = []
         real_open, real_facts = builtins.open, _extraction.layer_facts
-
-        def fsync(fd: int) -> None:
-            self.fsyncs += 1
-            real_fsync(fd)
-
-        def syncfs(path: Path) -> None:
-            self.syncfs += 1
-            real_syncfs(path)
 
         def opening(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
             is_ours = isinstance(file, (str, Path)) and str(file).startswith(str(store_root))
@@ -49,8 +41,6 @@ class DiskCounts:
             self.checked += 1
             return real_facts(stream)
 
-        monkeypatch.setattr(os, "fsync", fsync)
-        monkeypatch.setattr(worker_snapshots, "sync_filesystem", syncfs)
         monkeypatch.setattr(builtins, "open", opening)
         monkeypatch.setattr(io, "open", opening)
         monkeypatch.setattr(_extraction, "layer_facts", facts)
@@ -72,7 +62,7 @@ def test_a_load_writes_each_blob_once_and_syncs_once(
         monkeypatch.undo()
 
         assert [item.image.id for item in loaded] == [image.id]
-        assert counts.syncfs == 1  # every blob's bytes, once
+        assert len(counts.syncfs) == 1  # every blob's bytes, once
         assert counts.fsyncs == 1  # the blobs directory, once, after the renames
         assert counts.checked == files  # each file of the archive checked once, as it was extracted
         assert counts.big_reads == []  # no layer read back from the disk

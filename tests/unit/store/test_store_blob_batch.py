@@ -15,30 +15,11 @@ from slipway.errors import DigestMismatch, StoreError
 from slipway.image.oci import Digest
 from slipway.store import Store
 from slipway.worker import snapshots as worker_snapshots
+from sync_counts import SyncCounts
 
 
 def digest_of(data: bytes) -> Digest:
     return Digest("sha256:" + hashlib.sha256(data).hexdigest())
-
-
-class Syncs:
-    """Counts os.fsync and syncfs calls (the real ones still run)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.fsyncs = 0
-        self.syncfs: list[Path] = []
-        real_fsync, real_syncfs = os.fsync, worker_snapshots.sync_filesystem
-
-        def fsync(fd: int) -> None:
-            self.fsyncs += 1
-            real_fsync(fd)
-
-        def syncfs(path: Path) -> None:
-            self.syncfs.append(path)
-            real_syncfs(path)
-
-        monkeypatch.setattr(os, "fsync", fsync)
-        monkeypatch.setattr(worker_snapshots, "sync_filesystem", syncfs)
 
 
 @pytest.fixture
@@ -48,8 +29,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def syncs(monkeypatch: pytest.MonkeyPatch) -> Syncs:
-    return Syncs(monkeypatch)
+def syncs(monkeypatch: pytest.MonkeyPatch) -> SyncCounts:
+    return SyncCounts(monkeypatch)
 
 
 def leftovers(store: Store) -> list[str]:
@@ -57,7 +38,9 @@ def leftovers(store: Store) -> list[str]:
     return sorted(str(path.relative_to(store.root)) for path in (store.root / "tmp").glob("*/*"))
 
 
-def test_blobs_of_a_batch_appear_together_after_one_sync_of_each_kind(store: Store, syncs: Syncs) -> None:
+def test_blobs_of_a_batch_appear_together_after_one_sync_of_each_kind(
+    store: Store, syncs: SyncCounts
+) -> None:
     contents = [os.urandom(100_000 + n) for n in range(12)]
 
     def ingest(data: bytes) -> None:
@@ -77,7 +60,7 @@ def test_blobs_of_a_batch_appear_together_after_one_sync_of_each_kind(store: Sto
     assert leftovers(store) == []
 
 
-def test_a_batch_that_fails_leaves_nothing(store: Store, syncs: Syncs) -> None:
+def test_a_batch_that_fails_leaves_nothing(store: Store, syncs: SyncCounts) -> None:
     with pytest.raises(RuntimeError, match="cut"), store.blobs.batch() as batch:
         batch.put(b"first")
         with batch.ingest() as writer:
@@ -108,7 +91,7 @@ def test_a_failed_sync_places_nothing(store: Store, monkeypatch: pytest.MonkeyPa
     assert leftovers(store) == []
 
 
-def test_adopting_moves_a_file_once_and_keeps_blobs_already_there(store: Store, syncs: Syncs) -> None:
+def test_adopting_moves_a_file_once_and_keeps_blobs_already_there(store: Store, syncs: SyncCounts) -> None:
     present = store.blobs.put(b"already")
     fsyncs_before = syncs.fsyncs
     with store.temp_dir("work") as work:
@@ -126,7 +109,7 @@ def test_adopting_moves_a_file_once_and_keeps_blobs_already_there(store: Store, 
     assert leftovers(store) == []
 
 
-def test_an_empty_batch_syncs_nothing(store: Store, syncs: Syncs) -> None:
+def test_an_empty_batch_syncs_nothing(store: Store, syncs: SyncCounts) -> None:
     with store.blobs.batch():
         pass
     assert syncs.fsyncs == 0 and not syncs.syncfs

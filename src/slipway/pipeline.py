@@ -30,7 +30,7 @@ from slipway.choices import (
 )
 from slipway.epoch import parse_epoch
 from slipway.errors import ContextError, DiskFull, DockerfileError, UsageError
-from slipway.export.cache_steps import export_caches, import_caches
+from slipway.export.cache_steps import export_caches, import_caches, inline_entries
 from slipway.export.exporter import (
     ExportTarget,
     check_output,
@@ -275,8 +275,9 @@ def build(
                 )
                 for platform, each, _, _ in plans
             ]
+            inline = inline_entries(request.cache_to, roots, results, solver.materialize)
             for target in targets:  # the image the build reports: the first output's that made one
-                made, made_pushed, made_index = _export(store, items, target(graph), events, stdout)
+                made, made_pushed, made_index = _export(store, items, target(graph, inline), events, stdout)
                 image, index = image or made, index or made_index
                 pushed += made_pushed
             export_caches(
@@ -320,18 +321,25 @@ def build(
     )
 
 
+InlineEntries = tuple[tuple[str, int], ...]
+
+
 def _export_targets(
     request: BuildRequest, stdout: BinaryIO | None
-) -> list[Callable[[BuildGraph], ExportTarget]]:
-    """Each output's target once the build's graph is known (its epoch), checked before anything runs; the
-    first output's export step is "export", the others' "export-N"."""
+) -> list[Callable[[BuildGraph, InlineEntries], ExportTarget]]:
+    """Each output's target once the build's graph (its epoch) and its steps (an inline cache's records) are
+    known, checked before anything runs; the first output's export step is "export", the others' "export-N"."""
 
-    def target(position: int, output: OutputSpec) -> Callable[[BuildGraph], ExportTarget]:
+    def target(position: int, output: OutputSpec) -> Callable[[BuildGraph, InlineEntries], ExportTarget]:
         names = output_names(request.tags, output)
         check_output(output, names, stdout)
         step_id = "export" if position == 0 else f"export-{position}"
-        return lambda graph: ExportTarget(
-            output, names, export_options(request, graph, output), request.registry, step_id
+        return lambda graph, inline: ExportTarget(
+            output,
+            names,
+            msgspec.structs.replace(export_options(request, graph, output), inline_cache=inline),
+            request.registry,
+            step_id,
         )
 
     return [target(position, output) for position, output in enumerate(request.outputs)]

@@ -108,10 +108,6 @@ def pushed_platform_files(
 
 
 # dockerfile_cache_test.go: testCacheMultiPlatformImportExport
-@pytest.mark.xfail(
-    reason="issue 13: cache export (--cache-to type=inline, here of a linux/amd64,linux/arm/v7 build)",
-    strict=True,
-)
 def test_cache_multi_platform_import_export(own_sandbox: Sandbox, registry: str) -> None:
     dockerfile = """
 FROM --platform=$BUILDPLATFORM busybox AS base

@@ -9,6 +9,7 @@ extra fields, which BuildKit's decoder ignores.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,14 @@ from slipway.errors import ArchiveError
 from slipway.image.layers import LayerInfo
 from slipway.image.oci import Descriptor, DiffID, Digest, decode_json, encode_json
 
-__all__ = ["MEDIA_CACHE_CONFIG", "ChainRecord", "decode_config", "encode_config"]
+__all__ = [
+    "MEDIA_CACHE_CONFIG",
+    "ChainRecord",
+    "decode_config",
+    "decode_inline",
+    "encode_config",
+    "encode_inline",
+]
 
 MEDIA_CACHE_CONFIG = "application/vnd.buildkit.cacheconfig.v0"
 _NO_PARENT = -1
@@ -99,6 +107,40 @@ def decode_config(data: bytes, descriptors: Mapping[Digest, Descriptor], where: 
             records.append(
                 ChainRecord(record.digest, tuple(layers[i] for i in chain), _parse_time(result.created_at))
             )
+    return records
+
+
+def encode_inline(records: Sequence[ChainRecord]) -> str:
+    """The inline cache of an image's config (its "moby.buildkit.cache.v0"): the records' config, base64."""
+    return base64.b64encode(encode_config(records)).decode()
+
+
+def decode_inline(
+    value: str, layers: Sequence[Descriptor], diff_ids: Sequence[DiffID], where: str
+) -> list[ChainRecord]:
+    """The records of an image's inline cache. Its layers are found in the image by diff ID, not by blob: the
+    image may have been pushed with its layers compressed after the config was written. A record whose layers
+    the image does not hold is left out (an image made FROM another that carried one, by another builder)."""
+    try:
+        config = decode_json(base64.b64decode(value, validate=True), _Config)
+    except (ValueError, msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise ArchiveError(f"{where}: the image's inline cache is not valid: {err}") from err
+    in_image = dict(zip(diff_ids, layers, strict=False))
+    found = [in_image.get(DiffID((layer.annotations or _Annotations()).diff_id)) for layer in config.layers]
+    records = []
+    for record in config.records:
+        for result in record.layers:
+            try:
+                chain = _chain(config.layers, result.layer, where)
+            except ArchiveError:
+                continue
+            if not chain or any(found[index] is None for index in chain):
+                continue
+            infos = tuple(
+                _layer_info(config.layers[index], {config.layers[index].blob: found[index]}, where)  # type: ignore[dict-item]
+                for index in chain
+            )
+            records.append(ChainRecord(record.digest, infos, _parse_time(result.created_at)))
     return records
 
 

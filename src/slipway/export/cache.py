@@ -24,24 +24,33 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
 from slipway.errors import ArchiveError, ExportError
-from slipway.export._cache_config import MEDIA_CACHE_CONFIG, ChainRecord, decode_config, encode_config
+from slipway.export._cache_config import (
+    MEDIA_CACHE_CONFIG,
+    ChainRecord,
+    decode_config,
+    decode_inline,
+    encode_config,
+)
 from slipway.export._files import replace_file
 from slipway.export.image import ExportOptions, ensure_layer
 from slipway.export.oci_layout import ANNOTATION_REF_NAME, blob_name
 from slipway.export.specs import CacheMode, CacheSpec, parse_cache_from, parse_cache_to
 from slipway.image.layers import LayerInfo
 from slipway.image.oci import (
+    MEDIA_DOCKER_MANIFEST,
+    MEDIA_DOCKER_MANIFEST_LIST,
     MEDIA_OCI_INDEX,
     MEDIA_OCI_MANIFEST,
     Descriptor,
     Digest,
     Index,
     Manifest,
+    RootFS,
     decode_json,
     encode_json,
     sha256_digest,
@@ -69,6 +78,10 @@ MAX_DOCUMENT_BYTES = 64 << 20  # manifest or config from outside: more than this
 READ_SIZE = 1 << 20
 
 Emit = Callable[[str], None]
+T = TypeVar("T")
+_IMAGE_MANIFESTS = (MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST)
+_INDEXES = (MEDIA_OCI_INDEX, MEDIA_DOCKER_MANIFEST_LIST)
+_ACCEPTED = (*_IMAGE_MANIFESTS, *_INDEXES)
 
 
 # --- what the flags say --------------------------------------------------------------------------------------
@@ -277,12 +290,12 @@ class CacheImport:
         when it cannot be read (BuildKit warns and builds without it: the caller decides)."""
         if spec.type == "registry":
             assert spec.ref is not None
-            source = self._registry_source(parse_reference(spec.ref))
+            sources = self._registry_sources(parse_reference(spec.ref))
         else:
             assert spec.path is not None
-            source = _layout_source(self._store, spec.path)
-        self._sources.append(source)
-        return len(source.document.records)
+            sources = [_layout_source(self._store, spec.path)]
+        self._sources += sources
+        return sum(len(source.document.records) for source in sources)
 
     def has(self, key: str) -> bool:
         return any(key in source.document.records for source in self._sources)
@@ -319,25 +332,74 @@ class CacheImport:
                 if record.created is not None:
                     self._store.snapshots.set_created(chain[depth - 1].id, record.created)
 
-    def _registry_source(self, reference: Reference) -> _Source:
+    def _registry_sources(self, reference: Reference) -> list[_Source]:
+        """A cache manifest's records; or, as BuildKit reads `--cache-from IMAGE`, the inline caches of an
+        image (of each platform's, for an index)."""
         from slipway.registry import RegistryClient, RegistryOptions
 
         client = self._resources.enter_context(
             RegistryClient(reference.domain, options=self._registry or RegistryOptions())
         )
         where = str(reference)
-        body, media_type, _ = client.get_manifest(
-            reference.path, reference.digest or reference.tag or "latest", (MEDIA_OCI_MANIFEST,)
-        )
-        manifest = _cache_manifest(body, media_type, where)
-        if not self._store.blobs.has(manifest.config.digest):
-            client.fetch_blob(reference.path, manifest.config, self._store.blobs)
-        document = _checked(manifest, body, self._store.blobs.read(manifest.config.digest), where)
 
         def fetch(layer: LayerInfo) -> None:
             client.fetch_blob(reference.path, layer.descriptor, self._store.blobs)
 
-        return _Source(where=where, document=document, fetch=fetch)
+        def config_of(manifest: Manifest) -> bytes:
+            if manifest.config.size > MAX_DOCUMENT_BYTES:
+                raise ArchiveError(
+                    f"{where}: the config is {manifest.config.size} bytes, more than one holds"
+                )
+            if not self._store.blobs.has(manifest.config.digest):
+                client.fetch_blob(reference.path, manifest.config, self._store.blobs)
+            return self._store.blobs.read(manifest.config.digest)
+
+        body, media_type, _ = client.get_manifest(
+            reference.path, reference.digest or reference.tag or "latest", _ACCEPTED
+        )
+        if media_type in _INDEXES:
+            manifests = []
+            for entry in _decoded(body, Index, where).manifests:
+                if entry.media_type in _IMAGE_MANIFESTS and entry.size <= MAX_DOCUMENT_BYTES:
+                    member, _, _ = client.get_manifest(reference.path, entry.digest, _IMAGE_MANIFESTS)
+                    manifests.append((member, entry.media_type))
+        else:
+            manifests = [(body, media_type)]
+        sources = []
+        for manifest_body, manifest_type in manifests:
+            manifest = _decoded(manifest_body, Manifest, where)
+            if manifest.config.media_type == MEDIA_CACHE_CONFIG:
+                manifest = _cache_manifest(manifest_body, manifest_type, where)
+                document = _checked(manifest, manifest_body, config_of(manifest), where)
+            else:
+                document = _inline_document(manifest, manifest_body, config_of(manifest), where)
+            sources.append(_Source(where=where, document=document, fetch=fetch))
+        return sources
+
+
+class _InlineConfig(msgspec.Struct):
+    """What an image config says of its inline cache (ImageConfig's fields, only those read here)."""
+
+    rootfs: RootFS = RootFS()
+    inline_cache: str | None = msgspec.field(default=None, name="moby.buildkit.cache.v0")
+
+
+def _inline_document(manifest: Manifest, body: bytes, config: bytes, where: str) -> _CacheDocument:
+    """An image's inline cache as a cache document: no records when it has none (BuildKit ignores it too)."""
+    inline = _decoded(config, _InlineConfig, where)
+    records = (
+        decode_inline(inline.inline_cache, manifest.layers, inline.rootfs.diff_ids, where)
+        if inline.inline_cache
+        else []
+    )
+    return _CacheDocument(manifest, body, config, {record.key: record for record in records})
+
+
+def _decoded(body: bytes, kind: type[T], where: str) -> T:
+    try:
+        return decode_json(body, kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise ArchiveError(f"{where}: not a valid {kind.__name__.strip('_').lower()}: {err}") from err
 
 
 def _cache_manifest(body: bytes, media_type: str, where: str) -> Manifest:

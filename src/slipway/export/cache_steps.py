@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from slipway.export.cache import CacheImport
     from slipway.registry.options import RegistryOptions
 
-__all__ = ["export_caches", "import_caches"]
+__all__ = ["export_caches", "import_caches", "inline_entries"]
 
 
 def import_caches(
@@ -64,11 +64,30 @@ def export_caches(
     for index, spec in enumerate(specs):
         from slipway.export.cache import export_cache  # only for a build that asks for it: the writers
 
+        if spec.type == "inline":
+            continue  # written with the image: inline_entries()
+
         entries = _cache_entries(roots, results, spec, materialize)
         target = "registry" if spec.type == "registry" else "client directory"
         with step(events, f"cache-export-{index}", f"exporting cache to {target}") as exporting:
             distributed = options.for_distribution()
             export_cache(store, entries, spec, distributed, registry=registry, on_event=exporting.log)
+
+
+def inline_entries(
+    specs: tuple[CacheSpec, ...],
+    roots: Sequence[Vertex],
+    results: dict[str, Result],
+    materialize: Callable[[Result], Result],
+) -> tuple[tuple[str, int], ...]:
+    """For --cache-to type=inline: (cache key, snapshot id) of each final image's steps, which the image
+    exporter writes into the config of the image whose layers they are; () when no inline cache is asked."""
+    inline = [spec for spec in specs if spec.type == "inline"]
+    if not inline:
+        return ()
+    return tuple(
+        (key, snapshot.id) for key, snapshot in _cache_entries(roots, results, inline[0], materialize)
+    )
 
 
 def _cache_entries(

@@ -16,6 +16,7 @@ import msgspec
 
 from slipway.choices import Compression
 from slipway.errors import StoreError
+from slipway.export._cache_config import ChainRecord, encode_inline
 from slipway.graph.ops import StagePlan
 from slipway.image.layers import LayerInfo, compress_layer, measure_tree, pack_layer
 from slipway.image.oci import (
@@ -47,6 +48,9 @@ class ExportOptions(msgspec.Struct, frozen=True):
     # is first packed, has its file times clamped to it, so images and exported caches share those blobs.
     layer_epoch: int | None = None
     annotations: tuple[tuple[str, str], ...] = ()  # --annotation: the manifest's
+    # --cache-to type=inline: (cache key, snapshot id) of the build's steps; an image's config holds those of
+    # its own layers (each platform's image its own).
+    inline_cache: tuple[tuple[str, int], ...] = ()
 
     def for_distribution(self) -> ExportOptions:
         """For what leaves the machine (archives, registries): gzip unless a compression was asked for."""
@@ -171,6 +175,9 @@ def compose_manifest(
     config = image_config(
         stage, [layer.diff_id for layer in layers], _created(store, snapshot, options, stage.image_layers)
     )
+    if options.inline_cache and snapshot is not None:
+        records = _inline_records(store.snapshots.chain(snapshot.id), layers, options.inline_cache)
+        config = msgspec.structs.replace(config, inline_cache=encode_inline(records) if records else None)
     config_bytes = encode_json(config)
     config_digest = store.blobs.put(config_bytes)
     manifest = Manifest(
@@ -180,6 +187,21 @@ def compose_manifest(
         annotations=dict(options.annotations) or None,
     )
     return manifest, config, layers
+
+
+def _inline_records(
+    chain: Sequence[SnapshotRecord], layers: Sequence[LayerInfo], entries: Sequence[tuple[str, int]]
+) -> list[ChainRecord]:
+    """The records of `entries` whose snapshots are in the image's chain (one layer per snapshot): each the
+    image's layers up to it, sorted by key so that the same build writes the same config."""
+    position = {record.id: index for index, record in enumerate(chain)}
+    return [
+        ChainRecord(
+            key, tuple(layers[: position[snapshot_id] + 1]), chain[position[snapshot_id]].created or None
+        )
+        for key, snapshot_id in sorted(set(entries))
+        if snapshot_id in position
+    ]
 
 
 def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions, image_layers: int) -> int:
@@ -201,6 +223,7 @@ def image_config(stage: StagePlan, diff_ids: list[DiffID], created_at: int) -> I
     )
     return msgspec.structs.replace(
         stage.config,
+        inline_cache=None,  # the base image's steps are not this image's
         created=created,
         rootfs=RootFS(diff_ids=tuple(diff_ids)),
         history=_fit_history(history, len(diff_ids)),

@@ -180,14 +180,16 @@ def _boolean(value: str, flag: str, text: str) -> bool:
 
 
 class CacheSpec(msgspec.Struct, frozen=True):
-    type: Literal["registry", "local"]
+    type: Literal["registry", "local", "inline"]  # inline: in the image's own config (--cache-to only)
     ref: str | None = None  # type=registry: where the cache manifest is tagged
     path: Path | None = None  # type=local: dest= (export) or src= (import), an OCI layout directory
     mode: CacheMode = "min"  # export only: min, the final image's steps; max, every step the build ran
     text: str = ""  # as the user wrote it, for messages
 
     def describe(self) -> str:
-        return str(self.ref if self.type == "registry" else self.path)
+        return (
+            "the image" if self.type == "inline" else str(self.ref if self.type == "registry" else self.path)
+        )
 
 
 # BuildKit's format choices for --cache-to; slipway writes the one they name when true (OCI media types, an
@@ -211,9 +213,12 @@ def _parse_cache(text: str, flag: str, *, path_key: str, attributes: tuple[str, 
         fields = ["type=registry", f"ref={fields[0]}"]  # buildx: a bare value is a registry ref
     values = _attributes(fields, text, flag)
     kind = values.pop("type", "")
+    if kind == "inline" and flag == "--cache-to":
+        return _inline(values, flag, text)
     if kind not in ("registry", "local"):
         raise UsageError(
             f"{flag} {text!r}: unsupported type {kind!r}; slipway has type=registry and type=local"
+            + (" (and type=inline for --cache-to)" if flag == "--cache-to" else "")
         )
     for key in values:
         if (
@@ -241,6 +246,17 @@ def _parse_cache(text: str, flag: str, *, path_key: str, attributes: tuple[str, 
     if not path:
         raise UsageError(f"{flag} {text!r}: type=local needs {path_key}=DIR")
     return CacheSpec(type="local", path=Path(path), mode=mode, text=text)  # type: ignore[arg-type]
+
+
+def _inline(values: dict[str, str], flag: str, text: str) -> CacheSpec:
+    """type=inline: the records of the image's own steps in its config, read back by `--cache-from IMAGE`.
+    As BuildKit's, it holds mode=min only: the steps of the image's layers."""
+    for key, value in values.items():
+        if key != "mode":
+            raise UsageError(f"{flag} {text!r}: type=inline has no attribute {key!r}; it takes mode=min")
+        if value != "min":
+            raise UsageError(f"{flag} {text!r}: type=inline holds the image's own steps only (mode=min)")
+    return CacheSpec(type="inline", text=text)
 
 
 def _reference(ref: str, flag: str, text: str) -> Reference:

@@ -135,6 +135,9 @@ class ImageConfig(msgspec.Struct, frozen=True, omit_defaults=True):
     author: str | None = None
     config: ContainerConfig = ContainerConfig()
     history: tuple[History, ...] = ()
+    # BuildKit's inline cache (--cache-to type=inline): the cache config of the image's own steps, base64 as Go
+    # writes []byte. An image built FROM this one does not inherit it.
+    inline_cache: str | None = msgspec.field(default=None, name="moby.buildkit.cache.v0")
 
 
 def encode_json(value: object) -> bytes:

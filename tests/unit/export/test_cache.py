@@ -73,7 +73,8 @@ def test_parse_cache_from(text: str, expected: CacheSpec) -> None:
         ("--cache-from", "type=registry,ref=a/b,image-manifest=true", "has no attribute 'image-manifest'"),
         ("--cache-to", "type=registry,ref=a/b@sha256:" + "0" * 64, "a cache is written to a tag"),
         ("--cache-to", "type=s3,bucket=x", "unsupported type 's3'"),
-        ("--cache-to", "type=inline", "unsupported type 'inline'"),
+        ("--cache-to", "type=inline,mode=max", "type=inline holds the image's own steps only"),
+        ("--cache-from", "type=inline", "unsupported type 'inline'"),
         ("--cache-to", "", "--cache-to needs a value"),
         ("--cache-from", "type=local,dest=x", "type=local has no attribute 'dest'; it takes src"),
         (

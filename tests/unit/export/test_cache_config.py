@@ -7,7 +7,13 @@ import json
 import pytest
 
 from slipway.errors import ArchiveError
-from slipway.export._cache_config import ChainRecord, decode_config, encode_config
+from slipway.export._cache_config import (
+    ChainRecord,
+    decode_config,
+    decode_inline,
+    encode_config,
+    encode_inline,
+)
 from slipway.image.layers import LayerInfo
 from slipway.image.oci import Descriptor, DiffID, Digest
 
@@ -82,3 +88,35 @@ def test_a_buildkit_config_is_read() -> None:
 def test_a_config_that_cannot_be_a_cache_is_an_archive_error(document: object, message: str) -> None:
     with pytest.raises(ArchiveError, match=message):
         decode_config(json.dumps(document).encode(), DESCRIPTORS, "test")
+
+
+def test_an_inline_cache_is_read_by_diff_id_from_the_image_as_pushed() -> None:
+    """The config is written while the layers are still the store's uncompressed blobs; the image is pushed
+    with them compressed: the records must name the pushed blobs. A record of a layer the image does not hold
+    (a base image's, from another builder) is left out."""
+    local = [
+        LayerInfo(
+            info.diff_id,
+            Descriptor("application/vnd.oci.image.layer.v1.tar", info.descriptor.digest[:-1] + "0", 30),
+            30,
+            None,
+        )
+        for info in (BASE, MIDDLE)
+    ]
+    foreign = layer("d")
+    value = encode_inline(
+        [
+            ChainRecord("sha256:key-middle", (local[0], local[1]), 1_700_000_000.0),
+            ChainRecord("sha256:key-base", (local[0],), None),
+            ChainRecord("sha256:key-foreign", (local[0], foreign), None),
+        ]
+    )
+    pushed = [BASE.descriptor, MIDDLE.descriptor]
+    records = decode_inline(value, pushed, [BASE.diff_id, MIDDLE.diff_id], "test")
+    assert {record.key: [info.descriptor for info in record.layers] for record in records} == {
+        "sha256:key-middle": pushed,
+        "sha256:key-base": pushed[:1],
+    }
+    assert [info.diff_id for info in records[0].layers] == [BASE.diff_id, MIDDLE.diff_id]
+    with pytest.raises(ArchiveError, match="inline cache is not valid"):
+        decode_inline("not base64!", pushed, [BASE.diff_id, MIDDLE.diff_id], "test")

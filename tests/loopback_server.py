@@ -1,5 +1,5 @@
-"""A TCP server on the host's loopback that writes one message to every connection (BuildKit's echoserver), for
-the tests of what a RUN's network reaches."""
+"""Servers on the host's loopback for tests: one that writes one message to every connection (BuildKit's
+echoserver), for the tests of what a RUN's network reaches; a directory over HTTP (git's "dumb" protocol too)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
-__all__ = ["echo_server"]
+__all__ = ["echo_server", "serving_directory", "serving_http"]
 
 
 @contextmanager
@@ -37,3 +40,32 @@ def echo_server(message: bytes) -> Iterator[int]:
         stop.set()
         thread.join()
         listener.close()
+
+
+@contextmanager
+def serving_directory(root: Path) -> Iterator[str]:
+    """Go's httptest.NewServer(http.FileServer(dir)) on loopback: its base URL."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    with serving_http(Handler) as url:
+        yield url
+
+
+@contextmanager
+def serving_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering with `handler`, in a thread: its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

@@ -28,6 +28,7 @@ from slipway.choices import (
     PullPolicy,
     is_rootless,
 )
+from slipway.contexts import RemoteContext, local_request
 from slipway.epoch import parse_epoch
 from slipway.errors import ContextError, DiskFull, DockerfileError, UsageError
 from slipway.export.cache_steps import export_caches, import_caches, inline_entries
@@ -46,6 +47,7 @@ from slipway.frontend.convert import ConvertOptions, convert
 from slipway.frontend.directives import check_syntax
 from slipway.frontend.files import dockerfile_path, read_file
 from slipway.frontend.ignore import find_ignore_file, read_ignore_file
+from slipway.frontend.named_contexts import NamedContext, context_source_name
 from slipway.frontend.parser import ParsedDockerfile, parse
 from slipway.frontend.source_epoch import RemoteEpoch
 from slipway.graph.ops import BuildGraph, GitSource, HttpSource, ImageSource, Vertex, walk
@@ -72,7 +74,7 @@ log = logging.getLogger(__name__)
 
 
 class BuildRequest(msgspec.Struct, frozen=True):
-    context: Path
+    context: Path | RemoteContext  # a directory; stdin, a URL or a git repository are made one (contexts.py)
     dockerfile: Path | None = None  # default: CONTEXT/Dockerfile
     dockerfile_text: str | None = None  # `-f -`: the Dockerfile came on stdin
     tags: tuple[str, ...] = ()
@@ -97,6 +99,10 @@ class BuildRequest(msgspec.Struct, frozen=True):
     ssh: tuple[SshSource, ...] = ()  # --ssh: agents lent to RUN --mount=type=ssh
     run_limits: RunLimits | None = None  # --add-host, --shm-size, --ulimit: for every RUN
     annotations: tuple[tuple[str, str], ...] = ()  # --annotation: the image manifest's
+    build_contexts: tuple[
+        str, ...
+    ] = ()  # --build-context NAME=VALUE, resolved into named_contexts by build()
+    named_contexts: tuple[NamedContext, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,7 @@ def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
     """The Dockerfile's text, the name shown in errors, and its path (None when read from stdin)."""
     if request.dockerfile_text is not None:
         return request.dockerfile_text, "Dockerfile", None
+    assert isinstance(request.context, Path)  # prepare(): local_request() made it local
     path = dockerfile_path(request.context, request.dockerfile)
     try:
         return read_file(path), str(path), path
@@ -211,6 +218,8 @@ def prepare(
 ) -> Frontend:
     """Read and parse the request's Dockerfile and .dockerignore; the options of its conversion (and of the
     resolver of its images: `config_only` for an evaluation, which needs their configs only)."""
+    if not isinstance(request.context, Path):
+        raise UsageError("a remote build context is fetched by build(), within local_request()")
     try:
         is_directory = request.context.is_dir()
     except OSError as err:  # EACCES: a rootless user's build of a directory they may not read
@@ -236,6 +245,7 @@ def prepare(
         entitlements=frozenset(request.allow),
         show_platform=show_platform,
         run_limits=request.run_limits,
+        named_contexts=request.named_contexts,
     )
     if request.pull not in PULL_POLICIES:
         raise UsageError(f"pull policy {request.pull!r}: expected one of {', '.join(PULL_POLICIES)}")
@@ -256,7 +266,21 @@ def build(
 ) -> BuildOutcome:
     """Build `request` (for each of its platforms); `stdout` receives an output whose dest is "-"
     (type=tar/docker/oci). With `memo` (the request's memo plan, solver/memo.py) a build that made an image
-    leaves its memo in the store."""
+    leaves its memo in the store. A context from outside (stdin, a URL, git) and --build-context values are
+    fetched into the store's tmp/ first, and removed when the build ends."""
+    with local_request(request, store, events) as local:
+        return _build_local(local, store=store, runtime=runtime, events=events, stdout=stdout, memo=memo)
+
+
+def _build_local(
+    request: BuildRequest,
+    *,
+    store: Store,
+    runtime: Runtime,
+    events: EventSink,
+    stdout: BinaryIO | None,
+    memo: MemoPlan | None,
+) -> BuildOutcome:
     targets = _export_targets(request, stdout)
     secrets = read_secrets(request.secrets, os.environ)  # the caller's, as docker buildx reads them
     plans = _plan_platforms(request, store, events)
@@ -434,12 +458,18 @@ def _solve(
 
 
 def _solve_options(request: BuildRequest) -> SolveOptions:
+    assert isinstance(request.context, Path)  # local_request
     return SolveOptions(
         context_dir=request.context.resolve(),
         no_cache=request.no_cache,
         no_cache_stages=frozenset(stage.lower() for stage in request.no_cache_filter),
         max_parallelism=request.max_parallelism or SolveOptions(context_dir=request.context).max_parallelism,
         default_network=_default_network(request.network),
+        named_dirs=tuple(
+            (context_source_name(named), Path(named.value))
+            for named in request.named_contexts
+            if named.kind == "directory"
+        ),
     )
 
 

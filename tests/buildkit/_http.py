@@ -8,9 +8,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback_server import serving_directory
+
+__all__ = ["RecordingServer", "Request", "Response", "serving_directory"]
 
 
 @dataclass
@@ -94,28 +96,6 @@ def running_server() -> Iterator[RecordingServer]:
     thread.start()
     try:
         yield server_state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-@contextmanager
-def serving_directory(root: Path) -> Iterator[str]:
-    """Go's httptest.NewServer(http.FileServer(dir)) on loopback: its base URL."""
-
-    class Handler(SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()

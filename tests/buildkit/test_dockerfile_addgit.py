@@ -88,22 +88,16 @@ RUN [ ! -d /nogitdir/.git ]
 
 
 # dockerfile_addgit_test.go: testAddGitSHA1
-@pytest.mark.xfail(reason="issue 15: git sources: ADD --checksum=COMMIT of a git URL is checked", strict=True)
 def test_add_git_sha1(sandbox: Sandbox) -> None:
     add_git(sandbox, "sha1")
 
 
 # dockerfile_addgit_test.go: testAddGitSHA256
-@pytest.mark.xfail(reason="issue 15: git sources: repositories in the sha256 object format", strict=True)
 def test_add_git_sha256(sandbox: Sandbox) -> None:
     add_git(sandbox, "sha256")
 
 
 # dockerfile_addgit_test.go: testAddGitChecksumCache
-@pytest.mark.xfail(
-    reason="issue 15: git sources: ADD --checksum of a git URL keeps the cache of the same commit",
-    strict=True,
-)
 def test_add_git_checksum_cache(own_sandbox: Sandbox) -> None:
     repository = init_repository(own_sandbox.fresh("git"))
     for tag in ("v0.0.1", "v0.0.2"):
@@ -210,10 +204,6 @@ def query_cases(url: str, v2: str, latest: str) -> tuple[tuple[str, str, str, st
 
 
 # dockerfile_addgit_test.go: testGitQueryString
-@pytest.mark.xfail(
-    reason="issue 15: git sources (git URL contexts, ?ref= ?tag= ?commit= ?subdir= ?submodules= query strings)",
-    strict=True,
-)
 def test_git_query_string(sandbox: Sandbox) -> None:
     submodule = init_repository(sandbox.fresh("git"))
     (submodule / "file").write_text("123\n")

@@ -490,7 +490,6 @@ def test_chmod_non_octal(sandbox: Sandbox) -> None:
 
 
 # dockerfile_copy_test.go: testLocalCustomSessionID
-@pytest.mark.xfail(reason="issue 15: named contexts (--build-context NAME=DIR)", strict=True)
 def test_local_custom_session_id(sandbox: Sandbox) -> None:
     dockerfile = """
 FROM scratch AS base

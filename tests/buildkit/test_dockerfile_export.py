@@ -66,7 +66,6 @@ def test_export_multi_platform(sandbox: Sandbox) -> None:
 
 
 # dockerfile_export_test.go: testTarContext
-@pytest.mark.xfail(reason="issue 15: stdin/tar contexts (slipway build - < context.tar)", strict=True)
 def test_tar_context(sandbox: Sandbox) -> None:
     dockerfile = "\nFROM scratch\nCOPY foo /"
     archive = tar_bytes(regular_member("Dockerfile", dockerfile), regular_member("foo", "contents"))
@@ -75,9 +74,6 @@ def test_tar_context(sandbox: Sandbox) -> None:
 
 # dockerfile_export_test.go: testTarContextExternalDockerfile. BuildKit also picks a subdirectory of the
 # tar (contextsubdir), which the docker CLI has no flag for: the tar here holds that subdirectory.
-@pytest.mark.xfail(
-    reason="issue 15: stdin/tar contexts (slipway build -f Dockerfile - < context.tar)", strict=True
-)
 def test_tar_context_external_dockerfile(sandbox: Sandbox) -> None:
     archive = tar_bytes(regular_member("foo", "contents"))
     dockerfile = sandbox.context("\nFROM scratch\nCOPY foo bar\n") / "Dockerfile"

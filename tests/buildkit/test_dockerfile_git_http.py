@@ -37,21 +37,16 @@ def dockerfile_from_git(sandbox: Sandbox, object_format: str) -> None:
 
 
 # dockerfile_git_http_test.go: testDockerfileFromGitSHA1
-@pytest.mark.xfail(reason="issue 15: git sources (a git URL as the build context)", strict=True)
 def test_dockerfile_from_git_sha1(sandbox: Sandbox) -> None:
     dockerfile_from_git(sandbox, "sha1")
 
 
 # dockerfile_git_http_test.go: testDockerfileFromGitSHA256
-@pytest.mark.xfail(reason="issue 15: git sources (a git URL as the build context)", strict=True)
 def test_dockerfile_from_git_sha256(sandbox: Sandbox) -> None:
     dockerfile_from_git(sandbox, "sha256")
 
 
 # dockerfile_git_http_test.go: testDockerfileFromHTTP
-@pytest.mark.xfail(
-    reason="issue 15: stdin/tar contexts (an HTTP URL to a tarball as the build context)", strict=True
-)
 def test_dockerfile_from_http(sandbox: Sandbox, http_server: RecordingServer) -> None:
     archive = tar_bytes(
         ("mydockerfile", "FROM scratch\nCOPY foo bar\n", {"mode": 0o600}),
@@ -63,9 +58,6 @@ def test_dockerfile_from_http(sandbox: Sandbox, http_server: RecordingServer) ->
 
 
 # dockerfile_git_http_test.go: testHTTPDockerfile
-@pytest.mark.xfail(
-    reason="issue 15: stdin/tar contexts (an HTTP URL to a Dockerfile as the build context)", strict=True
-)
 def test_http_dockerfile(sandbox: Sandbox, http_server: RecordingServer) -> None:
     dockerfile = '\nFROM busybox\nRUN echo -n "foo-contents" > /foo\nFROM scratch\nCOPY --from=0 /foo /foo\n'
     http_server.responses["/df"] = Response(dockerfile.encode(), etag="df")

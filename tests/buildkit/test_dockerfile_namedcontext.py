@@ -17,10 +17,7 @@ import pytest
 
 from buildkit._sandbox import Sandbox, file
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.xfail(reason="issue 15: named contexts (--build-context NAME=...)", strict=True),
-]
+pytestmark = pytest.mark.root
 
 
 def pushed(sandbox: Sandbox, registry: str, name: str) -> str:

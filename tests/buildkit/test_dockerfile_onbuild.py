@@ -47,9 +47,6 @@ COPY --from=child /step* /
 
 
 # dockerfile_onbuild_test.go: testOnBuildNamedContext
-@pytest.mark.xfail(
-    reason="issue 15: named contexts (--build-context NAME=oci-layout://DIR@DIGEST)", strict=True
-)
 def test_on_build_named_context(sandbox: Sandbox) -> None:
     # create an image with onbuild that relies on "otherstage" when imported
     layout = sandbox.fresh("oci-layout")

@@ -97,7 +97,9 @@ def test_source_date_epoch_dockerfile_default_invalid(sandbox: Sandbox) -> None:
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochContextGit
-@pytest.mark.xfail(reason="issue 15: git sources (a git URL as the build context)", strict=True)
+@pytest.mark.xfail(
+    reason="issue 15: SOURCE_DATE_EPOCH=context (the time of a git context's commit)", strict=True
+)
 def test_source_date_epoch_context_git(sandbox: Sandbox) -> None:
     repository = sandbox.context("FROM scratch\nCOPY Dockerfile /\n")
     commit_time = "2023-11-14T22:28:21Z"  # 1700000101
@@ -130,7 +132,7 @@ def test_source_date_epoch_context_git(sandbox: Sandbox) -> None:
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochContextHTTPLastModified
 @pytest.mark.xfail(
-    reason="issue 15: stdin/tar contexts (an HTTP URL to a tarball as the build context)", strict=True
+    reason="issue 15: SOURCE_DATE_EPOCH=context (an HTTP context's Last-Modified or newest file)", strict=True
 )
 def test_source_date_epoch_context_http_last_modified(sandbox: Sandbox, http_server: RecordingServer) -> None:
     last_modified = 1700000201
@@ -157,7 +159,7 @@ EPOCH_DOCKERFILE = 'FROM busybox\nARG SOURCE_DATE_EPOCH\nRUN echo -n "$SOURCE_DA
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochContextHTTPArchive
 @pytest.mark.xfail(
-    reason="issue 15: stdin/tar contexts (an HTTP URL to a tarball as the build context)", strict=True
+    reason="issue 15: SOURCE_DATE_EPOCH=context (an HTTP context's Last-Modified or newest file)", strict=True
 )
 def test_source_date_epoch_context_http_archive(sandbox: Sandbox, http_server: RecordingServer) -> None:
     newest = 1700000302
@@ -229,7 +231,9 @@ FROM scratch
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochNamedContextHTTPLastModified
-@pytest.mark.xfail(reason="issue 15: named contexts (--build-context NAME=https://...)", strict=True)
+@pytest.mark.xfail(
+    reason="issue 15: SOURCE_DATE_EPOCH=NAME of a named context, and -o rewrite-timestamp=true", strict=True
+)
 def test_source_date_epoch_named_context_http_last_modified(
     sandbox: Sandbox, http_server: RecordingServer
 ) -> None:
@@ -247,7 +251,9 @@ def test_source_date_epoch_named_context_http_last_modified(
 
 
 # dockerfile_source_date_epoch_test.go: testSourceDateEpochNamedContextHTTPArchive
-@pytest.mark.xfail(reason="issue 15: named contexts (--build-context NAME=https://...)", strict=True)
+@pytest.mark.xfail(
+    reason="issue 15: SOURCE_DATE_EPOCH=NAME of a named context, and -o rewrite-timestamp=true", strict=True
+)
 def test_source_date_epoch_named_context_http_archive(sandbox: Sandbox, http_server: RecordingServer) -> None:
     newest = 1700000602
     http_server.responses["/src.tar"] = Response(tar_context(("foo", "bar", newest)), etag="src")

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 import prerequisites
+from loopback_server import serving_directory
 from rootless_user import User, command_as, slipway_command, unprivileged_user
 
 REPO = Path(__file__).resolve().parents[2]
@@ -652,3 +653,12 @@ def host_processes_cleanup() -> Iterator[list[int]]:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+# -- a loopback HTTP server ------------------------------------------------------------------------------
+
+
+@pytest.fixture(name="serve_directory")
+def serve_directory_fixture() -> Callable[[Path], contextlib.AbstractContextManager[str]]:
+    """serving_directory(directory) as a fixture, for test modules (they import nothing)."""
+    return serving_directory

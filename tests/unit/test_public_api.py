@@ -68,6 +68,7 @@ PUBLIC = {
 NOT_BUILD_KEYWORDS = {
     "quiet",
     "iidfile",
+    "metadata_file",
     "call",
     "check",
     "format",

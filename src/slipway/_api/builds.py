@@ -13,7 +13,6 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from slipway._api.registries import registry_options
@@ -75,23 +74,26 @@ def build(
     shm_size: str | None = None,
     ulimits: Sequence[str] = (),
     annotations: Sequence[str] = (),
+    build_contexts: Sequence[str] = (),
     source_date_epoch: int | None = None,
     store: Store | None = None,
 ) -> BuildResult:
-    """As `slipway build`, into `store` (default: the default root's); `progress` draws on stderr. `output`,
-    `cache_to`, `cache_from`, `secrets`, `ssh`, `add_hosts`, `shm_size`, `ulimits`, `annotations` take the flags'
-    text; `platform` None is this machine's. A failing RUN raises errors.RunFailed."""
+    """As `slipway build`, into `store` (default: the default root's); `progress` draws on stderr. `context` is
+    what `slipway build` takes (a directory, "-" for stdin, a URL, a git URL); `output`, `cache_to`,
+    `cache_from`, `secrets`, `ssh`, `add_hosts`, `shm_size`, `ulimits`, `annotations`, `build_contexts` take the
+    flags' text; `platform` None is this machine's. A failing RUN raises errors.RunFailed."""
+    from slipway.contexts import context_argument
     from slipway.export.specs import parse_annotations, parse_cache_from, parse_cache_to
     from slipway.frontend.files import dockerfile_location
     from slipway.graph.run_limits import read_run_limits
     from slipway.pipeline import BuildRequest
 
-    directory = Path(context)
+    where = os.fspath(context)
     lent_secrets, lent_ssh = _lent(secrets, ssh)
     with opened(store) as room:
         request = BuildRequest(
-            context=directory,
-            dockerfile=dockerfile_location(os.fspath(dockerfile) if dockerfile else None, directory),
+            context=context_argument(where, sys.stdin.buffer),
+            dockerfile=dockerfile_location(os.fspath(dockerfile) if dockerfile else None, where),
             tags=tuple(tags),
             target=target,
             build_args=tuple((build_args or {}).items()),
@@ -113,6 +115,7 @@ def build(
             ssh=lent_ssh,
             run_limits=read_run_limits(add_hosts, shm_size, ulimits),
             annotations=parse_annotations(annotations),
+            build_contexts=tuple(build_contexts),
         )
         return _build(request, room, progress)
 

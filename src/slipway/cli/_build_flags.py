@@ -47,8 +47,13 @@ class Flag(NamedTuple):
     help: str = ""
 
 
-# The one argument: the build context directory.
-CONTEXT = Flag("context", (), type="directory", help="The build context directory.")
+# The one argument: the build context (its kinds are contexts.py's).
+CONTEXT = Flag(
+    "context",
+    (),
+    help="The build context: a directory, - (a tar archive or a Dockerfile on stdin), an http(s) "
+    "URL of a tar archive or a Dockerfile, or a git URL (https://host/repo.git#ref:subdir).",
+)
 
 BUILD_FLAGS: tuple[Flag, ...] = (
     Flag("tags", ("-t", "--tag"), "multiple", help="Name and optionally a tag (name:tag)."),
@@ -119,6 +124,13 @@ BUILD_FLAGS: tuple[Flag, ...] = (
          help="Accepted for docker build scripts: no container outlives its step in slipway, whatever is given."),
     Flag("force_rm", ("--force-rm",), "flag",
          help="Accepted for docker build scripts: no container outlives its step in slipway, failed or not."),
+    Flag("build_contexts", ("--build-context",), "multiple",
+         metavar="NAME=DIR|docker-image://REF|oci-layout://PATH@DIGEST|target:STAGE|URL",
+         help="A named context: FROM NAME, COPY --from=NAME and RUN --mount=from=NAME use it (a stage or an "
+         "image of that name included)."),
+    Flag("metadata_file", ("--metadata-file",), type="file", metavar="FILE",
+         help="Write the build's result as JSON (containerimage.digest, containerimage.config.digest, "
+         "image.name) to the file."),
 )  # fmt: skip
 
 
@@ -130,7 +142,7 @@ BUILD_FLAGS: tuple[Flag, ...] = (
 if TYPE_CHECKING:
 
     class BuildFlags(NamedTuple):
-        context: Path
+        context: str
         tags: tuple[str, ...]
         dockerfile: str | None
         target: str | None
@@ -166,6 +178,8 @@ if TYPE_CHECKING:
         load: bool
         rm: bool
         force_rm: bool
+        build_contexts: tuple[str, ...]
+        metadata_file: Path | None
 
 else:
     BuildFlags = collections.namedtuple("BuildFlags", [CONTEXT.name, *(flag.name for flag in BUILD_FLAGS)])

@@ -15,7 +15,7 @@ from slipway.choices import EXPORT_STEP_NAMES, PULL_POLICIES, PullPolicy
 from slipway.cli._build_flags import PULL_POLICY_VARIABLE, BuildFlags
 from slipway.cli._buildx_flags import warn_attestations
 from slipway.epoch import EPOCH_ARG, environment_epoch
-from slipway.frontend.files import dockerfile_location
+from slipway.frontend.files import context_kind, dockerfile_location
 from slipway.solver.memo import MemoPlan, plan_memo
 from slipway.store import memos
 
@@ -50,6 +50,7 @@ class Outcome(NamedTuple):
     names: tuple[str, ...]  # the names it now carries in the store, of those asked for
     pushed: tuple[tuple[str, str], ...] = ()  # (name, manifest digest) of each push
     summary: tuple[str, ...] = ()  # after a build: the image's size, and hints (a memo keeps them)
+    metadata: tuple[tuple[str, str], ...] = ()  # BuildKit's result keys, for --metadata-file
 
 
 def build_command(root: Path, flags: BuildFlags) -> None:
@@ -81,7 +82,10 @@ def build_command(root: Path, flags: BuildFlags) -> None:
 
 
 def report_outcome(outcome: Outcome, flags: BuildFlags) -> None:
-    """The image ID to --iidfile, and on stdout (-q) or the lines docker build ends with on stderr."""
+    """The image ID to --iidfile, and on stdout (-q) or the lines docker build ends with on stderr; the result's
+    metadata to --metadata-file."""
+    if flags.metadata_file is not None:
+        _write_metadata(flags.metadata_file, outcome.metadata)
     if outcome.image_id is None:
         return
     if flags.iidfile is not None:
@@ -98,8 +102,24 @@ def report_outcome(outcome: Outcome, flags: BuildFlags) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+def _write_metadata(path: Path, metadata: tuple[tuple[str, str], ...]) -> None:
+    """docker buildx's --metadata-file: a JSON object of BuildKit's exporter response."""
+    import json
+
+    try:
+        path.write_text(json.dumps(dict(metadata), indent=2, sort_keys=True) + "\n")
+    except OSError as err:
+        from slipway.errors import ExportError
+
+        raise ExportError(f"--metadata-file {path}: cannot write it: {err.strerror}") from err
+
+
 def _resolve(flags: BuildFlags) -> Resolved:
     piped = flags.dockerfile == "-"
+    if piped and flags.context == "-":
+        raise _usage_error(
+            "-f - and the context - cannot both come from stdin: name a Dockerfile or a context"
+        )
     build_args = key_values(flags.build_args, "--build-arg", from_environment=True)
     epoch = environment_epoch(os.environ)
     if any(name == EPOCH_ARG for name, _ in build_args):
@@ -135,7 +155,12 @@ def _ssh(values: tuple[str, ...]) -> "tuple[SshSource, ...]":
 
 
 def _memo_plan(flags: BuildFlags, resolved: Resolved) -> MemoPlan | None:
-    """None for builds no memo may answer: they skip the cache, read a registry, or write elsewhere."""
+    """None for builds no memo may answer: they skip the cache, read a registry or a context from outside (its
+    identity is not in the memo key), or write elsewhere."""
+    if context_kind(flags.context) != "directory" or flags.build_contexts:
+        return None
+    if flags.metadata_file is not None:
+        return None  # a memo knows the image ID, not the manifest digest the metadata names
     if flags.no_cache or flags.no_cache_filter or resolved.pull == "always":
         return None
     if flags.output or flags.push or flags.cache_to or flags.cache_from:
@@ -154,7 +179,7 @@ def _memo_plan(flags: BuildFlags, resolved: Resolved) -> MemoPlan | None:
         "add_hosts": flags.add_hosts, "shm_size": flags.shm_size, "ulimits": flags.ulimits,
         "annotations": flags.annotations,
     }  # fmt: skip
-    return plan_memo(flags.context, resolved.dockerfile, resolved.dockerfile_text, options)
+    return plan_memo(Path(flags.context), resolved.dockerfile, resolved.dockerfile_text, options)
 
 
 def _replay(memo: memos.Memo, progress: str) -> None:
@@ -200,19 +225,41 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
         return Outcome(None, ())
     # Several platforms: the image index stands for the build, as docker's containerd store shows it.
     image_id = built.index.digest if built.index is not None else built.image.id
-    return Outcome(image_id, built.names, built.pushed, summary)
+    return Outcome(image_id, built.names, built.pushed, summary, _metadata(request, built))
+
+
+def _metadata(request: "BuildRequest", built: "BuildOutcome") -> tuple[tuple[str, str], ...]:
+    """BuildKit's exporter response, as docker buildx writes it to --metadata-file: the manifest (the index of
+    several platforms) as pushed when pushed, the config digest of one image, the names asked for."""
+    from slipway.export.exporter import output_names
+
+    assert built.image is not None
+    asked = tuple(
+        dict.fromkeys(name for output in request.outputs for name in output_names(request.tags, output))
+    )
+    if built.pushed:
+        manifest = built.pushed[0][1]
+    else:
+        manifest = built.index.digest if built.index is not None else built.image.manifest_digest
+    config = (("containerimage.config.digest", built.image.id),) if built.index is None else ()
+    return (
+        *config,
+        ("containerimage.digest", manifest),
+        *((("image.name", ",".join(asked)),) if asked else ()),
+    )
 
 
 def _request(
     root: Path, flags: BuildFlags, resolved: Resolved, outputs: "tuple[OutputSpec, ...]" = ()
 ) -> "BuildRequest":
     from slipway._api.registries import registry_options
+    from slipway.contexts import context_argument
     from slipway.export.specs import OutputSpec, parse_annotations, parse_cache_from, parse_cache_to
     from slipway.graph.run_limits import read_run_limits
     from slipway.pipeline import BuildRequest
 
     return BuildRequest(
-        context=flags.context,
+        context=context_argument(flags.context, sys.stdin.buffer),
         dockerfile=resolved.dockerfile,
         dockerfile_text=resolved.dockerfile_text,
         tags=flags.tags,
@@ -236,6 +283,7 @@ def _request(
         ssh=resolved.ssh,
         run_limits=read_run_limits(flags.add_hosts, flags.shm_size, flags.ulimits),
         annotations=parse_annotations(flags.annotations),
+        build_contexts=flags.build_contexts,
     )
 
 
@@ -269,7 +317,8 @@ def _run(
                 raise
             text = request.dockerfile_text
             if text is None:
-                text = _read_quietly(err.location.path)
+                # A context from outside is gone by now: no excerpt rather than a same-named local file's.
+                text = _read_quietly(err.location.path) if isinstance(request.context, Path) else ""
             print(format_failure(err, text), file=sys.stderr, flush=True)
             sys.exit(err.exit_code)
     return built, summary

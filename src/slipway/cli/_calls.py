@@ -70,11 +70,16 @@ def run_call(root: Path, call: Call, request: BuildRequest, progress: str) -> No
     import msgspec
 
     from slipway.calls import evaluate
+    from slipway.contexts import local_request
     from slipway.progress.render import open_renderer
     from slipway.store import Store
 
-    with Store.open(root) as store, open_renderer(progress, sys.stderr) as events:  # type: ignore[arg-type]
-        answer = evaluate(call.name, request, store=store, events=events)
+    with (
+        Store.open(root) as store,
+        open_renderer(progress, sys.stderr) as events,  # type: ignore[arg-type]
+        local_request(request, store, events) as local,  # a context from stdin, a URL or git, fetched
+    ):
+        answer = evaluate(call.name, local, store=store, events=events)
     if call.format == "json":
         document = msgspec.json.format(msgspec.json.encode(answer.document), indent=2)
         print(document.decode(), flush=True)

@@ -48,7 +48,7 @@ def click_option(flag: Flag) -> click.Option:
 
 @click.pass_obj
 def _build(app: AppContext, /, **params: Any) -> None:
-    """Build an image from a Dockerfile and a context directory."""
+    """Build an image from a Dockerfile and a context: a directory, - (stdin), a URL or a git repository."""
     build_command(app.root, BuildFlags(**params))
 
 

@@ -10,6 +10,8 @@ Read as untrusted input: every blob is checked against its descriptor before it 
 
 from __future__ import annotations
 
+import dataclasses
+import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -18,7 +20,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from slipway.errors import ExportError, StoreError
+from slipway.errors import ArchiveError, ExportError, StoreError
 from slipway.export._extraction import ExtractedArchive
 from slipway.export._staging import StagedImage, Staging
 from slipway.export._tar_writer import TarPlan
@@ -46,6 +48,7 @@ __all__ = [
     "add_oci_layout",
     "exported_blob",
     "find_oci_manifest",
+    "load_layout_image",
     "stage_oci_layout",
     "write_oci_archive",
     "write_oci_directory",
@@ -237,6 +240,28 @@ def _stage_manifest(staging: Staging, descriptor: Descriptor, names: tuple[str, 
         layers=tuple(layers),
         names=names,
     )
+
+
+def load_layout_image(store: Store, directory: Path, digest: str | None) -> ImageRecord:
+    """The image of OCI layout `directory` whose manifest is `digest` (None: its only image), loaded into the
+    store without a name (for --build-context NAME=oci-layout://DIR@DIGEST). Read as untrusted, as an archive:
+    the directory is packed (symlinks as symlinks) and goes through the archive reader's checks."""
+    from slipway.export._extraction import extract_archive
+    from slipway.export._staging import commit_images
+
+    with store.temp_dir("oci-layout") as work:
+        packed = work / "layout.tar"
+        with tarfile.open(packed, "w") as archive:
+            archive.add(directory, arcname=".")  # symlinks are stored, never followed
+        (work / "unpacked").mkdir()
+        with packed.open("rb") as source:
+            staging = Staging(extract_archive(source, str(directory), work / "unpacked"))
+        images = stage_oci_layout(staging)
+        chosen = [image for image in images if digest is None or image.manifest_digest == digest]
+        if len(chosen) != 1:
+            wanted = f"a manifest {digest}" if digest else "one image (name it with @sha256:...)"
+            raise ArchiveError(f"OCI layout {directory}: has not {wanted}")
+        return commit_images(store, [dataclasses.replace(chosen[0], names=())])[0].image
 
 
 def find_oci_manifest(archive: ExtractedArchive, config: Digest) -> tuple[Digest, bytes] | None:

@@ -13,6 +13,7 @@ from typing import BinaryIO
 __all__ = [
     "DEFAULT_DOCKERFILE",
     "MAX_FILE_BYTES",
+    "context_kind",
     "dockerfile_location",
     "dockerfile_path",
     "read_file",
@@ -24,15 +25,31 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 DEFAULT_DOCKERFILE = "Dockerfile"
 
 
-def dockerfile_location(option: str | None, context: Path) -> Path | None:
+def dockerfile_location(option: str | None, context: str | Path) -> Path | None:
     """The Dockerfile `-f` names (None: CONTEXT/Dockerfile); not for `-f -`. docker resolves a relative -f
-    against the working directory, then against the context."""
+    against the working directory, then against the context; for a context from outside (stdin, a URL, git), a
+    relative -f that is no host file names a file in the context once it is fetched."""
     if not option:
         return None
     path = Path(option)
-    if not path.is_absolute() and not path.exists():
-        return context / option
-    return path
+    if path.is_absolute() or path.exists():
+        return path if context_kind(str(context)) == "directory" else path.absolute()
+    return Path(context) / option if context_kind(str(context)) == "directory" else path
+
+
+def context_kind(text: str) -> str:
+    """What the context argument of `slipway build` names, as docker build reads it: "stdin" (-), "git" (a git
+    URL), "url" (another http(s) URL: a tar archive or a Dockerfile) or "directory"."""
+    if text == "-":
+        return "stdin"
+    if ":" in text:  # every URL, git's scp-style user@host:path too; a local path rarely
+        from slipway.frontend.git_url import is_git_url
+
+        if is_git_url(text):
+            return "git"
+        if text.startswith(("http://", "https://")):
+            return "url"
+    return "directory"
 
 
 def dockerfile_path(context: Path, dockerfile: Path | None) -> Path:

@@ -69,13 +69,18 @@ class HttpSource(msgspec.Struct, frozen=True):
 
 
 class GitSource(msgspec.Struct, frozen=True):
-    """ADD git@...: a repository checkout."""
+    """ADD git@... (or a git URL context): a repository checkout. `url` is the remote, without fragment."""
 
     op_tag: ClassVar[str] = "source.git"
+    # A check, not a definition: the checkout of a commit is the same with --checksum or without, and
+    # so is its cache (BuildKit's testAddGitChecksumCache).
+    unhashed: ClassVar[frozenset[str]] = frozenset({"checksum"})
 
     url: str
     ref: str | None = None
     keep_git_dir: bool = False
+    submodules: bool = True
+    checksum: str | None = None  # a prefix of the commit `ref` must resolve to
 
 
 class RunMount(msgspec.Struct, frozen=True):

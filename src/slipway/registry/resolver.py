@@ -37,7 +37,7 @@ class StoreResolver(msgspec.Struct, frozen=True):
         else:
             image = self._local(ref, platform)
         try:
-            name = str(parse_reference(ref))
+            name = ref if ref.startswith("sha256:") else str(parse_reference(ref))
         except Exception:  # an image ID: keep it as written
             name = ref
         return BaseImage(ref=name, manifest_digest=image[0], config=image[1])

@@ -92,6 +92,7 @@ class SolveOptions:
     max_parallelism: int = field(default_factory=lambda: os.cpu_count() or 2)
     default_network: ContainerNetwork = "host"  # what RUN --network=default means here
     session: SessionInputs = field(default_factory=SessionInputs)  # --secret and --ssh
+    named_dirs: tuple[tuple[str, Path], ...] = ()  # (ContextSource name, directory) of --build-context dirs
 
 
 class RemoteCache(Protocol):
@@ -102,6 +103,13 @@ class RemoteCache(Protocol):
     def has(self, key: str) -> bool: ...
 
     def load(self, key: str) -> SnapshotRecord: ...
+
+
+def _hashes_tree(source: Result) -> bool:
+    """Whether a step's cache key takes in the content of the tree it reads from `source`."""
+    # A remote source's key covers its content already (a download's hash, a checkout's commit), and a
+    # revalidated download has no tree until a step needs it.
+    return source.tree is not None and source.origin != "remote"
 
 
 def _prepare_mode(op: Op) -> PrepareMode:
@@ -223,9 +231,10 @@ class Solver:
 
     def _solve_context(self, vertex: Vertex, op: ContextSource) -> Result:
         matcher = IgnoreMatcher(op.exclude) if op.exclude else None
+        tree = self._options.context_dir if op.name == "context" else dict(self._options.named_dirs)[op.name]
         return Result(
             cache_key=vertex.digest,
-            tree=self._options.context_dir,
+            tree=tree,
             is_excluded=matcher.matches if matcher else None,
             can_skip_dir=matcher.can_skip_dir if matcher else None,
             origin="context",
@@ -253,6 +262,7 @@ class Solver:
 
     def _solve_remote(self, vertex: Vertex, op: HttpSource | GitSource) -> Result:
         from slipway.worker import sources  # downloads are rare: import httpx only when needed
+        from slipway.worker.git import check_out
 
         tree = self._work_dir / f"remote-{vertex.digest[7:19]}"
         tree.mkdir(parents=True, exist_ok=True)
@@ -266,10 +276,12 @@ class Solver:
                 # As BuildKit's HTTP source: the server says it is what it was; downloaded only if a step needs it.
                 fetch = partial(_downloaded_tree, op, tree)
                 return Result(cache_key=known.content_key, origin="remote", fetch=fetch)
-            download = sources.download(op, tree) if isinstance(op, HttpSource) else None
-            if isinstance(op, GitSource):
-                sources.fetch_git(op, tree)
-            content = hash_selection(tree, [""], cache=self._hashes)
+            download = None
+            if isinstance(op, HttpSource):
+                download = sources.download(op, tree)
+                content = hash_selection(tree, [""], cache=self._hashes)
+            else:  # a checkout is its commit (a kept .git differs from one fetch to the next)
+                content = check_out(op, tree, vertex.meta.name or f"ADD {op.url}").commit
         key = combine("remote", vertex.digest, [content])
         if download is not None and (download.etag or download.last_modified):
             self._validators.put(vertex.digest, Validator(download.etag, download.last_modified, key))
@@ -335,17 +347,11 @@ class Solver:
     def _cache_key(self, vertex: Vertex, inputs: tuple[Result, ...]) -> str:
         op = vertex.op
         parts = [result.cache_key for result in inputs]
-        # A download's key covers its content already: a revalidated one (tree not made yet) keeps the key.
-        if (
-            isinstance(op, Copy)
-            and len(inputs) > 1
-            and inputs[1].tree is not None
-            and inputs[1].origin != "remote"
-        ):
+        if isinstance(op, Copy) and len(inputs) > 1 and _hashes_tree(inputs[1]):
             parts.append(self._tree_content(inputs[1], op.sources))
         if isinstance(op, Exec):
             for mount in op.mounts:
-                if mount.input is not None and inputs[mount.input].tree is not None:
+                if mount.input is not None and _hashes_tree(inputs[mount.input]):
                     parts.append(self._tree_content(inputs[mount.input], (mount.source,)))
         return combine(op.op_tag, vertex.digest, parts)
 

@@ -7,7 +7,7 @@
 - runtime: Runtime, find_runtime (which OCI runtime: SLIPWAY_RUNTIME, else crun if its probe starts, else runc)
 - fileops: copy_files, make_directory, lookup_user (COPY/ADD/WORKDIR inside a root), expand_sources (their globs)
 - users: resolve_user, resolve_owner (/etc/passwd and /etc/group of a root, as Docker reads them)
-- sources: fetch_url, fetch_git (ADD of remote sources into a temp tree)
+- sources: fetch_url (ADD of a URL into a temp tree); git: check_out (a git repository, for ADD and contexts)
 
 It never parses Dockerfile text and never imports slipway.frontend.
 """

@@ -47,13 +47,28 @@ def is_archive(raw: BinaryIO) -> bool:
     return True
 
 
-def extract_archive(raw: BinaryIO, name: str, dest: Root, *, owner: tuple[int, int] | None = None) -> None:
-    """Unpack archive `raw` (named `name` in messages) into the directory `dest`; `owner` overrides the
-    archive's uid/gid."""
+def extract_archive(
+    raw: BinaryIO,
+    name: str,
+    dest: Root,
+    *,
+    owner: tuple[int, int] | None = None,
+    what: str = "ADD",
+    max_bytes: int | None = None,
+    devices: bool = True,
+) -> None:
+    """Unpack archive `raw` (named `what name` in messages) into the directory `dest`; `owner` overrides the
+    archive's uid/gid. `max_bytes` bounds what it unpacks to (its tar stream, headers included); without
+    `devices`, a device node in it is refused (a build context is unpacked on the host, not in a snapshot)."""
     dir_times: list[tuple[str, int]] = []
     try:
-        with open_decompressed(raw) as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
+        with (
+            open_decompressed(raw) as stream,
+            tarfile.open(fileobj=_bounded(stream, max_bytes), mode="r|") as archive,
+        ):
             for member in archive:
+                if not devices and (member.ischr() or member.isblk()):
+                    raise ArchiveError(f"entry {member.name!r} is a device node: refused")
                 try:
                     _extract_member(archive, member, dest, owner, dir_times)
                 except OSError as err:
@@ -61,9 +76,9 @@ def extract_archive(raw: BinaryIO, name: str, dest: Root, *, owner: tuple[int, i
                         f"cannot unpack entry {member.name!r}: {owner_error(member, err)}"
                     ) from err
     except ArchiveError as err:
-        raise ArchiveError(f"ADD {name}: {err}") from err
+        raise ArchiveError(f"{what} {name}: {err}") from err
     except DECODE_ERRORS as err:
-        raise ArchiveError(f"ADD {name}: cannot unpack the archive: {err}") from err
+        raise ArchiveError(f"{what} {name}: cannot unpack the archive: {err}") from err
     for directory, mtime in reversed(dir_times):
         with contextlib.suppress(OSError):  # a later entry replaced it
             fd = dest.open_dir(directory)
@@ -107,11 +122,15 @@ def _extract_member(
 
 def _create(archive: tarfile.TarFile, member: tarfile.TarInfo, dest: Root, parent_fd: int, leaf: str) -> None:
     if member.isreg():
-        source = archive.extractfile(member)
-        assert source is not None  # a regular member always has content
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        with source, open(os.open(leaf, flags, 0o600, dir_fd=parent_fd), "wb") as out:
-            shutil.copyfileobj(source, out, 1 << 20)
+        with open(os.open(leaf, flags, 0o600, dir_fd=parent_fd), "wb") as out:
+            if member.sparse is not None:
+                _write_sparse(archive, member, out)
+                return
+            source = archive.extractfile(member)
+            assert source is not None  # a regular member always has content
+            with source:
+                shutil.copyfileobj(source, out, 1 << 20)
     elif member.issym():
         os.symlink(member.linkname, leaf, dir_fd=parent_fd)
     elif member.islnk():
@@ -125,6 +144,24 @@ def _create(archive: tarfile.TarFile, member: tarfile.TarInfo, dest: Root, paren
         os.mknod(leaf, kind | 0o600, os.makedev(member.devmajor, member.devminor), dir_fd=parent_fd)
     else:
         raise ArchiveError(f"archive entry {member.name!r}: unsupported type {member.type!r}")
+
+
+def _write_sparse(archive: tarfile.TarFile, member: tarfile.TarInfo, out: BinaryIO) -> None:
+    """A GNU sparse entry: its data regions (stored one after the other) at their offsets, holes left as
+    holes. Read whole, a hole is zeros, and an entry of a few bytes may declare exabytes of them."""
+    stream = archive.fileobj
+    assert stream is not None
+    stream.seek(member.offset_data)
+    regions: list[tuple[int, int]] = member.sparse or []  # type: ignore[assignment]  # typeshed: int
+    for offset, size in regions:
+        out.seek(offset)
+        while size > 0:
+            chunk = stream.read(min(size, 1 << 20))
+            if not chunk:
+                raise ArchiveError(f"archive entry {member.name!r}: unexpected end of data")
+            out.write(chunk)
+            size -= len(chunk)
+    out.truncate(member.size)  # a size past what the file system holds: EFBIG, an error
 
 
 def _apply(member: tarfile.TarInfo, fd: int, uid: int, gid: int, mtime: int) -> None:
@@ -194,3 +231,33 @@ def _link_target(dest: Root, member: tarfile.TarInfo) -> tuple[int, str]:
 def _is_dir_or_link_to_one(existing: os.stat_result, dest: Root, name: str) -> bool:
     # A symlink to a directory inside the root is entered, as in the chroot Docker untars in.
     return stat.S_ISDIR(existing.st_mode) or (stat.S_ISLNK(existing.st_mode) and dest.is_dir(name))
+
+
+class _Bounded:
+    """The decompressed stream as tarfile reads it, bounded two ways: it refuses to yield more than `limit`
+    bytes (a small archive may unpack to terabytes), and a read after it has reported its end is an error.
+    tarfile's stream mode skips a member's data by reading, block after block, ignoring an early end: an
+    entry that declares exabytes past the end of a short stream would keep it reading nothing for ever."""
+
+    def __init__(self, stream: BinaryIO, limit: int | None) -> None:
+        self._stream = stream
+        self._left = limit
+        self._limit = limit
+        self._ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._ended:
+            raise ArchiveError("an entry declares more bytes than the archive holds: truncated or corrupt")
+        if self._left is not None:
+            size = size if size >= 0 else self._left + 1
+        data = self._stream.read(size)
+        self._ended = not data and size != 0
+        if self._left is not None:
+            self._left -= len(data)
+            if self._left < 0:
+                raise ArchiveError(f"unpacks to more than {self._limit:,} bytes: refused")
+        return data
+
+
+def _bounded(stream: BinaryIO, limit: int | None) -> BinaryIO:
+    return _Bounded(stream, limit)  # type: ignore[return-value]  # what tarfile reads of it

@@ -1,8 +1,8 @@
-"""Remote sources of ADD: an http(s) URL through httpx, a git repository through the `git` command.
+"""Remote sources of ADD: an http(s) URL through httpx (a git repository: worker/git.py).
 
 Each lands in a directory the caller gives (a temp dir), as a tree that copy_files then copies like
 local files. As BuildKit: a download is one file of mode 0600 whose mtime is the server's
-Last-Modified; a checkout has no .git unless asked to keep it.
+Last-Modified.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import hashlib
 import logging
 import os
 import posixpath
-import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import NamedTuple
@@ -22,17 +20,14 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from slipway.errors import ContextError
-from slipway.graph.ops import GitSource, HttpSource
-from slipway.worker.runtime import SAFE_PATH
+from slipway.graph.ops import HttpSource
 
-__all__ = ["Download", "download", "download_name", "fetch_git", "fetch_url", "http_epoch", "is_unchanged"]
+__all__ = ["Download", "download", "download_name", "fetch_url", "http_epoch", "is_unchanged"]
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(60.0, connect=30.0)
 CHUNK = 1 << 20
-GIT_TIMEOUT_SECONDS = 600
-OUTPUT_TAIL = 2000
 
 
 def download_name(url: str) -> str:
@@ -48,9 +43,10 @@ class Download(NamedTuple):
     last_modified: str | None  # the Last-Modified header as the server wrote it
 
 
-def fetch_url(source: HttpSource, tree: Path) -> Path:
-    """Download `source.url` into `tree` as `source.filename`; checks `source.checksum` if given."""
-    return download(source, tree).path
+def fetch_url(source: HttpSource, tree: Path, *, what: str = "ADD", max_bytes: int | None = None) -> Path:
+    """Download `source.url` into `tree` as `source.filename`; checks `source.checksum` if given. `what` names
+    the download in errors; `max_bytes` bounds it."""
+    return download(source, tree, what=what, max_bytes=max_bytes).path
 
 
 def is_unchanged(url: str, etag: str | None, last_modified: str | None) -> bool:
@@ -91,12 +87,13 @@ def http_epoch(source: HttpSource, tree: Path) -> int | None:
     return newest
 
 
-def download(source: HttpSource, tree: Path) -> Download:
+def download(source: HttpSource, tree: Path, *, what: str = "ADD", max_bytes: int | None = None) -> Download:
     """`source.url` downloaded into `tree` as `source.filename` (its checksum checked), with what the server
     said of it."""
+    shown = f"{what} {source.url}"
     name = source.filename or download_name(source.url)
     if "/" in name or name in (".", ".."):
-        raise ContextError(f"ADD {source.url}: {name!r} is not a file name")
+        raise ContextError(f"{shown}: {name!r} is not a file name")
     target = tree / name
     partial = tree / f".{name}.part"
     digest = hashlib.new(_algorithm(source))
@@ -107,18 +104,22 @@ def download(source: HttpSource, tree: Path) -> Download:
         ):
             if response.status_code >= 400:
                 raise ContextError(
-                    f"ADD {source.url}: the server answered {response.status_code} {response.reason_phrase}"
+                    f"{shown}: the server answered {response.status_code} {response.reason_phrase}"
                 )
             header = response.headers.get("last-modified")
             modified = _last_modified(header)
             etag = response.headers.get("etag")
+            written = 0
             with open(partial, "wb") as out:
                 for chunk in response.iter_bytes(CHUNK):
+                    written += len(chunk)
+                    if max_bytes is not None and written > max_bytes:
+                        raise ContextError(f"{shown}: larger than {max_bytes:,} bytes: refused")
                     digest.update(chunk)
                     out.write(chunk)
     except httpx.HTTPError as err:
         partial.unlink(missing_ok=True)
-        raise ContextError(f"ADD {source.url}: download failed: {err}") from err
+        raise ContextError(f"{shown}: download failed: {err}") from err
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -128,55 +129,6 @@ def download(source: HttpSource, tree: Path) -> Download:
         os.utime(partial, (modified, modified))
     os.replace(partial, target)
     return Download(target, modified, etag, header)
-
-
-def fetch_git(source: GitSource, tree: Path) -> Path:
-    """Check out `source.ref` (a branch, tag or commit; the default branch if None) into `tree`."""
-    git = shutil.which("git", path=SAFE_PATH)
-    if git is None:
-        raise ContextError(f"ADD {source.url}: git is not installed (apt-get install git)")
-    url, ref = source.url, source.ref
-    if ref is None and "#" in url:
-        url, _, ref = url.partition("#")
-    ref = ref or "HEAD"
-    tree.mkdir(parents=True, exist_ok=True)
-    _git(git, tree, source, "init", "-q")
-    _git(git, tree, source, "remote", "add", "origin", url)
-    try:
-        _git(git, tree, source, "fetch", "-q", "--depth", "1", "--no-tags", "origin", ref)
-    except ContextError:
-        # A commit id that the server will not serve shallowly: fetch everything, then look it up.
-        log.debug("shallow fetch of %s at %s failed; fetching all", url, ref)
-        _git(git, tree, source, "fetch", "-q", "--tags", "origin")
-        _git(git, tree, source, "checkout", "-q", ref)
-    else:
-        _git(git, tree, source, "checkout", "-q", "FETCH_HEAD")
-    if (tree / ".gitmodules").exists():
-        _git(git, tree, source, "submodule", "update", "-q", "--init", "--recursive", "--depth", "1")
-    if not source.keep_git_dir:
-        shutil.rmtree(tree / ".git")
-    return tree
-
-
-def _git(git: str, tree: Path, source: GitSource, *args: str) -> None:
-    argv = [git, "-c", "advice.detachedHead=false", "-c", "protocol.file.allow=always", *args]
-    env = {"PATH": SAFE_PATH, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
-    try:
-        completed = subprocess.run(
-            argv,
-            cwd=tree,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=GIT_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise ContextError(
-            f"ADD {source.url}: git {args[0]} took longer than {GIT_TIMEOUT_SECONDS} s"
-        ) from err
-    if completed.returncode != 0:
-        stderr = completed.stderr.decode(errors="replace").strip()[-OUTPUT_TAIL:]
-        raise ContextError(f"ADD {source.url}: git {args[0]} failed (exit {completed.returncode}): {stderr}")
 
 
 def _algorithm(source: HttpSource) -> str:

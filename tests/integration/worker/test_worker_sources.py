@@ -7,15 +7,16 @@ import http.server
 import os
 import stat
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from loopback_server import serving_http
 from slipway.errors import ContextError
 from slipway.graph.ops import GitSource, HttpSource
-from slipway.worker.sources import download, download_name, fetch_git, fetch_url, is_unchanged
+from slipway.worker.git import check_out
+from slipway.worker.sources import download, download_name, fetch_url, is_unchanged
 
 PAYLOAD = b"downloaded bytes\n"
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
@@ -53,14 +54,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        thread.join()
+    with serving_http(Handler) as url:
+        yield url
 
 
 def test_a_rebuild_asks_the_server_with_the_validators_it_was_given(server: str, tmp_path: Path) -> None:
@@ -141,18 +136,18 @@ def test_a_checkout_at_a_branch_tag_or_commit(
     repository: tuple[str, str], tmp_path: Path, ref: str | None, content: str
 ) -> None:
     url, first = repository
-    fetch_git(GitSource(url=url, ref=first if ref == "first" else ref), tmp_path / "tree")
+    check_out(GitSource(url=url, ref=first if ref == "first" else ref), tmp_path / "tree", "ADD test")
     assert (tmp_path / "tree" / "file.txt").read_text() == content
     assert sorted(os.listdir(tmp_path / "tree")) == ["file.txt"]
 
 
 def test_keep_git_dir(repository: tuple[str, str], tmp_path: Path) -> None:
     url, _ = repository
-    fetch_git(GitSource(url=url, ref="v1", keep_git_dir=True), tmp_path / "tree")
+    check_out(GitSource(url=url, ref="v1", keep_git_dir=True), tmp_path / "tree", "ADD test")
     assert (tmp_path / "tree" / ".git").is_dir()
 
 
 def test_a_missing_ref_is_a_context_error(repository: tuple[str, str], tmp_path: Path) -> None:
     url, _ = repository
-    with pytest.raises(ContextError, match="git"):
-        fetch_git(GitSource(url=url, ref="no-such-branch"), tmp_path / "tree")
+    with pytest.raises(ContextError, match="does not contain ref no-such-branch"):
+        check_out(GitSource(url=url, ref="no-such-branch"), tmp_path / "tree", "ADD test")

@@ -194,7 +194,6 @@ def test_every_build_flag_is_read_without_click(argv: list[str]) -> None:
         ["build", "--quiet=yes", "ctx"],
         ["build", "--max-parallelism", "0", "ctx"],
         ["build", "--iidfile", "ctx", "ctx"],  # a directory
-        ["build", "file"],  # the context is a file
         ["build", "--root", "r", "ctx"],  # --root belongs before `build`
         ["--root", "file", "build", "ctx"],
         ["build", "-qz", "ctx"],

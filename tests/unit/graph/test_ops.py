@@ -65,7 +65,7 @@ GOLDEN = {
     ContextSource: "sha256:86de33dd8fd644c49a723f745acef474096b2078994341e78ef3071750242aed",
     InlineSource: "sha256:7f0f92fd4b88b15cb5ad5c53912425287b3cea6a4a0267d14d6b8d58eb4320e6",
     HttpSource: "sha256:49f188e8dd6bd13f208ba00a467de668d0f94c1b4a6993b920b3b2514ae64781",
-    GitSource: "sha256:46103409817c85fd8be366b1f02168472245b2233ad67ff5d2feb668d6a13afa",
+    GitSource: "sha256:3e2bf4de3b65f7dec23c1f57e71f80337176bec680ad988602bdfef21604cdc1",  # submodules added
     Exec: "sha256:86f01b9bb430704bdc798f951faf0a0fb1d30b30572b995f0247fb97611d306b",
     Copy: "sha256:62aece7d25e30b8cde6a0a273bb67ffa8c13156ecea2417079113d41d4eab0f9",
     Mkdir: "sha256:3a65d84eebd501c59814f3a6b74fb751478457e81f73072fabb58b3500f12e7e",
@@ -97,3 +97,10 @@ def test_a_step_cache_key_is_pinned() -> None:
     vertex = VERTICES[Copy]
     key = combine(vertex.op.op_tag, vertex.digest, [BASE.digest, CONTEXT.digest, "sha256:" + "d" * 64])
     assert key == "sha256:a48517e216e3f3b71ae87aba17041a077fb7370af6540db51eb46766510720fc"
+
+
+def test_a_git_checksum_is_a_check_not_part_of_the_digest() -> None:
+    plain = Vertex(GitSource(url="https://example.invalid/r.git", ref="v1"))
+    checked = Vertex(GitSource(url="https://example.invalid/r.git", ref="v1", checksum="abc123"))
+    assert plain.digest == checked.digest
+    assert Vertex(GitSource(url="https://example.invalid/r.git", ref="v2")).digest != plain.digest

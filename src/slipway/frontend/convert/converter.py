@@ -35,6 +35,7 @@ from slipway.frontend.convert.config import (
 )
 from slipway.frontend.convert.copy import dispatch_copy
 from slipway.frontend.convert.env import dispatch_arg, dispatch_env, dispatch_label
+from slipway.frontend.convert.named import named_base, named_source
 from slipway.frontend.convert.options import BaseImage, ConvertOptions, ImageResolver
 from slipway.frontend.convert.run import dispatch_run
 from slipway.frontend.convert.state import StageBase, StageState, initial_state, step_prefix
@@ -62,6 +63,7 @@ from slipway.frontend.instructions import (
     parse_command,
 )
 from slipway.frontend.instructions.parse import upper_keyword
+from slipway.frontend.named_contexts import NamedContext, find_named_context
 from slipway.frontend.parser import ParsedDockerfile, parse_instruction_line
 from slipway.frontend.shell import ExpansionBudget, ShellLexer
 from slipway.frontend.source_epoch import RemoteEpoch, StageEpochSource, epoch_value, resolve_epoch
@@ -211,6 +213,11 @@ class Converter:
         """The earlier stages `stage` names (FROM, COPY --from, RUN --mount from=, and so its base stage's
         ONBUILD triggers), as far as they are known before dispatch. A reference that is wrong is left to
         the dispatch, which reports it at its line and in its turn."""
+        replacement = self.named(stage.name)
+        if replacement is not None:
+            kind, value = replacement.kind, replacement.value
+            found = self.staged.named.get(value.lower()) if kind == "stage" else None
+            return [found] if found is not None and found.index != stage.index else []
         source = stage.source
         try:
             name, _ = expand_word(self.lexer, source.base, self.globals, source.location, "FROM")
@@ -236,15 +243,20 @@ class Converter:
         if stage.index in self.in_progress:
             raise DockerfileError(f"stage {stage.display_name!r} depends on itself (a cycle)", stage.location)
         self.in_progress.add(stage.index)
-        base = self._resolve_base(stage)
+        # A stage named as a --build-context is that context: its own lines never run (BuildKit).
+        replacement = self.named(stage.name)
+        if replacement is not None:
+            base = named_base(self, replacement, self.target_platform, stage.location)
+        else:
+            base = self._resolve_base(stage)
         self.hooks.stage_started(stage.index, base.parent.stage.index if base.parent is not None else None)
-        triggers = self._triggers(stage, base)
+        triggers = self._triggers(stage, base) if replacement is None else []
         state = initial_state(self, stage, base, triggers)
         for trigger in triggers:
             state.onbuild = True
             self._dispatch(state, trigger)
         state.onbuild = False
-        for command in stage.commands:
+        for command in stage.commands if replacement is None else ():
             self._dispatch(state, command)
         self.in_progress.discard(stage.index)
         state.finish()
@@ -282,12 +294,19 @@ class Converter:
         parent_stage = find_base_stage(self.staged, name, stage.index, source.location)
         if parent_stage is not None:
             return StageBase(platform=platform, parent=self.dispatch_stage(parent_stage), used=used)
+        named = self.named(name)
+        if named is not None:
+            return msgspec.structs.replace(named_base(self, named, platform, source.location), used=used)
         if name == _SCRATCH:
             return StageBase(platform=platform, used=used)
         image = self.resolve_image(name, platform, source.location, "FROM")
         actual = Platform(image.config.os, image.config.architecture, image.config.variant or "")
         self.hooks.base_image(name, platform, actual, source.location)
         return StageBase(platform=platform, image=image, used=used)
+
+    def named(self, name: str | None) -> NamedContext | None:
+        """The --build-context `name` refers to, if any (frontend/named_contexts.py's rule)."""
+        return find_named_context(self.options.named_contexts, name) if name else None
 
     def resolve_image(self, name: str, platform: Platform, location: SourceLocation, what: str) -> BaseImage:
         key = (name, str(platform))
@@ -395,6 +414,9 @@ class Converter:
         stage = find_stage(self.staged, reference, state.stage.index, location, what, later)
         if stage is not None:
             return self.dispatch_stage(stage).root
+        named = self.named(reference)
+        if named is not None:
+            return named_source(self, named, location)
         image = self.resolve_image(reference, self.target_platform, location, what)
         source = ImageSource(
             ref=image.ref, manifest_digest=image.manifest_digest, platform=str(self.target_platform)

@@ -14,6 +14,7 @@ from slipway.errors import DockerfileError, ExpansionError, SourceLocation
 from slipway.frontend._golang import go_quote
 from slipway.frontend.convert.paths import dest_path
 from slipway.frontend.convert.state import StageState
+from slipway.frontend.git_url import GitUrlError, is_git_url, parse_git_url
 from slipway.frontend.instructions import AddCommand, CopyCommand, InlineFile, check_chmod
 from slipway.frontend.instructions.values import check_value
 from slipway.graph.ops import Copy, GitSource, HttpSource, InlineSource, Vertex
@@ -21,8 +22,6 @@ from slipway.graph.ops import Copy, GitSource, HttpSource, InlineSource, Vertex
 if TYPE_CHECKING:
     from slipway.frontend.convert.converter import Converter
 
-
-_GIT_URL = re.compile(r"(git@[^:/]+:|git://|ssh://)|https?://[^#?]+\.git(?:[#?].*)?\Z")
 
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})")
 
@@ -148,7 +147,7 @@ def _remote_source(
     location: SourceLocation,
 ) -> tuple[Vertex, dict[str, object]] | None:
     """ADD's URL and git sources (COPY refuses them); None for a path in the source tree."""
-    is_git = _GIT_URL.match(source) is not None
+    is_git = is_git_url(source)
     is_http = not is_git and source.startswith(("http://", "https://"))
     if not is_git and not is_http:
         return None
@@ -156,10 +155,8 @@ def _remote_source(
         kind = "a git repository" if is_git else "a URL"
         raise DockerfileError(f"COPY: source {source!r} is {kind}; use ADD for remote sources", location)
     if is_git:
-        url, _, fragment = source.partition("#")
-        ref, _, subdirectory = fragment.partition(":")
-        git = GitSource(url=url, ref=ref or None, keep_git_dir=bool(command.keep_git_dir))
-        return Vertex(git), {"sources": (subdirectory.strip("/") or ".",), "unpack": False}
+        git, subdir = _git_source(command, source, checksum, location)
+        return Vertex(git), {"sources": (subdir or ".",), "unpack": False}
     if checksum is not None and not _DIGEST.fullmatch(checksum):
         raise DockerfileError(f"ADD --checksum={checksum}: expected sha256:<64 hex digits>", location)
     filename = posixpath.basename(urlsplit(source).path) or "__unnamed__"
@@ -168,6 +165,26 @@ def _remote_source(
     http = HttpSource(url=source, filename=filename, checksum=checksum)
     # Remote files are not unpacked unless --unpack says so (docker docs, ADD).
     return Vertex(http), {"sources": (filename,), "unpack": bool(command.unpack)}
+
+
+def _git_source(
+    command: AddCommand, source: str, checksum: str | None, location: SourceLocation
+) -> tuple[GitSource, str]:
+    """ADD of a git URL (BuildKit's grammar): --keep-git-dir and --checksum, or the URL's own ?keep-git-dir=
+    and ?commit=; and the subdirectory the URL names."""
+    try:
+        parsed = parse_git_url(source)
+    except GitUrlError as err:
+        raise DockerfileError(f"ADD {source}: {err}", location) from None
+    keep = command.keep_git_dir if command.keep_git_dir is not None else parsed.keep_git_dir
+    git = GitSource(
+        url=parsed.remote,
+        ref=parsed.ref,
+        keep_git_dir=bool(keep),
+        submodules=parsed.submodules,
+        checksum=checksum or parsed.checksum,
+    )
+    return git, parsed.subdir
 
 
 def _inline_content(

@@ -7,6 +7,7 @@ from typing import Protocol
 import msgspec
 
 from slipway.choices import DEFAULT_PLATFORM
+from slipway.frontend.named_contexts import NamedContext
 from slipway.graph.run_limits import RunLimits
 from slipway.image.oci import Digest, ImageConfig
 
@@ -37,3 +38,4 @@ class ConvertOptions(msgspec.Struct, frozen=True):
     entitlements: frozenset[str] = frozenset()  # --allow: what steps may be granted (choices.ENTITLEMENTS)
     show_platform: bool = False  # step names start with the stage's platform (a build for several platforms)
     run_limits: RunLimits | None = None  # --add-host, --shm-size, --ulimit: every RUN's
+    named_contexts: tuple[NamedContext, ...] = ()  # --build-context

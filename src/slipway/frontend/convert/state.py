@@ -88,6 +88,7 @@ class StageBase(msgspec.Struct, frozen=True):
     image: BaseImage | None = None
     parent: StageState | None = None
     used: frozenset[str] = frozenset()
+    tree: Vertex | None = None  # a named context's directory, copied onto scratch
 
 
 def initial_state(converter: Converter, stage: Stage, base: StageBase, triggers: list[Command]) -> StageState:
@@ -111,7 +112,12 @@ def initial_state(converter: Converter, stage: Stage, base: StageBase, triggers:
             name=f"[{stage.display_name}] FROM scratch", stage=stage.display_name, location=stage.location
         )
         root = Vertex(ScratchSource(), meta=meta)
-        return _fresh_state(stage, display, base, image, root, 0, total)
+        state = _fresh_state(stage, display, base, image, root, 0, total)
+        if base.tree is not None:
+            from slipway.frontend.convert.named import copy_named_tree
+
+            copy_named_tree(converter, state, base.tree)
+        return state
     total += 1
     image = base.image.config
     root = Vertex(

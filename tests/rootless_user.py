@@ -78,7 +78,9 @@ def command_as(
     return ["unshare", "--mount", "--propagation", "private", "--", *launch]
 
 
-PASSED_ON = ("SOURCE_DATE_EPOCH", "SLIPWAY_PULL_POLICY", "SLIPWAY_RUNTIME", "LANG", "TERM")
+PASSED_ON = (
+    "SOURCE_DATE_EPOCH", "SLIPWAY_PULL_POLICY", "SLIPWAY_RUNTIME", "SLIPWAY_PROCESS_SANDBOX", "LANG", "TERM",
+)  # fmt: skip
 
 
 def slipway_command() -> list[str]:

@@ -25,6 +25,9 @@ __all__ = [
     "CallName",
     "ROOTLESS_VARIABLE",
     "is_rootless",
+    "PROCESS_SANDBOX_VARIABLE",
+    "PROCESS_SANDBOXES",
+    "ProcessSandbox",
     "Compression",
     "ContainerNetwork",
     "NetworkMode",
@@ -90,6 +93,15 @@ ROOTLESS_VARIABLE = "SLIPWAY_ROOTLESS"
 def is_rootless() -> bool:
     """Whether this slipway runs rootless, as root of the user namespace worker/userns.py made."""
     return ROOTLESS_VARIABLE in os.environ
+
+
+# Whether a RUN (and `slipway run`) gets a PID namespace and a /proc of its own ("on", the default), or shares
+# slipway's ("off": BuildKit's --oci-worker-no-process-sandbox). "off" is for a rootless slipway inside an
+# unprivileged container, whose masked /proc makes the kernel refuse a fresh /proc mount; a RUN can then see and
+# signal slipway's processes, so it is never guessed: the user says it, in this variable, and root may not.
+ProcessSandbox = Literal["on", "off"]
+PROCESS_SANDBOXES: tuple[ProcessSandbox, ...] = get_args(ProcessSandbox)
+PROCESS_SANDBOX_VARIABLE = "SLIPWAY_PROCESS_SANDBOX"
 
 
 # The platform a build targets and `debug graph` assumes unless told otherwise.

@@ -354,3 +354,44 @@ def test_host_network_reaches_the_hosts_loopback_and_default_falls_back_to_it_wi
     with tun_mode(0o600), echo_server(b"answer-from-the-host\n") as port:
         output = probe_network(shared_rootless_store, context, port)
     assert "answer-from-the-host" in output  # as BuildKit's "auto": the host's network where slirp cannot run
+
+
+# -- without a process sandbox (SLIPWAY_PROCESS_SANDBOX=off, for slipway in an unprivileged container) -------
+
+NO_SANDBOX = {"SLIPWAY_PROCESS_SANDBOX": "off"}
+# A background process that holds the step's output: without a PID namespace nothing else would end it, and
+# the step would wait for it.
+BACKGROUND_DOCKERFILE = "FROM busybox:test\nRUN echo $$ > /pid && (sleep 4321 &) && echo started\n"
+
+
+def processes_running(argv: list[bytes]) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().split(b"\0")[:-1] == argv:
+                found.append(int(entry.name))
+    return found
+
+
+def test_without_a_process_sandbox_steps_share_our_pids_and_leave_no_background_process(
+    shared_rootless_store: Any, tmp_path: Path, make_context: Any
+) -> None:
+    context = shared_rootless_store.give(make_context(tmp_path / "bg", BACKGROUND_DOCKERFILE))
+    shared_rootless_store.build_ok(context, "-t", "sandbox:off", env=NO_SANDBOX)
+    assert processes_running([b"sleep", b"4321"]) == []
+    # The step's shell was not the first process of a PID namespace of its own: it had slipway's.
+    assert int(shared_rootless_store.run_output("sandbox:off", "cat", "/pid")) > 1
+    ran = shared_rootless_store("run", "--rm", "busybox:test", "sh", "-c", "echo $$", env=NO_SANDBOX)
+    assert ran.returncode == 0 and int(ran.stdout) > 1, ran
+    # The default is the sandbox: the same step is pid 1 there.
+    shared_rootless_store.build_ok(context, "-t", "sandbox:on", "--no-cache")
+    assert shared_rootless_store.run_output("sandbox:on", "cat", "/pid") == "1\n"
+    assert processes_running([b"sleep", b"4321"]) == []
+
+
+def test_root_may_not_turn_the_process_sandbox_off(own_store: Any, tmp_path: Path, make_context: Any) -> None:
+    context = make_context(tmp_path / "bg", BACKGROUND_DOCKERFILE)
+    result = own_store.build(context, env=NO_SANDBOX)
+    assert result.returncode == 2
+    assert "SLIPWAY_PROCESS_SANDBOX=off is for a rootless slipway" in result.stderr
+    assert "Traceback" not in result.stderr

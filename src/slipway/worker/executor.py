@@ -29,9 +29,10 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
-from slipway.choices import ContainerNetwork, is_rootless
+from slipway.choices import PROCESS_SANDBOX_VARIABLE, ContainerNetwork, is_rootless
 from slipway.errors import BuildCancelled, RunFailed
 from slipway.graph.run_limits import RunLimits
+from slipway.worker._stragglers import kill_stragglers
 from slipway.worker._stubs import MountStubs
 from slipway.worker.network import DNS_SERVER, private_network
 from slipway.worker.ocispec import (
@@ -77,6 +78,15 @@ STOP_TIMEOUT_SECONDS = 10  # as `docker stop`: how long a container may take to 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
 FORWARDED_SIGNALS = (*TERMINAL_SIGNALS, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+# A rootless slipway inside an unprivileged container: the kernel refuses a fresh /proc where the container's own
+# has paths masked over it (the default of docker and Kubernetes).
+PROC_REFUSED_HINT = (
+    "; the kernel refuses a fresh /proc here, as the container slipway runs in masks parts of its own: run that "
+    "container with --security-opt systempaths=unconfined (Kubernetes: procMount: Unmasked), or set "
+    f"{PROCESS_SANDBOX_VARIABLE}=off to run steps in slipway's own PID namespace and /proc (they can then see "
+    "and signal slipway's processes)"
+)
+INIT_PID_FILE = "init.pid"  # in the bundle: the container's first process, as the runtime reports it
 HOSTS_TEMPLATE = "127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
@@ -185,7 +195,10 @@ class Executor:
                 cleanup.enter_context(
                     self.ledger.container(container_id, runtime=self.runtime.path, state_root=state_root)
                 )
-            argv = self._argv(state_root, bundle, "run", "--bundle", str(bundle), container_id)
+            pid_file = str(bundle / INIT_PID_FILE)
+            argv = self._argv(
+                state_root, bundle, "run", "--bundle", str(bundle), "--pid-file", pid_file, container_id
+            )
             stopping = _StopDeadline(stop_timeout)
             # Captured output: the runtime is in its own process group and we kill it on Ctrl-C. Inherited
             # stdio: it gets our signals, as `docker run` proxies them.
@@ -195,7 +208,7 @@ class Executor:
             log.debug("run %s: %s", container_id, spec.process.args)
             process = _start(argv, bundle, stdio, stdin)
             cleanup.callback(self._stop, state_root, container_id, process)
-            on_tick = partial(self._on_tick, state_root, container_id, stopping)
+            on_tick = partial(self._on_tick, state_root, container_id, stopping, bundle, process.pid)
             if forwarder is None:
                 code = _pump(process, on_output, on_tick)
             else:
@@ -242,6 +255,7 @@ class Executor:
             network_path=network,
             shm_size=spec.limits.shm_size,
             ulimits=tuple((limit.type, limit.soft, limit.hard) for limit in spec.limits.ulimits),
+            process_sandbox=self.runtime.process_sandbox,
         )
         (bundle / "config.json").write_bytes(msgspec.json.encode(config))
         return config
@@ -250,9 +264,13 @@ class Executor:
         if self._cancelled.is_set():
             raise BuildCancelled("cancelled: the container was killed")
 
-    def _on_tick(self, state_root: Path, container_id: str, stopping: _StopDeadline) -> None:
+    def _on_tick(
+        self, state_root: Path, container_id: str, stopping: _StopDeadline, bundle: Path, runtime_pid: int
+    ) -> None:
         # Called every poll tick while the container runs; the kill is repeated, as the runtime may still be
         # creating the container the first time.
+        if not self.runtime.process_sandbox:
+            kill_stragglers(runtime_pid, bundle / INIT_PID_FILE)
         if (self._cancelled.is_set() or stopping.is_past()) and self._call(
             state_root, "kill", container_id, "KILL"
         ):
@@ -314,12 +332,17 @@ class Executor:
         if not errors or code == 0:
             return
         args = " ".join(spec.process.args)
+        hint = PROC_REFUSED_HINT if self.runtime.rootless and _is_proc_refused(errors[-1]) else ""
         raise RunFailed(
-            f"cannot start {args!r} in a container: {errors[-1]} ({self.runtime.name} exited {code})",
+            f"cannot start {args!r} in a container: {errors[-1]} ({self.runtime.name} exited {code}){hint}",
             argv=spec.process.args,
             exit_code=code,
             output_tail=tuple(errors[-OUTPUT_TAIL_LINES:]),
         )
+
+
+def _is_proc_refused(error: str) -> bool:
+    return '"/proc"' in error and "operation not permitted" in error.lower()
 
 
 def _start(

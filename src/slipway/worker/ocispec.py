@@ -194,10 +194,12 @@ def container_spec(
     network_path: Path | None = None,
     shm_size: int | None = None,
     ulimits: tuple[tuple[str, int, int], ...] = (),
+    process_sandbox: bool = True,
 ) -> Spec:
     """The config.json of one container; `binds` are (source, destination, readonly, more mount options); a
     private network joins the namespace at `network_path`; `shm_size` in bytes (default 64 MiB); `ulimits`
-    (RLIMIT_*, soft, hard) over the default NOFILE."""
+    (RLIMIT_*, soft, hard) over the default NOFILE. Without `process_sandbox` the container shares our PID
+    namespace and /proc (choices.ProcessSandbox)."""
     if (network == "private") != (network_path is not None):
         raise ValueError("a private network, and only that, needs the path of its namespace")
     # A capability this process lacks cannot be granted: the runtime would fail at capset.
@@ -212,7 +214,8 @@ def container_spec(
         capabilities=Capabilities(capabilities, capabilities, capabilities),
         rlimits=_rlimits(host, ulimits),
     )
-    namespaces = [Namespace(kind) for kind in ("pid", "ipc", "uts", "mount")]
+    kinds = ("pid", "ipc", "uts", "mount") if process_sandbox else ("ipc", "uts", "mount")
+    namespaces = [Namespace(kind) for kind in kinds]
     if network == "none":
         namespaces.append(Namespace("network"))  # a fresh one: runc brings up only lo
     elif network == "private":
@@ -234,7 +237,7 @@ def container_spec(
         process=process,
         root=Root(path=str(rootfs)),
         hostname=hostname,
-        mounts=_system_mounts(insecure, rootless and network == "host", shm_size)
+        mounts=_system_mounts(insecure, rootless and network == "host", shm_size, process_sandbox)
         + _file_mounts(files)
         + _user_mounts(binds, tmpfs),
         linux=linux,
@@ -253,7 +256,9 @@ def _rlimits(host: HostLimits, ulimits: tuple[tuple[str, int, int], ...]) -> tup
     return tuple(limits.values())
 
 
-def _system_mounts(insecure: bool, host_sysfs: bool, shm_size: int | None = None) -> tuple[Mount, ...]:
+def _system_mounts(
+    insecure: bool, host_sysfs: bool, shm_size: int | None = None, process_sandbox: bool = True
+) -> tuple[Mount, ...]:
     sys_mode = "rw" if insecure else "ro"
     shm = f"size={shm_size // 1024}k" if shm_size else "size=65536k"
     if host_sysfs:
@@ -271,8 +276,15 @@ def _system_mounts(insecure: bool, host_sysfs: bool, shm_size: int | None = None
             Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", sys_mode)),
             Mount("/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", sys_mode)),
         )
+    if process_sandbox:
+        proc = Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev"))
+    else:
+        # Our own /proc, with what covers parts of it (the masks of the container we run in), as BuildKit's
+        # no-process-sandbox mode: a fresh one needs a PID namespace of its own, and the kernel refuses it here.
+        # The masked and read-only paths are applied on top, as for a fresh one.
+        proc = Mount("/proc", "bind", "/proc", ("rbind", "nosuid", "noexec", "nodev"))
     return (
-        Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
+        proc,
         Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
         Mount(
             "/dev/pts",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import msgspec
 
-from slipway.choices import is_rootless
-from slipway.errors import RuntimeNotFound
+from slipway.choices import PROCESS_SANDBOX_VARIABLE, PROCESS_SANDBOXES, is_rootless
+from slipway.errors import RuntimeNotFound, UsageError
 
 __all__ = [
     "CALL_TIMEOUT_SECONDS",
@@ -29,6 +29,7 @@ __all__ = [
     "SAFE_PATH",
     "Runtime",
     "find_runtime",
+    "with_process_sandbox",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class Runtime(msgspec.Struct, frozen=True):
     path: Path  # absolute
     # Run as root of slipway's own user namespace (worker/userns.py): no cgroups, the host's NOFILE ceiling.
     rootless: bool = False
+    # False: containers share slipway's PID namespace and /proc (SLIPWAY_PROCESS_SANDBOX=off, rootless only).
+    process_sandbox: bool = True
 
     def global_args(self) -> tuple[str, ...]:
         """Flags before the runtime's command: rootless mode said outright, as the runtime's own guess (from
@@ -61,6 +64,24 @@ def find_runtime(override: str | None = None, *, root: Path | None = None) -> Ru
     runtime runs in rootless mode."""
     runtime = _chosen_runtime(override, root)
     return msgspec.structs.replace(runtime, rootless=True) if is_rootless() else runtime
+
+
+def with_process_sandbox(runtime: Runtime, setting: str | None) -> Runtime:
+    """`runtime` with the process sandbox `setting` (SLIPWAY_PROCESS_SANDBOX's value; unset or empty: on).
+    UsageError for another value, or for "off" where slipway is not rootless: there a RUN could signal or
+    read any process of the host's root."""
+    if not setting or setting == "on":
+        return runtime
+    if setting not in PROCESS_SANDBOXES:
+        raise UsageError(
+            f"{PROCESS_SANDBOX_VARIABLE}={setting}: expected one of {', '.join(PROCESS_SANDBOXES)}"
+        )
+    if not runtime.rootless:
+        raise UsageError(
+            f"{PROCESS_SANDBOX_VARIABLE}=off is for a rootless slipway in an unprivileged container; as root, "
+            "a RUN would share the host's PID namespace and /proc: unset it"
+        )
+    return msgspec.structs.replace(runtime, process_sandbox=False)
 
 
 def _chosen_runtime(override: str | None, root: Path | None) -> Runtime:

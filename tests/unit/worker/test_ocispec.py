@@ -139,3 +139,17 @@ def test_rootless_keeps_the_hosts_nofile_limit_it_cannot_raise() -> None:
     status = "CapPrm:\t000001ffffffffff\n"
     assert host_limits(status, 4096, 1048576).nofile == 1048576
     assert host_limits(status, 4096, 1048576, rootless=True).nofile == 4096
+
+
+def test_without_a_process_sandbox_the_container_shares_our_pid_namespace_and_proc() -> None:
+    document = spec(rootless=True, cgroups_path=None, process_sandbox=False)
+    assert "pid" not in [ns["type"] for ns in document["linux"]["namespaces"]]
+    mounts = {mount["destination"]: mount for mount in document["mounts"]}
+    assert mounts["/proc"]["type"] == "bind" and mounts["/proc"]["source"] == "/proc"
+    assert "rbind" in mounts["/proc"]["options"] and "nosuid" in mounts["/proc"]["options"]
+    # The masks still cover the bound /proc, and the mount points (so a RUN's layer) are a sandboxed run's.
+    assert "/proc/kcore" in document["linux"]["maskedPaths"]
+    assert "/proc/sys" in document["linux"]["readonlyPaths"]
+    assert [mount["destination"] for mount in document["mounts"]] == [
+        mount["destination"] for mount in spec(rootless=True, cgroups_path=None)["mounts"]
+    ]

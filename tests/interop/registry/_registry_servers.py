@@ -1,6 +1,7 @@
 """Real registries for the registry tests: Distribution (`docker-registry serve`) on 127.0.0.1, plain, behind
 htpasswd basic auth, and behind a bearer-token challenge whose tokens a small stdlib server here signs; a loopback
-proxy that records requests and injects faults; a private dockerd. Everything is stopped by the PID it started.
+proxy that records requests and injects faults; a private dockerd (tests/private_dockerd.py). Everything is stopped
+by the PID it started.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import http.client
 import json
 import os
 import re
-import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -27,6 +26,7 @@ from pathlib import Path
 import httpx
 
 import prerequisites
+from private_dockerd import stop_process, wait_until
 from slipway.store import Store
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
@@ -38,26 +38,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(check, what: str, timeout: float = 30.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} did not come up within {timeout}s")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass
@@ -375,57 +355,6 @@ def running_proxy(upstream: str) -> Iterator[Proxy]:
     with serving(Handler) as port:
         state.port = port
         yield state
-
-
-# -- a private dockerd ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Dockerd:
-    socket: Path
-
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["docker", "-H", f"unix://{self.socket}", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-
-@contextlib.contextmanager
-def running_dockerd(directory: Path, insecure_registries: list[str]) -> Iterator[Dockerd]:
-    directory.mkdir(parents=True, exist_ok=True)
-    sock = directory / "docker.sock"
-    argv = [
-        "dockerd",
-        "--data-root",
-        str(directory / "data"),
-        "--exec-root",
-        str(directory / "exec"),
-        "-H",
-        f"unix://{sock}",
-        "--pidfile",
-        str(directory / "docker.pid"),
-        "--bridge=none",
-        "--iptables=false",
-        "--ip-masq=false",
-    ]
-    for host in insecure_registries:
-        argv += ["--insecure-registry", host]
-    log = directory / "dockerd.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        daemon = Dockerd(socket=sock)
-        wait_until(
-            lambda: daemon.run("version", timeout=5).returncode == 0, f"dockerd (log: {log})", timeout=60
-        )
-        yield daemon
-    finally:
-        stop_process(process)
-        shutil.rmtree(directory / "exec", ignore_errors=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from _registry_images import make_image
-from _registry_servers import Dockerd, Registry, running_dockerd
+from _registry_servers import Registry
 
 import prerequisites
+from private_dockerd import Dockerd, running_dockerd
 from slipway.image.oci import MEDIA_DOCKER_MANIFEST
 from slipway.registry import RegistryOptions, pull_image, push_image
 from slipway.store import Store

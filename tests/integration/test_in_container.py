@@ -50,7 +50,7 @@ cd /seed
 # With the process sandbox (the default), the kernel refuses a fresh /proc under docker's masks: said so.
 if SLIPWAY_PROCESS_SANDBOX=on slipway build -t frmscratch:sandboxed -f multiStageFromScratch . 2>/tmp/refused
 then echo "sandboxed build passed"
-else echo "sandboxed build refused:"; tail -n 1 /tmp/refused
+else echo "sandboxed build refused:"; cat /tmp/refused; echo "(end of refusal)"
 fi
 slipway build --progress plain -t frmscratch:v2 -f multiStageFromScratch .
 slipway run --rm frmscratch:v2
@@ -119,7 +119,7 @@ def test_an_unprivileged_container_of_slipway_builds_and_runs_the_seed(
     lines = ran.stdout.splitlines()
     # Not root, and no capability at all in the container: what slipway does there, it does as the user.
     assert "uid=1000" in lines and "CapEff:\t0000000000000000" in lines, output
-    refusal = lines[lines.index("sandboxed build refused:") + 1]
+    refusal = "\n".join(lines[lines.index("sandboxed build refused:") : lines.index("(end of refusal)")])
     assert "systempaths=unconfined" in refusal and "SLIPWAY_PROCESS_SANDBOX=off" in refusal, refusal
     assert GREETING in lines, output
 

@@ -11,7 +11,7 @@ import io
 import os
 import subprocess
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -333,10 +333,15 @@ def test_default_network_is_a_private_namespace_with_an_outbound_route(
 
 
 def running_slirp4netns() -> list[int]:
+    return processes_where(lambda argv: bool(argv) and b"slirp4netns" in argv[0])
+
+
+def processes_where(matches: Callable[[list[bytes]], bool]) -> list[int]:
+    """The processes whose argv `matches`."""
     found = []
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
-            if entry.name.isdigit() and b"slirp4netns" in (entry / "cmdline").read_bytes().split(b"\0")[0]:
+            if entry.name.isdigit() and matches((entry / "cmdline").read_bytes().split(b"\0")[:-1]):
                 found.append(int(entry.name))
     return found
 
@@ -365,12 +370,7 @@ BACKGROUND_DOCKERFILE = "FROM busybox:test\nRUN echo $$ > /pid && (sleep 4321 &)
 
 
 def processes_running(argv: list[bytes]) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().split(b"\0")[:-1] == argv:
-                found.append(int(entry.name))
-    return found
+    return processes_where(lambda running: running == argv)
 
 
 def test_without_a_process_sandbox_steps_share_our_pids_and_leave_no_background_process(

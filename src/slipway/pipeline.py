@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import msgspec
 
@@ -57,7 +57,6 @@ from slipway.image.platforms import format_platform, host_platform, parse_platfo
 from slipway.progress.events import BuildWarning, EventSink
 from slipway.progress.failure import source_excerpt
 from slipway.progress.warnings import SHOWN_WARNINGS, encode_warning
-from slipway.registry.options import RegistryOptions
 from slipway.registry.resolver import StoreResolver
 from slipway.session.secrets import SecretSource, SecretValues, read_secrets
 from slipway.session.ssh import SshSource, ssh_agents
@@ -69,6 +68,9 @@ from slipway.store import ImageRecord, SnapshotRecord, Store
 from slipway.store.memos import Memo, MemoStep
 from slipway.worker.executor import Executor
 from slipway.worker.runtime import Runtime
+
+if TYPE_CHECKING:
+    from slipway.registry.options import RegistryOptions
 
 log = logging.getLogger(__name__)
 

@@ -5,37 +5,13 @@ slipway.registry (and httpx, ~0.2 s to import) loads only when a registry is rea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+from slipway._api.settings import DOCKER_CONFIG_VARIABLE, registry_options
 from slipway._api.stores import Image, Store, image_of, opened
 from slipway.image.oci import Digest
-from slipway.store import REGISTRIES_FILE
-
-if TYPE_CHECKING:
-    from slipway.registry import RegistryOptions
 
 __all__ = ["DOCKER_CONFIG_VARIABLE", "pull", "push", "registry_options"]
-
-DOCKER_CONFIG_VARIABLE = "DOCKER_CONFIG"  # where Docker's config.json (registry credentials) lives
-
-
-def registry_options(root: Path, insecure_registries: Sequence[str] = ()) -> RegistryOptions | None:
-    """The registry settings of the store at `root`, as `slipway pull`, `push` and `build` read them: hosts
-    allowed plain HTTP (these, then <root>/registries.json's), and $DOCKER_CONFIG's credentials. None when
-    nothing is set: the defaults, and slipway.registry left unimported."""
-    docker_config = os.environ.get(DOCKER_CONFIG_VARIABLE)
-    if not insecure_registries and not docker_config and not (root / REGISTRIES_FILE).exists():
-        return None
-    from slipway.registry import RegistryOptions, read_insecure_registries
-
-    configured = read_insecure_registries(root / REGISTRIES_FILE)
-    return RegistryOptions(
-        insecure_registries=tuple(dict.fromkeys((*insecure_registries, *configured))),
-        docker_config=Path(docker_config) if docker_config else None,
-    )
 
 
 def pull(

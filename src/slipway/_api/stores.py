@@ -13,16 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from slipway.choices import PROCESS_SANDBOX_VARIABLE
+from slipway._api.settings import RUNTIME_VARIABLE, runtime_for
 from slipway.image.oci import ContainerConfig, DiffID, Digest, History, ImageConfig
 from slipway.store import ROOT_VARIABLE, default_root
 from slipway.store import Store as StoreRoom
 from slipway.store.records import ImageRecord
-from slipway.worker.runtime import Runtime, find_runtime, with_process_sandbox
 
 __all__ = ["RUNTIME_VARIABLE", "Image", "Layer", "Store", "image_of", "opened", "runtime_for"]
-
-RUNTIME_VARIABLE = "SLIPWAY_RUNTIME"  # runc, crun or a path: the OCI runtime, instead of the probe's choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +126,3 @@ def opened(store: Store | None) -> Iterator[StoreRoom]:
         return
     with Store.open() as own:
         yield own._room
-
-
-def runtime_for(root: Path) -> Runtime:
-    """The OCI runtime, as the command line picks it: $SLIPWAY_RUNTIME, else the choice kept under `root`; with
-    the process sandbox $SLIPWAY_PROCESS_SANDBOX asks for."""
-    runtime = find_runtime(os.environ.get(RUNTIME_VARIABLE) or None, root=root)
-    return with_process_sandbox(runtime, os.environ.get(PROCESS_SANDBOX_VARIABLE))

@@ -252,7 +252,7 @@ def _metadata(request: "BuildRequest", built: "BuildOutcome") -> tuple[tuple[str
 def _request(
     root: Path, flags: BuildFlags, resolved: Resolved, outputs: "tuple[OutputSpec, ...]" = ()
 ) -> "BuildRequest":
-    from slipway._api.registries import registry_options
+    from slipway._api.settings import registry_options
     from slipway.contexts import context_argument
     from slipway.export.specs import OutputSpec, parse_annotations, parse_cache_from, parse_cache_to
     from slipway.graph.run_limits import read_run_limits
@@ -292,7 +292,7 @@ def _run(
 ) -> "tuple[BuildOutcome, tuple[str, ...]]":
     """The build itself, in the store at `root`, and its summary lines; an error that has a place in the
     Dockerfile (a failing RUN, a parse error, a missing COPY source ...) shows the Dockerfile's lines there."""
-    from slipway._api.stores import runtime_for
+    from slipway._api.settings import runtime_for
     from slipway.errors import SlipwayError
     from slipway.pipeline import build
     from slipway.progress.failure import format_failure

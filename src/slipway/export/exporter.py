@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, assert_never
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, assert_never
 
 from slipway.choices import EXPORT_STEP_NAMES
 from slipway.errors import ExportError, UsageError
@@ -18,8 +18,10 @@ from slipway.graph.ops import StagePlan
 from slipway.image.oci import Digest
 from slipway.image.reference import parse_reference
 from slipway.progress.events import EventSink, StepReporter, step
-from slipway.registry.options import RegistryOptions
 from slipway.store import ImageRecord, SnapshotRecord, Store, naming_disk_full
+
+if TYPE_CHECKING:
+    from slipway.registry.options import RegistryOptions
 
 __all__ = [
     "ExportTarget",
@@ -147,6 +149,7 @@ def _destination(output: OutputSpec, stdout: BinaryIO | None) -> Iterator[Binary
 def _push(
     store: Store, image: ImageRecord, target: ExportTarget, exporting: StepReporter
 ) -> tuple[tuple[str, Digest], ...]:
+    from slipway.registry.options import RegistryOptions
     from slipway.registry.push import push_image  # httpx: only when pushing
 
     image = distributable(store, image)
@@ -192,6 +195,7 @@ def export_platform_results(
 def _push_index(
     store: Store, images: Sequence[ImageRecord], name: str, target: ExportTarget, exporting: StepReporter
 ) -> Digest:
+    from slipway.registry.options import RegistryOptions
     from slipway.registry.push import push_index  # httpx: only when pushing
 
     shipped = [distributable(store, image) for image in images]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 
 from slipway.choices import PullPolicy
@@ -12,8 +14,10 @@ from slipway.image.oci import Digest, ImageConfig
 from slipway.image.platforms import format_platform, image_platform, parse_platform, runs_on
 from slipway.image.reference import parse_reference
 from slipway.progress.events import Discard, EventSink, step
-from slipway.registry.options import RegistryOptions
 from slipway.store import Store
+
+if TYPE_CHECKING:
+    from slipway.registry.options import RegistryOptions
 
 __all__ = ["StoreResolver"]
 
@@ -72,6 +76,7 @@ class StoreResolver(msgspec.Struct, frozen=True):
         return image.manifest_digest, image.config
 
     def _pull(self, ref: str, platform: str) -> tuple[Digest, ImageConfig]:
+        from slipway.registry.options import RegistryOptions
         from slipway.registry.pull import fetch_image_config, pull_image  # httpx: only when pulling
 
         options = self.registry or RegistryOptions()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from slipway.errors import SecretError, SourceLocation
 from slipway.graph.ops import Exec
-from slipway.session.agent_proxy import AgentProxy
 from slipway.session.secrets import SecretValues
 from slipway.worker.executor import BindMount
 from slipway.worker.secret_mounts import private_tmpfs, write_secret
@@ -87,6 +86,8 @@ def session_mounts(
             directory = step_dir / f"ssh-{index}"
             directory.mkdir(mode=0o700)
             mode = 0o600 if mount.mode is None else mount.mode
+            from slipway.session.agent_proxy import AgentProxy  # sockets and a relay thread: ssh mounts only
+
             relay = AgentProxy(
                 upstream, directory / "agent.sock", uid=mount.uid or 0, gid=mount.gid or 0, mode=mode
             )

@@ -1,0 +1,75 @@
+"""A build imports only what it uses: a cold build's start-up is mostly Python importing modules, so what a
+plain build into the store never needs (the command line library, the registry client, cache export,
+`slipway analyze`, ssh agent relays, the public API's views) must stay unimported.
+Counted with `python -X importtime` on the real command, never timed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# Modules (and their submodules) that a build with no registry, cache, platform, ssh or analysis flag uses
+# nothing of.
+NOT_IMPORTED = (
+    "click",
+    "httpx",
+    "slipway.registry.client",
+    "slipway.registry.pull",
+    "slipway.registry.push",
+    "slipway.registry.auth",
+    "slipway.registry.options",
+    "slipway.export.cache",
+    "slipway.analysis.analyze",
+    "slipway.session.agent_proxy",
+    "slipway._api.stores",
+    "slipway._api.registries",
+)
+
+
+def imported_modules(root: Path, *args: str) -> set[str]:
+    """The modules `slipway --root ROOT ARGS` imports, as `python -X importtime` lists them (it must succeed)."""
+    argv = [sys.executable, "-X", "importtime", "-m", "slipway", "--root", str(root), *args]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def unwanted(modules: set[str]) -> list[str]:
+    return sorted(
+        name for name in modules if any(name == x or name.startswith(x + ".") for x in NOT_IMPORTED)
+    )
+
+
+def test_a_scratch_build_imports_nothing_it_does_not_use(
+    tmp_path: Path, make_context: Callable[..., Path]
+) -> None:
+    context = make_context(
+        tmp_path / "context", "FROM scratch\nCOPY hello /hello\nENV GREETING=hi\n", {"hello": "hello\n"}
+    )
+    modules = imported_modules(tmp_path / "store", "build", "--progress", "plain", str(context))
+    assert {"slipway.pipeline", "slipway.solver.solve", "slipway.export.image"} <= modules  # it built
+    assert unwanted(modules) == []
+
+
+def test_a_build_with_a_run_and_stages_imports_nothing_it_does_not_use(
+    own_store: Any, tmp_path: Path, make_context: Callable[..., Path]
+) -> None:
+    dockerfile = (
+        "FROM busybox:test AS needed\nRUN echo needed > /needed\n"
+        "FROM busybox:test AS unused\nRUN echo unused > /unused\n"
+        "FROM busybox:test\nCOPY --from=needed /needed /needed\n"
+    )
+    context = make_context(tmp_path / "context", dockerfile, {})
+    modules = imported_modules(
+        own_store.root, "build", "--progress", "plain", "-t", "imports:run", str(context)
+    )
+    assert {"slipway.pipeline", "slipway.worker.executor", "slipway.registry.resolver"} <= modules
+    assert unwanted(modules) == []
+    assert own_store.ok("run", "--rm", "imports:run", "cat", "/needed").stdout == "needed\n"

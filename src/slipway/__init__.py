@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from slipway._api.containers import RunResult, run
     from slipway._api.registries import pull, push
     from slipway._api.stores import Image, Layer, Store
+    from slipway.analysis import ImageAnalysis
     from slipway.analysis.advise import Advice
-    from slipway.analysis.analyze import ImageAnalysis
     from slipway.analysis.diff import ImageDiff
     from slipway.errors import SlipwayError
     from slipway.image.oci import ContainerConfig, History, ImageConfig
@@ -74,7 +74,7 @@ _LAZY = {
     "Layer": "slipway._api.stores",
     "Store": "slipway._api.stores",
     "Advice": "slipway.analysis.advise",
-    "ImageAnalysis": "slipway.analysis.analyze",
+    "ImageAnalysis": "slipway.analysis",
     "ImageDiff": "slipway.analysis.diff",
     "errors": "slipway.errors",
     "SlipwayError": "slipway.errors",

@@ -22,7 +22,7 @@ NOT_IMPORTED = (
     "slipway.registry.auth",
     "slipway.registry.options",
     "slipway.export.cache",
-    "slipway.analysis.analyze",
+    "slipway.analysis._analyze",
     "slipway.session.agent_proxy",
     "slipway._api.stores",
     "slipway._api.registries",

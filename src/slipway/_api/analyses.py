@@ -12,8 +12,8 @@ from slipway._api.stores import Store, opened, runtime_for
 from slipway.choices import ProgressMode
 
 if TYPE_CHECKING:
+    from slipway.analysis import ImageAnalysis
     from slipway.analysis.advise import Advice
-    from slipway.analysis.analyze import ImageAnalysis
     from slipway.analysis.diff import ImageDiff
 
 __all__ = ["advise", "analyze", "diff"]
@@ -22,7 +22,7 @@ __all__ = ["advise", "analyze", "diff"]
 def analyze(image: str, *, store: Store | None = None) -> ImageAnalysis:
     """Where the bytes of `image` are (as `slipway analyze`): layers, the largest paths, the content kinds,
     the wasted bytes (files a later layer removes or replaces), and an efficiency score."""
-    from slipway.analysis.analyze import analyze as analyze_image
+    from slipway.analysis import analyze as analyze_image
 
     with opened(store) as room:
         return analyze_image(room, image)

@@ -2,6 +2,17 @@
 multi-stage advisor (`advise`). Reads images through the store, builds and runs through the public API; the
 pictures (`report`) import their plotting library only when asked for.
 
-Importing the package loads none of them: every build imports analysis/summary.py (the lines after a build),
-which needs only the content table, not the layer reader and the waste measure behind `analyze`. Each module
-is imported by its own name (`from slipway.analysis.analyze import analyze`)."""
+Names load on first use (PEP 562): every build imports analysis/summary.py for the lines it prints after the
+build, which needs the content table only, not the layer reader and waste measure behind `analyze`.
+"""
+
+from typing import TYPE_CHECKING
+
+from slipway._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from slipway.analysis._analyze import ContentShare, ImageAnalysis, LayerSummary, PathSize, analyze
+
+__all__ = ["ContentShare", "ImageAnalysis", "LayerSummary", "PathSize", "analyze"]
+
+__getattr__ = lazy_attributes(__name__, {name: "slipway.analysis._analyze" for name in __all__})

@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from slipway.analysis._analyze import ImageAnalysis
 from slipway.analysis._tree import Tree
-from slipway.analysis.analyze import ImageAnalysis
 from slipway.frontend.parser import Instruction, ParsedDockerfile
 from slipway.image.layers import LayerEntry
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from slipway.analysis._analyze import ContentShare, analyze_layers
 from slipway.analysis._elf import ElfProgram, ScriptProgram, inspect_program
 from slipway.analysis._hints import Hint, fix_in_place_hints
 from slipway.analysis._libraries import find_libraries, passwd_files
@@ -19,7 +20,6 @@ from slipway.analysis._read import extract_files, read_layers
 from slipway.analysis._rewrite import RewritePlan, exec_form, render_dockerfile
 from slipway.analysis._tree import Tree
 from slipway.analysis._verify import RunOutput, compare_runs, run_captured
-from slipway.analysis.analyze import ContentShare, analyze_layers
 from slipway.errors import DockerfileError, SlipwayError
 from slipway.frontend.parser import ParsedDockerfile, parse
 from slipway.image.oci import DEFAULT_PATH, ContainerConfig

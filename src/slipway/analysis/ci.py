@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from slipway.analysis.analyze import ImageAnalysis
+from slipway.analysis._analyze import ImageAnalysis
 from slipway.errors import UsageError
 
 __all__ = ["DEFAULT_RULES", "RULE_NAMES", "CiRules", "evaluate", "parse_rules", "read_rules_file"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slipway.analysis._analyze import ImageAnalysis
 from slipway.analysis.advise import Advice
-from slipway.analysis.analyze import ImageAnalysis
 from slipway.analysis.stages import StageGraph
 from slipway.errors import UsageError
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from slipway.analysis import ImageAnalysis, PathSize
 from slipway.analysis.advise import Advice
-from slipway.analysis.analyze import ImageAnalysis, PathSize
 from slipway.analysis.diff import FileChange, ImageDiff
 from slipway.cli._humanize import human_size
 

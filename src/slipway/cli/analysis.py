@@ -62,8 +62,8 @@ def analyze(
     context: Path | None,
 ) -> None:
     """Where IMAGE's bytes are: per layer, wasted bytes and efficiency (dive's rules), largest paths, content."""
+    from slipway.analysis import analyze as analyze_image
     from slipway.analysis import ci as rules
-    from slipway.analysis.analyze import analyze as analyze_image
     from slipway.cli._analysis_views import analysis_text
 
     checks = None

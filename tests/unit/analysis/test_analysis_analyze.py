@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from _analysis_entries import directory, file, whiteout
 
-from slipway.analysis.analyze import analyze_layers
+from slipway.analysis._analyze import analyze_layers
 from slipway.image.oci import History
 
 LAYERS = [

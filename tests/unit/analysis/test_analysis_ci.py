@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _analysis_entries import file
 
-from slipway.analysis.analyze import analyze_layers
+from slipway.analysis._analyze import analyze_layers
 from slipway.analysis.ci import evaluate, parse_rules, read_rules_file
 from slipway.errors import UsageError
 

@@ -25,12 +25,14 @@ from benchmarks.suite.bases import make_bases
 from benchmarks.suite.benchfs import DEFAULT_IMAGE, bench_filesystem
 from benchmarks.suite.builders import Buildah, Builder, BuildKit, Slipway, bench_env
 from benchmarks.suite.dockerd import private_dockerd
+from benchmarks.suite.floor import Floor
 from benchmarks.suite.measure import Result, measure
 from benchmarks.suite.packages import ensure_packages
 from benchmarks.suite.workloads import ORDER, make_workloads
 
 REPO = Path(__file__).resolve().parents[2]
-ALL_BUILDERS = ("slipway", "buildkit", "buildah")
+# "floor": each workload's own work with no builder (floor.py), which every builder's overhead is measured above.
+ALL_BUILDERS = ("slipway", "buildkit", "buildah", "floor")
 
 
 def _csv(value: str) -> list[str]:
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in builders_wanted:
             if name == "slipway":
                 builders.append(Slipway(fs / "slipway", env, REPO, args.slipway_rev))
+            elif name == "floor":
+                builders.append(Floor(fs / "floor", env, REPO))
             elif name == "buildkit":
                 daemon = stack.enter_context(private_dockerd(fs / "docker", tmpdir, logs / "dockerd.log"))
                 builders.append(BuildKit(daemon, env))

@@ -11,7 +11,8 @@ from xml.sax.saxutils import escape
 from benchmarks.suite.measure import Result
 from benchmarks.suite.workloads import TABLE_ORDER
 
-BUILDER_COLOURS = {"slipway": "#2a9d8f", "buildkit": "#264653", "buildah": "#e9c46a"}
+BUILDER_COLOURS = {"slipway": "#2a9d8f", "buildkit": "#264653", "buildah": "#e9c46a", "floor": "#bbbbbb"}
+FLOOR = "floor"  # the work with no builder (floor.py): each builder's overhead is its time above it
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,23 @@ def _ratio(results: list[Result], row: str, numerator: str, denominator: str) ->
     return statistics.median(ratios) if ratios else None
 
 
+def _overhead(results: list[Result], row: str, builder: str) -> float | None:
+    """The median over runs of the builder's time above the floor's in the same run."""
+    by_run: dict[int, dict[str, float]] = defaultdict(dict)
+    for r in results:
+        if r.row == row and r.ok and r.seconds is not None:
+            by_run[r.run][r.builder] = r.seconds
+    above = [t[builder] - t[FLOOR] for t in by_run.values() if builder in t and FLOOR in t]
+    return statistics.median(above) if above else None
+
+
+def _overhead_ratio(results: list[Result], row: str) -> float | None:
+    slipway, buildkit = _overhead(results, row, "slipway"), _overhead(results, row, "buildkit")
+    if slipway is None or buildkit is None or buildkit <= 0:
+        return None
+    return slipway / buildkit
+
+
 def _fmt_seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}s"
 
@@ -85,13 +103,14 @@ def _fmt_ratio(value: float | None) -> str:
 
 def table(results: list[Result], builders: list[str]) -> str:
     lines = [
-        "| workload | builder | median | min–max | peak memory | image size | slipway/BuildKit | slipway/Buildah "
-        "| notes |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | builder | median | min–max | over the floor | peak memory | image size | slipway/BuildKit "
+        "| slipway/Buildah | overhead slipway/BuildKit | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in _rows(results):
         vs_buildkit = _fmt_ratio(_ratio(results, row, "slipway", "buildkit"))
         vs_buildah = _fmt_ratio(_ratio(results, row, "slipway", "buildah"))
+        overheads = _fmt_ratio(_overhead_ratio(results, row))
         for i, builder in enumerate(builders):
             cell = _cell([r for r in results if r.row == row and r.builder == builder])
             if cell.runs == 0:
@@ -102,11 +121,12 @@ def table(results: list[Result], builders: list[str]) -> str:
                 notes.append(f"{cell.failed}/{cell.runs} failed or wrong")
             if cell.noisy:
                 notes.append(f"{cell.noisy} not quiet")
+            above = "" if builder == FLOOR else _fmt_seconds(_overhead(results, row, builder))
             lines.append(
-                f"| {row if i == 0 else ''} | {builder} | {_fmt_seconds(cell.median)} | {span} | "
+                f"| {row if i == 0 else ''} | {builder} | {_fmt_seconds(cell.median)} | {span} | {above} | "
                 f"{_fmt_bytes(cell.peak_bytes)} | {_fmt_size(cell.image_bytes)} | "
                 f"{vs_buildkit if i == 0 else ''} | {vs_buildah if i == 0 else ''} | "
-                f"{'; '.join(notes)} |"
+                f"{overheads if i == 0 else ''} | {'; '.join(notes)} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -123,6 +143,9 @@ def summaries(results: list[Result], builders: list[str]) -> list[str]:
             ratio = _ratio(results, row, "slipway", other)
             if ratio is not None:
                 parts.append(f"slipway/{other} {ratio:.2f}")
+        overhead = _overhead_ratio(results, row)
+        if overhead is not None:
+            parts.append(f"overhead over the floor slipway/buildkit {overhead:.2f}")
         sizes = {
             b: _cell([r for r in results if r.row == row and r.builder == b]).image_bytes for b in builders
         }

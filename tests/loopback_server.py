@@ -4,14 +4,16 @@ echoserver), for the tests of what a RUN's network reaches; a directory over HTT
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["echo_server", "serving_directory", "serving_http"]
+__all__ = ["echo_server", "free_port", "serving_directory", "serving_http", "wait_until_listening"]
 
 
 @contextmanager
@@ -69,3 +71,21 @@ def serving_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server that takes its port as an argument."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    """Until `process` (named `what`) accepts connections on 127.0.0.1:`port`; fails if it exits first."""
+    for _ in range(1000):
+        with socket.socket() as client:
+            if client.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        assert process.poll() is None, f"{what} exited with {process.returncode}"
+        time.sleep(0.01)
+    raise AssertionError(f"{what} did not listen on 127.0.0.1:{port}")

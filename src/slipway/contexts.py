@@ -14,6 +14,7 @@ it lives in a work directory of the store, removed when the build ends.
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from slipway.frontend.files import DEFAULT_DOCKERFILE, MAX_FILE_BYTES, context_k
 from slipway.frontend.git_url import GitUrlError, parse_git_url
 from slipway.graph.ops import GitSource
 from slipway.progress.events import EventSink, StepDone, StepFailed, StepStarted
+from slipway.session.ssh import DEFAULT_SSH_ID, ssh_agents
 from slipway.worker.rootpath import Root
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_ARCHIVE_BYTES",
+    "Fetching",
     "GitContext",
     "LocalContext",
     "RemoteContext",
@@ -110,42 +113,51 @@ def local_request(request: BuildRequest, store: Store, events: EventSink) -> Ite
 
     with ExitStack() as resources:
         work_dir = resources.enter_context(store.temp_dir("context"))
+        # A git repository reached over SSH uses the agent lent as --ssh default, as an ADD of one does.
+        agents = resources.enter_context(ssh_agents(request.ssh, work_dir)) if request.ssh else {}
+        fetching = Fetching(work_dir, events, agents.get(DEFAULT_SSH_ID))
         if not isinstance(request.context, Path):
             piped = request.dockerfile_text is not None
             local = resources.enter_context(
-                made_local(request.context, request.dockerfile, work_dir, events, read_dockerfile=not piped)
+                made_local(request.context, request.dockerfile, fetching, read_dockerfile=not piped)
             )
             text = request.dockerfile_text if piped else local.dockerfile_text
             dockerfile = request.dockerfile if text is None else None
             request = msgspec.structs.replace(
                 request, context=local.directory, dockerfile=dockerfile, dockerfile_text=text
             )
-        named = resolve_named_contexts(request.build_contexts, store, work_dir, events)
+        named = resolve_named_contexts(request.build_contexts, store, fetching)
         yield msgspec.structs.replace(
             request, build_contexts=(), named_contexts=request.named_contexts + named
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Fetching:
+    """Where and how a context from outside is fetched: into `work_dir` (the caller's, removed by it), its
+    progress to `events`, a repository over SSH with the agent at `ssh_agent` (--ssh default)."""
+
+    work_dir: Path
+    events: EventSink
+    ssh_agent: Path | None = None
+
+    def under(self, name: str) -> Fetching:
+        """The same, in a new directory `name` of the work directory."""
+        (self.work_dir / name).mkdir()
+        return dataclasses.replace(self, work_dir=self.work_dir / name)
+
+
 @contextmanager
 def made_local(
-    context: RemoteContext,
-    dockerfile: Path | None,
-    work_dir: Path,
-    events: EventSink,
-    *,
-    read_dockerfile: bool,
+    context: RemoteContext, dockerfile: Path | None, fetching: Fetching, *, read_dockerfile: bool
 ) -> Iterator[LocalContext]:
-    """`context` as a directory under `work_dir` (the caller's, removed by it), and with `read_dockerfile` its
-    Dockerfile read inside it: `dockerfile` relative to the context (None: CONTEXT/Dockerfile); an absolute
-    `dockerfile` is a host file, left to the caller."""
-    vertex = "context-load"
-    events.emit(
-        StepStarted(
-            vertex=vertex, name=f"[internal] load remote build context {_shown(context)}", at=time.time()
-        )
-    )
-    try:
-        local = _fetch(context, work_dir)
+    """`context` as a directory under the fetching's work directory, and with `read_dockerfile` its Dockerfile
+    read inside it: `dockerfile` relative to the context (None: CONTEXT/Dockerfile); an absolute `dockerfile`
+    is a host file, left to the caller."""
+    with _fetch_step(
+        fetching.events, "context-load", f"[internal] load remote build context {_shown(context)}"
+    ):
+        local = _fetch(context, fetching)
         _refuse_linked_ignore_files(local.directory)
         if (
             local.dockerfile_text is None
@@ -154,34 +166,28 @@ def made_local(
         ):
             name = str(dockerfile) if dockerfile is not None else DEFAULT_DOCKERFILE
             local = LocalContext(local.directory, _read_inside(local.directory, name), name)
-    except BaseException as err:
-        events.emit(StepFailed(vertex=vertex, error=str(err), at=time.time()))
-        raise
-    events.emit(StepDone(vertex=vertex, at=time.time()))
     yield local
 
 
-def fetch_tree(context: UrlContext | GitContext, work_dir: Path, events: EventSink, step_name: str) -> Path:
+def fetch_tree(context: UrlContext | GitContext, fetching: Fetching, step_name: str) -> Path:
     """A named context from outside (--build-context NAME=URL): a repository's checkout, or a directory that
     holds the download as the one file "context" (BuildKit's llb.HTTP with Filename("context"))."""
-    vertex = f"context-{step_name}"
-    events.emit(StepStarted(vertex=vertex, name=step_name, at=time.time()))
-    try:
+    with _fetch_step(fetching.events, f"context-{step_name}", step_name):
         if isinstance(context, GitContext):
-            tree = _checked_out(context.url, work_dir / "git")
-        else:
-            from slipway.graph.ops import HttpSource
-            from slipway.worker.sources import fetch_url
+            return _checked_out(context.url, fetching.work_dir / "git", fetching.ssh_agent)
+        return _downloaded(context.url, fetching.work_dir / "download").parent
 
-            tree = work_dir / "download"
-            tree.mkdir()
-            source = HttpSource(url=context.url, filename="context")
-            fetch_url(source, tree, what="build context", max_bytes=MAX_ARCHIVE_BYTES)
+
+@contextmanager
+def _fetch_step(events: EventSink, vertex: str, name: str) -> Iterator[None]:
+    """A fetch shown as a step: started, then done or failed."""
+    events.emit(StepStarted(vertex=vertex, name=name, at=time.time()))
+    try:
+        yield
     except BaseException as err:
         events.emit(StepFailed(vertex=vertex, error=str(err), at=time.time()))
         raise
     events.emit(StepDone(vertex=vertex, at=time.time()))
-    return tree
 
 
 def _shown(context: RemoteContext) -> str:
@@ -192,28 +198,28 @@ def _shown(context: RemoteContext) -> str:
             return url
 
 
-def _fetch(context: RemoteContext, work_dir: Path) -> LocalContext:
+def _fetch(context: RemoteContext, fetching: Fetching) -> LocalContext:
+    work_dir = fetching.work_dir
     match context:
         case StdinContext(stream):
             spooled = work_dir / "context.input"
             _spool(stream, spooled, "the context on stdin")
             return _unpacked_or_dockerfile(spooled, work_dir / "context", "the context on stdin")
         case UrlContext(url):
-            from slipway.graph.ops import HttpSource
-            from slipway.worker.sources import fetch_url  # httpx: only for a URL context
-
-            download = work_dir / "download"
-            download.mkdir()
-            name = "context"
-            fetch_url(
-                HttpSource(url=url, filename=name),
-                download,
-                what="build context",
-                max_bytes=MAX_ARCHIVE_BYTES,
-            )
-            return _unpacked_or_dockerfile(download / name, work_dir / "context", f"build context {url}")
+            download = _downloaded(url, work_dir / "download")
+            return _unpacked_or_dockerfile(download, work_dir / "context", f"build context {url}")
         case GitContext(url):
-            return LocalContext(_checked_out(url, work_dir / "git"))
+            return LocalContext(_checked_out(url, work_dir / "git", fetching.ssh_agent))
+
+
+def _downloaded(url: str, directory: Path) -> Path:
+    """`url` downloaded as the file "context" of the new `directory`, bounded in size."""
+    from slipway.graph.ops import HttpSource
+    from slipway.worker.sources import fetch_url  # httpx: only for a URL context
+
+    directory.mkdir()
+    source = HttpSource(url=url, filename="context")
+    return fetch_url(source, directory, what="build context", max_bytes=MAX_ARCHIVE_BYTES)
 
 
 def _spool(stream: BinaryIO, target: Path, what: str) -> None:
@@ -267,7 +273,7 @@ def _read_inside(directory: Path, name: str) -> str:
     return data.decode("utf-8", errors="surrogateescape")
 
 
-def _checked_out(url: str, tree: Path) -> Path:
+def _checked_out(url: str, tree: Path, ssh_agent: Path | None) -> Path:
     """The checkout of git URL `url` (of its subdir, resolved inside the checkout)."""
     from slipway.worker.git import check_out
 
@@ -282,7 +288,7 @@ def _checked_out(url: str, tree: Path) -> Path:
         submodules=parsed.submodules,
         checksum=parsed.checksum,
     )
-    check_out(source, tree, f"build context {url}")
+    check_out(source, tree, f"build context {url}", ssh_agent=ssh_agent)
     if not parsed.subdir:
         return tree
     with Root(tree) as root:

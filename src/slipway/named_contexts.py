@@ -14,14 +14,17 @@ the build's work directory, before the Dockerfile is converted.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slipway.errors import ContextError, UsageError
 from slipway.frontend.files import read_file
 from slipway.frontend.git_url import is_git_url
 from slipway.frontend.ignore import read_ignore_file
 from slipway.frontend.named_contexts import NamedContext
-from slipway.progress.events import EventSink
 from slipway.store import Store
+
+if TYPE_CHECKING:
+    from slipway.contexts import Fetching
 
 __all__ = ["resolve_named_contexts"]
 
@@ -31,9 +34,9 @@ _STAGE = "target:"
 
 
 def resolve_named_contexts(
-    specs: tuple[str, ...], store: Store, work_dir: Path, events: EventSink
+    specs: tuple[str, ...], store: Store, fetching: Fetching
 ) -> tuple[NamedContext, ...]:
-    """Each `NAME=VALUE` as a NamedContext; a URL, repository or layout fetched under `work_dir`."""
+    """Each `NAME=VALUE` as a NamedContext; a URL or repository fetched as `fetching` says."""
     resolved: list[NamedContext] = []
     for number, spec in enumerate(specs):
         name, separator, value = spec.partition("=")
@@ -41,11 +44,11 @@ def resolve_named_contexts(
             raise UsageError(f"--build-context {spec!r}: expected NAME=VALUE")
         if any(known.name == name for known in resolved):
             raise UsageError(f"--build-context {name}: given twice")
-        resolved.append(_resolve(name, value, store, work_dir / f"named-{number}", events))
+        resolved.append(_resolve(name, value, store, fetching, number))
     return tuple(resolved)
 
 
-def _resolve(name: str, value: str, store: Store, work_dir: Path, events: EventSink) -> NamedContext:
+def _resolve(name: str, value: str, store: Store, fetching: Fetching, number: int) -> NamedContext:
     if value.startswith(_IMAGE):
         reference = value.removeprefix(_IMAGE)
         if reference == "scratch":
@@ -56,7 +59,7 @@ def _resolve(name: str, value: str, store: Store, work_dir: Path, events: EventS
     if value.startswith(_STAGE):
         return NamedContext(name, "stage", value.removeprefix(_STAGE))
     if is_git_url(value) or value.startswith(("http://", "https://")):
-        return NamedContext(name, "directory", str(_fetched(name, value, work_dir, events)))
+        return NamedContext(name, "directory", str(_fetched(name, value, fetching.under(f"named-{number}"))))
     if "://" in value:
         raise UsageError(
             f"--build-context {name}={value}: unsupported context source {value.split('://')[0]!r}"
@@ -72,13 +75,12 @@ def _local_directory(name: str, directory: Path) -> NamedContext:
     return NamedContext(name, "directory", str(directory.resolve()), exclude)
 
 
-def _fetched(name: str, url: str, work_dir: Path, events: EventSink) -> Path:
+def _fetched(name: str, url: str, fetching: Fetching) -> Path:
     """A repository's checkout, or (as BuildKit's llb.HTTP with Filename("context")) the download alone."""
     from slipway.contexts import GitContext, UrlContext, fetch_tree
 
-    work_dir.mkdir()
     source = GitContext(url) if is_git_url(url) else UrlContext(url)
-    return fetch_tree(source, work_dir, events, f"[context {name}] {url}")
+    return fetch_tree(source, fetching, f"[context {name}] {url}")
 
 
 def _load_layout(name: str, text: str, store: Store) -> str:

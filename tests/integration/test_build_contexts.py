@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import gzip
 import io
-import socket
 import subprocess
 import tarfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +15,8 @@ from typing import Any
 
 import pytest
 import zstandard
+
+from loopback_server import free_port, wait_until_listening
 
 pytestmark = pytest.mark.root
 
@@ -217,19 +217,11 @@ def test_a_git_url_context_and_its_errors(
 @contextmanager
 def git_daemon(base: Path) -> Iterator[str]:
     """`git daemon` on loopback (the smart protocol, which fetches shallow), stopped by its PID."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     argv = ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={base}", "--listen=127.0.0.1"]
     daemon = subprocess.Popen([*argv, f"--port={port}", str(base)], env=GIT_ENV, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):  # until it listens
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            daemon.poll()
-            assert daemon.returncode is None, "git daemon exited"
-            threading.Event().wait(0.05)
+        wait_until_listening(port, daemon, "git daemon")
         yield f"git://127.0.0.1:{port}"
     finally:
         daemon.terminate()

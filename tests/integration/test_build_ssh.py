@@ -11,42 +11,18 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import build_helpers
+from ssh_servers import SSH_ADD, SSH_AGENT, Agent, new_key, running_agent
 
 pytestmark = pytest.mark.root
 
 helpers = build_helpers.load()
-SSH_ADD = Path(shutil.which("ssh-add") or "/usr/bin/ssh-add")
-SSH_AGENT = Path(shutil.which("ssh-agent") or "/usr/bin/ssh-agent")
-
-
-@dataclass(frozen=True)
-class Agent:
-    socket: Path
-    process: subprocess.Popen[bytes]
-    key: Path
-    fingerprint: str  # SHA256:...
-
-    def listed(self) -> str:
-        env = {"SSH_AUTH_SOCK": str(self.socket), "PATH": os.environ["PATH"]}
-        return subprocess.run(
-            [str(SSH_ADD), "-l"], env=env, capture_output=True, text=True, check=False
-        ).stdout
-
-
-def new_key(directory: Path, name: str = "key") -> tuple[Path, str]:
-    key = directory / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
-    shown = subprocess.run(["ssh-keygen", "-l", "-f", str(key)], capture_output=True, text=True, check=True)
-    return key, shown.stdout.split()[1]
 
 
 @pytest.fixture(scope="module")
@@ -67,26 +43,8 @@ def ssh_image(shared_store: Any, busybox_rootfs: Path, tmp_path_factory: pytest.
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[Agent]:
     """A running ssh-agent holding one new ed25519 key, stopped by its PID after the test."""
-    path = tmp_path / "agent.sock"
-    process = subprocess.Popen([str(SSH_AGENT), "-D", "-a", str(path)], stdout=subprocess.DEVNULL)
-    try:
-        wait_for_socket(path, process)
-        key, fingerprint = new_key(tmp_path)
-        env = {"SSH_AUTH_SOCK": str(path), "PATH": os.environ["PATH"]}
-        subprocess.run([str(SSH_ADD), "-q", str(key)], env=env, check=True, capture_output=True)
-        yield Agent(path, process, key, fingerprint)
-    finally:
-        process.terminate()
-        process.wait()
-
-
-def wait_for_socket(path: Path, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(1000):
-        if path.exists():
-            return
-        assert process.poll() is None, "ssh-agent exited"
-        time.sleep(0.01)
-    raise AssertionError("ssh-agent did not create its socket")
+    with running_agent(tmp_path) as running:
+        yield running
 
 
 def build_output(store: Any, context: Path, out: Path, *args: str, **kwargs: Any) -> Path:

@@ -261,6 +261,7 @@ class Solver:
         return Result(cache_key=vertex.digest, tree=tree, origin="inline")
 
     def _solve_remote(self, vertex: Vertex, op: HttpSource | GitSource) -> Result:
+        from slipway.session.ssh import DEFAULT_SSH_ID
         from slipway.worker import sources  # downloads are rare: import httpx only when needed
         from slipway.worker.git import check_out
 
@@ -281,7 +282,8 @@ class Solver:
                 download = sources.download(op, tree)
                 content = hash_selection(tree, [""], cache=self._hashes)
             else:  # a checkout is its commit (a kept .git differs from one fetch to the next)
-                content = check_out(op, tree, vertex.meta.name or f"ADD {op.url}").commit
+                agent = self._options.session.agents.get(DEFAULT_SSH_ID)  # as BuildKit's llb.Git for ssh URLs
+                content = check_out(op, tree, vertex.meta.name or f"ADD {op.url}", ssh_agent=agent).commit
         key = combine("remote", vertex.digest, [content])
         if download is not None and (download.etag or download.last_modified):
             self._validators.put(vertex.digest, Validator(download.etag, download.last_modified, key))

@@ -61,6 +61,7 @@ def extract_archive(
     archive's uid/gid. `max_bytes` bounds what it unpacks to (its tar stream, headers included); without
     `devices`, a device node in it is refused (a build context is unpacked on the host, not in a snapshot)."""
     dir_times: list[tuple[str, int]] = []
+    shown = f"{what} {name}" if name else what
     try:
         with (
             open_decompressed(raw) as stream,
@@ -76,9 +77,9 @@ def extract_archive(
                         f"cannot unpack entry {member.name!r}: {owner_error(member, err)}"
                     ) from err
     except ArchiveError as err:
-        raise ArchiveError(f"{what} {name}: {err}") from err
+        raise ArchiveError(f"{shown}: {err}") from err
     except DECODE_ERRORS as err:
-        raise ArchiveError(f"{what} {name}: cannot unpack the archive: {err}") from err
+        raise ArchiveError(f"{shown}: cannot unpack the archive: {err}") from err
     for directory, mtime in reversed(dir_times):
         with contextlib.suppress(OSError):  # a later entry replaced it
             fd = dest.open_dir(directory)

@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 
 GIT_TIMEOUT_SECONDS = 600
 OUTPUT_TAIL = 500
+# As BuildKit's git source without known hosts: no host key is checked, none remembered, no password asked;
+# the user's ssh config is not read (the keys are the lent agent's).
+_SSH_COMMAND = (
+    "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    " -o LogLevel=ERROR"
+)
+_NOISE = ("warning:", "hint:", "Warning: Permanently added")
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
@@ -40,10 +47,11 @@ class _Resolved(NamedTuple):
     commit: str
 
 
-def check_out(source: GitSource, tree: Path, what: str) -> GitCheckout:
+def check_out(source: GitSource, tree: Path, what: str, *, ssh_agent: Path | None = None) -> GitCheckout:
     """Check `source` out into the (empty or missing) directory `tree`; `what` names it in errors
-    ("ADD https://...", "build context https://...")."""
-    git = _Git(what)
+    ("ADD https://...", "build context https://..."). An ssh:// or user@host: remote is reached with the
+    keys of the agent at `ssh_agent` (--ssh default), as BuildKit's git source does."""
+    git = _Git(what, ssh_agent)
     if source.checksum is not None and _HEX.fullmatch(source.checksum) is None:
         raise ContextError(
             f"{what}: invalid checksum {source.checksum} for Git URL, expected hex commit hash"
@@ -110,8 +118,9 @@ def _default_branch(git: _Git, url: str) -> str:
 class _Git:
     """The git binary, run with a clean environment; a failure is a ContextError naming `what`."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, ssh_agent: Path | None) -> None:
         self.what = what
+        self.ssh_agent = ssh_agent
         binary = shutil.which("git", path=SAFE_PATH)
         if binary is None:
             raise ContextError(f"{what}: git is not installed (apt-get install git)")
@@ -124,7 +133,10 @@ class _Git:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_NOSYSTEM": "1",
             "HOME": "/nonexistent",
+            "GIT_SSH_COMMAND": _SSH_COMMAND,
         }
+        if self.ssh_agent is not None:
+            env["SSH_AUTH_SOCK"] = str(self.ssh_agent)
         try:
             completed = subprocess.run(
                 argv,
@@ -139,9 +151,13 @@ class _Git:
                 f"{self.what}: git {args[0]} took longer than {GIT_TIMEOUT_SECONDS} s"
             ) from err
         if completed.returncode != 0:
-            lines = completed.stderr.decode(errors="replace").strip().splitlines()
-            last = lines[-1][-OUTPUT_TAIL:] if lines else f"exit code {completed.returncode}"
-            raise ContextError(f"{self.what}: git {args[0]} failed: {last}")
+            stderr = completed.stderr.decode(errors="replace")
+            # The first line says what went wrong; git's advice ("Please make sure ...") follows it.
+            lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(_NOISE)]
+            first = lines[0][-OUTPUT_TAIL:] if lines else f"exit code {completed.returncode}"
+            if self.ssh_agent is None and "Permission denied (publickey" in stderr:
+                first += " (lend an SSH agent with --ssh default)"
+            raise ContextError(f"{self.what}: git {args[0]} failed: {first}")
         return completed.stdout.decode(errors="replace")
 
     def output(self, *args: str) -> str:

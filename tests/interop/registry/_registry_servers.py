@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -23,59 +22,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
-
 import prerequisites
-from private_dockerd import stop_process, wait_until
+from loopback_registry import (  # noqa: F401 (the registry tests import them from here)
+    REGISTRY_BINARY,
+    Registry,
+    free_port,
+    running_registry,
+)
 from slipway.store import Store
 
-REGISTRY_BINARY = "/usr/bin/docker-registry"
 USER, PASSWORD = "slipway", "s3cret-pass"
 SERVICE, ISSUER = "slipway-test-registry", "slipway-test-issuer"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Registry:
-    host: str  # "127.0.0.1:PORT"
-    root: Path
-    log: Path
-
-    def url(self, path: str) -> str:
-        return f"http://{self.host}{path}"
-
-
-@contextlib.contextmanager
-def running_registry(directory: Path, auth: str = "") -> Iterator[Registry]:
-    directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    storage = directory / "storage"
-    config = directory / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: info\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
-    )
-    log = directory / "registry.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [REGISTRY_BINARY, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        registry = Registry(host=f"127.0.0.1:{port}", root=storage, log=log)
-        wait_until(
-            lambda: httpx.get(registry.url("/v2/"), timeout=2).status_code in (200, 401),
-            f"docker-registry on port {port} (log: {log})",
-        )
-        yield registry
-    finally:
-        stop_process(process)
 
 
 def htpasswd_auth(directory: Path) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import msgspec
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_ARCHIVE_BYTES",
+    "Fetched",
     "Fetching",
     "GitContext",
     "LocalContext",
@@ -88,6 +89,14 @@ class LocalContext:
     directory: Path
     dockerfile_text: str | None = None
     dockerfile_name: str = DEFAULT_DOCKERFILE  # as shown in errors
+    epoch: int | None = None  # its own date (SOURCE_DATE_EPOCH=context): a git commit's, a download's
+
+
+class Fetched(NamedTuple):
+    """What a fetch made: a checkout's tree or a downloaded file, and its date as BuildKit gives it."""
+
+    path: Path
+    epoch: int | None
 
 
 def context_argument(text: str, stdin: BinaryIO) -> Path | RemoteContext:
@@ -124,7 +133,11 @@ def local_request(request: BuildRequest, store: Store, events: EventSink) -> Ite
             text = request.dockerfile_text if piped else local.dockerfile_text
             dockerfile = request.dockerfile if text is None else None
             request = msgspec.structs.replace(
-                request, context=local.directory, dockerfile=dockerfile, dockerfile_text=text
+                request,
+                context=local.directory,
+                dockerfile=dockerfile,
+                dockerfile_text=text,
+                context_epoch=local.epoch,
             )
         named = resolve_named_contexts(request.build_contexts, store, fetching)
         yield msgspec.structs.replace(
@@ -165,17 +178,19 @@ def made_local(
             and (dockerfile is None or not dockerfile.is_absolute())
         ):
             name = str(dockerfile) if dockerfile is not None else DEFAULT_DOCKERFILE
-            local = LocalContext(local.directory, _read_inside(local.directory, name), name)
+            text = _read_inside(local.directory, name)
+            local = dataclasses.replace(local, dockerfile_text=text, dockerfile_name=name)
     yield local
 
 
-def fetch_tree(context: UrlContext | GitContext, fetching: Fetching, step_name: str) -> Path:
+def fetch_tree(context: UrlContext | GitContext, fetching: Fetching, step_name: str) -> Fetched:
     """A named context from outside (--build-context NAME=URL): a repository's checkout, or a directory that
     holds the download as the one file "context" (BuildKit's llb.HTTP with Filename("context"))."""
     with _fetch_step(fetching.events, f"context-{step_name}", step_name):
         if isinstance(context, GitContext):
             return _checked_out(context.url, fetching.work_dir / "git", fetching.ssh_agent)
-        return _downloaded(context.url, fetching.work_dir / "download").parent
+        download = _downloaded(context.url, fetching.work_dir / "download")
+        return Fetched(download.path.parent, download.epoch)
 
 
 @contextmanager
@@ -207,19 +222,22 @@ def _fetch(context: RemoteContext, fetching: Fetching) -> LocalContext:
             return _unpacked_or_dockerfile(spooled, work_dir / "context", "the context on stdin")
         case UrlContext(url):
             download = _downloaded(url, work_dir / "download")
-            return _unpacked_or_dockerfile(download, work_dir / "context", f"build context {url}")
+            local = _unpacked_or_dockerfile(download.path, work_dir / "context", f"build context {url}")
+            return dataclasses.replace(local, epoch=download.epoch)
         case GitContext(url):
-            return LocalContext(_checked_out(url, work_dir / "git", fetching.ssh_agent))
+            checkout = _checked_out(url, work_dir / "git", fetching.ssh_agent)
+            return LocalContext(checkout.path, epoch=checkout.epoch)
 
 
-def _downloaded(url: str, directory: Path) -> Path:
+def _downloaded(url: str, directory: Path) -> Fetched:
     """`url` downloaded as the file "context" of the new `directory`, bounded in size."""
     from slipway.graph.ops import HttpSource
-    from slipway.worker.sources import fetch_url  # httpx: only for a URL context
+    from slipway.worker.sources import download, download_epoch  # httpx: only for a URL context
 
     directory.mkdir()
     source = HttpSource(url=url, filename="context")
-    return fetch_url(source, directory, what="build context", max_bytes=MAX_ARCHIVE_BYTES)
+    downloaded = download(source, directory, what="build context", max_bytes=MAX_ARCHIVE_BYTES)
+    return Fetched(downloaded.path, download_epoch(downloaded))
 
 
 def _spool(stream: BinaryIO, target: Path, what: str) -> None:
@@ -273,7 +291,7 @@ def _read_inside(directory: Path, name: str) -> str:
     return data.decode("utf-8", errors="surrogateescape")
 
 
-def _checked_out(url: str, tree: Path, ssh_agent: Path | None) -> Path:
+def _checked_out(url: str, tree: Path, ssh_agent: Path | None) -> Fetched:
     """The checkout of git URL `url` (of its subdir, resolved inside the checkout)."""
     from slipway.worker.git import check_out
 
@@ -288,15 +306,15 @@ def _checked_out(url: str, tree: Path, ssh_agent: Path | None) -> Path:
         submodules=parsed.submodules,
         checksum=parsed.checksum,
     )
-    check_out(source, tree, f"build context {url}", ssh_agent=ssh_agent)
+    checkout = check_out(source, tree, f"build context {url}", ssh_agent=ssh_agent)
     if not parsed.subdir:
-        return tree
+        return Fetched(tree, checkout.committed)
     with Root(tree) as root:
         if root.lstat(parsed.subdir) is None or not root.is_dir(parsed.subdir):
             raise ContextError(f"build context {url}: the repository has no directory {parsed.subdir!r}")
         if _has_symlink(root, parsed.subdir):
             raise ContextError(f"build context {url}: {parsed.subdir!r} goes through a symlink: refused")
-    return tree / parsed.subdir
+    return Fetched(tree / parsed.subdir, checkout.committed)
 
 
 def _has_symlink(root: Root, subdir: str) -> bool:

@@ -24,7 +24,7 @@ from slipway.frontend.named_contexts import NamedContext
 from slipway.store import Store
 
 if TYPE_CHECKING:
-    from slipway.contexts import Fetching
+    from slipway.contexts import Fetched, Fetching
 
 __all__ = ["resolve_named_contexts"]
 
@@ -59,7 +59,8 @@ def _resolve(name: str, value: str, store: Store, fetching: Fetching, number: in
     if value.startswith(_STAGE):
         return NamedContext(name, "stage", value.removeprefix(_STAGE))
     if is_git_url(value) or value.startswith(("http://", "https://")):
-        return NamedContext(name, "directory", str(_fetched(name, value, fetching.under(f"named-{number}"))))
+        fetched = _fetched(name, value, fetching.under(f"named-{number}"))
+        return NamedContext(name, "directory", str(fetched.path), epoch=fetched.epoch)
     if "://" in value:
         raise UsageError(
             f"--build-context {name}={value}: unsupported context source {value.split('://')[0]!r}"
@@ -75,7 +76,7 @@ def _local_directory(name: str, directory: Path) -> NamedContext:
     return NamedContext(name, "directory", str(directory.resolve()), exclude)
 
 
-def _fetched(name: str, url: str, fetching: Fetching) -> Path:
+def _fetched(name: str, url: str, fetching: Fetching) -> Fetched:
     """A repository's checkout, or (as BuildKit's llb.HTTP with Filename("context")) the download alone."""
     from slipway.contexts import GitContext, UrlContext, fetch_tree
 

@@ -105,6 +105,7 @@ class BuildRequest(msgspec.Struct, frozen=True):
         str, ...
     ] = ()  # --build-context NAME=VALUE, resolved into named_contexts by build()
     named_contexts: tuple[NamedContext, ...] = ()
+    context_epoch: int | None = None  # a context from outside: its own date (SOURCE_DATE_EPOCH=context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,7 @@ def prepare(
         show_platform=show_platform,
         run_limits=request.run_limits,
         named_contexts=request.named_contexts,
+        context_epoch=request.context_epoch,
     )
     if request.pull not in PULL_POLICIES:
         raise UsageError(f"pull policy {request.pull!r}: expected one of {', '.join(PULL_POLICIES)}")

@@ -29,6 +29,7 @@ class NamedContext(msgspec.Struct, frozen=True):
     # name); stage: a stage of this Dockerfile (`target:STAGE`); scratch: unused.
     value: str = ""
     exclude: tuple[str, ...] = ()  # directory: its .dockerignore patterns
+    epoch: int | None = None  # its own date, for SOURCE_DATE_EPOCH=NAME: a git commit's, a download's
 
 
 def find_named_context(contexts: tuple[NamedContext, ...], name: str) -> NamedContext | None:

@@ -1,7 +1,8 @@
 """SOURCE_DATE_EPOCH as the Dockerfile frontend reads it (BuildKit's dockerfile2llb/epoch.go).
 
 The value of the build arg, else of a global ARG, is whole seconds since 1970; `context` (the build context's
-own date, which a local directory does not have: no epoch); or the name of a source-only stage (FROM scratch,
+own date: a git context's commit, an HTTP context's Last-Modified or newest file; a local directory has none);
+the name of a named context (its own date, the same way); or the name of a source-only stage (FROM scratch,
 ARGs and one ADD of an HTTP(S) URL), which the build is then dated by: the URL's Last-Modified, else the
 newest file of the archive it serves. The stage's download is the caller's (`RemoteEpoch`): nothing here
 touches the network.
@@ -16,15 +17,24 @@ from dataclasses import dataclass
 from slipway.epoch import EPOCH_ARG, parse_epoch
 from slipway.errors import DockerfileError
 from slipway.frontend.instructions import AddCommand, ArgCommand, Command, written_keyword
+from slipway.frontend.named_contexts import NamedContext, find_named_context
 from slipway.frontend.shell import ShellLexer
 from slipway.frontend.stages import Stage, StagedDockerfile, expand_word
 
-__all__ = ["RemoteEpoch", "StageEpochSource", "epoch_value", "resolve_epoch"]
+__all__ = ["ContextDates", "RemoteEpoch", "StageEpochSource", "epoch_value", "resolve_epoch"]
 
 # The date of an HTTP(S) source: (url, checksum) -> its Last-Modified, or its archive's newest file, or None.
 RemoteEpoch = Callable[[str, str | None], int | None]
 _CONTEXT = "context"
 _SCRATCH = "scratch"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextDates:
+    """The dates of the build's contexts, known once they are fetched: the build context's, the named ones'."""
+
+    context: int | None = None
+    named: tuple[NamedContext, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +59,17 @@ def resolve_epoch(
     globals_: Mapping[str, str],
     lexer: ShellLexer,
     remote: RemoteEpoch | None,
+    dates: ContextDates = ContextDates(),
 ) -> tuple[int | None, StageEpochSource | None]:
     """The build's epoch for `value`, and the stage source it came from (if one did). Without `remote` (an
     evaluation, which fetches nothing) a stage's date is unknown: no epoch, as BuildKit without a client."""
     with suppress(ValueError):
         return parse_epoch(value), None
     if value == _CONTEXT:
-        return None, None  # a local directory has no date of its own
+        return dates.context, None
+    named = find_named_context(dates.named, value)
+    if named is not None:  # as BuildKit: a named context before a stage of that name
+        return named.epoch, None
     stage = staged.named.get(value.lower())
     if stage is None:
         raise DockerfileError(f"invalid {EPOCH_ARG}: {value}")

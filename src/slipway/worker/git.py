@@ -40,6 +40,7 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 class GitCheckout(NamedTuple):
     tree: Path
     commit: str  # the commit checked out
+    committed: int  # its committer date, in seconds (SOURCE_DATE_EPOCH=context of a git context)
 
 
 class _Resolved(NamedTuple):
@@ -74,9 +75,10 @@ def check_out(source: GitSource, tree: Path, what: str, *, ssh_agent: Path | Non
             git.run(tree, "submodule", "update", "-q", "--init", "--recursive", "--depth", "1")
         except ContextError:
             git.run(tree, "submodule", "update", "-q", "--init", "--recursive")
+    committed = int(git.run(tree, "show", "-s", "--format=%ct", resolved.commit).strip() or 0)
     if not source.keep_git_dir:
         shutil.rmtree(tree / ".git")
-    return GitCheckout(tree, resolved.commit)
+    return GitCheckout(tree, resolved.commit, committed)
 
 
 def _resolve(git: _Git, source: GitSource) -> _Resolved:

@@ -22,7 +22,15 @@ import httpx
 from slipway.errors import ContextError
 from slipway.graph.ops import HttpSource
 
-__all__ = ["Download", "download", "download_name", "fetch_url", "http_epoch", "is_unchanged"]
+__all__ = [
+    "Download",
+    "download",
+    "download_epoch",
+    "download_name",
+    "fetch_url",
+    "http_epoch",
+    "is_unchanged",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +81,12 @@ def is_unchanged(url: str, etag: str | None, last_modified: str | None) -> bool:
 def http_epoch(source: HttpSource, tree: Path) -> int | None:
     """BuildKit's SOURCE_DATE_EPOCH of an HTTP source: its Last-Modified, else the newest regular file of the
     (maybe compressed) tar it serves; None when it is neither dated nor an archive. Downloaded into `tree`."""
-    downloaded = download(source, tree)
+    return download_epoch(download(source, tree))
+
+
+def download_epoch(downloaded: Download) -> int | None:
+    """The date BuildKit gives a download (http_epoch's rule): the server's Last-Modified, else the newest
+    regular file of the tar archive it is, else None."""
     if downloaded.modified is not None:
         return int(downloaded.modified)
     newest: int | None = None

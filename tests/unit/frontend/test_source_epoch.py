@@ -7,6 +7,7 @@ import pytest
 from slipway.epoch import MAX_EPOCH, parse_epoch
 from slipway.errors import DockerfileError
 from slipway.frontend.convert import BaseImage, ConvertOptions, convert
+from slipway.frontend.named_contexts import NamedContext
 from slipway.frontend.parser import parse
 from slipway.graph.ops import BuildGraph, Exec, Mkdir, walk
 from slipway.image.oci import ContainerConfig, ImageConfig, RootFS, sha256_digest
@@ -92,6 +93,21 @@ def test_context_of_a_local_directory_is_no_epoch_and_unsets_the_arg() -> None:
     graph = build(USE, build_args=(("SOURCE_DATE_EPOCH", "context"),))
     assert graph.epoch is None
     assert "SOURCE_DATE_EPOCH" not in run_env(graph)
+
+
+def test_context_of_a_git_or_http_context_is_its_own_date() -> None:
+    graph = build(USE, build_args=(("SOURCE_DATE_EPOCH", "context"),), context_epoch=1_700_000_101)
+    assert graph.epoch == 1_700_000_101
+    assert run_env(graph)["SOURCE_DATE_EPOCH"] == "1700000101"
+
+
+def test_a_named_contexts_date_comes_before_a_stage_of_that_name() -> None:
+    named = (NamedContext("src", "directory", "/unused", epoch=1_700_000_601),)
+    dates = Dates(1)
+    graph = build(STAGE + USE, dates, named_contexts=named)
+    assert graph.epoch == 1_700_000_601 and dates.asked == []
+    undated = (NamedContext("src", "image", "busybox"),)
+    assert build(STAGE + USE, dates, named_contexts=undated).epoch is None
 
 
 def test_an_invalid_value_is_refused_in_buildkits_words() -> None:

@@ -66,7 +66,13 @@ from slipway.frontend.instructions.parse import upper_keyword
 from slipway.frontend.named_contexts import NamedContext, find_named_context
 from slipway.frontend.parser import ParsedDockerfile, parse_instruction_line
 from slipway.frontend.shell import ExpansionBudget, ShellLexer
-from slipway.frontend.source_epoch import RemoteEpoch, StageEpochSource, epoch_value, resolve_epoch
+from slipway.frontend.source_epoch import (
+    ContextDates,
+    RemoteEpoch,
+    StageEpochSource,
+    epoch_value,
+    resolve_epoch,
+)
 from slipway.frontend.stages import (
     Platform,
     Stage,
@@ -178,7 +184,10 @@ class Converter:
         value = epoch_value(self.build_args, self.globals)
         if value is None:
             return None, None
-        epoch, source = resolve_epoch(value, self.staged, self.build_args, self.globals, self.lexer, remote)
+        dates = ContextDates(self.options.context_epoch, self.options.named_contexts)
+        epoch, source = resolve_epoch(
+            value, self.staged, self.build_args, self.globals, self.lexer, remote, dates
+        )
         for scope in (self.build_args, self.globals):
             if EPOCH_ARG in scope and epoch is None:
                 del scope[EPOCH_ARG]

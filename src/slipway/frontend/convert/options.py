@@ -39,3 +39,4 @@ class ConvertOptions(msgspec.Struct, frozen=True):
     show_platform: bool = False  # step names start with the stage's platform (a build for several platforms)
     run_limits: RunLimits | None = None  # --add-host, --shm-size, --ulimit: every RUN's
     named_contexts: tuple[NamedContext, ...] = ()  # --build-context
+    context_epoch: int | None = None  # the build context's own date (SOURCE_DATE_EPOCH=context); None: local

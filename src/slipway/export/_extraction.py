@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from slipway.errors import ArchiveError
 from slipway.export._layer_check import LayerFacts, LayerRefused, layer_facts
+from slipway.image._streams import end_guarded
 from slipway.image.oci import Digest
 from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
 from slipway.image.tap import tapped
@@ -76,6 +77,11 @@ class _Extractor:
         # A later entry replaces an earlier one of the same name, as extracting the tar would.
         self.symlinks.pop(name, None)
         self.files.pop(name, None)
+        if member.issparse():  # its holes read as zeros: a few bytes may declare exabytes of them
+            raise ArchiveError(
+                f"{self.archive}: entry {member.name!r} is a sparse file, which an image archive never holds; "
+                "refusing the archive"
+            )
         if member.isreg():
             self.files[name] = self._copy(tar, member)
         elif member.isdir():
@@ -163,7 +169,7 @@ def extract_archive(source: BinaryIO, archive: str, directory: Path) -> Extracte
     try:
         with (
             decompressed(source) as (_, stream),
-            tarfile.open(fileobj=GuardedReader(stream), mode="r|") as tar,
+            tarfile.open(fileobj=end_guarded(GuardedReader(stream)), mode="r|") as tar,
         ):
             for member in tar:
                 extractor.add(tar, member)

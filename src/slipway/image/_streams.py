@@ -1,13 +1,39 @@
-"""Streams that hash and count what passes through them (a blob's digest, a layer's diff_id)."""
+"""Streams that hash and count what passes through them (a blob's digest, a layer's diff_id), and the guard of a
+tar stream's end."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import tarfile
 from typing import BinaryIO
 
 from slipway.errors import ArchiveError
 from slipway.image.oci import Digest
+
+
+class EndGuard:
+    """A stream for tarfile's stream mode ("r|") in which a read after the end was reported is an error.
+    tarfile skips an entry's data by reading it block after block, ignoring an early end: an entry that
+    declares exabytes past the end of a short archive would keep it reading nothing for ever."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._ended:
+            raise tarfile.ReadError(
+                "an entry declares more bytes than the archive holds: truncated or corrupt"
+            )
+        data = self._stream.read(size)
+        self._ended = not data and size != 0
+        return data
+
+
+def end_guarded(stream: BinaryIO | io.RawIOBase) -> BinaryIO:
+    """`stream` for tarfile's stream mode, its end guarded (EndGuard)."""
+    return EndGuard(stream)  # type: ignore[arg-type,return-value]  # read() is all tarfile asks of it
 
 
 class DigestingWriter(io.RawIOBase):

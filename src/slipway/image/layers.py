@@ -18,7 +18,7 @@ import msgspec
 
 from slipway.errors import ArchiveError
 from slipway.image._pack import TarStream, TreePacker
-from slipway.image._streams import DigestingReader, DigestingWriter, TarContentCounter
+from slipway.image._streams import DigestingReader, DigestingWriter, TarContentCounter, end_guarded
 from slipway.image._unpack import (
     OPAQUE_MARKER,
     WHITEOUT_PREFIX,
@@ -141,7 +141,7 @@ def unpack_layer(
         try:
             with (
                 tarfile.open(
-                    fileobj=reader,
+                    fileobj=end_guarded(reader),
                     mode="r|",
                     bufsize=_TAR_READ_SIZE,
                     encoding="utf-8",
@@ -201,7 +201,11 @@ def layer_entries(blob: BinaryIO, media_type: str) -> Iterator[Iterator[tuple[La
     with decompressed_reader(blob, media_type) as stream:
         try:
             with tarfile.open(
-                fileobj=stream, mode="r|", bufsize=_TAR_READ_SIZE, encoding="utf-8", errors="surrogateescape"
+                fileobj=end_guarded(stream),
+                mode="r|",
+                bufsize=_TAR_READ_SIZE,
+                encoding="utf-8",
+                errors="surrogateescape",
             ) as tar:
                 yield _entries(tar)
         except tarfile.TarError as err:

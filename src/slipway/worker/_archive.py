@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from slipway.errors import ArchiveError
+from slipway.image._streams import end_guarded
 from slipway.image.layers import entry_owner, mtime_ns, owner_error
 from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed, read_exactly
 from slipway.image.xattrs import requested_xattrs, set_xattr
@@ -234,31 +235,23 @@ def _is_dir_or_link_to_one(existing: os.stat_result, dest: Root, name: str) -> b
     return stat.S_ISDIR(existing.st_mode) or (stat.S_ISLNK(existing.st_mode) and dest.is_dir(name))
 
 
-class _Bounded:
-    """The decompressed stream as tarfile reads it, bounded two ways: it refuses to yield more than `limit`
-    bytes (a small archive may unpack to terabytes), and a read after it has reported its end is an error.
-    tarfile's stream mode skips a member's data by reading, block after block, ignoring an early end: an
-    entry that declares exabytes past the end of a short stream would keep it reading nothing for ever."""
+class _Capped:
+    """A stream that refuses to yield more than `limit` bytes: a small archive may unpack to terabytes."""
 
-    def __init__(self, stream: BinaryIO, limit: int | None) -> None:
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
         self._stream = stream
         self._left = limit
         self._limit = limit
-        self._ended = False
 
     def read(self, size: int = -1) -> bytes:
-        if self._ended:
-            raise ArchiveError("an entry declares more bytes than the archive holds: truncated or corrupt")
-        if self._left is not None:
-            size = size if size >= 0 else self._left + 1
-        data = self._stream.read(size)
-        self._ended = not data and size != 0
-        if self._left is not None:
-            self._left -= len(data)
-            if self._left < 0:
-                raise ArchiveError(f"unpacks to more than {self._limit:,} bytes: refused")
+        data = self._stream.read(size if size >= 0 else self._left + 1)
+        self._left -= len(data)
+        if self._left < 0:
+            raise ArchiveError(f"unpacks to more than {self._limit:,} bytes: refused")
         return data
 
 
 def _bounded(stream: BinaryIO, limit: int | None) -> BinaryIO:
-    return _Bounded(stream, limit)  # type: ignore[return-value]  # what tarfile reads of it
+    """What tarfile reads: the stream with its end guarded, and capped at `limit` bytes if given."""
+    guarded = end_guarded(stream)
+    return guarded if limit is None else _Capped(guarded, limit)  # type: ignore[return-value]

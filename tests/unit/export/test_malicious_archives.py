@@ -36,6 +36,13 @@ def tar_of(entries: list[Entry]) -> bytes:
     return out.getvalue()
 
 
+def sized(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+    """A header that declares `size` bytes, written without them."""
+    info = tarfile.TarInfo(name)
+    info.type, info.size = kind, size
+    return info
+
+
 def link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type = kind
@@ -193,6 +200,18 @@ CORPUS: dict[str, Case] = {
     ),
     "neither docker nor OCI": Case(lambda: tar_of([("hello.txt", b"hi")]), ("neither manifest.json",)),
     "not a tar at all": Case(lambda: b"this is not an archive" * 100, ("truncated or corrupt",)),
+    # tarfile's stream mode skips an entry's data by reading it: a declared size of 2**62 bytes must end in
+    # an error, not in reading nothing for ever ("./" is an entry that is not copied).
+    "entry declaring more than the archive holds": Case(
+        lambda: tar_of([sized("./", 1 << 62)]), ("declares more bytes than the archive holds",)
+    ),
+    "layer entry declaring more than the layer holds": Case(
+        lambda: docker_archive([layer_with([sized("./", 1 << 62)])]), ("more bytes than the archive holds",)
+    ),
+    "sparse entry of exabytes of holes": Case(
+        lambda: tar_of([sized("manifest.json", 1 << 62, tarfile.GNUTYPE_SPARSE)]),
+        ("'manifest.json' is a sparse file",),
+    ),
     "layer entry with ../": Case(
         lambda: docker_archive([layer_with([("../../etc/cron.d/evil", b"x")])]),
         ("layer 'layer0/layer.tar'", "'../../etc/cron.d/evil'", "'..'"),

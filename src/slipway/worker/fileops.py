@@ -21,6 +21,7 @@ from pathlib import Path
 
 from slipway.errors import ContextError, SourceNotFound
 from slipway.graph.ops import Copy, Mkdir
+from slipway.image.compression import worker_threads
 from slipway.image.xattrs import is_refused
 from slipway.worker._archive import extract_archive, is_archive
 from slipway.worker._chmod import ModeChange, octal_chmod, parse_chmod
@@ -36,8 +37,10 @@ Predicate = Callable[[str], bool]
 Entry = tuple[int, str]  # (fd of the directory holding it, its name)
 COPY_CHUNK = 1 << 30
 # Files are copied by a few threads, a batch at a time: creating, filling and stamping a file are system calls
-# that release the GIL, and on 2 cores 20,000 small files copy in ~0.5 s instead of ~0.9 s.
-COPY_THREADS = 4
+# that release the GIL, and on 2 cores 20,000 small files copy in ~0.5 s instead of ~0.9 s. No more threads
+# than cores (image/compression.py's worker_threads): the work is the kernel's (page cache, no waiting on the
+# disk), so a thread beyond them only contends for the GIL, each system call of each file a hand-over (four
+# threads on two cores made ~600,000 futex calls in a 20,000-file COPY, two make ~50,000).
 COPY_BATCH = 32
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -55,13 +58,14 @@ class _Copier:
     mode_change: ModeChange | None
     is_excluded: Predicate
     sockets_as_files: bool  # a socket of the build context arrives as an empty file (BuildKit's transfer)
+    dest_device: int  # the destination root's file system (a snapshot's tree is on one)
     links: dict[tuple[int, int], str] = field(
         default_factory=dict
     )  # source file -> its first copy (dest path)
     pool: ThreadPoolExecutor | None = None
-    # Source devices whose files copy_file_range refused to copy into the destination (EXDEV between file
-    # systems, ENOSYS, EOPNOTSUPP): decided by the first file of each device, not tried again for every one.
-    no_range_copy: set[int] = field(default_factory=set)
+    # (source device, destination device) pairs between which copy_file_range refused to copy (EXDEV between
+    # file systems, ENOSYS, EOPNOTSUPP): decided by the first file of each pair, not tried again for every one.
+    no_range_copy: set[tuple[int, int]] = field(default_factory=set)
 
 
 def copy_files(
@@ -96,6 +100,7 @@ def copy_files(
             mode_change=parse_chmod(copy.chmod) if copy.chmod else None,
             is_excluded=is_excluded or (lambda _path: False),
             sockets_as_files=from_context,
+            dest_device=os.fstat(dest.fd).st_dev,
         )
         matches = []
         for pattern in copy.sources:
@@ -117,7 +122,7 @@ def copy_files(
         if copy.parents and not matches:
             os.close(_dest_dir(copier, copy.dest)[0])  # BuildKit copies the (empty) selection all the same
         ignored = copier.is_excluded
-        with ThreadPoolExecutor(max_workers=COPY_THREADS, thread_name_prefix="copy") as copier.pool:
+        with ThreadPoolExecutor(max_workers=worker_threads(), thread_name_prefix="copy") as copier.pool:
             for match in matches:
                 copier.is_excluded = _excluded_below(match, copy.parents, ignored, exclude)
                 _copy_match(copier, match, copy, dest_is_dir=dest_is_dir, unpack=unpack)
@@ -422,14 +427,15 @@ def _copy_content(copier: _Copier, source_fd: int, target_fd: int, info: os.stat
     systems allow it, else sendfile; never through Python buffers (a read/write loop hands the GIL over per
     chunk, which four copy threads turn into millions of futex calls)."""
     size = info.st_size
-    if info.st_dev not in copier.no_range_copy:
+    devices = (info.st_dev, copier.dest_device)
+    if devices not in copier.no_range_copy:
         try:
             _range_copy(source_fd, target_fd, size)
             return
         except OSError as err:
             if err.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
                 raise
-            copier.no_range_copy.add(info.st_dev)
+            copier.no_range_copy.add(devices)
         os.lseek(source_fd, 0, os.SEEK_SET)
         os.lseek(target_fd, 0, os.SEEK_SET)
         os.ftruncate(target_fd, 0)

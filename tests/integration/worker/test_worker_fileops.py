@@ -13,6 +13,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import zstandard
 
 from slipway.errors import ArchiveError, ContextError
 from slipway.graph.ops import Copy, Mkdir
+from slipway.image.compression import worker_threads
 from slipway.worker.fileops import copy_files, make_directory
 
 pytestmark = pytest.mark.root
@@ -482,26 +484,35 @@ def test_a_context_on_another_file_system_is_copied_whole_and_the_copy_method_is
     dest: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A context on a tmpfs copied into a snapshot on the store's file system: copy_file_range cannot cross
-    them (EXDEV), so after the first file the rest go straight to sendfile, not one failed call per file."""
+    them (EXDEV), so after the first file the rest go straight to sendfile, not one failed call per file; and
+    by no more threads than cores (more only hand the GIL to each other at every system call)."""
     shm = Path("/dev/shm")
     if os.stat(shm).st_dev == os.stat(dest).st_dev:
         pytest.skip("/dev/shm is on the same file system as the test's tmp dir")
     source = Path(tempfile.mkdtemp(dir=shm))
     try:
-        contents = {f"f{index:03}.bin": os.urandom(index * 37 + 1) for index in range(120)}
+        contents = {f"f{index:03}.bin": os.urandom(index * 37 + 1) for index in range(600)}
         for name, data in contents.items():
             (source / "tree" / name).parent.mkdir(exist_ok=True)
             (source / "tree" / name).write_bytes(data)
         calls = []
         real = os.copy_file_range
+        real_sendfile = os.sendfile
+        senders = set()
 
         def counted(*args: int) -> int:
             calls.append(args)
             return real(*args)
 
+        def sendfile(*args: int) -> int:
+            senders.add(threading.current_thread().name)
+            return real_sendfile(*args)
+
         monkeypatch.setattr(os, "copy_file_range", counted)
+        monkeypatch.setattr(os, "sendfile", sendfile)
         copy_files(Copy(sources=("tree",), dest="/tree/"), source, dest)
         assert {path.name: path.read_bytes() for path in (dest / "tree").iterdir()} == contents
         assert len(calls) == 1
+        assert 1 <= len(senders - {threading.main_thread().name}) <= worker_threads()
     finally:
         shutil.rmtree(source)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.suite import report
 from benchmarks.suite.bases import make_bases
-from benchmarks.suite.benchfs import DEFAULT_IMAGE, bench_filesystem
+from benchmarks.suite.benchfs import DEFAULT_IMAGE, bench_filesystem, tmpfs_mount
 from benchmarks.suite.builders import Buildah, Builder, BuildKit, Slipway, bench_env
 from benchmarks.suite.dockerd import private_dockerd
 from benchmarks.suite.floor import Floor
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         env = bench_env(tmpdir)
         print(f"bench file system at {fs}; results in {out_dir}", file=sys.stderr)
         bases = make_bases(cache, tmpdir)
-        workloads = make_workloads(REPO, fs / "workloads")
+        elsewhere = stack.enter_context(tmpfs_mount(fs.parent / "contexts-tmpfs"))
+        workloads = make_workloads(REPO, fs / "workloads", elsewhere)
         builders: list[Builder] = []
         for name in builders_wanted:
             if name == "slipway":

@@ -56,3 +56,18 @@ def _unmount_all(mountpoint: Path) -> None:
                 inside.append(target)
     for target in sorted(inside, key=len, reverse=True):
         subprocess.run(["umount", target], check=False)
+
+
+@contextmanager
+def tmpfs_mount(mountpoint: Path, size: str = "2G") -> Iterator[Path]:
+    """A tmpfs at `mountpoint` (created), unmounted at the end: build contexts on another file system than the
+    stores (a tmpfs takes memory only for what is written to it)."""
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(mountpoint)], check=True
+    )
+    try:
+        yield mountpoint
+    finally:
+        if subprocess.run(["umount", str(mountpoint)], check=False).returncode == 0:
+            mountpoint.rmdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import shutil
 from dataclasses import dataclass
@@ -57,13 +58,17 @@ class Workload:
 # The order they run in: each rebuild or save follows the workload that leaves its starting image behind.
 ORDER = (
     "seed", "cached-noop", "ctx-many-files", "small-edit", "run-big-layer", "export",
-    "parallel-stages", "unused-stages", "deep-chain",
+    "parallel-stages", "unused-stages", "deep-chain", "seed-tmpfs", "ctx-many-files-tmpfs", "small-edit-tmpfs",
 )  # fmt: skip
 # The order of the brief, for the table.
 TABLE_ORDER = (
     "seed", "ctx-many-files", "run-big-layer", "parallel-stages", "unused-stages", "deep-chain",
-    "cached-noop", "small-edit", "export",
+    "cached-noop", "small-edit", "export", "seed-tmpfs", "ctx-many-files-tmpfs", "small-edit-tmpfs",
 )  # fmt: skip
+# The context workloads run again with their context on a tmpfs, another file system than the stores' (as a CI
+# workspace and /var/lib often are): no reflink or in-file-system copy, every byte crosses file systems.
+ELSEWHERE = ("seed", "ctx-many-files", "small-edit")
+ELSEWHERE_SUFFIX = "-tmpfs"
 
 
 def _write(path: Path, text: str) -> Path:
@@ -147,8 +152,37 @@ def _deep_chain(base: Path) -> tuple[Path, Path]:
     return context, _write(context / "Dockerfile", "\n".join(steps) + "\n")
 
 
-def make_workloads(repo: Path, base: Path) -> dict[str, Workload]:
-    """Generate every workload's context under `base` (the benchmark file system) and describe it."""
+def make_workloads(repo: Path, base: Path, elsewhere: Path) -> dict[str, Workload]:
+    """Generate every workload's context under `base` (the benchmark file system), and the ELSEWHERE ones'
+    again under `elsewhere` (another file system), and describe them."""
+    workloads = _make_workloads(repo, base)
+    # The same generators, so the same files (their random content is seeded).
+    _seed(repo, elsewhere)
+    _many_files(elsewhere)
+    for name in ELSEWHERE:
+        moved = _moved(workloads[name], base, elsewhere)
+        workloads[moved.name] = moved
+    return workloads
+
+
+def _moved(workload: Workload, base: Path, elsewhere: Path) -> Workload:
+    """`workload` with its context (Dockerfile and edited file too) under `elsewhere`, under its own name and
+    tag (a builder's cache of the original must not answer for it)."""
+
+    def rebased(path: Path) -> Path:
+        return elsewhere / path.relative_to(base)
+
+    return dataclasses.replace(
+        workload,
+        name=workload.name + ELSEWHERE_SUFFIX,
+        tag=workload.tag + ELSEWHERE_SUFFIX,
+        context=rebased(workload.context),
+        dockerfile=rebased(workload.dockerfile),
+        edit=rebased(workload.edit) if workload.edit is not None else None,
+    )
+
+
+def _make_workloads(repo: Path, base: Path) -> dict[str, Workload]:
     seed_ctx, seed_df = _seed(repo, base)
     many_ctx, many_df, many_count, many_bytes = _many_files(base)
     big_ctx, big_df = _big_layer(base)

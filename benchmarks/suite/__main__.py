@@ -2,6 +2,10 @@
 
     benchmarks/run [--runs 5] [--quick] [--workloads seed,export] [--builders slipway,buildkit,buildah]
                    [--slipway-rev HEAD] [--report results/<timestamp>]
+    benchmarks/run --workloads pull-big,pull-many,load-big,load-many [--builders slipway,skopeo,docker]
+
+The second form runs the transfer workloads (suite/transfers.py): pulls from a loopback registry and loads of
+a `docker save` archive, slipway against skopeo and docker.
 
 Needs root (loop mounts, overlayfs, dockerd). Results go to results/<timestamp>/: table.md, chart, results.json
 and every command's log; one summary line per workload goes to stdout.
@@ -28,6 +32,7 @@ from benchmarks.suite.dockerd import private_dockerd
 from benchmarks.suite.floor import Floor
 from benchmarks.suite.measure import Result, measure
 from benchmarks.suite.packages import ensure_packages
+from benchmarks.suite.transfers import PEERS, TOOLS, TRANSFER_ORDER, measure_all
 from benchmarks.suite.workloads import ORDER, make_workloads
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,9 +49,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--runs", type=int, default=5, help="timed runs per builder and workload (default 5)")
     parser.add_argument("--quick", action="store_true", help="one run each: a smoke test of the whole suite")
-    parser.add_argument("--workloads", type=_csv, default=list(ORDER), help="comma-separated; default all")
     parser.add_argument(
-        "--builders", type=_csv, default=list(ALL_BUILDERS), help="comma-separated; default all"
+        "--workloads", type=_csv, default=list(ORDER), help="comma-separated; default all the build workloads"
+    )
+    parser.add_argument(
+        "--builders", type=_csv, help="comma-separated; default all (the tools, for transfers)"
     )
     parser.add_argument(
         "--results", type=Path, default=REPO / "results", help="results folder (default results/)"
@@ -65,11 +72,17 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.runs = 1
-    unknown = [w for w in args.workloads if w not in ORDER] + [
-        b for b in args.builders if b not in ALL_BUILDERS
+    args.transfers = any(w in TRANSFER_ORDER for w in args.workloads)
+    workloads, builders = (TRANSFER_ORDER, TOOLS) if args.transfers else (ORDER, ALL_BUILDERS)
+    args.builders = args.builders or list(builders)
+    unknown = [w for w in args.workloads if w not in workloads] + [
+        b for b in args.builders if b not in builders
     ]
     if unknown:
-        parser.error(f"unknown workloads or builders: {', '.join(unknown)}; workloads are {', '.join(ORDER)}")
+        parser.error(
+            f"unknown workloads or builders: {', '.join(unknown)} (build workloads and transfer workloads do not "
+            f"mix); workloads are {', '.join(ORDER)} or {', '.join(TRANSFER_ORDER)}"
+        )
     return args
 
 
@@ -100,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("benchmarks/run: run as root (loop mounts, overlayfs, dockerd)", file=sys.stderr)
         return 1
+    if args.transfers:
+        return _transfers(args)
     ensure_packages()
     out_dir = args.results / time.strftime("%Y%m%d-%H%M%S")
     logs = out_dir / "logs"
@@ -164,18 +179,49 @@ def main(argv: list[str] | None = None) -> int:
     return _publish(out_dir, meta, results, names)
 
 
+def _transfers(args: argparse.Namespace) -> int:
+    out_dir = args.results / time.strftime("%Y%m%d-%H%M%S")
+    logs = out_dir / "logs"
+    logs.mkdir(parents=True)
+    order = [w for w in TRANSFER_ORDER if w in args.workloads]
+    tools = [t for t in TOOLS if t in args.builders]
+    meta = {
+        "slipway": _version(["slipway", "--version"]),
+        "skopeo": _version(["skopeo", "--version"]),
+        "docker": _version(["/usr/bin/docker", "--version"]),
+        "kernel": platform.release(),
+        "runs": str(args.runs),
+        "peers": ",".join(PEERS),
+    }
+    with ExitStack() as stack:
+        fs = stack.enter_context(bench_filesystem(args.fs_image))
+        tmpdir = fs / "tmp"
+        tmpdir.mkdir()
+        env = bench_env(tmpdir)
+        slipway = Slipway(fs / "slipway", env, REPO, args.slipway_rev)
+        slipway._export_source()
+        meta["slipway commit"] = slipway.commit
+        daemon = None
+        if "docker" in tools:
+            daemon = stack.enter_context(private_dockerd(fs / "docker", tmpdir, logs / "dockerd.log"))
+        results = measure_all(order, tools, args.runs, fs, logs, slipway, daemon)
+    meta["load average"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return _publish(out_dir, meta, results, tools)
+
+
 def _publish(out_dir: Path, meta: dict[str, str], results: list[Result], names: list[str]) -> int:
     """Write results.json, table.md and the chart into out_dir; print the table and the summary lines."""
     (out_dir / "results.json").write_text(
         json.dumps({"meta": meta, "results": [dataclasses.asdict(r) for r in results]}, indent=1)
     )
+    peers = tuple(meta["peers"].split(",")) if meta.get("peers") else report.BUILD_PEERS
     header = "".join(f"- {k}: {v}\n" for k, v in meta.items())
-    (out_dir / "table.md").write_text(header + "\n" + report.table(results, names))
-    chart = report.chart(results, names, out_dir)
-    print(report.table(results, names), file=sys.stderr)
+    (out_dir / "table.md").write_text(header + "\n" + report.table(results, names, peers))
+    chart = report.chart(results, names, out_dir, peers)
+    print(report.table(results, names, peers), file=sys.stderr)
     print(header, file=sys.stderr)
     print(f"table: {out_dir / 'table.md'}; chart: {chart}", file=sys.stderr)
-    for line in report.summaries(results, names):
+    for line in report.summaries(results, names, peers):
         print(line)
     return 0 if all(r.ok for r in results) else 2
 
@@ -184,7 +230,7 @@ def _republish(out_dir: Path) -> int:
     """Redraw a (possibly interrupted) run's table and chart from its results.json."""
     saved = json.loads((out_dir / "results.json").read_text())
     results = [Result(**r) for r in saved["results"]]
-    names = [b for b in ALL_BUILDERS if any(r.builder == b for r in results)]
+    names = list(dict.fromkeys(r.builder for r in results))
     return _publish(out_dir, saved["meta"], results, names)
 
 

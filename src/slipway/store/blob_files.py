@@ -1,7 +1,8 @@
 """The blob files: <root>/blobs/sha256/<hex>, never partially visible (the content store, blobs.py, is built on them).
 
 A blob is written to a temp file under the store's tmp dir (same file system), fsynced, checked against its
-digest and size, then renamed into place and the directory fsynced: a reader sees a whole blob or none.
+digest and size, then renamed into place and the directory fsynced: a reader sees a whole blob or none. A
+batch (blob_batch.py: a pull's or a load's blobs) keeps that order with one sync for all its blobs.
 """
 
 from __future__ import annotations

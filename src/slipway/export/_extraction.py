@@ -25,6 +25,7 @@ from slipway.image._streams import end_guarded
 from slipway.image.oci import Digest
 from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
 from slipway.image.tap import tapped
+from slipway.worker.snapshots import WriteBehind
 
 MAX_LINK_DEPTH = 40
 
@@ -127,11 +128,15 @@ class _Extractor:
         source = tar.extractfile(member)
         assert source is not None  # a regular file always has a reader
         with source, open(path, "wb") as out, tapped(layer_facts, name="slipway-layer-check") as tap:
+            # The file may become a blob as it is (blob_batch.adopt), synced with the others: on its way now.
+            behind = WriteBehind(out)
             while chunk := source.read(CHUNK):
                 digest.update(chunk)
                 tap.write(chunk)
                 out.write(chunk)
+                behind.wrote(len(chunk))
                 size += len(chunk)
+            behind.finish()
         return ArchiveFile(
             path=path, digest=Digest("sha256:" + digest.hexdigest()), size=size, layer=tap.result
         )

@@ -12,10 +12,10 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from slipway.errors import BlobNotFound, DigestMismatch, StoreError
 from slipway.image.oci import Digest
@@ -38,13 +38,23 @@ def check_digest(digest: str) -> str:
     return match.group(1)
 
 
-class BlobWriter(io.BufferedIOBase):
-    """A blob being written: `write()` chunks; `digest` and `size` are final once the ingest block exits."""
+class WriteBehind(Protocol):  # worker.snapshots.WriteBehind: the disk writes a file's bytes as they come
+    def wrote(self, count: int) -> None: ...
 
-    def __init__(self, file: BinaryIO) -> None:
+    def finish(self) -> None: ...
+
+
+class BlobWriter(io.BufferedIOBase):
+    """A blob being written: `write()` chunks; `digest` and `size` are final once the ingest block exits.
+
+    With `write_behind` (for a batch's blobs, synced all at once at its end), the disk starts writing the
+    bytes as they are written, so the batch's one sync waits for the tail, not the whole."""
+
+    def __init__(self, file: BinaryIO, write_behind: Callable[[BinaryIO], WriteBehind] | None = None) -> None:
         super().__init__()
         self._file = file
         self._hash = hashlib.sha256()
+        self._write_behind = write_behind(file) if write_behind is not None else None
         self.digest: Digest | None = None
         self.size = 0
 
@@ -57,12 +67,16 @@ class BlobWriter(io.BufferedIOBase):
         self._hash.update(data)
         count = self._file.write(data)
         self.size += count
+        if self._write_behind is not None:
+            self._write_behind.wrote(count)
         return count
 
     def _finish(self, *, sync: bool = True) -> Digest:
         self._file.flush()
         if sync:
             os.fsync(self._file.fileno())
+        elif self._write_behind is not None:
+            self._write_behind.finish()
         self._file.close()
         self.close()
         self.digest = Digest("sha256:" + self._hash.hexdigest())
@@ -141,14 +155,16 @@ class BlobFiles:
         return blob_batch(self, self._tmp)
 
     @contextmanager
-    def written(self, expected: Digest | None = None) -> Iterator[tuple[Path, BlobWriter]]:
+    def written(
+        self, expected: Digest | None = None, write_behind: Callable[[BinaryIO], WriteBehind] | None = None
+    ) -> Iterator[tuple[Path, BlobWriter]]:
         """A temp file (in the store's tmp) and its writer; the caller `finish`es it and places or moves the
         file inside the block. Whatever is still there when the block ends is removed."""
         if expected is not None:
             check_digest(expected)
         fd, temp_name = tempfile.mkstemp(prefix="ingest-", dir=self._tmp)
         temp = Path(temp_name)
-        writer = BlobWriter(os.fdopen(fd, "wb"))
+        writer = BlobWriter(os.fdopen(fd, "wb"), write_behind)
         try:
             yield temp, writer
         finally:

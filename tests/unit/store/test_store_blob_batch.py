@@ -113,3 +113,27 @@ def test_an_empty_batch_syncs_nothing(store: Store, syncs: SyncCounts) -> None:
     with store.blobs.batch():
         pass
     assert syncs.fsyncs == 0 and not syncs.syncfs
+
+
+def test_a_batch_starts_writing_each_blob_to_disk_as_it_arrives(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one sync at the end waits for the tail only: every 8 MiB written is on its way to the disk at once
+    (sync_file_range WRITE), and the last bytes when the blob is complete, all before the commit."""
+    started: list[tuple[int, int]] = []
+    real_finish = worker_snapshots.WriteBehind.finish
+
+    def finish(self: worker_snapshots.WriteBehind) -> None:
+        started.append((self._behind, self._written))
+        real_finish(self)
+
+    monkeypatch.setattr(worker_snapshots.WriteBehind, "finish", finish)
+    data = os.urandom(20 << 20)
+    with store.blobs.batch() as batch:
+        with batch.ingest(digest_of(data), len(data)) as writer:
+            for start in range(0, len(data), 1 << 20):
+                writer.write(data[start : start + (1 << 20)])
+                if start == 9 << 20:
+                    assert started == [(0, 8 << 20)]  # the first 8 MiB went before the blob was done
+        assert started == [(0, 8 << 20), (8 << 20, 16 << 20), (16 << 20, 20 << 20)]
+    assert store.blobs.read(digest_of(data)) == data

@@ -40,7 +40,7 @@ from benchmarks.suite.builders import Builder, BuildKit, Slipway, bench_env
 from benchmarks.suite.dockerd import private_dockerd
 from benchmarks.suite.measure import timed
 from benchmarks.suite.quiet import wait_for_quiet
-from benchmarks.suite.transfers import loopback_registry
+from benchmarks.suite.transfers import running_registry
 from benchmarks.suite.workloads import RunCheck, Workload
 
 REPO = Path(__file__).resolve().parents[2]
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         for builder in builders:
             builder.prepare(bases)
         meta["slipway commit"] = next((b.commit for b in builders if isinstance(b, Slipway)), "")
-        registry = stack.enter_context(loopback_registry(fs / "registry", logs / "registry.log"))
+        registry = stack.enter_context(running_registry(fs / "registry")).host
         scratch = fs / "archives"
         scratch.mkdir()
         for family in args.families:

@@ -19,16 +19,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from benchmarks.suite.builders import Slipway, run
 from benchmarks.suite.dockerd import Dockerd
 from benchmarks.suite.measure import Result, Timed, timed
@@ -38,7 +33,11 @@ from benchmarks.suite.quiet import wait_for_quiet
 TRANSFER_ORDER = ("pull-big", "pull-many", "load-big", "load-many")
 TOOLS = ("slipway", "skopeo", "docker")
 PEERS = ("skopeo", "docker")
-REGISTRY_BINARY = "docker-registry"
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # the registry starter the tests and benchmarks/fleet share
+
+from loopback_registry import running_registry  # noqa: E402
+
 CHUNK = 8 << 20
 
 
@@ -162,46 +161,6 @@ class DockerTool(Tool):
         return [self.daemon.pid]  # the work happens in the daemon, not in the client
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def loopback_registry(directory: Path, log: Path) -> Iterator[str]:
-    """A fresh Distribution registry on 127.0.0.1 storing under `directory`; stopped by its PID after."""
-    directory.mkdir(parents=True)
-    port = free_port()
-    config = directory / "config.yml"
-    config.write_text(
-        f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n"
-        f"  filesystem:\n    rootdirectory: {directory / 'storage'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
-    )
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [REGISTRY_BINARY, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
-        )
-    host = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(host):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"docker-registry did not start on {host}; see {log}")
-            time.sleep(0.05)
-        yield host
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers(host: str) -> bool:
-    try:
-        return httpx.get(f"http://{host}/v2/", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def make_images(slipway: Slipway, registry: str, work: Path) -> dict[str, TransferImage]:
     """Build the two images with slipway (in a store of their own), push them, save them."""
     source = Slipway(work / "maker", slipway.env, slipway.repo, slipway.revision)
@@ -274,9 +233,9 @@ def measure_all(
 ) -> list[Result]:
     """Make the images, then time every workload on every tool `runs` times."""
     env = slipway.env
-    with loopback_registry(fs / "registry", logs / "registry.log") as registry:
-        print(f"making the transfer images (registry {registry})", file=sys.stderr)
-        images = make_images(slipway, registry, fs / "transfer-images")
+    with running_registry(fs / "registry") as server:
+        print(f"making the transfer images (registry {server.host})", file=sys.stderr)
+        images = make_images(slipway, server.host, fs / "transfer-images")
         tools: list[Tool] = []
         for name in tool_names:
             if name == "slipway":

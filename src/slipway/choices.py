@@ -25,6 +25,10 @@ __all__ = [
     "CallName",
     "ROOTLESS_VARIABLE",
     "is_rootless",
+    "OVERLAY_DRIVERS",
+    "OVERLAY_VARIABLE",
+    "OverlayDriver",
+    "overlay_driver",
     "PROCESS_SANDBOX_VARIABLE",
     "PROCESS_SANDBOXES",
     "ProcessSandbox",
@@ -102,6 +106,20 @@ def is_rootless() -> bool:
 ProcessSandbox = Literal["on", "off"]
 PROCESS_SANDBOXES: tuple[ProcessSandbox, ...] = get_args(ProcessSandbox)
 PROCESS_SANDBOX_VARIABLE = "SLIPWAY_PROCESS_SANDBOX"
+
+
+# What mounts a RUN's root file system: the kernel's overlayfs, or fuse-overlayfs where the kernel refuses
+# overlay in a user namespace (rootless only, Linux < 5.11). A rootless slipway probes once per store and keeps
+# the verdict there (worker/overlay_driver.py), then says it in this variable for the rest of the command;
+# setting it forces one.
+OverlayDriver = Literal["overlay", "fuse-overlayfs"]
+OVERLAY_DRIVERS: tuple[OverlayDriver, ...] = get_args(OverlayDriver)
+OVERLAY_VARIABLE = "SLIPWAY_OVERLAY"
+
+
+def overlay_driver() -> OverlayDriver:
+    """The overlay driver this command mounts with (the kernel's unless fuse-overlayfs was chosen)."""
+    return "fuse-overlayfs" if os.environ.get(OVERLAY_VARIABLE) == "fuse-overlayfs" else "overlay"
 
 
 # The platform a build targets and `debug graph` assumes unless told otherwise.

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import prerequisites
 from loopback_server import echo_server
 from rootless_user import command_as, slipway_command, unprivileged_user
 
@@ -295,15 +296,15 @@ TUN = Path("/dev/net/tun")
 
 
 @contextlib.contextmanager
-def tun_mode(mode: int) -> Iterator[None]:
-    """/dev/net/tun with `mode` for the block. Debian's udev makes it 0666 (slirp4netns, as any user, needs
-    it); some machines keep it 0600: both cases are tried, and the mode is put back after."""
-    previous = TUN.stat().st_mode & 0o777
-    TUN.chmod(mode)
+def device_mode(device: Path, mode: int) -> Iterator[None]:
+    """`device` with `mode` for the block, put back after (Debian's udev makes /dev/fuse 0666; some machines
+    keep it 0600, where an ordinary user cannot use fuse-overlayfs)."""
+    previous = device.stat().st_mode & 0o777
+    device.chmod(mode)
     try:
         yield
     finally:
-        TUN.chmod(previous)
+        device.chmod(previous)
 
 
 NETWORK_PROBE = """\
@@ -322,7 +323,7 @@ def test_default_network_is_a_private_namespace_with_an_outbound_route(
     shared_rootless_store: Any, tmp_path: Path, make_context: Any
 ) -> None:
     context = shared_rootless_store.give(make_context(tmp_path / "net", NETWORK_PROBE))
-    with tun_mode(0o666), echo_server(b"answer-from-the-host\n") as port:
+    with device_mode(TUN, 0o666), echo_server(b"answer-from-the-host\n") as port:
         output = probe_network(shared_rootless_store, context, port)
     assert "inet 10.0.2.100/24" in output and "tap0" in output  # slirp4netns' side of the namespace
     assert "default via 10.0.2.2 dev tap0" in output  # outbound traffic leaves through slirp4netns
@@ -350,13 +351,13 @@ def test_host_network_reaches_the_hosts_loopback_and_default_falls_back_to_it_wi
     shared_rootless_store: Any, tmp_path: Path, make_context: Any
 ) -> None:
     context = shared_rootless_store.give(make_context(tmp_path / "net", NETWORK_PROBE))
-    with tun_mode(0o666), echo_server(b"answer-from-the-host\n") as port:
+    with device_mode(TUN, 0o666), echo_server(b"answer-from-the-host\n") as port:
         output = probe_network(
             shared_rootless_store, context, port, "--network", "host", "--allow", "network.host"
         )
     assert "answer-from-the-host" in output
     assert "tap0" not in output
-    with tun_mode(0o600), echo_server(b"answer-from-the-host\n") as port:
+    with device_mode(TUN, 0o600), echo_server(b"answer-from-the-host\n") as port:
         output = probe_network(shared_rootless_store, context, port)
     assert "answer-from-the-host" in output  # as BuildKit's "auto": the host's network where slirp cannot run
 
@@ -395,3 +396,44 @@ def test_root_may_not_turn_the_process_sandbox_off(own_store: Any, tmp_path: Pat
     assert result.returncode == 2
     assert "SLIPWAY_PROCESS_SANDBOX=off is for a rootless slipway" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- fuse-overlayfs, where the kernel refuses overlay in a user namespace --------------------------------------
+
+FUSE = Path("/dev/fuse")
+# Whiteouts (a removed file of a lower layer), an opaque directory (removed and made again), and a step run as
+# another user of the namespace (fuse-overlayfs must let it in).
+WHITEOUTS_DOCKERFILE = """\
+FROM busybox:epoch
+RUN mkdir -p /data/old /keep && echo a > /data/old/f && echo k > /keep/gone && echo s > /keep/stay
+RUN rm -rf /data && mkdir -p /data/new && echo n > /data/new/g && rm /keep/gone /etc/group
+USER 1000
+RUN touch /tmp/mine && mkdir /tmp/sub
+"""
+
+
+def test_fuse_overlayfs_gives_the_kernel_overlays_layers(
+    epoch_stores: tuple[Any, Any], tmp_path: Path, make_context: Any
+) -> None:
+    _, rootless = epoch_stores
+    prerequisites.require_tool("fuse-overlayfs", "fuse-overlayfs")
+    context = rootless.give(make_context(tmp_path / "wh", WHITEOUTS_DOCKERFILE))
+    forced = {**EPOCH, "SLIPWAY_OVERLAY": "fuse-overlayfs"}
+    with device_mode(FUSE, 0o666):
+        fused = rootless(
+            "--debug", "build", "--progress", "plain", "--no-cache", "-t", "wh:fuse", str(context), env=forced
+        )
+    assert fused.returncode == 0, fused.stderr
+    assert "fuse-overlayfs at" in fused.stderr  # the steps ran on fuse-overlayfs mounts
+    rootless.build_ok(context, "--no-cache", "-t", "wh:kernel", env=EPOCH)
+    # The kernel's overlay was the probe's verdict here, kept in the store.
+    assert (rootless.root / "overlay-driver").read_text() == "overlay\n"
+    assert rootless.image_id("wh:fuse") == rootless.image_id("wh:kernel"), layer_differences(
+        rootless, "wh:kernel", rootless, "wh:fuse"
+    )
+    assert rootless.run_output("wh:fuse", "ls", "/data", "/keep").split() == [
+        "/data:",
+        "new",
+        "/keep:",
+        "stay",
+    ]

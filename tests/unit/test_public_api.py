@@ -34,7 +34,8 @@ PUBLIC = {
     "slipway.choices": [
         "CALLS", "CALL_FORMATS", "COMPRESSIONS", "ENTITLEMENTS", "EXPORT_STEP_NAMES", "NETWORK_HOST",
         "SECURITY_INSECURE", "CONTAINER_NETWORKS", "DEFAULT_PLATFORM", "NETWORK_MODES", "PROGRESS_MODES",
-        "PULL_POLICIES", "CallFormat", "CallName", "ROOTLESS_VARIABLE", "is_rootless", "PROCESS_SANDBOX_VARIABLE",
+        "PULL_POLICIES", "CallFormat", "CallName", "ROOTLESS_VARIABLE", "is_rootless", "OVERLAY_DRIVERS",
+        "OVERLAY_VARIABLE", "OverlayDriver", "overlay_driver", "PROCESS_SANDBOX_VARIABLE",
         "PROCESS_SANDBOXES", "ProcessSandbox", "Compression",
         "ContainerNetwork", "NetworkMode", "OUTPUT_TYPES", "OutputType", "ProgressMode", "PullPolicy",
     ],

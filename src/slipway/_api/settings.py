@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from slipway.choices import PROCESS_SANDBOX_VARIABLE
 from slipway.store import REGISTRIES_FILE
+from slipway.worker.overlay_driver import choose_overlay_driver
 from slipway.worker.runtime import Runtime, find_runtime, with_process_sandbox
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ DOCKER_CONFIG_VARIABLE = "DOCKER_CONFIG"  # where Docker's config.json (registry
 
 def runtime_for(root: Path) -> Runtime:
     """The OCI runtime, as the command line picks it: $SLIPWAY_RUNTIME, else the choice kept under `root`; with
-    the process sandbox $SLIPWAY_PROCESS_SANDBOX asks for."""
+    the process sandbox $SLIPWAY_PROCESS_SANDBOX asks for. The overlay driver that its containers' root file
+    systems are mounted with is chosen here too (worker/overlay_driver.py)."""
+    choose_overlay_driver(root)
     runtime = find_runtime(os.environ.get(RUNTIME_VARIABLE) or None, root=root)
     return with_process_sandbox(runtime, os.environ.get(PROCESS_SANDBOX_VARIABLE))
 

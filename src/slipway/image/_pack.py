@@ -20,9 +20,10 @@ from slipway.image.xattrs import overlay_opaque_xattr
 
 WHITEOUT_PREFIX = b".wh."
 OPAQUE_MARKER = b".wh..wh..opq"
-# Overlay's own bookkeeping (origin, impure, redirect, nlink, opaque...) and the host's SELinux labels are
-# properties of this machine's file system, not of the image.
-_DROPPED_XATTR_PREFIXES = (b"trusted.overlay.", b"user.overlay.", b"security.selinux")
+# Overlay's own bookkeeping (origin, impure, redirect, nlink, opaque...), fuse-overlayfs' (whose upper dirs are
+# put in the kernel overlay's form before they are committed: worker/_fuse_upper.py) and the host's SELinux
+# labels are properties of this machine's file system, not of the image.
+_DROPPED_XATTR_PREFIXES = (b"trusted.overlay.", b"user.overlay.", b"user.fuseoverlayfs.", b"security.selinux")
 
 
 class TarStream:

@@ -1,6 +1,7 @@
 """Extended attributes that an archive (an image layer, an ADD archive) asks for: which are refused, and setting one.
 
-overlayfs keeps its own bookkeeping in `trusted.overlay.*` (`user.overlay.*` when mounted with userxattr):
+overlayfs keeps its own bookkeeping in `trusted.overlay.*` (`user.overlay.*` when mounted with userxattr;
+fuse-overlayfs in `user.fuseoverlayfs.*`):
 an archive must not set those (a crafted trusted.overlay.redirect would make overlay resolve names elsewhere
 in the lower layers), so they are dropped. An attribute the kernel rejects — a `security.capability` whose
 value is not a valid capability set gives EINVAL — makes the entry bad: containerd and Docker refuse such a
@@ -31,7 +32,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PAX_PREFIX = "SCHILY.xattr."
-REFUSED_PREFIXES = ("trusted.overlay.", "user.overlay.")
+REFUSED_PREFIXES = ("trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.")
 _SKIPPED = (errno.ENOTSUP, errno.EOPNOTSUPP)
 
 

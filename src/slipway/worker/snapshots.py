@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -17,10 +18,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol, assert_never
 
-from slipway.choices import is_rootless
+from slipway.choices import is_rootless, overlay_driver
 from slipway.errors import MountError
+from slipway.worker._fuse_upper import normalize_upper
 from slipway.worker.mount_plan import Direct, MountPlan, Overlay
 from slipway.worker.mounts import MS_BIND, MS_RDONLY, MS_REMOUNT, is_mounted, libc, mount, unmount
+from slipway.worker.runtime import SAFE_PATH
 
 __all__ = [
     "MountKind",
@@ -132,6 +135,8 @@ def overlay_mount(
             yield target
         finally:
             unmount(target)
+        if upper is not None and overlay_driver() == "fuse-overlayfs":
+            normalize_upper(upper, lowers)
 
 
 @contextmanager
@@ -159,6 +164,9 @@ def _mount_view(lowers: list[Path], target: Path, upper: Path | None, work: Path
         except BaseException:
             unmount(target)
             raise
+        return
+    if overlay_driver() == "fuse-overlayfs":
+        _mount_fuse(lowers, target, upper, work)
         return
     flags = MS_RDONLY if upper is None else 0
     try:
@@ -191,6 +199,26 @@ def _mount_relative(lowers: list[Path], target: Path, upper: Path | None, work: 
     )
     if completed.returncode != 0:
         raise MountError(f"cannot mount {len(lowers)} layers at {target}: {completed.stderr.strip()}")
+
+
+def _mount_fuse(lowers: list[Path], target: Path, upper: Path | None, work: Path | None) -> None:
+    """fuse-overlayfs at `target` (worker/overlay_driver.py); it serves the mount from a process of its own,
+    which ends when the mount is unmounted. allow_other: a RUN's USER is another id of the namespace."""
+    program = shutil.which("fuse-overlayfs", path=SAFE_PATH)
+    if program is None:
+        raise MountError("cannot mount fuse-overlayfs: it is not installed (apt-get install fuse-overlayfs)")
+    options = [f"lowerdir={':'.join(_escape(path) for path in reversed(lowers))}"]
+    if upper is not None and work is not None:
+        options += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}"]
+    argv = [program, "-o", ",".join([*options, "allow_other"]), str(target)]
+    log.debug("fuse-overlayfs at %s: %s", target, argv)
+    completed = subprocess.run(
+        argv, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        reason = (completed.stderr.strip().splitlines() or ["no reason given"])[-1]
+        hint = "; /dev/fuse must be open to the user (mode 0666)" if "/dev/fuse" in reason else ""
+        raise MountError(f"cannot mount fuse-overlayfs at {target}: {reason}{hint}")
 
 
 def sync_filesystem(path: Path) -> None:

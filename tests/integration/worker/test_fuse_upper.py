@@ -31,7 +31,9 @@ def is_device_whiteout(path: Path) -> bool:
     return stat.S_ISCHR(info.st_mode) and info.st_rdev == 0
 
 
-def test_marks_for_names_no_lower_has_are_dropped_and_the_others_said_as_the_kernel_does(tmp_path: Path) -> None:
+def test_marks_for_names_no_lower_has_are_dropped_and_the_others_said_as_the_kernel_does(
+    tmp_path: Path,
+) -> None:
     lower, upper = tmp_path / "lower", tmp_path / "upper"
     (lower / "data").mkdir(parents=True)
     (lower / "gone").write_text("below\n")

@@ -110,8 +110,8 @@ PROCESS_SANDBOX_VARIABLE = "SLIPWAY_PROCESS_SANDBOX"
 
 # What mounts a RUN's root file system: the kernel's overlayfs, or fuse-overlayfs where the kernel refuses
 # overlay in a user namespace (rootless only, Linux < 5.11). A rootless slipway probes once per store and keeps
-# the verdict there (worker/overlay_driver.py), then says it in this variable for the rest of the command;
-# setting it forces one.
+# the verdict there (worker/overlay_driver.py), and sets this variable for the rest of the command when the
+# verdict is fuse-overlayfs; setting it forces one.
 OverlayDriver = Literal["overlay", "fuse-overlayfs"]
 OVERLAY_DRIVERS: tuple[OverlayDriver, ...] = get_args(OverlayDriver)
 OVERLAY_VARIABLE = "SLIPWAY_OVERLAY"

@@ -2,9 +2,8 @@
 it), else fuse-overlayfs (Debian's `fuse-overlayfs`, over /dev/fuse), as rootless BuildKit and Podman fall back.
 
 `SLIPWAY_OVERLAY` forces one; otherwise a probe mount decides, once per store: its verdict is kept under the
-store root, like the runtime's. The choice is then set in `SLIPWAY_OVERLAY` for the rest of the command, which
-is where the mounts (snapshots.py) and the layer packer (image/_pack.py: fuse-overlayfs marks whiteouts and
-opaque directories in an upper dir its own way) read it. Root always uses the kernel's.
+store root, like the runtime's. fuse-overlayfs, once chosen, is set in `SLIPWAY_OVERLAY` for the rest of the
+command, which is where the mounts (snapshots.py) read it. Root uses the kernel's unless told otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +28,8 @@ OVERLAY_CHOICE_FILE = "overlay-driver"  # under the store root: the probe's verd
 
 
 def choose_overlay_driver(root: Path) -> OverlayDriver:
-    """The overlay driver for this command (set in SLIPWAY_OVERLAY for the rest of it); `root` is the store."""
+    """The overlay driver for this command; `root` is the store. fuse-overlayfs is set in SLIPWAY_OVERLAY for
+    the rest of the command (only a rootless slipway, so only the command line, ever chooses it unasked)."""
     setting = os.environ.get(OVERLAY_VARIABLE) or None
     if setting is not None and setting not in OVERLAY_DRIVERS:
         raise UsageError(f"{OVERLAY_VARIABLE}={setting}: expected one of {', '.join(OVERLAY_DRIVERS)}")
@@ -38,7 +38,8 @@ def choose_overlay_driver(root: Path) -> OverlayDriver:
         driver = "fuse-overlayfs" if setting == "fuse-overlayfs" else "overlay"
     elif is_rootless():
         driver = _remembered(root / OVERLAY_CHOICE_FILE) or _probe(root)
-    os.environ[OVERLAY_VARIABLE] = driver
+    if driver == "fuse-overlayfs":  # the kernel's is what an unset variable means: nothing to say then
+        os.environ[OVERLAY_VARIABLE] = driver
     return driver
 
 

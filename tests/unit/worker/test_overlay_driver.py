@@ -13,8 +13,10 @@ from slipway.worker.overlay_driver import OVERLAY_CHOICE_FILE, choose_overlay_dr
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SLIPWAY_OVERLAY", raising=False)
-    monkeypatch.delenv("SLIPWAY_ROOTLESS", raising=False)
+    """Neither variable set; both put back as they were after the test (choose_overlay_driver sets one)."""
+    for name in ("SLIPWAY_OVERLAY", "SLIPWAY_ROOTLESS"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
 
 
 def test_the_variable_forces_a_driver_for_the_rest_of_the_command(tmp_path: Path) -> None:

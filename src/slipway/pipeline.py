@@ -30,7 +30,7 @@ from slipway.choices import (
 )
 from slipway.contexts import RemoteContext, local_request
 from slipway.epoch import parse_epoch
-from slipway.errors import ContextError, DiskFull, DockerfileError, UsageError
+from slipway.errors import BlobNotFound, ContextError, DiskFull, DockerfileError, UsageError
 from slipway.export.cache_steps import export_caches, import_caches, inline_entries
 from slipway.export.exporter import (
     ExportTarget,
@@ -39,7 +39,7 @@ from slipway.export.exporter import (
     export_result,
     output_names,
 )
-from slipway.export.image import ExportOptions
+from slipway.export.image import ExportOptions, manifest_descriptor
 from slipway.export.platforms import PlatformImage, check_platforms_output
 from slipway.export.specs import CacheSpec, OutputSpec
 from slipway.frontend.checks import CheckWarning, check_parsed, linter_for
@@ -117,6 +117,7 @@ class BuildOutcome:
     snapshot: SnapshotRecord | None = None  # the final file system the image was made of
     names: tuple[str, ...] = ()  # the names the image now carries in the store, of those asked for
     index: Descriptor | None = None  # several platforms: their image index (`image` is the first platform's)
+    manifest: Descriptor | None = None  # the image's manifest in the store (the index of several platforms)
 
 
 def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
@@ -293,6 +294,7 @@ def _build_local(
     image: ImageRecord | None = None
     pushed: tuple[tuple[str, Digest], ...] = ()
     index: Descriptor | None = None
+    manifest: Descriptor | None = None
     with ExitStack() as resources:
         solver, results = _solve(request, store, runtime, events, resources, roots, secrets)
         with store.lease():
@@ -308,6 +310,7 @@ def _build_local(
                 made, made_pushed, made_index = _export(store, items, target(graph, inline), events, stdout)
                 image, index = image or made, index or made_index
                 pushed += made_pushed
+            manifest = index or _manifest_of(store, image, pushed)
             export_caches(
                 store,
                 request.cache_to,
@@ -346,6 +349,7 @@ def _build_local(
         snapshot=snapshot,
         names=kept,
         index=index,
+        manifest=manifest,
     )
 
 
@@ -386,6 +390,19 @@ def _export(
         return image, pushed, None
     exported = export_platform_results(store, items, target, events, stdout)
     return (exported.images or (None,))[0], exported.pushed, exported.index
+
+
+def _manifest_of(
+    store: Store, image: ImageRecord | None, pushed: tuple[tuple[str, Digest], ...]
+) -> Descriptor | None:
+    """The image's manifest as the store holds it, read while the build's lease holds it (an archive's is
+    collected once the build ends); None for a pushed image (the registry's manifest is another) or none."""
+    if image is None or pushed:
+        return None
+    try:
+        return manifest_descriptor(store, image)
+    except BlobNotFound:  # an output that keeps no image (a push alone)
+        return None
 
 
 def export_options(request: BuildRequest, graph: BuildGraph, output: OutputSpec) -> ExportOptions:

@@ -136,9 +136,15 @@ def test_metadata_file_names_the_image_as_buildkit(
     shared_store.ok("save", "--format", "oci", "-o", str(saved), name)
     with tarfile.open(saved) as archive:
         index = json.load(archive.extractfile("index.json"))  # type: ignore[arg-type]
+    saved_manifest = index["manifests"][0]
     assert metadata == {
         "containerimage.config.digest": shared_store.image_id(name),
-        "containerimage.digest": index["manifests"][0]["digest"],
+        "containerimage.descriptor": {
+            "mediaType": saved_manifest["mediaType"],
+            "digest": saved_manifest["digest"],
+            "size": saved_manifest["size"],
+        },
+        "containerimage.digest": saved_manifest["digest"],
         "image.name": f"docker.io/library/{name}",
     }
     # A rebuild that changes nothing still writes it (the build memo, which knows no manifest, steps aside).

@@ -129,8 +129,8 @@ BUILD_FLAGS: tuple[Flag, ...] = (
          help="A named context: FROM NAME, COPY --from=NAME and RUN --mount=from=NAME use it (a stage or an "
          "image of that name included)."),
     Flag("metadata_file", ("--metadata-file",), type="file", metavar="FILE",
-         help="Write the build's result as JSON (containerimage.digest, containerimage.config.digest, "
-         "image.name) to the file."),
+         help="Write the build's result as JSON (containerimage.digest, containerimage.descriptor, "
+         "containerimage.config.digest, image.name: BuildKit's keys) to the file."),
 )  # fmt: skip
 
 

@@ -50,7 +50,7 @@ class Outcome(NamedTuple):
     names: tuple[str, ...]  # the names it now carries in the store, of those asked for
     pushed: tuple[tuple[str, str], ...] = ()  # (name, manifest digest) of each push
     summary: tuple[str, ...] = ()  # after a build: the image's size, and hints (a memo keeps them)
-    metadata: tuple[tuple[str, str], ...] = ()  # BuildKit's result keys, for --metadata-file
+    metadata: "tuple[tuple[str, object], ...]" = ()  # BuildKit's result keys, for --metadata-file
 
 
 def build_command(root: Path, flags: BuildFlags) -> None:
@@ -102,7 +102,7 @@ def report_outcome(outcome: Outcome, flags: BuildFlags) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _write_metadata(path: Path, metadata: tuple[tuple[str, str], ...]) -> None:
+def _write_metadata(path: Path, metadata: tuple[tuple[str, object], ...]) -> None:
     """docker buildx's --metadata-file: a JSON object of BuildKit's exporter response."""
     import json
 
@@ -228,9 +228,12 @@ def _build(root: Path, flags: BuildFlags, resolved: Resolved, plan: MemoPlan | N
     return Outcome(image_id, built.names, built.pushed, summary, _metadata(request, built))
 
 
-def _metadata(request: "BuildRequest", built: "BuildOutcome") -> tuple[tuple[str, str], ...]:
+def _metadata(request: "BuildRequest", built: "BuildOutcome") -> tuple[tuple[str, object], ...]:
     """BuildKit's exporter response, as docker buildx writes it to --metadata-file: the manifest (the index of
-    several platforms) as pushed when pushed, the config digest of one image, the names asked for."""
+    several platforms) as pushed when pushed, and its descriptor when it is the store's; the config digest of
+    one image; the names asked for."""
+    import msgspec
+
     from slipway.export.exporter import output_names
 
     assert built.image is not None
@@ -242,8 +245,11 @@ def _metadata(request: "BuildRequest", built: "BuildOutcome") -> tuple[tuple[str
     else:
         manifest = built.index.digest if built.index is not None else built.image.manifest_digest
     config = (("containerimage.config.digest", built.image.id),) if built.index is None else ()
+    # A push sends a manifest of its own (its layers compressed): its size is the registry's to say.
+    descriptor = built.manifest if built.manifest is not None and not built.pushed else None
     return (
         *config,
+        *((("containerimage.descriptor", msgspec.to_builtins(descriptor)),) if descriptor else ()),
         ("containerimage.digest", manifest),
         *((("image.name", ",".join(asked)),) if asked else ()),
     )

@@ -254,6 +254,13 @@ def _timestamp(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def manifest_descriptor(store: Store, image: ImageRecord, platform: Platform | None = None) -> Descriptor:
+    """The descriptor of `image`'s manifest as the store holds it."""
+    media_type = image.manifest.media_type or MEDIA_OCI_MANIFEST
+    size = len(store.blobs.read(image.manifest_digest))
+    return Descriptor(media_type=media_type, digest=image.manifest_digest, size=size, platform=platform)
+
+
 def compose_index(store: Store, images: Sequence[ImageRecord]) -> tuple[bytes, Descriptor]:
     """The OCI image index of `images` (one per platform, in order): its bytes and its descriptor. Each entry's
     platform is its config's, as a registry's index says which manifest runs where."""
@@ -266,10 +273,6 @@ def compose_index(store: Store, images: Sequence[ImageRecord]) -> tuple[bytes, D
             variant=config.variant,
             os_version=config.os_version,
         )
-        size = len(store.blobs.read(image.manifest_digest))
-        media_type = image.manifest.media_type or MEDIA_OCI_MANIFEST
-        entries.append(
-            Descriptor(media_type=media_type, digest=image.manifest_digest, size=size, platform=platform)
-        )
+        entries.append(manifest_descriptor(store, image, platform))
     data = encode_json(Index(manifests=tuple(entries), media_type=MEDIA_OCI_INDEX))
     return data, Descriptor(media_type=MEDIA_OCI_INDEX, digest=sha256_digest(data), size=len(data))

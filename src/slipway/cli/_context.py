@@ -9,13 +9,21 @@ from slipway.choices import ROOTLESS_VARIABLE
 from slipway.store import ROOT_VARIABLE, default_root
 
 __all__ = [
+    "PROGRAM",
     "ROOT_VARIABLE",
+    "VERSION_MESSAGE",
     "AppContext",
     "default_root",
     "enter_user_namespace",
     "exit_for",
     "start_debug_logging",
+    "version_line",
 ]
+
+PROGRAM = "slipway"
+# `slipway --version`'s line, as click's version_option formats it: the group declares it with this message
+# and the fast path (cli/_fast.py) prints it without importing click.
+VERSION_MESSAGE = "%(prog)s, version %(version)s"
 
 
 class AppContext(NamedTuple):
@@ -80,3 +88,9 @@ def exit_for(err: BaseException) -> NoReturn:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     raise err
+
+
+def version_line() -> str:
+    from slipway import __version__
+
+    return VERSION_MESSAGE % {"prog": PROGRAM, "version": __version__}

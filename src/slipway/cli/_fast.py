@@ -4,8 +4,8 @@ A daemonless builder starts a fresh process for every build, so a rebuild that c
 start-up: the interpreter, then the command line library (click and what it imports is ~15 ms, a quarter of
 such a rebuild). `answer` reads `slipway [--root DIR] [--debug] build FLAGS... CONTEXT` with the parser below,
 made from the same table as the click command, and hands the `BuildFlags` to the same entry
-(cli/_building.py's `build_command`). What it declines is what click must answer: help, the version, and any
-command line click would refuse (an unknown flag, a missing value, a value outside its choices...), so click's
+(cli/_building.py's `build_command`); and `slipway --version`, the line the group's version option declares
+(cli/_context.py). What it declines is what click must answer: help, and any command line click would refuse (an unknown flag, a missing value, a value outside its choices...), so click's
 messages stay the only ones. tests/unit/cli/test_fast.py holds that for every command line it accepts, click
 reads the same BuildFlags.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import assert_never
 
 from slipway.cli._build_flags import BUILD_FLAGS, CONTEXT, BuildFlags, Flag
-from slipway.cli._context import ROOT_VARIABLE
+from slipway.cli._context import ROOT_VARIABLE, version_line
 
 __all__ = ["Invocation", "answer", "parse", "parse_build_flags"]
 
@@ -30,6 +30,9 @@ Invocation = tuple[str | None, bool, BuildFlags]
 def answer(argv: list[str]) -> bool:
     """Run `argv` (the arguments after the program name) if it is a build this parser reads; False otherwise,
     for click to read."""
+    if argv == ["--version"]:
+        print(version_line())
+        return True
     invocation = parse(argv, os.environ)
     if invocation is None:
         return False

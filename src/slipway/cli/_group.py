@@ -10,7 +10,9 @@ import click
 
 from slipway import __version__
 from slipway.cli._context import (
+    PROGRAM,
     ROOT_VARIABLE,
+    VERSION_MESSAGE,
     AppContext,
     default_root,
     enter_user_namespace,
@@ -64,7 +66,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="slipway")
+@click.version_option(__version__, prog_name=PROGRAM, message=VERSION_MESSAGE)
 @click.option(
     "--root",
     type=click.Path(file_okay=False),

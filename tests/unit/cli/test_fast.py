@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from unittest import mock
 
 import click
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -222,3 +225,13 @@ def test_the_flag_table_and_build_flags_agree() -> None:
     build = cli.get_command(click.Context(cli), "build")
     assert build is not None
     assert [param.name for param in build.params] == list(BuildFlags._fields)
+
+
+def test_the_version_is_the_line_click_prints_and_needs_no_click() -> None:
+    """`slipway --version` answers from the fast path with the group's own version line."""
+    probe = "import sys; from slipway.cli import main; main(['--version']); print('click' in sys.modules)"
+    fast = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    by_click = CliRunner().invoke(cli, ["--version"])
+    assert by_click.exit_code == 0
+    assert fast.stdout == by_click.output + "False\n"
+    assert by_click.output.startswith("slipway, version ")

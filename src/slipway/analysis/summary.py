@@ -10,11 +10,11 @@ them (what the image ships, deletions in later layers included).
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 from collections.abc import Iterator
 
-from slipway.analysis._content import classify
 from slipway.store import ImageRecord, SnapshotRecord, Store
 
 __all__ = ["HINT_MINIMUM", "toolchain_bytes"]
@@ -32,13 +32,24 @@ def toolchain_bytes(store: Store, image: ImageRecord, built: SnapshotRecord | No
     with store.lease():
         top = built if built is not None else store.snapshots.unpack_image(image)
         chain = store.snapshots.chain(top.id) if top is not None else []
-        totals: dict[str, int] = {}
-        for snapshot in chain:
-            for path, size in _walk_files(str(snapshot.path)):
-                kind = classify(path)
-                if kind is not None and kind.toolchain:
-                    totals[kind.short] = totals.get(kind.short, 0) + size
+        totals = _toolchain_totals(file for snapshot in chain for file in _walk_files(str(snapshot.path)))
     return {short: size for short, size in totals.items() if size >= HINT_MINIMUM}
+
+
+def _toolchain_totals(files: Iterator[tuple[str, int]]) -> dict[str, int]:
+    """Bytes per toolchain of `files` (path, size). The content table (a dozen regular expressions) is
+    imported for a first file only: a small image has none where toolchains live."""
+    first = next(files, None)
+    if first is None:
+        return {}
+    from slipway.analysis._content import classify
+
+    totals: dict[str, int] = {}
+    for path, size in itertools.chain((first,), files):
+        kind = classify(path)
+        if kind is not None and kind.toolchain:
+            totals[kind.short] = totals.get(kind.short, 0) + size
+    return totals
 
 
 def _walk_files(root: str) -> Iterator[tuple[str, int]]:

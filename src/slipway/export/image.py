@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import msgspec
 
 from slipway.choices import Compression
 from slipway.errors import StoreError
-from slipway.export._cache_config import ChainRecord, encode_inline
 from slipway.graph.ops import StagePlan
 from slipway.image.layers import LayerInfo, compress_layer, measure_tree, pack_layer
 from slipway.image.oci import (
@@ -36,6 +35,9 @@ from slipway.image.oci import (
     sha256_digest,
 )
 from slipway.store import ImageRecord, SnapshotRecord, Store
+
+if TYPE_CHECKING:
+    from slipway.export._cache_config import ChainRecord
 
 
 class ExportOptions(msgspec.Struct, frozen=True):
@@ -176,6 +178,8 @@ def compose_manifest(
         stage, [layer.diff_id for layer in layers], _created(store, snapshot, options, stage.image_layers)
     )
     if options.inline_cache and snapshot is not None:
+        from slipway.export._cache_config import encode_inline  # --cache-to type=inline only
+
         records = _inline_records(store.snapshots.chain(snapshot.id), layers, options.inline_cache)
         config = msgspec.structs.replace(config, inline_cache=encode_inline(records) if records else None)
     config_bytes = encode_json(config)
@@ -194,6 +198,8 @@ def _inline_records(
 ) -> list[ChainRecord]:
     """The records of `entries` whose snapshots are in the image's chain (one layer per snapshot): each the
     image's layers up to it, sorted by key so that the same build writes the same config."""
+    from slipway.export._cache_config import ChainRecord
+
     position = {record.id: index for index, record in enumerate(chain)}
     return [
         ChainRecord(

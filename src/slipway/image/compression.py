@@ -12,9 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import BinaryIO
 
-import zstandard
-from isal import igzip_threaded
-
 from slipway.choices import Compression
 from slipway.errors import ArchiveError
 from slipway.image.oci import (
@@ -90,12 +87,16 @@ def compressed_writer(
         yield out
         return
     if compression == "gzip":
+        from isal import igzip_threaded  # the compressors load when a layer is compressed
+
         # igzip_threaded writes a gzip header with no name and mtime 0, and compresses fixed-size blocks
         # (pigz-style, each primed with the previous 32 KiB), so its output does not depend on `count`.
         writer: BinaryIO = igzip_threaded.open(
             out, "wb", compresslevel=GZIP_LEVEL, threads=count, block_size=CHUNK_SIZE
         )
     elif compression == "zstd":
+        import zstandard
+
         # zstd's multi-threaded mode gives the same bytes for any worker count >= 1 (not for 0).
         compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=count, write_checksum=True)
         writer = compressor.stream_writer(out, closefd=False)

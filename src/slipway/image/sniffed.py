@@ -3,8 +3,9 @@
 Archives, rootfs tars and ADD's local archives come from outside with no trustworthy media type, so the
 content decides; layer blobs are sniffed too, as docker does (the one reader family: export's archive
 readers, the worker's ADD and image/compression's layer reader all open their streams here).
-Every failure of a decompressor (truncated, corrupt) surfaces as one of `DECOMPRESSION_ERRORS`, which
-`GuardedReader` turns into CorruptStream, or into the caller's own ArchiveError naming the stream.
+Every failure of a decompressor (truncated, corrupt) surfaces as one of `decompression_errors()`, which
+`GuardedReader` turns into CorruptStream, or into the caller's own ArchiveError naming the stream. The gzip
+and zstd libraries load with the first stream that needs them (a build that reads none imports neither).
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ import lzma
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO, Literal, Protocol
-
-import zstandard
-from isal import igzip, igzip_threaded, isal_zlib
+from typing import Any, BinaryIO, Literal, Protocol
 
 Compression = Literal["gzip", "zstd", "bzip2", "xz", "none"]
 
@@ -29,17 +27,14 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 
 CHUNK = 1 << 20
 
-_ISAL_ERROR: type[BaseException] = isal_zlib.error
 
-# What a decompressor raises on a truncated or corrupt stream.
-DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
-    EOFError,
-    OSError,
-    zlib.error,
-    _ISAL_ERROR,
-    zstandard.ZstdError,
-    lzma.LZMAError,
-)
+def decompression_errors() -> tuple[type[BaseException], ...]:
+    """What a decompressor raises on a truncated or corrupt stream. Asked in `except` clauses, so only once
+    something failed."""
+    import zstandard
+    from isal import isal_zlib
+
+    return (EOFError, OSError, zlib.error, isal_zlib.error, zstandard.ZstdError, lzma.LZMAError)
 
 
 class Readable(Protocol):
@@ -74,7 +69,7 @@ class GuardedReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         try:
             return self._source.read(size)
-        except DECOMPRESSION_ERRORS as err:
+        except decompression_errors() as err:
             raise self._wrap(err) from err
 
 
@@ -117,7 +112,7 @@ class ZstdReader(io.RawIOBase):
 
     def __init__(self, source: BinaryIO) -> None:
         self._source = source
-        self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+        self._decompressor = _zstd_decompressor()
         self._pending = b""
         self._in_frame = False
 
@@ -147,8 +142,14 @@ class ZstdReader(io.RawIOBase):
                 break
             self._in_frame = False
             data = self._decompressor.unused_data
-            self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+            self._decompressor = _zstd_decompressor()
         return b"".join(output)
+
+
+def _zstd_decompressor() -> Any:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj()
 
 
 def read_exactly(source: Readable, size: int) -> bytes:
@@ -181,6 +182,8 @@ def decompressed(source: BinaryIO, *, gzip_thread: bool = False) -> Iterator[tup
     # The readers are closed in the `finally` below, whichever one it is.
     match compression:
         case "gzip":
+            from isal import igzip, igzip_threaded
+
             if gzip_thread:  # ISA-L releases the GIL: decompressing overlaps with reading the tar
                 reader = igzip_threaded.open(stream, "rb", threads=1, block_size=CHUNK)
             else:

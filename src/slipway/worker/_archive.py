@@ -19,13 +19,16 @@ from typing import BinaryIO
 from slipway.errors import ArchiveError
 from slipway.image._streams import end_guarded
 from slipway.image.layers import entry_owner, mtime_ns, owner_error
-from slipway.image.sniffed import DECOMPRESSION_ERRORS, decompressed, read_exactly
+from slipway.image.sniffed import decompressed, decompression_errors, read_exactly
 from slipway.image.xattrs import requested_xattrs, set_xattr
 from slipway.worker.rootpath import Root, lstat_at, remove_at, split_last
 
 __all__ = ["is_archive", "extract_archive", "open_decompressed"]
 
-DECODE_ERRORS: tuple[type[BaseException], ...] = (tarfile.TarError, ValueError, *DECOMPRESSION_ERRORS)
+
+def decode_errors() -> tuple[type[BaseException], ...]:
+    """What reading an archive that is not one (or is cut short) raises."""
+    return (tarfile.TarError, ValueError, *decompression_errors())
 
 
 @contextlib.contextmanager
@@ -43,7 +46,7 @@ def is_archive(raw: BinaryIO) -> bool:
         with open_decompressed(raw) as stream:
             block = read_exactly(stream, tarfile.BLOCKSIZE)
         tarfile.TarInfo.frombuf(block, tarfile.ENCODING, "surrogateescape")
-    except DECODE_ERRORS:
+    except decode_errors():
         return False
     return True
 
@@ -79,7 +82,7 @@ def extract_archive(
                     ) from err
     except ArchiveError as err:
         raise ArchiveError(f"{shown}: {err}") from err
-    except DECODE_ERRORS as err:
+    except decode_errors() as err:
         raise ArchiveError(f"{shown}: cannot unpack the archive: {err}") from err
     for directory, mtime in reversed(dir_times):
         with contextlib.suppress(OSError):  # a later entry replaced it

@@ -9,8 +9,10 @@ import contextlib
 import hashlib
 import io
 import os
+import signal
 import subprocess
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -437,3 +439,42 @@ def test_fuse_overlayfs_gives_the_kernel_overlays_layers(
         "/keep:",
         "stay",
     ]
+
+
+def test_a_killed_build_leaves_no_fuse_overlayfs_server_behind(
+    shared_rootless_store: Any, tmp_path: Path, make_context: Any
+) -> None:
+    prerequisites.require_tool("fuse-overlayfs", "fuse-overlayfs")
+    context = shared_rootless_store.give(make_context(tmp_path / "k", "FROM busybox:test\nRUN sleep 607\n"))
+    store = str(shared_rootless_store.root).encode()
+
+    def servers() -> list[int]:
+        return processes_where(
+            lambda argv: bool(argv) and argv[0].endswith(b"fuse-overlayfs") and store in b" ".join(argv)
+        )
+
+    argv = shared_rootless_store.argv("build", "--progress", "plain", "--no-cache", str(context))
+    with device_mode(FUSE, 0o666):
+        build = subprocess.Popen(
+            argv, env={**os.environ, "SLIPWAY_OVERLAY": "fuse-overlayfs"}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            assert wait_for(lambda: servers() != []), "no fuse-overlayfs server came up"
+            os.kill(build.pid, signal.SIGKILL)  # the launcher execs slipway: this pid is slipway's
+            build.wait()
+            assert wait_for(lambda: servers() == []), f"fuse-overlayfs outlived slipway: {servers()}"
+        finally:
+            build.kill()
+            build.wait()
+            for pid in processes_running([b"sleep", b"607"]):  # the step's runc and container, orphaned
+                os.kill(pid, signal.SIGKILL)
+
+
+def wait_for(condition: Callable[[], bool], attempts: int = 600) -> bool:
+    """Whether `condition` holds within `attempts` tries 0.1 s apart (a wait, not a measure)."""
+    for _ in range(attempts):
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -20,10 +19,10 @@ from typing import BinaryIO, Literal, Protocol, assert_never
 
 from slipway.choices import is_rootless, overlay_driver
 from slipway.errors import MountError
+from slipway.worker._fuse_mount import start_fuse_overlay, stop_fuse_overlay
 from slipway.worker._fuse_upper import normalize_upper
 from slipway.worker.mount_plan import Direct, MountPlan, Overlay
 from slipway.worker.mounts import MS_BIND, MS_RDONLY, MS_REMOUNT, is_mounted, libc, mount, unmount
-from slipway.worker.runtime import SAFE_PATH
 
 __all__ = [
     "MountKind",
@@ -130,11 +129,13 @@ def overlay_mount(
         ledger.mount(target, kind) if ledger is not None else nullcontext(),
         _empty_lower_if_needed(lowers, upper, target) as lowers_to_mount,
     ):
-        _mount_view(lowers_to_mount, target, upper, work)
+        server = _mount_view(lowers_to_mount, target, upper, work)
         try:
             yield target
         finally:
             unmount(target)
+            if server is not None:
+                stop_fuse_overlay(server)
         if upper is not None and overlay_driver() == "fuse-overlayfs":
             normalize_upper(upper, lowers)
 
@@ -153,7 +154,10 @@ def _empty_lower_if_needed(lowers: Sequence[Path], upper: Path | None, target: P
         os.rmdir(empty)
 
 
-def _mount_view(lowers: list[Path], target: Path, upper: Path | None, work: Path | None) -> None:
+def _mount_view(
+    lowers: list[Path], target: Path, upper: Path | None, work: Path | None
+) -> subprocess.Popen[bytes] | None:
+    """Mount the view; fuse-overlayfs' server process, if the view is one of its mounts."""
     if upper is None and not lowers:
         raise ValueError("overlay_mount needs at least one lower dir or an upper dir")
     if upper is None and len(lowers) == 1:
@@ -164,18 +168,19 @@ def _mount_view(lowers: list[Path], target: Path, upper: Path | None, work: Path
         except BaseException:
             unmount(target)
             raise
-        return
+        return None
     if overlay_driver() == "fuse-overlayfs":
-        _mount_fuse(lowers, target, upper, work)
-        return
+        log.debug("fuse-overlayfs at %s", target)
+        return start_fuse_overlay(_fuse_options(lowers, upper, work), target)
     flags = MS_RDONLY if upper is None else 0
     try:
         options = overlay_options(lowers, upper, work)
     except MountError:
         _mount_relative(lowers, target, upper, work)
-        return
+        return None
     log.debug("overlay at %s: %s", target, options)
     mount("overlay", target, "overlay", flags, options)
+    return None
 
 
 def _mount_relative(lowers: list[Path], target: Path, upper: Path | None, work: Path | None) -> None:
@@ -201,24 +206,11 @@ def _mount_relative(lowers: list[Path], target: Path, upper: Path | None, work: 
         raise MountError(f"cannot mount {len(lowers)} layers at {target}: {completed.stderr.strip()}")
 
 
-def _mount_fuse(lowers: list[Path], target: Path, upper: Path | None, work: Path | None) -> None:
-    """fuse-overlayfs at `target` (worker/overlay_driver.py); it serves the mount from a process of its own,
-    which ends when the mount is unmounted. allow_other: a RUN's USER is another id of the namespace."""
-    program = shutil.which("fuse-overlayfs", path=SAFE_PATH)
-    if program is None:
-        raise MountError("cannot mount fuse-overlayfs: it is not installed (apt-get install fuse-overlayfs)")
+def _fuse_options(lowers: list[Path], upper: Path | None, work: Path | None) -> list[str]:
     options = [f"lowerdir={':'.join(_escape(path) for path in reversed(lowers))}"]
     if upper is not None and work is not None:
         options += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}"]
-    argv = [program, "-o", ",".join([*options, "allow_other"]), str(target)]
-    log.debug("fuse-overlayfs at %s: %s", target, argv)
-    completed = subprocess.run(
-        argv, env={"PATH": SAFE_PATH}, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
-    )
-    if completed.returncode != 0:
-        reason = (completed.stderr.strip().splitlines() or ["no reason given"])[-1]
-        hint = "; /dev/fuse must be open to the user (mode 0666)" if "/dev/fuse" in reason else ""
-        raise MountError(f"cannot mount fuse-overlayfs at {target}: {reason}{hint}")
+    return options
 
 
 def sync_filesystem(path: Path) -> None:

@@ -31,7 +31,7 @@ WHEELHOUSE = Path("/var/cache/slipway/wheelhouse")  # scripts/setup fills it
 # What deploy/Dockerfile's debian-system stage installs, less git (no test needs it), plus what
 # debian:bookworm-slim has of its own that the build runs (sh, useradd, coreutils).
 SYSTEM_PACKAGES = (
-    "python3", "python3-venv", "runc", "uidmap", "slirp4netns", "libcap2-bin", "ca-certificates",
+    "python3", "python3-venv", "runc", "uidmap", "slirp4netns", "fuse-overlayfs", "libcap2-bin", "ca-certificates",
     "base-files", "bash", "dash", "coreutils", "passwd",
 )  # fmt: skip
 SYSTEM_PATH = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, assert_never
 
 import msgspec
 
@@ -108,7 +108,10 @@ def context_argument(text: str, stdin: BinaryIO) -> Path | RemoteContext:
             return GitContext(text)
         case "url":
             return UrlContext(text)
-    return Path(text)
+        case "directory":
+            return Path(text)
+        case unknown:
+            assert_never(unknown)
 
 
 @contextmanager

@@ -8,11 +8,12 @@ memory. Bytes that are not UTF-8 are kept as surrogates, for the parser to point
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 __all__ = [
     "DEFAULT_DOCKERFILE",
     "MAX_FILE_BYTES",
+    "ContextKind",
     "context_kind",
     "dockerfile_location",
     "dockerfile_path",
@@ -23,6 +24,7 @@ __all__ = [
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 DEFAULT_DOCKERFILE = "Dockerfile"
+ContextKind = Literal["stdin", "git", "url", "directory"]  # what `slipway build CONTEXT` names
 
 
 def dockerfile_location(option: str | None, context: str | Path) -> Path | None:
@@ -37,7 +39,7 @@ def dockerfile_location(option: str | None, context: str | Path) -> Path | None:
     return Path(context) / option if context_kind(str(context)) == "directory" else path
 
 
-def context_kind(text: str) -> str:
+def context_kind(text: str) -> ContextKind:
     """What the context argument of `slipway build` names, as docker build reads it: "stdin" (-), "git" (a git
     URL), "url" (another http(s) URL: a tar archive or a Dockerfile) or "directory"."""
     if text == "-":

@@ -16,8 +16,9 @@ test: setup
 test-slow: setup
 	$(PYTHON) -m pytest -q -p no:cacheprovider -m slow tests
 
-# The slow tests CI runs beyond `make test` (a few minutes each): slipway's own image in an unprivileged docker.
-CI_SLOW_TESTS = tests/integration/test_in_container.py
+# The slow tests CI runs beyond `make test` (a few minutes each): slipway's own image in an unprivileged docker,
+# BuildKit's git query-string test (about 40 builds).
+CI_SLOW_TESTS = tests/integration/test_in_container.py tests/buildkit/test_dockerfile_addgit.py
 
 test-ci-slow: setup
 	$(PYTHON) -m pytest -q -p no:cacheprovider -m slow $(CI_SLOW_TESTS)

@@ -203,7 +203,9 @@ def query_cases(url: str, v2: str, latest: str) -> tuple[tuple[str, str, str, st
     )
 
 
-# dockerfile_addgit_test.go: testGitQueryString
+# dockerfile_addgit_test.go: testGitQueryString. About 40 builds (~85 s): `slow`, run by CI through
+# `make test-ci-slow`, so the default run stays within its budget.
+@pytest.mark.slow
 def test_git_query_string(sandbox: Sandbox) -> None:
     submodule = init_repository(sandbox.fresh("git"))
     (submodule / "file").write_text("123\n")

@@ -328,10 +328,13 @@ def chart(points: list[Point], out_dir: Path) -> Path | None:
             if name != family:
                 continue
             sizes = [size for size, _, _ in values]
-            style = "-" if builder == "slipway" else "--"
+            style = {
+                "linestyle": "-" if builder == "slipway" else "--",
+                "marker": "o" if builder == "slipway" else "s",
+            }
             label = f"{builder} {phase}"
-            time_ax.plot(sizes, [seconds for _, seconds, _ in values], style, marker="o", label=label)
-            memory_ax.plot(sizes, [peak / 2**20 for _, _, peak in values], style, marker="o", label=label)
+            time_ax.plot(sizes, [seconds for _, seconds, _ in values], label=label, **style)
+            memory_ax.plot(sizes, [peak / 2**20 for _, _, peak in values], label=label, **style)
         unit = {"context": "files", "steps": "steps", "stages": "stages", "image": "MB"}[family]
         for ax, what in ((time_ax, "median time (s)"), (memory_ax, "peak memory (MiB)")):
             ax.set_xscale("log")

@@ -242,9 +242,9 @@ def _fetch_layers(
                 f"{where}: the layer unpacks to {diff_id}, but the image config says "
                 f"{diff_ids[layer.digest]}; the image is inconsistent"
             )
-        measured.append(
-            LayerInfo(diff_id=diff_id, descriptor=layer, uncompressed_size=size, content_size=content_size)
-        )
+        # The layer's own facts only: not the manifest's annotations or URLs for it.
+        blob = Descriptor(media_type=layer.media_type, digest=layer.digest, size=layer.size)
+        measured.append(LayerInfo(diff_id, blob, uncompressed_size=size, content_size=content_size))
         emit(f"{_short(layer.digest)}: Pull complete")
 
     transfer_all(client, list(missing.values()), fetch, max_parallel)

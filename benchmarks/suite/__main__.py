@@ -2,7 +2,7 @@
 
     benchmarks/run [--runs 5] [--quick] [--workloads seed,export] [--builders slipway,buildkit,buildah]
                    [--slipway-rev HEAD] [--report results/<timestamp>]
-    benchmarks/run --workloads pull-big,pull-many,load-big,load-many [--builders slipway,skopeo,docker]
+    benchmarks/run --workloads pull-big,pull-many,load-big,load-many [--builders slipway,skopeo,docker] [--synced]
 
 The second form runs the transfer workloads (suite/transfers.py): pulls from a loopback registry and loads of
 a `docker save` archive, slipway against skopeo and docker.
@@ -68,6 +68,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--fs-image", type=Path, default=DEFAULT_IMAGE, help="sparse file for the bench file system"
+    )
+    parser.add_argument(
+        "--synced",
+        action="store_true",
+        help="transfers: time skopeo and docker up to a syncfs after their copy, as slipway's ends synced",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -192,6 +197,9 @@ def _transfers(args: argparse.Namespace) -> int:
         "kernel": platform.release(),
         "runs": str(args.runs),
         "peers": ",".join(PEERS),
+        "peers synced": "yes (a syncfs after each copy)"
+        if args.synced
+        else "no (their writes left in the page cache)",
     }
     with ExitStack() as stack:
         fs = stack.enter_context(bench_filesystem(args.fs_image))
@@ -204,7 +212,7 @@ def _transfers(args: argparse.Namespace) -> int:
         daemon = None
         if "docker" in tools:
             daemon = stack.enter_context(private_dockerd(fs / "docker", tmpdir, logs / "dockerd.log"))
-        results = measure_all(order, tools, args.runs, fs, logs, slipway, daemon)
+        results = measure_all(order, tools, args.runs, fs, logs, slipway, daemon, args.synced)
     meta["load average"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return _publish(out_dir, meta, results, tools)
 

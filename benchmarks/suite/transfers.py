@@ -188,11 +188,21 @@ def make_images(slipway: Slipway, registry: str, work: Path) -> dict[str, Transf
     return images
 
 
-def measure_transfer(tool: Tool, workload: str, image: TransferImage, run_index: int, logs: Path) -> Result:
+def durable(argv: list[str], on: Path) -> list[str]:
+    """`argv`, then a syncfs of the file system holding `on`: what a peer's copy costs once it is on the disk,
+    as slipway's is when its pull or load returns (skopeo and docker leave their writes to the page cache)."""
+    return ["sh", "-c", 'where=$1; shift; "$@" && sync -f "$where"', "sh", str(on), *argv]
+
+
+def measure_transfer(
+    tool: Tool, workload: str, image: TransferImage, run_index: int, logs: Path, *, synced: bool = False
+) -> Result:
     log = logs / f"{workload}.{tool.name}.run{run_index}.log"
     tool.reset(image)
     quiet = wait_for_quiet()
     argv = tool.pull_argv(image) if workload.startswith("pull") else tool.load_argv(image)
+    if synced and tool.name != "slipway":
+        argv = durable(argv, image.archive)  # the archive is on the file system every tool writes to
     step: Timed = timed(tool, argv, log)  # type: ignore[arg-type]  # a Tool has what timed uses of a Builder
     ok, detail = step.returncode == 0, f"exit {step.returncode}"
     if ok:
@@ -205,14 +215,19 @@ def measure_transfer(tool: Tool, workload: str, image: TransferImage, run_index:
 
 
 def run_transfers(
-    tools: list[Tool], workloads: list[str], images: dict[str, TransferImage], runs: int, logs: Path
+    tools: list[Tool],
+    workloads: list[str],
+    images: dict[str, TransferImage],
+    runs: int,
+    logs: Path,
+    synced: bool,
 ) -> Iterator[Result]:
     for run_index in range(runs):
         rotated = tools[run_index % len(tools) :] + tools[: run_index % len(tools)]
         for workload in workloads:
             image = images[workload.split("-", 1)[1]]
             for tool in rotated:
-                result = measure_transfer(tool, workload, image, run_index, logs)
+                result = measure_transfer(tool, workload, image, run_index, logs, synced=synced)
                 seconds = "failed" if result.seconds is None else f"{result.seconds:.2f}s"
                 state = "ok" if result.ok else f"WRONG: {result.detail}"
                 print(f"run {run_index + 1}/{runs} {workload} {tool.name}: {seconds}, "
@@ -230,6 +245,7 @@ def measure_all(
     logs: Path,
     slipway: Slipway,
     dockerd: Dockerd | None,
+    synced: bool = False,
 ) -> list[Result]:
     """Make the images, then time every workload on every tool `runs` times."""
     env = slipway.env
@@ -246,4 +262,4 @@ def measure_all(
                 )
             elif dockerd is not None:
                 tools.append(DockerTool({k: v for k, v in env.items() if k != "PYTHONPATH"}, dockerd))
-        return list(run_transfers(tools, workloads, images, runs, logs))
+        return list(run_transfers(tools, workloads, images, runs, logs, synced))

@@ -110,10 +110,11 @@ def _fmt_ratio(value: float | None) -> str:
 
 def table(results: list[Result], builders: list[str], peers: tuple[str, ...] = BUILD_PEERS) -> str:
     titles = "".join(f" slipway/{PEER_TITLES.get(peer, peer)} |" for peer in peers)
+    floor = any(r.builder == FLOOR for r in results)  # its columns only where it was measured
     lines = [
-        "| workload | builder | median | min–max | over the floor | peak memory | image size |"
-        f"{titles} overhead slipway/BuildKit | notes |",
-        "| --- " * (9 + len(peers)) + "|",
+        f"| workload | builder | median | min–max |{' over the floor |' if floor else ''} peak memory | image size |"
+        f"{titles}{' overhead slipway/BuildKit |' if floor else ''} notes |",
+        "| --- " * (7 + len(peers) + 2 * floor) + "|",
     ]
     for row in _rows(results):
         ratios = [_fmt_ratio(_ratio(results, row, "slipway", peer)) for peer in peers]
@@ -130,10 +131,12 @@ def table(results: list[Result], builders: list[str], peers: tuple[str, ...] = B
                 notes.append(f"{cell.noisy} not quiet")
             above = "" if builder == FLOOR else _fmt_seconds(_overhead(results, row, builder))
             shown = "".join(f" {ratio if i == 0 else ''} |" for ratio in ratios)
+            if floor:
+                shown += f" {overheads if i == 0 else ''} |"
             lines.append(
-                f"| {row if i == 0 else ''} | {builder} | {_fmt_seconds(cell.median)} | {span} | {above} | "
-                f"{_fmt_bytes(cell.peak_bytes)} | {_fmt_size(cell.image_bytes)} |{shown} "
-                f"{overheads if i == 0 else ''} | {'; '.join(notes)} |"
+                f"| {row if i == 0 else ''} | {builder} | {_fmt_seconds(cell.median)} | {span} |"
+                f"{f' {above} |' if floor else ''} {_fmt_bytes(cell.peak_bytes)} | {_fmt_size(cell.image_bytes)} |"
+                f"{shown} {'; '.join(notes)} |"
             )
     return "\n".join(lines) + "\n"
 

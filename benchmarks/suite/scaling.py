@@ -38,7 +38,7 @@ from benchmarks.suite.bases import make_busybox
 from benchmarks.suite.benchfs import DEFAULT_IMAGE, bench_filesystem
 from benchmarks.suite.builders import Builder, BuildKit, Slipway, bench_env
 from benchmarks.suite.dockerd import private_dockerd
-from benchmarks.suite.measure import timed
+from benchmarks.suite.measure import Result, timed
 from benchmarks.suite.quiet import wait_for_quiet
 from benchmarks.suite.transfers import running_registry
 from benchmarks.suite.workloads import RunCheck, Workload
@@ -57,18 +57,11 @@ FILE_SIZES = (512, 1536)  # ~1 KiB on average
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """One timed step: `family` at `size`, in `phase`, on `builder`."""
+    """One timed step: `family` at `size`; the result's phase is the step (cold, no-op, edit, save, push, pull)."""
 
     family: str
     size: int
-    phase: str
-    builder: str
-    run: int
-    seconds: float | None  # None when the step failed
-    peak_bytes: int
-    ok: bool
-    detail: str
-    quiet: bool
+    result: Result
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +198,9 @@ def measure_case(
             ok, detail = _check(builder, case.workload, image)
         (scratch / f"{case.workload.tag}.tar").unlink(missing_ok=True)
         seconds = step.seconds if step.returncode == 0 else None
-        yield Point(case.family, case.size, phase, builder.name, run_index, seconds, step.peak_bytes, ok, detail,
-                    quiet.reached)  # fmt: skip
+        result = Result(case.workload.name, phase, builder.name, run_index, seconds, step.peak_bytes, ok, detail,
+                        quiet.reached, str(log))  # fmt: skip
+        yield Point(case.family, case.size, result)
         if not ok:
             return
 
@@ -275,31 +269,36 @@ def main(argv: list[str] | None = None) -> int:
     meta["load average"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     _save(out_dir, meta, points)
     print(f"results: {out_dir / 'scaling.csv'}; chart: {chart(points, out_dir)}", file=sys.stderr)
-    return 0 if all(point.ok for point in points) else 2
+    return 0 if all(point.result.ok for point in points) else 2
 
 
 def _say(point: Point) -> None:
-    seconds = "failed" if point.seconds is None else f"{point.seconds:.2f}s"
-    state = "ok" if point.ok else f"WRONG: {point.detail}"
-    print(f"run {point.run + 1} {point.family}-{point.size} {point.phase} {point.builder}: {seconds}, "
-          f"{point.peak_bytes / 2**20:.0f} MiB, {state}", file=sys.stderr)  # fmt: skip
+    result = point.result
+    seconds = "failed" if result.seconds is None else f"{result.seconds:.2f}s"
+    state = "ok" if result.ok else f"WRONG: {result.detail}"
+    print(f"run {result.run + 1} {result.workload} {result.phase} {result.builder}: {seconds}, "
+          f"{result.peak_bytes / 2**20:.0f} MiB, {state}", file=sys.stderr)  # fmt: skip
 
 
 def _save(out_dir: Path, meta: dict[str, str], points: list[Point]) -> None:
-    rows = [dataclasses.asdict(point) for point in points]
+    rows = [
+        {"family": point.family, "size": point.size, **dataclasses.asdict(point.result)} for point in points
+    ]
     (out_dir / "results.json").write_text(json.dumps({"meta": meta, "points": rows}, indent=1))
     with open(out_dir / "scaling.csv", "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=[field.name for field in dataclasses.fields(Point)])
+        fields = ["family", "size", *(field.name for field in dataclasses.fields(Result))]
+        writer = csv.DictWriter(out, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
 
 
 def medians(points: list[Point]) -> dict[tuple[str, str, str], list[tuple[int, float, int]]]:
     """(family, builder, phase) -> [(size, median seconds, median peak bytes)] over the good runs, by size."""
-    grouped: dict[tuple[str, str, str, int], list[Point]] = defaultdict(list)
+    grouped: dict[tuple[str, str, str, int], list[Result]] = defaultdict(list)
     for point in points:
-        if point.ok and point.seconds is not None:
-            grouped[(point.family, point.builder, point.phase, point.size)].append(point)
+        result = point.result
+        if result.ok and result.seconds is not None:
+            grouped[(point.family, result.builder, result.phase, point.size)].append(result)
     lines: dict[tuple[str, str, str], list[tuple[int, float, int]]] = defaultdict(list)
     for (family, builder, phase, size), group in sorted(grouped.items()):
         seconds = statistics.median(p.seconds for p in group if p.seconds is not None)

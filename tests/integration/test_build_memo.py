@@ -130,6 +130,10 @@ def test_an_add_of_a_url_through_an_arg_is_never_memoized(
         own_store.build_ok(context, "-t", "memo:url")
         assert not memos(own_store)
         (served / "f.txt").write_text("two\n")
+        # Last-Modified has whole seconds: a change within the second the first build fetched it would be
+        # "not modified" to any HTTP cache (BuildKit's too). The change is meant to be seen.
+        later = (served / "f.txt").stat().st_mtime + 2
+        os.utime(served / "f.txt", (later, later))
         own_store.build_ok(context, "-t", "memo:url")
         assert own_store.run_output("memo:url", "cat", "/f.txt") == "two\n"
     finally:

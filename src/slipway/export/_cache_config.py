@@ -13,13 +13,13 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 
 from slipway.errors import ArchiveError
 from slipway.image.layers import LayerInfo
-from slipway.image.oci import Descriptor, DiffID, Digest, decode_json, encode_json
+from slipway.image.oci import Descriptor, DiffID, Digest, decode_json, encode_json, go_time
 
 __all__ = [
     "MEDIA_CACHE_CONFIG",
@@ -179,10 +179,7 @@ def _chain(layers: Sequence[_Layer], top: int, where: str) -> list[int]:
 
 def _format_time(seconds: float | None) -> str:
     """Go's RFC 3339 (nanoseconds trimmed as Go trims them; microseconds here)."""
-    if seconds is None:
-        return _GO_ZERO_TIME
-    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
-    return text + "Z"
+    return _GO_ZERO_TIME if seconds is None else go_time(seconds)
 
 
 def _parse_time(text: str) -> float | None:

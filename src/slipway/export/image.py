@@ -9,7 +9,6 @@ leaves the machine (`distributable`, for push and cache export), as `docker push
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 import msgspec
@@ -32,6 +31,7 @@ from slipway.image.oci import (
     Platform,
     RootFS,
     encode_json,
+    go_time,
     sha256_digest,
 )
 from slipway.store import ImageRecord, SnapshotRecord, Store
@@ -210,19 +210,22 @@ def _inline_records(
     ]
 
 
-def _created(store: Store, snapshot: SnapshotRecord | None, options: ExportOptions, image_layers: int) -> int:
+def _created(
+    store: Store, snapshot: SnapshotRecord | None, options: ExportOptions, image_layers: int
+) -> float:
     """SOURCE_DATE_EPOCH, else when the newest step of the image ran (not when its base image was unpacked
-    here): a fully cached rebuild, or one from an imported cache, then gives the same image ID, as BuildKit's."""
+    here): a fully cached rebuild, or one from an imported cache, then gives the same image ID, as BuildKit's.
+    To the microsecond, as BuildKit's nanoseconds: two builds in one second are two times."""
     if options.source_date_epoch is not None:
         return options.source_date_epoch
     if snapshot is None:
         return 0
     chain = store.snapshots.chain(snapshot.id)
-    return int(max(record.created for record in chain[image_layers:] or chain))
+    return max(record.created for record in chain[image_layers:] or chain)
 
 
-def image_config(stage: StagePlan, diff_ids: list[DiffID], created_at: int) -> ImageConfig:
-    created = _timestamp(created_at)
+def image_config(stage: StagePlan, diff_ids: list[DiffID], created_at: float) -> ImageConfig:
+    created = go_time(created_at)
     history = tuple(
         entry if entry.created is not None else msgspec.structs.replace(entry, created=created)
         for entry in stage.history
@@ -254,10 +257,6 @@ def _fit_history(history: tuple[History, ...], layer_count: int) -> tuple[Histor
     missing = layer_count - non_empty
     filler = tuple(History(created_by="(layer without history)") for _ in range(missing))
     return filler + history
-
-
-def _timestamp(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def manifest_descriptor(store: Store, image: ImageRecord, platform: Platform | None = None) -> Descriptor:

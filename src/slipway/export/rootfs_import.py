@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import BinaryIO, cast
 
 from slipway.errors import ArchiveError
@@ -29,6 +28,7 @@ from slipway.image.oci import (
     Manifest,
     RootFS,
     encode_json,
+    go_time,
     sha256_digest,
 )
 from slipway.image.platforms import host_platform, parse_platform
@@ -113,5 +113,4 @@ def _add_image(
 
 
 def _timestamp(source_date_epoch: int | None) -> str:
-    seconds = source_date_epoch if source_date_epoch is not None else int(time.time())
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return go_time(source_date_epoch if source_date_epoch is not None else int(time.time()))

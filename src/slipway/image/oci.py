@@ -6,6 +6,7 @@ Encoded field names follow the specs exactly; Python names are snake_case. Decod
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from typing import NewType, TypeVar
 
@@ -138,6 +139,13 @@ class ImageConfig(msgspec.Struct, frozen=True, omit_defaults=True):
     # BuildKit's inline cache (--cache-to type=inline): the cache config of the image's own steps, base64 as Go
     # writes []byte. An image built FROM this one does not inherit it.
     inline_cache: str | None = msgspec.field(default=None, name="moby.buildkit.cache.v0")
+
+
+def go_time(seconds: float) -> str:
+    """A time as Go's time.Time writes it in JSON (RFC 3339, UTC, the fraction's trailing zeros trimmed:
+    microseconds here): what BuildKit and docker write in image configs and cache records."""
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
 
 
 def encode_json(value: object) -> bytes:

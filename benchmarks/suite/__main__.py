@@ -26,14 +26,14 @@ from pathlib import Path
 
 from benchmarks.suite import report
 from benchmarks.suite.bases import make_bases
-from benchmarks.suite.benchfs import DEFAULT_IMAGE, bench_filesystem, tmpfs_mount
+from benchmarks.suite.benchfs import CONTEXTS_FS_SIZE, DEFAULT_IMAGE, bench_filesystem, tmpfs_mount
 from benchmarks.suite.builders import Buildah, Builder, BuildKit, Slipway, bench_env
 from benchmarks.suite.dockerd import private_dockerd
 from benchmarks.suite.floor import Floor
 from benchmarks.suite.measure import Result, measure
 from benchmarks.suite.packages import ensure_packages
 from benchmarks.suite.transfers import PEERS, TOOLS, TRANSFER_ORDER, measure_all
-from benchmarks.suite.workloads import ORDER, make_workloads
+from benchmarks.suite.workloads import ELSEWHERE_SUFFIXES, ORDER, make_workloads
 
 REPO = Path(__file__).resolve().parents[2]
 # "floor": each workload's own work with no builder (floor.py), which every builder's overhead is measured above.
@@ -142,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         env = bench_env(tmpdir)
         print(f"bench file system at {fs}; results in {out_dir}", file=sys.stderr)
         bases = make_bases(cache, tmpdir)
-        elsewhere = stack.enter_context(tmpfs_mount(fs.parent / "contexts-tmpfs"))
+        tmpfs = stack.enter_context(tmpfs_mount(fs.parent / "contexts-tmpfs"))
+        loopfs = stack.enter_context(bench_filesystem(fs.parent / "contexts-loop.img", size=CONTEXTS_FS_SIZE))
+        elsewhere = dict(zip(ELSEWHERE_SUFFIXES, (tmpfs, loopfs), strict=True))
         workloads = make_workloads(REPO, fs / "workloads", elsewhere)
         builders: list[Builder] = []
         for name in builders_wanted:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 DEFAULT_IMAGE = Path("/var/lib/slipway-bench/fs.img")
 DEFAULT_SIZE = "60G"
+CONTEXTS_FS_SIZE = "4G"  # the second loop file system, for the contexts of the -loopfs workloads
 
 
 def _is_mountpoint(path: Path) -> bool:

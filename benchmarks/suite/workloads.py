@@ -55,20 +55,22 @@ class Workload:
     save: bool = False  # the timed step saves `tag` as a docker archive instead of building
 
 
+# The context workloads run again with their context on another file system than the stores' (as a CI
+# workspace and /var/lib often are): no reflink or in-file-system copy, every byte crosses file systems. Once
+# on a tmpfs (no disk under the context) and once on a second loop-mounted ext4 (a disk of its own).
+ELSEWHERE = ("seed", "ctx-many-files", "small-edit")
+ELSEWHERE_SUFFIXES = ("-tmpfs", "-loopfs")
+_MOVED = tuple(name + suffix for suffix in ELSEWHERE_SUFFIXES for name in ELSEWHERE)
 # The order they run in: each rebuild or save follows the workload that leaves its starting image behind.
 ORDER = (
     "seed", "cached-noop", "ctx-many-files", "small-edit", "run-big-layer", "export",
-    "parallel-stages", "unused-stages", "deep-chain", "seed-tmpfs", "ctx-many-files-tmpfs", "small-edit-tmpfs",
+    "parallel-stages", "unused-stages", "deep-chain", *_MOVED,
 )  # fmt: skip
 # The order of the brief, for the table.
 TABLE_ORDER = (
     "seed", "ctx-many-files", "run-big-layer", "parallel-stages", "unused-stages", "deep-chain",
-    "cached-noop", "small-edit", "export", "seed-tmpfs", "ctx-many-files-tmpfs", "small-edit-tmpfs",
+    "cached-noop", "small-edit", "export", *_MOVED,
 )  # fmt: skip
-# The context workloads run again with their context on a tmpfs, another file system than the stores' (as a CI
-# workspace and /var/lib often are): no reflink or in-file-system copy, every byte crosses file systems.
-ELSEWHERE = ("seed", "ctx-many-files", "small-edit")
-ELSEWHERE_SUFFIX = "-tmpfs"
 
 
 def _write(path: Path, text: str) -> Path:
@@ -152,20 +154,22 @@ def _deep_chain(base: Path) -> tuple[Path, Path]:
     return context, _write(context / "Dockerfile", "\n".join(steps) + "\n")
 
 
-def make_workloads(repo: Path, base: Path, elsewhere: Path) -> dict[str, Workload]:
+def make_workloads(repo: Path, base: Path, elsewhere: dict[str, Path]) -> dict[str, Workload]:
     """Generate every workload's context under `base` (the benchmark file system), and the ELSEWHERE ones'
-    again under `elsewhere` (another file system), and describe them."""
+    again under each of `elsewhere`'s directories (other file systems, keyed by ELSEWHERE_SUFFIXES), and
+    describe them."""
     workloads = _make_workloads(repo, base)
-    # The same generators, so the same files (their random content is seeded).
-    _seed(repo, elsewhere)
-    _many_files(elsewhere)
-    for name in ELSEWHERE:
-        moved = _moved(workloads[name], base, elsewhere)
-        workloads[moved.name] = moved
+    for suffix, other in elsewhere.items():
+        # The same generators, so the same files (their random content is seeded).
+        _seed(repo, other)
+        _many_files(other)
+        for name in ELSEWHERE:
+            moved = _moved(workloads[name], base, other, suffix)
+            workloads[moved.name] = moved
     return workloads
 
 
-def _moved(workload: Workload, base: Path, elsewhere: Path) -> Workload:
+def _moved(workload: Workload, base: Path, elsewhere: Path, suffix: str) -> Workload:
     """`workload` with its context (Dockerfile and edited file too) under `elsewhere`, under its own name and
     tag (a builder's cache of the original must not answer for it)."""
 
@@ -174,8 +178,8 @@ def _moved(workload: Workload, base: Path, elsewhere: Path) -> Workload:
 
     return dataclasses.replace(
         workload,
-        name=workload.name + ELSEWHERE_SUFFIX,
-        tag=workload.tag + ELSEWHERE_SUFFIX,
+        name=workload.name + suffix,
+        tag=workload.tag + suffix,
         context=rebased(workload.context),
         dockerfile=rebased(workload.dockerfile),
         edit=rebased(workload.edit) if workload.edit is not None else None,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from benchmarks.suite import workloads as suite_workloads
 from benchmarks.suite.workloads import ELSEWHERE, ELSEWHERE_SUFFIXES, ORDER, TABLE_ORDER, make_workloads
 

@@ -142,8 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         env = bench_env(tmpdir)
         print(f"bench file system at {fs}; results in {out_dir}", file=sys.stderr)
         bases = make_bases(cache, tmpdir)
-        tmpfs = stack.enter_context(tmpfs_mount(fs.parent / "contexts-tmpfs"))
-        loopfs = stack.enter_context(bench_filesystem(fs.parent / "contexts-loop.img", size=CONTEXTS_FS_SIZE))
+        # Named after the bench file system's image, so runs with their own --fs-image do not share them.
+        tmpfs = stack.enter_context(tmpfs_mount(args.fs_image.with_suffix(".contexts-tmpfs")))
+        loopfs = stack.enter_context(
+            bench_filesystem(args.fs_image.with_suffix(".contexts.img"), size=CONTEXTS_FS_SIZE)
+        )
         elsewhere = dict(zip(ELSEWHERE_SUFFIXES, (tmpfs, loopfs), strict=True))
         workloads = make_workloads(REPO, fs / "workloads", elsewhere)
         builders: list[Builder] = []

@@ -6,7 +6,9 @@ large trees, so every builder's store and TMPDIR live on this one instead (see s
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +26,21 @@ def _is_mountpoint(path: Path) -> bool:
 def bench_filesystem(image: Path = DEFAULT_IMAGE, size: str = DEFAULT_SIZE) -> Iterator[Path]:
     """Format a fresh file system in `image`, mount it beside it, yield the mount point, unmount at the end.
 
-    A fresh mkfs each run gives every run the same empty, unfragmented starting state.
+    A fresh mkfs each run gives every run the same empty, unfragmented starting state. One run at a time per
+    image: a second waits for the first (its timings would be each other's load, and its clean-up of "a mount
+    left behind" would pull the first's file system from under it).
     """
+    image.parent.mkdir(parents=True, exist_ok=True)
+    with open(image.with_suffix(".lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another benchmark run using {image} to end", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield from _fresh_filesystem(image, size)
+
+
+def _fresh_filesystem(image: Path, size: str) -> Iterator[Path]:
     mountpoint = image.with_suffix(".mnt")
     mountpoint.mkdir(parents=True, exist_ok=True)
     if _is_mountpoint(mountpoint):  # left behind by an interrupted run

@@ -3,9 +3,12 @@ names and tags of their own, with the same files."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from benchmarks.suite import benchfs
 from benchmarks.suite import workloads as suite_workloads
 from benchmarks.suite.workloads import ELSEWHERE, ELSEWHERE_SUFFIXES, ORDER, TABLE_ORDER, make_workloads
 
@@ -37,3 +40,31 @@ def test_each_context_workload_is_made_again_on_every_other_file_system(
             assert _files(moved.context) == _files(original.context)
     # Every workload made is run, and tabled, exactly once.
     assert sorted(ORDER) == sorted(TABLE_ORDER) == sorted(made)
+
+
+def test_a_second_run_on_the_same_bench_file_system_waits_for_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs on one file system image would clean up each other's mounts: the second waits its turn."""
+    events: list[str] = []
+
+    def fake_fresh(image: Path, size: str) -> Iterator[Path]:
+        events.append("mounted")
+        yield image.with_suffix(".mnt")
+        events.append("unmounted")
+
+    monkeypatch.setattr(benchfs, "_fresh_filesystem", fake_fresh)
+    image = tmp_path / "fs.img"
+    second_done = threading.Event()
+
+    def second_run() -> None:
+        with benchfs.bench_filesystem(image):
+            events.append("second ran")
+        second_done.set()
+
+    with benchfs.bench_filesystem(image):
+        waiter = threading.Thread(target=second_run)
+        waiter.start()
+        assert not second_done.wait(0.5)  # still waiting while the first holds the file system
+    waiter.join(10)
+    assert events == ["mounted", "unmounted", "mounted", "second ran", "unmounted"]

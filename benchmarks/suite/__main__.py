@@ -4,8 +4,12 @@
                    [--slipway-rev HEAD] [--report results/<timestamp>]
     benchmarks/run --workloads pull-big,pull-many,load-big,load-many [--builders slipway,skopeo,docker] [--synced]
 
+    benchmarks/run --workloads cache-seed,cache-ctx-many-files [--builders slipway,buildkit]
+
 The second form runs the transfer workloads (suite/transfers.py): pulls from a loopback registry and loads of
-a `docker save` archive, slipway against skopeo and docker.
+a `docker save` archive, slipway against skopeo and docker. The third runs the cache workloads
+(suite/caches.py): a cold build exporting its cache to a loopback registry or a directory, then a build in an
+empty store importing it, slipway's registry, local and inline caches against BuildKit's inline cache.
 
 Needs root (loop mounts, overlayfs, dockerd). Results go to results/<timestamp>/: table.md, chart, results.json
 and every command's log; one summary line per workload goes to stdout.
@@ -28,12 +32,15 @@ from benchmarks.suite import report
 from benchmarks.suite.bases import make_bases
 from benchmarks.suite.benchfs import CONTEXTS_FS_SIZE, DEFAULT_IMAGE, bench_filesystem, tmpfs_mount
 from benchmarks.suite.builders import Buildah, Builder, BuildKit, Slipway, bench_env
+from benchmarks.suite.caches import CACHE_BUILDERS, CACHE_ORDER
+from benchmarks.suite.caches import PEER as CACHE_PEER
+from benchmarks.suite.caches import measure_all as measure_caches
 from benchmarks.suite.dockerd import private_dockerd
 from benchmarks.suite.floor import Floor
 from benchmarks.suite.measure import Result, measure
 from benchmarks.suite.packages import ensure_packages
 from benchmarks.suite.transfers import PEERS, TOOLS, TRANSFER_ORDER, measure_all
-from benchmarks.suite.workloads import ELSEWHERE_SUFFIXES, ORDER, make_workloads
+from benchmarks.suite.workloads import ELSEWHERE_SUFFIXES, ORDER, make_local_workloads, make_workloads
 
 REPO = Path(__file__).resolve().parents[2]
 # "floor": each workload's own work with no builder (floor.py), which every builder's overhead is measured above.
@@ -78,15 +85,21 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.runs = 1
     args.transfers = any(w in TRANSFER_ORDER for w in args.workloads)
-    workloads, builders = (TRANSFER_ORDER, TOOLS) if args.transfers else (ORDER, ALL_BUILDERS)
+    args.caches = any(w in CACHE_ORDER for w in args.workloads)
+    if args.transfers:
+        workloads, builders = TRANSFER_ORDER, TOOLS
+    elif args.caches:
+        workloads, builders = CACHE_ORDER, CACHE_BUILDERS
+    else:
+        workloads, builders = ORDER, ALL_BUILDERS
     args.builders = args.builders or list(builders)
     unknown = [w for w in args.workloads if w not in workloads] + [
         b for b in args.builders if b not in builders
     ]
     if unknown:
         parser.error(
-            f"unknown workloads or builders: {', '.join(unknown)} (build workloads and transfer workloads do not "
-            f"mix); workloads are {', '.join(ORDER)} or {', '.join(TRANSFER_ORDER)}"
+            f"unknown workloads or builders: {', '.join(unknown)} (build, transfer and cache workloads do not "
+            f"mix); workloads are {', '.join(ORDER)}, or {', '.join(TRANSFER_ORDER)}, or {', '.join(CACHE_ORDER)}"
         )
     return args
 
@@ -102,7 +115,7 @@ def _version(argv: list[str]) -> str:
 
 
 def _buildkit_ran(logs: Path) -> str:
-    for log in sorted(logs.glob("*.buildkit.*.log")):
+    for log in sorted(logs.glob("*.buildkit*.log")):
         text = log.read_text(errors="replace")
         if "load build definition" in text:
             return "BuildKit (its '#N [internal] load build definition' progress format)"
@@ -120,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.transfers:
         return _transfers(args)
+    if args.caches:
+        return _caches(args)
     ensure_packages()
     out_dir = args.results / time.strftime("%Y%m%d-%H%M%S")
     logs = out_dir / "logs"
@@ -136,11 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": str(args.runs),
     }
     with ExitStack() as stack:
-        fs = stack.enter_context(bench_filesystem(args.fs_image))
-        tmpdir = fs / "tmp"
-        tmpdir.mkdir()
-        env = bench_env(tmpdir)
-        print(f"bench file system at {fs}; results in {out_dir}", file=sys.stderr)
+        fs, tmpdir, env = _bench_space(stack, args.fs_image, out_dir)
         bases = make_bases(cache, tmpdir)
         # Named after the bench file system's image, so runs with their own --fs-image do not share them.
         tmpfs = stack.enter_context(tmpfs_mount(args.fs_image.with_suffix(".contexts-tmpfs")))
@@ -189,6 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     return _publish(out_dir, meta, results, names)
 
 
+def _bench_space(stack: ExitStack, image: Path, out_dir: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The bench file system (unmounted when `stack` closes), its TMPDIR, and the builders' environment."""
+    fs = stack.enter_context(bench_filesystem(image))
+    tmpdir = fs / "tmp"
+    tmpdir.mkdir()
+    print(f"bench file system at {fs}; results in {out_dir}", file=sys.stderr)
+    return fs, tmpdir, bench_env(tmpdir)
+
+
 def _transfers(args: argparse.Namespace) -> int:
     out_dir = args.results / time.strftime("%Y%m%d-%H%M%S")
     logs = out_dir / "logs"
@@ -207,10 +227,7 @@ def _transfers(args: argparse.Namespace) -> int:
         else "no (their writes left in the page cache)",
     }
     with ExitStack() as stack:
-        fs = stack.enter_context(bench_filesystem(args.fs_image))
-        tmpdir = fs / "tmp"
-        tmpdir.mkdir()
-        env = bench_env(tmpdir)
+        fs, tmpdir, env = _bench_space(stack, args.fs_image, out_dir)
         slipway = Slipway(fs / "slipway", env, REPO, args.slipway_rev)
         slipway._export_source()
         meta["slipway commit"] = slipway.commit
@@ -218,8 +235,52 @@ def _transfers(args: argparse.Namespace) -> int:
         if "docker" in tools:
             daemon = stack.enter_context(private_dockerd(fs / "docker", tmpdir, logs / "dockerd.log"))
         results = measure_all(order, tools, args.runs, fs, logs, slipway, daemon, args.synced)
-    meta["load average"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    meta["load average"] = _load_average()
     return _publish(out_dir, meta, results, tools)
+
+
+def _caches(args: argparse.Namespace) -> int:
+    """The cache workloads: slipway and BuildKit (a private dockerd) with the base images imported, and one
+    loopback registry per way of exporting (suite/caches.py)."""
+    ensure_packages()
+    out_dir = args.results / time.strftime("%Y%m%d-%H%M%S")
+    logs = out_dir / "logs"
+    logs.mkdir(parents=True)
+    order = [w for w in CACHE_ORDER if w in args.workloads]
+    meta = {
+        "slipway": _version(["slipway", "--version"]),
+        "docker": _version(["/usr/bin/docker", "--version"]),
+        "kernel": platform.release(),
+        "runs": str(args.runs),
+        "peers": CACHE_PEER,
+        "load average at the start": _load_average(),
+        "BuildKit's cache": "inline only (dockerd's built-in BuildKit; its registry and local exporters need "
+        "buildx, which this machine lacks)",
+    }
+    with ExitStack() as stack:
+        fs, tmpdir, env = _bench_space(stack, args.fs_image, out_dir)
+        bases = make_bases(args.results / "cache", tmpdir)
+        workloads = make_local_workloads(REPO, fs / "workloads")
+        builders: list[Builder] = []
+        if "slipway" in args.builders:
+            builders.append(Slipway(fs / "slipway", env, REPO, args.slipway_rev))
+        if "buildkit" in args.builders:
+            daemon = stack.enter_context(private_dockerd(fs / "docker", tmpdir, logs / "dockerd.log"))
+            builders.append(BuildKit(daemon, env))
+        for builder in builders:
+            print(f"importing base images into {builder.name}", file=sys.stderr)
+            builder.prepare(bases)
+        meta["slipway commit"] = next((b.commit for b in builders if isinstance(b, Slipway)), "")
+        results = measure_caches(order, builders, workloads, args.runs, fs, logs)
+        if any(isinstance(b, BuildKit) for b in builders):
+            meta["docker_builder"] = _buildkit_ran(logs)
+    meta["load average at the end"] = _load_average()
+    names = list(dict.fromkeys(r.builder for r in results))
+    return _publish(out_dir, meta, results, names)
+
+
+def _load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _publish(out_dir: Path, meta: dict[str, str], results: list[Result], names: list[str]) -> int:

@@ -13,11 +13,15 @@ from benchmarks.suite.workloads import TABLE_ORDER
 
 BUILDER_COLOURS = {
     "slipway": "#2a9d8f", "buildkit": "#264653", "buildah": "#e9c46a", "floor": "#bbbbbb", "skopeo": "#f4a261",
-    "docker": "#264653",
+    "docker": "#264653", "slipway-registry": "#2a9d8f", "slipway-local": "#57cc99", "slipway-inline": "#80ed99",
+    "buildkit-inline": "#264653",
 }  # fmt: skip
 # The tools slipway is compared with: the builders by default, skopeo and docker for the transfer workloads.
 BUILD_PEERS = ("buildkit", "buildah")
-PEER_TITLES = {"buildkit": "BuildKit", "buildah": "Buildah", "skopeo": "skopeo", "docker": "docker"}
+PEER_TITLES = {
+    "buildkit": "BuildKit", "buildah": "Buildah", "skopeo": "skopeo", "docker": "docker",
+    "buildkit-inline": "BuildKit inline",
+}  # fmt: skip
 FLOOR = "floor"  # the work with no builder (floor.py): each builder's overhead is its time above it
 
 
@@ -75,6 +79,12 @@ def _ratio(results: list[Result], row: str, numerator: str, denominator: str) ->
     return statistics.median(ratios) if ratios else None
 
 
+def is_slipway(builder: str) -> bool:
+    """slipway, or one way of running it (the cache workloads' slipway-registry, slipway-local, ...): the
+    builders whose rows carry a ratio to each peer."""
+    return builder == "slipway" or builder.startswith("slipway-")
+
+
 def _overhead(results: list[Result], row: str, builder: str) -> float | None:
     """The median over runs of the builder's time above the floor's in the same run."""
     by_run: dict[int, dict[str, float]] = defaultdict(dict)
@@ -117,7 +127,6 @@ def table(results: list[Result], builders: list[str], peers: tuple[str, ...] = B
         "| --- " * (7 + len(peers) + 2 * floor) + "|",
     ]
     for row in _rows(results):
-        ratios = [_fmt_ratio(_ratio(results, row, "slipway", peer)) for peer in peers]
         overheads = _fmt_ratio(_overhead_ratio(results, row))
         for i, builder in enumerate(builders):
             cell = _cell([r for r in results if r.row == row and r.builder == builder])
@@ -130,7 +139,11 @@ def table(results: list[Result], builders: list[str], peers: tuple[str, ...] = B
             if cell.noisy:
                 notes.append(f"{cell.noisy} not quiet")
             above = "" if builder == FLOOR else _fmt_seconds(_overhead(results, row, builder))
-            shown = "".join(f" {ratio if i == 0 else ''} |" for ratio in ratios)
+            ratios = [
+                _fmt_ratio(_ratio(results, row, builder, peer)) if is_slipway(builder) else ""
+                for peer in peers
+            ]
+            shown = "".join(f" {ratio} |" for ratio in ratios)
             if floor:
                 shown += f" {overheads if i == 0 else ''} |"
             lines.append(
@@ -149,10 +162,10 @@ def summaries(results: list[Result], builders: list[str], peers: tuple[str, ...]
             cell = _cell([r for r in results if r.row == row and r.builder == builder])
             if cell.runs:
                 parts.append(f"{builder} {'failed' if cell.median is None else f'{cell.median:.1f}s'}")
-        for other in peers:
-            ratio = _ratio(results, row, "slipway", other)
+        for mine, other in _pairs(builders, peers):
+            ratio = _ratio(results, row, mine, other)
             if ratio is not None:
-                parts.append(f"slipway/{other} {ratio:.2f}")
+                parts.append(f"{mine}/{other} {ratio:.2f}")
         overhead = _overhead_ratio(results, row)
         if overhead is not None:
             parts.append(f"overhead over the floor slipway/buildkit {overhead:.2f}")
@@ -163,6 +176,11 @@ def summaries(results: list[Result], builders: list[str], peers: tuple[str, ...]
             parts.append(f"image size slipway/buildkit {sizes['slipway'] / sizes['buildkit']:.4f}")
         lines.append(f"{row}: {', '.join(parts)}")
     return lines
+
+
+def _pairs(builders: list[str], peers: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(a slipway builder, a peer) for each ratio drawn: slipway against each peer that ran."""
+    return [(mine, peer) for mine in builders if is_slipway(mine) for peer in peers if peer in builders]
 
 
 def _medians(results: list[Result], builders: list[str]) -> tuple[list[str], dict[str, list[float]]]:
@@ -195,11 +213,13 @@ def chart(
     ax.set_ylabel("median wall time (s, log scale)")
     ax.set_title(", ".join(PEER_TITLES.get(b, b) for b in builders) + ", side by side")
     ax.legend()
-    others = [b for b in peers if b in builders and "slipway" in builders]
-    for i, other in enumerate(others):
-        ratios = [_ratio(results, row, "slipway", other) or 0.0 for row in rows]
-        xs = [x + (i - (len(others) - 1) / 2) * 0.4 for x in range(len(rows))]
-        ratio_ax.bar(xs, ratios, 0.4, label=f"slipway/{other}", color=BUILDER_COLOURS.get(other))
+    pairs = _pairs(builders, peers)
+    bar = 0.8 / max(1, len(pairs))
+    for i, (mine, other) in enumerate(pairs):
+        ratios = [_ratio(results, row, mine, other) or 0.0 for row in rows]
+        xs = [x + (i - (len(pairs) - 1) / 2) * bar for x in range(len(rows))]
+        colour = BUILDER_COLOURS.get(other if len(pairs) <= len(peers) else mine)
+        ratio_ax.bar(xs, ratios, bar, label=f"{mine}/{other}", color=colour)
     ratio_ax.axhline(1.0, color="black", linewidth=0.8)
     ratio_ax.set_ylabel("median per-run ratio (below 1: slipway faster)")
     ratio_ax.legend()

@@ -158,7 +158,7 @@ def make_workloads(repo: Path, base: Path, elsewhere: dict[str, Path]) -> dict[s
     """Generate every workload's context under `base` (the benchmark file system), and the ELSEWHERE ones'
     again under each of `elsewhere`'s directories (other file systems, keyed by ELSEWHERE_SUFFIXES), and
     describe them."""
-    workloads = _make_workloads(repo, base)
+    workloads = make_local_workloads(repo, base)
     for suffix, other in elsewhere.items():
         # The same generators, so the same files (their random content is seeded).
         _seed(repo, other)
@@ -186,7 +186,8 @@ def _moved(workload: Workload, base: Path, elsewhere: Path, suffix: str) -> Work
     )
 
 
-def _make_workloads(repo: Path, base: Path) -> dict[str, Workload]:
+def make_local_workloads(repo: Path, base: Path) -> dict[str, Workload]:
+    """Every workload with its context under `base`: no copies on another file system."""
     seed_ctx, seed_df = _seed(repo, base)
     many_ctx, many_df, many_count, many_bytes = _many_files(base)
     big_ctx, big_df = _big_layer(base)

@@ -164,7 +164,7 @@ class DockerTool(Tool):
 def make_images(slipway: Slipway, registry: str, work: Path) -> dict[str, TransferImage]:
     """Build the two images with slipway (in a store of their own), push them, save them."""
     source = Slipway(work / "maker", slipway.env, slipway.repo, slipway.revision)
-    source.command = slipway.command
+    source.command, source.env = slipway.command, slipway.env  # the exported source, not maker/source
     shapes = {"big": (4, (512 << 20) // 4), "many": (100, 1 << 20)}
     images = {}
     for kind, (layers, size) in shapes.items():

@@ -163,11 +163,12 @@ def measure_layer(
 ) -> tuple[DiffID, int, int]:
     """The diff_id, uncompressed size and content size (see LayerInfo) of a layer blob, read once;
     ArchiveError if it is truncated or corrupt. `decompress_ahead`: gzip in a thread of its own (not for a
-    caller that is itself a thread beside the blob's writer: see tap.py)."""
+    caller that runs beside other measures already: a pull's fetches, see tee.py)."""
     with decompressed_reader(blob, media_type, ahead=decompress_ahead) as stream:
         reader = DigestingReader(stream)
         counter = TarContentCounter()
-        buffer = bytearray(CHUNK_SIZE)
+        # Larger than the reader's own buffer: it reads straight into this one rather than copying.
+        buffer = bytearray(2 * CHUNK_SIZE)
         while count := reader.readinto(buffer):
             counter.feed(memoryview(buffer)[:count])
     return DiffID(reader.digest), reader.size, counter.content_size

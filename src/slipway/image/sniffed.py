@@ -62,6 +62,12 @@ class GuardedReader(io.RawIOBase):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
+        readinto = getattr(self._source, "readinto", None)
+        if readinto is not None:  # into the caller's buffer: no bytes object per read
+            try:
+                return int(readinto(view) or 0)
+            except decompression_errors() as err:
+                raise self._wrap(err) from err
         data = self.read(len(view))
         view[: len(data)] = data
         return len(data)
@@ -102,6 +108,9 @@ class PrefixedReader(io.RawIOBase):
             view[:count] = self._prefix[:count]
             self._prefix = self._prefix[count:]
             return count
+        readinto = getattr(self._rest, "readinto", None)
+        if readinto is not None:  # straight into the reader's buffer: no bytes object per read
+            return int(readinto(view) or 0)
         data = self._rest.read(len(view))
         view[: len(data)] = data
         return len(data)

@@ -1,7 +1,8 @@
 """A layer measured while its compressed bytes are written elsewhere: the diff_id in the same pass as the digest.
 
-Whoever streams a layer blob into the store (a pull from the network, a load from an archive) hands each chunk
-it writes to a tap as well. A thread of the tap's own reads them as a stream and measures it (decompresses it,
+Whoever copies a file into the store without knowing yet whether it is a layer (a load reading an archive, whose
+manifest may come last) hands each chunk it writes to a tap as well; a pull knows, and measures in its own
+thread instead (slipway.image.tee). A thread of the tap's own reads them as a stream and measures it (decompresses it,
 hashes the tar, checks its entries), so the blob's bytes pass once through this process and are never read back
 from the disk. The queue between them is bounded: memory does not grow with the layer, and a slow measurer
 slows the writer down rather than falling behind.

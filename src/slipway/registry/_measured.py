@@ -1,50 +1,59 @@
-"""A blob fetched into the store and measured on the way: each chunk goes to the blob's file and to a tap.
-
-The measure (a layer's diff_id and sizes, or a config's bytes) runs in the tap's thread while the chunks are
-written (slipway.image.tap), so the fetched blob is never read back. A retried fetch starts a fresh tap.
-"""
+"""A blob fetched into the store and measured on the way: the measure reads the body through a tee that writes
+each span it reads to the blob's file (slipway.image.tee), in the fetching thread, so the fetched blob is never
+read back. A retried fetch starts a fresh measure."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import BinaryIO, Generic, TypeVar, cast
 
 from slipway.image.oci import Digest
-from slipway.image.tap import Tap, tapped
-from slipway.store import BlobIngester, ChunkSink
+from slipway.image.tee import Readable, Tee
+from slipway.store import BlobBatch, BlobWriter, ContentStore
 
 T = TypeVar("T")
 
 
-class _Tee:
-    def __init__(self, blob: ChunkSink, tap: Tap[Any]) -> None:
+class _MeasuringSink(Generic[T]):
+    def __init__(self, blob: BlobWriter, measure: Callable[[BinaryIO], T]) -> None:
         self._blob = blob
-        self._tap = tap
+        self._measure = measure
+        self.result: tuple[T] | None = None
+        self.error: Exception | None = None
 
-    def write(self, data: bytes, /) -> int:
-        self._tap.write(data)  # first: a measurer that failed stops the fetch before more is written
-        return self._blob.write(data)
+    def write_from(self, source: Readable, /) -> int:
+        tee = Tee(source, self._blob.write)
+        try:
+            self.result = (self._measure(cast(BinaryIO, tee)),)
+        except Exception as err:
+            self.error = err  # raised once the blob's digest is checked: a corrupt blob says so first
+        if tee.error is not None:  # the transfer or the disk failed, not the blob's content: as it was raised
+            raise tee.error
+        tee.drain()
+        return tee.size
 
 
 class Measured(Generic[T]):
     """An ingester into `into` that measures what it ingests; `result` once an ingest has ended."""
 
-    def __init__(self, into: BlobIngester, measure: Callable[[BinaryIO], T], name: str) -> None:
+    def __init__(self, into: BlobBatch | ContentStore, measure: Callable[[BinaryIO], T]) -> None:
         self._into = into
         self._measure = measure
-        self._name = name
         self._result: tuple[T] | None = None
 
     @contextmanager
-    def ingest(self, expected: Digest | None = None, expected_size: int | None = None) -> Iterator[_Tee]:
-        # The tap ends after the blob: a blob that fails its digest check says so before its measure can.
-        with (
-            tapped(self._measure, name=self._name) as tap,
-            self._into.ingest(expected, expected_size) as blob,
-        ):
-            yield _Tee(blob, tap)
-        self._result = (tap.result,)
+    def ingest(
+        self, expected: Digest | None = None, expected_size: int | None = None
+    ) -> Iterator[_MeasuringSink[T]]:
+        with self._into.ingest(expected, expected_size) as blob:
+            sink = _MeasuringSink(blob, self._measure)
+            yield sink
+        if sink.error is not None:
+            raise sink.error
+        if sink.result is None:
+            raise RuntimeError("an ingest ended without its blob being written")
+        self._result = sink.result
 
     @property
     def result(self) -> T:

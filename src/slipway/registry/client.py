@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import logging
 import re
 import ssl
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 import msgspec
@@ -393,26 +394,12 @@ class RegistryClient:
     def _ingest(
         self, response: httpx.Response, descriptor: Descriptor, into: BlobIngester, name: str
     ) -> None:
-        received = 0
+        body = _Body(response, descriptor.size, self._cancelled, name)
         try:
             with into.ingest(expected=descriptor.digest, expected_size=descriptor.size) as writer:
-                try:
-                    for chunk in response.iter_raw(READ_SIZE):
-                        if self._cancelled.is_set():
-                            raise RegistryError(f"{name}: download cancelled")
-                        received += len(chunk)
-                        if received > descriptor.size:
-                            raise RegistryError(
-                                f"{name}: the registry sent more than the {descriptor.size} bytes "
-                                "the manifest gives for this blob"
-                            )
-                        writer.write(chunk)
-                except httpx.TransportError as err:
-                    raise _Transient(
-                        f"{name}: the connection broke after {received} bytes ({_describe(err)})"
-                    ) from err
-                if received < descriptor.size:
-                    raise _Transient(f"{name}: the registry sent {received} of {descriptor.size} bytes")
+                writer.write_from(body)
+                if body.received < descriptor.size:
+                    raise _Transient(f"{name}: the registry sent {body.received} of {descriptor.size} bytes")
         except DigestMismatch as err:
             raise RegistryError(
                 f"{name}: the blob does not match its digest ({err}); "
@@ -580,6 +567,55 @@ class RegistryClient:
 
     def _push(self, repository: str) -> frozenset[str]:
         return frozenset({repository_scope(repository, "pull,push")})
+
+
+class _Body(io.RawIOBase):
+    """A blob's response body as a stream of at most `size` bytes. Each read fills the caller's buffer from
+    the pieces httpx hands out (what one recv brought), so whoever reads it hashes and writes large spans."""
+
+    def __init__(self, response: httpx.Response, size: int, cancelled: threading.Event, name: str) -> None:
+        super().__init__()
+        self._pieces = response.iter_raw()
+        self._pending = memoryview(b"")
+        self._size = size
+        self._cancelled = cancelled
+        self._name = name
+        self.received = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view):
+            if not self._pending:
+                piece = self._next_piece()
+                if not piece:
+                    break
+                self._pending = memoryview(piece)
+            count = min(len(self._pending), len(view) - filled)
+            view[filled : filled + count] = self._pending[:count]
+            self._pending = self._pending[count:]
+            filled += count
+        return filled
+
+    def _next_piece(self) -> bytes:
+        if self._cancelled.is_set():
+            raise RegistryError(f"{self._name}: download cancelled")
+        try:
+            piece = next(self._pieces, b"")
+        except httpx.TransportError as err:
+            raise _Transient(
+                f"{self._name}: the connection broke after {self.received} bytes ({_describe(err)})"
+            ) from err
+        self.received += len(piece)
+        if self.received > self._size:
+            raise RegistryError(
+                f"{self._name}: the registry sent more than the {self._size} bytes "
+                "the manifest gives for this blob"
+            )
+        return piece
 
 
 def _media_type(content_type: str, body: bytes) -> str:

@@ -181,7 +181,7 @@ def _fetch_config(
     if store.blobs.has(descriptor.digest):
         data = store.blobs.read(descriptor.digest)
     else:
-        fetched = Measured(batch, _read_all, "slipway-config")
+        fetched = Measured(batch, _read_all)
         client.fetch_blob(reference.path, descriptor, fetched)
         data = fetched.result
     return _decode(data, ImageConfig, name, "image config")
@@ -227,11 +227,8 @@ def _fetch_layers(
 
     def fetch(layer: Descriptor) -> None:
         where = f"{client.domain}/{repository}@{layer.digest}"
-        fetched = Measured(
-            batch,
-            partial(measure_layer, media_type=layer.media_type, decompress_ahead=False),
-            f"slipway-measure-{_short(layer.digest)}",
-        )
+        # Decompressed in this thread: the other fetches keep the other cores busy.
+        fetched = Measured(batch, partial(measure_layer, media_type=layer.media_type, decompress_ahead=False))
         try:
             client.fetch_blob(repository, layer, fetched)
         except ArchiveError as err:

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Protocol
 
 from slipway.errors import BlobNotFound, DigestMismatch, StoreError
 from slipway.image.oci import Digest
+from slipway.image.tee import COPY_SIZE, Readable
 from slipway.store.blob_batch import BlobBatch, blob_batch
 
 __all__ = ["BlobFiles", "BlobWriter", "CorruptBlob", "VerifiedReader", "check_digest"]
@@ -70,6 +71,14 @@ class BlobWriter(io.BufferedIOBase):
         if self._write_behind is not None:
             self._write_behind.wrote(count)
         return count
+
+    def write_from(self, source: Readable, /) -> int:
+        """Write all of `source` (a transfer's body), in large spans through one reused buffer."""
+        view = memoryview(bytearray(COPY_SIZE))
+        total = 0
+        while count := source.readinto(view):
+            total += self.write(view[:count])
+        return total
 
     def _finish(self, *, sync: bool = True) -> Digest:
         self._file.flush()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, cast
 
 from slipway.image.oci import Digest
+from slipway.image.tee import Readable
 from slipway.store.blob_batch import BlobBatch
 from slipway.store.blob_files import BlobFiles, BlobWriter, CorruptBlob
 from slipway.store.packed import Packer
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 
 
 class ChunkSink(Protocol):
-    def write(self, data: bytes, /) -> int: ...
+    """What a transfer's ingest writes to: the body, read through to its end in spans the sink chooses."""
+
+    def write_from(self, source: Readable, /) -> int: ...
 
 
 class BlobIngester(Protocol):

@@ -3,6 +3,7 @@ as it arrives), and the whole pull syncs its data once and the blobs directory o
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from slipway.registry import RegistryOptions, pull_image, push_image
 from slipway.registry import pull as registry_pull
 from slipway.store import Store
 from slipway.store import images as store_images
-from slipway.store.blob_files import BlobFiles
+from slipway.store.blob_files import BlobFiles, BlobWriter
 from sync_counts import SyncCounts
 
 pytestmark = pytest.mark.interop
@@ -86,3 +87,43 @@ def test_a_pull_of_layers_already_there_fetches_and_syncs_nothing_more(
     counts = DiskCounts(monkeypatch)
     pull_image(empty_store, pushed, options=options)
     assert not counts.syncfs and counts.fsyncs == 0 and counts.measured == 0
+
+
+def test_a_pull_measures_each_layer_in_its_fetching_thread_in_large_spans(
+    registry: Registry,
+    store: Store,
+    empty_store: Store,
+    options: RegistryOptions,
+    repository: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = make_image(store, tmp_path / "image", "big:v1", random_sizes=(3_000_000, 2_000_000))
+    name = f"{registry.host}/{repository}:v1"
+    push_image(store, image, name, options=options)
+    started: list[str] = []
+    writes: list[int] = []
+    real_start, real_write = threading.Thread.start, BlobWriter.write
+
+    def start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        real_start(thread)
+
+    def write(writer: BlobWriter, data: bytes | memoryview) -> int:
+        writes.append(len(data))
+        return real_write(writer, data)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    monkeypatch.setattr(BlobWriter, "write", write)
+    pulled = pull_image(empty_store, name, options=options)
+
+    layers = pulled.manifest.layers
+    assert len(layers) == 3
+    # The pool's threads only: no thread of its own per layer for the measure.
+    assert started and all(thread.startswith("slipway-blob") for thread in started)
+    assert len(started) <= options.max_parallel
+    # Each layer is written in spans of the decompressor's reads (512 KiB, or 1 MiB) rather than in the
+    # network's pieces (64 KiB): a handful of writes per MiB.
+    total = sum(layer.size for layer in layers)
+    assert sum(writes) >= total
+    assert len(writes) <= total // (512 << 10) + 4 * len(layers) + 2

@@ -14,12 +14,10 @@ it lives in a work directory of the store, removed when the build ends.
 
 from __future__ import annotations
 
-import dataclasses
 import stat
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, assert_never
 
@@ -57,22 +55,19 @@ MAX_ARCHIVE_BYTES = 8 << 30
 _COPY_CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class StdinContext:
+class StdinContext(msgspec.Struct, frozen=True):
     """`slipway build -`: a tar archive (the context) or a Dockerfile (no context) on `stream`."""
 
     stream: BinaryIO
 
 
-@dataclass(frozen=True, slots=True)
-class UrlContext:
+class UrlContext(msgspec.Struct, frozen=True):
     """An http(s) URL of a tar archive (the context) or of a Dockerfile (no context)."""
 
     url: str
 
 
-@dataclass(frozen=True, slots=True)
-class GitContext:
+class GitContext(msgspec.Struct, frozen=True):
     """A git repository URL (`https://host/repo.git#ref:subdir`)."""
 
     url: str
@@ -81,8 +76,7 @@ class GitContext:
 RemoteContext = StdinContext | UrlContext | GitContext
 
 
-@dataclass(frozen=True, slots=True)
-class LocalContext:
+class LocalContext(msgspec.Struct, frozen=True):
     """A context made local: its directory, and the Dockerfile when it came with the context (else None: the
     request's own -f applies)."""
 
@@ -148,8 +142,7 @@ def local_request(request: BuildRequest, store: Store, events: EventSink) -> Ite
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Fetching:
+class Fetching(msgspec.Struct, frozen=True):
     """Where and how a context from outside is fetched: into `work_dir` (the caller's, removed by it), its
     progress to `events`, a repository over SSH with the agent at `ssh_agent` (--ssh default)."""
 
@@ -160,7 +153,7 @@ class Fetching:
     def under(self, name: str) -> Fetching:
         """The same, in a new directory `name` of the work directory."""
         (self.work_dir / name).mkdir()
-        return dataclasses.replace(self, work_dir=self.work_dir / name)
+        return msgspec.structs.replace(self, work_dir=self.work_dir / name)
 
 
 @contextmanager
@@ -182,7 +175,7 @@ def made_local(
         ):
             name = str(dockerfile) if dockerfile is not None else DEFAULT_DOCKERFILE
             text = _read_inside(local.directory, name)
-            local = dataclasses.replace(local, dockerfile_text=text, dockerfile_name=name)
+            local = msgspec.structs.replace(local, dockerfile_text=text, dockerfile_name=name)
     yield local
 
 
@@ -226,7 +219,7 @@ def _fetch(context: RemoteContext, fetching: Fetching) -> LocalContext:
         case UrlContext(url):
             download = _downloaded(url, work_dir / "download")
             local = _unpacked_or_dockerfile(download.path, work_dir / "context", f"build context {url}")
-            return dataclasses.replace(local, epoch=download.epoch)
+            return msgspec.structs.replace(local, epoch=download.epoch)
         case GitContext(url):
             checkout = _checked_out(url, work_dir / "git", fetching.ssh_agent)
             return LocalContext(checkout.path, epoch=checkout.epoch)

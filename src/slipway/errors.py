@@ -35,8 +35,9 @@ SlipwayError                      str(err) is the whole message; the CLI prints 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
+
+import msgspec
 
 __all__ = [
     "ArchiveError",
@@ -70,8 +71,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class SourceLocation:
+class SourceLocation(msgspec.Struct, frozen=True):
     """Where in a Dockerfile something was written (1-based lines, inclusive)."""
 
     path: str

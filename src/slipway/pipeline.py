@@ -9,13 +9,11 @@ policy, build cache shared through registries. `slipway.build` (the public API, 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
@@ -108,11 +106,10 @@ class BuildRequest(msgspec.Struct, frozen=True):
     context_epoch: int | None = None  # a context from outside: its own date (SOURCE_DATE_EPOCH=context)
 
 
-@dataclass(frozen=True, slots=True)
-class BuildOutcome:
+class BuildOutcome(msgspec.Struct, frozen=True):
     image: ImageRecord | None  # None for type=local and type=tar outputs: they make no image
     graph: BuildGraph
-    dockerfile_text: str = field(repr=False)
+    dockerfile_text: str
     pushed: tuple[tuple[str, Digest], ...] = ()  # (name, manifest digest) of each push
     snapshot: SnapshotRecord | None = None  # the final file system the image was made of
     names: tuple[str, ...] = ()  # the names the image now carries in the store, of those asked for
@@ -470,7 +467,7 @@ def _solve(
             store,
             Executor(runtime, work_dir, ledger=store.leases),
             events,
-            dataclasses.replace(_solve_options(request), session=SessionInputs(secrets, agents)),
+            msgspec.structs.replace(_solve_options(request), session=SessionInputs(secrets, agents)),
             work_dir,
             hold=hold,
             remote_cache=remote_cache,

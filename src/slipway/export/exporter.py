@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, assert_never
+
+import msgspec
 
 from slipway.choices import EXPORT_STEP_NAMES
 from slipway.errors import ExportError, UsageError
@@ -33,8 +34,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ExportTarget:
+class ExportTarget(msgspec.Struct, frozen=True):
     """Where and how a build's result goes."""
 
     output: OutputSpec

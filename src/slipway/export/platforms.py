@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+import msgspec
 
 from slipway.errors import UsageError
 from slipway.export.image import ExportOptions, compose_index, export_image
@@ -31,8 +32,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class PlatformImage:
+class PlatformImage(msgspec.Struct, frozen=True):
     """One platform's result: its final stage and that stage's snapshot."""
 
     platform: str  # os/arch[/variant] as the build was asked for it
@@ -40,8 +40,7 @@ class PlatformImage:
     snapshot: SnapshotRecord | None
 
 
-@dataclass(frozen=True, slots=True)
-class PlatformsExport:
+class PlatformsExport(msgspec.Struct, frozen=True):
     images: tuple[ImageRecord, ...]  # one per platform, in the order asked (empty for local and tar)
     index: Descriptor | None  # the OCI image index of `images` (as kept in the store, or as pushed)
     pushed: tuple[tuple[str, Digest], ...] = ()  # (name, index digest) of each push

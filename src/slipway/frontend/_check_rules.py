@@ -3,15 +3,14 @@ about, its documentation link and the template of its warnings' text, word for w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["RULES", "Rule"]
 
 _DOCS = "https://docs.docker.com/go/dockerfile/rule/"
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(msgspec.Struct, frozen=True):
     name: str
     description: str
     detail: str  # str.format template of a warning's text

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+
+import msgspec
 
 from slipway.errors import DockerfileError, ExpansionError, InvalidReference, SourceLocation
 from slipway.frontend._check_rules import (
@@ -101,8 +102,7 @@ class InvalidCheckOptions(ValueError):
     """A `check` directive or BUILDKIT_DOCKERFILE_CHECK value that does not parse."""
 
 
-@dataclass(frozen=True, slots=True)
-class CheckConfig:
+class CheckConfig(msgspec.Struct, frozen=True):
     skip_all: bool = False
     skip: frozenset[str] = frozenset()
     experimental_all: bool = False
@@ -116,7 +116,7 @@ class CheckConfig:
 
     def merged(self, other: CheckConfig) -> CheckConfig:
         """This configuration with another's skips and experiments added (BuildKit's WithMergedConfig)."""
-        return replace(
+        return msgspec.structs.replace(
             self,
             skip_all=self.skip_all or other.skip_all,
             skip=self.skip | other.skip,
@@ -138,14 +138,20 @@ def parse_check_options(text: str) -> CheckConfig:
         key, value = key.strip(GO_SPACE), value.strip(GO_SPACE)
         names = frozenset(name.strip(GO_SPACE) for name in value.split(","))
         if key == "skip":
-            config = replace(config, skip_all=True) if value == "all" else replace(config, skip=names)
+            config = (
+                msgspec.structs.replace(config, skip_all=True)
+                if value == "all"
+                else msgspec.structs.replace(config, skip=names)
+            )
         elif key == "experimental":
             all_of_them = value == "all"
             config = (
-                replace(config, experimental_all=True) if all_of_them else replace(config, experimental=names)
+                msgspec.structs.replace(config, experimental_all=True)
+                if all_of_them
+                else msgspec.structs.replace(config, experimental=names)
             )
         elif key == "error":
-            config = replace(config, error=_parse_go_bool(value, part))
+            config = msgspec.structs.replace(config, error=_parse_go_bool(value, part))
         else:
             raise InvalidCheckOptions(f"invalid check option {go_quote(key)}")
     return config
@@ -180,8 +186,7 @@ def _parse_go_bool(value: str, part: str) -> bool:
 # ---- warnings -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CheckWarning:
+class CheckWarning(msgspec.Struct, frozen=True):
     rule: Rule
     detail: str
     location: SourceLocation
@@ -192,12 +197,13 @@ class CheckWarning:
         return f"{self.rule.name}: {self.detail} (line {self.location.line})"
 
 
-@dataclass
-class _StageFacts:
+class _StageFacts(msgspec.Struct):
     """What the stage-scoped rules remember about a stage while it is dispatched."""
 
     workdir_set: bool = False  # an absolute or relative WORKDIR was set in this build, here or in its base
-    last: dict[str, SourceLocation] = field(default_factory=dict)  # CMD/ENTRYPOINT/HEALTHCHECK seen last
+    last: dict[str, SourceLocation] = msgspec.field(
+        default_factory=dict
+    )  # CMD/ENTRYPOINT/HEALTHCHECK seen last
 
 
 class Linter(ConvertHooks):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+
+import msgspec
 
 from slipway.epoch import EPOCH_ARG, parse_epoch
 from slipway.errors import DockerfileError
@@ -29,16 +30,17 @@ _CONTEXT = "context"
 _SCRATCH = "scratch"
 
 
-@dataclass(frozen=True, slots=True)
-class ContextDates:
+class ContextDates(msgspec.Struct, frozen=True):
     """The dates of the build's contexts, known once they are fetched: the build context's, the named ones'."""
 
     context: int | None = None
     named: tuple[NamedContext, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class StageEpochSource:
+_NO_DATES = ContextDates()
+
+
+class StageEpochSource(msgspec.Struct, frozen=True):
     """The one remote ADD a SOURCE_DATE_EPOCH stage dates the build by."""
 
     url: str
@@ -59,7 +61,7 @@ def resolve_epoch(
     globals_: Mapping[str, str],
     lexer: ShellLexer,
     remote: RemoteEpoch | None,
-    dates: ContextDates = ContextDates(),
+    dates: ContextDates = _NO_DATES,
 ) -> tuple[int | None, StageEpochSource | None]:
     """The build's epoch for `value`, and the stage source it came from (if one did). Without `remote` (an
     evaluation, which fetches nothing) a stage's date is unknown: no epoch, as BuildKit without a client."""

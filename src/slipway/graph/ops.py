@@ -314,8 +314,7 @@ class HistoryChain(Sequence[History]):
     __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True)
-class StagePlan:
+class StagePlan(msgspec.Struct, frozen=True):
     """One stage as the converter resolved it: its file system, its image config, its history."""
 
     index: int
@@ -330,8 +329,7 @@ class StagePlan:
     location: SourceLocation | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BuildGraph:
+class BuildGraph(msgspec.Struct, frozen=True):
     """What a build makes: the target stage and every stage it needs (only those), in Dockerfile order."""
 
     target: StagePlan

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from slipway.errors import SecretError, SourceLocation
 from slipway.graph.ops import Exec
@@ -23,16 +24,14 @@ from slipway.worker.snapshots import MountLedger
 __all__ = ["RunSession", "SessionInputs", "check_required", "session_mounts"]
 
 
-@dataclass(frozen=True, slots=True)
-class SessionInputs:
+class SessionInputs(msgspec.Struct, frozen=True):
     """What the caller lent the build: secret values by id, SSH agent sockets by id."""
 
-    secrets: SecretValues = field(default_factory=SecretValues, repr=False)
-    agents: Mapping[str, Path] = field(default_factory=dict)
+    secrets: SecretValues = msgspec.field(default_factory=SecretValues)  # its repr shows ids only
+    agents: Mapping[str, Path] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class RunSession:
+class RunSession(msgspec.Struct, frozen=True):
     binds: tuple[BindMount, ...] = ()
     env: tuple[str, ...] = ()  # NAME=value of the secrets asked for as variables
     private_dir: Path | None = None  # a tmpfs for the container's bundle, when `env` holds a secret

@@ -16,7 +16,6 @@ import threading
 import time
 from collections import Counter, deque
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Protocol, assert_never
@@ -84,14 +83,13 @@ OUTPUT_TAIL_LINES = 12
 _SHOWN_LINE = 200  # characters of a failed process's last line in a one-line error
 
 
-@dataclass(frozen=True, slots=True)
-class SolveOptions:
+class SolveOptions(msgspec.Struct, frozen=True):
     context_dir: Path
     no_cache: bool = False
     no_cache_stages: frozenset[str] = frozenset()  # --no-cache-filter
-    max_parallelism: int = field(default_factory=lambda: os.cpu_count() or 2)
+    max_parallelism: int = msgspec.field(default_factory=lambda: os.cpu_count() or 2)
     default_network: ContainerNetwork = "host"  # what RUN --network=default means here
-    session: SessionInputs = field(default_factory=SessionInputs)  # --secret and --ssh
+    session: SessionInputs = msgspec.field(default_factory=SessionInputs)  # --secret and --ssh
     named_dirs: tuple[tuple[str, Path], ...] = ()  # (ContextSource name, directory) of --build-context dirs
 
 

@@ -21,9 +21,10 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from slipway.errors import SlipwayError
 from slipway.store._owners import is_alive, parse_owner
@@ -37,8 +38,7 @@ LeaseKind = Literal["overlay", "bind", "tmpfs", "container", "hold"]
 MOUNT_KINDS: tuple[LeaseKind, ...] = ("overlay", "bind", "tmpfs")
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(msgspec.Struct, frozen=True):
     id: int
     kind: LeaseKind
     target: str

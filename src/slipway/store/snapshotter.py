@@ -23,10 +23,11 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
+
+import msgspec
 
 from slipway.errors import DigestMismatch, StoreError
 from slipway.image.layers import LayerInfo, unpack_layer
@@ -45,8 +46,7 @@ from slipway.worker.mount_plan import Direct, MountPlan, Overlay
 __all__ = ["NewTree", "PrepareMode", "Snapshots", "Snapshotter"]
 
 
-@dataclass(frozen=True, slots=True)
-class NewTree:
+class NewTree(msgspec.Struct, frozen=True):
     """A prepare mode: the step only creates `top` (one top-level name) and what is below it, and reads nothing
     of its parents (a COPY without --chown). When no parent has `top`, not even as a whiteout, overlay would
     have nothing to merge, copy up or hide: the plan is then a direct write into the new snapshot's tree,
@@ -91,8 +91,7 @@ class Snapshotter(Protocol):
     def usage(self, snapshot_id: int) -> int: ...  # bytes its own tree holds on disk
 
 
-@dataclass(frozen=True, slots=True)
-class _Active:
+class _Active(msgspec.Struct, frozen=True):
     snapshot_id: int
     plan: MountPlan
 

@@ -14,9 +14,10 @@ does, so handlers registered under any name (binfmt-support's, tonistiigi/binfmt
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from slipway.errors import PlatformNotRunnable
 from slipway.image.oci import Platform
@@ -47,8 +48,7 @@ _ELF_MACHINES: dict[str, tuple[int, int, int, str]] = {
 _NATIVE_TOO = {"amd64": ("386",)}
 
 
-@dataclass(frozen=True, slots=True)
-class Handler:
+class Handler(msgspec.Struct, frozen=True):
     """One binfmt_misc entry, as /proc/sys/fs/binfmt_misc/<name> shows it."""
 
     name: str

@@ -7,14 +7,14 @@ first, so a killed process leaves nothing mounted that the next one cannot undo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 __all__ = ["Direct", "MountPlan", "Overlay"]
 
 
-@dataclass(frozen=True, slots=True)
-class Overlay:
+class Overlay(msgspec.Struct, frozen=True):
     """`lowers` (bottom first) under one overlay: writable into `upper`, with overlay's `work` dir beside it
     on the same file system, or a read-only view without them. No lowers and no upper: the empty tree."""
 
@@ -23,8 +23,7 @@ class Overlay:
     work: Path | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Direct:
+class Direct(msgspec.Struct, frozen=True):
     """A new snapshot's own tree, written in place and mounted nowhere: the step touches nothing below it, so
     what it writes there is exactly its layer."""
 

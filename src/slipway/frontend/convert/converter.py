@@ -3,7 +3,6 @@ order; each instruction goes to its module's `dispatch_*` (run, copy, env, confi
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from contextlib import suppress
 from typing import assert_never
@@ -124,7 +123,7 @@ def convert(
     labels.update(options.labels)
     if options.labels:
         config = msgspec.structs.replace(plan.config.config, labels=labels)
-        plan = dataclasses.replace(plan, config=msgspec.structs.replace(plan.config, config=config))
+        plan = msgspec.structs.replace(plan, config=msgspec.structs.replace(plan.config, config=config))
     stages = tuple(
         plan if index == target.index else other for index, other in sorted(converter.plans.items())
     )

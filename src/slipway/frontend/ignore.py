@@ -24,12 +24,12 @@ matching (a reversed range such as `[z-a]`) is rejected here when the matcher is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Protocol, cast
 
 import msgspec
+from msgspec.structs import force_setattr
 
 from slipway._pathmatch import BadPattern, translate, translate_class, translate_escape
 from slipway.errors import ContextError
@@ -146,18 +146,17 @@ class _Pattern(msgspec.Struct, frozen=True):
         return False
 
 
-@dataclass(frozen=True, slots=True)
-class IgnoreMatcher:
+class IgnoreMatcher(msgspec.Struct, frozen=True):
     """Matches paths of a build context against .dockerignore patterns (as `read_ignore_file` returns
     them). Paths are relative to the context root, "/"-separated; `matches` is True for an excluded path.
     Immutable, so one matcher may be shared by threads. A bad pattern raises ContextError here."""
 
     patterns: tuple[str, ...]
-    _compiled: tuple[_Pattern, ...] = field(init=False, repr=False, compare=False)
+    _compiled: tuple[_Pattern, ...] = ()  # derived from `patterns` when made: whatever is passed is replaced
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "patterns", tuple(self.patterns))
-        object.__setattr__(self, "_compiled", _compile_patterns(self.patterns))
+        force_setattr(self, "patterns", tuple(self.patterns))
+        force_setattr(self, "_compiled", _compile_patterns(self.patterns))
 
     def matches(self, path: str) -> bool:
         """True when `path` is excluded: the last pattern that matches it or one of its parent

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import ClassVar, Literal, overload
 
 import msgspec
+from msgspec.structs import force_setattr
 
 from slipway.choices import DEFAULT_PLATFORM, NetworkMode
 from slipway.errors import SourceLocation
@@ -176,15 +176,14 @@ class StepMeta(msgspec.Struct, frozen=True):
     used_args: tuple[str, ...] = ()  # the ARGs whose values this step depends on (expanded or in RUN's env)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Vertex:
+class Vertex(msgspec.Struct, frozen=True, eq=False):
     op: Op
     inputs: tuple[Vertex, ...] = ()
     meta: StepMeta = StepMeta(name="")
-    digest: Digest = field(init=False)
+    digest: Digest = Digest("")  # derived from op and inputs when made: whatever is passed is replaced
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "digest", vertex_digest(self.op, self.inputs))
+        force_setattr(self, "digest", vertex_digest(self.op, self.inputs))
 
     # By digest (which covers the op and every input) and meta: comparing or hashing the inputs field by
     # field would recurse down the whole chain below a vertex, and a Dockerfile may make that chain long.

@@ -16,8 +16,9 @@ import posixpath
 import stat
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from slipway.errors import ContextError, SourceNotFound
 from slipway.graph.ops import Copy, Mkdir
@@ -46,8 +47,7 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@dataclass(slots=True)
-class _Copier:
+class _Copier(msgspec.Struct):
     """One COPY/ADD: the two roots, the ownership and mode policy, and the hard links seen so far."""
 
     source: Root
@@ -59,13 +59,13 @@ class _Copier:
     is_excluded: Predicate
     sockets_as_files: bool  # a socket of the build context arrives as an empty file (BuildKit's transfer)
     dest_device: int  # the destination root's file system (a snapshot's tree is on one)
-    links: dict[tuple[int, int], str] = field(
+    links: dict[tuple[int, int], str] = msgspec.field(
         default_factory=dict
     )  # source file -> its first copy (dest path)
     pool: ThreadPoolExecutor | None = None
     # (source device, destination device) pairs between which copy_file_range refused to copy (EXDEV between
     # file systems, ENOSYS, EOPNOTSUPP): decided by the first file of each pair, not tried again for every one.
-    no_range_copy: set[tuple[int, int]] = field(default_factory=set)
+    no_range_copy: set[tuple[int, int]] = msgspec.field(default_factory=set)
 
 
 def copy_files(

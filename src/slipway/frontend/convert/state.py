@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -18,8 +17,7 @@ if TYPE_CHECKING:
     from slipway.frontend.convert.converter import Converter
 
 
-@dataclass(slots=True)
-class StageState:
+class StageState(msgspec.Struct):
     """One stage while its instructions are applied; a FROM <stage> starts from a copy of another's."""
 
     stage: Stage
@@ -41,11 +39,11 @@ class StageState:
     step: int = 0
     total: int = 0
     onbuild: bool = False  # dispatching a base image's ONBUILD trigger
-    used: set[str] = field(default_factory=set)  # ARGs the current step used
+    used: set[str] = msgspec.field(default_factory=set)  # ARGs the current step used
     # The image Env (and its names' positions) and Labels while ENVs and LABELs edit them: made at the stage's
     # first edit and put in `image` when it ends, so an instruction costs its own pairs, not the whole field.
     config_env: list[str] | None = None
-    env_positions: dict[str, int] = field(default_factory=dict)
+    env_positions: dict[str, int] = msgspec.field(default_factory=dict)
     labels: dict[str, str] | None = None
 
     def finish(self) -> None:

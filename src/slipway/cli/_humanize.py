@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-_FRACTION = re.compile(r"\.(\d+)")
+
+
+@functools.cache
+def _fraction_pattern() -> re.Pattern[str]:
+    return re.compile(r"\.(\d+)")
 
 
 def human_size(size: float, precision: int = 4) -> str:
@@ -53,7 +58,7 @@ def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     # datetime takes at most microseconds: cut the fraction to six digits.
-    trimmed = _FRACTION.sub(lambda match: "." + match.group(1)[:6], text, count=1)
+    trimmed = _fraction_pattern().sub(lambda match: "." + match.group(1)[:6], text, count=1)
     try:
         parsed = datetime.fromisoformat(trimmed)
     except ValueError:

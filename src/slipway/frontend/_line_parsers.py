@@ -4,6 +4,7 @@ pairs, words)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -14,7 +15,7 @@ from slipway.frontend._golang import GO_SPACE, go_quote, replace_surrogates
 __all__ = [
     "ARGUMENT_PARSERS",
     "BLANKS",
-    "SHELL_SPECIALS",
+    "shell_specials_pattern",
     "ArgumentError",
     "Arguments",
     "no_arguments",
@@ -31,18 +32,28 @@ _GO_SPACE_SET = frozenset(GO_SPACE)
 _BLANK_RUN = re.compile(f"[{GO_SPACE}]+")
 # Flags without quotes or escapes, each with the blanks after it: the common case, taken without the loop.
 _PLAIN_FLAGS = re.compile(f"(?:--[^{GO_SPACE}'\"\\\\]*(?:[{GO_SPACE}]+|\\Z))+")
+
+
 # Characters that make BuildKit's word splitters do more than split at blanks.
-_QUOTES_AND_ESCAPES = re.compile("['\"\\\\`]")
-SHELL_SPECIALS = re.compile("['\"\\\\$]")
+@functools.cache
+def _quotes_and_escapes_pattern() -> re.Pattern[str]:
+    return re.compile("['\"\\\\`]")
+
+
+@functools.cache
+def shell_specials_pattern() -> re.Pattern[str]:
+    return re.compile("['\"\\\\$]")
+
+
 # Runs of characters that BuildKit's parseWords copies as they are: outside quotes, and inside "...".
-_WORD_RUNS = {
-    escape: (
-        re.compile(f"[^{GO_SPACE}'\"{re.escape(escape)}]+"),
-        re.compile(f'[^"{re.escape(escape)}]+'),
-    )
-    for escape in ("\\", "`")
-}
-_SINGLE_QUOTED_RUN = re.compile("[^']+")
+@functools.cache
+def _word_run_patterns(escape: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return re.compile(f"[^{GO_SPACE}'\"{re.escape(escape)}]+"), re.compile(f'[^"{re.escape(escape)}]+')
+
+
+@functools.cache
+def _single_quoted_run_pattern() -> re.Pattern[str]:
+    return re.compile("[^']+")
 
 
 def split_command(line: str) -> tuple[str, tuple[str, ...], str]:
@@ -201,14 +212,14 @@ def _words(rest: str, escape: str) -> list[str]:
 
 def split_words(rest: str, escape: str) -> tuple[list[str], str]:
     """_words, and the quote character still open at the end ("" when none is)."""
-    if _QUOTES_AND_ESCAPES.search(rest) is None:
+    if _quotes_and_escapes_pattern().search(rest) is None:
         return _BLANK_RUN.split(rest) if rest else [], ""
     return _quoted_words(rest, escape)
 
 
 def _quoted_words(rest: str, escape: str) -> tuple[list[str], str]:
     """split_words for text with quotes or escapes: BuildKit's loop, plain runs taken whole."""
-    outside, inside_double = _WORD_RUNS[escape]
+    outside, inside_double = _word_run_patterns(escape)
     words: list[str] = []
     word: list[str] = []
     quote = ""
@@ -216,7 +227,7 @@ def _quoted_words(rest: str, escape: str) -> tuple[list[str], str]:
     length = len(rest)
     pos = 0
     while pos < length:
-        pattern = inside_double if quote == '"' else _SINGLE_QUOTED_RUN if quote else outside
+        pattern = inside_double if quote == '"' else _single_quoted_run_pattern() if quote else outside
         run = pattern.match(rest, pos)
         if run is not None:
             word.append(run[0])

@@ -17,6 +17,7 @@ just above an instruction for the rules about that instruction. Nothing here rea
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
@@ -85,12 +86,28 @@ _RESERVED_STAGE_NAMES = frozenset({"context", "scratch"})
 # Names that look like credentials (whole name, or a first or last _-separated word), unless they also say
 # they are public, a file or a version: BuildKit's two expressions, case-insensitive.
 _SECRET_WORDS = "apikey|auth|credential|credentials|key|password|pword|passwd|secret|token"
-_SECRET_NAME = re.compile(rf"(?:_|^)(?:{_SECRET_WORDS})(?:_|\Z)", re.IGNORECASE)
-_NOT_SECRET_NAME = re.compile(r"(?:_|^)(?:public|file|version)(?:_|\Z)", re.IGNORECASE)
+
+
+@functools.cache
+def _secret_name_pattern() -> re.Pattern[str]:
+    return re.compile(rf"(?:_|^)(?:{_SECRET_WORDS})(?:_|\Z)", re.IGNORECASE)
+
+
+@functools.cache
+def _not_secret_name_pattern() -> re.Pattern[str]:
+    return re.compile(r"(?:_|^)(?:public|file|version)(?:_|\Z)", re.IGNORECASE)
+
+
 # Variables BuildKit never reports as undefined: its SBOM switches, which are no environment variables.
 _NON_ENV_ARGS = frozenset({"BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"})
+
+
 # A parser directive in a comment (the comment's text, without its #).
-_COMMENT_DIRECTIVE = re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\v\f\r ]*=[\t\n\v\f\r ]*(.+?)[\t\n\v\f\r ]*\Z")
+@functools.cache
+def _comment_directive_pattern() -> re.Pattern[str]:
+    return re.compile(r"([a-zA-Z][a-zA-Z0-9]*)[\t\n\v\f\r ]*=[\t\n\v\f\r ]*(.+?)[\t\n\v\f\r ]*\Z")
+
+
 _ROOT_PATTERNS = frozenset({"*", "**", "**/*"})
 _SUGGESTION_COMPARISONS = 100_000  # names compared for "did you mean"s in one Dockerfile (under a second)
 
@@ -162,7 +179,7 @@ def comment_config(comments: Sequence[str]) -> CheckConfig | None:
     follows a blank in its value is a remark, as in `# check=skip=X // why`); one that does not parse is
     ignored, as BuildKit ignores it."""
     for comment in comments:
-        match = _COMMENT_DIRECTIVE.match(comment.lstrip(GO_SPACE))
+        match = _comment_directive_pattern().match(comment.lstrip(GO_SPACE))
         if match is None or match[1].lower() != "check":
             continue
         try:
@@ -378,7 +395,7 @@ class Linter(ConvertHooks):
             self.report(COPY_IGNORED_FILE, location, instruction=keyword.capitalize(), path=path)
 
     def _check_secret(self, instruction: str, key: str, location: SourceLocation) -> None:
-        if _SECRET_NAME.search(key) and not _NOT_SECRET_NAME.search(key):
+        if _secret_name_pattern().search(key) and not _not_secret_name_pattern().search(key):
             self.report(SECRETS_USED_IN_ARG_OR_ENV, location, instruction=instruction, key=key)
 
     def _stage(self, stage: int) -> _StageFacts:

@@ -7,6 +7,7 @@ a directive naming any other frontend is refused at its line rather than silentl
 
 from __future__ import annotations
 
+import functools
 import re
 
 from slipway.errors import DockerfileError, SourceLocation
@@ -14,12 +15,19 @@ from slipway.frontend.parser import ParsedDockerfile
 
 __all__ = ["check_syntax"]
 
+
 # docker/dockerfile[-upstream][:tag][@digest], maybe with its registry written out.
-_DOCKERFILE_FRONTEND = re.compile(
-    r"(?:(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)/)?docker/dockerfile(?:-upstream)?"
-    r"(?::[\w][\w.-]*)?(?:@sha256:[0-9a-f]{64})?"
-)
-_SYNTAX_LINE = re.compile(r"#[\t\n\f\r ]*syntax[\t\n\f\r ]*=", re.IGNORECASE)
+@functools.cache
+def _dockerfile_frontend_pattern() -> re.Pattern[str]:
+    return re.compile(
+        r"(?:(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)/)?docker/dockerfile(?:-upstream)?"
+        r"(?::[\w][\w.-]*)?(?:@sha256:[0-9a-f]{64})?"
+    )
+
+
+@functools.cache
+def _syntax_line_pattern() -> re.Pattern[str]:
+    return re.compile(r"#[\t\n\f\r ]*syntax[\t\n\f\r ]*=", re.IGNORECASE)
 
 
 def check_syntax(parsed: ParsedDockerfile, text: str) -> None:
@@ -28,13 +36,13 @@ def check_syntax(parsed: ParsedDockerfile, text: str) -> None:
     if value is None:
         return
     frontend = value.split(None, 1)[0] if value.split() else value
-    if _DOCKERFILE_FRONTEND.fullmatch(frontend):
+    if _dockerfile_frontend_pattern().fullmatch(frontend):
         return
     line = next(
         (
             number
             for number, written in enumerate(text.split("\n"), 1)
-            if _SYNTAX_LINE.match(written.lstrip())
+            if _syntax_line_pattern().match(written.lstrip())
         ),
         1,
     )

@@ -9,6 +9,7 @@ marked where it is kept.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import msgspec
@@ -18,9 +19,9 @@ from slipway.frontend._golang import GO_SPACE, SURROGATE, go_quote
 from slipway.frontend._line_parsers import (
     ARGUMENT_PARSERS,
     BLANKS,
-    SHELL_SPECIALS,
     ArgumentError,
     no_arguments,
+    shell_specials_pattern,
     split_command,
     split_words,
 )
@@ -112,9 +113,23 @@ def _dump_instruction(instruction: Instruction) -> str:
 # Go's \s is ASCII [\t\n\f\r ]; Python's would take any Unicode space.
 _DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z")
 _DIRECTIVE_NAMES = frozenset({"syntax", "escape", "check"})
-_HEREDOC_WORD = re.compile(r"([0-9]*)<<(-?)([^<]*)\Z")
-_QUOTED_DELIMITER = re.compile(r"'([^']+)'|\"([^\"\\$]+)\"")
-_LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
+
+
+@functools.cache
+def _heredoc_word_pattern() -> re.Pattern[str]:
+    return re.compile(r"([0-9]*)<<(-?)([^<]*)\Z")
+
+
+@functools.cache
+def _quoted_delimiter_pattern() -> re.Pattern[str]:
+    return re.compile(r"'([^']+)'|\"([^\"\\$]+)\"")
+
+
+@functools.cache
+def _leading_tabs_pattern() -> re.Pattern[str]:
+    return re.compile(r"^\t+", re.MULTILINE)
+
+
 _HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
 # The last characters of a line that may continue it (the escape, perhaps before blanks).
 _MAYBE_CONTINUED = {"\\": frozenset("\\ \t"), "`": frozenset("` \t")}
@@ -328,7 +343,7 @@ class _Parser:
                 )
             content = "".join(body)
             if marker.chomp:
-                content = _LEADING_TABS.sub("", content)
+                content = _leading_tabs_pattern().sub("", content)
             heredocs.append(
                 Heredoc(marker.name, content, marker.expand, marker.chomp, marker.file_descriptor)
             )
@@ -387,7 +402,7 @@ def _heredoc_markers(line: str) -> list[Heredoc]:
             return []
     markers = []
     for word in words:
-        match = _HEREDOC_WORD.match(word) if "<<" in word else None
+        match = _heredoc_word_pattern().match(word) if "<<" in word else None
         if match is not None and match[3]:
             marker = _heredoc_marker(match[3], chomp=match[2] == "-", descriptor=match[1])
             if marker is not None:
@@ -398,9 +413,9 @@ def _heredoc_markers(line: str) -> list[Heredoc]:
 def _heredoc_marker(delimiter: str, *, chomp: bool, descriptor: str) -> Heredoc | None:
     """The heredoc a delimiter word names; None when it is no single word."""
     file_descriptor = int(descriptor) if descriptor else 0
-    if SHELL_SPECIALS.search(delimiter) is None:
+    if shell_specials_pattern().search(delimiter) is None:
         return Heredoc(delimiter, "", True, chomp, file_descriptor)
-    quoted = _QUOTED_DELIMITER.fullmatch(delimiter)
+    quoted = _quoted_delimiter_pattern().fullmatch(delimiter)
     if quoted is not None:  # <<'EOF' and <<"EOF": what the two lexers below find, found at once
         return Heredoc(quoted[1] or quoted[2], "", False, chomp, file_descriptor)
     words = ShellLexer("\\", skip_unset_env=True).expand_words(delimiter, {})

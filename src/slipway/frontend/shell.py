@@ -11,6 +11,7 @@ double a value into gigabytes. Patterns (`${a#*.}`, `${a/x/y}`) run on RE2, in t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Protocol, cast
@@ -27,14 +28,23 @@ MAX_NESTING = 100
 MAX_EXPANDED_CHARACTERS = 128 * 1024 * 1024
 
 _GO_SPACE_SET = frozenset(GO_SPACE)
-_SPACE_RUN = re.compile(f"[{GO_SPACE}]+")
-_SPACE_RUN_SPLIT = re.compile(f"([{GO_SPACE}]+)")
+
+
+@functools.cache
+def _space_run_pattern() -> re.Pattern[str]:
+    return re.compile(f"[{GO_SPACE}]+")
+
+
+@functools.cache
+def _space_run_split_pattern() -> re.Pattern[str]:
+    return re.compile(f"([{GO_SPACE}]+)")
+
+
 # Per escape and stop character: runs of characters with no meaning to the scan, copied whole.
-_PLAIN_RUNS = {
-    (escape, stop): re.compile("[^$'\"" + re.escape(escape + (stop or "")) + "]+")
-    for escape in ("\\", "`")
-    for stop in (None, "}", "/")
-}
+@functools.cache
+def _plain_run_pattern(escape: str, stop: str | None) -> re.Pattern[str]:
+    return re.compile("[^$'\"" + re.escape(escape + (stop or "")) + "]+")
+
 
 # POSIX special parameters: a one-character name after `$`.
 _SPECIAL_PARAMETERS = frozenset("@*#?-$!0")
@@ -144,12 +154,12 @@ class _Words:
             self.add_raw(char)
 
     def add_string(self, text: str) -> None:
-        if _SPACE_RUN.search(text) is None:
+        if _space_run_pattern().search(text) is None:
             if text:
                 self.add_raw(text)
             return
         # Blanks and non-blanks alternate; a run of blanks acts as one blank would.
-        for index, piece in enumerate(_SPACE_RUN_SPLIT.split(text)):
+        for index, piece in enumerate(_space_run_split_pattern().split(text)):
             if index % 2:
                 self.add_char(" ")
             elif piece:
@@ -238,7 +248,7 @@ class _Scan:
     def _process_until(self, stop: str | None, words: _Words) -> tuple[str, list[str]]:
         result: list[str] = []
         text, escape = self.text, self.escape
-        plain = _PLAIN_RUNS[escape, stop]
+        plain = _plain_run_pattern(escape, stop)
         while self.pos < len(text):
             run = plain.match(text, self.pos)
             if run is not None:

@@ -6,6 +6,7 @@ RUN that reads /etc/hosts must not be answered from a build with other hosts), a
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -43,8 +44,18 @@ ULIMIT_TYPES = {
     "stack": "RLIMIT_STACK",
 }
 _UNLIMITED = 2**64 - 1  # RLIM_INFINITY, as -1 is written
-_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
-_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)b?", re.IGNORECASE)
+
+
+@functools.cache
+def _host_name_pattern() -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
+
+
+@functools.cache
+def _size_pattern() -> re.Pattern[str]:
+    return re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)b?", re.IGNORECASE)
+
+
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
@@ -80,7 +91,7 @@ def parse_add_host(text: str) -> tuple[str, str]:
     """--add-host HOST:IP (docker also takes HOST=IP); the IP may be IPv6, so the host ends at the first ":"."""
     separator = "=" if "=" in text else ":"
     host, _, address = text.partition(separator)
-    if not _HOST_NAME.fullmatch(host):
+    if not _host_name_pattern().fullmatch(host):
         raise UsageError(f"--add-host {text}: {host!r} is not a host name; write HOST:IP, e.g. db:10.0.0.5")
     try:
         ipaddress.ip_address(address.strip("[]"))
@@ -93,7 +104,7 @@ def parse_add_host(text: str) -> tuple[str, str]:
 
 def parse_shm_size(text: str) -> int:
     """--shm-size: bytes, or a number with k, m, g or t (binary units, as docker reads them)."""
-    match = _SIZE.fullmatch(text.strip())
+    match = _size_pattern().fullmatch(text.strip())
     if match is None:
         raise UsageError(f"--shm-size {text}: not a size; write bytes or a number with a unit: 128m, 1g")
     size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])

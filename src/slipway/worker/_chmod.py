@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -13,8 +14,16 @@ ModeChange = Callable[[int, bool], int]  # (current mode bits, is a directory) -
 
 WHO_BITS = {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}
 PERMISSION_BITS = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
-CLAUSE = re.compile(r"([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)")
-ACTION = re.compile(r"([-+=])([ugo]|[rwxXst]*)")
+
+
+@functools.cache
+def _clause_pattern() -> re.Pattern[str]:
+    return re.compile(r"([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)")
+
+
+@functools.cache
+def _action_pattern() -> re.Pattern[str]:
+    return re.compile(r"([-+=])([ugo]|[rwxXst]*)")
 
 
 def octal_chmod(text: str) -> int | None:
@@ -28,14 +37,14 @@ def parse_chmod(text: str) -> ModeChange:
         return lambda _mode, _is_dir: value
     clauses = []
     for clause in text.split(","):
-        match = CLAUSE.fullmatch(clause)
+        match = _clause_pattern().fullmatch(clause)
         if match is None:
             raise ContextError(f"--chmod={text}: not an octal mode or a symbolic mode like u+x,go-w")
         who = match.group(1) or "a"
         mask = 0
         for letter in who:
             mask |= WHO_BITS[letter]
-        clauses.append((mask, tuple(ACTION.findall(match.group(2)))))
+        clauses.append((mask, tuple(_action_pattern().findall(match.group(2)))))
 
     def change(mode: int, is_dir: bool) -> int:
         for mask, actions in clauses:

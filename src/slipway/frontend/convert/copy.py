@@ -3,6 +3,7 @@ sources, one tree per instruction."""
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from typing import TYPE_CHECKING
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from slipway.frontend.convert.converter import Converter
 
 
-_DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})")
+@functools.cache
+def _digest_pattern() -> re.Pattern[str]:
+    return re.compile(r"(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})")
 
 
 def dispatch_copy(converter: Converter, state: StageState, command: CopyCommand | AddCommand) -> None:
@@ -157,7 +160,7 @@ def _remote_source(
     if is_git:
         git, subdir = _git_source(command, source, checksum, location)
         return Vertex(git), {"sources": (subdir or ".",), "unpack": False}
-    if checksum is not None and not _DIGEST.fullmatch(checksum):
+    if checksum is not None and not _digest_pattern().fullmatch(checksum):
         raise DockerfileError(f"ADD --checksum={checksum}: expected sha256:<64 hex digits>", location)
     filename = posixpath.basename(urlsplit(source).path) or "__unnamed__"
     if filename in (".", "/"):

@@ -3,6 +3,7 @@ arguments checked; every error leaving `parse_command` carries the instruction's
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -52,7 +53,11 @@ _STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
 # BuildKit's heredoc word: optional fd number, <<, optional -, the delimiter word (maybe quoted).
 _HEREDOC_WORD = re.compile(r"\d*<<(-?)\s*([^<]+)")
 
-_ONBUILD_PREFIX = re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE)
+
+@functools.cache
+def _onbuild_prefix_pattern() -> re.Pattern[str]:
+    return re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE)
+
 
 _KEYWORDS = (
     "add",
@@ -423,7 +428,7 @@ def _parse_onbuild(instruction: Instruction) -> OnbuildCommand:
         raise InvalidValue(f"{trigger.upper()} isn't allowed as an ONBUILD trigger")
     # The trigger must itself be a valid instruction, or every image built FROM this one fails.
     parse_command(nested)
-    expression = _ONBUILD_PREFIX.sub("", instruction.original, count=1)
+    expression = _onbuild_prefix_pattern().sub("", instruction.original, count=1)
     for heredoc in instruction.heredocs:
         expression += "\n" + heredoc.content + heredoc.name
     return OnbuildCommand(

@@ -3,6 +3,7 @@ Go durations, RAM sizes."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from types import MappingProxyType
@@ -34,8 +35,12 @@ _SIGNALS = frozenset(
     )
 )
 
+
 # strconv.Atoi's numbers (ASCII digits that fit an int); longer digit strings are no signal.
-_SIGNAL_NUMBER = re.compile(r"[0-9]{1,18}")
+@functools.cache
+def _signal_number_pattern() -> re.Pattern[str]:
+    return re.compile(r"[0-9]{1,18}")
+
 
 _DURATION_UNITS = MappingProxyType(
     {
@@ -50,11 +55,20 @@ _DURATION_UNITS = MappingProxyType(
     }
 )
 
-_DURATION_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)")
 
-_RAM_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)", re.IGNORECASE)
+@functools.cache
+def _duration_part_pattern() -> re.Pattern[str]:
+    return re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)")
 
-_CHMOD_SYMBOLIC = re.compile(r"[ugoa]*[-+=](?:[rwxXst]*|[ugo])(?:,[ugoa]*[-+=](?:[rwxXst]*|[ugo]))*")
+
+@functools.cache
+def _ram_size_pattern() -> re.Pattern[str]:
+    return re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)", re.IGNORECASE)
+
+
+@functools.cache
+def _chmod_symbolic_pattern() -> re.Pattern[str]:
+    return re.compile(r"[ugoa]*[-+=](?:[rwxXst]*|[ugo])(?:,[ugoa]*[-+=](?:[rwxXst]*|[ugo]))*")
 
 
 def check_chmod(chmod: str) -> None:
@@ -65,13 +79,13 @@ def check_chmod(chmod: str) -> None:
                 f"invalid chmod parameter: '{chmod}'. it should be octal string and between 0 and 07777"
             )
         return
-    if not _CHMOD_SYMBOLIC.fullmatch(chmod):
+    if not _chmod_symbolic_pattern().fullmatch(chmod):
         raise InvalidValue(f"invalid --chmod={chmod}: use an octal mode (0755) or a symbolic one (u+x,g-w)")
 
 
 def check_signal(signal: str) -> None:
     """moby's ParseSignal: a number other than 0, or a known name with or without SIG."""
-    if _SIGNAL_NUMBER.fullmatch(signal):
+    if _signal_number_pattern().fullmatch(signal):
         if int(signal) == 0:
             raise InvalidValue(f"invalid signal {signal!r}")
         return
@@ -96,7 +110,7 @@ def parse_duration(text: str) -> int:
     total = 0.0
     position = 0
     while position < len(body):
-        match = _DURATION_PART.match(body, position)
+        match = _duration_part_pattern().match(body, position)
         if match is None or match.group(1) in ("", "."):
             raise ValueError(f"invalid duration {text!r} (use units h, m, s, ms, us or ns, e.g. 30s)")
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
@@ -106,7 +120,7 @@ def parse_duration(text: str) -> int:
 
 def parse_ram_bytes(text: str) -> int:
     """docker/go-units RAMInBytes: "64m", "1.5GiB", "1024"; binary multiples. ValueError otherwise."""
-    match = _RAM_SIZE.fullmatch(text.strip())
+    match = _ram_size_pattern().fullmatch(text.strip())
     if match is None:
         raise ValueError(f"invalid size {text!r}")
     unit = "bkmgtp".index(match.group(2).lower() or "b")

@@ -88,8 +88,10 @@ def test_a_build_compiles_at_import_only_the_regexes_every_build_uses(
     tmp_path: Path, make_context: Callable[..., Path]
 ) -> None:
     context = make_context(tmp_path / "context", "FROM scratch\nCOPY hello /hello\n", {"hello": "hello\n"})
-    argv = [sys.executable, "-c", _COUNTING_COMPILES, "--root", str(tmp_path / "store"), "build", str(context)]
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    build = ["--root", str(tmp_path / "store"), "build", str(context)]
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNTING_COMPILES, *build], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     report = [line for line in result.stderr.splitlines() if line.startswith("compiled at import:")]
     assert len(report) == 1, result.stderr

@@ -4,8 +4,8 @@ Encoded field names follow the specs exactly; Python names are snake_case. Decod
 `decode_json(data, Type)` only after its digest has been checked.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: msgspec resolves a Struct's annotations when a process first
+# decodes the type, and a string annotation costs a compile() and an eval() each (~50 for an image config).
 import datetime
 import hashlib
 from typing import NewType, TypeVar

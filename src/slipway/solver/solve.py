@@ -18,7 +18,7 @@ from collections import Counter, deque
 from contextlib import ExitStack, suppress
 from functools import partial
 from pathlib import Path
-from typing import Protocol, assert_never
+from typing import Protocol, assert_never, cast
 
 import msgspec
 
@@ -49,6 +49,7 @@ from slipway.graph.ops import (
     RunMount,
     ScratchSource,
     Vertex,
+    walk,
 )
 from slipway.graph.run_limits import RunLimits
 from slipway.image.platforms import parse_platform
@@ -56,6 +57,7 @@ from slipway.progress.clip import MAX_OUTPUT_LINE_BYTES
 from slipway.progress.events import EventSink, StepCached, StepLog, step
 from slipway.solver.context_hash import FileHashCache, hash_selection
 from slipway.solver.keys import combine
+from slipway.solver.lazy import OnDemand, plan
 from slipway.solver.results import Result
 from slipway.solver.scheduler import Scheduler
 from slipway.solver.session_mounts import SessionInputs, check_required, session_mounts, with_variables
@@ -145,6 +147,9 @@ class Solver:
         self._counter_lock = threading.Lock()
         self._remote_cache = remote_cache
         self._deferred: set[str] = set()  # cache keys of remote hits whose layers are not fetched yet
+        self._planned: dict[str, str] = {}  # vertex digest -> its cache key, worked out before the build
+        self._unneeded: frozenset[str] = frozenset()  # vertices only hits read: left undone (solver/lazy.py)
+        self._later: OnDemand[Result] = OnDemand()  # what was left undone, by cache key, if it is asked for
         self._emptied_caches: set[str] = set()  # cache mounts this --no-cache build started empty
 
     def solve(self, root: Vertex) -> Result:
@@ -157,6 +162,8 @@ class Solver:
             self._solve_vertex, workers=max(4, self._options.max_parallelism * 2), on_interrupt=self._cancel
         )
         try:
+            if self._remote_cache is not None:
+                self._planned, self._unneeded = plan(walk(root, *more), (root, *more), self._planned_result)
             results = scheduler.run(root, *more)
         except KeyboardInterrupt as err:
             # Ctrl-C, or SIGTERM/SIGHUP, which the command line turns into the same interrupt.
@@ -174,6 +181,8 @@ class Solver:
         or its tree (a download the server said had not changed is made now)."""
         if result.fetch is not None:
             return msgspec.structs.replace(result, tree=result.fetch(), fetch=None)
+        if result.cache_key in self._later:
+            return self._later.get(result.cache_key)
         if self._remote_cache is None or result.cache_key not in self._deferred:
             return result
         with self._store.lease():
@@ -199,6 +208,11 @@ class Solver:
         op = vertex.op
         match op:
             case ScratchSource():
+                return Result(cache_key=vertex.digest)
+            case ImageSource() if vertex.digest in self._unneeded:
+                # Not unpacked unless a step needs it after all (a FROM of a stage only cache hits read).
+                self._later.put(vertex.digest, partial(self._solve_image, vertex, op))
+                self._events.emit(StepCached(vertex=vertex.digest, name=vertex.meta.name, at=time.time()))
                 return Result(cache_key=vertex.digest)
             case ImageSource():
                 return self._solve_image(vertex, op)
@@ -289,8 +303,33 @@ class Solver:
 
     # -- steps that make a snapshot ------------------------------------------------------------------
 
+    def _planned_result(
+        self, vertex: Vertex, inputs: tuple[Result | None, ...]
+    ) -> tuple[Result | None, bool]:
+        """What solving `vertex` will yield, as far as its cache key goes (None: not known before it runs), and
+        whether the cache holds its result: the planning of solver/lazy.py."""
+        op = vertex.op
+        if isinstance(op, ScratchSource | ImageSource):
+            return Result(cache_key=vertex.digest), False
+        if isinstance(op, ContextSource):
+            return self._solve_context(vertex, op), False
+        if isinstance(op, InlineSource):
+            return self._solve_inline(vertex, op), False
+        if isinstance(op, HttpSource | GitSource) or any(result is None for result in inputs):
+            return None, False  # a download's key is its content
+        known = cast(tuple[Result, ...], inputs)
+        key = self._cache_key(vertex, known)
+        if self._may_use_cache(vertex):
+            if self._store.cache.lookup(key) is not None or (
+                self._remote_cache is not None and self._remote_cache.has(key)
+            ):
+                return Result(cache_key=key), True
+            if self._content_mounts(vertex, known):
+                return None, False  # it may hit by content, known only once its inputs are made
+        return Result(cache_key=key), False
+
     def _solve_step(self, vertex: Vertex, inputs: tuple[Result, ...]) -> Result:
-        key = self._cache_key(vertex, inputs)
+        key = self._planned.get(vertex.digest) or self._cache_key(vertex, inputs)
         name = vertex.meta.name
         if isinstance(vertex.op, Exec):
             try:
@@ -313,6 +352,23 @@ class Solver:
                 self._deferred.add(key)
                 self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
                 return Result(cache_key=key)
+            if vertex.digest in self._unneeded:
+                # Only steps the cache answers read it: run only if asked for after all.
+                self._later.put(
+                    key, lambda: Result(cache_key=key, snapshot=self._run_recorded(vertex, inputs, key))
+                )
+                self._events.emit(StepCached(vertex=vertex.digest, name=name, at=time.time()))
+                return Result(cache_key=key)
+        snapshot = self._run_recorded(vertex, inputs, key)
+        if content_key is not None:
+            # The steps after this one key on its content key: a rebuild that hits by content keeps them.
+            self._store.cache.record(content_key, snapshot.id)
+            key = content_key
+        return Result(cache_key=key, snapshot=snapshot)
+
+    def _run_recorded(self, vertex: Vertex, inputs: tuple[Result, ...], key: str) -> SnapshotRecord:
+        """Run the step (its inputs made first) and record its snapshot as `key`; its errors in the user's terms."""
+        name = vertex.meta.name
         try:
             with step(self._events, vertex.digest, name), naming_disk_full(self._store.root, name):
                 snapshot = self._run_step(vertex, tuple(self.materialize(result) for result in inputs))
@@ -333,11 +389,7 @@ class Solver:
                 # context's (or the image's): name both.
                 raise type(err)(err.message, vertex.meta.location) from err
             raise
-        if content_key is not None:
-            # The steps after this one key on its content key: a rebuild that hits by content keeps them.
-            self._store.cache.record(content_key, snapshot.id)
-            key = content_key
-        return Result(cache_key=key, snapshot=snapshot)
+        return snapshot
 
     def _may_use_cache(self, vertex: Vertex) -> bool:
         if self._options.no_cache:
@@ -359,11 +411,23 @@ class Solver:
         """BuildKit's content-based cache of RUN's bind mounts of a stage or an image: the key with each such
         input replaced by the content of the path mounted from it. A mount has no output, so nothing else of
         its input can reach the step. Asked only when the plain key misses; None when no mount allows it."""
+        mounted = self._content_mounts(vertex, inputs)
+        if not mounted:
+            return None
+        parts = [result.cache_key for index, result in enumerate(inputs) if index not in mounted]
+        for index, path in sorted(mounted.items()):
+            parts.append(f"{index} {path} {self._mounted_content(inputs[index], path)}")
+        return combine("exec-content", vertex.digest, parts)
+
+    @staticmethod
+    def _content_mounts(vertex: Vertex, inputs: tuple[Result, ...]) -> dict[int, str]:
+        """The bind mounts a content key takes in (input index -> the path mounted): each of a stage or an
+        image (no tree), the only use of its input."""
         op = vertex.op
         if not isinstance(op, Exec):
-            return None
+            return {}
         uses = Counter(mount.input for mount in op.mounts if mount.input)
-        mounted = {
+        return {
             mount.input: mount.source
             for mount in op.mounts
             if mount.type == "bind"
@@ -371,12 +435,6 @@ class Solver:
             and uses[mount.input] == 1
             and inputs[mount.input].tree is None
         }
-        if not mounted:
-            return None
-        parts = [result.cache_key for index, result in enumerate(inputs) if index not in mounted]
-        for index, path in sorted(mounted.items()):
-            parts.append(f"{index} {path} {self._mounted_content(inputs[index], path)}")
-        return combine("exec-content", vertex.digest, parts)
 
     def _mounted_content(self, source: Result, path: str) -> str:
         """The content hash of `path` in `source`'s file system, resolved inside it as bind_source resolves a

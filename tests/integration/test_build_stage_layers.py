@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_counts import SyncCounts
 from tests.integration.conftest import Slipway, make_context
 
 import slipway
 from slipway.export import image as export_image
+from sync_counts import SyncCounts
 
 pytestmark = pytest.mark.root
 

@@ -16,7 +16,7 @@ import lzma
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol, cast
 
 Compression = Literal["gzip", "zstd", "bzip2", "xz", "none"]
 
@@ -77,6 +77,30 @@ class GuardedReader(io.RawIOBase):
             return self._source.read(size)
         except decompression_errors() as err:
             raise self._wrap(err) from err
+
+
+class _InflatingReader(io.RawIOBase):
+    """A gzip file whose `readinto` inflates straight into the caller's buffer (ISA-L, the GIL released): its
+    own inner reader's, which gzip.GzipFile keeps as `_buffer` (since Python 3.5), where GzipFile's readinto
+    would make a bytes object of each read and copy it. `read` is the gzip file's."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__()
+        self._file = file
+        self._inner = getattr(file, "_buffer", file)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        return int(self._inner.readinto(buffer))
+
+    def read(self, size: int = -1) -> bytes:
+        return bytes(self._file.read(size))
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def sniff(head: bytes) -> Compression:
@@ -172,10 +196,11 @@ def read_exactly(source: Readable, size: int) -> bytes:
     return data
 
 
-def read_head(source: BinaryIO) -> tuple[bytes, BinaryIO]:
-    """The first bytes of `source` and a reader that still yields them."""
+def read_head(source: BinaryIO) -> tuple[bytes, PrefixedReader]:
+    """The first bytes of `source` and a reader that still yields them (unbuffered: the decompressors read
+    large blocks of their own; whoever reads the uncompressed stream itself gets it buffered)."""
     head = read_exactly(source, 8)
-    return head, io.BufferedReader(PrefixedReader(head, source), CHUNK)
+    return head, PrefixedReader(head, source)
 
 
 @contextmanager
@@ -185,8 +210,9 @@ def decompressed(source: BinaryIO, *, gzip_thread: bool = False) -> Iterator[tup
     `gzip_thread`: gzip is decompressed ahead of the reader in a thread of its own, in blocks, for a stream
     read whole (a layer); a stream cut short then fails at its first read, not after the bytes before the
     cut, so whoever sniffs an archive by its first block (ADD) reads without it."""
-    head, stream = read_head(source)
+    head, raw = read_head(source)
     compression = sniff(head)
+    stream = cast(BinaryIO, raw)
     reader: BinaryIO
     # The readers are closed in the `finally` below, whichever one it is.
     match compression:
@@ -196,7 +222,7 @@ def decompressed(source: BinaryIO, *, gzip_thread: bool = False) -> Iterator[tup
             if gzip_thread:  # ISA-L releases the GIL: decompressing overlaps with reading the tar
                 reader = igzip_threaded.open(stream, "rb", threads=1, block_size=CHUNK)
             else:
-                reader = igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+                reader = _InflatingReader(igzip.IGzipFile(fileobj=stream, mode="rb"))  # type: ignore[assignment]
         case "zstd":
             reader = io.BufferedReader(ZstdReader(stream), CHUNK)
         case "bzip2":
@@ -204,7 +230,7 @@ def decompressed(source: BinaryIO, *, gzip_thread: bool = False) -> Iterator[tup
         case "xz":
             reader = lzma.LZMAFile(stream, mode="rb")  # type: ignore[assignment]  # noqa: SIM115
         case "none":
-            reader = stream
+            reader = io.BufferedReader(raw, CHUNK)
     try:
         yield compression, reader
     finally:

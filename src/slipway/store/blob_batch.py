@@ -43,11 +43,9 @@ class BlobBatch:
     def ingest(
         self, expected: Digest | None = None, expected_size: int | None = None
     ) -> Iterator[BlobWriter]:
-        """As the content store's ingest, but the blob waits, verified, for the batch's commit (its bytes on
-        their way to the disk meanwhile)."""
-        from slipway.worker.snapshots import WriteBehind  # beside the syncfs it prepares
-
-        with self._files.written(expected, WriteBehind) as (temp, writer):
+        """As the content store's ingest, but the blob waits, verified, for the batch's commit (its bytes
+        written straight to the disk meanwhile: store/direct.py)."""
+        with self._files.written(expected, direct=True, size_hint=expected_size) as (temp, writer):
             yield writer
             digest = self._files.finish(writer, expected, expected_size, sync=False)
             self._stage(temp, digest)

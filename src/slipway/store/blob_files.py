@@ -12,7 +12,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -21,6 +21,7 @@ from slipway.errors import BlobNotFound, DigestMismatch, StoreError
 from slipway.image.oci import Digest
 from slipway.image.tee import COPY_SIZE, Readable
 from slipway.store.blob_batch import BlobBatch, blob_batch
+from slipway.store.direct import DirectFile
 
 __all__ = ["BlobFiles", "BlobWriter", "CorruptBlob", "VerifiedReader", "check_digest"]
 
@@ -39,23 +40,23 @@ def check_digest(digest: str) -> str:
     return match.group(1)
 
 
-class WriteBehind(Protocol):  # worker.snapshots.WriteBehind: the disk writes a file's bytes as they come
-    def wrote(self, count: int) -> None: ...
+class _File(Protocol):  # an open file object, or a DirectFile
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
-    def finish(self) -> None: ...
+    def flush(self) -> None: ...
+
+    def fileno(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class BlobWriter(io.BufferedIOBase):
-    """A blob being written: `write()` chunks; `digest` and `size` are final once the ingest block exits.
+    """A blob being written: `write()` chunks; `digest` and `size` are final once the ingest block exits."""
 
-    With `write_behind` (for a batch's blobs, synced all at once at its end), the disk starts writing the
-    bytes as they are written, so the batch's one sync waits for the tail, not the whole."""
-
-    def __init__(self, file: BinaryIO, write_behind: Callable[[BinaryIO], WriteBehind] | None = None) -> None:
+    def __init__(self, file: _File) -> None:
         super().__init__()
         self._file = file
         self._hash = hashlib.sha256()
-        self._write_behind = write_behind(file) if write_behind is not None else None
         self.digest: Digest | None = None
         self.size = 0
 
@@ -68,8 +69,6 @@ class BlobWriter(io.BufferedIOBase):
         self._hash.update(data)
         count = self._file.write(data)
         self.size += count
-        if self._write_behind is not None:
-            self._write_behind.wrote(count)
         return count
 
     def write_from(self, source: Readable, /) -> int:
@@ -84,8 +83,6 @@ class BlobWriter(io.BufferedIOBase):
         self._file.flush()
         if sync:
             os.fsync(self._file.fileno())
-        elif self._write_behind is not None:
-            self._write_behind.finish()
         self._file.close()
         self.close()
         self.digest = Digest("sha256:" + self._hash.hexdigest())
@@ -165,15 +162,16 @@ class BlobFiles:
 
     @contextmanager
     def written(
-        self, expected: Digest | None = None, write_behind: Callable[[BinaryIO], WriteBehind] | None = None
+        self, expected: Digest | None = None, *, direct: bool = False, size_hint: int | None = None
     ) -> Iterator[tuple[Path, BlobWriter]]:
         """A temp file (in the store's tmp) and its writer; the caller `finish`es it and places or moves the
-        file inside the block. Whatever is still there when the block ends is removed."""
+        file inside the block. Whatever is still there when the block ends is removed. `direct`: written
+        past the page cache (direct.py), for a batch's blobs, which its one syncfs makes durable."""
         if expected is not None:
             check_digest(expected)
         fd, temp_name = tempfile.mkstemp(prefix="ingest-", dir=self._tmp)
         temp = Path(temp_name)
-        writer = BlobWriter(os.fdopen(fd, "wb"), write_behind)
+        writer = BlobWriter(DirectFile(fd, size_hint) if direct else os.fdopen(fd, "wb"))
         try:
             yield temp, writer
         finally:

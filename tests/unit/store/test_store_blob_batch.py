@@ -3,6 +3,7 @@ placed with one sync of their bytes and one of the blobs directory; nothing of a
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from collections.abc import Iterator
@@ -115,25 +116,25 @@ def test_an_empty_batch_syncs_nothing(store: Store, syncs: SyncCounts) -> None:
     assert syncs.fsyncs == 0 and not syncs.syncfs
 
 
-def test_a_batch_starts_writing_each_blob_to_disk_as_it_arrives(
+def test_a_batch_writes_each_blob_to_the_disk_as_it_arrives_past_the_page_cache(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The one sync at the end waits for the tail only: every 8 MiB written is on its way to the disk at once
-    (sync_file_range WRITE), and the last bytes when the blob is complete, all before the commit."""
-    started: list[tuple[int, int]] = []
-    real_finish = worker_snapshots.WriteBehind.finish
+    """The one sync at the end waits for the tail only: every whole MiB goes to the disk (O_DIRECT) as soon as
+    it is gathered, and only the tail of each blob through the page cache."""
+    writes: list[tuple[int, bool]] = []  # (bytes, direct) of each write(2)
+    real_write = os.write
 
-    def finish(self: worker_snapshots.WriteBehind) -> None:
-        started.append((self._behind, self._written))
-        real_finish(self)
+    def write(fd: int, data: bytes | memoryview) -> int:
+        writes.append((len(data), bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)))
+        return real_write(fd, data)
 
-    monkeypatch.setattr(worker_snapshots.WriteBehind, "finish", finish)
-    data = os.urandom(20 << 20)
+    monkeypatch.setattr(os, "write", write)
+    data = os.urandom((20 << 20) + 517)
     with store.blobs.batch() as batch:
         with batch.ingest(digest_of(data), len(data)) as writer:
-            for start in range(0, len(data), 1 << 20):
-                writer.write(data[start : start + (1 << 20)])
+            for start in range(0, len(data), 64 << 10):
+                writer.write(data[start : start + (64 << 10)])
                 if start == 9 << 20:
-                    assert started == [(0, 8 << 20)]  # the first 8 MiB went before the blob was done
-        assert started == [(0, 8 << 20), (8 << 20, 16 << 20), (16 << 20, 20 << 20)]
+                    assert writes == [(1 << 20, True)] * 9  # the first 9 MiB went before the blob was done
+        assert writes == [(1 << 20, True)] * 20 + [(517, False)]
     assert store.blobs.read(digest_of(data)) == data

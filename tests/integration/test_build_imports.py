@@ -37,7 +37,7 @@ NOT_IMPORTED = (
 # The regexes slipway's modules compile when a build imports them: the ones every build uses (the reference
 # grammar, the Dockerfile line splitters, digests, stage names and platforms). Any other is compiled on first use
 # behind a functools.cache'd function, so that a build that never needs it does not pay for it.
-AT_IMPORT_PATTERNS = 18
+AT_IMPORT_PATTERNS = 17
 
 # Runs `python -m slipway ARGS` with re.compile counting the calls made by slipway modules' top-level code.
 _COUNTING_COMPILES = """

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = [
     "GO_SPACE",
-    "SURROGATE",
+    "find_surrogate",
     "go_duration",
     "go_list",
     "go_quote",
@@ -20,8 +21,17 @@ GO_SPACE = (
     "\u2028\u2029\u202f\u205f\u3000"
 )
 
-# A lone UTF-16 surrogate: no Unicode character, so no UTF-8 text can hold one.
-SURROGATE = re.compile("[\ud800-\udfff]")
+
+@functools.cache
+def _surrogate_pattern() -> re.Pattern[str]:
+    # A lone UTF-16 surrogate: no Unicode character, so no UTF-8 text can hold one.
+    return re.compile("[\ud800-\udfff]")
+
+
+def find_surrogate(text: str) -> re.Match[str] | None:
+    """The first lone surrogate in `text`. ASCII text holds none: the pattern (a class of 2,048 characters, ~2M
+    instructions to compile) is made only for text that could."""
+    return None if text.isascii() else _surrogate_pattern().search(text)
 
 
 def go_quote(text: str) -> str:
@@ -67,7 +77,7 @@ def _go_escape(char: str) -> str:
 
 def replace_surrogates(text: str) -> str:
     """Lone UTF-16 surrogates (from a JSON \\ud800) as U+FFFD, as Go's decoder does."""
-    return SURROGATE.sub("\ufffd", text)
+    return text if text.isascii() else _surrogate_pattern().sub("\ufffd", text)
 
 
 def go_list(values: tuple[str, ...] | list[str]) -> str:

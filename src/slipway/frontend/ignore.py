@@ -33,7 +33,7 @@ from msgspec.structs import force_setattr
 
 from slipway._pathmatch import BadPattern, translate, translate_class, translate_escape
 from slipway.errors import ContextError
-from slipway.frontend._golang import GO_SPACE, SURROGATE
+from slipway.frontend._golang import GO_SPACE, replace_surrogates
 
 __all__ = ["IgnoreMatcher", "find_ignore_file", "read_ignore_file"]
 
@@ -298,7 +298,7 @@ def _regexp(pattern: str, is_linear: bool) -> _Regexp:
 
 def _matchable(text: str) -> str:
     """`text` as RE2 can take it: a lone surrogate (a byte that was not UTF-8) as U+FFFD, as Go reads it."""
-    return SURROGATE.sub("\ufffd", text) if SURROGATE.search(text) else text
+    return replace_surrogates(text)
 
 
 def _segment_regexp(segment: str) -> _Regexp | None:

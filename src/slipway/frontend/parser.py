@@ -15,7 +15,7 @@ import re
 import msgspec
 
 from slipway.errors import DockerfileSyntaxError, ExpansionError, SourceLocation
-from slipway.frontend._golang import GO_SPACE, SURROGATE, go_quote
+from slipway.frontend._golang import GO_SPACE, find_surrogate, go_quote
 from slipway.frontend._line_parsers import (
     ARGUMENT_PARSERS,
     BLANKS,
@@ -137,7 +137,7 @@ _MAYBE_CONTINUED = {"\\": frozenset("\\ \t"), "`": frozenset("` \t")}
 
 def _decode(text: str | bytes, path: str) -> str:
     if isinstance(text, str):
-        bad = SURROGATE.search(text)
+        bad = find_surrogate(text)
         if bad is None:
             return text
         line = text.count("\n", 0, bad.start()) + 1

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Protocol, cast
 
 from slipway.errors import ExpansionError
-from slipway.frontend._golang import GO_SPACE, SURROGATE, go_quote
+from slipway.frontend._golang import GO_SPACE, go_quote, replace_surrogates
 
 __all__ = ["MAX_EXPANDED_CHARACTERS", "MAX_NESTING", "ExpansionBudget", "ShellLexer"]
 
@@ -480,7 +480,7 @@ class _Regex(Protocol):
 def _matchable(text: str) -> str:
     """`text` as RE2 can take it: a lone surrogate (a byte that was not UTF-8) as U+FFFD, as Go reads it.
     One character for one, so positions stay those of `text`."""
-    return SURROGATE.sub("\ufffd", text)
+    return replace_surrogates(text)
 
 
 def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> _Regex:

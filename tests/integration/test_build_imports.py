@@ -29,6 +29,12 @@ NOT_IMPORTED = (
     "slipway.session.agent_proxy",
     "slipway._api.stores",
     "slipway._api.registries",
+    "slipway.worker._fuse_mount",  # fuse-overlayfs: the rootless driver
+    "slipway.worker._fuse_upper",
+    "slipway.worker.bind_sources",  # RUN --mount=type=bind
+    "slipway.worker.secret_mounts",  # RUN --mount=type=secret
+    "slipway.worker.emulation",  # binfmt_misc, for a RUN of another platform
+    "slipway.store.gc",  # prune and gc
     # Values on a build's path are msgspec Structs: a dataclass runs generated source through exec at import
     # (~3.5M instructions each, against ~0.1M for a Struct), so not even the module is needed.
     "dataclasses",

@@ -18,7 +18,6 @@ from slipway.errors import SecretError, SourceLocation
 from slipway.graph.ops import Exec
 from slipway.session.secrets import SecretValues
 from slipway.worker.executor import BindMount
-from slipway.worker.secret_mounts import private_tmpfs, write_secret
 from slipway.worker.snapshots import MountLedger
 
 __all__ = ["RunSession", "SessionInputs", "check_required", "session_mounts"]
@@ -66,6 +65,9 @@ def session_mounts(
             value = inputs.secrets.get(mount.id)
             if value is None:
                 continue
+            # Only a build that lends a secret gets here: the module is imported by its users.
+            from slipway.worker.secret_mounts import private_tmpfs, write_secret
+
             if secrets_dir is None:
                 secrets_dir = mounts.enter_context(private_tmpfs(step_dir / "secrets", ledger=ledger))
             if mount.env:

@@ -72,8 +72,6 @@ from slipway.store import (
     naming_disk_full,
     no_space,
 )
-from slipway.worker.bind_sources import bind_source
-from slipway.worker.emulation import check_runnable
 from slipway.worker.executor import BindMount, ContainerSpec, Executor, ProcessSpec, TmpfsMount
 from slipway.worker.fileops import copy_files, make_directory
 from slipway.worker.rootpath import Root, split_last
@@ -608,6 +606,8 @@ class Solver:
                 view = self._source_view(source, step_dir / f"mount-{index}", mounts)
                 layers = step_dir / f"bind-{index}"
                 layers.mkdir()
+                from slipway.worker.bind_sources import bind_source  # a bind mount's: imported by its users
+
                 path = mounts.enter_context(
                     bind_source(
                         view,
@@ -654,6 +654,8 @@ def _downloaded_tree(source: HttpSource, tree: Path) -> Path:
 def _check_emulation(vertex: Vertex, platform: str) -> None:
     """A RUN for another platform needs an emulator: without one it must fail here, naming what to install,
     never run the image's programs some other way."""
+    from slipway.worker.emulation import check_runnable  # binfmt_misc: for the RUNs of other platforms only
+
     where = f"{vertex.meta.location}: " if vertex.meta.location else ""
     try:
         check_runnable(parse_platform(platform))

@@ -46,7 +46,6 @@ from slipway.store.blob_files import BlobFiles
 from slipway.store.blob_sources import BlobSources
 from slipway.store.blobs import Blobs, ContentStore
 from slipway.store.cache import Cache, CacheRecords
-from slipway.store.gc import find_problems, plan_gc
 from slipway.store.images import Images, ImageStore
 from slipway.store.leases import Leases
 from slipway.store.locks import file_lock, lock_holders, try_file_lock
@@ -232,6 +231,8 @@ class Store:
             with self._meta.transaction() as tx:
                 # Listed while holding the write lock: a snapshot's row is written before its directory,
                 # so a directory listed here without a row is a crash's leftover, not one being made.
+                from slipway.store.gc import plan_gc  # prune and gc only: a build never collects
+
                 plan = plan_gc(tx, set(self._files.digests()), self._dirs.ids())
                 for snapshot_id in plan.snapshots:
                     tx.delete_snapshot(snapshot_id)
@@ -269,6 +270,8 @@ class Store:
             deferred = {Digest(digest) for digest in tx.deferred_digests()}
         on_disk = set(self._files.digests())
         corrupt = {digest for digest in on_disk if not self._files.verify(digest)}
+        from slipway.store.gc import find_problems
+
         problems += find_problems(images, layer_blobs, on_disk | deferred, corrupt)
         problems += [f"stray file {name} in {self._files.directory}" for name in self._files.strays()]
         problems += self._dirs.problems(snapshots)

@@ -32,7 +32,6 @@ import msgspec
 from slipway.choices import PROCESS_SANDBOX_VARIABLE, ContainerNetwork, is_rootless
 from slipway.errors import BuildCancelled, RunFailed
 from slipway.graph.run_limits import RunLimits
-from slipway.worker._stragglers import kill_stragglers
 from slipway.worker._stubs import MountStubs
 from slipway.worker.network import DNS_SERVER, private_network
 from slipway.worker.ocispec import (
@@ -270,6 +269,8 @@ class Executor:
         # Called every poll tick while the container runs; the kill is repeated, as the runtime may still be
         # creating the container the first time.
         if not self.runtime.process_sandbox:
+            from slipway.worker._stragglers import kill_stragglers  # without the runtime's own sandbox only
+
             kill_stragglers(runtime_pid, bundle / INIT_PID_FILE)
         if (self._cancelled.is_set() or stopping.is_past()) and self._call(
             state_root, "kill", container_id, "KILL"

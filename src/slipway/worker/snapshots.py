@@ -19,8 +19,6 @@ from typing import BinaryIO, Literal, Protocol, assert_never
 
 from slipway.choices import is_rootless, overlay_driver
 from slipway.errors import MountError
-from slipway.worker._fuse_mount import start_fuse_overlay, stop_fuse_overlay
-from slipway.worker._fuse_upper import normalize_upper
 from slipway.worker.mount_plan import Direct, MountPlan, Overlay
 from slipway.worker.mounts import MS_BIND, MS_RDONLY, MS_REMOUNT, is_mounted, libc, mount, unmount
 
@@ -135,8 +133,12 @@ def overlay_mount(
         finally:
             unmount(target)
             if server is not None:
+                from slipway.worker._fuse_mount import stop_fuse_overlay
+
                 stop_fuse_overlay(server)
         if upper is not None and overlay_driver() == "fuse-overlayfs":
+            from slipway.worker._fuse_upper import normalize_upper  # rootless only: imported by its users
+
             normalize_upper(upper, lowers)
 
 
@@ -171,6 +173,8 @@ def _mount_view(
         return None
     if overlay_driver() == "fuse-overlayfs":
         log.debug("fuse-overlayfs at %s", target)
+        from slipway.worker._fuse_mount import start_fuse_overlay
+
         return start_fuse_overlay(_fuse_options(lowers, upper, work), target)
     flags = MS_RDONLY if upper is None else 0
     try:

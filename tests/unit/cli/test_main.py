@@ -66,3 +66,15 @@ def test_buffered_log_records_are_written(tmp_path: Path) -> None:
 def test_logging_to_stderr_alone_still_ends_at_once(tmp_path: Path) -> None:
     ended = run_entry("import logging\nlogging.basicConfig()\nlogging.getLogger().warning('shown')", tmp_path)
     assert (ended.returncode, ended.stderr) == (3, "WARNING:root:shown\nat once\n")
+
+
+def test_a_registry_client_loads_none_of_the_http_librarys_extras(tmp_path: Path) -> None:
+    # httpcore's look for trio and httpx's own command-line tool (rich's progress bars, pygments) cost ~0.15 s
+    # of CPU in every command that talks to a registry; the `slipway` process answers them "not installed".
+    body = (
+        "from slipway.registry import RegistryClient, RegistryOptions\n"
+        "RegistryClient('127.0.0.1:5000', options=RegistryOptions()).close()\n"
+        "print(sorted(n for n in ('trio', 'rich.progress', 'pygments', 'httpx') if sys.modules.get(n)))"
+    )
+    ended = run_entry(body, tmp_path)
+    assert (ended.returncode, ended.stdout) == (3, "['httpx']\n"), ended.stderr

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple, assert_never
+from typing import TYPE_CHECKING, BinaryIO, assert_never
 
 import msgspec
 
@@ -86,7 +86,7 @@ class LocalContext(msgspec.Struct, frozen=True):
     epoch: int | None = None  # its own date (SOURCE_DATE_EPOCH=context): a git commit's, a download's
 
 
-class Fetched(NamedTuple):
+class Fetched(msgspec.Struct, frozen=True):
     """What a fetch made: a checkout's tree or a downloaded file, and its date as BuildKit gives it."""
 
     path: Path

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO
 
 import msgspec
 
@@ -133,7 +133,7 @@ def read_dockerfile(request: BuildRequest) -> tuple[str, str, Path | None]:
         raise ContextError(f"cannot read the Dockerfile {path}: {err.strerror}") from err
 
 
-class Frontend(NamedTuple):
+class Frontend(msgspec.Struct, frozen=True):
     """What the frontend reads of a build request: the parsed Dockerfile (and its text), the conversion's
     options, the resolver of its images and the .dockerignore patterns."""
 

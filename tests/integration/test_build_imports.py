@@ -38,6 +38,9 @@ NOT_IMPORTED = (
     # Values on a build's path are msgspec Structs: a dataclass runs generated source through exec at import
     # (~3.5M instructions each, against ~0.1M for a Struct), so not even the module is needed.
     "dataclasses",
+    # What typing_extensions would import: msgspec's optional helper, answered "not installed" in slipway's
+    # process (cli/__init__.py's UNUSED_IMPORTS; its failed import still shows in -X importtime's list).
+    "inspect",
 )
 
 # The regexes slipway's modules compile when a build imports them: the ones every build uses (the reference

@@ -46,13 +46,17 @@ def _raise_interrupt(signum: int, _frame: object) -> None:
 
 
 # Modules the HTTP client's import loads for uses slipway has not: httpcore looks for trio (its async locks),
-# httpx loads its own command-line tool (rich's tables and progress bars, pygments).
-UNUSED_IMPORTS = ("trio", "httpx._main")
+# httpx loads its own command-line tool (rich's tables and progress bars, pygments). And typing_extensions:
+# msgspec takes get_type_hints and Required from it when it is installed, else from typing, which has them on
+# the Pythons slipway runs on; it imports inspect, ast, dis and tokenize, ~30M instructions (7% of a cold
+# small build). Nothing slipway's process runs needs it (anyio, which does, is httpcore's async side).
+UNUSED_IMPORTS = ("trio", "httpx._main", "typing_extensions")
 
 
 def skip_unused_imports() -> None:
     """Answer "not installed" for UNUSED_IMPORTS in slipway's own process: where they are installed, they cost
-    ~0.15 s of CPU in every command that talks to a registry (push, pull, --cache-to, --cache-from)."""
+    ~0.15 s of CPU in every command that talks to a registry (push, pull, --cache-to, --cache-from), and
+    typing_extensions ~10 ms in every command that reads or writes an image."""
     for name in UNUSED_IMPORTS:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 

@@ -58,7 +58,7 @@ PUBLIC = {
     "slipway.store": [
         "META_DB", "META_RESERVE", "REGISTRIES_FILE", "ROOT_VARIABLE", "BlobBatch", "BlobIngester", "BlobSources",
         "BlobWriter",
-        "CacheEntry", "CacheRecords", "ChunkSink", "ContentStore", "Hold", "ImageRecord", "ImageStore", "Lease", "Leases",
+        "CacheEntry", "CacheRecords", "ChunkSink", "ContentStore", "DirectFile", "Hold", "ImageRecord", "ImageStore", "Lease", "Leases",
         "Memos", "NewTree", "PrepareMode", "SnapshotRecord", "Snapshotter", "Store", "as_disk_full",
         "default_root", "is_full", "is_no_space", "naming_disk_full", "no_space", "reporting_no_space",
     ],

@@ -11,9 +11,11 @@ resolved inside the archive, never on disk.
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import tarfile
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -21,11 +23,11 @@ from typing import BinaryIO
 
 from slipway.errors import ArchiveError
 from slipway.export._layer_check import LayerFacts, LayerRefused, layer_facts
-from slipway.image._streams import end_guarded
+from slipway.image._streams import TAR_READ_SIZE, end_guarded
 from slipway.image.oci import Digest
-from slipway.image.sniffed import CHUNK, CorruptStream, GuardedReader, decompressed
+from slipway.image.sniffed import CorruptStream, GuardedReader, decompressed
 from slipway.image.tap import tapped
-from slipway.worker.snapshots import WriteBehind
+from slipway.store import DirectFile
 
 MAX_LINK_DEPTH = 40
 
@@ -127,16 +129,18 @@ class _Extractor:
         size = 0
         source = tar.extractfile(member)
         assert source is not None  # a regular file always has a reader
-        with source, open(path, "wb") as out, tapped(layer_facts, name="slipway-layer-check") as tap:
-            # The file may become a blob as it is (blob_batch.adopt), synced with the others: on its way now.
-            behind = WriteBehind(out)
-            while chunk := source.read(CHUNK):
+        # The file may become a blob as it is (blob_batch.adopt), synced with the others: written as a batch
+        # writes its blobs, past the page cache (store/direct.py).
+        out = DirectFile(
+            os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), member.size
+        )
+        with source, closing(out), tapped(layer_facts, name="slipway-layer-check") as tap:
+            while chunk := source.read(TAR_READ_SIZE):
                 digest.update(chunk)
                 tap.write(chunk)
                 out.write(chunk)
-                behind.wrote(len(chunk))
                 size += len(chunk)
-            behind.finish()
+            out.flush()
         return ArchiveFile(
             path=path, digest=Digest("sha256:" + digest.hexdigest()), size=size, layer=tap.result
         )
@@ -174,7 +178,7 @@ def extract_archive(source: BinaryIO, archive: str, directory: Path) -> Extracte
     try:
         with (
             decompressed(source) as (_, stream),
-            tarfile.open(fileobj=end_guarded(GuardedReader(stream)), mode="r|") as tar,
+            tarfile.open(fileobj=end_guarded(GuardedReader(stream)), mode="r|", bufsize=TAR_READ_SIZE) as tar,
         ):
             for member in tar:
                 extractor.add(tar, member)

@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from slipway.image._streams import DigestingReader, end_guarded
+from slipway.image._streams import TAR_READ_SIZE, DigestingReader, end_guarded
 from slipway.image.oci import DiffID
 from slipway.image.sniffed import (
     CHUNK,
@@ -78,7 +78,7 @@ def layer_facts(blob: BinaryIO) -> LayerFacts | LayerRefused:
     try:
         with decompressed(blob) as (compression, stream):
             hashing = DigestingReader(GuardedReader(stream))  # type: ignore[arg-type]
-            with tarfile.open(fileobj=end_guarded(hashing), mode="r|") as tar:
+            with tarfile.open(fileobj=end_guarded(hashing), mode="r|", bufsize=TAR_READ_SIZE) as tar:
                 for member in tar:
                     rules.check(member)
                     if member.isreg():

@@ -11,6 +11,11 @@ from typing import BinaryIO
 from slipway.errors import ArchiveError
 from slipway.image.oci import Digest
 
+# The buffer of tarfile's stream mode ("r|"): it copies its whole buffer on every header read, and skips an
+# entry's data (seek) one buffer at a time. 64 KiB measured fastest for both many small files (1.25 s per 50k
+# vs 3.1 s with 1 MiB) and large ones; tarfile's own 10 KiB makes ~100 reads per MiB skipped.
+TAR_READ_SIZE = 64 << 10
+
 
 class EndGuard:
     """A stream for tarfile's stream mode ("r|") in which a read after the end was reported is an error.

@@ -21,7 +21,7 @@ __all__ = ["Tap", "tapped"]
 
 T = TypeVar("T")
 
-_QUEUED_CHUNKS = 8  # with 1 MiB chunks: at most ~8 MiB in flight per layer
+_QUEUED_CHUNKS = 32  # with 64 KiB chunks (the archive reader's): at most ~2 MiB in flight per layer
 _END = b""  # the writer is done: the stream ends here
 
 

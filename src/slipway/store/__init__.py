@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from slipway.store.blob_sources import BlobSources
     from slipway.store.blobs import BlobIngester, ChunkSink, ContentStore
     from slipway.store.cache import CacheRecords
+    from slipway.store.direct import DirectFile
     from slipway.store.images import ImageStore
     from slipway.store.leases import Hold, Lease, Leases
     from slipway.store.memos import Memos
@@ -57,6 +58,7 @@ __all__ = [
     "CacheRecords",
     "ChunkSink",
     "ContentStore",
+    "DirectFile",
     "Hold",
     "ImageRecord",
     "ImageStore",
@@ -87,6 +89,7 @@ _LAZY = {
     "CacheRecords": "slipway.store.cache",
     "ChunkSink": "slipway.store.blobs",
     "ContentStore": "slipway.store.blobs",
+    "DirectFile": "slipway.store.direct",
     "Hold": "slipway.store.leases",
     "ImageRecord": "slipway.store.records",
     "ImageStore": "slipway.store.images",

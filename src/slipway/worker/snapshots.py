@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol, assert_never
+from typing import Literal, Protocol, assert_never
 
 from slipway.choices import is_rootless, overlay_driver
 from slipway.errors import MountError
@@ -30,14 +30,11 @@ __all__ = [
     "unmount",
     "is_mounted",
     "overlay_options",
-    "WriteBehind",
     "sync_filesystem",
 ]
 
 log = logging.getLogger(__name__)
 
-_SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
-WRITE_BEHIND_BYTES = 8 << 20
 
 # The kernel copies mount data into one page, NUL included: a longer option string is cut or refused.
 MAX_OPTIONS = 4095
@@ -227,35 +224,6 @@ def sync_filesystem(path: Path) -> None:
             raise MountError(f"cannot sync the file system of {path}: {os.strerror(code)}")
     finally:
         os.close(fd)
-
-
-class WriteBehind:
-    """A file being written whose bytes the disk starts writing every WRITE_BEHIND_BYTES: sync_file_range(2)
-    with SYNC_FILE_RANGE_WRITE, which returns at once. Not a sync (nothing is promised durable): a later
-    sync_filesystem finds less left to write, so writing back overlaps with whatever produces the data (a
-    download, an archive being read). A failure is only a missed hint."""
-
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
-        self._written = 0
-        self._behind = 0  # bytes [0, _behind) are on their way to the disk
-        self._library = libc()
-        self._library.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-
-    def wrote(self, count: int) -> None:
-        """After each write of `count` bytes."""
-        self._written += count
-        if self._written - self._behind >= WRITE_BEHIND_BYTES:
-            self.finish()
-
-    def finish(self) -> None:
-        """Start writing what is not yet on its way (the tail, once the file is complete)."""
-        if self._written > self._behind:
-            self._file.flush()
-            self._library.sync_file_range(
-                self._file.fileno(), self._behind, self._written - self._behind, _SYNC_FILE_RANGE_WRITE
-            )
-            self._behind = self._written
 
 
 def _escape(path: Path) -> str:

@@ -16,6 +16,7 @@ from _archive_images import add_image
 from slipway.export import _extraction
 from slipway.export.docker_archive import load_archive, write_docker_archive
 from slipway.export.selection import select_images
+from slipway.image import _streams
 from slipway.store import Store
 from sync_counts import SyncCounts
 
@@ -70,3 +71,31 @@ def test_a_load_writes_each_blob_once_and_syncs_once(
             assert other.blobs.read(layer.digest) == store.blobs.read(layer.digest)
         assert other.check() == []
         assert not list(other.root.glob("tmp/*/*"))
+
+
+def test_a_load_reads_its_tars_in_large_blocks(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive and each layer inside it are read through tarfile's stream mode in blocks of TAR_READ_SIZE
+    (64 KiB): with tarfile's own 10 KiB every MiB of a layer took ~100 reads, each a Python call, a bytes
+    object and a join, in the thread that also copies the archive."""
+    layers = [{"data/big.bin": os.urandom(3 << 20)}, {"data/other.bin": os.urandom(2 << 20)}]
+    add_image(store, layers, ["app:1"])
+    out = io.BytesIO()
+    write_docker_archive(store, select_images(store, ["app:1"]), out)
+    reads: list[int] = []
+    real_read = _streams.EndGuard.read
+
+    def read(guard: _streams.EndGuard, size: int = -1) -> bytes:
+        data = real_read(guard, size)
+        reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(_streams.EndGuard, "read", read)
+    with Store.open(tmp_path / "other") as other:
+        load_archive(other, io.BytesIO(out.getvalue()), "app.tar")
+    # Every byte passes an end guard twice (the archive's tar, then the layer's tar inside it)...
+    tar_bytes = len(out.getvalue()) + sum(len(data) for layer in layers for data in layer.values())
+    assert sum(reads) >= tar_bytes
+    # ...in blocks of 64 KiB, but for headers and the blocks' ends: far fewer reads than 10 KiB blocks take.
+    assert len(reads) < tar_bytes // (32 << 10)

@@ -1,9 +1,10 @@
 """Sync, then publish: what may point at a snapshot whose tree is still being written to disk.
 
-A snapshot written through overlay is on disk once its overlay is unmounted (the unmount syncs the upper dir).
-One written directly (a `Direct` plan) is synced here instead, in the background: the snapshotter commits it
-at once, so later steps of the same build may build on it, but nothing that outlives this process points at
-it until its sync has ended — no cache record, no layer or chain id, no image, no memo — so that a crash
+Every snapshot a step writes is synced here, in the background: one written directly (a `Direct` plan), and
+one written through overlay, whose mount is volatile so that its unmount does not sync the file system on the
+step's critical path. The snapshotter commits it at once, so later steps of the same build may build on it
+(and the sync of a big RUN's output overlaps the next steps and the measuring of its layer), but nothing that
+outlives this process points at it until its sync has ended — no cache record, no layer or chain id, no image, no memo — so that a crash
 never leaves a record of a half-written tree. What would point at it is held and written by `publish`, which
 whoever writes such a record calls first (the snapshotter's `set_layer`, the image store's `add`, the memos'
 `remember`, and the store's `close`).
@@ -20,7 +21,7 @@ __all__ = ["Syncs"]
 
 
 class Syncs:
-    """The syncs of one open store's directly written snapshots, and the writes that wait for them."""
+    """The syncs of one open store's newly written snapshots, and the writes that wait for them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -29,7 +30,7 @@ class Syncs:
 
     def start(self, snapshot_id: int, path: Path) -> None:
         """Sync the file system of `path` (the snapshot's tree) in the background."""
-        from slipway.worker.snapshots import sync_filesystem  # only builds that wrote a tree directly
+        from slipway.worker.snapshots import sync_filesystem  # only builds that wrote a tree
 
         synced: Future[None] = Future()
 

@@ -157,9 +157,9 @@ class Snapshots:
             if hold is not None:
                 hold.add(row.id)  # joins this transaction
             row = _existing(tx, row.id)
-        if isinstance(active.plan, Direct):
-            # No unmount synced this tree: synced in the background, and published once that ends.
-            self._syncs.start(row.id, active.plan.path)
+        # Neither a direct write nor a (volatile) overlay's unmount synced this tree: synced in the background,
+        # and whatever would point at it is published once that ends.
+        self._syncs.start(row.id, self._dirs.fs(row.id))
         with self._lock:
             del self._active[key]
         return self._dirs.record(row)

@@ -44,6 +44,10 @@ OVERLAY_FIXED_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
 # In a user namespace overlay keeps its bookkeeping in user.* xattrs (trusted.* is the host root's), and refuses
 # userxattr with redirect_dir=off, which follows redirects found in lowers: nofollow never does.
 OVERLAY_ROOTLESS_OPTIONS = "index=off,redirect_dir=nofollow,metacopy=off,userxattr"
+# A writable overlay is volatile: its unmount does not sync the whole file system on the step's critical path
+# (nor does an fsync inside the RUN). The snapshotter syncs a committed tree in the background instead, and
+# publishes nothing that points at it before that sync ends (store/_syncs.py).
+OVERLAY_WRITABLE_OPTION = "volatile"
 
 MountKind = Literal["overlay", "bind", "tmpfs"]
 
@@ -73,7 +77,7 @@ def overlay_options(
     lowerdir = ":".join(shown(path) for path in reversed(lowers))
     parts = [f"lowerdir={lowerdir}"]
     if upper is not None and work is not None:
-        parts += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}"]
+        parts += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}", OVERLAY_WRITABLE_OPTION]
     parts.append(OVERLAY_ROOTLESS_OPTIONS if is_rootless() else OVERLAY_FIXED_OPTIONS)
     options = ",".join(parts)
     if len(options.encode()) > MAX_OPTIONS:

@@ -1,5 +1,6 @@
-"""Sync, then publish: a snapshot written without overlay is committed at once, but nothing that outlives the
-process points at it (a cache record, its layer, an image, a memo) until its tree is synced to disk."""
+"""Sync, then publish: a snapshot a step wrote (directly, or through a volatile overlay) is committed at once, but
+nothing that outlives the process points at it (a cache record, its layer, an image, a memo) until its tree is
+synced to disk."""
 
 from __future__ import annotations
 
@@ -71,12 +72,20 @@ def test_a_layer_waits_for_the_sync(store: Store, slow_sync: SlowSync) -> None:
     assert slow_sync.synced == [snapshot.path]
 
 
-def test_a_snapshot_written_through_overlay_needs_no_sync(store: Store, slow_sync: SlowSync) -> None:
-    store.snapshots.prepare("run", None)
-    snapshot = store.snapshots.commit("run")
-    store.cache.record("key", snapshot.id)
-    assert store.cache.lookup("key") == snapshot
-    assert slow_sync.synced == []
+def test_a_snapshot_written_through_overlay_waits_for_its_sync_too(tmp_path: Path, slow_sync: SlowSync) -> None:
+    # Its overlay was volatile: the unmount synced nothing, so its tree is synced as a direct one is.
+    root = tmp_path / "root"
+    with Store.open(root) as store:
+        plan = store.snapshots.prepare("run", None)
+        (written_tree(plan) / "out").write_bytes(b"built")
+        snapshot = store.snapshots.commit("run")
+        store.cache.record("key", snapshot.id)
+        assert store.cache.lookup("key") is None
+        slow_sync.release.set()
+    assert slow_sync.synced == [snapshot.path]
+    with Store.open(root) as store:
+        found = store.cache.lookup("key")
+        assert found is not None and found.id == snapshot.id
 
 
 def test_a_failed_sync_leaves_no_cache_record(tmp_path: Path, slow_sync: SlowSync) -> None:

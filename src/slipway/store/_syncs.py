@@ -17,7 +17,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-__all__ = ["Syncs"]
+__all__ = ["Syncs", "sync_now"]
+
+
+def sync_now(path: Path) -> None:
+    """syncfs(2) of the file system holding `path`, before returning."""
+    from slipway.worker.snapshots import sync_filesystem  # only builds that wrote a tree
+
+    sync_filesystem(path)
 
 
 class Syncs:
@@ -30,13 +37,11 @@ class Syncs:
 
     def start(self, snapshot_id: int, path: Path) -> None:
         """Sync the file system of `path` (the snapshot's tree) in the background."""
-        from slipway.worker.snapshots import sync_filesystem  # only builds that wrote a tree
-
         synced: Future[None] = Future()
 
         def run() -> None:
             try:
-                sync_filesystem(path)
+                sync_now(path)
             except BaseException as err:  # noqa: BLE001 - handed to whoever publishes
                 synced.set_exception(err)
             else:

@@ -32,7 +32,7 @@ import msgspec
 from slipway.errors import DigestMismatch, StoreError
 from slipway.image.layers import LayerInfo, unpack_layer
 from slipway.image.oci import ChainID, Descriptor, DiffID, Digest, chain_ids
-from slipway.store._syncs import Syncs
+from slipway.store._syncs import Syncs, sync_now
 from slipway.store.blobs import ContentStore
 from slipway.store.images import ImageStore
 from slipway.store.leases import Hold
@@ -151,15 +151,20 @@ class Snapshots:
             active = self._active.get(key)
         if active is None:
             raise StoreError(f"no active snapshot {key!r} to commit: prepare it first")
+        # Neither a direct write nor a (volatile) overlay's unmount synced the tree. Held (a build's step), it is
+        # synced in the background and whatever would point at it is published once that ends; nothing but a
+        # hold would keep it from gc until then, so an unheld one is synced before it is committed.
+        tree = self._dirs.fs(active.snapshot_id)
+        if hold is None:
+            sync_now(tree)
         with self._meta.transaction() as tx:
             row = _existing(tx, active.snapshot_id)
             tx.commit_snapshot(row.id)
             if hold is not None:
                 hold.add(row.id)  # joins this transaction
             row = _existing(tx, row.id)
-        # Neither a direct write nor a (volatile) overlay's unmount synced this tree: synced in the background,
-        # and whatever would point at it is published once that ends.
-        self._syncs.start(row.id, self._dirs.fs(row.id))
+        if hold is not None:
+            self._syncs.start(row.id, tree)
         with self._lock:
             del self._active[key]
         return self._dirs.record(row)

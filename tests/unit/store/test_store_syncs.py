@@ -1,6 +1,6 @@
-"""Sync, then publish: a snapshot a step wrote (directly, or through a volatile overlay) is committed at once, but
-nothing that outlives the process points at it (a cache record, its layer, an image, a memo) until its tree is
-synced to disk."""
+"""Sync, then publish: a snapshot a build's step wrote (directly, or through a volatile overlay) is committed at
+once, held by the build, but nothing that outlives the process points at it (a cache record, its layer, an image,
+a memo) until its tree is synced to disk. An unheld snapshot is synced before its commit returns."""
 
 from __future__ import annotations
 
@@ -50,9 +50,9 @@ def direct_snapshot(store: Store, key: str) -> Path:
 
 def test_a_cache_record_waits_for_the_sync(tmp_path: Path, slow_sync: SlowSync) -> None:
     root = tmp_path / "root"
-    with Store.open(root) as store:
+    with Store.open(root) as store, store.leases.hold() as hold:
         tree = direct_snapshot(store, "copy")
-        snapshot = store.snapshots.commit("copy")
+        snapshot = store.snapshots.commit("copy", hold=hold)
         assert store.snapshots.get(snapshot.id).committed  # later steps may build on it at once
         store.cache.record("key", snapshot.id)
         assert store.cache.lookup("key") is None  # held: the tree may not be on disk yet
@@ -65,20 +65,23 @@ def test_a_cache_record_waits_for_the_sync(tmp_path: Path, slow_sync: SlowSync) 
 
 def test_a_layer_waits_for_the_sync(store: Store, slow_sync: SlowSync) -> None:
     direct_snapshot(store, "copy")
-    snapshot = store.snapshots.commit("copy")
+    with store.leases.hold() as hold:
+        snapshot = store.snapshots.commit("copy", hold=hold)
     info = measure_tree(snapshot.path)
     slow_sync.release.set()
     store.snapshots.set_layer(snapshot.id, info, deferred=True)  # waits for the sync first
     assert slow_sync.synced == [snapshot.path]
 
 
-def test_a_snapshot_written_through_overlay_waits_for_its_sync_too(tmp_path: Path, slow_sync: SlowSync) -> None:
+def test_a_snapshot_written_through_overlay_waits_for_its_sync_too(
+    tmp_path: Path, slow_sync: SlowSync
+) -> None:
     # Its overlay was volatile: the unmount synced nothing, so its tree is synced as a direct one is.
     root = tmp_path / "root"
-    with Store.open(root) as store:
+    with Store.open(root) as store, store.leases.hold() as hold:
         plan = store.snapshots.prepare("run", None)
         (written_tree(plan) / "out").write_bytes(b"built")
-        snapshot = store.snapshots.commit("run")
+        snapshot = store.snapshots.commit("run", hold=hold)
         store.cache.record("key", snapshot.id)
         assert store.cache.lookup("key") is None
         slow_sync.release.set()
@@ -92,11 +95,23 @@ def test_a_failed_sync_leaves_no_cache_record(tmp_path: Path, slow_sync: SlowSyn
     root = tmp_path / "root"
     store = Store.open(root)
     direct_snapshot(store, "copy")
-    snapshot = store.snapshots.commit("copy")
-    store.cache.record("key", snapshot.id)
+    with store.leases.hold() as hold:
+        snapshot = store.snapshots.commit("copy", hold=hold)
+        store.cache.record("key", snapshot.id)
     slow_sync.error = OSError(5, "Input/output error")
     slow_sync.release.set()
     with pytest.raises(OSError, match="Input/output error"):
         store.close()
     with Store.open(root) as reopened:
         assert reopened.cache.lookup("key") is None
+
+
+def test_an_unheld_snapshot_is_synced_before_its_commit_returns(store: Store, slow_sync: SlowSync) -> None:
+    # Nothing would keep it from gc until a later publish: its tree is on disk before anything may point at it.
+    slow_sync.release.set()
+    plan = store.snapshots.prepare("run", None)
+    (written_tree(plan) / "out").write_bytes(b"built")
+    snapshot = store.snapshots.commit("run")
+    assert slow_sync.synced == [snapshot.path]
+    store.cache.record("key", snapshot.id)
+    assert store.cache.lookup("key") == snapshot  # written at once: there is no sync left to wait for

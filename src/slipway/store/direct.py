@@ -15,6 +15,7 @@ import errno
 import fcntl
 import mmap
 import os
+from contextlib import suppress
 
 __all__ = ["DIRECT_SPAN", "DirectFile"]
 
@@ -60,9 +61,12 @@ class DirectFile:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._view.release()
-            self._buffer.close()
             os.close(self._fd)
+            self._view.release()
+            # A slice still held (by a traceback, after a failed write) keeps the buffer for the collector:
+            # cleaning up must not replace the error that led here.
+            with suppress(BufferError):
+                self._buffer.close()
 
     def _write_out(self) -> None:
         written = 0

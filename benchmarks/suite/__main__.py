@@ -37,7 +37,7 @@ from benchmarks.suite.caches import PEER as CACHE_PEER
 from benchmarks.suite.caches import measure_all as measure_caches
 from benchmarks.suite.dockerd import private_dockerd
 from benchmarks.suite.floor import Floor
-from benchmarks.suite.measure import Result, measure
+from benchmarks.suite.measure import Result, in_turn, measure
 from benchmarks.suite.packages import ensure_packages
 from benchmarks.suite.transfers import PEERS, TOOLS, TRANSFER_ORDER, measure_all
 from benchmarks.suite.workloads import ELSEWHERE_SUFFIXES, ORDER, make_local_workloads, make_workloads
@@ -179,10 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         scratch = fs / "archives"
         scratch.mkdir()
         for run_index in range(args.runs):
-            # Alternate: each run starts with the next builder, so no builder always follows the same one.
-            rotated = builders[run_index % len(builders) :] + builders[: run_index % len(builders)]
-            for name in order:
-                for builder in rotated:
+            for position, name in enumerate(order):
+                for builder in in_turn(builders, run_index, position):
                     got = measure(builder, workloads[name], run_index, logs, scratch)
                     results.extend(got)
                     for r in got:

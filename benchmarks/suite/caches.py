@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.suite.builders import Builder, BuildKit, Slipway
-from benchmarks.suite.measure import Result, Timed, timed
+from benchmarks.suite.measure import Result, Timed, in_turn, timed
 from benchmarks.suite.quiet import wait_for_quiet
 from benchmarks.suite.workloads import RunCheck, Workload
 
@@ -179,11 +179,10 @@ def _one_run(
             home = fs / "caches" / f"run{run_index}" / way.name
             server = stack.enter_context(running_registry(home / "registry"))
             places[way.name] = Place(server.host, home / "local")
-        rotated = rows[run_index % len(rows) :] + rows[: run_index % len(rows)]
-        for name in names:
+        for position, name in enumerate(names):
             workload = workloads[CACHE_WORKLOADS[name]]
             for phase in PHASES:
-                for way in rotated:
+                for way in in_turn(rows, run_index, position):
                     result = measure_way(way, name, workload, phase, places[way.name], run_index, logs)
                     seconds = "failed" if result.seconds is None else f"{result.seconds:.2f}s"
                     state = "ok" if result.ok else f"WRONG: {result.detail}"

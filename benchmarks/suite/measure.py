@@ -5,13 +5,24 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from benchmarks.suite.builders import Builder, run
 from benchmarks.suite.memory import PeakSampler, sampling
 from benchmarks.suite.quiet import wait_for_quiet
 from benchmarks.suite.workloads import ArchiveCheck, LayerCheck, RunCheck, Workload
+
+T = TypeVar("T")
+
+
+def in_turn(contenders: Sequence[T], run_index: int, position: int) -> list[T]:
+    """The order `contenders` (builders, tools, cache ways) go in for the workload at `position` of run
+    `run_index`: rotated by both, so none always goes first (a single run included) or follows the same one."""
+    turn = (run_index + position) % len(contenders)
+    return [*contenders[turn:], *contenders[:turn]]
 
 
 @dataclass(frozen=True, slots=True)

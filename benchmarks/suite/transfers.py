@@ -26,7 +26,7 @@ from pathlib import Path
 
 from benchmarks.suite.builders import Slipway, run
 from benchmarks.suite.dockerd import Dockerd
-from benchmarks.suite.measure import Result, Timed, timed
+from benchmarks.suite.measure import Result, Timed, in_turn, timed
 from benchmarks.suite.memory import tree_rss
 from benchmarks.suite.quiet import wait_for_quiet
 
@@ -223,10 +223,9 @@ def run_transfers(
     synced: bool,
 ) -> Iterator[Result]:
     for run_index in range(runs):
-        rotated = tools[run_index % len(tools) :] + tools[: run_index % len(tools)]
-        for workload in workloads:
+        for position, workload in enumerate(workloads):
             image = images[workload.split("-", 1)[1]]
-            for tool in rotated:
+            for tool in in_turn(tools, run_index, position):
                 result = measure_transfer(tool, workload, image, run_index, logs, synced=synced)
                 seconds = "failed" if result.seconds is None else f"{result.seconds:.2f}s"
                 state = "ok" if result.ok else f"WRONG: {result.detail}"

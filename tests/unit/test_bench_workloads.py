@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from benchmarks.suite import benchfs
 from benchmarks.suite import workloads as suite_workloads
+from benchmarks.suite.measure import in_turn
 from benchmarks.suite.workloads import ELSEWHERE, ELSEWHERE_SUFFIXES, ORDER, TABLE_ORDER, make_workloads
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,3 +69,13 @@ def test_a_second_run_on_the_same_bench_file_system_waits_for_the_first(
         assert not second_done.wait(0.5)  # still waiting while the first holds the file system
     waiter.join(10)
     assert events == ["mounted", "unmounted", "mounted", "second ran", "unmounted"]
+
+
+def test_every_contender_goes_first_in_turn_even_in_a_single_run() -> None:
+    builders = ["slipway", "buildkit", "floor"]
+    firsts = [in_turn(builders, 0, position)[0] for position in range(3)]
+    assert sorted(firsts) == sorted(builders)  # --runs 1 no longer times slipway first in every workload
+    for run_index in range(3):
+        for position in range(4):
+            assert sorted(in_turn(builders, run_index, position)) == sorted(builders)
+    assert [in_turn(builders, run, 0)[0] for run in range(3)] == builders

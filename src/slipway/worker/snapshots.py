@@ -46,8 +46,18 @@ OVERLAY_FIXED_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
 OVERLAY_ROOTLESS_OPTIONS = "index=off,redirect_dir=nofollow,metacopy=off,userxattr"
 # A writable overlay is volatile: its unmount does not sync the whole file system on the step's critical path
 # (nor does an fsync inside the RUN). The snapshotter syncs a committed tree in the background instead, and
-# publishes nothing that points at it before that sync ends (store/_syncs.py).
+# publishes nothing that points at it before that sync ends (store/_syncs.py). Kernels before 5.10 refuse the
+# option: there the unmount syncs, as it did.
 OVERLAY_WRITABLE_OPTION = "volatile"
+VOLATILE_SINCE = (5, 10)
+
+
+def kernel_release(release: str | None = None) -> tuple[int, int]:
+    """(major, minor) of the running kernel's release ("6.1.0-18-amd64" -> (6, 1))."""
+    major, _, rest = (release if release is not None else os.uname().release).partition(".")
+    minor = rest.split(".", 1)[0].split("-", 1)[0]
+    return int(major), int(minor) if minor.isdigit() else 0
+
 
 MountKind = Literal["overlay", "bind", "tmpfs"]
 
@@ -77,7 +87,9 @@ def overlay_options(
     lowerdir = ":".join(shown(path) for path in reversed(lowers))
     parts = [f"lowerdir={lowerdir}"]
     if upper is not None and work is not None:
-        parts += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}", OVERLAY_WRITABLE_OPTION]
+        parts += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}"]
+        if kernel_release() >= VOLATILE_SINCE:
+            parts.append(OVERLAY_WRITABLE_OPTION)
     parts.append(OVERLAY_ROOTLESS_OPTIONS if is_rootless() else OVERLAY_FIXED_OPTIONS)
     options = ",".join(parts)
     if len(options.encode()) > MAX_OPTIONS:

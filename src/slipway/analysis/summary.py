@@ -32,7 +32,7 @@ def toolchain_bytes(store: Store, image: ImageRecord, built: SnapshotRecord | No
     with store.lease():
         top = built if built is not None else store.snapshots.unpack_image(image)
         chain = store.snapshots.chain(top.id) if top is not None else []
-        totals = _toolchain_totals(file for snapshot in chain for file in _walk_files(str(snapshot.path)))
+        totals = _toolchain_totals(file for snapshot in chain for file in _snapshot_files(store, snapshot))
     return {short: size for short, size in totals.items() if size >= HINT_MINIMUM}
 
 
@@ -50,6 +50,27 @@ def _toolchain_totals(files: Iterator[tuple[str, int]]) -> dict[str, int]:
         if kind is not None and kind.toolchain:
             totals[kind.short] = totals.get(kind.short, 0) + size
     return totals
+
+
+def _snapshot_files(store: Store, snapshot: SnapshotRecord) -> Iterator[tuple[str, int]]:
+    """The probed files of one snapshot: from its tree, or from its layer blob while it is not unpacked (an
+    imported cache's step, which no hint should unpack)."""
+    if snapshot.unpacked:
+        yield from _walk_files(str(snapshot.path))
+        return
+    from slipway.image.layers import layer_entries
+
+    layer = store.images.layer(snapshot.diff_id) if snapshot.diff_id else None
+    if layer is None:
+        return
+    tops = tuple(top + "/" for top in PROBED)
+    with (
+        store.blobs.open(layer.descriptor.digest) as blob,
+        layer_entries(blob, layer.descriptor.media_type) as entries,
+    ):
+        for entry, _ in entries:
+            if entry.kind == "file" and entry.path.startswith(tops):
+                yield entry.path, entry.size
 
 
 def _walk_files(root: str) -> Iterator[tuple[str, int]]:

@@ -301,15 +301,16 @@ class CacheImport:
         return any(key in source.document.records for source in self._sources)
 
     def load(self, key: str) -> SnapshotRecord:
-        """The snapshot of `key`'s record, its missing layers fetched and unpacked, and `key` recorded locally.
-        Threads loading one chain wait for one unpack (the store's chain locks)."""
+        """The snapshot of `key`'s record, its missing layers fetched (not unpacked: the store unpacks a tree
+        when something first reads it), and `key` recorded locally. Threads loading one chain wait for one
+        load (the store's chain locks)."""
         found = self._store.cache.lookup(key)
         if found is not None:
             return found
         source = next(source for source in self._sources if key in source.document.records)
         layers = source.document.records[key].layers
         log.debug("cache %s: loading %s (%d layers)", source.where, key, len(layers))
-        snapshot = self._store.snapshots.unpack_layers(layers, fetch=source.fetch)
+        snapshot = self._store.snapshots.record_layers(layers, fetch=source.fetch)
         assert snapshot is not None  # a record has at least one layer (_checked)
         self._record_prefixes(source, layers, self._store.snapshots.chain(snapshot.id))
         return self._store.snapshots.get(snapshot.id)  # with the created time the record gave it

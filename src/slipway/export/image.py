@@ -78,7 +78,9 @@ def ensure_layer(store: Store, snapshot: SnapshotRecord, options: ExportOptions)
             # tree packed again would be other bytes (another tar's order), another diff_id.
             return _compress_blob(store, as_stored[0], options.compression)
     if options.compression is None and options.layer_epoch is None and snapshot.committed:
-        info = measure_tree(snapshot.path)
+        info = measure_tree(
+            store.snapshots.unpacked(snapshot.id).path if not snapshot.unpacked else snapshot.path
+        )
         store.snapshots.set_layer(snapshot.id, info, deferred=True)
         return info
     info = _pack(store, snapshot, options.compression or "gzip", options.layer_epoch)
@@ -99,6 +101,8 @@ def _compress_blob(store: Store, info: LayerInfo, compression: Compression) -> L
 
 
 def _pack(store: Store, snapshot: SnapshotRecord, compression: Compression, clamp: int | None) -> LayerInfo:
+    if not snapshot.unpacked:  # an imported cache's step whose layer is wanted in another form
+        snapshot = store.snapshots.unpacked(snapshot.id)
     with store.blobs.ingest() as writer:
         info = pack_layer(
             snapshot.path, cast(BinaryIO, writer), compression=compression, source_date_epoch=clamp

@@ -146,6 +146,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX name_members_by_image ON name_members(image_id);
     INSERT INTO name_members (name, image_id) SELECT name, image_id FROM names
     """,
+    # 7: a committed snapshot whose tree is still only its layer blob (a build cache import's), unpacked on use
+    "ALTER TABLE snapshots ADD COLUMN unpacked INTEGER NOT NULL DEFAULT 1",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -178,6 +180,7 @@ class SnapshotRow(msgspec.Struct, frozen=True):
     committed: bool
     owner: str | None
     created: float = 0.0
+    unpacked: bool = True  # False: its tree is its layer's blob, unpacked when first used (snapshotter.py)
 
 
 class LeaseRow(msgspec.Struct, frozen=True):
@@ -518,6 +521,11 @@ class Transaction:
             "UPDATE snapshots SET diff_id = ?, chain_id = ? WHERE id = ?", (diff_id, chain_id, snapshot_id)
         )
 
+    def set_snapshot_unpacked(self, snapshot_id: int, unpacked: bool) -> None:
+        self.connection.execute(
+            "UPDATE snapshots SET unpacked = ? WHERE id = ?", (int(unpacked), snapshot_id)
+        )
+
     def commit_snapshot(self, snapshot_id: int) -> None:
         self.connection.execute(
             "UPDATE snapshots SET committed = 1, owner = NULL WHERE id = ?", (snapshot_id,)
@@ -536,7 +544,8 @@ class Transaction:
 
     def _snapshots(self, clause: str, parameters: tuple[object, ...]) -> list[SnapshotRow]:
         rows = self.connection.execute(
-            "SELECT id, parent, chain_id, diff_id, committed, owner, created FROM snapshots " + clause,
+            "SELECT id, parent, chain_id, diff_id, committed, owner, created, unpacked FROM snapshots "
+            + clause,
             parameters,
         ).fetchall()
         return [
@@ -548,6 +557,7 @@ class Transaction:
                 committed=bool(row[4]),
                 owner=row[5],
                 created=row[6],
+                unpacked=bool(row[7]),
             )
             for row in rows
         ]

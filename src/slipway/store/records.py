@@ -30,6 +30,7 @@ class SnapshotRecord(msgspec.Struct, frozen=True):
     diff_id: DiffID | None
     committed: bool
     created: float = 0.0  # seconds since the epoch: when the step that made it ran (kept by cache hits)
+    unpacked: bool = True  # False: `path` is not there yet, the layer blob is; Snapshots.unpacked() makes it
 
 
 class CacheEntry(msgspec.Struct, frozen=True):

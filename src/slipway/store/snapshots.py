@@ -72,6 +72,7 @@ class SnapshotDirs:
             diff_id=row.diff_id,
             committed=row.committed,
             created=row.created,
+            unpacked=row.unpacked,
         )
 
     def problems(self, rows: list[SnapshotRow]) -> list[str]:
@@ -79,7 +80,7 @@ class SnapshotDirs:
         problems = [
             f"missing snapshot directory {self.fs(row.id)}"
             for row in rows
-            if row.committed and not self.fs(row.id).is_dir()
+            if row.committed and row.unpacked and not self.fs(row.id).is_dir()
         ]
         problems += [
             f"unfinished snapshot {row.id} ({self.directory / str(row.id)}) of a process that is gone "

@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 import msgspec
 
 from slipway.errors import DigestMismatch, StoreError
-from slipway.image.layers import LayerInfo, unpack_layer
+from slipway.image.layers import LayerInfo, measure_layer, unpack_layer
 from slipway.image.oci import ChainID, Descriptor, DiffID, Digest, chain_ids
 from slipway.store._syncs import Syncs, sync_now
 from slipway.store.blobs import ContentStore
@@ -77,6 +77,14 @@ class Snapshotter(Protocol):
     def unpack_layers(  # the same for layers (bottom first); `fetch` puts a missing layer's blob in the store
         self, layers: Sequence[LayerInfo], *, fetch: Callable[[LayerInfo], None] | None = None
     ) -> SnapshotRecord | None: ...
+
+    def record_layers(  # as unpack_layers, but the new snapshots stay their blobs until first used
+        self, layers: Sequence[LayerInfo], *, fetch: Callable[[LayerInfo], None] | None = None
+    ) -> SnapshotRecord | None: ...
+
+    def unpacked(
+        self, snapshot_id: int
+    ) -> SnapshotRecord: ...  # its chain's trees unpacked now if they were not
 
     def get(self, snapshot_id: int) -> SnapshotRecord: ...  # StoreError if there is no such snapshot
 
@@ -133,6 +141,8 @@ class Snapshots:
                 raise StoreError(f"snapshot key {key!r} is active already: commit or remove it first")
             self._active[key] = None
         try:
+            if parent is not None:
+                self.unpacked(parent)
             snapshot, lowers = self._create(parent)
         except BaseException:
             with self._lock:
@@ -180,7 +190,10 @@ class Snapshots:
     def view(self, snapshot_id: int | None) -> Overlay:
         if snapshot_id is None:
             return Overlay(())
-        return Overlay(tuple(record.path for record in self.chain(snapshot_id)))
+        chain = self.chain(snapshot_id)
+        if not all(record.unpacked for record in chain):
+            self.unpacked(snapshot_id)
+        return Overlay(tuple(record.path for record in chain))
 
     # committed snapshots
 
@@ -262,6 +275,81 @@ class Snapshots:
                 parent = self._shared(chain_id, partial(self._unpack_fetched, parent, layer, chain_id, fetch))
         return parent
 
+    def record_layers(
+        self, layers: Sequence[LayerInfo], *, fetch: Callable[[LayerInfo], None] | None = None
+    ) -> SnapshotRecord | None:
+        """As unpack_layers, but a chain without a snapshot gets one that is only its layer's blob (fetched and
+        its diff_id checked): committed, shared by chain id, and unpacked by `unpacked` when a tree is needed
+        (a build cache import whose steps only an image export reads never writes their files)."""
+        parent: SnapshotRecord | None = None
+        with self._lease():
+            for layer, chain_id in zip(layers, chain_ids([layer.diff_id for layer in layers]), strict=True):
+                parent = self._shared(chain_id, partial(self._record_blob, parent, layer, chain_id, fetch))
+        return parent
+
+    def unpacked(self, snapshot_id: int) -> SnapshotRecord:
+        """The snapshot, every tree of its chain on disk: those still only blobs unpacked now, each once (the
+        chain lock; a crash mid-unpack leaves the row a blob and its partial tree is redone)."""
+        for row in self.chain(snapshot_id):
+            if not row.unpacked:
+                assert row.chain_id is not None and row.diff_id is not None  # record_layers sets both
+                with (
+                    self._lease(),
+                    file_lock(self._locks / f"chain-{row.chain_id.removeprefix('sha256:')}.lock"),
+                ):
+                    self._unpack_recorded(row.id, row.diff_id)
+        return self.get(snapshot_id)
+
+    def _record_blob(
+        self,
+        parent: SnapshotRecord | None,
+        layer: LayerInfo,
+        chain_id: ChainID,
+        fetch: Callable[[LayerInfo], None] | None,
+    ) -> SnapshotRecord:
+        known = self._images.layer(layer.diff_id)
+        if known is None:
+            if not self._blobs.has(layer.descriptor.digest):
+                if fetch is None:
+                    raise StoreError(f"layer {layer.descriptor.digest} is not in the store")
+                fetch(layer)
+            with self._blobs.open(layer.descriptor.digest) as blob:
+                diff_id, _, _ = measure_layer(blob, layer.descriptor.media_type)
+            if diff_id != layer.diff_id:
+                raise DigestMismatch(
+                    f"layer {layer.descriptor.digest} unpacks to {diff_id}, but its record says {layer.diff_id}"
+                )
+        with self._meta.transaction() as tx:
+            if known is None:
+                tx.put_layer(layer)  # checked above: this blob holds this diff_id
+            snapshot_id = tx.insert_snapshot(parent.id if parent else None, self._owner)
+            tx.set_snapshot_layer(snapshot_id, layer.diff_id, chain_id)
+            tx.set_snapshot_unpacked(snapshot_id, False)
+            tx.commit_snapshot(snapshot_id)
+            row = _existing(tx, snapshot_id)
+        return self._dirs.record(row)
+
+    def _unpack_recorded(self, snapshot_id: int, diff_id: DiffID) -> None:
+        """Unpack a recorded blob snapshot's layer into its own tree, synced before the row says it is there."""
+        with self._meta.snapshot() as tx:
+            row = tx.snapshot(snapshot_id)
+        if row is None or row.unpacked:
+            return  # another thread or process did it meanwhile
+        layer = self._images.layer(diff_id)
+        if layer is None:
+            raise StoreError(f"snapshot {snapshot_id}: no blob of layer {diff_id} in the store; build again")
+        with reporting_no_space(self._root, f"unpacking layer {diff_id}"):
+            self._dirs.create(snapshot_id)  # removes what a crashed unpack left
+            with self._blobs.open(layer.descriptor.digest) as blob:
+                unpacked = unpack_layer(
+                    blob, layer.descriptor.media_type, self._dirs.fs(snapshot_id), whiteouts="overlay"
+                )
+            if unpacked != diff_id:
+                raise DigestMismatch(f"layer {layer.descriptor.digest} unpacked to {unpacked}, not {diff_id}")
+            sync_now(self._dirs.fs(snapshot_id))
+            with self._meta.transaction() as tx:
+                tx.set_snapshot_unpacked(snapshot_id, True)
+
     def _shared(self, chain_id: ChainID, unpack: Callable[[], SnapshotRecord]) -> SnapshotRecord:
         """The committed snapshot of `chain_id`, unpacked by `unpack` if none is yet: one per chain."""
         found = self._committed_for_chain(chain_id)
@@ -273,7 +361,7 @@ class Snapshots:
     def _committed_for_chain(self, chain_id: ChainID) -> SnapshotRecord | None:
         with self._meta.snapshot() as tx:
             row = tx.committed_snapshot_for_chain(chain_id)
-        if row is None or not self._dirs.fs(row.id).is_dir():
+        if row is None or (row.unpacked and not self._dirs.fs(row.id).is_dir()):
             return None
         return self._dirs.record(row)
 

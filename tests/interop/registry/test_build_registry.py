@@ -375,3 +375,79 @@ def test_a_cache_that_does_not_exist_is_a_warning(
     ), result.stderr
     assert set(step_outcomes(result.stderr).values()) == {"DONE"}
     assert second.run_output("app:v1", "cat", "/app/artifact") == "source\n"
+
+
+# -- an imported step's layer stays its blob until something reads its files ----------------------------------
+
+LAYERED = """\
+FROM busybox:test
+COPY data /data
+RUN echo ran > /ran
+"""
+
+
+def unpacked_trees(slipway: Slipway) -> int:
+    """How many snapshot trees the store has on disk (an imported step not unpacked yet has none)."""
+    return sum(1 for entry in (slipway.root / "snapshots").iterdir() if (entry / "fs").is_dir())
+
+
+def base_layers(slipway: Slipway) -> int:
+    return len(slipway.inspect("busybox:test")["RootFS"]["Layers"])
+
+
+@pytest.fixture
+def layered(tmp_path: Path) -> Path:
+    files = {f"data/{index}.txt": f"file {index}\n" for index in range(20)}
+    path: Path = make_context(tmp_path / "layered", LAYERED, files)
+    return path
+
+
+def test_a_fully_cached_import_unpacks_no_step_until_the_image_runs(
+    machines: tuple[Slipway, Slipway], layered: Path, tmp_path: Path
+) -> None:
+    first, second = machines
+    cache = tmp_path / "cache"
+    first.build_ok(layered, "-t", "app:v1", "--cache-to", f"type=local,dest={cache},mode=max", env=EPOCH)
+
+    rebuilt = second.build_ok(layered, "-t", "app:v1", "--cache-from", f"type=local,src={cache}", env=EPOCH)
+
+    assert set(step_outcomes(rebuilt.stderr).values()) == {"CACHED"}, rebuilt.stderr
+    assert second.image_id("app:v1") == first.image_id("app:v1")
+    assert unpacked_trees(second) == 0  # no step's files written, nor the base image's: nothing read a tree
+    assert second.ok("system", "check").returncode == 0
+    from slipway.store import Store
+
+    with Store.open(second.root) as store:  # the steps' blobs are all their snapshots have: gc keeps them
+        store.gc()
+    # A later build without --cache-from answers from the store, still without unpacking.
+    again = second.build_ok(layered, "-t", "app:v2", env=EPOCH)
+    assert set(step_outcomes(again.stderr).values()) == {"CACHED"}, again.stderr
+    assert unpacked_trees(second) == 0
+
+    assert second.run_output("app:v1", "cat", "/data/7.txt", "/ran") == "file 7\nran\n"
+    assert unpacked_trees(second) == base_layers(second) + 2  # the COPY's and the RUN's, once
+    assert second.run_output("app:v2", "cat", "/ran") == "ran\n"
+    assert unpacked_trees(second) == base_layers(second) + 2
+
+
+def test_a_step_after_the_imported_ones_unpacks_what_it_runs_on(
+    machines: tuple[Slipway, Slipway], layered: Path, tmp_path: Path
+) -> None:
+    first, second = machines
+    cache = tmp_path / "cache"
+    first.build_ok(layered, "-t", "app:v1", "--cache-to", f"type=local,dest={cache},mode=max", env=EPOCH)
+    (layered / "Dockerfile").write_text(LAYERED + "RUN cat /data/3.txt /ran > /both\n")
+
+    rebuilt = second.build_ok(layered, "-t", "app:v2", "--cache-from", f"type=local,src={cache}", env=EPOCH)
+
+    assert outcome_of(step_outcomes(rebuilt.stderr), "RUN cat /data/3.txt") == "DONE"
+    assert unpacked_trees(second) == base_layers(second) + 3  # the two imported steps, and the new RUN's
+    assert second.run_output("app:v2", "cat", "/both") == "file 3\nran\n"
+    # -o type=local needs the tree of a step that is still a blob: unpacked then.
+    (layered / "Dockerfile").write_text(LAYERED)
+    third = Slipway(tmp_path / "machine-c")
+    third.ok("load", "-i", str(tmp_path / "base.tar"))
+    out = tmp_path / "out"
+    third.build_ok(layered, "--cache-from", f"type=local,src={cache}", "-o", f"type=local,dest={out}", env=EPOCH)
+    assert (out / "data" / "7.txt").read_text() == "file 7\n"
+    assert (out / "ran").read_text() == "ran\n"

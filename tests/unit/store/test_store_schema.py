@@ -12,7 +12,7 @@ from slipway.store.meta import MIGRATIONS, SCHEMA_VERSION, MetaDB, migrate
 
 # What the migrations make, as SQLite describes it. A change here is a change of the on-disk format: it comes as
 # a new migration at the end of MIGRATIONS, never as an edit of a released one.
-GOLDEN_VERSION = 6
+GOLDEN_VERSION = 7
 GOLDEN = """\
 index cache_by_snapshot on cache(snapshot_id)
 index deferred_by_snapshot on deferred_layers(snapshot_id)
@@ -36,7 +36,7 @@ table memos: key TEXT pk1, fingerprint TEXT NOT NULL, image_id TEXT NOT NULL, na
 table name_members without rowid: name TEXT NOT NULL pk1, image_id TEXT NOT NULL pk2; image_id -> images(id) on delete CASCADE
 table names: name TEXT pk1, image_id TEXT NOT NULL; image_id -> images(id) on delete CASCADE
 table registry_blobs without rowid: registry TEXT NOT NULL pk1, repository TEXT NOT NULL pk3, digest TEXT NOT NULL pk2
-table snapshots: id INTEGER pk1, parent INTEGER, chain_id TEXT, diff_id TEXT, committed INTEGER NOT NULL DEFAULT 0, owner TEXT, created REAL NOT NULL; parent -> snapshots(id) on delete NO ACTION
+table snapshots: id INTEGER pk1, parent INTEGER, chain_id TEXT, diff_id TEXT, committed INTEGER NOT NULL DEFAULT 0, owner TEXT, created REAL NOT NULL, unpacked INTEGER NOT NULL DEFAULT 1; parent -> snapshots(id) on delete NO ACTION
 """
 
 # Version 3 as slipway wrote it before the migrations were one chain: every table made at once.

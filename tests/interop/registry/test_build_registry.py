@@ -448,6 +448,8 @@ def test_a_step_after_the_imported_ones_unpacks_what_it_runs_on(
     third = Slipway(tmp_path / "machine-c")
     third.ok("load", "-i", str(tmp_path / "base.tar"))
     out = tmp_path / "out"
-    third.build_ok(layered, "--cache-from", f"type=local,src={cache}", "-o", f"type=local,dest={out}", env=EPOCH)
+    third.build_ok(
+        layered, "--cache-from", f"type=local,src={cache}", "-o", f"type=local,dest={out}", env=EPOCH
+    )
     assert (out / "data" / "7.txt").read_text() == "file 7\n"
     assert (out / "ran").read_text() == "ran\n"

@@ -142,7 +142,7 @@ class Snapshots:
             self._active[key] = None
         try:
             if parent is not None:
-                self.unpacked(parent)
+                self._unpack_chain(parent)
             snapshot, lowers = self._create(parent)
         except BaseException:
             with self._lock:
@@ -192,7 +192,7 @@ class Snapshots:
             return Overlay(())
         chain = self.chain(snapshot_id)
         if not all(record.unpacked for record in chain):
-            self.unpacked(snapshot_id)
+            self._unpack_chain(snapshot_id)
         return Overlay(tuple(record.path for record in chain))
 
     # committed snapshots
@@ -290,15 +290,18 @@ class Snapshots:
     def unpacked(self, snapshot_id: int) -> SnapshotRecord:
         """The snapshot, every tree of its chain on disk: those still only blobs unpacked now, each once (the
         chain lock; a crash mid-unpack leaves the row a blob and its partial tree is redone)."""
-        for row in self.chain(snapshot_id):
+        self._unpack_chain(snapshot_id)
+        return self.get(snapshot_id)
+
+    def _unpack_chain(self, snapshot_id: int) -> None:
+        with self._meta.snapshot() as tx:
+            rows = _chain(tx, snapshot_id, missing_ok=True)
+        for row in rows:
             if not row.unpacked:
                 assert row.chain_id is not None and row.diff_id is not None  # record_layers sets both
-                with (
-                    self._lease(),
-                    file_lock(self._locks / f"chain-{row.chain_id.removeprefix('sha256:')}.lock"),
-                ):
+                lock = self._locks / f"chain-{row.chain_id.removeprefix('sha256:')}.lock"
+                with self._lease(), file_lock(lock):
                     self._unpack_recorded(row.id, row.diff_id)
-        return self.get(snapshot_id)
 
     def _record_blob(
         self,

@@ -112,6 +112,8 @@ def step(store: Store, parent: SnapshotRecord | None, files: dict[str, bytes]) -
 
 
 def files_of(store: Store, snapshot: SnapshotRecord) -> list[dict[str, bytes]]:
+    """The files of each snapshot of the chain, unpacked now if they were still their blobs (an import's)."""
+    store.snapshots.unpacked(snapshot.id)
     return [
         {path.name: path.read_bytes() for path in record.path.iterdir()}
         for record in store.snapshots.chain(snapshot.id)
@@ -135,8 +137,9 @@ def test_records_travel_through_a_layout_directory(store: Store, other: Store, t
         assert imported.add(CacheSpec("local", path=directory)) == 2
         assert imported.has("key-top") and imported.has("key-middle") and not imported.has("key-base")
         loaded = imported.load("key-top")
-    assert files_of(other, loaded) == [{"base": b"base"}, {"middle": b"middle"}, {"top": b"top"}]
+    assert not loaded.unpacked  # its layer blob only, until something reads its files
     assert other.cache.lookup("key-top") == loaded
+    assert files_of(other, loaded) == [{"base": b"base"}, {"middle": b"middle"}, {"top": b"top"}]
     # The step below was loaded with it: its record is local now too.
     middle_there = other.cache.lookup("key-middle")
     assert middle_there is not None and middle_there.id == loaded.parent

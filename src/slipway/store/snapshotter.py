@@ -299,8 +299,7 @@ class Snapshots:
         for row in rows:
             if not row.unpacked:
                 assert row.chain_id is not None and row.diff_id is not None  # record_layers sets both
-                lock = self._locks / f"chain-{row.chain_id.removeprefix('sha256:')}.lock"
-                with self._lease(), file_lock(lock):
+                with self._lease(), file_lock(self._chain_lock(row.chain_id)):
                     self._unpack_recorded(row.id, row.diff_id)
 
     def _record_blob(
@@ -343,12 +342,8 @@ class Snapshots:
             raise StoreError(f"snapshot {snapshot_id}: no blob of layer {diff_id} in the store; build again")
         with reporting_no_space(self._root, f"unpacking layer {diff_id}"):
             self._dirs.create(snapshot_id)  # removes what a crashed unpack left
-            with self._blobs.open(layer.descriptor.digest) as blob:
-                unpacked = unpack_layer(
-                    blob, layer.descriptor.media_type, self._dirs.fs(snapshot_id), whiteouts="overlay"
-                )
-            if unpacked != diff_id:
-                raise DigestMismatch(f"layer {layer.descriptor.digest} unpacked to {unpacked}, not {diff_id}")
+            descriptor = layer.descriptor
+            self._unpack_blob(descriptor.digest, descriptor.media_type, diff_id, self._dirs.fs(snapshot_id))
             sync_now(self._dirs.fs(snapshot_id))
             with self._meta.transaction() as tx:
                 tx.set_snapshot_unpacked(snapshot_id, True)
@@ -357,9 +352,13 @@ class Snapshots:
         """The committed snapshot of `chain_id`, unpacked by `unpack` if none is yet: one per chain."""
         found = self._committed_for_chain(chain_id)
         if found is None:
-            with file_lock(self._locks / f"chain-{chain_id.removeprefix('sha256:')}.lock"):
+            with file_lock(self._chain_lock(chain_id)):
                 found = self._committed_for_chain(chain_id) or unpack()
         return found
+
+    def _chain_lock(self, chain_id: ChainID) -> Path:
+        """The lock one chain's unpack (or its record as a blob) holds: one per chain across processes."""
+        return self._locks / f"chain-{chain_id.removeprefix('sha256:')}.lock"
 
     def _committed_for_chain(self, chain_id: ChainID) -> SnapshotRecord | None:
         with self._meta.snapshot() as tx:
@@ -395,12 +394,7 @@ class Snapshots:
                 if not self._blobs.has(blob_digest):
                     known = self._images.layer(diff_id)
                     blob_digest = known.descriptor.digest if known else blob_digest
-                with self._blobs.open(blob_digest) as blob:
-                    unpacked = unpack_layer(blob, descriptor.media_type, snapshot.path, whiteouts="overlay")
-                if unpacked != diff_id:
-                    raise DigestMismatch(
-                        f"layer {blob_digest} unpacked to {unpacked}, but the image says {diff_id}"
-                    )
+                self._unpack_blob(blob_digest, descriptor.media_type, diff_id, snapshot.path)
                 with self._meta.transaction() as tx:
                     tx.set_snapshot_layer(snapshot.id, diff_id, chain_id)
                     tx.commit_snapshot(snapshot.id)
@@ -410,6 +404,13 @@ class Snapshots:
                     self._delete(snapshot.id)
                 raise
         return self._dirs.record(row)
+
+    def _unpack_blob(self, digest: Digest, media_type: str, diff_id: DiffID, tree: Path) -> None:
+        """Unpack a layer blob into `tree` (the safe unpacker); DigestMismatch unless it is `diff_id`."""
+        with self._blobs.open(digest) as blob:
+            unpacked = unpack_layer(blob, media_type, tree, whiteouts="overlay")
+        if unpacked != diff_id:
+            raise DigestMismatch(f"layer {digest} unpacked to {unpacked}, but the image says {diff_id}")
 
     # making and deleting
 

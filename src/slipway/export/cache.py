@@ -351,9 +351,9 @@ class CacheImport:
                 raise ArchiveError(
                     f"{where}: the config is {manifest.config.size} bytes, more than one holds"
                 )
-            if not self._store.blobs.has(manifest.config.digest):
-                client.fetch_blob(reference.path, manifest.config, self._store.blobs)
-            return self._store.blobs.read(manifest.config.digest)
+            if self._store.blobs.has(manifest.config.digest):  # an image of the store's own (inline cache)
+                return self._store.blobs.read(manifest.config.digest)
+            return client.fetch_document(reference.path, manifest.config, MAX_DOCUMENT_BYTES)
 
         body, media_type, _ = client.get_manifest(
             reference.path, reference.digest or reference.tag or "latest", _ACCEPTED

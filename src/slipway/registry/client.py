@@ -187,7 +187,7 @@ class RegistryClient:
             )
             with contextlib.closing(response):
                 self._check(response, name, "manifest")
-                return self._read_limited(response, MAX_MANIFEST_BYTES, name), response.headers
+                return self._read_limited(response, MAX_MANIFEST_BYTES, name, "a manifest"), response.headers
 
         body, headers = self._retrying(attempt)
         media_type = _media_type(headers.get("content-type", ""), body)
@@ -266,6 +266,37 @@ class RegistryClient:
                 self._ingest(response, descriptor, into, name)
 
         self._retrying(attempt)
+
+    def fetch_document(self, repository: str, descriptor: Descriptor, limit: int) -> bytes:
+        """A small blob read whole into memory, not the store (a cache's config, which no image of the store
+        references: stored, it would be an orphan), checked against its descriptor's digest and size."""
+        name = f"{self.domain}/{repository}@{descriptor.digest}"
+        if descriptor.size > limit:
+            raise RegistryError(
+                f"{name}: the blob is {descriptor.size} bytes, more than the {limit} a document holds"
+            )
+
+        def attempt() -> bytes:
+            response = self._request(
+                "GET",
+                f"/v2/{repository}/blobs/{descriptor.digest}",
+                scopes=self._pull(repository),
+                headers={"Accept-Encoding": "identity"},
+                stream=True,
+                what=name,
+            )
+            with contextlib.closing(response):
+                self._check(response, name, "blob")
+                return self._read_limited(response, descriptor.size, name, f"a {descriptor.size}-byte blob")
+
+        body = self._retrying(attempt)
+        digest = content_digest(body, descriptor.digest.split(":", 1)[0])
+        if digest != descriptor.digest or len(body) != descriptor.size:
+            raise RegistryError(
+                f"{name}: the registry sent {len(body)} bytes whose digest is {digest}; "
+                "the registry or something between is corrupting data"
+            )
+        return body
 
     def mount_blob(self, repository: str, digest: Digest, from_repository: str) -> bool:
         """Cross-repository mount; False when the registry would not (then nothing was changed)."""
@@ -407,7 +438,7 @@ class RegistryClient:
                 "the registry or something between is corrupting data"
             ) from err
 
-    def _read_limited(self, response: httpx.Response, limit: int, name: str) -> bytes:
+    def _read_limited(self, response: httpx.Response, limit: int, name: str, expected: str) -> bytes:
         parts: list[bytes] = []
         size = 0
         try:
@@ -415,7 +446,7 @@ class RegistryClient:
                 size += len(chunk)
                 if size > limit:
                     raise RegistryError(
-                        f"{name}: the registry sent more than {limit} bytes where a manifest was expected"
+                        f"{name}: the registry sent more than {limit} bytes where {expected} was expected"
                     )
                 parts.append(chunk)
         except httpx.TransportError as err:

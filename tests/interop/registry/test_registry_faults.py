@@ -3,6 +3,7 @@ rest fail with a clear error; either way the store keeps nothing half-written an
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -152,3 +153,42 @@ def test_push_that_keeps_failing_tags_nothing(
     with pytest.raises(RegistryError, match=rf"{proxy.host}/{repository}:v1: the registry answered 500"):
         push_image(store, image, f"{proxy.host}/{repository}:v1", options=options)
     assert httpx.get(registry.url(f"/v2/{repository}/manifests/v1")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        (None, None),
+        ("corrupt", r"sent \d+ bytes whose digest is sha256:\w+; the registry or something between"),
+        ("long", r"more than \d+ bytes where a \d+-byte blob was expected"),
+        ("short", r"sent \d+ bytes whose digest is"),
+    ],
+    ids=["as-sent", "corrupt", "long", "short"],
+)
+def test_a_document_blob_is_read_into_memory_checked(
+    proxy: Proxy,
+    store: Store,
+    options: RegistryOptions,
+    repository: str,
+    pushed: ImageRecord,
+    kind: str | None,
+    message: str | None,
+) -> None:
+    """A cache's config is read, not stored (no image would reference it): checked as a stored blob is."""
+    from slipway.registry import RegistryClient
+
+    config = pushed.manifest.config
+    if kind is not None:
+        proxy.faults.append(Fault("GET", f"/blobs/{config.digest}", kind, times=3))
+    before = store_listing(store)
+    with RegistryClient(proxy.host, options=options) as client:
+        if message is None:
+            body = client.fetch_document(repository, config, 1 << 20)
+            assert len(body) == config.size
+            assert json.loads(body)["rootfs"]["diff_ids"] == [str(d) for d in pushed.config.rootfs.diff_ids]
+        else:
+            with pytest.raises(RegistryError, match=message):
+                client.fetch_document(repository, config, 1 << 20)
+        with pytest.raises(RegistryError, match=r"more than the 10 a document holds"):
+            client.fetch_document(repository, config, 10)
+    assert store_listing(store) == before  # nothing stored either way

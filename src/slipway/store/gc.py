@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from slipway.errors import StoreDamaged
-from slipway.image.oci import Digest, chain_ids
+from slipway.image.oci import DiffID, Digest, chain_ids
 from slipway.store._owners import is_alive
 from slipway.store.meta import ImageRow, SnapshotRow, Transaction
 
@@ -106,3 +106,19 @@ def _image_blobs(images: list[ImageRow]) -> set[Digest]:
         needed.add(manifest.config.digest)
         needed.update(layer.digest for layer in manifest.layers)
     return needed
+
+
+def blob_snapshot_problems(
+    snapshots: list[SnapshotRow], layer_blobs: dict[DiffID, Digest], blobs_on_disk: set[Digest]
+) -> list[str]:
+    """A snapshot still only its layer's blob (a cache import's) whose blob is gone: its tree cannot be made."""
+    problems = []
+    for row in snapshots:
+        if row.committed and not row.unpacked and row.diff_id is not None:
+            digest = layer_blobs.get(row.diff_id)
+            if digest is None or digest not in blobs_on_disk:
+                problems.append(
+                    f"missing blob {digest or row.diff_id}: the layer of snapshot {row.id}, not unpacked yet "
+                    "(a build cache import's); `slipway builder prune` drops the cache that refers to it"
+                )
+    return problems

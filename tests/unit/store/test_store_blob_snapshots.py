@@ -83,3 +83,16 @@ def test_a_blob_that_is_not_its_diff_id_records_nothing(store: Store, tmp_path: 
         # No snapshot claims the lying chain: asking again checks again.
         with pytest.raises(DigestMismatch):
             store.snapshots.record_layers([lying], fetch=Fetcher(source, store))
+
+
+def test_check_reports_a_blob_snapshot_whose_blob_is_gone(store: Store, tmp_path: Path) -> None:
+    """Its tree can no longer be made: `system check` says so before a build or `run` trips on it."""
+    layer = make_layer(store.blobs, tmp_path, {"file": b"content"})
+    top = store.snapshots.record_layers([layer])
+    assert top is not None and store.check() == []
+
+    (store.root / "blobs" / "sha256" / layer.descriptor.digest.split(":", 1)[1]).unlink()
+
+    problems = store.check()
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"missing blob {layer.descriptor.digest}: the layer of snapshot {top.id}")

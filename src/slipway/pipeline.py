@@ -462,6 +462,9 @@ def _solve(
     if request.cache_from and not request.no_cache:
         remote_cache = import_caches(store, request.cache_from, request.registry, events, resources)
     hold = resources.enter_context(store.leases.hold())  # what the build uses, kept until it is exported
+    # The steps' records wait for their trees' background syncs: written before the hold ends, so no gc (of
+    # this process or another) finds a step's snapshot neither held nor recorded.
+    resources.callback(store.publish)
     with store.temp_dir("build") as work_dir, ssh_agents(request.ssh, work_dir) as agents:
         solver = Solver(
             store,

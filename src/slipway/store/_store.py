@@ -135,6 +135,11 @@ class Store:
             raise
         return store
 
+    def publish(self) -> None:
+        """Wait for this process's background syncs of new snapshots, then write what waits for them (cache
+        records, layers, images, memos: _syncs.py). A build does it before its hold on the snapshots ends."""
+        self._syncs.publish()
+
     def close(self) -> None:
         if self._closed:
             return
@@ -220,6 +225,7 @@ class Store:
 
     def _collect_all(self) -> int:
         """What gc does once it holds the gc lock exclusively."""
+        self._syncs.publish()  # this process's records still waiting for a sync keep what they point at
         self._recover(collect=False)
         detach_unexplained_mounts(self.root, self.leases)
         return self._collect()

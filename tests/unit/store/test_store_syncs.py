@@ -115,3 +115,21 @@ def test_an_unheld_snapshot_is_synced_before_its_commit_returns(store: Store, sl
     assert slow_sync.synced == [snapshot.path]
     store.cache.record("key", snapshot.id)
     assert store.cache.lookup("key") == snapshot  # written at once: there is no sync left to wait for
+
+
+def test_gc_after_the_hold_ends_keeps_a_snapshot_whose_record_waited_for_its_sync(
+    store: Store, slow_sync: SlowSync
+) -> None:
+    # A build exported only to an archive: its hold ends, then it collects the archive's blobs. The steps'
+    # cache records, still waiting for their syncs, are written first, so gc keeps what they point at.
+    with store.leases.hold() as hold:
+        plan = store.snapshots.prepare("run", None)
+        (written_tree(plan) / "out").write_bytes(b"built")
+        snapshot = store.snapshots.commit("run", hold=hold)
+        store.cache.record("key", snapshot.id)
+    slow_sync.release.set()
+
+    store.gc()
+
+    assert store.cache.lookup("key") == snapshot
+    assert (snapshot.path / "out").read_bytes() == b"built"

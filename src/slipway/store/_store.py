@@ -271,14 +271,16 @@ class Store:
         with self._meta.snapshot() as tx:
             problems = [f"damaged metadata in {self._meta.path}: {line}" for line in tx.integrity_problems()]
             images = tx.images()
-            layers = {info.diff_id: info.descriptor.digest for info in tx.all_layers()}
+            layers = tx.all_layers()  # a diff_id may have several blobs (kept uncompressed, pushed gzipped)
             snapshots = tx.snapshots()
             deferred = {Digest(digest) for digest in tx.deferred_digests()}
         on_disk = set(self._files.digests())
         corrupt = {digest for digest in on_disk if not self._files.verify(digest)}
         from slipway.store.gc import blob_snapshot_problems, find_problems
 
-        problems += find_problems(images, set(layers.values()), on_disk | deferred, corrupt)
+        problems += find_problems(
+            images, {info.descriptor.digest for info in layers}, on_disk | deferred, corrupt
+        )
         problems += blob_snapshot_problems(snapshots, layers, on_disk | deferred)
         problems += [f"stray file {name} in {self._files.directory}" for name in self._files.strays()]
         problems += self._dirs.problems(snapshots)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from slipway.errors import StoreDamaged
+from slipway.image.layers import LayerInfo
 from slipway.image.oci import DiffID, Digest, chain_ids
 from slipway.store._owners import is_alive
 from slipway.store.meta import ImageRow, SnapshotRow, Transaction
@@ -109,16 +110,20 @@ def _image_blobs(images: list[ImageRow]) -> set[Digest]:
 
 
 def blob_snapshot_problems(
-    snapshots: list[SnapshotRow], layer_blobs: dict[DiffID, Digest], blobs_on_disk: set[Digest]
+    snapshots: list[SnapshotRow], layers: list[LayerInfo], blobs_on_disk: set[Digest]
 ) -> list[str]:
-    """A snapshot still only its layer's blob (a cache import's) whose blob is gone: its tree cannot be made."""
+    """A snapshot still only its layer's blob (a cache import's) none of whose blobs is left: its tree cannot be
+    made."""
+    blobs_of: dict[DiffID, list[Digest]] = {}
+    for info in layers:
+        blobs_of.setdefault(info.diff_id, []).append(info.descriptor.digest)
     problems = []
     for row in snapshots:
         if row.committed and not row.unpacked and row.diff_id is not None:
-            digest = layer_blobs.get(row.diff_id)
-            if digest is None or digest not in blobs_on_disk:
+            blobs = blobs_of.get(row.diff_id, [])
+            if not any(digest in blobs_on_disk for digest in blobs):
                 problems.append(
-                    f"missing blob {digest or row.diff_id}: the layer of snapshot {row.id}, not unpacked yet "
-                    "(a build cache import's); `slipway builder prune` drops the cache that refers to it"
+                    f"missing blob {blobs[0] if blobs else row.diff_id}: the layer of snapshot {row.id}, not "
+                    "unpacked yet (a build cache import's); `slipway builder prune` drops the cache that refers to it"
                 )
     return problems

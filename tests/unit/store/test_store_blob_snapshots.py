@@ -96,3 +96,28 @@ def test_check_reports_a_blob_snapshot_whose_blob_is_gone(store: Store, tmp_path
     problems = store.check()
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"missing blob {layer.descriptor.digest}: the layer of snapshot {top.id}")
+
+
+def test_check_counts_every_blob_of_a_layer_as_used(store: Store, tmp_path: Path) -> None:
+    """A layer kept uncompressed and pushed gzipped has two blobs for one diff_id: neither is an orphan."""
+    import gzip
+
+    import msgspec
+
+    from slipway.image.oci import MEDIA_OCI_LAYER_GZIP, Descriptor
+
+    layer = make_layer(store.blobs, tmp_path, {"file": b"content"})
+    top = store.snapshots.record_layers([layer])
+    assert top is not None
+    with store.blobs.open(layer.descriptor.digest) as plain:
+        packed = gzip.compress(plain.read(), mtime=0)
+    digest = store.blobs.put(packed)
+    gzipped = msgspec.structs.replace(
+        layer, descriptor=Descriptor(media_type=MEDIA_OCI_LAYER_GZIP, digest=digest, size=len(packed))
+    )
+    with store._meta.transaction() as tx:  # as a push records the blob it made
+        tx.put_layer(gzipped)
+
+    assert store.check() == []
+    (store.root / "blobs" / "sha256" / layer.descriptor.digest.split(":", 1)[1]).unlink()
+    assert store.check() == []  # the gzipped blob still makes the snapshot's tree

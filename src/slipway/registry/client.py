@@ -253,16 +253,7 @@ class RegistryClient:
         name = f"{self.domain}/{repository}@{descriptor.digest}"
 
         def attempt() -> None:
-            response = self._request(
-                "GET",
-                f"/v2/{repository}/blobs/{descriptor.digest}",
-                scopes=self._pull(repository),
-                headers={"Accept-Encoding": "identity"},
-                stream=True,
-                what=name,
-            )
-            with contextlib.closing(response):
-                self._check(response, name, "blob")
+            with self._blob_response(repository, descriptor, name) as response:
                 self._ingest(response, descriptor, into, name)
 
         self._retrying(attempt)
@@ -277,16 +268,7 @@ class RegistryClient:
             )
 
         def attempt() -> bytes:
-            response = self._request(
-                "GET",
-                f"/v2/{repository}/blobs/{descriptor.digest}",
-                scopes=self._pull(repository),
-                headers={"Accept-Encoding": "identity"},
-                stream=True,
-                what=name,
-            )
-            with contextlib.closing(response):
-                self._check(response, name, "blob")
+            with self._blob_response(repository, descriptor, name) as response:
                 return self._read_limited(response, descriptor.size, name, f"a {descriptor.size}-byte blob")
 
         body = self._retrying(attempt)
@@ -297,6 +279,21 @@ class RegistryClient:
                 "the registry or something between is corrupting data"
             )
         return body
+
+    @contextlib.contextmanager
+    def _blob_response(self, repository: str, descriptor: Descriptor, name: str) -> Iterator[httpx.Response]:
+        """One GET of a blob, its status checked, its body still to read; closed when the block ends."""
+        response = self._request(
+            "GET",
+            f"/v2/{repository}/blobs/{descriptor.digest}",
+            scopes=self._pull(repository),
+            headers={"Accept-Encoding": "identity"},
+            stream=True,
+            what=name,
+        )
+        with contextlib.closing(response):
+            self._check(response, name, "blob")
+            yield response
 
     def mount_blob(self, repository: str, digest: Digest, from_repository: str) -> bool:
         """Cross-repository mount; False when the registry would not (then nothing was changed)."""

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # The kernel copies mount data into one page, NUL included: a longer option string is cut or refused.
 MAX_OPTIONS = 4095
+# overlayfs stacks at most this many lower dirs (OVL_MAX_STACK); more fails the mount with only EINVAL.
+MAX_LOWERS = 500
 # Fixed knobs so behaviour does not depend on the host's module defaults: a redirect or metacopy xattr
 # in an upper dir has no representation in an OCI layer, and the index only matters for NFS export.
 OVERLAY_FIXED_OPTIONS = "index=off,redirect_dir=off,metacopy=off"
@@ -84,6 +86,11 @@ def overlay_options(
     def shown(path: Path) -> str:
         return _escape(Path(os.path.relpath(path, relative_to)) if relative_to is not None else path)
 
+    if len(lowers) > MAX_LOWERS:
+        raise MountError(
+            f"cannot mount {len(lowers)} layers: overlayfs stacks at most {MAX_LOWERS} (docker refuses more "
+            "than 125); build the image with fewer steps, or squash layers (several RUN commands in one)"
+        )
     lowerdir = ":".join(shown(path) for path in reversed(lowers))
     parts = [f"lowerdir={lowerdir}"]
     if upper is not None and work is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from slipway.errors import MountError
 from slipway.worker import snapshots
 from slipway.worker.snapshots import kernel_release, overlay_options
 
@@ -30,3 +31,11 @@ def test_a_writable_overlay_is_volatile_only_where_the_kernel_takes_it(
     assert "upperdir=/up" in writable and "workdir=/work" in writable
     read_only = overlay_options([Path("/l1")]).split(",")
     assert "volatile" not in read_only
+
+
+def test_more_layers_than_overlayfs_stacks_is_one_clear_error() -> None:
+    """The kernel answers 501 lower dirs with a bare EINVAL ("wrong fs type, bad option"): say what it is."""
+    lowers = [Path(f"/s/{n}") for n in range(snapshots.MAX_LOWERS)]
+    assert overlay_options(lowers, relative_to=Path("/s")).startswith("lowerdir=")
+    with pytest.raises(MountError, match=r"cannot mount 501 layers: overlayfs stacks at most 500"):
+        overlay_options([*lowers, Path("/s/last")], relative_to=Path("/s"))
